@@ -1,0 +1,49 @@
+# Frontier Ledger — every target sets itself up on a fresh machine.
+#   make demo   build a log and serve it on http://127.0.0.1:8000
+#   make test   lint-free tests: unit, property, vectors, integration, crash
+#   make lint   ruff + mypy (strict for verifier/)
+#   make bench  benchmarks/ (installs the peer libraries it compares against)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DATA ?= demo-data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: all venv demo test test-fast lint bench clean
+
+all: test
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"' \
+	  || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m ledger.demo_runner --data $(DEMO_DATA) --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m 'not slow'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check verifier ledger public_site
+	$(BIN)/mypy verifier ledger public_site
+
+bench: $(STAMP)
+	bash benchmarks/run.sh
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
