@@ -143,7 +143,7 @@ def test_tile_sets(ts: dict) -> None:
         "tile/0/1000",
         "tile/0/001/002",  # missing x prefix
         "tile/00/000",
-        "tile/8/000",  # level out of range
+        "tile/64/000",  # level out of range
         "tile/0/000.p/0",
         "tile/0/000.p/256",
         "tile/0/000.p/01",

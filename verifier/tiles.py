@@ -18,8 +18,9 @@ TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes (8,192 bytes) in a full tile
 #: Level used for entry bundles, as in the shared test vectors.
 ENTRIES = -1
-#: With height 8, levels 0..7 cover every tree size below 2**64.
-MAX_LEVEL = 7
+#: tlog-tiles: "<L> MUST be a decimal ASCII integer between 0 and 63". With
+#: height 8, only levels 0..7 can hold hashes of a tree below 2**64 leaves.
+MAX_LEVEL = 63
 HASH_SIZE = 32
 #: Longest path we will parse: "tile/entries/" + 7 groups of "xNNN/" + ".p/255".
 MAX_PATH_LENGTH = 64

@@ -1,0 +1,116 @@
+"""Inclusion and consistency proofs (RFC 9162 §2.1.3.1, §2.1.4.1) from stored tiles.
+
+Every hash a proof needs is the root of a range ``D[lo:hi]`` of leaves, and the
+RFC's recursion only ever asks for ranges whose left part is a perfect, aligned
+subtree. A perfect subtree of height h at index k is read from the one tile at
+level ``h // 8`` that holds its ``2**(h % 8)`` descendants at that level, and
+hashed up inside that tile. A proof therefore touches O(log n) tiles (two or
+three per level), each read once per proof.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from verifier.merkle import node_hash, perfect_root, split_point
+from verifier.tiles import TILE_HEIGHT, TILE_WIDTH
+
+HASH = 32
+
+TileRead = Callable[[int, int], "bytes | None"]
+
+
+class ProofUnavailable(LookupError):
+    """The store lacks a tile that a proof for this tree size needs."""
+
+
+class Prover:
+    """Proofs for a tree of a given size, reading tiles through *read_tile*.
+
+    The store keeps the widest version of each tile; a tree of a smaller size
+    reads a prefix of it, which is exactly the tile that size would have had.
+    """
+
+    def __init__(self, read_tile: TileRead) -> None:
+        self._read_tile = read_tile
+        self._tiles: dict[tuple[int, int], bytes] = {}
+
+    def _tile(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        data = self._tiles.get(key)
+        if data is None:
+            data = self._read_tile(level, index)
+            if data is None:
+                raise ProofUnavailable(f"tile level {level} index {index} is not stored")
+            self._tiles[key] = data
+        return data
+
+    def perfect(self, height: int, index: int) -> bytes:
+        """Root of the perfect subtree of 2**height leaves starting at leaf index·2**height."""
+        level, r = divmod(height, TILE_HEIGHT)
+        first = index << r  # position of the first descendant at tree level 8·level
+        tile = self._tile(level, first // TILE_WIDTH)
+        off = (first % TILE_WIDTH) * HASH
+        count = 1 << r
+        data = tile[off : off + count * HASH]
+        if len(data) != count * HASH:
+            raise ProofUnavailable(f"tile level {level} is too narrow for node ({height}, {index})")
+        if count == 1:
+            return data
+        return perfect_root([data[i : i + HASH] for i in range(0, len(data), HASH)])
+
+    def range_root(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]) where lo is aligned to the largest power of two <= hi - lo."""
+        n = hi - lo
+        if n & (n - 1) == 0:
+            height = n.bit_length() - 1
+            return self.perfect(height, lo >> height)
+        k = split_point(n)
+        return node_hash(self.range_root(lo, lo + k), self.range_root(lo + k, hi))
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[0:size]), leaf's sibling first (RFC 9162 §2.1.3.1)."""
+        if not 0 <= index < size:
+            raise ValueError(f"index {index} is not below tree size {size}")
+        path: list[bytes] = []
+        lo, hi, m = 0, size, index
+        while hi - lo > 1:
+            k = split_point(hi - lo)
+            if m < k:
+                path.append(self.range_root(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self.range_root(lo, lo + k))
+                lo, m = lo + k, m - k
+        path.reverse()
+        return path
+
+    def consistency(self, old_size: int, new_size: int) -> list[bytes]:
+        """PROOF(old_size, D[0:new_size]) = SUBPROOF(m, D[n], true) (RFC 9162 §2.1.4.1)."""
+        if not 0 <= old_size <= new_size:
+            raise ValueError(f"old size {old_size} is larger than new size {new_size}")
+        if old_size in (0, new_size):
+            return []
+        proof: list[bytes] = []
+        lo, hi, m, complete = 0, new_size, old_size, True
+        while True:
+            n = hi - lo
+            if m == n:
+                if not complete:
+                    proof.append(self.range_root(lo, hi))
+                break
+            k = split_point(n)
+            if m <= k:
+                proof.append(self.range_root(lo + k, hi))
+                hi = lo + k
+            else:
+                proof.append(self.range_root(lo, lo + k))
+                lo, m, complete = lo + k, m - k, False
+        proof.reverse()
+        return proof
+
+    def root(self, size: int) -> bytes:
+        """MTH(D[0:size]) recomputed from tiles (for cross-checks)."""
+        from verifier.merkle import EMPTY_ROOT
+
+        return EMPTY_ROOT if size == 0 else self.range_root(0, size)
