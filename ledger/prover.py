@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from verifier.merkle import node_hash, perfect_root, split_point
+from verifier.merkle import EMPTY_ROOT, node_hash, split_point
 from verifier.tiles import TILE_HEIGHT, TILE_WIDTH
 
 HASH = 32
@@ -34,6 +34,7 @@ class Prover:
     def __init__(self, read_tile: TileRead) -> None:
         self._read_tile = read_tile
         self._tiles: dict[tuple[int, int], bytes] = {}
+        self._memo: dict[tuple[int, int], bytes] = {}
 
     def _tile(self, level: int, index: int) -> bytes:
         key = (level, index)
@@ -46,18 +47,28 @@ class Prover:
         return data
 
     def perfect(self, height: int, index: int) -> bytes:
-        """Root of the perfect subtree of 2**height leaves starting at leaf index·2**height."""
-        level, r = divmod(height, TILE_HEIGHT)
-        first = index << r  # position of the first descendant at tree level 8·level
-        tile = self._tile(level, first // TILE_WIDTH)
-        off = (first % TILE_WIDTH) * HASH
-        count = 1 << r
-        data = tile[off : off + count * HASH]
-        if len(data) != count * HASH:
-            raise ProofUnavailable(f"tile level {level} is too narrow for node ({height}, {index})")
-        if count == 1:
-            return data
-        return perfect_root([data[i : i + HASH] for i in range(0, len(data), HASH)])
+        """Root of the perfect subtree of 2**height leaves starting at leaf index·2**height.
+
+        Heights that are multiples of 8 are read from a tile; the rest are hashed
+        up from their children inside that tile. Results are memoised, so the
+        receipts of one batch share the work of their common nodes.
+        """
+        key = (height, index)
+        h = self._memo.get(key)
+        if h is None:
+            level, r = divmod(height, TILE_HEIGHT)
+            if r == 0:
+                tile = self._tile(level, index // TILE_WIDTH)
+                off = (index % TILE_WIDTH) * HASH
+                h = tile[off : off + HASH]
+                if len(h) != HASH:
+                    raise ProofUnavailable(
+                        f"tile level {level} index {index // TILE_WIDTH} is too narrow"
+                    )
+            else:
+                h = node_hash(self.perfect(height - 1, 2 * index), self.perfect(height - 1, 2 * index + 1))
+            self._memo[key] = h
+        return h
 
     def range_root(self, lo: int, hi: int) -> bytes:
         """MTH(D[lo:hi]) where lo is aligned to the largest power of two <= hi - lo."""
@@ -111,6 +122,4 @@ class Prover:
 
     def root(self, size: int) -> bytes:
         """MTH(D[0:size]) recomputed from tiles (for cross-checks)."""
-        from verifier.merkle import EMPTY_ROOT
-
         return EMPTY_ROOT if size == 0 else self.range_root(0, size)

@@ -1,0 +1,18 @@
+"""Dependencies the routers take from the application state (overridable in tests)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ledger.sequencer import GroupCommitter
+from ledger.service import LogReader
+
+
+def reader_of(request: Request) -> LogReader:
+    reader: LogReader = request.app.state.reader
+    return reader
+
+
+def committer_of(request: Request) -> GroupCommitter | None:
+    committer: GroupCommitter | None = getattr(request.app.state, "committer", None)
+    return committer

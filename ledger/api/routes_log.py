@@ -1,0 +1,55 @@
+"""C2SP tlog-tiles read paths, under /log/ (tlog-tiles §"Read API")."""
+
+from __future__ import annotations
+
+import gzip
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ledger.api.deps import reader_of
+from ledger.api.problems import Problem
+from ledger.service import NotFound
+from verifier.errors import FormatError
+
+router = APIRouter(prefix="/log", tags=["tlog-tiles"])
+
+#: tlog-tiles: the checkpoint "SHOULD prevent caching beyond a few seconds".
+CHECKPOINT_CACHE = "public, max-age=2, must-revalidate"
+#: Tiles and bundles are immutable: "caching headers SHOULD be long-lived".
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+
+@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+def checkpoint(request: Request) -> Response:
+    note = reader_of(request).checkpoint()
+    return Response(
+        note,
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": CHECKPOINT_CACHE, **CORS},
+    )
+
+
+@router.get(
+    "/tile/{path:path}",
+    summary="A hash tile or an entry bundle (C2SP tlog-tiles)",
+    response_class=Response,
+)
+def tile(path: str, request: Request) -> Response:
+    full_path = "tile/" + path
+    try:
+        body = reader_of(request).tile(full_path)
+    except FormatError as exc:
+        raise Problem(400, "bad-tile-path", str(exc)) from None
+    except NotFound as exc:
+        raise Problem(404, "tile-not-found", str(exc)) from None
+    headers = {"Cache-Control": IMMUTABLE_CACHE, **CORS}
+    data = body.data
+    if path.startswith("entries/"):
+        # tlog-tiles: "Entry bundles SHOULD be compressed at the HTTP layer".
+        headers["Vary"] = "Accept-Encoding"
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            data = body.gzipped if body.gzipped is not None else gzip.compress(data, 6, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type="application/octet-stream", headers=headers)

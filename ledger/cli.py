@@ -1,0 +1,191 @@
+"""``frontier-ledger``: create, fill, serve and export a log.
+
+Every command prints what it did; errors go to stderr as one sentence and exit 2
+(bad input or state) — nothing is changed when a command fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ledger.datadir import DataDir, DataDirError, WriterLock
+from ledger.keys import KeyFileError
+from ledger.store import StoreError
+from verifier.errors import LedgerVerifyError
+
+EXIT_USAGE = 2
+
+
+def _data(args: argparse.Namespace) -> DataDir:
+    return DataDir.at(args.data, getattr(args, "key", None))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from ledger.service import init_log
+
+    data = _data(args)
+    vkey = init_log(data, args.origin)
+    print(f"Created log {args.origin!r} in {data.root}")
+    print(f"  database:   {data.db_path}")
+    print(f"  signer key: {data.key_path} (mode 0600; keep it secret, back it up offline)")
+    print(f"  vkey:       {data.vkey_path}")
+    print()
+    print(vkey)
+    return 0
+
+
+def cmd_vkey(args: argparse.Namespace) -> int:
+    from ledger.keys import load_key
+
+    data = _data(args)
+    if data.vkey_path.exists():
+        print(data.vkey_path.read_text().strip())
+        return 0
+    signer = load_key(data.key_path)
+    print(signer.verifier.vkey)  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ledger.api.app import ServerOptions, create_app
+
+    data = _data(args)
+    if not data.db_path.is_file():
+        raise DataDirError(f"no log database at {data.db_path}; run 'frontier-ledger init' first")
+    app = create_app(ServerOptions(data, read_only=args.read_only, max_batch=args.max_batch))
+    base = f"http://{args.host}:{args.port}"
+    print(f"Serving {data.root} on {base}", flush=True)
+    print(f"  checkpoint: {base}/log/checkpoint", flush=True)
+    print(f"  tiles:      {base}/log/tile/0/000  (C2SP tlog-tiles)", flush=True)
+    print(f"  API docs:   {base}/docs", flush=True)
+    # One worker, always: the sequencer must run in exactly one process.
+    uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level=args.log_level)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ledger.export import export_log
+    from ledger.service import LogReader
+    from ledger.sqlite_store import SqliteStore
+
+    data = _data(args)
+    store = SqliteStore.open(data.db_path, readonly=True)
+    try:
+        stats = export_log(LogReader(store), Path(args.out))
+    finally:
+        store.close()
+    print(
+        f"Exported tree size {stats.size} to {args.out}: {stats.written} files written "
+        f"({stats.bytes_written} bytes), {stats.skipped} already present"
+    )
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ledger.sequencer import prepare
+    from ledger.service import open_writer
+    from ledger.synth import synthetic_envelopes
+
+    data = _data(args)
+    if args.count < 0:
+        raise ValueError("--count must be zero or more")
+    with WriterLock(data):
+        writer = open_writer(data)
+        try:
+            start = writer.store.head().size
+            t0 = time.perf_counter()
+            batch = []
+            done = 0
+            for env in synthetic_envelopes(writer.store.origin, args.count, start):
+                batch.append(prepare(env))
+                if len(batch) == args.batch:
+                    writer.commit(batch, receipts=False)
+                    done += len(batch)
+                    batch = []
+                    _progress(done, args.count, t0)
+            if batch:
+                writer.commit(batch, receipts=False)
+                done += len(batch)
+            size = writer.store.head().size
+        finally:
+            writer.store.close()
+    elapsed = time.perf_counter() - t0
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(f"Appended {done} synthetic entries in {elapsed:.1f} s; tree size is now {size}")
+    return 0
+
+
+def _progress(done: int, total: int, t0: float) -> None:
+    if not sys.stderr.isatty() or not total:
+        return
+    rate = done / max(time.perf_counter() - t0, 1e-9)
+    eta = (total - done) / rate if rate else 0
+    print(f"\r  {done}/{total} entries, {rate:,.0f}/s, ETA {eta:,.0f} s ", end="", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="frontier-ledger",
+        description="Operate a Frontier Ledger log: a C2SP tlog-tiles transparency log.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data", required=True, help="the log's data directory")
+        sp.add_argument("--key", help="signer key file (default: DATA/log.key)")
+
+    sp = sub.add_parser("init", help="create a new log: database, signer key, vkey")
+    data_arg(sp)
+    sp.add_argument(
+        "--origin",
+        required=True,
+        help="the log's origin: its URL prefix without scheme, e.g. ledger.example.org/log",
+    )
+    sp.set_defaults(func=cmd_init)
+
+    sp = sub.add_parser("vkey", help="print the log's verifier key")
+    data_arg(sp)
+    sp.set_defaults(func=cmd_vkey)
+
+    sp = sub.add_parser("serve", help="serve the log over HTTP (tlog-tiles and JSON API)")
+    data_arg(sp)
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sp.add_argument("--read-only", action="store_true", help="serve reads only; refuse appends")
+    sp.add_argument("--max-batch", type=int, default=256, help="largest group commit (default 256)")
+    sp.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("export", help="write the log as static tlog-tiles files")
+    data_arg(sp)
+    sp.add_argument("out", help="output directory (created if missing; re-runs are incremental)")
+    sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("synth", help="append N synthetic signed entries (benchmarks, tests)")
+    data_arg(sp)
+    sp.add_argument("--count", type=int, required=True, help="number of entries to append")
+    sp.add_argument("--batch", type=int, default=1024, help="entries per commit (default 1024)")
+    sp.set_defaults(func=cmd_synth)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (DataDirError, StoreError, KeyFileError, LedgerVerifyError, ValueError) as exc:
+        print(f"frontier-ledger {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""The sequencer: admission of well-formed envelopes, then durable group commit.
+
+Life of an entry (numbered as in the tests and the operator guide):
+
+1. :func:`prepare` checks the envelope's shape and size (the verifier's parser)
+   and computes its hash; bad input is refused here, before any queue.
+2. :class:`GroupCommitter` queues it; a single task takes everything queued
+   (up to ``max_batch``) as one batch while the previous batch commits.
+3. :meth:`LogWriter.commit` opens one write transaction (taking the database's
+   write lock), re-reads the head, writes the batch's leaves, the tiles they
+   change and the newly signed checkpoint, and swaps the head by
+   compare-and-swap. The checkpoint is signed only while the lock is held and
+   the head is known, so a second process on the same data can never sign a
+   checkpoint that forks the log.
+4. Only after COMMIT returns are the callers answered, each with a receipt:
+   index, leaf hash, ``logged_at``, the signed checkpoint and an inclusion proof.
+
+A resubmitted envelope (same bytes after canonical JSON) gets the receipt of the
+entry already in the log; it is never logged twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.clock import Clock, system_clock
+from ledger.prover import Prover
+from ledger.store import EntryRow, Head, HeadMoved, LogStore, StoreError, WriteTransaction
+from ledger.tree import TreeEdge, leaf_hashes
+from verifier.checkpoint import Checkpoint
+from verifier.encoding import b64encode
+from verifier.errors import FormatError
+from verifier.leaf import (
+    MAX_LEAF_SIZE,
+    check_envelope,
+    encode_leaf,
+    format_logged_at,
+)
+from verifier.note import NoteSigner, sign_note
+from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
+
+#: Bytes a leaf adds around its envelope: {"envelope":…,"logged_at":"…","v":1}.
+_LEAF_OVERHEAD = len(encode_leaf({}, 0)) - len("{}")
+
+
+@dataclass(frozen=True)
+class PreparedEntry:
+    """An envelope that passed the shape and size checks, ready to be sequenced."""
+
+    envelope: dict[str, Any]
+    envelope_json: str
+    envelope_hash: bytes
+    payload_type: str
+
+
+def prepare(envelope: Any) -> PreparedEntry:
+    """Check a decoded DSSE envelope and return it ready for the queue.
+
+    Raises :class:`verifier.errors.FormatError` with a message naming the fault.
+    """
+    parsed = check_envelope(envelope)
+    canonical = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    size = len(canonical.encode()) + _LEAF_OVERHEAD
+    if size > MAX_LEAF_SIZE:
+        raise FormatError(
+            f"entry would make a {size}-byte leaf; the limit is {MAX_LEAF_SIZE} bytes "
+            "(store large documents as blobs and reference their digest)"
+        )
+    return PreparedEntry(
+        envelope,
+        canonical,
+        hashlib.sha256(canonical.encode()).digest(),
+        parsed.payload_type,
+    )
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a caller gets once its entry is durable."""
+
+    index: int
+    leaf: bytes
+    leaf_hash: bytes
+    logged_at_ms: int
+    tree_size: int
+    checkpoint: bytes
+    inclusion_proof: tuple[bytes, ...]
+    duplicate: bool = False
+
+    def tlog_proof(self) -> str:
+        return TlogProof(self.index, self.inclusion_proof, self.checkpoint).to_text()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "leaf_hash": b64encode(self.leaf_hash),
+            "logged_at": format_logged_at(self.logged_at_ms),
+            "tree_size": self.tree_size,
+            "checkpoint": self.checkpoint.decode(),
+            "inclusion_proof": [b64encode(h) for h in self.inclusion_proof],
+            "duplicate": self.duplicate,
+            "receipt": {
+                "media_type": RECEIPT_MEDIA_TYPE,
+                "leaf": b64encode(self.leaf),
+                "tlog_proof": self.tlog_proof(),
+            },
+        }
+
+
+class _Overlay:
+    """Tiles changed by the current batch, falling back to the transaction's reads."""
+
+    def __init__(self, changed: Mapping[tuple[int, int], bytes], tx: WriteTransaction) -> None:
+        self.changed = changed
+        self.tx = tx
+
+    def __call__(self, level: int, index: int) -> bytes | None:
+        data = self.changed.get((level, index))
+        return data if data is not None else self.tx.read_tile(level, index)
+
+
+class LogWriter:
+    """Synchronous core of the sequencer: one batch, one transaction, one checkpoint."""
+
+    def __init__(self, store: LogStore, signer: NoteSigner, clock: Clock = system_clock) -> None:
+        if signer.name != store.origin:
+            raise ValueError(
+                f"log key name {signer.name!r} is not the log's origin {store.origin!r}"
+            )
+        self.store = store
+        self.signer = signer
+        self.clock = clock
+        self._head: Head | None = None
+        self._edge: TreeEdge | None = None
+
+    def _sync(self, tx: WriteTransaction) -> tuple[Head, TreeEdge]:
+        head = tx.head()
+        if self._head != head or self._edge is None:
+            # First batch, or another writer moved the log: rebuild the edge from
+            # the stored tiles (O(levels) reads) and check it against the head.
+            edge = TreeEdge.from_tiles(head.size, tx.read_tile)
+            if edge.root() != head.root:
+                raise StoreError("stored tiles do not hash to the published root")
+            self._head, self._edge = head, edge
+        assert self._edge is not None
+        return head, self._edge
+
+    def sign_checkpoint(self, size: int, root: bytes) -> bytes:
+        return sign_note(Checkpoint(self.store.origin, size, root).to_text(), [self.signer])
+
+    def commit(self, batch: Sequence[PreparedEntry], *, receipts: bool = True) -> list[Receipt]:
+        """Sequence *batch* durably and return one receipt per entry, in order.
+
+        ``receipts=False`` (bulk loading) skips building inclusion proofs and
+        returns an empty list.
+        """
+        if not batch:
+            return []
+        with self.store.writing() as tx:
+            head, edge = self._sync(tx)
+            known = tx.find_envelopes([p.envelope_hash for p in batch])
+            # logged_at never decreases, even if the system clock steps back.
+            now = max(self.clock(), head.logged_at_ms)
+            rows: list[EntryRow] = []
+            index_of: dict[bytes, int] = dict(known)
+            for p in batch:
+                if p.envelope_hash in index_of:
+                    continue  # already logged (earlier, or earlier in this batch)
+                leaf = encode_leaf(p.envelope, now)
+                index = head.size + len(rows)
+                index_of[p.envelope_hash] = index
+                rows.append(EntryRow(index, leaf, b"", p.envelope_hash, now, p.payload_type))
+            if rows:
+                hashes = leaf_hashes([r.leaf for r in rows])
+                rows = [
+                    EntryRow(r.index, r.leaf, h, r.envelope_hash, r.logged_at_ms, r.payload_type)
+                    for r, h in zip(rows, hashes, strict=True)
+                ]
+                new_edge = edge.copy()
+                changed = new_edge.append(hashes)
+                root = new_edge.root()
+                note = self.sign_checkpoint(new_edge.size, root)
+                new_head = Head(new_edge.size, root, note, now)
+                tx.insert_entries(rows)
+                tx.put_tiles(changed)
+                tx.put_checkpoint(new_head.size, root, note, now)
+                tx.swap_head(head, new_head)
+            else:
+                new_edge, changed, new_head = edge, {}, head
+            out = (
+                self._receipts(
+                    batch, index_of, {r.index: r for r in rows}, new_head, _Overlay(changed, tx)
+                )
+                if receipts
+                else []
+            )
+        # Committed. Adopt the new state only now: if the commit had failed, the
+        # next batch would start again from the stored head.
+        self._head, self._edge = new_head, new_edge
+        return out
+
+    def _receipts(
+        self,
+        batch: Sequence[PreparedEntry],
+        index_of: Mapping[bytes, int],
+        new_rows: Mapping[int, EntryRow],
+        head: Head,
+        tiles: _Overlay,
+    ) -> list[Receipt]:
+        prover = Prover(tiles)
+        out: list[Receipt] = []
+        for p in batch:
+            index = index_of[p.envelope_hash]
+            row = new_rows.get(index)
+            duplicate = row is None
+            if row is None:
+                row = tiles.tx.read_leaf(index)
+                if row is None:  # pragma: no cover - the unique index guarantees it
+                    raise StoreError(f"entry {index} vanished")
+            out.append(
+                Receipt(
+                    index,
+                    row.leaf,
+                    row.leaf_hash,
+                    row.logged_at_ms,
+                    head.size,
+                    head.checkpoint,
+                    tuple(prover.inclusion(index, head.size)),
+                    duplicate,
+                )
+            )
+        return out
+
+
+class Overloaded(RuntimeError):
+    """The queue is full: the caller should retry later (HTTP 503 with Retry-After)."""
+
+
+class GroupCommitter:
+    """Batches concurrent appends; each batch is one durable transaction.
+
+    Exactly one instance may run per database: the server holds a process lock
+    on the data directory, and the head compare-and-swap guards the rest.
+    """
+
+    def __init__(self, writer: LogWriter, *, max_batch: int = 256, max_queue: int = 4096) -> None:
+        self.writer = writer
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[PreparedEntry, asyncio.Future[Receipt]]] = asyncio.Queue(
+            maxsize=max_queue
+        )
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, entry: PreparedEntry) -> Receipt:
+        fut: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((entry, fut))
+        except asyncio.QueueFull:
+            raise Overloaded("the sequencer queue is full") from None
+        return await fut
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < self.max_batch and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            live = [(e, f) for e, f in items if not f.cancelled()]
+            if not live:
+                continue
+            try:
+                receipts = await asyncio.to_thread(self.writer.commit, [e for e, _ in live])
+            except (StoreError, HeadMoved, OSError) as exc:
+                # Nothing of this batch is durable; every caller hears so.
+                self.last_error = str(exc)
+                for _, f in live:
+                    if not f.done():
+                        f.set_exception(StoreError(f"entry not logged: {exc}"))
+                continue
+            self.last_error = None
+            self.batches += 1
+            for (_, f), r in zip(live, receipts, strict=True):
+                if not f.done():
+                    f.set_result(r)

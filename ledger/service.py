@@ -1,0 +1,145 @@
+"""The log service: opening a log, and the read operations behind the HTTP API.
+
+Routers stay thin; everything they answer comes from here. Read operations use
+the store's read-only connections and never block the sequencer.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ledger.datadir import DataDir, DataDirError
+from ledger.keys import load_key, write_new_key
+from ledger.prover import Prover
+from ledger.sequencer import LogWriter
+from ledger.sqlite_store import SqliteStore
+from ledger.store import EntryRow, Head
+from verifier.checkpoint import Checkpoint, check_origin
+from verifier.merkle import EMPTY_ROOT
+from verifier.note import sign_note
+from verifier.tiles import ENTRIES, TILE_HEIGHT, TILE_WIDTH, Tile, encode_entry_bundle, parse_tile_path
+
+
+class NotFound(LookupError):
+    """The requested tile, entry, checkpoint or proof does not exist (yet)."""
+
+
+def init_log(data: DataDir, origin: str) -> str:
+    """Create a new log: key file (0600), vkey file, database with the empty checkpoint.
+
+    Returns the vkey. Refuses to touch an existing database or key.
+    """
+    check_origin(origin)
+    if data.db_path.exists():
+        raise DataDirError(f"{data.db_path} already exists; a log is already initialised there")
+    if data.key_path.exists():
+        raise DataDirError(f"{data.key_path} already exists; refusing to overwrite a key")
+    data.root.mkdir(parents=True, exist_ok=True)
+    signer = write_new_key(data.key_path, origin)
+    note = sign_note(Checkpoint(origin, 0, EMPTY_ROOT).to_text(), [signer])
+    store = SqliteStore.create(data.db_path, origin, note, EMPTY_ROOT)
+    store.close()
+    vkey = signer.verifier.vkey  # type: ignore[attr-defined]
+    data.vkey_path.write_text(vkey + "\n")
+    return str(vkey)
+
+
+def open_writer(data: DataDir) -> LogWriter:
+    """The store opened for writing, with the log key (the caller holds the writer lock)."""
+    store = SqliteStore.open(data.db_path)
+    try:
+        signer = load_key(data.key_path)
+        return LogWriter(store, signer)
+    except BaseException:
+        store.close()
+        raise
+
+
+@dataclass(frozen=True)
+class TileBody:
+    data: bytes
+    gzipped: bytes | None = None
+
+
+class LogReader:
+    """Read side of a log: tiles, bundles, entries, checkpoints and proofs."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        # Full tiles and bundles are immutable: cache them (bytes and gzip).
+        self._full = lru_cache(maxsize=1024)(self._load_full)
+
+    def head(self) -> Head:
+        return self.store.head()
+
+    def checkpoint(self) -> bytes:
+        return self.store.head().checkpoint
+
+    def checkpoint_at(self, size: int) -> bytes:
+        note = self.store.read_checkpoint(size)
+        if note is None:
+            raise NotFound(f"no checkpoint was published at tree size {size}")
+        return note
+
+    def _available_width(self, tile: Tile, size: int) -> int:
+        count = size >> (TILE_HEIGHT * max(tile.level, 0))
+        full, width = divmod(count, TILE_WIDTH)
+        if tile.index < full:
+            return TILE_WIDTH
+        if tile.index == full:
+            return width
+        return 0
+
+    def tile(self, path: str) -> TileBody:
+        """Bytes of a tile or entry bundle; FormatError for a bad path, NotFound if absent."""
+        tile = parse_tile_path(path)
+        available = self._available_width(tile, self.store.head().size)
+        if available == 0 or tile.width > available:
+            raise NotFound(f"{path} does not exist in a log of this size")
+        if tile.is_full:
+            return self._full(tile.level, tile.index)
+        return TileBody(self._load(tile.level, tile.index, tile.width))
+
+    def _load(self, level: int, index: int, width: int) -> bytes:
+        if level == ENTRIES:
+            leaves = self.store.read_leaves(index * TILE_WIDTH, index * TILE_WIDTH + width)
+            if len(leaves) != width:
+                raise NotFound("entries are missing from the store")
+            return encode_entry_bundle(leaves)
+        data = self.store.read_tile(level, index)
+        if data is None or len(data) < width * 32:
+            raise NotFound(f"tile {level}/{index} is missing from the store")
+        return data[: width * 32]
+
+    def _load_full(self, level: int, index: int) -> TileBody:
+        data = self._load(level, index, TILE_WIDTH)
+        return TileBody(data, gzip.compress(data, 6, mtime=0) if level == ENTRIES else None)
+
+    def entry(self, index: int) -> EntryRow:
+        row = self.store.read_entry(index)
+        if row is None or index >= self.store.head().size:
+            raise NotFound(f"no entry at index {index}")
+        return row
+
+    def _size(self, size: int | None) -> int:
+        head = self.store.head()
+        if size is None:
+            return head.size
+        if size > head.size or self.store.read_checkpoint(size) is None:
+            raise NotFound(f"no checkpoint was published at tree size {size}")
+        return size
+
+    def inclusion(self, index: int, size: int | None = None) -> tuple[int, list[bytes]]:
+        n = self._size(size)
+        if not 0 <= index < n:
+            raise NotFound(f"index {index} is not in the tree of size {n}")
+        return n, Prover(self.store.read_tile).inclusion(index, n)
+
+    def consistency(self, old_size: int, new_size: int | None = None) -> tuple[int, list[bytes]]:
+        n = self._size(new_size)
+        if not 0 <= old_size <= n:
+            raise NotFound(f"old size {old_size} is larger than the tree size {n}")
+        self._size(old_size)
+        return n, Prover(self.store.read_tile).consistency(old_size, n)

@@ -1,0 +1,307 @@
+"""SQLite storage (the zero-set-up default) through sqlite-utils.
+
+- Never auto-created: :meth:`SqliteStore.create` (``frontier-ledger init``) makes a
+  new file; :meth:`SqliteStore.open` opens an existing one (``mode=rw``) and fails
+  if it is missing, so a typo in ``--data`` cannot start an empty second log.
+- WAL, ``synchronous=FULL`` (a commit is on disk before it returns: acknowledged
+  means durable), STRICT tables.
+- One writer connection; readers get their own read-only (``mode=ro``)
+  connections, one per thread.
+- The head is replaced by compare-and-swap inside a ``BEGIN IMMEDIATE``
+  transaction, which also takes SQLite's write lock before the sequencer signs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from ledger.store import EntryRow, Head, HeadMoved, StoreError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
+    conn = sqlite3.connect(
+        f"file:{path}?mode={mode}", uri=True, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # synchronous is per connection: FULL makes every COMMIT wait for fsync of
+    # the WAL, so a commit that returned survives power loss.
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def _create_schema(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key", not_null={"value"}, strict=True)
+    db["entries"].create(
+        {
+            "idx": int,
+            "leaf": bytes,
+            "leaf_hash": bytes,
+            "envelope_hash": bytes,
+            "logged_at_ms": int,
+            "payload_type": str,
+        },
+        pk="idx",
+        not_null={"leaf", "leaf_hash", "envelope_hash", "logged_at_ms", "payload_type"},
+        strict=True,
+    )
+    db["entries"].create_index(["envelope_hash"], unique=True)
+    db["entries"].create_index(["payload_type"])
+    db["tiles"].create(
+        {"level": int, "idx": int, "data": bytes},
+        pk=("level", "idx"),
+        not_null={"data"},
+        strict=True,
+    )
+    db["checkpoints"].create(
+        {"size": int, "root": bytes, "note": bytes, "signed_at_ms": int},
+        pk="size",
+        not_null={"root", "note", "signed_at_ms"},
+        strict=True,
+    )
+    # A single row (id = 1): the published head. Replaced only by compare-and-swap.
+    db.execute(
+        "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, "
+        "root BLOB NOT NULL, note BLOB NOT NULL, logged_at_ms INTEGER NOT NULL) STRICT"
+    )
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.c = conn
+
+    def head(self) -> Head:
+        return _read_head(self.c)
+
+    def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        out: dict[bytes, int] = {}
+        for h in envelope_hashes:
+            row = self.c.execute("SELECT idx FROM entries WHERE envelope_hash = ?", (h,)).fetchone()
+            if row:
+                out[h] = row[0]
+        return out
+
+    def insert_entries(self, rows: Sequence[EntryRow]) -> None:
+        self.c.executemany(
+            "INSERT INTO entries (idx, leaf, leaf_hash, envelope_hash, logged_at_ms, payload_type) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r.index, r.leaf, r.leaf_hash, r.envelope_hash, r.logged_at_ms, r.payload_type)
+                for r in rows
+            ],
+        )
+
+    def put_tiles(self, tiles: Mapping[tuple[int, int], bytes]) -> None:
+        self.c.executemany(
+            "INSERT INTO tiles (level, idx, data) VALUES (?, ?, ?) "
+            "ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data "
+            "WHERE length(excluded.data) > length(tiles.data)",
+            [(lv, ix, data) for (lv, ix), data in tiles.items()],
+        )
+
+    def put_checkpoint(self, size: int, root: bytes, note: bytes, signed_at_ms: int) -> None:
+        self.c.execute(
+            "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (size) DO UPDATE SET note = excluded.note, signed_at_ms = excluded.signed_at_ms "
+            "WHERE checkpoints.root = excluded.root",
+            (size, root, note, signed_at_ms),
+        )
+        stored = self.c.execute("SELECT root FROM checkpoints WHERE size = ?", (size,)).fetchone()
+        if stored is None or stored[0] != root:
+            # Never keep two roots for one size: that would be a fork.
+            raise HeadMoved(f"a different root is already stored for tree size {size}")
+
+    def swap_head(self, old: Head, new: Head) -> None:
+        cur = self.c.execute(
+            "UPDATE head SET size = ?, root = ?, note = ?, logged_at_ms = ? "
+            "WHERE id = 1 AND size = ? AND root = ? AND note = ?",
+            (new.size, new.root, new.checkpoint, new.logged_at_ms, old.size, old.root, old.checkpoint),
+        )
+        if cur.rowcount != 1:
+            raise HeadMoved("the published checkpoint changed under this writer")
+
+    def read_tile(self, level: int, index: int) -> bytes | None:
+        return _read_tile(self.c, level, index)
+
+    def read_leaf(self, index: int) -> EntryRow | None:
+        return _read_entry(self.c, index)
+
+
+def _read_head(c: sqlite3.Connection) -> Head:
+    row = c.execute("SELECT size, root, note, logged_at_ms FROM head WHERE id = 1").fetchone()
+    if row is None:
+        raise StoreError("database has no head row: it was not created by frontier-ledger init")
+    return Head(row[0], row[1], row[2], row[3])
+
+
+def _read_tile(c: sqlite3.Connection, level: int, index: int) -> bytes | None:
+    row = c.execute("SELECT data FROM tiles WHERE level = ? AND idx = ?", (level, index)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def _read_entry(c: sqlite3.Connection, index: int) -> EntryRow | None:
+    row = c.execute(
+        "SELECT idx, leaf, leaf_hash, envelope_hash, logged_at_ms, payload_type "
+        "FROM entries WHERE idx = ?",
+        (index,),
+    ).fetchone()
+    return None if row is None else EntryRow(*row)
+
+
+class SqliteStore:
+    """A log stored in one SQLite file."""
+
+    def __init__(self, path: Path, writer: sqlite3.Connection | None, origin: str) -> None:
+        self.path = path
+        self.origin = origin
+        self._writer = writer
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    # -- creation and opening -------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, origin: str, first_checkpoint: bytes, root: bytes) -> SqliteStore:
+        """Create a new log database holding the signed checkpoint of the empty tree."""
+        if path.exists():
+            raise StoreError(f"{path} already exists; refusing to overwrite a log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(path, "rwc")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            db = sqlite_utils.Database(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            _create_schema(db)
+            now = int(time.time() * 1000)
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("origin", origin), ("created_at_ms", str(now))],
+            )
+            conn.execute(
+                "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (0, ?, ?, ?)",
+                (root, first_checkpoint, now),
+            )
+            conn.execute(
+                "INSERT INTO head (id, size, root, note, logged_at_ms) VALUES (1, 0, ?, ?, ?)",
+                (root, first_checkpoint, now),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            path.unlink(missing_ok=True)
+            raise
+        return cls(path, conn, origin)
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> SqliteStore:
+        """Open an existing log database; never creates one."""
+        if not path.is_file():
+            raise StoreError(
+                f"no log database at {path}; create one with 'frontier-ledger init --data DIR'"
+            )
+        try:
+            conn = _connect(path, "ro" if readonly else "rw")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            origin_row = conn.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is not a frontier-ledger database: {exc}") from None
+        if row is None or origin_row is None:
+            conn.close()
+            raise StoreError(f"{path} is not a frontier-ledger database")
+        if int(row[0]) != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"{path} has schema version {row[0]}; this build reads {SCHEMA_VERSION}")
+        if readonly:
+            store = cls(path, None, origin_row[0])
+            store._local.conn = conn
+            store._readers.append(conn)
+            return store
+        return cls(path, conn, origin_row[0])
+
+    # -- writing ----------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[_SqliteTx]:
+        """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
+        if self._writer is None:
+            raise StoreError("this store was opened read-only")
+        with self._write_lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"cannot start a write transaction: {exc}") from exc
+            try:
+                yield _SqliteTx(conn)
+                # Crash point: until COMMIT returns, nothing of this batch exists on
+                # disk and no caller has been answered. After it returns, the batch
+                # is durable (synchronous=FULL) even if we die on the next line.
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise StoreError(f"write failed and was rolled back: {exc}") from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    # -- reading ----------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, "ro")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def head(self) -> Head:
+        return _read_head(self._reader())
+
+    def read_tile(self, level: int, index: int) -> bytes | None:
+        return _read_tile(self._reader(), level, index)
+
+    def read_leaves(self, start: int, end: int) -> list[bytes]:
+        rows = self._reader().execute(
+            "SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def read_entry(self, index: int) -> EntryRow | None:
+        return _read_entry(self._reader(), index)
+
+    def read_checkpoint(self, size: int) -> bytes | None:
+        row = self._reader().execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def checkpoint_sizes(self) -> Iterator[int]:
+        for (size,) in self._reader().execute("SELECT size FROM checkpoints ORDER BY size"):
+            yield size
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for c in self._readers:
+                c.close()
+            self._readers.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # no transaction open (BEGIN failed) or the connection is gone

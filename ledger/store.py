@@ -1,0 +1,91 @@
+"""The storage interface of the log: narrow, so a PostgreSQL backend can follow.
+
+What is stored (ARCHITECTURE.md, "Bytes are authoritative"):
+
+- entries: the leaf bytes exactly as the sequencer wrote them, with a few
+  indexed columns (leaf hash, envelope hash for idempotent resubmission,
+  ``logged_at``, payload type);
+- tiles: one row per (level, index) holding the widest version of the tile;
+  a narrower partial tile is a prefix of it;
+- checkpoints: every signed checkpoint, by tree size;
+- head: the latest checkpoint, replaced only by compare-and-swap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Head:
+    """The latest published state: what the current signed checkpoint says."""
+
+    size: int
+    root: bytes
+    checkpoint: bytes  # the signed note, exactly as served
+    logged_at_ms: int  # logged_at of the last entry (or of init): never decreases
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    index: int
+    leaf: bytes
+    leaf_hash: bytes
+    envelope_hash: bytes
+    logged_at_ms: int
+    payload_type: str
+
+
+class StoreError(RuntimeError):
+    """The store refused or failed an operation (I/O error, full disk, read-only file)."""
+
+
+class HeadMoved(StoreError):
+    """Compare-and-swap on the head failed: another writer published first.
+
+    The transaction is rolled back, so nothing was written and nothing signed is
+    published; the caller reloads the head and tries again.
+    """
+
+
+class WriteTransaction(Protocol):
+    def head(self) -> Head: ...
+
+    def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]: ...
+
+    def insert_entries(self, rows: Sequence[EntryRow]) -> None: ...
+
+    def put_tiles(self, tiles: Mapping[tuple[int, int], bytes]) -> None: ...
+
+    def put_checkpoint(self, size: int, root: bytes, note: bytes, signed_at_ms: int) -> None: ...
+
+    def swap_head(self, old: Head, new: Head) -> None: ...
+
+    def read_tile(self, level: int, index: int) -> bytes | None: ...
+
+    def read_leaf(self, index: int) -> EntryRow | None: ...
+
+
+class LogStore(Protocol):
+    """What the sequencer and the read API need from a database."""
+
+    origin: str
+
+    def writing(self) -> AbstractContextManager[WriteTransaction]: ...
+
+    def head(self) -> Head: ...
+
+    def read_tile(self, level: int, index: int) -> bytes | None: ...
+
+    def read_leaves(self, start: int, end: int) -> list[bytes]: ...
+
+    def read_entry(self, index: int) -> EntryRow | None: ...
+
+    def read_checkpoint(self, size: int) -> bytes | None: ...
+
+    def checkpoint_sizes(self) -> Iterator[int]: ...
+
+    def close(self) -> None: ...
