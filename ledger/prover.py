@@ -66,7 +66,9 @@ class Prover:
                         f"tile level {level} index {index // TILE_WIDTH} is too narrow"
                     )
             else:
-                h = node_hash(self.perfect(height - 1, 2 * index), self.perfect(height - 1, 2 * index + 1))
+                h = node_hash(
+                    self.perfect(height - 1, 2 * index), self.perfect(height - 1, 2 * index + 1)
+                )
             self._memo[key] = h
         return h
 

@@ -19,7 +19,14 @@ from ledger.store import EntryRow, Head
 from verifier.checkpoint import Checkpoint, check_origin
 from verifier.merkle import EMPTY_ROOT
 from verifier.note import sign_note
-from verifier.tiles import ENTRIES, TILE_HEIGHT, TILE_WIDTH, Tile, encode_entry_bundle, parse_tile_path
+from verifier.tiles import (
+    ENTRIES,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    Tile,
+    encode_entry_bundle,
+    parse_tile_path,
+)
 
 
 class NotFound(LookupError):
@@ -41,9 +48,9 @@ def init_log(data: DataDir, origin: str) -> str:
     note = sign_note(Checkpoint(origin, 0, EMPTY_ROOT).to_text(), [signer])
     store = SqliteStore.create(data.db_path, origin, note, EMPTY_ROOT)
     store.close()
-    vkey = signer.verifier.vkey  # type: ignore[attr-defined]
+    vkey = signer.verifier.vkey
     data.vkey_path.write_text(vkey + "\n")
-    return str(vkey)
+    return vkey
 
 
 def open_writer(data: DataDir) -> LogWriter:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -41,8 +42,8 @@ def _connect(path: Path, mode: str) -> sqlite3.Connection:
 
 
 def _create_schema(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key", not_null={"value"}, strict=True)
-    db["entries"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key", not_null={"value"}, strict=True)
+    db.table("entries").create(
         {
             "idx": int,
             "leaf": bytes,
@@ -55,15 +56,15 @@ def _create_schema(db: sqlite_utils.Database) -> None:
         not_null={"leaf", "leaf_hash", "envelope_hash", "logged_at_ms", "payload_type"},
         strict=True,
     )
-    db["entries"].create_index(["envelope_hash"], unique=True)
-    db["entries"].create_index(["payload_type"])
-    db["tiles"].create(
+    db.table("entries").create_index(["envelope_hash"], unique=True)
+    db.table("entries").create_index(["payload_type"])
+    db.table("tiles").create(
         {"level": int, "idx": int, "data": bytes},
         pk=("level", "idx"),
         not_null={"data"},
         strict=True,
     )
-    db["checkpoints"].create(
+    db.table("checkpoints").create(
         {"size": int, "root": bytes, "note": bytes, "signed_at_ms": int},
         pk="size",
         not_null={"root", "note", "signed_at_ms"},
@@ -112,7 +113,8 @@ class _SqliteTx:
     def put_checkpoint(self, size: int, root: bytes, note: bytes, signed_at_ms: int) -> None:
         self.c.execute(
             "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (size) DO UPDATE SET note = excluded.note, signed_at_ms = excluded.signed_at_ms "
+            "ON CONFLICT (size) DO UPDATE "
+            "SET note = excluded.note, signed_at_ms = excluded.signed_at_ms "
             "WHERE checkpoints.root = excluded.root",
             (size, root, note, signed_at_ms),
         )
@@ -125,7 +127,15 @@ class _SqliteTx:
         cur = self.c.execute(
             "UPDATE head SET size = ?, root = ?, note = ?, logged_at_ms = ? "
             "WHERE id = 1 AND size = ? AND root = ? AND note = ?",
-            (new.size, new.root, new.checkpoint, new.logged_at_ms, old.size, old.root, old.checkpoint),
+            (
+                new.size,
+                new.root,
+                new.checkpoint,
+                new.logged_at_ms,
+                old.size,
+                old.root,
+                old.checkpoint,
+            ),
         )
         if cur.rowcount != 1:
             raise HeadMoved("the published checkpoint changed under this writer")
@@ -187,7 +197,11 @@ class SqliteStore:
             now = int(time.time() * 1000)
             conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("schema_version", str(SCHEMA_VERSION)), ("origin", origin), ("created_at_ms", str(now))],
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("origin", origin),
+                    ("created_at_ms", str(now)),
+                ],
             )
             conn.execute(
                 "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (0, ?, ?, ?)",
@@ -222,7 +236,9 @@ class SqliteStore:
             raise StoreError(f"{path} is not a frontier-ledger database")
         if int(row[0]) != SCHEMA_VERSION:
             conn.close()
-            raise StoreError(f"{path} has schema version {row[0]}; this build reads {SCHEMA_VERSION}")
+            raise StoreError(
+                f"{path} has schema version {row[0]}; this build reads {SCHEMA_VERSION}"
+            )
         if readonly:
             store = cls(path, None, origin_row[0])
             store._local.conn = conn
@@ -283,7 +299,11 @@ class SqliteStore:
         return _read_entry(self._reader(), index)
 
     def read_checkpoint(self, size: int) -> bytes | None:
-        row = self._reader().execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT note FROM checkpoints WHERE size = ?", (size,))
+            .fetchone()
+        )
         return None if row is None else bytes(row[0])
 
     def checkpoint_sizes(self) -> Iterator[int]:
@@ -301,7 +321,6 @@ class SqliteStore:
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
-    try:
+    # No transaction open (BEGIN failed) or the connection is gone: nothing to undo.
+    with contextlib.suppress(sqlite3.Error):
         conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass  # no transaction open (BEGIN failed) or the connection is gone

@@ -30,7 +30,9 @@ def sign_envelope(key: Ed25519PrivateKey, payload_type: str, payload: bytes) -> 
     }
 
 
-def synthetic_envelopes(origin: str, count: int, start: int = 0, key: Ed25519PrivateKey | None = None) -> Iterator[dict[str, Any]]:
+def synthetic_envelopes(
+    origin: str, count: int, start: int = 0, key: Ed25519PrivateKey | None = None
+) -> Iterator[dict[str, Any]]:
     key = key or Ed25519PrivateKey.generate()
     nonce = hashlib.sha256(key.public_key().public_bytes_raw()).hexdigest()[:16]
     for n in range(start, start + count):

@@ -120,7 +120,9 @@ def test_every_consistency_proof_up_to_300(small: tuple[NaiveTree, MemoryTiles])
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
-def test_random_inclusion_up_to_1e5(large: tuple[NaiveTree, MemoryTiles], data: st.DataObject) -> None:
+def test_random_inclusion_up_to_1e5(
+    large: tuple[NaiveTree, MemoryTiles], data: st.DataObject
+) -> None:
     naive, mem = large
     n = data.draw(st.integers(1, LARGE), label="size")
     i = data.draw(st.integers(0, n - 1), label="index")
@@ -137,7 +139,9 @@ def test_random_inclusion_up_to_1e5(large: tuple[NaiveTree, MemoryTiles], data: 
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
-def test_random_consistency_up_to_1e5(large: tuple[NaiveTree, MemoryTiles], data: st.DataObject) -> None:
+def test_random_consistency_up_to_1e5(
+    large: tuple[NaiveTree, MemoryTiles], data: st.DataObject
+) -> None:
     naive, mem = large
     n = data.draw(st.integers(1, LARGE), label="new size")
     m = data.draw(st.integers(1, n), label="old size")

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import load_vectors
 from verifier import merkle, tiles
-from verifier.checkpoint import open_checkpoint, parse_checkpoint
+from verifier.checkpoint import open_checkpoint
 from verifier.errors import FormatError, LedgerVerifyError, ProofError
 from verifier.note import parse_skey, parse_vkey, sign_note
 
@@ -25,7 +25,7 @@ def b64(s: str) -> bytes:
 
 
 def test_empty_root() -> None:
-    assert merkle.EMPTY_ROOT == b64(HASHES["empty_tree_root_b64"])
+    assert b64(HASHES["empty_tree_root_b64"]) == merkle.EMPTY_ROOT
     assert merkle.tree_root([]) == merkle.EMPTY_ROOT
 
 
@@ -46,7 +46,9 @@ def test_rfc6962_reference_roots() -> None:
         assert merkle.tree_root([merkle.leaf_hash(x) for x in leaves[:size]]).hex() == expected
 
 
-@pytest.mark.parametrize("v", INCLUSION["vectors"], ids=lambda v: f"{v['index']}-{v['tree_size']}-{v['expect_valid']}")
+@pytest.mark.parametrize(
+    "v", INCLUSION["vectors"], ids=lambda v: f"{v['index']}-{v['tree_size']}-{v['expect_valid']}"
+)
 def test_inclusion(v: dict) -> None:
     if "leaf_b64" in v:
         assert merkle.leaf_hash(b64(v["leaf_b64"])) == b64(v["leaf_hash_b64"])
@@ -64,7 +66,11 @@ def test_inclusion(v: dict) -> None:
             merkle.verify_inclusion(*args)
 
 
-@pytest.mark.parametrize("v", CONSISTENCY["vectors"], ids=lambda v: f"{v['old_size']}-{v['new_size']}-{v['expect_valid']}")
+@pytest.mark.parametrize(
+    "v",
+    CONSISTENCY["vectors"],
+    ids=lambda v: f"{v['old_size']}-{v['new_size']}-{v['expect_valid']}",
+)
 def test_consistency(v: dict) -> None:
     args = (
         v["old_size"],

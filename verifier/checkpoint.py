@@ -47,7 +47,9 @@ def check_origin(origin: str) -> None:
     if not origin or len(origin) > MAX_ORIGIN_LENGTH:
         raise FormatError(f"checkpoint origin must be 1..{MAX_ORIGIN_LENGTH} characters")
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in origin) or "+" in origin:
-        raise FormatError("checkpoint origin must not contain white space, control characters or '+'")
+        raise FormatError(
+            "checkpoint origin must not contain white space, control characters or '+'"
+        )
 
 
 def parse_checkpoint(text: str) -> Checkpoint:
@@ -110,4 +112,3 @@ def open_checkpoint(
             f"checkpoint origin {checkpoint.origin!r} is not the log key's name {log_key.name!r}"
         )
     return SignedCheckpoint(checkpoint, verified, data)
-

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.encoding import b64decode_strict
+from verifier.encoding import b64decode_strict, b64encode
 from verifier.errors import FormatError
 
 MAX_LEAF_SIZE = 65_535
@@ -31,7 +31,9 @@ LEAF_VERSION = 1
 MAX_SIGNATURES = 16
 MAX_PAYLOAD_TYPE_LENGTH = 128
 
-PAYLOAD_TYPE = re.compile(r"application/vnd\.frontier-ledger\.([a-z][a-z0-9_]{0,63})\.v([1-9][0-9]{0,3})\+json")
+PAYLOAD_TYPE = re.compile(
+    r"application/vnd\.frontier-ledger\.([a-z][a-z0-9_]{0,63})\.v([1-9][0-9]{0,3})\+json"
+)
 _KEYID = re.compile(r"[0-9a-f]{64}")
 _LOGGED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
@@ -53,8 +55,6 @@ class Envelope:
     type_version: int
 
     def to_json_obj(self) -> dict[str, Any]:
-        from verifier.encoding import b64encode
-
         return {
             "payload": b64encode(self.payload),
             "payloadType": self.payload_type,
@@ -124,7 +124,9 @@ def check_envelope(obj: Any) -> Envelope:
             raise FormatError(f"envelope signature {i}: keyid must be 64 lowercase hex digits")
         if not isinstance(sig, str):
             raise FormatError(f"envelope signature {i}: sig must be a base64 string")
-        parsed.append(EnvelopeSignature(keyid, b64decode_strict(sig, what=f"signature {i}", length=64)))
+        parsed.append(
+            EnvelopeSignature(keyid, b64decode_strict(sig, what=f"signature {i}", length=64))
+        )
     if len({s.keyid for s in parsed}) != len(parsed):
         raise FormatError("envelope has two signatures with the same keyid")
     return Envelope(payload, payload_type, tuple(parsed), m.group(1), int(m.group(2)))

@@ -87,6 +87,15 @@ def _check_hash(value: bytes, what: str) -> None:
         raise FormatError(f"{what}: expected {HASH_SIZE} bytes, got {len(value)}")
 
 
+def _check_proof_shape(proof: Sequence[bytes], kind: str, *hashes: bytes) -> None:
+    for h in hashes:
+        _check_hash(h, f"{kind} input hash")
+    if len(proof) > MAX_PROOF_HASHES:
+        raise FormatError(f"{kind} proof has {len(proof)} hashes, more than {MAX_PROOF_HASHES}")
+    for i, p in enumerate(proof):
+        _check_hash(p, f"{kind} proof hash {i}")
+
+
 def verify_inclusion(
     leaf_hash_value: bytes,
     index: int,
@@ -95,12 +104,7 @@ def verify_inclusion(
     root: bytes,
 ) -> None:
     """Verify an inclusion proof, RFC 9162 §2.1.3.2; raise :class:`ProofError` if it fails."""
-    _check_hash(leaf_hash_value, "leaf hash")
-    _check_hash(root, "root hash")
-    if len(proof) > MAX_PROOF_HASHES:
-        raise FormatError(f"inclusion proof has {len(proof)} hashes, more than {MAX_PROOF_HASHES}")
-    for i, p in enumerate(proof):
-        _check_hash(p, f"inclusion proof hash {i}")
+    _check_proof_shape(proof, "inclusion", leaf_hash_value, root)
     # Step 1.
     if not 0 <= index < tree_size:
         raise ProofError(f"leaf index {index} is not below tree size {tree_size}")
@@ -128,6 +132,27 @@ def verify_inclusion(
         raise ProofError(f"inclusion proof for index {index} does not lead to the root")
 
 
+def _trivially_consistent(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """Sizes out of order fail; equal sizes and old size 0 need an empty proof."""
+    if old_size < 0 or old_size > new_size:
+        raise ProofError(f"old size {old_size} is larger than new size {new_size}")
+    if old_size == new_size:
+        if proof:
+            raise ProofError("a consistency proof between equal sizes must be empty")
+        if old_root != new_root:
+            raise ProofError(f"two different roots for the same tree size {old_size}")
+        return True
+    if old_size == 0:
+        if proof:
+            raise ProofError("a consistency proof from the empty tree must be empty")
+        if old_root != EMPTY_ROOT:
+            raise ProofError("the root of an empty tree must be SHA-256 of the empty string")
+        return True
+    return False
+
+
 def verify_consistency(
     old_size: int,
     new_size: int,
@@ -141,27 +166,8 @@ def verify_consistency(
     defined by the RFC): every tree extends the empty tree, so the proof must be
     empty and the old root must be the empty-tree hash.
     """
-    _check_hash(old_root, "old root hash")
-    _check_hash(new_root, "new root hash")
-    if len(proof) > MAX_PROOF_HASHES:
-        raise FormatError(
-            f"consistency proof has {len(proof)} hashes, more than {MAX_PROOF_HASHES}"
-        )
-    for i, p in enumerate(proof):
-        _check_hash(p, f"consistency proof hash {i}")
-    if old_size < 0 or old_size > new_size:
-        raise ProofError(f"old size {old_size} is larger than new size {new_size}")
-    if old_size == new_size:
-        if proof:
-            raise ProofError("a consistency proof between equal sizes must be empty")
-        if old_root != new_root:
-            raise ProofError(f"two different roots for the same tree size {old_size}")
-        return
-    if old_size == 0:
-        if proof:
-            raise ProofError("a consistency proof from the empty tree must be empty")
-        if old_root != EMPTY_ROOT:
-            raise ProofError("the root of an empty tree must be SHA-256 of the empty string")
+    _check_proof_shape(proof, "consistency", old_root, new_root)
+    if _trivially_consistent(old_size, new_size, old_root, new_root, proof):
         return
     # Step 1.
     if not proof:

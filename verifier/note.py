@@ -6,7 +6,8 @@ The text is everything up to and including the ``\\n`` before the last blank lin
 
 Key ID of an Ed25519 key (type 0x01): ``SHA-256(name || 0x0A || 0x01 || pubkey32)[:4]``.
 vkey: ``<name>+<8 lowercase hex key ID>+<base64(0x01 || pubkey32)>``.
-Signer key (as the Go tooling writes it): ``PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 || seed32)>``.
+Signer key (as the Go tooling writes it):
+``PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 || seed32)>``.
 
 Verification (signed-note §"Verifying"): signatures from unknown (name, key ID)
 pairs are ignored; a known key whose signature fails rejects the note; a note
@@ -87,7 +88,9 @@ class Ed25519Verifier:
     @property
     def vkey(self) -> str:
         """The verifier key string: ``<name>+<hex id>+<base64(0x01 || key)>``."""
-        return f"{self.name}+{self.key_id.hex()}+{b64encode(bytes([ALG_ED25519]) + self.public_key)}"
+        return (
+            f"{self.name}+{self.key_id.hex()}+{b64encode(bytes([ALG_ED25519]) + self.public_key)}"
+        )
 
     def verify(self, message: bytes, signature: bytes) -> None:
         ed25519.verify(ed25519.load_public_key(self.public_key), signature, message)
@@ -270,8 +273,7 @@ class Ed25519Signer:
         """``PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || seed)>`` — keep it secret."""
         seed = self.private_key.private_bytes_raw()
         return (
-            f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+"
-            f"{b64encode(bytes([ALG_ED25519]) + seed)}"
+            f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{b64encode(bytes([ALG_ED25519]) + seed)}"
         )
 
     def sign(self, message: bytes) -> bytes:
@@ -296,7 +298,9 @@ def parse_skey(skey: str) -> Ed25519Signer:
     return signer
 
 
-def sign_note(text: str, signers: Sequence[NoteSigner], existing: Sequence[NoteSignature] = ()) -> bytes:
+def sign_note(
+    text: str, signers: Sequence[NoteSigner], existing: Sequence[NoteSignature] = ()
+) -> bytes:
     """Sign *text* with every signer and return the note bytes.
 
     *existing* signature lines (e.g. cosignatures) are kept after the new ones.

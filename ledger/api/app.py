@@ -35,7 +35,9 @@ def create_app(options: ServerOptions) -> FastAPI:
             lock = WriterLock(options.data)
             lock.acquire()
             writer = open_writer(options.data)
-            committer = GroupCommitter(writer, max_batch=options.max_batch, max_queue=options.max_queue)
+            committer = GroupCommitter(
+                writer, max_batch=options.max_batch, max_queue=options.max_queue
+            )
             committer.start()
         store = SqliteStore.open(options.data.db_path, readonly=True)
         app.state.reader = LogReader(store)

@@ -67,13 +67,20 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra or {})
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_TYPE, headers=headers
+    )
 
 
 async def handle_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
     return problem_response(
-        exc.status, exc.slug, exc.detail, instance=request.url.path, headers=exc.headers, extra=exc.extra
+        exc.status,
+        exc.slug,
+        exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        extra=exc.extra,
     )
 
 
@@ -92,4 +99,6 @@ async def handle_validation(request: Request, exc: Exception) -> Response:
     for err in exc.errors()[:5]:
         loc = ".".join(str(x) for x in err.get("loc", ()))
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
-    return problem_response(400, "invalid-request", "; ".join(parts) or "invalid request", instance=request.url.path)
+    return problem_response(
+        400, "invalid-request", "; ".join(parts) or "invalid request", instance=request.url.path
+    )

@@ -47,7 +47,10 @@ async def _read_capped(request: Request) -> bytes:
 )
 async def append_entry(request: Request) -> Response:
     ctype = request.headers.get("content-type", "")
-    if ctype.split(";")[0].strip() not in ("application/json", "application/vnd.dsse.envelope.v1+json"):
+    if ctype.split(";")[0].strip() not in (
+        "application/json",
+        "application/vnd.dsse.envelope.v1+json",
+    ):
         raise Problem(415, "unsupported-media-type", "send the DSSE envelope as application/json")
     body = await _read_capped(request)
     try:
@@ -57,12 +60,17 @@ async def append_entry(request: Request) -> Response:
         raise Problem(400, "malformed-entry", str(exc)) from None
     committer = committer_of(request)
     if committer is None:
-        raise Problem(503, "read-only", "this server does not accept appends", headers={"Retry-After": "60"})
+        raise Problem(
+            503, "read-only", "this server does not accept appends", headers={"Retry-After": "60"}
+        )
     try:
         receipt = await committer.submit(prepared)
     except Overloaded:
         raise Problem(
-            503, "overloaded", "the sequencer is busy; retry shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}
+            503,
+            "overloaded",
+            "the sequencer is busy; retry shortly",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
         ) from None
     except StoreError as exc:
         raise Problem(
@@ -96,13 +104,15 @@ def get_entry(index: int, request: Request) -> ORJSONResponse:
     return ORJSONResponse(_entry_json(request, index))
 
 
-@router.get("/entries/{index}/receipt", summary="An offline receipt for the entry at the latest checkpoint")
+@router.get(
+    "/entries/{index}/receipt", summary="An offline receipt for the entry at the latest checkpoint"
+)
 def get_receipt(index: int, request: Request) -> ORJSONResponse:
     reader = reader_of(request)
     try:
         row = reader.entry(index)
         head = reader.head()
-        size, proof = reader.inclusion(index, head.size)
+        _, proof = reader.inclusion(index, head.size)
     except NotFound as exc:
         raise Problem(404, "entry-not-found", str(exc)) from None
     text = TlogProof(index, tuple(proof), head.checkpoint).to_text()
@@ -114,8 +124,12 @@ def get_receipt(index: int, request: Request) -> ORJSONResponse:
 NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
 
-@router.get("/proofs/inclusion", summary="Inclusion proof of the entry at index in a published tree size")
-def inclusion_proof(request: Request, index: NonNeg, tree_size: NonNeg | None = None) -> ORJSONResponse:
+@router.get(
+    "/proofs/inclusion", summary="Inclusion proof of the entry at index in a published tree size"
+)
+def inclusion_proof(
+    request: Request, index: NonNeg, tree_size: NonNeg | None = None
+) -> ORJSONResponse:
     reader = reader_of(request)
     try:
         size, proof = reader.inclusion(index, tree_size)
@@ -135,7 +149,9 @@ def inclusion_proof(request: Request, index: NonNeg, tree_size: NonNeg | None = 
 
 
 @router.get("/proofs/consistency", summary="Consistency proof between two published tree sizes")
-def consistency_proof(request: Request, old_size: NonNeg, new_size: NonNeg | None = None) -> ORJSONResponse:
+def consistency_proof(
+    request: Request, old_size: NonNeg, new_size: NonNeg | None = None
+) -> ORJSONResponse:
     reader = reader_of(request)
     try:
         size, proof = reader.consistency(old_size, new_size)
@@ -159,4 +175,8 @@ def checkpoint_at(size: int, request: Request) -> Response:
         note = reader_of(request).checkpoint_at(size)
     except NotFound as exc:
         raise Problem(404, "checkpoint-not-found", str(exc)) from None
-    return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    return Response(
+        note,
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
