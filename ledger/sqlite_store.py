@@ -310,6 +310,14 @@ class SqliteStore:
         for (size,) in self._reader().execute("SELECT size FROM checkpoints ORDER BY size"):
             yield size
 
+    def conn_pragmas(self) -> dict[str, object]:
+        """The durability settings in force on a connection (for tests and health checks)."""
+        conn = self._writer or self._reader()
+        return {
+            "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],
+            "synchronous": conn.execute("PRAGMA synchronous").fetchone()[0],
+        }
+
     def close(self) -> None:
         with self._readers_lock:
             for c in self._readers:

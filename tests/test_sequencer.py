@@ -1,0 +1,244 @@
+"""The sequencer and the SQLite store: durability, group commit, compare-and-swap, no fork."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ledger.datadir import DataDir, DataDirError, WriterLock
+from ledger.keys import KeyFileError, load_key
+from ledger.prover import Prover
+from ledger.sequencer import GroupCommitter, LogWriter, prepare
+from ledger.service import LogReader, init_log, open_writer
+from ledger.sqlite_store import SqliteStore
+from ledger.store import Head, HeadMoved, StoreError
+from ledger.synth import synthetic_envelopes
+from verifier import merkle
+from verifier.checkpoint import open_checkpoint
+from verifier.errors import FormatError
+from verifier.leaf import parse_leaf
+from verifier.note import parse_vkey
+from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
+
+ORIGIN = "test.example/log"
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> DataDir:
+    d = DataDir.at(tmp_path / "data")
+    init_log(d, ORIGIN)
+    return d
+
+
+def vkey(data: DataDir):
+    return parse_vkey(data.vkey_path.read_text().strip())
+
+
+def entries(n: int, start: int = 0):
+    return [prepare(e) for e in synthetic_envelopes(ORIGIN, n, start)]
+
+
+def test_init_creates_key_vkey_and_empty_checkpoint(data: DataDir) -> None:
+    assert data.key_path.stat().st_mode & 0o777 == 0o600
+    store = SqliteStore.open(data.db_path, readonly=True)
+    cp = open_checkpoint(store.head().checkpoint, vkey(data))
+    assert (cp.size, cp.root, cp.origin) == (0, merkle.EMPTY_ROOT, ORIGIN)
+    assert store.conn_pragmas() == {"journal_mode": "wal", "synchronous": 2}
+    store.close()
+
+
+def test_init_refuses_existing(data: DataDir) -> None:
+    with pytest.raises(DataDirError):
+        init_log(data, ORIGIN)
+
+
+def test_open_never_creates(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "ledger.sqlite"
+    with pytest.raises(StoreError, match="frontier-ledger init"):
+        SqliteStore.open(missing)
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_tables_are_strict(data: DataDir) -> None:
+    conn = sqlite3.connect(data.db_path)
+    conn.execute("PRAGMA journal_mode")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO tiles (level, idx, data) VALUES ('zero', 0, x'00')")
+    conn.close()
+
+
+def test_key_file_must_be_private(data: DataDir) -> None:
+    os.chmod(data.key_path, 0o644)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        load_key(data.key_path)
+
+
+def test_batch_receipts_verify(data: DataDir) -> None:
+    writer = open_writer(data)
+    receipts = writer.commit(entries(300))
+    assert [r.index for r in receipts] == list(range(300))
+    key = vkey(data)
+    for r in receipts:
+        assert r.tree_size == 300
+        proof = parse_tlog_proof(r.tlog_proof())
+        verified = verify_tlog_proof(r.leaf, proof, key)
+        assert verified.checkpoint.size == 300
+        assert parse_leaf(r.leaf).logged_at_ms == r.logged_at_ms
+    writer.store.close()
+
+
+def test_resubmission_returns_the_original_receipt(data: DataDir) -> None:
+    writer = open_writer(data)
+    batch = entries(5)
+    first = writer.commit(batch)
+    # Again, and twice within one batch: no new entries.
+    again = writer.commit([batch[2], batch[2], *entries(1, start=100)])
+    assert [r.index for r in again] == [2, 2, 5]
+    assert again[0].duplicate and again[0].leaf == first[2].leaf
+    assert not again[2].duplicate
+    assert writer.store.head().size == 6
+    writer.store.close()
+
+
+def test_logged_at_never_decreases(data: DataDir) -> None:
+    times = iter([5_000_000, 4_000_000, 6_000_000])
+    writer = LogWriter(SqliteStore.open(data.db_path), load_key(data.key_path), clock=lambda: next(times))
+    stamps = [writer.commit(entries(2, start=k * 10))[0].logged_at_ms for k in range(3)]
+    assert stamps[1] >= stamps[0]
+    assert stamps == sorted(stamps)
+    writer.store.close()
+
+
+class ExplodingSigner:
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.key_id = inner.key_id
+
+    def sign(self, message: bytes) -> bytes:
+        raise OSError("HSM unreachable")
+
+
+def test_failed_commit_changes_nothing(data: DataDir) -> None:
+    good = open_writer(data)
+    good.commit(entries(10))
+    before = good.store.head()
+    bad = LogWriter(SqliteStore.open(data.db_path), ExplodingSigner(load_key(data.key_path)))
+    with pytest.raises(OSError, match="HSM"):
+        bad.commit(entries(5, start=50))
+    bad.store.close()
+    assert good.store.head() == before
+    assert good.store.read_entry(10) is None
+    # The good writer carries on from the same state.
+    assert good.commit(entries(1, start=99))[0].index == 10
+    good.store.close()
+
+
+def test_compare_and_swap_refuses_a_stale_head(data: DataDir) -> None:
+    writer = open_writer(data)
+    writer.commit(entries(3))
+    stale = Head(0, merkle.EMPTY_ROOT, b"stale", 0)
+    with pytest.raises(HeadMoved), writer.store.writing() as tx:
+        tx.swap_head(stale, tx.head())
+    assert writer.store.head().size == 3
+    writer.store.close()
+
+
+def test_second_writer_catches_up_instead_of_forking(data: DataDir) -> None:
+    a = open_writer(data)
+    b = open_writer(data)
+    a.commit(entries(7))
+    b.commit(entries(1, start=7))  # b has a stale view; it must re-read the head
+    b.commit(entries(300, start=8))
+    a.commit(entries(4, start=400))
+    assert_checkpoints_consistent(data, expected_size=7 + 1 + 300 + 4)
+    a.store.close()
+    b.store.close()
+
+
+def _append_in_process(db: str, key: str, start: int, count: int) -> None:
+    data = DataDir.at(Path(db).parent, key)
+    writer = open_writer(data)
+    for k in range(count // 10):
+        writer.commit(entries(10, start=start + k * 10))
+    writer.store.close()
+
+
+def test_two_processes_on_one_database_never_fork(data: DataDir) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_append_in_process, args=(str(data.db_path), str(data.key_path), s, 200))
+        for s in (0, 10_000)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert_checkpoints_consistent(data, expected_size=400)
+
+
+def assert_checkpoints_consistent(data: DataDir, expected_size: int) -> None:
+    store = SqliteStore.open(data.db_path, readonly=True)
+    key = vkey(data)
+    head = open_checkpoint(store.head().checkpoint, key)
+    assert head.size == expected_size
+    prover = Prover(store.read_tile)
+    assert prover.root(head.size) == head.root
+    sizes = list(store.checkpoint_sizes())
+    assert len(sizes) > 2
+    for size in sizes:
+        cp = open_checkpoint(store.read_checkpoint(size), key)
+        proof = prover.consistency(size, head.size)
+        merkle.verify_consistency(size, head.size, cp.root, head.root, proof)
+    leaves = store.read_leaves(0, head.size)
+    assert len({parse_leaf(x).envelope.payload for x in leaves}) == head.size
+    store.close()
+
+
+def test_group_commit_batches_concurrent_appends(data: DataDir) -> None:
+    writer = open_writer(data)
+
+    async def run() -> tuple[list[int], int]:
+        committer = GroupCommitter(writer, max_batch=64)
+        committer.start()
+        receipts = await asyncio.gather(*(committer.submit(e) for e in entries(500)))
+        await committer.stop()
+        return [r.index for r in receipts], committer.batches
+
+    indices, batches = asyncio.run(run())
+    assert sorted(indices) == list(range(500))
+    assert batches < 500 / 8, f"{batches} batches for 500 concurrent appends"
+    writer.store.close()
+
+
+def test_oversized_leaf_is_refused_before_the_queue() -> None:
+    env = next(synthetic_envelopes(ORIGIN, 1))
+    env["payload"] = "A" * 70_000
+    with pytest.raises(FormatError, match="65535"):
+        prepare(env)
+
+
+def test_writer_lock_is_exclusive(data: DataDir) -> None:
+    with WriterLock(data), pytest.raises(DataDirError, match="another frontier-ledger"):
+        WriterLock(data).acquire()
+    # Released: can be taken again.
+    with WriterLock(data):
+        pass
+
+
+def test_reader_serves_partial_tiles_of_earlier_sizes(data: DataDir) -> None:
+    writer = open_writer(data)
+    writer.commit(entries(20))
+    writer.commit(entries(280, start=20))
+    reader = LogReader(SqliteStore.open(data.db_path, readonly=True))
+    full = reader.tile("tile/0/000").data
+    assert reader.tile("tile/0/000.p/20").data == full[: 20 * 32]
+    assert reader.tile("tile/0/001.p/44").data
+    writer.store.close()
+    reader.store.close()
