@@ -107,7 +107,9 @@ def test_resubmission_returns_the_original_receipt(data: DataDir) -> None:
 
 def test_logged_at_never_decreases(data: DataDir) -> None:
     times = iter([5_000_000, 4_000_000, 6_000_000])
-    writer = LogWriter(SqliteStore.open(data.db_path), load_key(data.key_path), clock=lambda: next(times))
+    writer = LogWriter(
+        SqliteStore.open(data.db_path), load_key(data.key_path), clock=lambda: next(times)
+    )
     stamps = [writer.commit(entries(2, start=k * 10))[0].logged_at_ms for k in range(3)]
     assert stamps[1] >= stamps[0]
     assert stamps == sorted(stamps)

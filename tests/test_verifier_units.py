@@ -28,11 +28,11 @@ Y8 = 270738550114484064931822528722565878893680426757531351946374360975030340202
 
 # Every small-order point's encoding (both x signs), and non-canonical encodings.
 SMALL_ORDER = [
-    (y | (sign << 255)).to_bytes(32, "little")
-    for y in (0, 1, P - 1, Y8, P - Y8)
-    for sign in (0, 1)
+    (y | (sign << 255)).to_bytes(32, "little") for y in (0, 1, P - 1, Y8, P - Y8) for sign in (0, 1)
 ]
-NON_CANONICAL = [(y | (s << 255)).to_bytes(32, "little") for y in (P, P + 1, 2**255 - 1) for s in (0, 1)]
+NON_CANONICAL = [
+    (y | (s << 255)).to_bytes(32, "little") for y in (P, P + 1, 2**255 - 1) for s in (0, 1)
+]
 
 
 def test_identity_key_with_zero_signature_is_refused() -> None:
@@ -45,7 +45,9 @@ def test_identity_key_with_zero_signature_is_refused() -> None:
         Ed25519Verifier.from_public_key("example.org/log", identity)
 
 
-@pytest.mark.parametrize("raw", SMALL_ORDER + NON_CANONICAL, ids=lambda b: b.hex()[:12] + b.hex()[-4:])
+@pytest.mark.parametrize(
+    "raw", SMALL_ORDER + NON_CANONICAL, ids=lambda b: b.hex()[:12] + b.hex()[-4:]
+)
 def test_weak_keys_refused_everywhere(raw: bytes) -> None:
     with pytest.raises(WeakKeyError):
         ed25519.check_public_key(raw)
@@ -72,7 +74,10 @@ def test_small_order_points_are_really_small_order() -> None:
     def add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
         (x1, y1), (x2, y2) = a, b
         t = d * x1 * x2 * y1 * y2 % P
-        return ((x1 * y2 + x2 * y1) * pow(1 + t, -1, P) % P, (y1 * y2 + x1 * x2) * pow(1 - t, -1, P) % P)
+        return (
+            (x1 * y2 + x2 * y1) * pow(1 + t, -1, P) % P,
+            (y1 * y2 + x1 * x2) * pow(1 - t, -1, P) % P,
+        )
 
     for y in (0, 1, P - 1, Y8, P - Y8):
         x = recover_x(y, 0)
@@ -93,7 +98,9 @@ def test_signature_with_s_above_l_is_refused() -> None:
         signer.verifier.verify(b"msg", bytes(sig))
 
 
-@pytest.mark.parametrize("text", ["", "01", "+1", "-1", " 1", "1 ", "1_0", "٥", "0x10", "18446744073709551616"])
+@pytest.mark.parametrize(
+    "text", ["", "01", "+1", "-1", " 1", "1 ", "1_0", "٥", "0x10", "18446744073709551616"]
+)
 def test_decimal_strict(text: str) -> None:
     with pytest.raises(FormatError):
         parse_decimal(text, what="n")
@@ -104,7 +111,9 @@ def test_decimal_ok() -> None:
     assert parse_decimal("18446744073709551615", what="n") == 2**64 - 1
 
 
-@pytest.mark.parametrize("text", ["YQ", "YQ=", "YR==", "Y Q==", "YQ==\n", "YQ==YQ==", "-_8=", "YQ==="])
+@pytest.mark.parametrize(
+    "text", ["YQ", "YQ=", "YR==", "Y Q==", "YQ==\n", "YQ==YQ==", "-_8=", "YQ==="]
+)
 def test_base64_strict(text: str) -> None:
     with pytest.raises(FormatError):
         b64decode_strict(text, what="x")
@@ -167,12 +176,17 @@ def test_tlog_proof_roundtrip_and_strictness() -> None:
 
 
 def test_leaf_and_envelope_shape() -> None:
-    env = {"payload": "e30=", "payloadType": "application/vnd.frontier-ledger.charter.v1+json",
-           "signatures": [{"keyid": "ab" * 32, "sig": b64encode(bytes(64))}]}
+    env = {
+        "payload": "e30=",
+        "payloadType": "application/vnd.frontier-ledger.charter.v1+json",
+        "signatures": [{"keyid": "ab" * 32, "sig": b64encode(bytes(64))}],
+    }
     leaf = encode_leaf(env, 1_800_000_000_123)
     assert leaf.startswith(b'{"envelope":{"payload":"e30="')
     parsed = parse_leaf(leaf)
-    assert parsed.logged_at == "2027-01-15T08:00:00.123Z" and parsed.envelope.entry_type == "charter"
+    assert (
+        parsed.logged_at == "2027-01-15T08:00:00.123Z" and parsed.envelope.entry_type == "charter"
+    )
     for bad in (
         {**env, "extra": 1},
         {**env, "payloadType": "text/plain"},
@@ -190,8 +204,17 @@ def test_leaf_and_envelope_shape() -> None:
         loads_strict(b'{"a":NaN}', what="x")
 
 
-FORBIDDEN = ["ledger", "public_site", "fastapi", "starlette", "uvicorn", "sqlite_utils",
-             "apscheduler", "jinja2", "orjson"]
+FORBIDDEN = [
+    "ledger",
+    "public_site",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlite_utils",
+    "apscheduler",
+    "jinja2",
+    "orjson",
+]
 
 
 def test_verifier_imports_nothing_from_the_server_stack() -> None:

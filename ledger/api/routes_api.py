@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import ORJSONResponse
 from starlette.responses import Response
 
 from ledger.api.deps import committer_of, reader_of
 from ledger.api.problems import Problem
+from ledger.api.responses import JSONBody
 from ledger.sequencer import Overloaded, prepare
 from ledger.service import NotFound
 from ledger.store import StoreError
@@ -76,7 +76,7 @@ async def append_entry(request: Request) -> Response:
         raise Problem(
             503, "not-durable", f"the entry was not logged: {exc}", headers={"Retry-After": "5"}
         ) from None
-    return ORJSONResponse(
+    return JSONBody(
         receipt.to_json(),
         status_code=200 if receipt.duplicate else 201,
         headers={"Location": f"/api/v1/entries/{receipt.index}"},
@@ -100,14 +100,14 @@ def _entry_json(request: Request, index: int) -> dict[str, Any]:
 
 
 @router.get("/entries/{index}", summary="One entry: its leaf bytes and decoded contents")
-def get_entry(index: int, request: Request) -> ORJSONResponse:
-    return ORJSONResponse(_entry_json(request, index))
+def get_entry(index: int, request: Request) -> JSONBody:
+    return JSONBody(_entry_json(request, index))
 
 
 @router.get(
     "/entries/{index}/receipt", summary="An offline receipt for the entry at the latest checkpoint"
 )
-def get_receipt(index: int, request: Request) -> ORJSONResponse:
+def get_receipt(index: int, request: Request) -> JSONBody:
     reader = reader_of(request)
     try:
         row = reader.entry(index)
@@ -116,7 +116,7 @@ def get_receipt(index: int, request: Request) -> ORJSONResponse:
     except NotFound as exc:
         raise Problem(404, "entry-not-found", str(exc)) from None
     text = TlogProof(index, tuple(proof), head.checkpoint).to_text()
-    return ORJSONResponse(
+    return JSONBody(
         {"media_type": RECEIPT_MEDIA_TYPE, "leaf": b64encode(row.leaf), "tlog_proof": text}
     )
 
@@ -127,9 +127,7 @@ NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
 @router.get(
     "/proofs/inclusion", summary="Inclusion proof of the entry at index in a published tree size"
 )
-def inclusion_proof(
-    request: Request, index: NonNeg, tree_size: NonNeg | None = None
-) -> ORJSONResponse:
+def inclusion_proof(request: Request, index: NonNeg, tree_size: NonNeg | None = None) -> JSONBody:
     reader = reader_of(request)
     try:
         size, proof = reader.inclusion(index, tree_size)
@@ -137,7 +135,7 @@ def inclusion_proof(
         row = reader.entry(index)
     except NotFound as exc:
         raise Problem(404, "proof-not-found", str(exc)) from None
-    return ORJSONResponse(
+    return JSONBody(
         {
             "index": index,
             "tree_size": size,
@@ -151,14 +149,14 @@ def inclusion_proof(
 @router.get("/proofs/consistency", summary="Consistency proof between two published tree sizes")
 def consistency_proof(
     request: Request, old_size: NonNeg, new_size: NonNeg | None = None
-) -> ORJSONResponse:
+) -> JSONBody:
     reader = reader_of(request)
     try:
         size, proof = reader.consistency(old_size, new_size)
         old_cp, new_cp = reader.checkpoint_at(old_size), reader.checkpoint_at(size)
     except NotFound as exc:
         raise Problem(404, "proof-not-found", str(exc)) from None
-    return ORJSONResponse(
+    return JSONBody(
         {
             "old_size": old_size,
             "new_size": size,

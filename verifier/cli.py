@@ -1,0 +1,107 @@
+"""``frontier-verify``: check a Frontier Ledger log without trusting its operator.
+
+The library raises typed errors; only :func:`main` turns them into exit codes:
+
+====  ==========================================================
+0     verified: the log is what its signed checkpoint says
+2     usage error (bad arguments, unreadable key file)
+3     the log is broken: bad signature, bad tile, failed proof
+4     the log could not be fetched
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from verifier.checkpoint import open_checkpoint
+from verifier.encoding import b64encode
+from verifier.errors import FetchError, FormatError, LedgerVerifyError, VerificationError
+from verifier.fetch import LogSource
+from verifier.leaf import parse_leaf
+from verifier.note import Ed25519Verifier, parse_vkey
+from verifier.tilelog import verify_tile_log
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_LOG_BROKEN = 3
+EXIT_FETCH = 4
+
+
+def _load_vkey(value: str) -> Ed25519Verifier:
+    path = Path(value)
+    text = path.read_text().strip() if "+" not in value and path.is_file() else value.strip()
+    return parse_vkey(text)
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    key = _load_vkey(args.vkey)
+    source = LogSource(args.log)
+    cp = open_checkpoint(source.fetch("checkpoint"), key)
+    t0 = time.perf_counter()
+    checked = 0
+    tty = sys.stderr.isatty() and not args.quiet
+
+    def on_leaves(first: int, leaves: list[bytes]) -> None:
+        nonlocal checked
+        for i, leaf in enumerate(leaves):
+            try:
+                parse_leaf(leaf)
+            except FormatError as exc:
+                raise FormatError(f"entry {first + i}: {exc}") from None
+        checked += len(leaves)
+        if tty:
+            rate = checked / max(time.perf_counter() - t0, 1e-9)
+            eta = (cp.size - checked) / rate if rate else 0.0
+            print(
+                f"\r  {checked}/{cp.size} entries, {rate:,.0f}/s, ETA {eta:,.0f} s ",
+                end="",
+                file=sys.stderr,
+            )
+
+    result = verify_tile_log(cp, source.fetch, on_leaves)
+    if tty:
+        print(file=sys.stderr)
+    print(f"OK {cp.origin}: tree size {result.size}, root {b64encode(result.root)}")
+    print(f"   {result.tiles_checked} tiles and {result.bundles_checked} entry bundles verified")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="frontier-verify",
+        description="Verify a Frontier Ledger log (C2SP tlog-tiles) without trusting its operator.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sp = sub.add_parser(
+        "log",
+        help="verify the checkpoint signature and every tile and entry of a log",
+    )
+    sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
+    sp.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
+    sp.add_argument("--quiet", action="store_true", help="no progress line")
+    sp.set_defaults(func=cmd_log)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FetchError as exc:
+        print(f"frontier-verify: cannot fetch the log: {exc}", file=sys.stderr)
+        return EXIT_FETCH
+    except OSError as exc:
+        print(f"frontier-verify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (VerificationError, FormatError, LedgerVerifyError) as exc:
+        print(f"frontier-verify: LOG BROKEN: {exc}", file=sys.stderr)
+        return EXIT_LOG_BROKEN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Verify a whole C2SP tlog-tiles log against a verified checkpoint (pure; I/O injected).
+
+For a checkpoint of size s, every entry bundle must hash (RFC 9162 leaf hashes)
+into the level-0 tile with the same index, every hash of a level-L tile must be
+the root of the full level-(L-1) tile below it, and the perfect subtrees of the
+rightmost tiles must fold into the checkpoint's root. The caller passes a
+``fetch(path) -> bytes`` function; this module does no I/O of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from verifier.checkpoint import SignedCheckpoint
+from verifier.errors import VerificationError
+from verifier.merkle import fold_roots, leaf_hash, perfect_root, subtree_roots
+from verifier.tiles import (
+    ENTRIES,
+    TILE_WIDTH,
+    levels_for_size,
+    parse_entry_bundle,
+    split_hashes,
+    tile_path,
+    tiles_for_size,
+)
+
+Fetch = Callable[[str], bytes]
+#: Called with (first index, leaves) for every verified entry bundle.
+OnLeaves = Callable[[int, list[bytes]], None]
+
+
+class TileMismatch(VerificationError):
+    """A tile or bundle does not match what the data below it hashes to."""
+
+
+@dataclass(frozen=True)
+class LogVerification:
+    size: int
+    root: bytes
+    tiles_checked: int
+    bundles_checked: int
+
+
+def verify_tile_log(
+    checkpoint: SignedCheckpoint, fetch: Fetch, on_leaves: OnLeaves | None = None
+) -> LogVerification:
+    """Fetch and check every tile and entry bundle of the log at the checkpoint's size."""
+    size = checkpoint.size
+    partial: list[list[bytes]] = []
+    tiles_checked = bundles_checked = 0
+    expected: list[bytes] = []  # level-l hashes computed from level l-1
+    for level in range(levels_for_size(size)):
+        up: list[bytes] = []
+        level_partial: list[bytes] = []
+        for tile in tiles_for_size(size, level):
+            data = fetch(tile.path)
+            hashes = split_hashes(data, what=tile.path)
+            if len(hashes) != tile.width:
+                raise TileMismatch(f"{tile.path}: {len(hashes)} hashes, expected {tile.width}")
+            tiles_checked += 1
+            if level == 0:
+                bundle_path = tile_path(ENTRIES, tile.index, tile.width)
+                leaves = parse_entry_bundle(fetch(bundle_path), tile.width)
+                bundles_checked += 1
+                computed = [leaf_hash(x) for x in leaves]
+                if computed != hashes:
+                    raise TileMismatch(f"{bundle_path} does not hash to {tile.path}")
+                if on_leaves is not None:
+                    on_leaves(tile.index * TILE_WIDTH, leaves)
+            else:
+                start = tile.index * TILE_WIDTH
+                if hashes != expected[start : start + tile.width]:
+                    raise TileMismatch(f"{tile.path} does not match the tiles below it")
+            if tile.is_full:
+                up.append(perfect_root(hashes))
+            else:
+                level_partial = hashes
+        partial.append(level_partial)
+        expected = up
+    roots: list[bytes] = []
+    for level_partial in reversed(partial):
+        roots.extend(subtree_roots(level_partial))
+    root = fold_roots(roots)
+    if root != checkpoint.root:
+        raise TileMismatch(f"the tiles hash to a root other than the checkpoint's (size {size})")
+    return LogVerification(size, root, tiles_checked, bundles_checked)
