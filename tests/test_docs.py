@@ -1,0 +1,59 @@
+"""Docs are part of the work: every command, option and route is documented."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from ledger import cli as ledger_cli
+from ledger.api.app import ServerOptions, create_app
+from ledger.datadir import DataDir
+from verifier import cli as verify_cli
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+@pytest.mark.parametrize(
+    ("prog", "parser"),
+    [
+        ("frontier-ledger", ledger_cli.build_parser()),
+        ("frontier-verify", verify_cli.build_parser()),
+    ],
+)
+def test_every_command_and_option_is_in_cli_md(prog: str, parser: argparse.ArgumentParser) -> None:
+    text = (DOCS / "cli.md").read_text()
+    for name, sub in subcommands(parser).items():
+        assert f"### {prog} {name}" in text, f"{prog} {name} is not documented in docs/cli.md"
+        section = text.split(f"### {prog} {name}", 1)[1].split("\n### ", 1)[0]
+        for action in sub._actions:
+            for opt in action.option_strings:
+                assert opt in section, f"{prog} {name} {opt} is not documented"
+
+
+def test_every_route_is_in_api_md(tmp_path: Path) -> None:
+    text = (DOCS / "api.md").read_text()
+    app = create_app(ServerOptions(DataDir.at(tmp_path)))
+    documented = 0
+    for path in app.openapi()["paths"]:
+        shown = path.replace("{path}", "")
+        assert shown in text, f"route {path} is not documented in docs/api.md"
+        documented += 1
+    assert documented >= 8
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    readme = (DOCS.parent / "README.md").read_text()
+    first_block = re.search(r"```sh\n(.*?)```", readme, re.S)
+    assert first_block is not None
+    lines = [ln.split("#")[0].strip() for ln in first_block.group(1).splitlines()]
+    assert lines[:2] == ["make demo", "make test"]
