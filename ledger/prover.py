@@ -35,6 +35,7 @@ class Prover:
         self._read_tile = read_tile
         self._tiles: dict[tuple[int, int], bytes] = {}
         self._memo: dict[tuple[int, int], bytes] = {}
+        self._ranges: dict[tuple[int, int], bytes] = {}
 
     def _tile(self, level: int, index: int) -> bytes:
         key = (level, index)
@@ -78,25 +79,70 @@ class Prover:
         if n & (n - 1) == 0:
             height = n.bit_length() - 1
             return self.perfect(height, lo >> height)
-        k = split_point(n)
-        return node_hash(self.range_root(lo, lo + k), self.range_root(lo + k, hi))
+        h = self._ranges.get((lo, hi))
+        if h is None:
+            k = split_point(n)
+            h = node_hash(self.range_root(lo, lo + k), self.range_root(lo + k, hi))
+            self._ranges[(lo, hi)] = h
+        return h
+
+    def _sibling(self, height: int, node: int, size: int) -> bytes | None:
+        """Hash of the sibling of node (height, node) in a tree of *size*, or None.
+
+        In an RFC 9162 tree the sibling covers leaves ``[s·2^h, min((s+1)·2^h, size))``
+        with ``s = node ^ 1``; it is absent when that range starts at or past *size*
+        (the node is then promoted unchanged to the level above).
+        """
+        start = (node ^ 1) << height
+        if start >= size:
+            return None
+        end = start + (1 << height)
+        if end <= size:
+            return self.perfect(height, node ^ 1)
+        return self.range_root(start, size)
 
     def inclusion(self, index: int, size: int) -> list[bytes]:
-        """PATH(index, D[0:size]), leaf's sibling first (RFC 9162 §2.1.3.1)."""
+        """PATH(index, D[0:size]), leaf's sibling first (RFC 9162 §2.1.3.1).
+
+        Bottom-up form of the RFC's recursion: at each height below the root, the
+        sibling of the node holding the leaf, skipping heights where it has none.
+        """
         if not 0 <= index < size:
             raise ValueError(f"index {index} is not below tree size {size}")
         path: list[bytes] = []
-        lo, hi, m = 0, size, index
-        while hi - lo > 1:
-            k = split_point(hi - lo)
-            if m < k:
-                path.append(self.range_root(lo + k, hi))
-                hi = lo + k
-            else:
-                path.append(self.range_root(lo, lo + k))
-                lo, m = lo + k, m - k
-        path.reverse()
+        for height in range((size - 1).bit_length()):
+            h = self._sibling(height, index >> height, size)
+            if h is not None:
+                path.append(h)
         return path
+
+    def inclusion_batch(self, first: int, count: int, size: int) -> list[list[bytes]]:
+        """Inclusion proofs of leaves ``first .. first+count-1``, sharing the work.
+
+        Leaves appended together have mostly the same siblings; each sibling is
+        computed once per height, then each proof is a lookup per height.
+        """
+        if count <= 0:
+            return []
+        last = first + count - 1
+        if not 0 <= first <= last < size:
+            raise ValueError(f"leaves {first}..{last} are not all below tree size {size}")
+        heights = (size - 1).bit_length()
+        tables: list[tuple[int, list[bytes | None]]] = []
+        for height in range(heights):
+            # Siblings k ^ 1 of the nodes k in [first >> h, last >> h].
+            lo = max((first >> height) - 1, 0)
+            hi = (last >> height) + 1
+            tables.append((lo, [self._sibling(height, s ^ 1, size) for s in range(lo, hi + 1)]))
+        proofs: list[list[bytes]] = []
+        for index in range(first, last + 1):
+            path = []
+            for height, (lo, row) in enumerate(tables):
+                h = row[((index >> height) ^ 1) - lo]
+                if h is not None:
+                    path.append(h)
+            proofs.append(path)
+        return proofs
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
         """PROOF(old_size, D[0:new_size]) = SUBPROOF(m, D[n], true) (RFC 9162 §2.1.4.1)."""

@@ -24,20 +24,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.clock import Clock, system_clock
 from ledger.prover import Prover
-from ledger.store import EntryRow, Head, HeadMoved, LogStore, StoreError, WriteTransaction
+from ledger.store import EntryRow, Head, LogStore, StoreError, WriteTransaction
 from ledger.tree import TreeEdge, leaf_hashes
 from verifier.checkpoint import Checkpoint
 from verifier.encoding import b64encode
 from verifier.errors import FormatError
 from verifier.leaf import (
     MAX_LEAF_SIZE,
+    canonical_json,
     check_envelope,
     encode_leaf,
     format_logged_at,
@@ -46,7 +46,7 @@ from verifier.note import NoteSigner, sign_note
 from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 
 #: Bytes a leaf adds around its envelope: {"envelope":…,"logged_at":"…","v":1}.
-_LEAF_OVERHEAD = len(encode_leaf({}, 0)) - len("{}")
+_LEAF_OVERHEAD = len(encode_leaf("{}", 0)) - len("{}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def prepare(envelope: Any) -> PreparedEntry:
     Raises :class:`verifier.errors.FormatError` with a message naming the fault.
     """
     parsed = check_envelope(envelope)
-    canonical = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = canonical_json(envelope)
     size = len(canonical.encode()) + _LEAF_OVERHEAD
     if size > MAX_LEAF_SIZE:
         raise FormatError(
@@ -172,7 +172,7 @@ class LogWriter:
             for p in batch:
                 if p.envelope_hash in index_of:
                     continue  # already logged (earlier, or earlier in this batch)
-                leaf = encode_leaf(p.envelope, now)
+                leaf = encode_leaf(p.envelope_json, now)
                 index = head.size + len(rows)
                 index_of[p.envelope_hash] = index
                 rows.append(EntryRow(index, leaf, b"", p.envelope_hash, now, p.payload_type))
@@ -214,11 +214,22 @@ class LogWriter:
         tiles: _Overlay,
     ) -> list[Receipt]:
         prover = Prover(tiles)
+        fresh: dict[int, list[bytes]] = {}
+        if new_rows:
+            first = min(new_rows)
+            batch_proofs = prover.inclusion_batch(first, len(new_rows), head.size)
+            fresh = {first + k: p for k, p in enumerate(batch_proofs)}
         out: list[Receipt] = []
+        answered: set[int] = set()
         for p in batch:
             index = index_of[p.envelope_hash]
             row = new_rows.get(index)
-            duplicate = row is None
+            # A resubmission, or the second copy of an envelope within this batch.
+            duplicate = row is None or index in answered
+            answered.add(index)
+            proof = fresh.get(index)
+            if proof is None:
+                proof = prover.inclusion(index, head.size)
             if row is None:
                 row = tiles.tx.read_leaf(index)
                 if row is None:  # pragma: no cover - the unique index guarantees it
@@ -231,7 +242,7 @@ class LogWriter:
                     row.logged_at_ms,
                     head.size,
                     head.checkpoint,
-                    tuple(prover.inclusion(index, head.size)),
+                    tuple(proof),
                     duplicate,
                 )
             )
@@ -288,8 +299,9 @@ class GroupCommitter:
                 continue
             try:
                 receipts = await asyncio.to_thread(self.writer.commit, [e for e, _ in live])
-            except (StoreError, HeadMoved, OSError) as exc:
-                # Nothing of this batch is durable; every caller hears so.
+            except Exception as exc:  # noqa: BLE001 - the sequencer must outlive any one batch
+                # Nothing of this batch is durable (the transaction rolled back);
+                # every caller hears so, and the next batch starts from the stored head.
                 self.last_error = str(exc)
                 for _, f in live:
                     if not f.done():

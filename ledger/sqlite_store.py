@@ -86,10 +86,15 @@ class _SqliteTx:
 
     def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]:
         out: dict[bytes, int] = {}
-        for h in envelope_hashes:
-            row = self.c.execute("SELECT idx FROM entries WHERE envelope_hash = ?", (h,)).fetchone()
-            if row:
-                out[h] = row[0]
+        unique = list(dict.fromkeys(envelope_hashes))
+        for i in range(0, len(unique), 500):  # stay under SQLite's parameter limit
+            chunk = unique[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.c.execute(
+                f"SELECT envelope_hash, idx FROM entries WHERE envelope_hash IN ({marks})",  # noqa: S608 - only placeholders
+                chunk,
+            )
+            out.update((bytes(h), idx) for h, idx in rows)
         return out
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:

@@ -167,3 +167,26 @@ def test_edge_rebuilt_from_tiles(small: tuple[NaiveTree, MemoryTiles]) -> None:
     rebuilt = TreeEdge.from_tiles(EXHAUSTIVE, mem.read)
     assert rebuilt.edge == mem.edge.edge
     assert rebuilt.root() == mem.edge.root()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_batch_inclusion_equals_single_proofs(
+    large: tuple[NaiveTree, MemoryTiles], data: st.DataObject
+) -> None:
+    _, mem = large
+    n = data.draw(st.integers(1, LARGE), label="size")
+    first = data.draw(st.integers(0, n - 1), label="first")
+    count = data.draw(st.integers(1, min(n - first, 600)), label="count")
+    batch = Prover(mem.read).inclusion_batch(first, count, n)
+    single = Prover(mem.read)
+    assert batch == [single.inclusion(i, n) for i in range(first, first + count)]
+
+
+def test_batch_inclusion_small_exhaustive(small: tuple[NaiveTree, MemoryTiles]) -> None:
+    naive, mem = small
+    for n in range(1, 80):
+        for first in range(n):
+            count = n - first
+            got = Prover(mem.read).inclusion_batch(first, count, n)
+            assert got == [naive.path(i, 0, n) for i in range(first, n)], (first, n)

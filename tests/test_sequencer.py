@@ -244,3 +244,45 @@ def test_reader_serves_partial_tiles_of_earlier_sizes(data: DataDir) -> None:
     assert reader.tile("tile/0/001.p/44").data
     writer.store.close()
     reader.store.close()
+
+
+def test_same_envelope_twice_in_one_batch(data: DataDir) -> None:
+    writer = open_writer(data)
+    p = entries(1)[0]
+    first, second = writer.commit([p, p])
+    assert (first.index, first.duplicate) == (0, False)
+    assert (second.index, second.duplicate) == (0, True)
+    assert writer.store.head().size == 1
+    writer.store.close()
+
+
+class FailingWriter:
+    """A writer whose first commit fails with an unexpected error."""
+
+    def __init__(self, inner: LogWriter) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def commit(self, batch, *, receipts: bool = True):
+        self.calls += 1
+        if self.calls == 1:
+            raise LookupError("tile missing")
+        return self.inner.commit(batch, receipts=receipts)
+
+
+def test_group_committer_survives_an_unexpected_failure(data: DataDir) -> None:
+    writer = open_writer(data)
+
+    async def run() -> tuple[str, int]:
+        committer = GroupCommitter(FailingWriter(writer))  # type: ignore[arg-type]
+        committer.start()
+        batch = entries(2)
+        with pytest.raises(StoreError, match="tile missing"):
+            await committer.submit(batch[0])
+        receipt = await asyncio.wait_for(committer.submit(batch[1]), 10)
+        await committer.stop()
+        return str(committer.last_error), receipt.index
+
+    last_error, index = asyncio.run(run())
+    assert index == 0 and last_error == "None"
+    writer.store.close()

@@ -11,7 +11,7 @@ from verifier import ed25519
 from verifier.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verifier.encoding import b64decode_strict, b64encode, parse_decimal
 from verifier.errors import FormatError, SignatureError, WeakKeyError
-from verifier.leaf import check_envelope, encode_leaf, loads_strict, parse_leaf
+from verifier.leaf import canonical_json, check_envelope, encode_leaf, loads_strict, parse_leaf
 from verifier.merkle import EMPTY_ROOT
 from verifier.note import (
     Ed25519Signer,
@@ -181,7 +181,13 @@ def test_leaf_and_envelope_shape() -> None:
         "payloadType": "application/vnd.frontier-ledger.charter.v1+json",
         "signatures": [{"keyid": "ab" * 32, "sig": b64encode(bytes(64))}],
     }
-    leaf = encode_leaf(env, 1_800_000_000_123)
+    leaf = encode_leaf(canonical_json(env), 1_800_000_000_123)
+    assert (
+        leaf
+        == canonical_json(
+            {"v": 1, "logged_at": "2027-01-15T08:00:00.123Z", "envelope": env}
+        ).encode()
+    )
     assert leaf.startswith(b'{"envelope":{"payload":"e30="')
     parsed = parse_leaf(leaf)
     assert (

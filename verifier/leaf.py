@@ -155,13 +155,23 @@ def parse_logged_at(text: str) -> int:
     return int(t.timestamp()) * 1000 + int(text[20:23])
 
 
-def encode_leaf(envelope: dict[str, Any], logged_at_ms: int) -> bytes:
-    """The leaf bytes the sequencer writes once: sorted keys, compact, UTF-8."""
-    leaf = json.dumps(
-        {"envelope": envelope, "logged_at": format_logged_at(logged_at_ms), "v": LEAF_VERSION},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+def canonical_json(obj: Any) -> str:
+    """Sorted keys, no insignificant white space, UTF-8 characters as themselves."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_leaf(envelope_json: str, logged_at_ms: int) -> bytes:
+    """The leaf bytes the sequencer writes once, from the envelope's canonical JSON.
+
+    Equal to ``canonical_json({"envelope": …, "logged_at": …, "v": 1})``: the keys
+    sort as envelope < logged_at < v, so the object is assembled in that order.
+    """
+    leaf = (
+        '{"envelope":'
+        + envelope_json
+        + ',"logged_at":"'
+        + format_logged_at(logged_at_ms)
+        + '","v":1}'
     ).encode()
     if len(leaf) > MAX_LEAF_SIZE:
         raise FormatError(f"leaf would be {len(leaf)} bytes; the limit is {MAX_LEAF_SIZE}")

@@ -62,6 +62,7 @@ def create_app(options: ServerOptions) -> FastAPI:
     app.add_exception_handler(problems.Problem, problems.handle_problem)
     app.add_exception_handler(StarletteHTTPException, problems.handle_http)
     app.add_exception_handler(RequestValidationError, problems.handle_validation)
+    app.add_exception_handler(Exception, problems.handle_unexpected)
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)
     return app

@@ -90,7 +90,18 @@ async def handle_http(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no resource at {request.url.path}"
-    return problem_response(exc.status_code, slug, detail, instance=request.url.path)
+    # Keep the exception's headers: a 405 must say what is Allowed (RFC 9110 §15.5.6).
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(
+        exc.status_code, slug, detail, instance=request.url.path, headers=headers
+    )
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Anything unforeseen still answers in the one error shape, without internals."""
+    return problem_response(
+        500, "internal-error", "the server failed to answer this request", instance=request.url.path
+    )
 
 
 async def handle_validation(request: Request, exc: Exception) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from ledger.api.deps import committer_of, reader_of
@@ -24,6 +24,9 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 #: A leaf is at most 65,535 bytes; the envelope JSON that makes it is smaller.
 MAX_REQUEST_BYTES = 96 * 1024
 RETRY_AFTER_SECONDS = "1"
+NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
+#: Indices and sizes are SQLite integers: 0 .. 2**63 - 1.
+IndexPath = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
 async def _read_capped(request: Request) -> bytes:
@@ -100,14 +103,14 @@ def _entry_json(request: Request, index: int) -> dict[str, Any]:
 
 
 @router.get("/entries/{index}", summary="One entry: its leaf bytes and decoded contents")
-def get_entry(index: int, request: Request) -> JSONBody:
+def get_entry(index: IndexPath, request: Request) -> JSONBody:
     return JSONBody(_entry_json(request, index))
 
 
 @router.get(
     "/entries/{index}/receipt", summary="An offline receipt for the entry at the latest checkpoint"
 )
-def get_receipt(index: int, request: Request) -> JSONBody:
+def get_receipt(index: IndexPath, request: Request) -> JSONBody:
     reader = reader_of(request)
     try:
         row = reader.entry(index)
@@ -119,9 +122,6 @@ def get_receipt(index: int, request: Request) -> JSONBody:
     return JSONBody(
         {"media_type": RECEIPT_MEDIA_TYPE, "leaf": b64encode(row.leaf), "tlog_proof": text}
     )
-
-
-NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
 
 @router.get(
@@ -168,7 +168,7 @@ def consistency_proof(
 
 
 @router.get("/checkpoints/{size}", summary="The signed checkpoint published at a tree size")
-def checkpoint_at(size: int, request: Request) -> Response:
+def checkpoint_at(size: IndexPath, request: Request) -> Response:
     try:
         note = reader_of(request).checkpoint_at(size)
     except NotFound as exc:

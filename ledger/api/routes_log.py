@@ -21,6 +21,27 @@ IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 CORS = {"Access-Control-Allow-Origin": "*"}
 
 
+def accepts_gzip(header: str) -> bool:
+    """True if Accept-Encoding admits gzip (RFC 9110 §12.5.3: q=0 means "not acceptable")."""
+    star = None
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        coding = coding.strip().lower()
+        if coding in ("gzip", "x-gzip"):
+            return q > 0
+        if coding == "*":
+            star = q > 0
+    return bool(star)
+
+
 @router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
 def checkpoint(request: Request) -> Response:
     note = reader_of(request).checkpoint()
@@ -49,7 +70,7 @@ def tile(path: str, request: Request) -> Response:
     if path.startswith("entries/"):
         # tlog-tiles: "Entry bundles SHOULD be compressed at the HTTP layer".
         headers["Vary"] = "Accept-Encoding"
-        if "gzip" in request.headers.get("accept-encoding", ""):
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
             data = body.gzipped if body.gzipped is not None else gzip.compress(data, 6, mtime=0)
             headers["Content-Encoding"] = "gzip"
     return Response(data, media_type="application/octet-stream", headers=headers)
