@@ -1,0 +1,1 @@
+"""Entries of the schedule: typed payloads, DSSE signatures, the key registry (POLICY.md)."""

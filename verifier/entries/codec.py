@@ -1,0 +1,229 @@
+"""Strict parsing of payloads into their dataclasses, and their JSON Schemas.
+
+Both walk the same dataclass annotations (:mod:`verifier.entries.payloads`), so
+a payload the parser accepts always validates against the published schema.
+Unknown types, unknown versions and unknown fields fail closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Union
+
+from verifier.entries.fields import Spec, check_int, check_str
+from verifier.entries.payloads import TYPES
+from verifier.errors import FormatError
+from verifier.leaf import loads_strict
+
+#: A payload is at most what fits in a leaf; 48 KiB leaves room for the envelope.
+MAX_PAYLOAD_SIZE = 48 * 1024
+MAX_LIST = 256
+PAYLOAD_VERSION = 1
+SCHEMA_BASE = "urn:frontier-ledger:schema:"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A parsed payload: its type, version, the log it is bound to, and its body."""
+
+    type: str
+    v: int
+    log: str
+    body: Any  # one of the dataclasses in payloads.TYPES
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def _split(hint: Any) -> tuple[Any, Spec | None, bool]:
+    """(base type, spec, optional) for a field annotation."""
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    spec = None
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        spec = next((m for m in meta if isinstance(m, Spec)), None)
+        hint = base
+    return hint, spec, optional
+
+
+def _value(hint: Any, value: Any, what: str) -> Any:
+    base, spec, optional = _split(hint)
+    if value is None:
+        if optional:
+            return None
+        raise FormatError(f"{what}: must not be null")
+    if typing.get_origin(base) is tuple:
+        item = typing.get_args(base)[0]
+        if not isinstance(value, list):
+            raise FormatError(f"{what}: expected a list")
+        if len(value) > MAX_LIST:
+            raise FormatError(f"{what}: more than {MAX_LIST} items")
+        return tuple(_value(item, v, f"{what}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(base):
+        return _object(base, value, what)  # type: ignore[arg-type]
+    if base is bool:
+        if not isinstance(value, bool):
+            raise FormatError(f"{what}: expected true or false")
+        return value
+    if base is int:
+        return check_int(value, spec or Spec("int"), what)
+    if base is str:
+        return check_str(value, spec or Spec("text"), what)
+    raise AssertionError(f"unsupported annotation {hint!r}")  # pragma: no cover
+
+
+def _object(cls: type, obj: Any, what: str) -> Any:
+    if not isinstance(obj, dict):
+        raise FormatError(f"{what}: expected an object")
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(obj) - set(fields))
+    if unknown:
+        raise FormatError(f"{what}: unknown field {unknown[0][:40]!r}")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        sub = f"{what}.{name}" if what else name
+        if name not in obj:
+            if f.default is dataclasses.MISSING:
+                raise FormatError(f"{sub}: required field is missing")
+            continue
+        kwargs[name] = _value(hints[name], obj[name], sub)
+    return cls(**kwargs)
+
+
+def parse_payload(data: bytes, *, expected_type: str | None = None) -> Payload:
+    """Parse payload bytes (UTF-8 JSON) strictly into a typed :class:`Payload`."""
+    if len(data) > MAX_PAYLOAD_SIZE:
+        raise FormatError(f"payload is {len(data)} bytes; the limit is {MAX_PAYLOAD_SIZE}")
+    obj = loads_strict(data, what="payload")
+    if not isinstance(obj, dict):
+        raise FormatError("payload must be a JSON object")
+    t, v, log = obj.get("type"), obj.get("v"), obj.get("log")
+    if not isinstance(t, str) or t not in TYPES:
+        raise FormatError(f"payload type {str(t)[:40]!r} is unknown (known: {', '.join(TYPES)})")
+    if expected_type is not None and t != expected_type:
+        raise FormatError(
+            f"payload type {t!r} does not match the envelope's payloadType ({expected_type})"
+        )
+    if v != PAYLOAD_VERSION or isinstance(v, bool):
+        raise FormatError(
+            f"{t} version {v!r} is not supported (this verifier knows v{PAYLOAD_VERSION})"
+        )
+    if not isinstance(log, str) or not log:
+        raise FormatError("payload.log: required: the origin of the log this entry is meant for")
+    cls, _ = TYPES[t]
+    body = _object(cls, {k: val for k, val in obj.items() if k not in ("type", "v", "log")}, "")
+    return Payload(t, PAYLOAD_VERSION, log, body)
+
+
+def payload_to_json(p: Payload) -> dict[str, Any]:
+    """The JSON object of a payload (inverse of :func:`parse_payload`)."""
+    out = {"type": p.type, "v": p.v, "log": p.log}
+    out.update(_to_json(p.body))
+    return out
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _to_json(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default
+        }
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+# -- JSON Schema -----------------------------------------------------------------
+
+
+def _schema_of(hint: Any) -> dict[str, Any]:
+    base, spec, optional = _split(hint)
+    if typing.get_origin(base) is tuple:
+        s: dict[str, Any] = {
+            "type": "array",
+            "maxItems": MAX_LIST,
+            "items": _schema_of(typing.get_args(base)[0]),
+        }
+    elif dataclasses.is_dataclass(base):
+        s = _object_schema(base)  # type: ignore[arg-type]
+    elif base is bool:
+        s = {"type": "boolean"}
+    elif base is int:
+        spec = spec or Spec("int")
+        s = {"type": "integer", "minimum": spec.minimum or 0}
+        if spec.maximum is not None:
+            s["maximum"] = spec.maximum
+        if spec.kind == "index":
+            s["x-references"] = list(spec.refs)
+    else:
+        spec = spec or Spec("text")
+        s = {"type": "string", "maxLength": spec.max_len}
+        if spec.kind == "enum":
+            s["enum"] = list(spec.choices)
+        elif spec.kind in ("flop", "time", "date", "monthday", "ident", "hex64", "decimal", "role"):
+            from verifier.entries.fields import PATTERNS
+
+            s["pattern"] = "^(?:" + PATTERNS[spec.kind] + ")$"
+        elif spec.kind == "b64key":
+            s["pattern"] = "^[A-Za-z0-9+/]{43}=$"
+    if spec is not None and spec.description:
+        s["description"] = spec.description
+    if optional:
+        s = {"anyOf": [s, {"type": "null"}]}
+    return s
+
+
+def _object_schema(cls: type) -> dict[str, Any]:
+    hints = _hints(cls)
+    props = {f.name: _schema_of(hints[f.name]) for f in dataclasses.fields(cls)}
+    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+    s: dict[str, Any] = {
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }
+    if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "("):
+        s["description"] = " ".join(cls.__doc__.split())
+    return s
+
+
+def json_schema(entry_type: str) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a payload type."""
+    if entry_type not in TYPES:
+        raise FormatError(f"unknown entry type {entry_type[:40]!r}")
+    cls, role = TYPES[entry_type]
+    s = _object_schema(cls)
+    s["properties"] = {
+        "type": {"const": entry_type},
+        "v": {"const": PAYLOAD_VERSION},
+        "log": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "description": "origin of the log this entry is for",
+        },
+        **s["properties"],
+    }
+    s["required"] = ["type", "v", "log", *s["required"]]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE}{entry_type}.v{PAYLOAD_VERSION}",
+        "title": f"{entry_type} v{PAYLOAD_VERSION}",
+        "x-signed-by": role,
+        **s,
+    }

@@ -1,0 +1,302 @@
+"""The v1 payload types of POLICY.md, as frozen dataclasses.
+
+Each field's ``Annotated`` spec drives both the strict parser and the JSON
+Schema (:mod:`verifier.entries.codec`). Every payload also carries ``type``,
+``v`` (schema version) and ``log`` (the origin it is meant for), checked by the
+codec. References name earlier entries by log index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from verifier.entries.fields import (
+    COUNT,
+    DATE,
+    DAYS,
+    DECIMAL,
+    DIGEST,
+    FLOP,
+    IDENT,
+    KEYID,
+    LEVEL,
+    MONTHDAY,
+    NAME,
+    PUBKEY,
+    ROLE,
+    TEXT,
+    TIME,
+    YEAR,
+    Spec,
+    enum,
+    index_ref,
+)
+
+# -- nested objects ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Regulator:
+    name: Annotated[str, NAME]
+    jurisdiction: Annotated[str, NAME]
+
+
+@dataclass(frozen=True)
+class Calendar:
+    lift: Annotated[str, MONTHDAY]
+    submission_deadline: Annotated[str, MONTHDAY]
+    decision: Annotated[str, MONTHDAY]
+    time_zone: Annotated[str, Spec("enum", "time zone of the calendar", choices=("UTC",))]
+
+
+@dataclass(frozen=True)
+class LevelCap:
+    level: Annotated[int, LEVEL]
+    cap_flop: Annotated[str, FLOP]
+
+
+@dataclass(frozen=True)
+class RootKey:
+    name: Annotated[str, NAME]
+    keyid: Annotated[str, KEYID]
+    public_key: Annotated[str, PUBKEY]
+
+
+@dataclass(frozen=True)
+class Hardware:
+    chip_type: Annotated[str, NAME]
+    chip_count: Annotated[int, COUNT]
+    site: Annotated[str, NAME]
+    country: Annotated[str, Spec("text", "ISO 3166-1 alpha-2 country code", max_len=2)]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    eval: Annotated[str, NAME]
+    forecast: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document kept outside the log: public (digest of the content) or sealed
+    (``SHA-256("frontier-ledger/commitment/v1\\n" || salt32 || content)``)."""
+
+    sealed: bool
+    sha256: Annotated[str, DIGEST]
+
+
+@dataclass(frozen=True)
+class CategoryResult:
+    category: Annotated[str, NAME]
+    outcome: Annotated[str, enum("pass", "fail")]
+    detail: Annotated[str, TEXT] = ""
+
+
+# -- entry types -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Charter:
+    """Index 0: the rules of this log, signed by the board's root keys."""
+
+    regulator: Regulator
+    simulation: bool
+    calendar: Calendar
+    first_cycle: Annotated[int, YEAR]
+    levels: tuple[LevelCap, ...]
+    initial_frontier_level: Annotated[int, LEVEL]
+    deregulation_lag: Annotated[
+        int, Spec("int", "levels below the frontier that are deregulated", minimum=1, maximum=8)
+    ]
+    notice_period_days: Annotated[int, DAYS]
+    preregistration_lead_days: Annotated[int, DAYS]
+    late_decision_limit_days: Annotated[int, DAYS]
+    contest_reply_limit_days: Annotated[int, DAYS]
+    reveal_deadline_days: Annotated[int, DAYS]
+    compute_tolerance: Annotated[str, DECIMAL]
+    root_keys: tuple[RootKey, ...]
+    board_quorum: Annotated[
+        int, Spec("int", "signatures of root keys needed", minimum=1, maximum=16)
+    ]
+    decision_quorum: Annotated[
+        int, Spec("int", "regulator signatures on a decision", minimum=1, maximum=16)
+    ]
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    keyid: Annotated[str, KEYID]
+    public_key: Annotated[str, PUBKEY]
+    roles: tuple[Annotated[str, ROLE], ...]
+    holder: Annotated[str, NAME]
+    reason: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class KeyRevoke:
+    keyid: Annotated[str, KEYID]
+    reason: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class Organisation:
+    org_id: Annotated[str, IDENT]
+    legal_name: Annotated[str, NAME]
+    jurisdiction: Annotated[str, NAME]
+    kind: Annotated[str, enum("lab", "evaluator", "contester")]
+
+
+@dataclass(frozen=True)
+class ThresholdSchedule:
+    level: Annotated[int, LEVEL]
+    cap_flop: Annotated[str, FLOP]
+    effective_date: Annotated[str, DATE]
+
+
+@dataclass(frozen=True)
+class ThresholdPostponement:
+    level: Annotated[int, LEVEL]
+    from_cycle: Annotated[int, YEAR]
+    to_cycle: Annotated[int, YEAR]
+    reason: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class Deregulation:
+    level: Annotated[int, LEVEL]
+    effective_date: Annotated[str, DATE]
+    reason: Annotated[str, TEXT] = ""
+
+
+@dataclass(frozen=True)
+class Preregistration:
+    org: Annotated[str, IDENT]
+    run_id: Annotated[str, IDENT]
+    model_name: Annotated[str, NAME]
+    cycle: Annotated[int, YEAR]
+    level: Annotated[int, LEVEL]
+    planned_flop: Annotated[str, FLOP]
+    flop_method: Annotated[str, TEXT]
+    flop_confidence: Annotated[str, DECIMAL]
+    planned_params: Annotated[str, FLOP]
+    planned_start: Annotated[str, TIME]
+    planned_end: Annotated[str, TIME]
+    hardware: Hardware
+    energy_source: Annotated[str, NAME]
+    expected_behaviour: tuple[Forecast, ...]
+    halting_criteria: tuple[Annotated[str, TEXT], ...]
+    plan: Document
+    supersedes: Annotated[int, index_ref("preregistration")] | None = None
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    preregistration: Annotated[int, index_ref("preregistration")]
+    time: Annotated[str, TIME]
+    cumulative_flop: Annotated[str, FLOP]
+
+
+@dataclass(frozen=True)
+class TrainingHalted:
+    preregistration: Annotated[int, index_ref("preregistration")]
+    time: Annotated[str, TIME]
+    cumulative_flop: Annotated[str, FLOP]
+    halt_criterion: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class TrainingCompleted:
+    preregistration: Annotated[int, index_ref("preregistration")]
+    time: Annotated[str, TIME]
+    cumulative_flop: Annotated[str, FLOP]
+
+
+@dataclass(frozen=True)
+class Submission:
+    preregistration: Annotated[int, index_ref("preregistration")]
+    model_digest: Annotated[str, DIGEST]
+    final_flop: Annotated[str, FLOP]
+    submitted_at: Annotated[str, TIME]
+
+
+@dataclass(frozen=True)
+class EvalSuite:
+    suite_id: Annotated[str, IDENT]
+    version: Annotated[str, IDENT]
+    levels: tuple[Annotated[int, LEVEL], ...]
+    public: Document
+    secret: Document | None = None
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    submission: Annotated[int, index_ref("submission")]
+    suite: Annotated[int, index_ref("eval_suite")]
+    outcome: Annotated[str, enum("pass", "fail")]
+    results: tuple[CategoryResult, ...]
+    report: Document
+
+
+@dataclass(frozen=True)
+class ContestFinding:
+    submission: Annotated[int, index_ref("submission")]
+    summary: Annotated[str, TEXT]
+    evidence: Document
+
+
+@dataclass(frozen=True)
+class ContestResolution:
+    finding: Annotated[int, index_ref("contest_finding")]
+    outcome: Annotated[str, enum("upheld", "upheld_in_part", "dismissed")]
+    remedied: bool
+    reason: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class Decision:
+    submission: Annotated[int, index_ref("submission")]
+    outcome: Annotated[str, enum("approved", "rejected")]
+    eval_results: tuple[Annotated[int, index_ref("eval_result")], ...]
+    findings: tuple[Annotated[int, index_ref("contest_resolution")], ...]
+    reason: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class Reveal:
+    commitment: Annotated[
+        int, index_ref("preregistration", "eval_suite", "eval_result", "contest_finding")
+    ]
+    salt: Annotated[str, Spec("b64key", "the 32-byte salt, standard base64", max_len=44)]
+    content_sha256: Annotated[str, DIGEST]
+
+
+@dataclass(frozen=True)
+class ScheduleMarker:
+    marker: Annotated[str, enum("submission_window_closed", "decision_due", "lift_date")]
+    cycle: Annotated[int, YEAR]
+
+
+#: type name → (dataclass, the role that must sign it). The charter may not
+#: override these: the roles are part of the format, so auditors can rely on them.
+TYPES: dict[str, tuple[type, str]] = {
+    "charter": (Charter, "board"),
+    "key_grant": (KeyGrant, "board"),
+    "key_revoke": (KeyRevoke, "board"),
+    "organisation": (Organisation, "regulator"),
+    "threshold_schedule": (ThresholdSchedule, "regulator"),
+    "threshold_postponement": (ThresholdPostponement, "regulator"),
+    "deregulation": (Deregulation, "regulator"),
+    "preregistration": (Preregistration, "lab"),
+    "training_started": (TrainingStarted, "lab"),
+    "training_halted": (TrainingHalted, "lab"),
+    "training_completed": (TrainingCompleted, "lab"),
+    "submission": (Submission, "lab"),
+    "eval_suite": (EvalSuite, "evaluator"),
+    "eval_result": (EvalResult, "evaluator"),
+    "contest_finding": (ContestFinding, "contester"),
+    "contest_resolution": (ContestResolution, "regulator"),
+    "decision": (Decision, "regulator"),
+    "reveal": (Reveal, "committer"),
+    "schedule_marker": (ScheduleMarker, "log"),
+}
