@@ -227,3 +227,28 @@ def json_schema(entry_type: str) -> dict[str, Any]:
         "x-signed-by": role,
         **s,
     }
+
+
+def references(body: Any, path: str = "") -> list[tuple[str, int, tuple[str, ...]]]:
+    """Every log-index reference in a payload body: (field path, index, allowed types)."""
+    out: list[tuple[str, int, tuple[str, ...]]] = []
+    cls: type = type(body)
+    hints = _hints(cls)
+    for f in dataclasses.fields(body):
+        value = getattr(body, f.name)
+        if value is None:
+            continue
+        sub = f"{path}.{f.name}" if path else f.name
+        base, spec, _ = _split(hints[f.name])
+        if typing.get_origin(base) is tuple:
+            item_base, item_spec, _ = _split(typing.get_args(base)[0])
+            for i, v in enumerate(value):
+                if item_spec is not None and item_spec.kind == "index":
+                    out.append((f"{sub}[{i}]", v, item_spec.refs))
+                elif dataclasses.is_dataclass(item_base):
+                    out.extend(references(v, f"{sub}[{i}]"))
+        elif spec is not None and spec.kind == "index":
+            out.append((sub, value, spec.refs))
+        elif dataclasses.is_dataclass(base):
+            out.extend(references(value, sub))
+    return out
