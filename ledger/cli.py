@@ -12,8 +12,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ledger import cli_entries
 from ledger.datadir import DataDir, DataDirError, WriterLock
 from ledger.keys import KeyFileError
+from ledger.signing import SigningKeyError
 from ledger.store import StoreError
 from verifier.errors import LedgerVerifyError
 
@@ -28,7 +30,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from ledger.service import init_log
 
     data = _data(args)
-    vkey = init_log(data, args.origin)
+    vkey = init_log(data, args.origin, synthetic=args.synthetic)
     print(f"Created log {args.origin!r} in {data.root}")
     print(f"  database:   {data.db_path}")
     print(f"  signer key: {data.key_path} (mode 0600; keep it secret, back it up offline)")
@@ -98,6 +100,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
     with WriterLock(data):
         writer = open_writer(data)
         try:
+            if writer.store.profile != "synthetic":
+                raise DataDirError(
+                    f"{data.root} is a governed log; synthetic entries go only into a log "
+                    "created with 'frontier-ledger init --synthetic'"
+                )
             start = writer.store.head().size
             t0 = time.perf_counter()
             batch = []
@@ -148,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="the log's origin: its URL prefix without scheme, e.g. ledger.example.org/log",
     )
+    sp.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="a test log: no charter, entries are checked for shape only (benchmarks, tests)",
+    )
     sp.set_defaults(func=cmd_init)
 
     sp = sub.add_parser("vkey", help="print the log's verifier key")
@@ -173,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--count", type=int, required=True, help="number of entries to append")
     sp.add_argument("--batch", type=int, default=1024, help="entries per commit (default 1024)")
     sp.set_defaults(func=cmd_synth)
+
+    cli_entries.add_parsers(sub)
     return p
 
 
@@ -180,7 +194,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (DataDirError, StoreError, KeyFileError, LedgerVerifyError, ValueError) as exc:
+    except cli_entries.SubmitError as exc:
+        print(f"frontier-ledger {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (
+        DataDirError,
+        StoreError,
+        KeyFileError,
+        SigningKeyError,
+        LedgerVerifyError,
+        ValueError,
+        OSError,
+    ) as exc:
         print(f"frontier-ledger {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

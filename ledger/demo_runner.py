@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = root / "log"
     static = root / "static-log"
     steps = [
-        ["init", "--data", str(log_dir), "--origin", DEMO_ORIGIN],
+        ["init", "--data", str(log_dir), "--origin", DEMO_ORIGIN, "--synthetic"],
         ["synth", "--data", str(log_dir), "--count", str(args.count), "--batch", "256"],
         ["export", "--data", str(log_dir), str(static)],
     ]

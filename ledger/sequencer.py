@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.admission import GovernedAdmission, Refusal
 from ledger.clock import Clock, system_clock
 from ledger.prover import Prover
 from ledger.store import EntryRow, Head, LogStore, StoreError, WriteTransaction
@@ -128,7 +129,13 @@ class _Overlay:
 class LogWriter:
     """Synchronous core of the sequencer: one batch, one transaction, one checkpoint."""
 
-    def __init__(self, store: LogStore, signer: NoteSigner, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        store: LogStore,
+        signer: NoteSigner,
+        clock: Clock = system_clock,
+        admission: GovernedAdmission | None = None,
+    ) -> None:
         if signer.name != store.origin:
             raise ValueError(
                 f"log key name {signer.name!r} is not the log's origin {store.origin!r}"
@@ -136,6 +143,7 @@ class LogWriter:
         self.store = store
         self.signer = signer
         self.clock = clock
+        self.admission = admission
         self._head: Head | None = None
         self._edge: TreeEdge | None = None
 
@@ -148,20 +156,33 @@ class LogWriter:
             if edge.root() != head.root:
                 raise StoreError("stored tiles do not hash to the published root")
             self._head, self._edge = head, edge
+            if self.admission is not None:
+                self.admission.reset()  # the log moved under us: replay it again
         assert self._edge is not None
         return head, self._edge
 
     def sign_checkpoint(self, size: int, root: bytes) -> bytes:
         return sign_note(Checkpoint(self.store.origin, size, root).to_text(), [self.signer])
 
-    def commit(self, batch: Sequence[PreparedEntry], *, receipts: bool = True) -> list[Receipt]:
-        """Sequence *batch* durably and return one receipt per entry, in order.
+    def commit(
+        self, batch: Sequence[PreparedEntry], *, receipts: bool = True
+    ) -> list[Receipt | Refusal]:
+        """Sequence *batch* durably and return one result per entry, in order.
 
-        ``receipts=False`` (bulk loading) skips building inclusion proofs and
-        returns an empty list.
+        Each result is a :class:`Receipt`, or a :class:`Refusal` for an entry that
+        admission refused (nothing of it was written). ``receipts=False`` (bulk
+        loading) skips building inclusion proofs and returns an empty list.
         """
         if not batch:
             return []
+        try:
+            return self._commit(batch, receipts)
+        except BaseException:
+            if self.admission is not None:
+                self.admission.reset()  # entries admitted in memory were not written
+            raise
+
+    def _commit(self, batch: Sequence[PreparedEntry], receipts: bool) -> list[Receipt | Refusal]:
         with self.store.writing() as tx:
             head, edge = self._sync(tx)
             known = tx.find_envelopes([p.envelope_hash for p in batch])
@@ -169,11 +190,17 @@ class LogWriter:
             now = max(self.clock(), head.logged_at_ms)
             rows: list[EntryRow] = []
             index_of: dict[bytes, int] = dict(known)
+            refused: dict[bytes, Refusal] = {}
             for p in batch:
-                if p.envelope_hash in index_of:
+                if p.envelope_hash in index_of or p.envelope_hash in refused:
                     continue  # already logged (earlier, or earlier in this batch)
-                leaf = encode_leaf(p.envelope_json, now)
                 index = head.size + len(rows)
+                if self.admission is not None:
+                    verdict = self.admission.admit(p.envelope, index)
+                    if isinstance(verdict, Refusal):
+                        refused[p.envelope_hash] = verdict
+                        continue
+                leaf = encode_leaf(p.envelope_json, now)
                 index_of[p.envelope_hash] = index
                 rows.append(EntryRow(index, leaf, b"", p.envelope_hash, now, p.payload_type))
             if rows:
@@ -195,7 +222,12 @@ class LogWriter:
                 new_edge, changed, new_head = edge, {}, head
             out = (
                 self._receipts(
-                    batch, index_of, {r.index: r for r in rows}, new_head, _Overlay(changed, tx)
+                    batch,
+                    index_of=index_of,
+                    refused=refused,
+                    new_rows={r.index: r for r in rows},
+                    head=new_head,
+                    tiles=_Overlay(changed, tx),
                 )
                 if receipts
                 else []
@@ -208,20 +240,25 @@ class LogWriter:
     def _receipts(
         self,
         batch: Sequence[PreparedEntry],
+        *,
         index_of: Mapping[bytes, int],
+        refused: Mapping[bytes, Refusal],
         new_rows: Mapping[int, EntryRow],
         head: Head,
         tiles: _Overlay,
-    ) -> list[Receipt]:
+    ) -> list[Receipt | Refusal]:
         prover = Prover(tiles)
         fresh: dict[int, list[bytes]] = {}
         if new_rows:
             first = min(new_rows)
             batch_proofs = prover.inclusion_batch(first, len(new_rows), head.size)
             fresh = {first + k: p for k, p in enumerate(batch_proofs)}
-        out: list[Receipt] = []
+        out: list[Receipt | Refusal] = []
         answered: set[int] = set()
         for p in batch:
+            if p.envelope_hash in refused:
+                out.append(refused[p.envelope_hash])
+                continue
             index = index_of[p.envelope_hash]
             row = new_rows.get(index)
             # A resubmission, or the second copy of an envelope within this batch.
@@ -247,6 +284,14 @@ class LogWriter:
                 )
             )
         return out
+
+
+class EntryRefused(Exception):
+    """Admission refused the entry; nothing was written."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
 
 
 class Overloaded(RuntimeError):
@@ -310,5 +355,9 @@ class GroupCommitter:
             self.last_error = None
             self.batches += 1
             for (_, f), r in zip(live, receipts, strict=True):
-                if not f.done():
+                if f.done():
+                    continue
+                if isinstance(r, Refusal):
+                    f.set_exception(EntryRefused(r))
+                else:
                     f.set_result(r)

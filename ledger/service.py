@@ -10,6 +10,7 @@ import gzip
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ledger.admission import GovernedAdmission
 from ledger.datadir import DataDir, DataDirError
 from ledger.keys import load_key, write_new_key
 from ledger.prover import Prover
@@ -33,7 +34,7 @@ class NotFound(LookupError):
     """The requested tile, entry, checkpoint or proof does not exist (yet)."""
 
 
-def init_log(data: DataDir, origin: str) -> str:
+def init_log(data: DataDir, origin: str, *, synthetic: bool = False) -> str:
     """Create a new log: key file (0600), vkey file, database with the empty checkpoint.
 
     Returns the vkey. Refuses to touch an existing database or key.
@@ -46,19 +47,28 @@ def init_log(data: DataDir, origin: str) -> str:
     data.root.mkdir(parents=True, exist_ok=True)
     signer = write_new_key(data.key_path, origin)
     note = sign_note(Checkpoint(origin, 0, EMPTY_ROOT).to_text(), [signer])
-    store = SqliteStore.create(data.db_path, origin, note, EMPTY_ROOT)
+    store = SqliteStore.create(
+        data.db_path, origin, note, EMPTY_ROOT, profile="synthetic" if synthetic else "governed"
+    )
     store.close()
     vkey = signer.verifier.vkey
     data.vkey_path.write_text(vkey + "\n")
     return vkey
 
 
-def open_writer(data: DataDir) -> LogWriter:
-    """The store opened for writing, with the log key (the caller holds the writer lock)."""
+def open_writer(data: DataDir, *, admit: bool = False) -> LogWriter:
+    """The store opened for writing, with the log key (the caller holds the writer lock).
+
+    With *admit*, a governed log admits every new entry against its charter,
+    keys and rules (the server always does); a synthetic log never does.
+    """
     store = SqliteStore.open(data.db_path)
     try:
         signer = load_key(data.key_path)
-        return LogWriter(store, signer)
+        admission = None
+        if admit and store.profile == "governed":
+            admission = GovernedAdmission(store.origin, store.iter_leaves)
+        return LogWriter(store, signer, admission=admission)
     except BaseException:
         store.close()
         raise

@@ -176,9 +176,14 @@ def _read_entry(c: sqlite3.Connection, index: int) -> EntryRow | None:
 class SqliteStore:
     """A log stored in one SQLite file."""
 
-    def __init__(self, path: Path, writer: sqlite3.Connection | None, origin: str) -> None:
+    def __init__(
+        self, path: Path, writer: sqlite3.Connection | None, origin: str, profile: str = "governed"
+    ) -> None:
         self.path = path
         self.origin = origin
+        #: "governed": entries are admitted against the charter, keys and rules;
+        #: "synthetic": shape checks only (benchmarks and tests, made by init --synthetic).
+        self.profile = profile
         self._writer = writer
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -188,7 +193,15 @@ class SqliteStore:
     # -- creation and opening -------------------------------------------------
 
     @classmethod
-    def create(cls, path: Path, origin: str, first_checkpoint: bytes, root: bytes) -> SqliteStore:
+    def create(
+        cls,
+        path: Path,
+        origin: str,
+        first_checkpoint: bytes,
+        root: bytes,
+        *,
+        profile: str = "governed",
+    ) -> SqliteStore:
         """Create a new log database holding the signed checkpoint of the empty tree."""
         if path.exists():
             raise StoreError(f"{path} already exists; refusing to overwrite a log")
@@ -205,6 +218,7 @@ class SqliteStore:
                 [
                     ("schema_version", str(SCHEMA_VERSION)),
                     ("origin", origin),
+                    ("profile", profile),
                     ("created_at_ms", str(now)),
                 ],
             )
@@ -234,6 +248,7 @@ class SqliteStore:
             conn = _connect(path, "ro" if readonly else "rw")
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             origin_row = conn.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()
+            profile_row = conn.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path} is not a frontier-ledger database: {exc}") from None
         if row is None or origin_row is None:
@@ -244,12 +259,13 @@ class SqliteStore:
             raise StoreError(
                 f"{path} has schema version {row[0]}; this build reads {SCHEMA_VERSION}"
             )
+        profile = profile_row[0] if profile_row else "governed"
         if readonly:
-            store = cls(path, None, origin_row[0])
+            store = cls(path, None, origin_row[0], profile)
             store._local.conn = conn
             store._readers.append(conn)
             return store
-        return cls(path, conn, origin_row[0])
+        return cls(path, conn, origin_row[0], profile)
 
     # -- writing ----------------------------------------------------------------
 
@@ -310,6 +326,15 @@ class SqliteStore:
             .fetchone()
         )
         return None if row is None else bytes(row[0])
+
+    def iter_leaves(self) -> Iterator[bytes]:
+        """Every leaf in index order (a dedicated read-only connection, streamed)."""
+        conn = _connect(self.path, "ro")
+        try:
+            for (leaf,) in conn.execute("SELECT leaf FROM entries ORDER BY idx"):
+                yield bytes(leaf)
+        finally:
+            conn.close()
 
     def checkpoint_sizes(self) -> Iterator[int]:
         for (size,) in self._reader().execute("SELECT size FROM checkpoints ORDER BY size"):

@@ -73,6 +73,7 @@ class LogStore(Protocol):
     """What the sequencer and the read API need from a database."""
 
     origin: str
+    profile: str  # "governed" or "synthetic"
 
     def writing(self) -> AbstractContextManager[WriteTransaction]: ...
 

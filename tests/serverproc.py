@@ -45,7 +45,7 @@ def free_port() -> int:
 def init_test_log(path: Path, origin: str = "test.example/log") -> tuple[DataDir, str]:
     """Create a new log in *path*; return its data directory and vkey."""
     data = DataDir.at(path)
-    vkey = init_log(data, origin)
+    vkey = init_log(data, origin, synthetic=True)
     return data, vkey
 
 

@@ -40,6 +40,16 @@ def test_every_command_and_option_is_in_cli_md(prog: str, parser: argparse.Argum
                 assert opt in section, f"{prog} {name} {opt} is not documented"
 
 
+def test_cli_md_is_generated_from_the_current_help() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_cli", DOCS / "gen_cli.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert (DOCS / "cli.md").read_text() == gen.render(), "run: python docs/gen_cli.py"
+
+
 def test_every_route_is_in_api_md(tmp_path: Path) -> None:
     text = (DOCS / "api.md").read_text()
     app = create_app(ServerOptions(DataDir.at(tmp_path)))

@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from verifier.checkpoint import open_checkpoint
-from verifier.encoding import b64encode
+from verifier.encoding import b64decode_strict, b64encode
 from verifier.errors import FetchError, FormatError, LedgerVerifyError, VerificationError
 from verifier.fetch import LogSource
-from verifier.leaf import parse_leaf
+from verifier.leaf import loads_strict, parse_leaf
 from verifier.note import Ed25519Verifier, parse_vkey
 from verifier.tilelog import verify_tile_log
+from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof, verify_tlog_proof
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -71,6 +72,27 @@ def cmd_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_proof(args: argparse.Namespace) -> int:
+    key = _load_vkey(args.vkey)
+    raw = Path(args.receipt).read_bytes()
+    receipt = loads_strict(raw, what=args.receipt)
+    if not isinstance(receipt, dict) or receipt.get("media_type") != RECEIPT_MEDIA_TYPE:
+        raise FormatError(f"{args.receipt}: not a receipt ({RECEIPT_MEDIA_TYPE})")
+    leaf = b64decode_strict(str(receipt.get("leaf", "")), what="receipt leaf")
+    proof = parse_tlog_proof(str(receipt.get("tlog_proof", "")))
+    verified = verify_tlog_proof(leaf, proof, key)
+    parsed = parse_leaf(leaf)
+    cp = verified.checkpoint
+    print(f"OK: entry {proof.index} is in {cp.origin} at tree size {cp.size}")
+    print(f"   logged_at {parsed.logged_at}, type {parsed.envelope.entry_type}")
+    print(
+        f"   signed by key(s) {', '.join(s.keyid[:16] + '…' for s in parsed.envelope.signatures)}"
+    )
+    if args.show_payload:
+        print(parsed.envelope.payload.decode("utf-8", errors="replace"))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="frontier-verify",
@@ -85,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
     sp.add_argument("--quiet", action="store_true", help="no progress line")
     sp.set_defaults(func=cmd_log)
+
+    sp = sub.add_parser("proof", help="verify an offline receipt (leaf + tlog-proof), no network")
+    sp.add_argument("receipt", help="receipt JSON file")
+    sp.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
+    sp.add_argument("--show-payload", action="store_true", help="print the entry's payload")
+    sp.set_defaults(func=cmd_proof)
     return p
 
 

@@ -34,7 +34,7 @@ def create_app(options: ServerOptions) -> FastAPI:
         if not options.read_only:
             lock = WriterLock(options.data)
             lock.acquire()
-            writer = open_writer(options.data)
+            writer = open_writer(options.data, admit=True)
             committer = GroupCommitter(
                 writer, max_batch=options.max_batch, max_queue=options.max_queue
             )

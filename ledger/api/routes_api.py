@@ -11,7 +11,7 @@ from starlette.responses import Response
 from ledger.api.deps import committer_of, reader_of
 from ledger.api.problems import Problem
 from ledger.api.responses import JSONBody
-from ledger.sequencer import Overloaded, prepare
+from ledger.sequencer import EntryRefused, Overloaded, prepare
 from ledger.service import NotFound
 from ledger.store import StoreError
 from verifier.encoding import b64encode
@@ -68,6 +68,10 @@ async def append_entry(request: Request) -> Response:
         )
     try:
         receipt = await committer.submit(prepared)
+    except EntryRefused as exc:
+        r = exc.refusal
+        extra = {"code": r.code} | ({"rule": r.rule} if r.rule else {})
+        raise Problem(r.status, r.code, r.message, extra=extra) from None
     except Overloaded:
         raise Problem(
             503,
