@@ -17,6 +17,8 @@ from verifier.entries.registry import AdmissionError
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import FormatError
 from verifier.leaf import parse_leaf
+from verifier.policy.engine import PolicyEngine
+from verifier.policy.findings import VIOLATION
 
 #: Problem slug and HTTP status for each kind of refusal.
 STATUS = {
@@ -48,33 +50,66 @@ class Refusal:
 class GovernedAdmission:
     """Keeps the replayed state of the log and admits new entries against it."""
 
-    def __init__(self, origin: str, leaves: Callable[[], Iterator[bytes]]) -> None:
+    def __init__(
+        self, origin: str, leaves: Callable[[], Iterator[bytes]], *, simulated_clock: bool = False
+    ) -> None:
         self.origin = origin
+        #: With a simulated clock only a simulation may be logged: the charter
+        #: must say so, and everything that shows the log says it too.
+        self.simulated_clock = simulated_clock
         self._leaves = leaves
-        self._replay: LogReplay | None = None
+        self._state: tuple[LogReplay, PolicyEngine] | None = None
+
+    @property
+    def state(self) -> tuple[LogReplay, PolicyEngine]:
+        if self._state is None:
+            self._state = self._rebuild()
+        return self._state
 
     @property
     def replay(self) -> LogReplay:
-        if self._replay is None:
-            self._replay = self._rebuild()
-        return self._replay
+        return self.state[0]
 
-    def _rebuild(self) -> LogReplay:
+    @property
+    def engine(self) -> PolicyEngine:
+        return self.state[1]
+
+    def _rebuild(self) -> tuple[LogReplay, PolicyEngine]:
         replay = LogReplay(self.origin)
+        engine = PolicyEngine()
         for index, leaf in enumerate(self._leaves()):
             # Entries already in the log were admitted when they were appended;
             # replaying them re-checks everything, so a tampered store shows up here.
-            replay.admit(parse_leaf(leaf).envelope, index)
-        return replay
+            parsed = parse_leaf(leaf)
+            entry = replay.admit(parsed.envelope, index)
+            engine.apply(index, entry.payload, parsed.logged_at_ms)
+        return replay, engine
 
-    def admit(self, envelope: Any, index: int) -> CheckedEntry | Refusal:
-        replay = self.replay
+    def admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
+        """Check an entry that would be logged at *index*, *logged_ms*; apply it if admitted.
+
+        Policy preflight: a violation that the entry itself would cause, of a
+        kind that is refused (an approval, a lift, an amendment… — see
+        :class:`verifier.policy.findings.Finding`), refuses it with the rule id.
+        """
+        replay, engine = self.state
         try:
-            return replay.admit(envelope, index)
+            entry = replay.check(envelope, index)
         except AdmissionError as exc:
             return Refusal(exc.code, str(exc))
         except FormatError as exc:
             return Refusal("schema", str(exc))
+        if self.simulated_clock and index == 0 and not entry.payload.body.simulation:
+            return Refusal(
+                "schema",
+                "this server runs a simulated clock; its charter must say simulation = true",
+            )
+        for f in engine.check(index, entry.payload, logged_ms):
+            if f.severity == VIOLATION and f.refusable:
+                return Refusal("policy-violation", f"{f.rule}: {f.message}", rule=f.rule)
+        replay.apply(entry)
+        engine.apply(index, entry.payload, logged_ms)
+        return entry
 
     def reset(self) -> None:
-        self._replay = None
+        self._state = None

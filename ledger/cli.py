@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ledger import cli_entries
+from ledger.clock import FileClock
 from ledger.datadir import DataDir, DataDirError, WriterLock
 from ledger.keys import KeyFileError
 from ledger.signing import SigningKeyError
@@ -60,7 +61,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data = _data(args)
     if not data.db_path.is_file():
         raise DataDirError(f"no log database at {data.db_path}; run 'frontier-ledger init' first")
-    app = create_app(ServerOptions(data, read_only=args.read_only, max_batch=args.max_batch))
+    clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
+    app = create_app(
+        ServerOptions(data, read_only=args.read_only, max_batch=args.max_batch, clock=clock)
+    )
     base = f"http://{args.host}:{args.port}"
     print(f"Serving {data.root} on {base}", flush=True)
     print(f"  checkpoint: {base}/log/checkpoint", flush=True)
@@ -173,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--read-only", action="store_true", help="serve reads only; refuse appends")
     sp.add_argument("--max-batch", type=int, default=256, help="largest group commit (default 256)")
     sp.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    sp.add_argument(
+        "--simulated-clock",
+        metavar="FILE",
+        help="take the sequencer's time from FILE (RFC 3339); simulations only",
+    )
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("export", help="write the log as static tlog-tiles files")

@@ -196,7 +196,7 @@ class LogWriter:
                     continue  # already logged (earlier, or earlier in this batch)
                 index = head.size + len(rows)
                 if self.admission is not None:
-                    verdict = self.admission.admit(p.envelope, index)
+                    verdict = self.admission.admit(p.envelope, index, now)
                     if isinstance(verdict, Refusal):
                         refused[p.envelope_hash] = verdict
                         continue

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ledger.admission import GovernedAdmission
+from ledger.clock import Clock, system_clock
 from ledger.datadir import DataDir, DataDirError
 from ledger.keys import load_key, write_new_key
 from ledger.prover import Prover
@@ -56,7 +57,7 @@ def init_log(data: DataDir, origin: str, *, synthetic: bool = False) -> str:
     return vkey
 
 
-def open_writer(data: DataDir, *, admit: bool = False) -> LogWriter:
+def open_writer(data: DataDir, *, admit: bool = False, clock: Clock | None = None) -> LogWriter:
     """The store opened for writing, with the log key (the caller holds the writer lock).
 
     With *admit*, a governed log admits every new entry against its charter,
@@ -67,8 +68,10 @@ def open_writer(data: DataDir, *, admit: bool = False) -> LogWriter:
         signer = load_key(data.key_path)
         admission = None
         if admit and store.profile == "governed":
-            admission = GovernedAdmission(store.origin, store.iter_leaves)
-        return LogWriter(store, signer, admission=admission)
+            admission = GovernedAdmission(
+                store.origin, store.iter_leaves, simulated_clock=clock is not None
+            )
+        return LogWriter(store, signer, clock or system_clock, admission=admission)
     except BaseException:
         store.close()
         raise

@@ -80,12 +80,18 @@ def ledger(
     data = DataDir.at(root / "data")
     vkey = init_log(data, ORIGIN)
     people = People(root)
-    server = ServerProcess(data.root)
+    # The schedule runs on a simulated calendar: the test moves the clock.
+    set_clock(root, "2026-10-01T09:00:00Z")
+    server = ServerProcess(data.root, extra=["--simulated-clock", str(root / "clock")])
     server.start()
     try:
         yield server, vkey, people, root
     finally:
         server.stop()
+
+
+def set_clock(root: Path, when: str) -> None:
+    (root / "clock").write_text(when + "\n")
 
 
 def write(root: Path, name: str, obj: dict) -> str:
@@ -94,8 +100,12 @@ def write(root: Path, name: str, obj: dict) -> str:
     return str(path)
 
 
-def append(ledger, name: str, entry_type: str, body: dict, *signers: str) -> tuple[int, Path]:
+def append(
+    ledger, name: str, entry_type: str, body: dict, *signers: str, at: str | None = None
+) -> tuple[int, Path]:
     server, vkey, people, root = ledger
+    if at is not None:
+        set_clock(root, at)
     receipt = root / f"{name}.receipt.json"
     proc = cli(
         "append",
@@ -160,47 +170,60 @@ def populated(ledger) -> dict[str, int]:
         idx[f"grant-{name}"], _ = append(
             ledger, f"grant-{name}", "key_grant", people.grant(name, *roles), "gov-a", "gov-c"
         )
-    idx["org"], _ = append(ledger, "org", "organisation", EXAMPLES["organisation"], "regulator")
+    idx["org"], _ = append(
+        ledger,
+        "org",
+        "organisation",
+        EXAMPLES["organisation"],
+        "regulator",
+        at="2026-10-02T09:00:00Z",
+    )
     idx["threshold"], _ = append(
         ledger, "threshold", "threshold_schedule", EXAMPLES["threshold_schedule"], "regulator"
     )
-    idx["prereg"], _ = append(
-        ledger, "prereg", "preregistration", EXAMPLES["preregistration"], "acme"
+    idx["suite"], _ = append(
+        ledger,
+        "suite",
+        "eval_suite",
+        EXAMPLES["eval_suite"],
+        "evaluator",
+        at="2026-10-03T09:00:00Z",
     )
+    prereg = EXAMPLES["preregistration"]
+    idx["prereg"], _ = append(
+        ledger, "prereg", "preregistration", prereg, "acme", at="2026-10-05T09:00:00Z"
+    )
+    ref = {"preregistration": idx["prereg"]}
     idx["started"], _ = append(
         ledger,
         "started",
         "training_started",
-        {**EXAMPLES["training_started"], "preregistration": idx["prereg"]},
+        {**EXAMPLES["training_started"], **ref},
         "acme",
+        at="2027-01-04T08:00:00Z",
     )
     idx["submission"], _ = append(
         ledger,
         "submission",
         "submission",
-        {**EXAMPLES["submission"], "preregistration": idx["prereg"]},
+        {**EXAMPLES["submission"], **ref},
         "acme",
+        at="2027-06-01T12:00:00Z",
     )
-    idx["suite"], _ = append(ledger, "suite", "eval_suite", EXAMPLES["eval_suite"], "evaluator")
+    result = {**EXAMPLES["eval_result"], "submission": idx["submission"], "suite": idx["suite"]}
     idx["result"], _ = append(
-        ledger,
-        "result",
-        "eval_result",
-        {**EXAMPLES["eval_result"], "submission": idx["submission"], "suite": idx["suite"]},
-        "evaluator",
+        ledger, "result", "eval_result", result, "evaluator", at="2027-09-01T09:00:00Z"
     )
+    decision = {
+        **EXAMPLES["decision"],
+        "submission": idx["submission"],
+        "eval_results": [idx["result"]],
+        "findings": [],
+    }
     idx["decision"], _ = append(
-        ledger,
-        "decision",
-        "decision",
-        {
-            **EXAMPLES["decision"],
-            "submission": idx["submission"],
-            "eval_results": [idx["result"]],
-            "findings": [],
-        },
-        "regulator",
+        ledger, "decision", "decision", decision, "regulator", at="2027-12-31T09:00:00Z"
     )
+    set_clock(root, "2028-01-02T09:00:00Z")
     return idx
 
 
@@ -236,6 +259,8 @@ def refused(ledger, env: dict, status: int, code: str, match: str = "") -> None:
     assert set(problem) >= {"type", "title", "status", "detail"}
     assert problem["type"].endswith(code), problem
     assert match in problem["detail"], problem["detail"]
+    if code == "policy-violation":
+        assert problem["rule"] == match
     assert state(server) == before, "a refused entry changed the log"
 
 
@@ -285,6 +310,15 @@ def test_refusals_leave_the_log_unchanged(ledger, populated: dict[str, int]) -> 
         "bad-reference",
         "organisation",
     )
+    # Policy preflight: a second decision on the same submission breaks S10.
+    again = {
+        **EXAMPLES["decision"],
+        "submission": populated["submission"],
+        "outcome": "rejected",
+        "eval_results": [populated["result"]],
+        "findings": [],
+    }
+    refused(ledger, signed(ledger, "decision", again, "regulator"), 409, "policy-violation", "S10")
     # Oversize.
     big = {**org, "legal_name": "x" * 200}
     env = signed(ledger, "organisation", big, "regulator")

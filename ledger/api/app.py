@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import problems, routes_api, routes_log
+from ledger.clock import Clock
 from ledger.datadir import DataDir, WriterLock
 from ledger.sequencer import GroupCommitter
 from ledger.service import LogReader, open_writer
@@ -23,6 +24,7 @@ class ServerOptions:
     read_only: bool = False
     max_batch: int = 256
     max_queue: int = 4096
+    clock: Clock | None = None  # a simulated clock (simulations and tests only)
 
 
 def create_app(options: ServerOptions) -> FastAPI:
@@ -34,7 +36,7 @@ def create_app(options: ServerOptions) -> FastAPI:
         if not options.read_only:
             lock = WriterLock(options.data)
             lock.acquire()
-            writer = open_writer(options.data, admit=True)
+            writer = open_writer(options.data, admit=True, clock=options.clock)
             committer = GroupCommitter(
                 writer, max_batch=options.max_batch, max_queue=options.max_queue
             )

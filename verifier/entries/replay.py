@@ -117,6 +117,15 @@ class LogReplay:
             )
         )
 
+    def skip(self, index: int) -> None:
+        """Record an entry that failed admission (an auditor replaying a bad log).
+
+        It keeps its index but has no type, so nothing can validly refer to it.
+        """
+        if index != self.size:
+            raise ValueError(f"entry {index} skipped out of order (replayed {self.size})")
+        self.entries.append(EntryInfo(index, "invalid", None, frozenset()))
+
     def admit(self, envelope_obj: Any, index: int) -> CheckedEntry:
         """:meth:`check` then :meth:`apply`."""
         entry = self.check(envelope_obj, index)
@@ -156,7 +165,7 @@ class LogReplay:
             target = self.entries[ref].type
             if target not in allowed:
                 raise AdmissionError(
-                    f"{path}: entry {ref} is a {target}, not a {' or '.join(allowed)}",
+                    f"{path}: entry {ref} is {_a(target)}, not {' or '.join(_a(t) for t in allowed)}",
                     code="bad-reference",
                 )
             found[path] = ref
@@ -176,3 +185,8 @@ class LogReplay:
         if "preregistration" in refs:
             return self.entries[refs["preregistration"]].org
         return None
+
+
+def _a(noun: str) -> str:
+    """The noun with its indefinite article: "an organisation", "a submission"."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun

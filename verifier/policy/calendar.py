@@ -1,0 +1,67 @@
+"""The charter's calendar as instants (UTC milliseconds).
+
+Cycle Y is named by the year of its lift date. With the default calendar
+(lift 01-01, submission deadline 06-30, decision 12-31):
+
+- the lift takes effect at the start of Y-01-01;
+- the submission window closes at the end of Y-06-30 (start of Y-07-01);
+- the decision date is the whole day Y-12-31.
+
+The calendar's time zone is UTC in v1 (the charter's schema allows only UTC).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from verifier.entries.fields import parse_monthday
+from verifier.entries.payloads import Charter
+
+DAY_MS = 86_400_000
+
+
+def day_start_ms(d: dt.date) -> int:
+    return int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp()) * 1000
+
+
+def date_of(ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).date()
+
+
+def fmt_date(ms: int) -> str:
+    return date_of(ms).isoformat()
+
+
+@dataclass(frozen=True)
+class Calendar:
+    lift: tuple[int, int]
+    deadline: tuple[int, int]
+    decision: tuple[int, int]
+
+    @classmethod
+    def of(cls, charter: Charter) -> Calendar:
+        c = charter.calendar
+        return cls(
+            parse_monthday(c.lift, "lift"),
+            parse_monthday(c.submission_deadline, "submission_deadline"),
+            parse_monthday(c.decision, "decision"),
+        )
+
+    def lift_ms(self, cycle: int) -> int:
+        return day_start_ms(dt.date(cycle, *self.lift))
+
+    def window_closes_ms(self, cycle: int) -> int:
+        """Exclusive end of the submission window: the start of the day after the deadline."""
+        return day_start_ms(dt.date(cycle, *self.deadline)) + DAY_MS
+
+    def decision_day(self, cycle: int) -> tuple[int, int]:
+        """[start, end) of the decision date of *cycle*."""
+        start = day_start_ms(dt.date(cycle, *self.decision))
+        return start, start + DAY_MS
+
+    def is_lift_date(self, d: dt.date) -> bool:
+        return (d.month, d.day) == self.lift
+
+    def cycle_of_lift(self, d: dt.date) -> int:
+        return d.year

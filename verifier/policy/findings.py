@@ -1,0 +1,56 @@
+"""Findings: what an audit reports, in words a journalist can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+VIOLATION = "violation"  # breaks the plan
+WARNING = "warning"  # suspicious
+NOTICE = "notice"  # information
+NOT_AUDITABLE = "not_auditable"  # the log lacks the data to judge
+
+SEVERITIES = (VIOLATION, WARNING, NOTICE, NOT_AUDITABLE)
+
+RULES: dict[str, str] = {
+    "L1": "every checkpoint ever seen is consistent with the latest",
+    "L2": "logged_at never decreases with the index",
+    "L3": "every entry is signed by a key granted for its role and not revoked",
+    "L4": "references point backwards to an entry of the right type",
+    "L5": "the latest checkpoint carries the witness quorum",
+    "S1": "training starts only after a pre-registration logged the lead time before",
+    "S2": "planned compute within the cap in force; training starts on or after the level's lift",
+    "S3": "actual compute within plan (plus tolerance) and cap, or a halt is logged",
+    "S4": "amendments only before training starts",
+    "S5": "a halted run is not submitted without a new pre-registration",
+    "S6": "every decision refers to a submission of a pre-registered run",
+    "S7": "an approval has a passing evaluation from a timely suite and no open contest",
+    "S8": "on-time submissions are decided on the decision date",
+    "S9": "late submissions are decided in order, not early, within the limit",
+    "S10": "one decision per submission; contest findings answered within the limit",
+    "S11": "a lift needs an approval at the level below, or a postponement by the decision date",
+    "S12": "threshold and rule changes are logged the notice period before they take effect",
+    "S13": "deregulation follows the lift, is not retroactive, and freezes with a postponement",
+    "S14": "revealed commitments match; sealed documents are revealed by the deadline",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    indices: tuple[int, ...]
+    message: str
+    #: A violation caused by an entry that asks for something (an approval, a
+    #: lift, an amendment…) is refused at admission. Reports of facts (training
+    #: events) and lateness are logged and reported instead: refusing them would
+    #: hide the facts or make the lateness permanent.
+    refusable: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "indices": list(self.indices),
+            "message": self.message,
+        }
