@@ -164,8 +164,9 @@ class LogReplay:
                 )
             target = self.entries[ref].type
             if target not in allowed:
+                wanted = " or ".join(_a(t) for t in allowed)
                 raise AdmissionError(
-                    f"{path}: entry {ref} is {_a(target)}, not {' or '.join(_a(t) for t in allowed)}",
+                    f"{path}: entry {ref} is {_a(target)}, not {wanted}",
                     code="bad-reference",
                 )
             found[path] = ref
