@@ -9,10 +9,13 @@ rebuilt from the store before the next batch — the store is the truth.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.store import EntryFacets
+from verifier.entries.codec import payload_to_json
 from verifier.entries.registry import AdmissionError
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import FormatError
@@ -47,6 +50,19 @@ class Refusal:
         return STATUS.get(self.code, 422)
 
 
+_HEXISH = re.compile(r"[0-9a-f]{64}|[A-Za-z0-9+/]{43}=")
+
+
+def _words(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [] if _HEXISH.fullmatch(value) else [value]
+    if isinstance(value, dict):
+        return [w for v in value.values() for w in _words(v)]
+    if isinstance(value, list):
+        return [w for v in value for w in _words(v)]
+    return []
+
+
 class GovernedAdmission:
     """Keeps the replayed state of the log and admits new entries against it."""
 
@@ -59,6 +75,8 @@ class GovernedAdmission:
         self.simulated_clock = simulated_clock
         self._leaves = leaves
         self._state: tuple[LogReplay, PolicyEngine] | None = None
+        #: index -> (org, run_id, level, cycle), inherited along references for search
+        self._facets: dict[int, tuple[str | None, str | None, int | None, int | None]] = {}
 
     @property
     def state(self) -> tuple[LogReplay, PolicyEngine]:
@@ -77,13 +95,41 @@ class GovernedAdmission:
     def _rebuild(self) -> tuple[LogReplay, PolicyEngine]:
         replay = LogReplay(self.origin)
         engine = PolicyEngine()
+        self._facets = {}
         for index, leaf in enumerate(self._leaves()):
             # Entries already in the log were admitted when they were appended;
             # replaying them re-checks everything, so a tampered store shows up here.
             parsed = parse_leaf(leaf)
             entry = replay.admit(parsed.envelope, index)
             engine.apply(index, entry.payload, parsed.logged_at_ms)
+            self.facets(entry)
         return replay, engine
+
+    def facets(self, entry: CheckedEntry) -> EntryFacets:
+        """Search facets of an admitted entry: its own fields, or its run's."""
+        body = entry.payload.body
+        org = entry.org or getattr(body, "org_id", None)
+        run_id = getattr(body, "run_id", None)
+        level = getattr(body, "level", None)
+        cycle = getattr(body, "cycle", None)
+        for name in ("preregistration", "submission", "finding", "commitment"):
+            ref = getattr(body, name, None)
+            if isinstance(ref, int) and ref in self._facets:
+                o, r, lv, c = self._facets[ref]
+                org, run_id, level, cycle = (
+                    org or o,
+                    run_id or r,
+                    level if level is not None else lv,
+                    cycle or c,
+                )
+                break
+        if entry.payload.type in ("threshold_postponement",):
+            cycle = getattr(body, "from_cycle", None)
+        if entry.payload.type == "schedule_marker":
+            cycle = body.cycle
+        self._facets[entry.index] = (org, run_id, level, cycle)
+        text = " ".join(_words(payload_to_json(entry.payload)))
+        return EntryFacets(entry.payload.type, org, run_id, level, cycle, text[:20_000])
 
     def admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
         """Check an entry that would be logged at *index*, *logged_ms*; apply it if admitted.

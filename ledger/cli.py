@@ -7,10 +7,12 @@ Every command prints what it did; errors go to stderr as one sentence and exit 2
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ledger import cli_entries
 from ledger.clock import FileClock
@@ -36,6 +38,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"  database:   {data.db_path}")
     print(f"  signer key: {data.key_path} (mode 0600; keep it secret, back it up offline)")
     print(f"  vkey:       {data.vkey_path}")
+    marker = data.root / "marker.key"
+    if marker.exists():
+        from ledger.signing import EntryKey
+
+        key = EntryKey.load(marker)
+        print(f"  marker key: {marker} (the board grants it the role 'log' to record deadlines:")
+        print(f"              keyid {key.keyid}, public_key {key.public_b64})")
     print()
     print(vkey)
     return 0
@@ -63,7 +72,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise DataDirError(f"no log database at {data.db_path}; run 'frontier-ledger init' first")
     clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
     app = create_app(
-        ServerOptions(data, read_only=args.read_only, max_batch=args.max_batch, clock=clock)
+        ServerOptions(
+            data,
+            read_only=args.read_only,
+            max_batch=args.max_batch,
+            clock=clock,
+            marker_interval_s=args.marker_interval,
+        )
     )
     base = f"http://{args.host}:{args.port}"
     print(f"Serving {data.root} on {base}", flush=True)
@@ -133,6 +148,112 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_report(report: Any, as_json: bool) -> None:
+    from verifier.policy.findings import RULES
+
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "origin": report.origin,
+                    "tree_size": report.size,
+                    "violations": len(report.violations),
+                    "findings": [f.to_json() for f in report.findings],
+                },
+                indent=2,
+            )
+        )
+        return
+    print(f"Audit of {report.origin}: {report.size} entries, {len(report.findings)} findings")
+    for rule, findings in report.by_rule().items():
+        print(f"\n{rule} — {RULES.get(rule, '')}")
+        for f in findings:
+            where = ", ".join(str(i) for i in f.indices) or "-"
+            print(f"  {f.severity:<13} entries {where}: {f.message}")
+    if not report.findings:
+        print("No findings: every rule holds.")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from ledger.sqlite_store import SqliteStore
+    from ledger.views import LogView
+    from verifier.entries.fields import parse_time
+
+    data = _data(args)
+    store = SqliteStore.open(data.db_path, readonly=True)
+    try:
+        view = LogView(store, data.root / "blobs" / "sha256")
+        if not view.governed:
+            raise DataDirError(f"{data.root} is a synthetic test log: it has no schedule to audit")
+        now = (
+            parse_time(args.at, "--at")
+            if args.at
+            else max(int(time.time() * 1000), store.head().logged_at_ms)
+        )
+        report = view.audit(now)
+    finally:
+        store.close()
+    print_report(report, args.json)
+    return 1 if report.violations else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ledger.demo.build import build_demo
+    from ledger.export import export_log
+    from ledger.service import LogReader
+    from ledger.sqlite_store import SqliteStore
+
+    root = Path(args.data)
+    print(
+        f"Building the demonstration log (a simulation, October 2026 to January 2030) in {root} …"
+    )
+    result = build_demo(root)
+    store = SqliteStore.open(result.data.db_path, readonly=True)
+    try:
+        stats = export_log(LogReader(store), root / "static" / "log")
+    finally:
+        store.close()
+    violations = len(result.report.violations)
+    print(
+        f"  {result.entries} scenario entries and {result.markers} schedule markers logged; "
+        f"tree size {stats.size}"
+    )
+    print(f"  policy audit: {len(result.report.findings)} findings, {violations} violations")
+    print(f"  static mirror: {root / 'static' / 'log'}")
+    print(f"  log vkey: {result.vkey}")
+    if violations:
+        print_report(result.report, False)
+        return 1
+    if not args.serve:
+        return 0
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"""
+Open (the log is a SIMULATION: fictional regulator, labs and runs):
+  {base}/log/checkpoint                     the signed checkpoint
+  {base}/api/v1/entries?type=decision       every decision
+  {base}/api/v1/entries/0                   the charter, decoded, with its receipt
+  {base}/api/v1/audit                       the policy audit (no violations)
+  {base}/docs                               the API reference
+Verify it yourself:
+  frontier-verify log --log {base}/log --vkey '{result.vkey}'
+""",
+        flush=True,
+    )
+    serve = argparse.Namespace(
+        data=str(root),
+        key=None,
+        host=args.host,
+        port=args.port,
+        read_only=False,
+        max_batch=256,
+        log_level="warning",
+        marker_interval=60.0,
+        simulated_clock=str(root / "clock"),
+    )
+    return cmd_serve(serve)
+
+
 def _progress(done: int, total: int, t0: float) -> None:
     if not sys.stderr.isatty() or not total:
         return
@@ -178,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-batch", type=int, default=256, help="largest group commit (default 256)")
     sp.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     sp.add_argument(
+        "--marker-interval",
+        type=float,
+        default=60.0,
+        help="seconds between checks for passed deadlines (default 60)",
+    )
+    sp.add_argument(
         "--simulated-clock",
         metavar="FILE",
         help="take the sequencer's time from FILE (RFC 3339); simulations only",
@@ -194,6 +321,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--count", type=int, required=True, help="number of entries to append")
     sp.add_argument("--batch", type=int, default=1024, help="entries per commit (default 1024)")
     sp.set_defaults(func=cmd_synth)
+
+    sp = sub.add_parser("audit", help="audit the log against the schedule's rules")
+    data_arg(sp)
+    sp.add_argument("--json", action="store_true", help="findings as JSON")
+    sp.add_argument("--at", help="judge deadlines as of this RFC 3339 time (default: now)")
+    sp.set_defaults(func=cmd_audit)
+
+    sp = sub.add_parser("demo", help="build the three-cycle demonstration log (a simulation)")
+    sp.add_argument(
+        "--data", required=True, help="directory to build it in (replaced if it exists)"
+    )
+    sp.add_argument("--serve", action="store_true", help="then serve it")
+    sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sp.set_defaults(func=cmd_demo)
 
     cli_entries.add_parsers(sub)
     return p

@@ -78,9 +78,14 @@ class Scenario:
         return out
 
     def envelopes(self) -> list[tuple[int, dict[str, Any]]]:
-        """(logged_at ms, signed envelope) for every entry, in order."""
+        """(logged_at ms, signed envelope) for every entry, assuming consecutive indices."""
         labels = self.labels()
         return [(e.at_ms, _envelope(self.origin, e, labels)) for e in self.entries]
+
+    def envelope(self, entry: ScenarioEntry, indices: dict[str, int]) -> dict[str, Any]:
+        """The signed envelope of *entry*, resolving "@label" with the indices the
+        entries actually got (other entries, such as markers, may sit between)."""
+        return _envelope(self.origin, entry, indices)
 
 
 def _entry(raw: dict[str, Any]) -> ScenarioEntry:

@@ -195,18 +195,30 @@ class LogWriter:
                 if p.envelope_hash in index_of or p.envelope_hash in refused:
                     continue  # already logged (earlier, or earlier in this batch)
                 index = head.size + len(rows)
+                facets = None
                 if self.admission is not None:
                     verdict = self.admission.admit(p.envelope, index, now)
                     if isinstance(verdict, Refusal):
                         refused[p.envelope_hash] = verdict
                         continue
+                    facets = self.admission.facets(verdict)
                 leaf = encode_leaf(p.envelope_json, now)
                 index_of[p.envelope_hash] = index
-                rows.append(EntryRow(index, leaf, b"", p.envelope_hash, now, p.payload_type))
+                rows.append(
+                    EntryRow(index, leaf, b"", p.envelope_hash, now, p.payload_type, facets)
+                )
             if rows:
                 hashes = leaf_hashes([r.leaf for r in rows])
                 rows = [
-                    EntryRow(r.index, r.leaf, h, r.envelope_hash, r.logged_at_ms, r.payload_type)
+                    EntryRow(
+                        r.index,
+                        r.leaf,
+                        h,
+                        r.envelope_hash,
+                        r.logged_at_ms,
+                        r.payload_type,
+                        r.facets,
+                    )
                     for r, h in zip(rows, hashes, strict=True)
                 ]
                 new_edge = edge.copy()

@@ -16,6 +16,7 @@ from ledger.datadir import DataDir, DataDirError
 from ledger.keys import load_key, write_new_key
 from ledger.prover import Prover
 from ledger.sequencer import LogWriter
+from ledger.signing import EntryKey
 from ledger.sqlite_store import SqliteStore
 from ledger.store import EntryRow, Head
 from verifier.checkpoint import Checkpoint, check_origin
@@ -30,12 +31,17 @@ from verifier.tiles import (
     parse_tile_path,
 )
 
+#: The key the server signs schedule markers with (PEM, mode 0600), beside the log key.
+MARKER_KEY_NAME = "marker.key"
+
 
 class NotFound(LookupError):
     """The requested tile, entry, checkpoint or proof does not exist (yet)."""
 
 
-def init_log(data: DataDir, origin: str, *, synthetic: bool = False) -> str:
+def init_log(
+    data: DataDir, origin: str, *, synthetic: bool = False, created_at_ms: int | None = None
+) -> str:
     """Create a new log: key file (0600), vkey file, database with the empty checkpoint.
 
     Returns the vkey. Refuses to touch an existing database or key.
@@ -49,11 +55,20 @@ def init_log(data: DataDir, origin: str, *, synthetic: bool = False) -> str:
     signer = write_new_key(data.key_path, origin)
     note = sign_note(Checkpoint(origin, 0, EMPTY_ROOT).to_text(), [signer])
     store = SqliteStore.create(
-        data.db_path, origin, note, EMPTY_ROOT, profile="synthetic" if synthetic else "governed"
+        data.db_path,
+        origin,
+        note,
+        EMPTY_ROOT,
+        profile="synthetic" if synthetic else "governed",
+        created_at_ms=created_at_ms,
     )
     store.close()
     vkey = signer.verifier.vkey
     data.vkey_path.write_text(vkey + "\n")
+    if not synthetic:
+        # The key the server signs schedule markers with; the board grants it
+        # the "log" role (a key_grant) before markers can be logged.
+        EntryKey.generate().write(data.root / MARKER_KEY_NAME)
     return vkey
 
 

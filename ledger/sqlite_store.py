@@ -23,7 +23,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ledger.store import EntryRow, Head, HeadMoved, StoreError
+from ledger.store import EntryRow, Head, HeadMoved, SearchQuery, StoreError
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
@@ -51,11 +51,28 @@ def _create_schema(db: sqlite_utils.Database) -> None:
             "envelope_hash": bytes,
             "logged_at_ms": int,
             "payload_type": str,
+            "entry_type": str,
+            "org": str,
+            "run_id": str,
+            "level": int,
+            "cycle": int,
         },
         pk="idx",
-        not_null={"leaf", "leaf_hash", "envelope_hash", "logged_at_ms", "payload_type"},
+        not_null={
+            "leaf",
+            "leaf_hash",
+            "envelope_hash",
+            "logged_at_ms",
+            "payload_type",
+            "entry_type",
+        },
         strict=True,
     )
+    for cols in (["entry_type"], ["org"], ["run_id"], ["level"], ["cycle"], ["logged_at_ms"]):
+        db.table("entries").create_index(cols)
+    # Full-text search over each payload's words (a convenience: completeness
+    # comes from the log itself, not from search).
+    db.execute("CREATE VIRTUAL TABLE entries_fts USING fts5(text, tokenize = 'unicode61')")
     db.table("entries").create_index(["envelope_hash"], unique=True)
     db.table("entries").create_index(["payload_type"])
     db.table("tiles").create(
@@ -99,13 +116,24 @@ class _SqliteTx:
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:
         self.c.executemany(
-            "INSERT INTO entries (idx, leaf, leaf_hash, envelope_hash, logged_at_ms, payload_type) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO entries (idx, leaf, leaf_hash, envelope_hash, logged_at_ms, payload_type, "
+            "entry_type, org, run_id, level, cycle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (r.index, r.leaf, r.leaf_hash, r.envelope_hash, r.logged_at_ms, r.payload_type)
+                (
+                    r.index,
+                    r.leaf,
+                    r.leaf_hash,
+                    r.envelope_hash,
+                    r.logged_at_ms,
+                    r.payload_type,
+                    *_facet_columns(r),
+                )
                 for r in rows
             ],
         )
+        texts = [(r.index, r.facets.text) for r in rows if r.facets is not None and r.facets.text]
+        if texts:
+            self.c.executemany("INSERT INTO entries_fts (rowid, text) VALUES (?, ?)", texts)
 
     def put_tiles(self, tiles: Mapping[tuple[int, int], bytes]) -> None:
         self.c.executemany(
@@ -150,6 +178,20 @@ class _SqliteTx:
 
     def read_leaf(self, index: int) -> EntryRow | None:
         return _read_entry(self.c, index)
+
+
+def _facet_columns(r: EntryRow) -> tuple[str, str | None, str | None, int | None, int | None]:
+    f = r.facets
+    if f is None:
+        # Shape-only (synthetic) entries: the type is the payloadType's.
+        return (
+            r.payload_type.split(".")[-2] if "." in r.payload_type else "unknown",
+            None,
+            None,
+            None,
+            None,
+        )
+    return f.entry_type, f.org, f.run_id, f.level, f.cycle
 
 
 def _read_head(c: sqlite3.Connection) -> Head:
@@ -201,6 +243,7 @@ class SqliteStore:
         root: bytes,
         *,
         profile: str = "governed",
+        created_at_ms: int | None = None,
     ) -> SqliteStore:
         """Create a new log database holding the signed checkpoint of the empty tree."""
         if path.exists():
@@ -212,7 +255,9 @@ class SqliteStore:
             db = sqlite_utils.Database(conn)
             conn.execute("BEGIN IMMEDIATE")
             _create_schema(db)
-            now = int(time.time() * 1000)
+            # The first logged_at can be no earlier than this (a simulation starts
+            # its calendar here; a real log starts now).
+            now = created_at_ms if created_at_ms is not None else int(time.time() * 1000)
             conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
                 [
@@ -336,6 +381,41 @@ class SqliteStore:
         finally:
             conn.close()
 
+    def search(self, q: SearchQuery) -> list[EntryRow]:
+        """Entries matching every given filter, by index, after ``q.after``."""
+        where: list[str] = ["e.idx > ?"]
+        args: list[str | int] = [q.after]
+        for col, val in (
+            ("entry_type", q.entry_type),
+            ("org", q.org),
+            ("run_id", q.run_id),
+            ("level", q.level),
+            ("cycle", q.cycle),
+        ):
+            if val is not None:
+                where.append(f"e.{col} = ?")
+                args.append(val)
+        if q.since_ms is not None:
+            where.append("e.logged_at_ms >= ?")
+            args.append(q.since_ms)
+        if q.until_ms is not None:
+            where.append("e.logged_at_ms < ?")
+            args.append(q.until_ms)
+        join = ""
+        if q.text:
+            join = "JOIN entries_fts f ON f.rowid = e.idx"
+            where.append("f.text MATCH ?")
+            args.append(_fts_query(q.text))
+        head = self.head().size  # only what a published checkpoint covers
+        where.append("e.idx < ?")
+        args.append(head)
+        sql = (
+            "SELECT e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type "  # noqa: S608
+            f"FROM entries e {join} WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
+        )
+        args.append(max(1, min(q.limit, 500)))
+        return [EntryRow(*row) for row in self._reader().execute(sql, args)]
+
     def checkpoint_sizes(self) -> Iterator[int]:
         for (size,) in self._reader().execute("SELECT size FROM checkpoints ORDER BY size"):
             yield size
@@ -356,6 +436,12 @@ class SqliteStore:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _fts_query(text: str) -> str:
+    """Words as FTS5 phrase tokens, so user text can never be FTS5 syntax."""
+    words = [w for w in text.replace('"', " ").split() if w][:16]
+    return " ".join(f'"{w}"' for w in words) or '""'
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

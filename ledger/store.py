@@ -30,6 +30,18 @@ class Head:
 
 
 @dataclass(frozen=True)
+class EntryFacets:
+    """What search filters on, taken from an admitted payload (never from the leaf again)."""
+
+    entry_type: str
+    org: str | None = None
+    run_id: str | None = None
+    level: int | None = None
+    cycle: int | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class EntryRow:
     index: int
     leaf: bytes
@@ -37,6 +49,21 @@ class EntryRow:
     envelope_hash: bytes
     logged_at_ms: int
     payload_type: str
+    facets: EntryFacets | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    entry_type: str | None = None
+    org: str | None = None
+    run_id: str | None = None
+    level: int | None = None
+    cycle: int | None = None
+    text: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    after: int = -1  # return entries with index > after (keyset pagination)
+    limit: int = 50
 
 
 class StoreError(RuntimeError):
@@ -82,6 +109,8 @@ class LogStore(Protocol):
     def read_tile(self, level: int, index: int) -> bytes | None: ...
 
     def read_leaves(self, start: int, end: int) -> list[bytes]: ...
+
+    def iter_leaves(self) -> Iterator[bytes]: ...
 
     def read_entry(self, index: int) -> EntryRow | None: ...
 

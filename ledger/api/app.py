@@ -11,11 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import problems, routes_api, routes_log
-from ledger.clock import Clock
+from ledger.clock import Clock, system_clock
 from ledger.datadir import DataDir, WriterLock
+from ledger.markers import MarkerJob, load_marker_key, start_scheduler
 from ledger.sequencer import GroupCommitter
 from ledger.service import LogReader, open_writer
 from ledger.sqlite_store import SqliteStore
+from ledger.views import LogView
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ServerOptions:
     max_batch: int = 256
     max_queue: int = 4096
     clock: Clock | None = None  # a simulated clock (simulations and tests only)
+    marker_interval_s: float = 60.0
 
 
 def create_app(options: ServerOptions) -> FastAPI:
@@ -43,10 +46,20 @@ def create_app(options: ServerOptions) -> FastAPI:
             committer.start()
         store = SqliteStore.open(options.data.db_path, readonly=True)
         app.state.reader = LogReader(store)
+        app.state.view = LogView(store, options.data.root / "blobs" / "sha256")
         app.state.committer = committer
+        app.state.clock = options.clock or system_clock
+        scheduler = None
+        key = load_marker_key(options.data.root) if committer is not None else None
+        if committer is not None and key is not None and app.state.view.governed:
+            assert writer is not None
+            app.state.markers = MarkerJob(app.state.view, committer, key, writer.clock)
+            scheduler = start_scheduler(app.state.markers, options.marker_interval_s)
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             if committer is not None:
                 await committer.stop()
             if writer is not None:

@@ -6,11 +6,17 @@ from fastapi import Request
 
 from ledger.sequencer import GroupCommitter
 from ledger.service import LogReader
+from ledger.views import LogView
 
 
 def reader_of(request: Request) -> LogReader:
     reader: LogReader = request.app.state.reader
     return reader
+
+
+def view_of(request: Request) -> LogView:
+    view: LogView = request.app.state.view
+    return view
 
 
 def committer_of(request: Request) -> GroupCommitter | None:

@@ -8,13 +8,16 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from ledger.api.deps import committer_of, reader_of
+from ledger.api.deps import committer_of, reader_of, view_of
 from ledger.api.problems import Problem
 from ledger.api.responses import JSONBody
 from ledger.sequencer import EntryRefused, Overloaded, prepare
 from ledger.service import NotFound
-from ledger.store import StoreError
+from ledger.store import EntryRow, SearchQuery, StoreError
 from verifier.encoding import b64encode
+from verifier.entries.codec import json_schema
+from verifier.entries.fields import parse_time
+from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
 from verifier.leaf import format_logged_at, loads_strict
 from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
@@ -90,41 +93,131 @@ async def append_entry(request: Request) -> Response:
     )
 
 
-def _entry_json(request: Request, index: int) -> dict[str, Any]:
+def _receipt(request: Request, index: int, leaf: bytes) -> dict[str, Any]:
     reader = reader_of(request)
-    try:
-        row = reader.entry(index)
-    except NotFound as exc:
-        raise Problem(404, "entry-not-found", str(exc)) from None
+    head = reader.head()
+    _, proof = reader.inclusion(index, head.size)
+    text = TlogProof(index, tuple(proof), head.checkpoint).to_text()
+    return {"media_type": RECEIPT_MEDIA_TYPE, "leaf": b64encode(leaf), "tlog_proof": text}
+
+
+def _summary(row: EntryRow) -> dict[str, Any]:
     return {
         "index": row.index,
-        "leaf": b64encode(row.leaf),
-        "leaf_hash": b64encode(row.leaf_hash),
         "logged_at": format_logged_at(row.logged_at_ms),
         "payload_type": row.payload_type,
-        "entry": orjson.loads(row.leaf),
+        "url": f"/api/v1/entries/{row.index}",
     }
 
 
-@router.get("/entries/{index}", summary="One entry: its leaf bytes and decoded contents")
+@router.get("/entries/{index}", summary="One entry: leaf bytes, decoded payload, signers, receipt")
 def get_entry(index: IndexPath, request: Request) -> JSONBody:
-    return JSONBody(_entry_json(request, index))
+    try:
+        row = reader_of(request).entry(index)
+        receipt = _receipt(request, index, row.leaf)
+    except NotFound as exc:
+        raise Problem(404, "entry-not-found", str(exc)) from None
+    body = {
+        **_summary(row),
+        "leaf": b64encode(row.leaf),
+        "leaf_hash": b64encode(row.leaf_hash),
+        **view_of(request).describe(row.leaf),
+        "receipt": receipt,
+    }
+    return JSONBody(body)
 
 
 @router.get(
     "/entries/{index}/receipt", summary="An offline receipt for the entry at the latest checkpoint"
 )
 def get_receipt(index: IndexPath, request: Request) -> JSONBody:
-    reader = reader_of(request)
     try:
-        row = reader.entry(index)
-        head = reader.head()
-        _, proof = reader.inclusion(index, head.size)
+        row = reader_of(request).entry(index)
+        return JSONBody(_receipt(request, index, row.leaf))
     except NotFound as exc:
         raise Problem(404, "entry-not-found", str(exc)) from None
-    text = TlogProof(index, tuple(proof), head.checkpoint).to_text()
+
+
+SEARCH_NOTE = (
+    "Search is a convenience. Completeness comes from the log itself: "
+    "verify it with frontier-verify and read every entry from /log/."
+)
+
+
+@router.get(
+    "/entries", summary="Search entries by type, organisation, run, level, cycle, time, text"
+)
+def search_entries(
+    request: Request,
+    *,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    org: Annotated[str | None, Query(max_length=64)] = None,
+    run: Annotated[str | None, Query(max_length=64)] = None,
+    level: Annotated[int | None, Query(ge=0, le=63)] = None,
+    cycle: Annotated[int | None, Query(ge=2000, le=2999)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[str | None, Query(max_length=40, description="RFC 3339 UTC")] = None,
+    until: Annotated[str | None, Query(max_length=40, description="RFC 3339 UTC")] = None,
+    after: Annotated[int, Query(ge=-1, le=2**63 - 1)] = -1,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JSONBody:
+    try:
+        since_ms = parse_time(since, "since") if since else None
+        until_ms = parse_time(until, "until") if until else None
+    except FormatError as exc:
+        raise Problem(400, "invalid-request", str(exc)) from None
+    query = SearchQuery(type, org, run, level, cycle, q, since_ms, until_ms, after, limit)
+    rows = reader_of(request).store.search(query)
     return JSONBody(
-        {"media_type": RECEIPT_MEDIA_TYPE, "leaf": b64encode(row.leaf), "tlog_proof": text}
+        {
+            "entries": [_summary(r) for r in rows],
+            "next_after": rows[-1].index if len(rows) == limit else None,
+            "note": SEARCH_NOTE,
+        }
+    )
+
+
+@router.get("/schemas", summary="The entry types this log knows")
+def list_schemas() -> JSONBody:
+    return JSONBody({"types": {t: f"/api/v1/schemas/{t}" for t in TYPES}})
+
+
+@router.get("/schemas/{entry_type}", summary="JSON Schema of an entry type's payload")
+def get_schema(entry_type: Annotated[str, Path(max_length=64)]) -> Response:
+    try:
+        schema = json_schema(entry_type)
+    except FormatError as exc:
+        raise Problem(404, "unknown-type", str(exc)) from None
+    return Response(orjson.dumps(schema), media_type="application/schema+json")
+
+
+@router.get("/audit", summary="The policy audit of the log: every finding, by rule")
+def get_audit(
+    request: Request,
+    at: Annotated[
+        str | None, Query(max_length=40, description="judge deadlines as of this time")
+    ] = None,
+) -> JSONBody:
+    view = view_of(request)
+    if not view.governed:
+        raise Problem(404, "not-governed", "a synthetic test log has no schedule to audit")
+    try:
+        now = (
+            parse_time(at, "at")
+            if at
+            else max(request.app.state.clock(), reader_of(request).head().logged_at_ms)
+        )
+    except FormatError as exc:
+        raise Problem(400, "invalid-request", str(exc)) from None
+    report = view.audit(now)
+    return JSONBody(
+        {
+            "origin": report.origin,
+            "tree_size": report.size,
+            "at": format_logged_at(now),
+            "violations": len(report.violations),
+            "findings": [f.to_json() for f in report.findings],
+        }
     )
 
 

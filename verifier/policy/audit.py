@@ -7,7 +7,7 @@ broken entry does not hide what the rest of the log shows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from verifier.entries.registry import AdmissionError
@@ -39,7 +39,7 @@ class AuditReport:
 class Auditor:
     """Incremental audit: feed leaves in order, ask for the report at any time."""
 
-    def __init__(self, origin: str, blobs: dict[str, bytes] | None = None) -> None:
+    def __init__(self, origin: str, blobs: Mapping[str, bytes] | None = None) -> None:
         self.replay = LogReplay(origin)
         self.engine = PolicyEngine(blobs)
         self.findings: list[Finding] = []
@@ -113,7 +113,7 @@ def _rule_key(rule: str) -> tuple[str, int]:
 
 
 def audit_leaves(
-    origin: str, leaves: Iterable[bytes], now_ms: int, blobs: dict[str, bytes] | None = None
+    origin: str, leaves: Iterable[bytes], now_ms: int, blobs: Mapping[str, bytes] | None = None
 ) -> AuditReport:
     auditor = Auditor(origin, blobs)
     for leaf in leaves:

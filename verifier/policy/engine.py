@@ -13,6 +13,7 @@ Interpretations of POLICY.md that an auditor should know are marked "Choice:".
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -143,7 +144,7 @@ def _sealed_docs(body: object) -> tuple[str, ...]:
 class PolicyEngine:
     """Schedule state plus the rules S1–S14 (and L2 on time order)."""
 
-    def __init__(self, blobs: dict[str, bytes] | None = None) -> None:
+    def __init__(self, blobs: Mapping[str, bytes] | None = None) -> None:
         self.state = PolicyState()
         #: Revealed documents by SHA-256 hex (content served as blobs), for S14.
         self.blobs = blobs or {}
@@ -1040,3 +1041,30 @@ class PolicyEngine:
                 )
             ]
         return []
+
+
+MARKERS = ("lift_date", "submission_window_closed", "decision_due")
+
+
+def due_markers(state: PolicyState, now_ms: int) -> list[tuple[int, str, int]]:
+    """Schedule markers whose deadline has passed by *now_ms* and are not yet logged.
+
+    Returns (deadline ms, marker, cycle), earliest first. Cycles start at the
+    charter's first cycle, so a new log never back-fills history.
+    """
+    if state.charter is None or state.calendar is None:
+        return []
+    cal = state.calendar
+    out = []
+    cycle = state.charter.first_cycle
+    while cal.lift_ms(cycle) <= now_ms:
+        for marker, when in (
+            ("lift_date", cal.lift_ms(cycle)),
+            ("submission_window_closed", cal.window_closes_ms(cycle)),
+            ("decision_due", cal.decision_day(cycle)[0]),
+        ):
+            if when <= now_ms and (cycle, marker) not in state.markers:
+                out.append((when, marker, cycle))
+        cycle += 1
+    out.sort()
+    return out

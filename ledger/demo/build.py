@@ -1,0 +1,121 @@
+"""``frontier-ledger demo``: build the demonstration log on a simulated calendar.
+
+The sequencer's clock is set to each entry's date before it is appended, so
+``logged_at``, markers, lifts and decisions fall on their real dates. Before each
+entry, every schedule marker whose deadline has passed is appended at the
+deadline's instant — exactly what the server's marker job does as time passes.
+Every entry goes through the same admission and policy preflight as over HTTP.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ledger.admission import Refusal
+from ledger.datadir import DataDir, WriterLock
+from ledger.markers import marker_envelope
+from ledger.scenario import Scenario, actor_key, load
+from ledger.sequencer import LogWriter, prepare
+from ledger.service import MARKER_KEY_NAME, init_log, open_writer
+from ledger.signing import EntryKey
+from verifier.leaf import format_logged_at
+from verifier.policy.audit import Auditor, AuditReport
+from verifier.policy.engine import due_markers
+
+MARKER_ACTOR = "log-markers"
+
+
+class DemoError(RuntimeError):
+    """An entry of the scenario was refused: the scenario is wrong, not the log."""
+
+
+class SimulatedClock:
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    data: DataDir
+    vkey: str
+    entries: int
+    markers: int
+    report: AuditReport
+    now_ms: int
+
+
+def scenario_path() -> Path:
+    return Path(str(resources.files("ledger.demo") / "scenario.toml"))
+
+
+def _append(
+    writer: LogWriter, clock: SimulatedClock, at_ms: int, envelope: dict[str, Any], what: str
+) -> int:
+    clock.ms = at_ms
+    (result,) = writer.commit([prepare(envelope)])
+    if isinstance(result, Refusal):
+        raise DemoError(f"{what} was refused: {result.message}")
+    return result.index
+
+
+def build_demo(root: Path, scenario: Scenario | None = None) -> DemoResult:
+    """Create DATA anew at *root* and append the scenario on its calendar."""
+    scenario = scenario or load(scenario_path())
+    if root.exists():
+        shutil.rmtree(root)
+    data = DataDir.at(root)
+    vkey = init_log(data, scenario.origin, created_at_ms=scenario.entries[0].at_ms)
+    # A simulation: the marker key is the scenario's "log-markers" actor, whom
+    # the scenario's board grants the log role.
+    (root / MARKER_KEY_NAME).unlink()
+    actor_key(MARKER_ACTOR).write(root / MARKER_KEY_NAME)
+    marker_key = EntryKey.load(root / MARKER_KEY_NAME)
+    # Markers only if the scenario's board grants the marker key the log role.
+    with_markers = any(
+        e.type == "key_grant" and e.fields.get("actor") == MARKER_ACTOR for e in scenario.entries
+    )
+    clock = SimulatedClock(scenario.entries[0].at_ms)
+    indices: dict[str, int] = {}
+    markers = 0
+    with WriterLock(data):
+        writer = open_writer(data, admit=True, clock=clock)
+        try:
+            assert writer.admission is not None
+            for entry in scenario.entries:
+                due = (
+                    due_markers(writer.admission.engine.state, entry.at_ms) if with_markers else []
+                )
+                for when, marker, cycle in due:
+                    env = marker_envelope(scenario.origin, marker_key, marker, cycle)
+                    _append(writer, clock, when, env, f"the {marker} marker of {cycle}")
+                    markers += 1
+                env = scenario.envelope(entry, indices)
+                indices[entry.label] = _append(writer, clock, entry.at_ms, env, entry.label)
+            due = (
+                due_markers(writer.admission.engine.state, scenario.now_ms) if with_markers else []
+            )
+            for when, marker, cycle in due:
+                env = marker_envelope(scenario.origin, marker_key, marker, cycle)
+                _append(writer, clock, when, env, f"the {marker} marker of {cycle}")
+                markers += 1
+            # Revealed documents are blobs: keep them where the server serves them.
+            blobs = root / "blobs" / "sha256"
+            for digest, content in scenario.blobs().items():
+                blobs.mkdir(parents=True, exist_ok=True)
+                (blobs / digest).write_bytes(content)
+            auditor = Auditor(scenario.origin, scenario.blobs())
+            for leaf in writer.store.iter_leaves():
+                auditor.feed(leaf)
+            report = auditor.report(scenario.now_ms)
+        finally:
+            writer.store.close()
+    # The simulated clock the demo server runs on: it carries on from the scenario's end.
+    (root / "clock").write_text(format_logged_at(scenario.now_ms) + "\n")
+    return DemoResult(data, vkey, len(indices), markers, report, scenario.now_ms)

@@ -1,0 +1,92 @@
+"""Read-side views of a governed log: the replayed key set and the policy audit.
+
+The read API never touches the sequencer's state: it replays the log from the
+read-only store into its own :class:`verifier.policy.audit.Auditor`, catching up
+incrementally as the published size grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ledger.sqlite_store import SqliteStore
+from verifier.entries.codec import parse_payload, payload_to_json
+from verifier.errors import FormatError
+from verifier.leaf import parse_leaf
+from verifier.policy.audit import Auditor, AuditReport
+
+
+class BlobDir(Mapping[str, bytes]):
+    """Revealed documents stored as ``DIR/<sha256 hex>`` (read lazily, digest-checked)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __getitem__(self, digest: str) -> bytes:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise KeyError(digest)
+        try:
+            data = (self.root / digest).read_bytes()
+        except OSError:
+            raise KeyError(digest) from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise KeyError(digest)
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(p.name for p in self.root.glob("*")) if self.root.is_dir() else [])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class LogView:
+    def __init__(self, store: SqliteStore, blobs_dir: Path | None = None) -> None:
+        self.store = store
+        self.governed = store.profile == "governed"
+        self._auditor = Auditor(store.origin, BlobDir(blobs_dir) if blobs_dir else None)
+        self._lock = threading.Lock()
+
+    def catch_up(self) -> Auditor:
+        with self._lock:
+            size = self.store.head().size
+            start = self._auditor.size
+            if start < size:
+                for leaf in self.store.read_leaves(start, size):
+                    self._auditor.feed(leaf)
+            return self._auditor
+
+    def audit(self, now_ms: int) -> AuditReport:
+        return self.catch_up().report(now_ms)
+
+    def describe(self, leaf: bytes) -> dict[str, Any]:
+        """The entry's decoded payload and who signed it (holder and roles from the log)."""
+        parsed = parse_leaf(leaf)
+        out: dict[str, Any] = {
+            "type": parsed.envelope.entry_type,
+            "payload_type": parsed.envelope.payload_type,
+        }
+        try:
+            out["payload"] = payload_to_json(parse_payload(parsed.envelope.payload))
+        except FormatError as exc:
+            out["payload"] = None
+            out["payload_error"] = str(exc)
+        registry = self.catch_up().replay.registry if self.governed else None
+        signers = []
+        for sig in parsed.envelope.signatures:
+            rec = registry.keys.get(sig.keyid) if registry is not None else None
+            signers.append(
+                {
+                    "keyid": sig.keyid,
+                    "holder": rec.holder if rec else None,
+                    "roles": sorted(rec.roles) if rec else [],
+                    "granted_at": rec.granted_at if rec else None,
+                    "revoked_at": rec.revoked_at if rec else None,
+                }
+            )
+        out["signers"] = signers
+        return out

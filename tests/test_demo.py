@@ -1,0 +1,111 @@
+"""The demonstration log: three cycles on a simulated calendar, audited clean."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.cli import main as ledger_main
+from ledger.demo.build import DemoResult, build_demo
+from ledger.scenario import load
+from ledger.sqlite_store import SqliteStore
+from verifier.entries.codec import parse_payload
+from verifier.leaf import parse_leaf
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[DemoResult, list[tuple[str, dict, str]]]:
+    result = build_demo(tmp_path_factory.mktemp("demo") / "data")
+    store = SqliteStore.open(result.data.db_path, readonly=True)
+    entries = []
+    for leaf in store.iter_leaves():
+        parsed = parse_leaf(leaf)
+        p = parse_payload(parsed.envelope.payload)
+        entries.append((p.type, json.loads(parsed.envelope.payload), parsed.logged_at))
+    store.close()
+    return result, entries
+
+
+def of(entries: list, t: str) -> list[tuple[dict, str]]:
+    return [(p, at) for typ, p, at in entries if typ == t]
+
+
+def test_demo_audit_has_no_violation(demo) -> None:
+    result, entries = demo
+    assert result.report.violations == ()
+    assert result.report.findings == ()
+    assert len(entries) == result.entries + result.markers
+
+
+def test_demo_is_marked_as_a_simulation(demo) -> None:
+    ((charter, _),) = of(demo[1], "charter")
+    assert charter["simulation"] is True
+    assert "fictional" in charter["regulator"]["name"]
+
+
+def test_demo_runs_on_its_calendar(demo) -> None:
+    _, entries = demo
+    times = [at for _, _, at in entries]
+    assert times == sorted(times)
+    assert times[0].startswith("2026-10-01") and times[-1].startswith("2030-01-01")
+    decisions = of(entries, "decision")
+    on_dates = [at[:10] for _, at in decisions]
+    assert on_dates.count("2027-12-31") == 2  # the on-time batch of 2027
+    assert "2028-12-31" in on_dates and "2029-01-10" in on_dates and "2029-12-31" in on_dates
+    markers = {(p["cycle"], p["marker"]): at[:10] for p, at in of(entries, "schedule_marker")}
+    assert markers[(2027, "lift_date")] == "2027-01-01"
+    assert markers[(2027, "submission_window_closed")] == "2027-07-01"
+    assert markers[(2028, "decision_due")] == "2028-12-31"
+    assert markers[(2030, "lift_date")] == "2030-01-01"
+
+
+def test_demo_covers_every_situation(demo) -> None:
+    _, entries = demo
+    outcomes = [p["outcome"] for p, _ in of(entries, "decision")]
+    assert outcomes.count("approved") >= 3 and "rejected" in outcomes
+    assert any(p["outcome"] == "fail" for p, _ in of(entries, "eval_result"))  # a failed evaluation
+    assert any(p["outcome"] == "upheld_in_part" for p, _ in of(entries, "contest_resolution"))
+    assert of(entries, "training_halted")  # a halted run
+    assert of(entries, "threshold_postponement")  # a postponed lift
+    assert len(of(entries, "deregulation")) == 2
+    assert of(entries, "reveal")
+    late = [p for p, at in of(entries, "submission") if dt.date.fromisoformat(at[:10]).month > 6]
+    assert late, "a late submission"
+
+
+def test_audit_command(demo, capsys: pytest.CaptureFixture[str]) -> None:
+    result, _ = demo
+    assert (
+        ledger_main(["audit", "--data", str(result.data.root), "--at", "2030-01-02T00:00:00Z"]) == 0
+    )
+    assert "No findings" in capsys.readouterr().out
+    # Ask again a year later: the 2030 cycle's deadlines have passed with no decision due,
+    # but nothing was submitted, so still nothing to report.
+    assert (
+        ledger_main(
+            ["audit", "--data", str(result.data.root), "--json", "--at", "2031-01-02T00:00:00Z"]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["violations"] == 0
+
+
+def test_audit_reports_a_logged_fact_that_breaks_a_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An overrun is a fact the lab must report; it is logged, and the audit flags it.
+    scenario = load(SCENARIOS / "s3_overrun_without_halt.toml")
+    result = build_demo(tmp_path / "data", scenario)
+    assert [f.rule for f in result.report.violations] == ["S3"]
+    assert (
+        ledger_main(["audit", "--data", str(result.data.root), "--at", "2028-01-02T00:00:00Z"]) == 1
+    )
+    out = capsys.readouterr().out
+    assert "S3" in out and "without a halt" in out

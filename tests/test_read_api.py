@@ -1,0 +1,167 @@
+"""The read API of a governed log (the demo) over a real server: search, schemas,
+entry details, audit, and the schedule-marker job on a simulated clock."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+
+from ledger.demo.build import DemoResult, build_demo
+from ledger.scenario import load
+from tests.serverproc import ServerProcess
+from verifier.note import parse_vkey
+from verifier.policy.engine import PolicyState, due_markers
+from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, DemoResult]]:
+    result = build_demo(tmp_path_factory.mktemp("demo") / "data")
+    root = result.data.root
+    server = ServerProcess(
+        root, extra=["--simulated-clock", str(root / "clock"), "--marker-interval", "0.2"]
+    )
+    server.start()
+    try:
+        yield server, result
+    finally:
+        server.stop()
+
+
+def get(server: ServerProcess, path: str, **params) -> dict:
+    r = httpx.get(server.url(path), params=params, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def search(server: ServerProcess, **params) -> list[int]:
+    body = get(server, "/api/v1/entries", limit=500, **params)
+    assert "Completeness comes from the log itself" in body["note"]
+    return [e["index"] for e in body["entries"]]
+
+
+def payload_of(server: ServerProcess, index: int) -> dict:
+    return get(server, f"/api/v1/entries/{index}")["payload"]
+
+
+def test_search_filters(demo) -> None:
+    server, _ = demo
+    decisions = search(server, type="decision")
+    assert len(decisions) == 5
+    assert all(payload_of(server, i)["type"] == "decision" for i in decisions)
+    borealis = search(server, org="borealis")
+    kinds = {payload_of(server, i)["type"] for i in borealis}
+    assert {"preregistration", "submission", "contest_finding", "decision"} <= kinds
+    run = search(server, run="acme-2027")
+    assert {payload_of(server, i)["type"] for i in run} >= {
+        "preregistration",
+        "training_started",
+        "submission",
+        "eval_result",
+        "decision",
+        "reveal",
+    }
+    assert all(payload_of(server, i).get("level", 2) == 2 for i in search(server, level=2))
+    assert search(server, cycle=2028)
+    text = search(server, q="jailbreak")
+    assert {payload_of(server, i)["type"] for i in text} == {"contest_finding", "eval_result"}
+    assert search(server, q='"; DROP TABLE entries; --') == []
+    window = search(server, since="2027-12-31T00:00:00Z", until="2028-01-01T00:00:00Z")
+    assert set(decisions[:2]) <= set(window)
+
+
+def test_search_pages(demo) -> None:
+    server, _ = demo
+    seen, after = [], -1
+    for _ in range(100):
+        body = get(server, "/api/v1/entries", limit=7, after=after)
+        seen += [e["index"] for e in body["entries"]]
+        if body["next_after"] is None:
+            break
+        after = body["next_after"]
+    assert seen == list(range(len(seen))) and len(seen) >= 66
+
+
+def test_schemas(demo) -> None:
+    server, _ = demo
+    types = get(server, "/api/v1/schemas")["types"]
+    assert len(types) == 19
+    r = httpx.get(server.url("/api/v1/schemas/decision"))
+    assert r.headers["content-type"] == "application/schema+json"
+    schema = r.json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    decision = payload_of(server, search(server, type="decision")[0])
+    jsonschema.validate(decision, schema, cls=jsonschema.Draft202012Validator)
+    missing = httpx.get(server.url("/api/v1/schemas/coronation"))
+    assert missing.status_code == 404 and missing.json()["status"] == 404
+
+
+def test_entry_details_name_the_signers_and_carry_a_receipt(demo) -> None:
+    server, result = demo
+    index = search(server, type="decision")[0]
+    body = get(server, f"/api/v1/entries/{index}")
+    assert body["type"] == "decision"
+    assert body["signers"][0]["holder"] == "regulator"
+    assert body["signers"][0]["roles"] == ["regulator"]
+    receipt = body["receipt"]
+    verified = verify_tlog_proof(
+        base64.b64decode(receipt["leaf"]),
+        parse_tlog_proof(receipt["tlog_proof"]),
+        parse_vkey(result.vkey),
+    )
+    assert verified.index == index
+
+
+def test_audit_endpoint(demo) -> None:
+    server, _ = demo
+    body = get(server, "/api/v1/audit")
+    assert body["violations"] == 0 and body["findings"] == []
+    assert body["at"].startswith("2030-01-02")
+    later = get(server, "/api/v1/audit", at="2030-01-03T00:00:00Z")
+    assert later["violations"] == 0
+
+
+def test_due_markers_pure() -> None:
+    s = load(Path(__file__).parent.parent / "ledger" / "demo" / "scenario.toml")
+    from verifier.entries.codec import parse_payload
+    from verifier.policy.engine import PolicyEngine
+
+    engine = PolicyEngine()
+    at, env = s.envelopes()[0]
+    engine.apply(0, parse_payload(base64.b64decode(env["payload"])), at)
+    state: PolicyState = engine.state
+    assert due_markers(state, at) == []
+    due = due_markers(state, 1_814_400_000_000)  # 2027-07-01 (window closed)
+    assert [m for _, m, _ in due] == ["lift_date", "submission_window_closed"]
+    state.markers[(2027, "lift_date")] = 1
+    assert [m for _, m, _ in due_markers(state, 1_814_400_000_000)] == ["submission_window_closed"]
+
+
+def test_marker_job_appends_markers_as_the_clock_passes_deadlines(demo) -> None:
+    server, result = demo
+    root = result.data.root
+    before = search(server, type="schedule_marker")
+    (root / "clock").write_text("2030-07-02T00:00:00Z\n")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        markers = search(server, type="schedule_marker")
+        if len(markers) > len(before):
+            break
+        time.sleep(0.2)
+    new = [payload_of(server, i) for i in markers if i not in before]
+    assert [(m["cycle"], m["marker"]) for m in new] == [(2030, "submission_window_closed")]
+    time.sleep(1.0)  # several more ticks: a marker is never logged twice
+    assert len(search(server, type="schedule_marker")) == len(markers)
+    entry = get(server, f"/api/v1/entries/{new and markers[-1]}")
+    assert entry["logged_at"].startswith("2030-07-02")
+    assert entry["signers"][0]["roles"] == ["log"]
+    assert json.dumps(get(server, "/api/v1/audit")["findings"]) == "[]"
