@@ -13,7 +13,7 @@ import pytest
 from ledger.datadir import DataDir, DataDirError, WriterLock
 from ledger.keys import KeyFileError, load_key
 from ledger.prover import Prover
-from ledger.sequencer import GroupCommitter, LogWriter, prepare
+from ledger.sequencer import GroupCommitter, LogWriter, Overloaded, prepare
 from ledger.service import LogReader, init_log, open_writer
 from ledger.sqlite_store import SqliteStore
 from ledger.store import Head, HeadMoved, StoreError
@@ -285,4 +285,25 @@ def test_group_committer_survives_an_unexpected_failure(data: DataDir) -> None:
 
     last_error, index = asyncio.run(run())
     assert index == 0 and last_error == "None"
+    writer.store.close()
+
+
+def test_full_queue_pushes_back(data: DataDir) -> None:
+    """Beyond max_queue waiting entries the committer answers Overloaded (HTTP 503)."""
+    writer = open_writer(data)
+
+    async def run() -> tuple[int, int]:
+        committer = GroupCommitter(writer, max_batch=4, max_queue=8)
+        # Not started: nothing drains the queue, so the ninth waiting entry is refused.
+        pending = [asyncio.ensure_future(committer.submit(e)) for e in entries(12)]
+        await asyncio.sleep(0)
+        refused = sum(1 for p in pending if p.done() and isinstance(p.exception(), Overloaded))
+        committer.start()
+        done = await asyncio.gather(*pending, return_exceptions=True)
+        await committer.stop()
+        return refused, sum(1 for d in done if not isinstance(d, BaseException))
+
+    refused, logged = asyncio.run(run())
+    assert (refused, logged) == (4, 8)
+    assert writer.store.head().size == 8
     writer.store.close()
