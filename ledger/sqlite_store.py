@@ -271,9 +271,11 @@ class SqliteStore:
                 "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (0, ?, ?, ?)",
                 (root, first_checkpoint, now),
             )
+            # logged_at_ms 0: no entry yet, so nothing bounds the first entry's time
+            # (a simulation may start its calendar before the day the log was made).
             conn.execute(
-                "INSERT INTO head (id, size, root, note, logged_at_ms) VALUES (1, 0, ?, ?, ?)",
-                (root, first_checkpoint, now),
+                "INSERT INTO head (id, size, root, note, logged_at_ms) VALUES (1, 0, ?, ?, 0)",
+                (root, first_checkpoint),
             )
             conn.execute("COMMIT")
         except BaseException:
