@@ -1,0 +1,172 @@
+"""C2SP tlog-policy: what an auditor trusts — the log's key, the witnesses, the quorum.
+
+::
+
+    log <vkey> [<url>]
+    witness <name> <vkey> [<url>]
+    group <name> all|any|<k> <member> [<member> ...]
+    quorum <name>|none
+
+Members of a group are witnesses or earlier groups. Blank lines and lines
+starting with ``#`` are ignored. Parsing is strict: unknown keywords, duplicate
+names, forward references and a missing ``quorum`` line are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from verifier.checkpoint import SignedCheckpoint, open_checkpoint
+from verifier.cosignature import CosignatureVerifier, parse_witness_vkey
+from verifier.encoding import parse_decimal
+from verifier.errors import FormatError, VerificationError
+from verifier.note import Ed25519Verifier, parse_vkey
+
+MAX_POLICY_SIZE = 64 * 1024
+
+
+class QuorumError(VerificationError):
+    """The checkpoint lacks the witness cosignatures the policy requires."""
+
+
+@dataclass(frozen=True)
+class Witness:
+    name: str
+    key: CosignatureVerifier
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    threshold: int  # how many members must be satisfied
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrustPolicy:
+    log: Ed25519Verifier
+    log_url: str | None
+    witnesses: Mapping[str, Witness] = field(default_factory=dict)
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    quorum: str | None = None  # None: no witnesses required
+
+    def satisfied(self, name: str, cosigned: set[str]) -> bool:
+        if name in self.witnesses:
+            return name in cosigned
+        group = self.groups[name]
+        return sum(self.satisfied(m, cosigned) for m in group.members) >= group.threshold
+
+    def quorum_met(self, cosigned: set[str]) -> bool:
+        return self.quorum is None or self.satisfied(self.quorum, cosigned)
+
+
+class _Parser:
+    def __init__(self) -> None:
+        self.log: Ed25519Verifier | None = None
+        self.log_url: str | None = None
+        self.witnesses: dict[str, Witness] = {}
+        self.groups: dict[str, Group] = {}
+        self.quorum: str | None = None
+        self.quorum_seen = False
+
+    def _new_name(self, name: str, where: str) -> None:
+        if name in self.witnesses or name in self.groups:
+            raise FormatError(f"{where}: name {name!r} is defined twice")
+
+    def line_log(self, args: list[str], where: str) -> None:
+        if self.log is not None or not 1 <= len(args) <= 2:
+            raise FormatError(f"{where}: expected one 'log <vkey> [<url>]' line")
+        self.log = parse_vkey(args[0])
+        self.log_url = args[1] if len(args) == 2 else None
+
+    def line_witness(self, args: list[str], where: str) -> None:
+        if not 2 <= len(args) <= 3:
+            raise FormatError(f"{where}: expected 'witness <name> <vkey> [<url>]'")
+        self._new_name(args[0], where)
+        url = args[2] if len(args) == 3 else None
+        self.witnesses[args[0]] = Witness(args[0], parse_witness_vkey(args[1]), url)
+
+    def line_group(self, args: list[str], where: str) -> None:
+        if len(args) < 3:
+            raise FormatError(f"{where}: expected 'group <name> all|any|<k> <member>...'")
+        name, kind, members = args[0], args[1], tuple(args[2:])
+        self._new_name(name, where)
+        for m in members:
+            if m not in self.witnesses and m not in self.groups:
+                raise FormatError(f"{where}: group member {m!r} is not defined above")
+        if kind == "all":
+            k = len(members)
+        elif kind == "any":
+            k = 1
+        else:
+            k = parse_decimal(kind, what=f"{where} threshold", maximum=len(members))
+            if k == 0:
+                raise FormatError(f"{where}: a threshold of 0 is not a quorum")
+        self.groups[name] = Group(name, k, members)
+
+    def line_quorum(self, args: list[str], where: str) -> None:
+        if self.quorum_seen or len(args) != 1:
+            raise FormatError(f"{where}: expected one 'quorum <name>|none' line")
+        self.quorum_seen = True
+        if args[0] != "none":
+            if args[0] not in self.witnesses and args[0] not in self.groups:
+                raise FormatError(f"{where}: quorum {args[0]!r} is not defined")
+            self.quorum = args[0]
+
+    def finish(self) -> TrustPolicy:
+        if self.log is None:
+            raise FormatError("policy has no 'log' line")
+        if not self.quorum_seen:
+            raise FormatError("policy has no 'quorum' line ('quorum none' requires no witnesses)")
+        return TrustPolicy(self.log, self.log_url, self.witnesses, self.groups, self.quorum)
+
+
+def parse_trust_policy(text: str) -> TrustPolicy:
+    """Parse a tlog-policy file strictly."""
+    if len(text.encode()) > MAX_POLICY_SIZE:
+        raise FormatError("policy file is too large")
+    parser = _Parser()
+    handlers = {
+        "log": parser.line_log,
+        "witness": parser.line_witness,
+        "group": parser.line_group,
+        "quorum": parser.line_quorum,
+    }
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, *args = line.split()
+        handler = handlers.get(word)
+        if handler is None:
+            raise FormatError(f"policy line {n}: unknown keyword {word[:20]!r}")
+        handler(args, f"policy line {n}")
+    return parser.finish()
+
+
+@dataclass(frozen=True)
+class TrustedCheckpoint:
+    checkpoint: SignedCheckpoint
+    #: witness name -> cosignature timestamp (seconds), for every verified cosignature
+    cosigned: Mapping[str, int]
+
+
+def open_trusted_checkpoint(data: bytes, policy: TrustPolicy) -> TrustedCheckpoint:
+    """Verify the log signature and every known cosignature, then the policy's quorum."""
+    witness_keys: Iterable[CosignatureVerifier] = [w.key for w in policy.witnesses.values()]
+    cp = open_checkpoint(data, policy.log, other_keys=witness_keys)
+    by_key = {(w.key.name, w.key.key_id): w for w in policy.witnesses.values()}
+    cosigned: dict[str, int] = {}
+    for sig in cp.note.note.signatures:
+        w = by_key.get((sig.name, sig.key_id))
+        if w is not None and cp.note.signed_by(w.key):
+            cosigned[w.name] = CosignatureVerifier.timestamp(sig.signature)
+    if not policy.quorum_met(set(cosigned)):
+        have = ", ".join(sorted(cosigned)) or "none"
+        raise QuorumError(
+            f"checkpoint of size {cp.size} lacks the witness quorum '{policy.quorum}' "
+            f"(cosigned by: {have})"
+        )
+    return TrustedCheckpoint(cp, cosigned)
