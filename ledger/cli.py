@@ -7,7 +7,6 @@ Every command prints what it did; errors go to stderr as one sentence and exit 2
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -149,29 +148,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def print_report(report: Any, as_json: bool) -> None:
-    from verifier.policy.findings import RULES
+    from verifier.policy.report import report_json, report_text
 
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "origin": report.origin,
-                    "tree_size": report.size,
-                    "violations": len(report.violations),
-                    "findings": [f.to_json() for f in report.findings],
-                },
-                indent=2,
-            )
-        )
-        return
-    print(f"Audit of {report.origin}: {report.size} entries, {len(report.findings)} findings")
-    for rule, findings in report.by_rule().items():
-        print(f"\n{rule} — {RULES.get(rule, '')}")
-        for f in findings:
-            where = ", ".join(str(i) for i in f.indices) or "-"
-            print(f"  {f.severity:<13} entries {where}: {f.message}")
-    if not report.findings:
-        print("No findings: every rule holds.")
+    print(report_json(report) if as_json else report_text(report))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

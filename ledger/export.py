@@ -63,6 +63,15 @@ def export_log(reader: LogReader, out: Path) -> ExportStats:
         atomic_write(path, data)
         stats.written += 1
         stats.bytes_written += len(data)
+    for digest in reader.blob_names():
+        path = out / "blobs" / "sha256" / digest
+        if path.exists():
+            stats.skipped += 1
+            continue
+        data = reader.blob(digest)
+        atomic_write(path, data)
+        stats.written += 1
+        stats.bytes_written += len(data)
     for d in {(out / t.path).parent for t in wanted}:
         _fsync_dir(d)
     atomic_write(out / "checkpoint", head.checkpoint)

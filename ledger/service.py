@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from ledger.admission import GovernedAdmission
 from ledger.clock import Clock, system_clock
@@ -20,6 +21,7 @@ from ledger.signing import EntryKey
 from ledger.sqlite_store import SqliteStore
 from ledger.store import EntryRow, Head
 from verifier.checkpoint import Checkpoint, check_origin
+from verifier.errors import FormatError
 from verifier.merkle import EMPTY_ROOT
 from verifier.note import sign_note
 from verifier.tiles import (
@@ -99,15 +101,32 @@ class TileBody:
 
 
 class LogReader:
-    """Read side of a log: tiles, bundles, entries, checkpoints and proofs."""
+    """Read side of a log: tiles, bundles, entries, checkpoints, blobs and proofs."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, blobs_dir: Path | None = None) -> None:
         self.store = store
+        self.blobs_dir = (
+            blobs_dir if blobs_dir is not None else store.path.parent / "blobs" / "sha256"
+        )
         # Full tiles and bundles are immutable: cache them (bytes and gzip).
         self._full = lru_cache(maxsize=1024)(self._load_full)
 
     def head(self) -> Head:
         return self.store.head()
+
+    def blob(self, digest: str) -> bytes:
+        """A revealed document by SHA-256 (only what was stored: public or revealed)."""
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise FormatError("a blob is named by 64 lower-case hex digits of its SHA-256")
+        try:
+            return (self.blobs_dir / digest).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"no blob {digest}") from None
+
+    def blob_names(self) -> list[str]:
+        if not self.blobs_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.blobs_dir.iterdir() if len(p.name) == 64)
 
     def checkpoint(self) -> bytes:
         return self.store.head().checkpoint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,58 @@ def test_wrong_key_and_missing_tile(exported: tuple[Path, str], tmp_path: Path) 
     (log / "tile/0/001").unlink()
     _, vkey = exported
     assert main(["log", "--log", str(log), "--vkey", vkey, "--quiet"]) == EXIT_FETCH
+
+
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+    from ledger.demo.build import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    result = build_demo(root / "data")
+    store = SqliteStore.open(result.data.db_path, readonly=True)
+    export_log(LogReader(store), root / "out")
+    store.close()
+    policy = root / "trust.policy"
+    policy.write_text(f"log {result.vkey}\nquorum none\n")
+    return root / "out", result.vkey, policy
+
+
+def test_audit_of_the_demo_is_clean(demo_export, capsys: pytest.CaptureFixture[str]) -> None:
+    out, _, policy = demo_export
+    code = main(
+        ["audit", "--log", str(out), "--policy", str(policy), "--at", "2030-01-02T00:00:00Z"]
+    )
+    assert code == EXIT_OK
+    assert "No findings" in capsys.readouterr().out
+
+
+def test_audit_reports_violations_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger.demo.build import build_demo
+    from ledger.scenario import load
+
+    scenario = load(Path(__file__).parent / "scenarios" / "s3_overrun_without_halt.toml")
+    result = build_demo(tmp_path / "data", scenario)
+    store = SqliteStore.open(result.data.db_path, readonly=True)
+    export_log(LogReader(store), tmp_path / "out")
+    store.close()
+    code = main(
+        ["audit", "--log", str(tmp_path / "out"), "--vkey", result.vkey, "--json", "--quiet"]
+    )
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [f["rule"] for f in report["findings"]] == ["S3"]
+
+
+def test_policy_quorum_refused(
+    demo_export, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from verifier.cosignature import CosignatureSigner
+
+    out, vkey, _ = demo_export
+    witness = CosignatureSigner.from_seed("witness.example/w", bytes(range(32)))
+    policy = tmp_path / "strict.policy"
+    policy.write_text(f"log {vkey}\nwitness w {witness.verifier.vkey}\nquorum w\n")
+    assert main(["log", "--log", str(out), "--policy", str(policy), "--quiet"]) == EXIT_LOG_BROKEN
+    assert "lacks the witness quorum" in capsys.readouterr().err

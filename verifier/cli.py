@@ -3,7 +3,8 @@
 The library raises typed errors; only :func:`main` turns them into exit codes:
 
 ====  ==========================================================
-0     verified: the log is what its signed checkpoint says
+0     verified: the log is what its signed checkpoint says (audit: and no violation)
+1     audit: the log is intact but the schedule was violated
 2     usage error (bad arguments, unreadable key file)
 3     the log is broken: bad signature, bad tile, failed proof
 4     the log could not be fetched
@@ -18,16 +19,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from verifier.checkpoint import open_checkpoint
+from verifier.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.encoding import b64decode_strict, b64encode
+from verifier.entries.fields import parse_time
 from verifier.errors import FetchError, FormatError, LedgerVerifyError, VerificationError
-from verifier.fetch import LogSource
+from verifier.fetch import LogSource, RemoteBlobs
 from verifier.leaf import loads_strict, parse_leaf
 from verifier.note import Ed25519Verifier, parse_vkey
+from verifier.policy.audit import Auditor
+from verifier.policy.report import report_json, report_text
 from verifier.tilelog import verify_tile_log
 from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof, verify_tlog_proof
+from verifier.trust_policy import open_trusted_checkpoint, parse_trust_policy
 
 EXIT_OK = 0
+EXIT_VIOLATION = 1
 EXIT_USAGE = 2
 EXIT_LOG_BROKEN = 3
 EXIT_FETCH = 4
@@ -40,9 +46,8 @@ def _load_vkey(value: str) -> Ed25519Verifier:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    key = _load_vkey(args.vkey)
     source = LogSource(args.log)
-    cp = open_checkpoint(source.fetch("checkpoint"), key)
+    cp = _open(source, args)
     t0 = time.perf_counter()
     checked = 0
     tty = sys.stderr.isatty() and not args.quiet
@@ -93,6 +98,41 @@ def cmd_proof(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _open(source: LogSource, args: argparse.Namespace) -> SignedCheckpoint:
+    """The log's checkpoint, verified under --policy (with its witness quorum) or --vkey."""
+    data = source.fetch("checkpoint")
+    if args.policy:
+        policy = parse_trust_policy(Path(args.policy).read_text())
+        trusted = open_trusted_checkpoint(data, policy)
+        if trusted.cosigned and not args.quiet:
+            names = ", ".join(f"{n} ({t})" for n, t in sorted(trusted.cosigned.items()))
+            print(f"   cosigned by {names}", file=sys.stderr)
+        return trusted.checkpoint
+    if not args.vkey:
+        raise UsageError("give the log's key: --policy FILE or --vkey VKEY")
+    return open_checkpoint(data, _load_vkey(args.vkey))
+
+
+class UsageError(Exception):
+    """Bad arguments (exit 2)."""
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    source = LogSource(args.log)
+    cp = _open(source, args)
+    auditor = Auditor(cp.origin, RemoteBlobs(source))
+
+    def on_leaves(first: int, leaves: list[bytes]) -> None:
+        for leaf in leaves:
+            auditor.feed(leaf)
+
+    verify_tile_log(cp, source.fetch, on_leaves)
+    now = parse_time(args.at, "--at") if args.at else int(time.time() * 1000)
+    report = auditor.report(now)
+    print(report_json(report, checkpoint_size=cp.size) if args.json else report_text(report))
+    return EXIT_VIOLATION if report.violations else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="frontier-verify",
@@ -104,9 +144,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify the checkpoint signature and every tile and entry of a log",
     )
     sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
-    sp.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
+    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
+    sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
     sp.add_argument("--quiet", action="store_true", help="no progress line")
     sp.set_defaults(func=cmd_log)
+
+    sp = sub.add_parser(
+        "audit", help="verify the log, then audit every entry against the schedule's rules"
+    )
+    sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
+    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
+    sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    sp.add_argument("--json", action="store_true", help="findings as JSON")
+    sp.add_argument("--at", help="judge deadlines as of this RFC 3339 time (default: now)")
+    sp.add_argument("--quiet", action="store_true", help="no progress line")
+    sp.set_defaults(func=cmd_audit)
 
     sp = sub.add_parser("proof", help="verify an offline receipt (leaf + tlog-proof), no network")
     sp.add_argument("receipt", help="receipt JSON file")
@@ -123,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FetchError as exc:
         print(f"frontier-verify: cannot fetch the log: {exc}", file=sys.stderr)
         return EXIT_FETCH
-    except OSError as exc:
+    except (OSError, UsageError) as exc:
         print(f"frontier-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (VerificationError, FormatError, LedgerVerifyError) as exc:

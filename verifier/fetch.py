@@ -8,9 +8,11 @@ of 65,535 bytes each. Errors become :class:`verifier.errors.FetchError`.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from verifier.errors import FetchError
@@ -19,6 +21,8 @@ from verifier.tiles import TILE_WIDTH
 
 MAX_TILE_BYTES = TILE_WIDTH * 32
 MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + 65_535)
+#: Revealed documents (plans, reports) served as blobs/sha256/<hex>.
+MAX_BLOB_BYTES = 16 * 1024 * 1024
 TIMEOUT_SECONDS = 30.0
 USER_AGENT = "frontier-verify/0.1 (+https://c2sp.org/tlog-tiles)"
 
@@ -30,7 +34,42 @@ def _cap(path: str) -> int:
         return MAX_BUNDLE_BYTES
     if path.startswith("tile/"):
         return MAX_TILE_BYTES
+    if path.startswith("blobs/"):
+        return MAX_BLOB_BYTES
     return MAX_NOTE_SIZE
+
+
+class RemoteBlobs(Mapping[str, bytes]):
+    """Revealed documents fetched on demand from ``<log>/blobs/sha256/<hex>``.
+
+    A blob that cannot be fetched, or whose content does not hash to its name,
+    is absent: the audit then says the commitment is not auditable.
+    """
+
+    def __init__(self, source: LogSource) -> None:
+        self.source = source
+        self._cache: dict[str, bytes | None] = {}
+
+    def __getitem__(self, digest: str) -> bytes:
+        if digest not in self._cache:
+            data: bytes | None = None
+            if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+                try:
+                    got = self.source.fetch(f"blobs/sha256/{digest}")
+                    data = got if hashlib.sha256(got).hexdigest() == digest else None
+                except FetchError:
+                    data = None
+            self._cache[digest] = data
+        found = self._cache[digest]
+        if found is None:
+            raise KeyError(digest)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([d for d, v in self._cache.items() if v is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class LogSource:

@@ -53,6 +53,25 @@ def checkpoint(request: Request) -> Response:
 
 
 @router.get(
+    "/blobs/sha256/{digest}",
+    summary="A revealed document (plan, report, evidence) by its SHA-256",
+    response_class=Response,
+)
+def blob(digest: str, request: Request) -> Response:
+    try:
+        data = reader_of(request).blob(digest)
+    except FormatError as exc:
+        raise Problem(400, "bad-digest", str(exc)) from None
+    except NotFound as exc:
+        raise Problem(404, "blob-not-found", str(exc)) from None
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": IMMUTABLE_CACHE, **CORS},
+    )
+
+
+@router.get(
     "/tile/{path:path}",
     summary="A hash tile or an entry bundle (C2SP tlog-tiles)",
     response_class=Response,

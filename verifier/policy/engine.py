@@ -147,7 +147,7 @@ class PolicyEngine:
     def __init__(self, blobs: Mapping[str, bytes] | None = None) -> None:
         self.state = PolicyState()
         #: Revealed documents by SHA-256 hex (content served as blobs), for S14.
-        self.blobs = blobs or {}
+        self.blobs = blobs if blobs is not None else {}
 
     # -- helpers over the state --------------------------------------------
 
