@@ -215,7 +215,7 @@ Open (the log is a SIMULATION: fictional regulator, labs and runs):
   {base}/api/v1/audit                       the policy audit (no violations)
   {base}/docs                               the API reference
 Verify it yourself:
-  frontier-verify log --log {base}/log --vkey '{result.vkey}'
+  frontier-verify verify --log {base}/log --vkey '{result.vkey}'
 """,
         flush=True,
     )

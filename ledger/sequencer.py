@@ -30,7 +30,6 @@ from typing import Any
 
 from ledger.admission import GovernedAdmission, Refusal
 from ledger.clock import Clock, system_clock
-from ledger.prover import Prover
 from ledger.store import EntryRow, Head, LogStore, StoreError, WriteTransaction
 from ledger.tree import TreeEdge, leaf_hashes
 from verifier.checkpoint import Checkpoint
@@ -44,6 +43,7 @@ from verifier.leaf import (
     format_logged_at,
 )
 from verifier.note import NoteSigner, sign_note
+from verifier.prover import Prover
 from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 
 #: Bytes a leaf adds around its envelope: {"envelope":…,"logged_at":"…","v":1}.

@@ -15,7 +15,6 @@ from ledger.admission import GovernedAdmission
 from ledger.clock import Clock, system_clock
 from ledger.datadir import DataDir, DataDirError
 from ledger.keys import load_key, write_new_key
-from ledger.prover import Prover
 from ledger.sequencer import LogWriter
 from ledger.signing import EntryKey
 from ledger.sqlite_store import SqliteStore
@@ -24,6 +23,7 @@ from verifier.checkpoint import Checkpoint, check_origin
 from verifier.errors import FormatError
 from verifier.merkle import EMPTY_ROOT
 from verifier.note import sign_note
+from verifier.prover import Prover
 from verifier.tiles import (
     ENTRIES,
     TILE_HEIGHT,

@@ -12,7 +12,6 @@ import pytest
 
 from ledger.datadir import DataDir, DataDirError, WriterLock
 from ledger.keys import KeyFileError, load_key
-from ledger.prover import Prover
 from ledger.sequencer import GroupCommitter, LogWriter, Overloaded, prepare
 from ledger.service import LogReader, init_log, open_writer
 from ledger.sqlite_store import SqliteStore
@@ -23,6 +22,7 @@ from verifier.checkpoint import open_checkpoint
 from verifier.errors import FormatError
 from verifier.leaf import parse_leaf
 from verifier.note import parse_vkey
+from verifier.prover import Prover
 from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
 ORIGIN = "test.example/log"

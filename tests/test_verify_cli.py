@@ -48,7 +48,7 @@ def flip_byte(path: Path, offset: int) -> None:
 
 def test_good_log_verifies(exported: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     out, vkey = exported
-    assert main(["log", "--log", str(out), "--vkey", vkey, "--quiet"]) == EXIT_OK
+    assert main(["verify", "--log", str(out), "--vkey", vkey, "--quiet"]) == EXIT_OK
     assert f"tree size {SIZE}" in capsys.readouterr().out
 
 
@@ -71,7 +71,7 @@ def test_flipped_byte_is_caught(
     out, vkey = exported
     log = copy(out, tmp_path)
     flip_byte(log / path, offset)
-    assert main(["log", "--log", str(log), "--vkey", vkey, "--quiet"]) == EXIT_LOG_BROKEN
+    assert main(["verify", "--log", str(log), "--vkey", vkey, "--quiet"]) == EXIT_LOG_BROKEN
     assert "LOG BROKEN" in capsys.readouterr().err
 
 
@@ -80,17 +80,17 @@ def test_flipped_checkpoint_is_caught(exported: tuple[Path, str], tmp_path: Path
     log = copy(out, tmp_path)
     text = (log / "checkpoint").read_bytes()
     (log / "checkpoint").write_bytes(text.replace(b"\n700\n", b"\n701\n"))
-    assert main(["log", "--log", str(log), "--vkey", vkey, "--quiet"]) == EXIT_LOG_BROKEN
+    assert main(["verify", "--log", str(log), "--vkey", vkey, "--quiet"]) == EXIT_LOG_BROKEN
 
 
 def test_wrong_key_and_missing_tile(exported: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = exported
     other = init_log(DataDir.at(tmp_path / "other"), ORIGIN)
-    assert main(["log", "--log", str(out), "--vkey", other, "--quiet"]) == EXIT_LOG_BROKEN
+    assert main(["verify", "--log", str(out), "--vkey", other, "--quiet"]) == EXIT_LOG_BROKEN
     log = copy(out, tmp_path)
     (log / "tile/0/001").unlink()
     _, vkey = exported
-    assert main(["log", "--log", str(log), "--vkey", vkey, "--quiet"]) == EXIT_FETCH
+    assert main(["verify", "--log", str(log), "--vkey", vkey, "--quiet"]) == EXIT_FETCH
 
 
 @pytest.fixture(scope="module")
@@ -144,5 +144,139 @@ def test_policy_quorum_refused(
     witness = CosignatureSigner.from_seed("witness.example/w", bytes(range(32)))
     policy = tmp_path / "strict.policy"
     policy.write_text(f"log {vkey}\nwitness w {witness.verifier.vkey}\nquorum w\n")
-    assert main(["log", "--log", str(out), "--policy", str(policy), "--quiet"]) == EXIT_LOG_BROKEN
+    assert (
+        main(["verify", "--log", str(out), "--policy", str(policy), "--quiet"]) == EXIT_LOG_BROKEN
+    )
     assert "lacks the witness quorum" in capsys.readouterr().err
+
+
+def _grow(data: DataDir, count: int, start: int) -> None:
+    writer = open_writer(data)
+    writer.commit([prepare(e) for e in synthetic_envelopes(ORIGIN, count, start)], receipts=False)
+    writer.store.close()
+
+
+def _export(data: DataDir, out: Path) -> Path:
+    store = SqliteStore.open(data.db_path, readonly=True)
+    export_log(LogReader(store), out)
+    store.close()
+    return out
+
+
+@pytest.fixture
+def forked(tmp_path: Path) -> dict:
+    """A malicious operator: one key, two histories that share their first 100 entries."""
+    honest = DataDir.at(tmp_path / "honest")
+    vkey = init_log(honest, ORIGIN, synthetic=True)
+    _grow(honest, 100, 0)
+    shutil.copytree(honest.root, tmp_path / "evil")
+    evil = DataDir.at(tmp_path / "evil")
+    _grow(honest, 150, 100)
+    _grow(evil, 170, 5000)
+    return {"vkey": vkey, "honest": honest, "evil": evil, "tmp": tmp_path}
+
+
+def test_state_refuses_rollback_and_fork(forked: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp, vkey = forked["tmp"], forked["vkey"]
+    state = tmp / "state"
+    old_copy = _export(forked["honest"], tmp / "mirror-250")
+    assert (
+        main(["verify", "--log", str(old_copy), "--vkey", vkey, "--state", str(state), "--quiet"])
+        == EXIT_OK
+    )
+    _grow(forked["honest"], 10, 9000)
+    newer = _export(forked["honest"], tmp / "mirror-260")
+    assert (
+        main(["verify", "--log", str(newer), "--vkey", vkey, "--state", str(state), "--quiet"])
+        == EXIT_OK
+    )
+    # Rollback: the operator serves the older copy again.
+    assert (
+        main(["verify", "--log", str(old_copy), "--vkey", vkey, "--state", str(state), "--quiet"])
+        == EXIT_LOG_BROKEN
+    )
+    assert "rollback" in capsys.readouterr().err
+    # Fork: the other history (270 entries) with the same key.
+    evil = _export(forked["evil"], tmp / "mirror-evil")
+    assert (
+        main(["verify", "--log", str(evil), "--vkey", vkey, "--state", str(state), "--quiet"])
+        == EXIT_LOG_BROKEN
+    )
+    err = capsys.readouterr().err
+    assert "fork" in err and "evidence written" in err
+    evidence = sorted(state.glob("evidence-*.json"))
+    assert evidence
+    # The state still holds the last good checkpoint (size 260).
+    assert b"\n260\n" in (state / "checkpoint").read_bytes()
+    assert main(["compare", "--evidence", str(evidence[-1]), "--vkey", vkey]) == EXIT_OK
+    assert "proven fork" in capsys.readouterr().out
+
+
+def test_compare_two_checkpoints(forked: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp, vkey = forked["tmp"], forked["vkey"]
+    honest = _export(forked["honest"], tmp / "h")
+    evil = _export(forked["evil"], tmp / "e")
+    store = SqliteStore.open(forked["honest"].db_path, readonly=True)
+    (tmp / "cp100").write_bytes(store.read_checkpoint(100))
+    store.close()
+    # Consistent: size 100 and the honest head, proof from the honest tiles.
+    code = main(
+        [
+            "compare",
+            str(tmp / "cp100"),
+            str(honest / "checkpoint"),
+            "--log",
+            str(honest),
+            "--vkey",
+            vkey,
+        ]
+    )
+    assert code == EXIT_OK and "CONSISTENT" in capsys.readouterr().out
+    # Split view: the honest head (250) and the evil head (270), proof from the evil tiles.
+    out = tmp / "fork.json"
+    code = main(
+        [
+            "compare",
+            str(honest / "checkpoint"),
+            str(evil / "checkpoint"),
+            "--log",
+            str(evil),
+            "--vkey",
+            vkey,
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == EXIT_LOG_BROKEN
+    assert main(["compare", "--evidence", str(out), "--vkey", vkey]) == EXIT_OK
+    assert "proven fork" in capsys.readouterr().out
+    # Evidence does not convince under another key, and a consistent pair is not evidence.
+    other = init_log(DataDir.at(tmp / "other"), ORIGIN)
+    assert main(["compare", "--evidence", str(out), "--vkey", other]) == EXIT_LOG_BROKEN
+
+
+@pytest.mark.parametrize("old_size", [64, 256, 130])
+def test_fork_evidence_for_power_of_two_and_other_sizes(
+    tmp_path: Path, old_size: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    honest = DataDir.at(tmp_path / "honest")
+    vkey = init_log(honest, ORIGIN, synthetic=True)
+    _grow(honest, 20, 0)
+    shutil.copytree(honest.root, tmp_path / "evil")
+    _grow(honest, old_size - 20, 100)
+    _grow(DataDir.at(tmp_path / "evil"), old_size + 37, 10_000)
+    h = _export(honest, tmp_path / "h")
+    e = _export(DataDir.at(tmp_path / "evil"), tmp_path / "e")
+    out = tmp_path / "fork.json"
+    argv = [
+        "compare",
+        str(h / "checkpoint"),
+        str(e / "checkpoint"),
+        "--log",
+        str(e),
+        "--vkey",
+        vkey,
+    ]
+    assert main([*argv, "--out", str(out)]) == EXIT_LOG_BROKEN
+    assert main(["compare", "--evidence", str(out), "--vkey", vkey]) == EXIT_OK
+    assert "proven fork" in capsys.readouterr().out

@@ -14,15 +14,23 @@ The library raises typed errors; only :func:`main` turns them into exit codes:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from verifier.checkpoint import SignedCheckpoint, open_checkpoint
+from verifier.consistency import ForkEvidence, check_consistent, recheck_evidence
 from verifier.encoding import b64decode_strict, b64encode
 from verifier.entries.fields import parse_time
-from verifier.errors import FetchError, FormatError, LedgerVerifyError, VerificationError
+from verifier.errors import (
+    FetchError,
+    FormatError,
+    InconsistencyError,
+    LedgerVerifyError,
+    VerificationError,
+)
 from verifier.fetch import LogSource, RemoteBlobs
 from verifier.leaf import loads_strict, parse_leaf
 from verifier.note import Ed25519Verifier, parse_vkey
@@ -45,9 +53,57 @@ def _load_vkey(value: str) -> Ed25519Verifier:
     return parse_vkey(text)
 
 
-def cmd_log(args: argparse.Namespace) -> int:
+STATE_CHECKPOINT = "checkpoint"
+
+
+def _save_state(state: Path, cp: SignedCheckpoint) -> None:
+    """Store the newly verified checkpoint: temp file, fsync, rename (never half-written)."""
+    state.mkdir(parents=True, exist_ok=True)
+    tmp = state / f".{STATE_CHECKPOINT}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(cp.raw)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, state / STATE_CHECKPOINT)
+
+
+def _check_against_state(
+    state: Path, cp: SignedCheckpoint, source: LogSource, args: argparse.Namespace
+) -> None:
+    """Refuse a rollback or a fork against the last checkpoint this state verified."""
+    saved = state / STATE_CHECKPOINT
+    if not saved.exists():
+        return
+    old = open_checkpoint(saved.read_bytes(), _log_key(args))
+    try:
+        check_consistent(old, cp, source.fetch)
+    except InconsistencyError as exc:
+        evidence = state / f"evidence-{int(time.time())}.json"
+        evidence.write_text(ForkEvidence.of(exc).to_json())
+        raise InconsistencyError(
+            f"{exc}; evidence written to {evidence}",
+            old_checkpoint=exc.old_checkpoint,
+            new_checkpoint=exc.new_checkpoint,
+            proof=exc.proof,
+        ) from None
+    if not args.quiet and old.size != cp.size:
+        print(f"   consistent with the last verified size {old.size}", file=sys.stderr)
+
+
+def _log_key(args: argparse.Namespace) -> Ed25519Verifier:
+    if args.policy:
+        return parse_trust_policy(Path(args.policy).read_text()).log
+    if not args.vkey:
+        raise UsageError("give the log's key: --policy FILE or --vkey VKEY")
+    return _load_vkey(args.vkey)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     cp = _open(source, args)
+    state = Path(args.state) if args.state else None
+    if state is not None:
+        _check_against_state(state, cp, source, args)
     t0 = time.perf_counter()
     checked = 0
     tty = sys.stderr.isatty() and not args.quiet
@@ -74,6 +130,35 @@ def cmd_log(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     print(f"OK {cp.origin}: tree size {result.size}, root {b64encode(result.root)}")
     print(f"   {result.tiles_checked} tiles and {result.bundles_checked} entry bundles verified")
+    if state is not None:
+        # Crash point: only now, after everything passed, does the state advance.
+        _save_state(state, cp)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    key = _log_key(args)
+    if args.evidence:
+        print(recheck_evidence(Path(args.evidence).read_text(), key))
+        return EXIT_OK
+    if not (args.checkpoint_a and args.checkpoint_b):
+        raise UsageError("give two checkpoint files, or --evidence FILE")
+    a = open_checkpoint(Path(args.checkpoint_a).read_bytes(), key)
+    b = open_checkpoint(Path(args.checkpoint_b).read_bytes(), key)
+    old, new = (a, b) if a.size <= b.size else (b, a)
+    source = LogSource(args.log) if args.log else None
+    try:
+        proof = check_consistent(old, new, source.fetch if source else None)
+    except InconsistencyError as exc:
+        out = Path(args.out or "fork-evidence.json")
+        out.write_text(ForkEvidence.of(exc).to_json())
+        print(f"INCONSISTENT: {exc}", file=sys.stderr)
+        print(f"evidence written to {out}; anyone can re-check it:", file=sys.stderr)
+        print(f"  frontier-verify compare --evidence {out} --vkey '{key.vkey}'", file=sys.stderr)
+        return EXIT_LOG_BROKEN
+    print(f"CONSISTENT: size {old.size} -> {new.size}, {len(proof)}-hash consistency proof")
+    for h in proof:
+        print(f"  {b64encode(h)}")
     return EXIT_OK
 
 
@@ -140,14 +225,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sp = sub.add_parser(
-        "log",
+        "verify",
         help="verify the checkpoint signature and every tile and entry of a log",
     )
     sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
     sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
     sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    sp.add_argument(
+        "--state",
+        help="directory keeping the last verified checkpoint: refuse rollback and forks against it",
+    )
     sp.add_argument("--quiet", action="store_true", help="no progress line")
-    sp.set_defaults(func=cmd_log)
+    sp.set_defaults(func=cmd_verify)
+
+    sp = sub.add_parser(
+        "compare", help="two signed checkpoints: a consistency proof, or fork evidence"
+    )
+    sp.add_argument("checkpoint_a", nargs="?", help="a signed checkpoint file")
+    sp.add_argument("checkpoint_b", nargs="?", help="another signed checkpoint of the same log")
+    sp.add_argument("--log", help="log prefix URL or directory (tiles for the proof)")
+    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
+    sp.add_argument("--policy", help="a tlog-policy file (its log key is used)")
+    sp.add_argument("--out", help="where to write fork evidence (default fork-evidence.json)")
+    sp.add_argument("--evidence", help="re-check a fork evidence file offline instead")
+    sp.set_defaults(func=cmd_compare)
 
     sp = sub.add_parser(
         "audit", help="verify the log, then audit every entry against the schedule's rules"

@@ -169,13 +169,34 @@ def verify_consistency(
     _check_proof_shape(proof, "consistency", old_root, new_root)
     if _trivially_consistent(old_size, new_size, old_root, new_root, proof):
         return
+    fr, sr = consistency_roots(old_size, new_size, old_root, proof)
+    # Step 7.
+    if fr != old_root:
+        raise ProofError(f"consistency proof does not reproduce the root of size {old_size}")
+    if sr != new_root:
+        raise ProofError(f"consistency proof does not reproduce the root of size {new_size}")
+
+
+def consistency_roots(
+    old_size: int, new_size: int, old_seed: bytes, proof: Sequence[bytes]
+) -> tuple[bytes, bytes]:
+    """Steps 1-6 of RFC 9162 §2.1.4.2: the (old, new) roots a proof leads to.
+
+    *old_seed* is the hash prepended when the old size is a power of two (the
+    old tree's root as the caller claims it). Raises ProofError on a malformed
+    proof (wrong length). Fork evidence uses this: a path whose new root is the
+    signed new root while its old root is not the signed old root proves that
+    the new tree does not extend the old one.
+    """
+    if not 0 < old_size < new_size:
+        raise ProofError(f"no consistency path between sizes {old_size} and {new_size}")
     # Step 1.
     if not proof:
         raise ProofError("empty consistency proof between different sizes")
     path = list(proof)
     # Step 2.
     if old_size & (old_size - 1) == 0:
-        path.insert(0, old_root)
+        path.insert(0, old_seed)
     # Steps 3-4.
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:
@@ -198,10 +219,6 @@ def verify_consistency(
             sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
-    # Step 7.
     if sn != 0:
         raise ProofError("consistency proof is shorter than needed")
-    if fr != old_root:
-        raise ProofError(f"consistency proof does not reproduce the root of size {old_size}")
-    if sr != new_root:
-        raise ProofError(f"consistency proof does not reproduce the root of size {new_size}")
+    return fr, sr

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from verifier.checkpoint import SignedCheckpoint
-from verifier.errors import VerificationError
+from verifier.errors import FormatError, VerificationError
 from verifier.merkle import fold_roots, leaf_hash, perfect_root, subtree_roots
 from verifier.tiles import (
     ENTRIES,
@@ -21,6 +21,7 @@ from verifier.tiles import (
     levels_for_size,
     parse_entry_bundle,
     split_hashes,
+    tile_for_size,
     tile_path,
     tiles_for_size,
 )
@@ -85,3 +86,27 @@ def verify_tile_log(
     if root != checkpoint.root:
         raise TileMismatch(f"the tiles hash to a root other than the checkpoint's (size {size})")
     return LogVerification(size, root, tiles_checked, bundles_checked)
+
+
+class TileFetcher:
+    """Hash tiles of a log at a given size, fetched on demand (cached), for proofs.
+
+    At size *n* the rightmost tile of each level is the partial tile that size
+    publishes; a :class:`verifier.prover.Prover` over it computes any root or
+    consistency proof for sizes up to *n* from the same tiles a client checked.
+    """
+
+    def __init__(self, fetch: Fetch, size: int) -> None:
+        self.fetch = fetch
+        self.size = size
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def __call__(self, level: int, index: int) -> bytes | None:
+        key = (level, index)
+        if key not in self._cache:
+            try:
+                tile = tile_for_size(level, index, self.size)
+            except FormatError:
+                return None
+            self._cache[key] = self.fetch(tile.path)
+        return self._cache[key]
