@@ -62,6 +62,12 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        # Never create anything in a directory that holds no log.
+        if not (self.path.parent / DB_NAME).is_file():
+            raise DataDirError(
+                f"no log database at {self.path.parent / DB_NAME}; "
+                "create one with 'frontier-ledger init --data DIR'"
+            )
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -25,7 +25,7 @@ import sqlite_utils
 
 from ledger.store import EntryRow, Head, HeadMoved, SearchQuery, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -215,6 +215,43 @@ def _read_entry(c: sqlite3.Connection, index: int) -> EntryRow | None:
     return None if row is None else EntryRow(*row)
 
 
+class WalCheckpointer:
+    """Copies the WAL into the database in the background, off the commit path.
+
+    With SQLite's automatic checkpoint, the commit that crosses the WAL size
+    threshold also copies scattered pages into the database and fsyncs it, which
+    on a large log halves the append rate. The writer turns that off and this
+    thread runs PASSIVE checkpoints (which never block the writer or readers)
+    after writes. Durability does not depend on it: a commit is durable once the
+    WAL is fsynced; checkpoints only keep the WAL short.
+    """
+
+    INTERVAL_S = 0.5
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dirty = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpointer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = _connect(self.path, "rw")
+        try:
+            while not self._stop.is_set():
+                if self.dirty.wait(self.INTERVAL_S) and not self._stop.is_set():
+                    self.dirty.clear()
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.dirty.set()
+        self._thread.join(timeout=10)
+
+
 class SqliteStore:
     """A log stored in one SQLite file."""
 
@@ -231,6 +268,11 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        self._checkpointer: WalCheckpointer | None = None
+        if writer is not None:
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("PRAGMA journal_size_limit = 67108864")
+            self._checkpointer = WalCheckpointer(path)
 
     # -- creation and opening -------------------------------------------------
 
@@ -333,6 +375,8 @@ class SqliteStore:
                 # disk and no caller has been answered. After it returns, the batch
                 # is durable (synchronous=FULL) even if we die on the next line.
                 conn.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.dirty.set()
             except sqlite3.Error as exc:
                 _rollback(conn)
                 raise StoreError(f"write failed and was rolled back: {exc}") from exc
@@ -435,7 +479,12 @@ class SqliteStore:
             for c in self._readers:
                 c.close()
             self._readers.clear()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._writer.close()
             self._writer = None
 
