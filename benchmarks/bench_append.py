@@ -1,0 +1,374 @@
+"""Durable appends in process: LogWriter.commit with group commit, as the server does it.
+
+    .venv/bin/python benchmarks/bench_append.py [--seconds S] [--sizes 1,16,256]
+        [--repeats R] [--profile]
+
+For each batch size, a fresh log is created (``init_log`` in a temporary
+directory under bench-out/, on the same disk as the repository, so fsync is
+real) and opened with ``open_writer``. Entries are signed
+(``synthetic_envelopes``) and checked (``sequencer.prepare``) beforehand; only
+``LogWriter.commit(batch, receipts=True)`` is timed: dedup lookup, leaf
+encoding and hashing, tile update, checkpoint signing, SQLite writes, COMMIT
+with ``synchronous=FULL`` (fsync of the WAL), and one receipt with an
+inclusion proof per entry. The first few commits of each run are warm-up.
+
+Each batch size runs ``--repeats`` times on fresh logs; the table shows the
+run with the best throughput (and its latencies), the JSON has every run. An
+extra row times batch 256 with ``receipts=False`` (the bulk-load path of
+``frontier-ledger synth``) to show what the receipts cost. ``--profile``
+runs batch 256 once more under cProfile and prints the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import cProfile
+import io
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ORIGIN, OUT, ensure_log, new_log, percentile, table, write_json
+
+from ledger import sequencer, sqlite_store
+from ledger.datadir import DataDir
+from ledger.sequencer import PreparedEntry, prepare
+from ledger.service import open_writer
+from ledger.synth import synthetic_envelopes
+
+TARGET_LEAVES_PER_S = 20_000
+WARMUP_BATCHES = 3
+
+
+def make_entries(count: int) -> list[PreparedEntry]:
+    return [prepare(e) for e in synthetic_envelopes(ORIGIN, count)]
+
+
+def log_in(tmp: str, base: Path | None) -> DataDir:
+    """A fresh empty log in *tmp*, or a copy of the log at *base*."""
+    data = DataDir.at(f"{tmp}/log")
+    if base is None:
+        new_log(data)
+    else:
+        shutil.copytree(base, data.root)
+    return data
+
+
+def calibrate(batch: int) -> float:
+    """Seconds for one commit of *batch* entries on a throwaway log (rough)."""
+    entries = make_entries(batch * 8)
+    with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
+        data = DataDir.at(f"{tmp}/log")
+        new_log(data)
+        writer = open_writer(data)
+        try:
+            writer.commit(entries[:batch])
+            t0 = time.perf_counter()
+            for i in range(1, 8):
+                writer.commit(entries[i * batch : (i + 1) * batch])
+            return (time.perf_counter() - t0) / 7
+        finally:
+            writer.store.close()
+
+
+def run(
+    entries: list[PreparedEntry],
+    batch: int,
+    *,
+    receipts: bool = True,
+    profiler: cProfile.Profile | None = None,
+    base: Path | None = None,
+) -> dict[str, Any]:
+    nbatches = len(entries) // batch
+    with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
+        writer = open_writer(log_in(tmp, base))
+        start = writer.store.head().size
+        try:
+            pragmas = writer.store.conn_pragmas()
+            lat: list[float] = []
+            for b in range(nbatches):
+                chunk = entries[b * batch : (b + 1) * batch]
+                if profiler and b >= WARMUP_BATCHES:
+                    profiler.enable()
+                t = time.perf_counter()
+                out = writer.commit(chunk, receipts=receipts)
+                dt = time.perf_counter() - t
+                if profiler:
+                    profiler.disable()
+                if len(out) != (len(chunk) if receipts else 0):
+                    raise RuntimeError("commit returned the wrong number of receipts")
+                if b >= WARMUP_BATCHES:
+                    lat.append(dt)
+            size = writer.store.head().size
+        finally:
+            writer.store.close()
+    if size != start + nbatches * batch:
+        raise RuntimeError(f"log has {size} entries, expected {start + nbatches * batch}")
+    elapsed = sum(lat)
+    timed = len(lat) * batch
+    third = len(lat) // 3
+    by_third = (
+        [third * batch / sum(lat[i * third : (i + 1) * third]) for i in range(3)] if third else []
+    )
+    return {
+        "batch": batch,
+        "initial_size": start,
+        "receipts": receipts,
+        "batches": len(lat),
+        "entries": timed,
+        "elapsed_s": elapsed,
+        "leaves_per_s": timed / elapsed,
+        "p50_ms": percentile(lat, 50) * 1e3,
+        "p99_ms": percentile(lat, 99) * 1e3,
+        "max_ms": max(lat) * 1e3,
+        "leaves_per_s_by_third": by_third,  # the log grows during the run
+        "pragmas": pragmas,
+    }
+
+
+def best_run(
+    entries: list[PreparedEntry],
+    batch: int,
+    repeats: int,
+    *,
+    receipts: bool = True,
+    base: Path | None = None,
+) -> dict[str, Any]:
+    runs = [run(entries, batch, receipts=receipts, base=base) for _ in range(repeats)]
+    best = max(runs, key=lambda r: r["leaves_per_s"])
+    return {
+        **best,
+        "repeats": repeats,
+        "all_leaves_per_s": [r["leaves_per_s"] for r in runs],
+        "median_leaves_per_s": statistics.median(r["leaves_per_s"] for r in runs),
+    }
+
+
+def profile(entries: list[PreparedEntry], batch: int) -> str:
+    prof = cProfile.Profile()
+    r = run(entries, batch, profiler=prof)
+    buf = io.StringIO()
+    buf.write(
+        f"cProfile of {r['batches']} commits of {batch} (receipts=True), "
+        f"{r['leaves_per_s']:,.0f} leaves/s under the profiler\n"
+    )
+    st = pstats.Stats(prof, stream=buf)
+    st.sort_stats("tottime").print_stats(15)
+    st.sort_stats("cumulative").print_stats("ledger|verifier|sqlite", 20)
+    return buf.getvalue()
+
+
+class _TimedConnection:
+    """Wraps the writer's sqlite3 connection to time COMMIT (the fsync with synchronous=FULL)."""
+
+    def __init__(self, conn: Any, totals: collections.Counter[str]) -> None:
+        self._conn = conn
+        self._totals = totals
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql != "COMMIT":
+            return self._conn.execute(sql, *args)
+        t = time.perf_counter()
+        try:
+            return self._conn.execute(sql, *args)
+        finally:
+            self._totals["sqlite COMMIT (WAL write + fsync)"] += time.perf_counter() - t
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+@contextlib.contextmanager
+def _timing(targets: list[tuple[Any, str, str]], totals: collections.Counter[str]) -> Any:
+    """Temporarily wrap functions so their wall time adds up in *totals*."""
+    saved = [(obj, name, obj.__dict__[name]) for obj, name, _ in targets]
+
+    def wrap(fn: Any, key: str) -> Any:
+        def timed(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                totals[key] += time.perf_counter() - t
+
+        return timed
+
+    try:
+        for obj, name, key in targets:
+            setattr(obj, name, wrap(getattr(obj, name), key))
+        yield
+    finally:
+        for obj, name, fn in saved:
+            setattr(obj, name, fn)
+
+
+def breakdown(
+    entries: list[PreparedEntry], batch: int, base: Path | None = None
+) -> dict[str, float]:
+    """Wall time per leaf of each step of LogWriter.commit, without a profiler.
+
+    Wraps the functions commit calls (module globals and methods) with timers;
+    the overhead is a few function calls per step. Internal names: if they
+    change, this prints that the breakdown is unavailable.
+    """
+    totals: collections.Counter[str] = collections.Counter()
+    targets = [
+        (sequencer, "encode_leaf", "encode_leaf"),
+        (sequencer, "leaf_hashes", "leaf_hashes"),
+        (sequencer.TreeEdge, "append", "TreeEdge.append (tiles)"),
+        (sequencer.TreeEdge, "root", "TreeEdge.root"),
+        (sequencer.LogWriter, "sign_checkpoint", "sign_checkpoint (Ed25519)"),
+        (sequencer.LogWriter, "_receipts", "receipts (one inclusion proof each)"),
+        (sqlite_store._SqliteTx, "find_envelopes", "sqlite find_envelopes (dedup)"),
+        (sqlite_store._SqliteTx, "insert_entries", "sqlite insert_entries"),
+        (sqlite_store._SqliteTx, "put_tiles", "sqlite put_tiles"),
+        (sqlite_store._SqliteTx, "put_checkpoint", "sqlite put_checkpoint"),
+    ]
+    nbatches = len(entries) // batch
+    with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
+        writer = open_writer(log_in(tmp, base))
+        store = writer.store
+        conn = store._writer
+        store._writer = _TimedConnection(conn, totals)  # type: ignore[assignment]
+        try:
+            with _timing(targets, totals):
+                for b in range(WARMUP_BATCHES):
+                    writer.commit(entries[b * batch : (b + 1) * batch])
+                totals.clear()
+                t0 = time.perf_counter()
+                for b in range(WARMUP_BATCHES, nbatches):
+                    writer.commit(entries[b * batch : (b + 1) * batch])
+                elapsed = time.perf_counter() - t0
+        finally:
+            store._writer = conn
+            store.close()
+    n = (nbatches - WARMUP_BATCHES) * batch
+    out = {k: v / n * 1e6 for k, v in totals.most_common()}
+    out["rest of commit()"] = (elapsed - sum(totals.values())) / n * 1e6
+    out["total"] = elapsed / n * 1e6
+    return out
+
+
+def print_breakdown(title: str, parts: dict[str, float]) -> None:
+    total = parts["total"]
+    print(f"\n{title} ({1e6 / total:,.0f} leaves/s in that run):")
+    for key, us in parts.items():
+        if key != "total":
+            print(f"  {key:40s} {us:6.1f} µs/leaf  {us / total * 100:5.1f}%")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=4.0, help="target time per run")
+    ap.add_argument("--sizes", default="1,16,256")
+    ap.add_argument("--repeats", type=int, default=3, help="fresh-log runs per batch size")
+    ap.add_argument(
+        "--onto",
+        type=int,
+        default=1_000_000,
+        help="also append batches of 256 onto a copy of the cached log of this many entries "
+        "(built with frontier-ledger synth if missing; 0 to skip)",
+    )
+    ap.add_argument("--profile", action="store_true", help="cProfile batch 256 afterwards")
+    args = ap.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    results: dict[str, Any] = {
+        "target_leaves_per_s_at_256": TARGET_LEAVES_PER_S,
+        "warmup_batches": WARMUP_BATCHES,
+        "runs": [],
+    }
+    base = ensure_log(args.onto) if args.onto and 256 in sizes else None
+    plan: list[tuple[int, bool, Path | None]] = [(b, True, None) for b in sizes]
+    if 256 in sizes:
+        plan.append((256, False, None))
+        if base is not None:
+            plan.append((256, True, base))
+    cache: dict[int, list[PreparedEntry]] = {}
+    for batch, receipts, onto in plan:
+        if batch not in cache:
+            per_commit = calibrate(batch)
+            nbatches = max(20, min(5000, int(args.seconds / per_commit))) + WARMUP_BATCHES
+            print(
+                f"batch {batch}: ~{per_commit * 1e3:.1f} ms/commit -> {nbatches} commits "
+                f"of {batch} per run, signing {nbatches * batch:,} entries (untimed) ...",
+                flush=True,
+            )
+            cache[batch] = make_entries(nbatches * batch)
+        entries = cache[batch]
+        if onto is not None:
+            entries = entries[: len(entries) // 2]  # each commit is slower on a large log
+            print(f"batch {batch} onto a copy of {onto.relative_to(OUT.parent)} ...", flush=True)
+        r = best_run(entries, batch, args.repeats, receipts=receipts, base=onto)
+        results["runs"].append(r)
+        runs = ", ".join(f"{x:,.0f}" for x in r["all_leaves_per_s"])
+        thirds = " / ".join(f"{x:,.0f}" for x in r["leaves_per_s_by_third"])
+        print(
+            f"  receipts={receipts}: best {r['leaves_per_s']:,.0f} leaves/s (runs: {runs}), "
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms; best run by thirds: {thirds}",
+            flush=True,
+        )
+    print(f"\nSQLite pragmas on the writer: {results['runs'][0]['pragmas']} (2 = FULL)\n")
+    rows = [
+        [
+            r["batch"],
+            "yes" if r["receipts"] else "no (bulk)",
+            f"{r['initial_size']:,}",
+            f"{r['entries']:,}",
+            f"{r['leaves_per_s']:,.0f}",
+            f"{r['median_leaves_per_s']:,.0f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+        ]
+        for r in results["runs"]
+    ]
+    header = ["batch", "receipts", "log before", "entries/run", "best leaves/s", "median"]
+    print(table(rows, [*header, "p50 ms", "p99 ms"]))
+    at256 = next(
+        (
+            r
+            for r in results["runs"]
+            if r["batch"] == 256 and r["receipts"] and not r["initial_size"]
+        ),
+        None,
+    )
+    if at256:
+        ok = at256["leaves_per_s"] >= TARGET_LEAVES_PER_S
+        print(
+            f"\nbatch 256 on a new log: best {at256['leaves_per_s']:,.0f} leaves/s, median "
+            f"{at256['median_leaves_per_s']:,.0f} "
+            f"({'meets' if ok else 'MISSES'} the target ≥ {TARGET_LEAVES_PER_S:,})"
+        )
+        try:
+            parts = {"new log": breakdown(cache[256], 256)}
+            if base is not None:
+                parts[f"onto {args.onto:,}"] = breakdown(
+                    cache[256][: len(cache[256]) // 2], 256, base
+                )
+        except (AttributeError, KeyError) as exc:
+            print(f"\n(breakdown unavailable: internals changed: {exc})")
+        else:
+            results["breakdown_256_us_per_leaf"] = parts
+            for name, p in parts.items():
+                print_breakdown(f"where the time goes at batch 256, {name} (timers per step)", p)
+        if args.profile:
+            text = profile(cache[256], 256)
+            print("\n" + text)
+            (OUT / "append-profile.txt").write_text(text)
+    write_json("append", results)
+    return 0
+
+
+if __name__ == "__main__":
+    # Leftovers of an interrupted run (TemporaryDirectory cleans up normal exits).
+    for stale in OUT.glob("append-tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    sys.exit(main())
