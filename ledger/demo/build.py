@@ -87,24 +87,24 @@ def build_demo(root: Path, scenario: Scenario | None = None) -> DemoResult:
     with WriterLock(data):
         writer = open_writer(data, admit=True, clock=clock)
         try:
-            assert writer.admission is not None
-            for entry in scenario.entries:
-                due = (
-                    due_markers(writer.admission.engine.state, entry.at_ms) if with_markers else []
-                )
+            admission = writer.admission
+            assert admission is not None
+
+            def markers_until(ms: int) -> int:
+                """Append the markers whose deadlines passed by *ms*, as the server's job would."""
+                if not with_markers:
+                    return 0
+                due = due_markers(admission.engine.state, ms)
                 for when, marker, cycle in due:
                     env = marker_envelope(scenario.origin, marker_key, marker, cycle)
                     _append(writer, clock, when, env, f"the {marker} marker of {cycle}")
-                    markers += 1
+                return len(due)
+
+            for entry in scenario.entries:
+                markers += markers_until(entry.at_ms)
                 env = scenario.envelope(entry, indices)
                 indices[entry.label] = _append(writer, clock, entry.at_ms, env, entry.label)
-            due = (
-                due_markers(writer.admission.engine.state, scenario.now_ms) if with_markers else []
-            )
-            for when, marker, cycle in due:
-                env = marker_envelope(scenario.origin, marker_key, marker, cycle)
-                _append(writer, clock, when, env, f"the {marker} marker of {cycle}")
-                markers += 1
+            markers += markers_until(scenario.now_ms)
             # Revealed documents are blobs: keep them where the server serves them.
             blobs = root / "blobs" / "sha256"
             for digest, content in scenario.blobs().items():
