@@ -42,6 +42,9 @@ NOTES = {
     "frontier-verify verify": "Fetches the checkpoint from `--log` (an `http(s)://` prefix or a directory), verifies its signature with `--vkey` — or with `--policy`, a C2SP tlog-policy file naming the log key, the witnesses and the quorum of cosignatures required — then fetches every hash tile and entry bundle for that size and recomputes the tree: bundles → level-0 tiles → higher tiles → root. Every leaf is parsed as a Frontier Ledger leaf. With `--state DIR` it first checks the new checkpoint against the last one it verified there — a smaller size (rollback) or a tree that does not contain the old one (fork) is refused, with evidence written to DIR — and stores the new checkpoint only after everything passed. Shows progress (entries/s, ETA) on a terminal, nothing when piped.",
     "frontier-verify compare": "Given two signed checkpoints of one log, either prints the consistency proof between them (computed from the larger tree's tiles at `--log`) or writes **fork evidence**: both signed checkpoints and the path that shows the larger tree does not contain the smaller one. Anyone re-checks evidence offline with `--evidence FILE --vkey …`. Exit 0 consistent, 3 inconsistent.",
     "frontier-verify audit": "Everything `log` does, then replays every entry through the admission checks (signatures and roles against the key set replayed from the log, schemas, references) and the schedule's rules (POLICY.md L2–L4, S1–S14), and prints the findings grouped by rule — each with the entries that prove it and one sentence — or `--json`. Exit codes: 0 intact and no violation, 1 intact but the schedule was violated, 3 the log is broken, 4 it could not be fetched.",
+    "frontier-verify witness": "A C2SP tlog-witness for governments and other independent parties: it cosigns a log's checkpoints only if each is consistent with the last one it cosigned, so two different views of one log can never both be witnessed.",
+    "frontier-verify witness keygen": "Writes the witness's private key (signed-note format, cosignature/v1 key type 0x04, mode 0600) and prints its vkey for the log operator's and auditors' policies.",
+    "frontier-verify witness serve": "Serves `POST <prefix>/add-checkpoint` (C2SP tlog-witness): 200 with a cosignature line, 404 unknown log, 403 bad log signature, 400 malformed or old size larger than the checkpoint, 409 old size is not the stored size (body: the stored size, `text/x.tlog.size`) or the same size with another root, 422 bad consistency proof. It accepts the logs named by the `log` lines of `--policy`. State is checked and persisted atomically in `--state` before answering; refused but validly signed checkpoints are kept there as evidence.",
     "frontier-verify proof": "Verifies an offline receipt with no network: the checkpoint's signature under `--vkey`, then the entry's inclusion proof against the checkpoint's root. Prints what the entry is (index, type, `logged_at`, signing keys).",
 }
 
@@ -77,17 +80,15 @@ def _render() -> str:
     ):
         out += [f"## {prog}", "", NOTES[prog], "", "```", _help(parser), "```", ""]
         for name, sub in _subcommands(parser).items():
-            out += [
-                f"### {prog} {name}",
-                "",
-                NOTES[f"{prog} {name}"],
-                "",
-                "```",
-                _help(sub),
-                "```",
-                "",
-            ]
+            out += _section(f"### {prog} {name}", NOTES[f"{prog} {name}"], sub)
+            for inner, subsub in _subcommands(sub).items():
+                key = f"{prog} {name} {inner}"
+                out += _section(f"#### {key}", NOTES[key], subsub)
     return "\n".join(out)
+
+
+def _section(heading: str, note: str, parser: argparse.ArgumentParser) -> list[str]:
+    return [heading, "", note, "", "```", _help(parser), "```", ""]
 
 
 if __name__ == "__main__":

@@ -32,9 +32,16 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 )
 def test_every_command_and_option_is_in_cli_md(prog: str, parser: argparse.ArgumentParser) -> None:
     text = (DOCS / "cli.md").read_text()
-    for name, sub in subcommands(parser).items():
-        assert f"### {prog} {name}" in text, f"{prog} {name} is not documented in docs/cli.md"
-        section = text.split(f"### {prog} {name}", 1)[1].split("\n### ", 1)[0]
+    commands = list(subcommands(parser).items())
+    commands += [
+        (f"{name} {inner}", subsub)
+        for name, sub in subcommands(parser).items()
+        for inner, subsub in subcommands(sub).items()
+    ]
+    for name, sub in commands:
+        heading = f"# {prog} {name}\n"
+        assert heading in text, f"{prog} {name} is not documented in docs/cli.md"
+        section = text.split(heading, 1)[1].split("\n#", 1)[0]
         for action in sub._actions:
             for opt in action.option_strings:
                 assert opt in section, f"{prog} {name} {opt} is not documented"

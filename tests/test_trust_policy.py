@@ -101,3 +101,11 @@ def test_unknown_witness_is_ignored() -> None:
 def test_policy_parse_errors(text: str, message: str) -> None:
     with pytest.raises(FormatError, match=message):
         parse_trust_policy(text)
+
+
+def test_a_witness_cannot_count_twice() -> None:
+    with pytest.raises(FormatError, match="listed twice"):
+        parse_trust_policy(policy("g", "group g 2 one one\n"))
+    same_key = policy("none", f"witness again {W1.verifier.vkey}\n")
+    with pytest.raises(FormatError, match="already listed"):
+        parse_trust_policy(same_key)

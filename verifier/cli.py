@@ -59,12 +59,17 @@ STATE_CHECKPOINT = "checkpoint"
 def _save_state(state: Path, cp: SignedCheckpoint) -> None:
     """Store the newly verified checkpoint: temp file, fsync, rename (never half-written)."""
     state.mkdir(parents=True, exist_ok=True)
-    tmp = state / f".{STATE_CHECKPOINT}.tmp"
+    tmp = state / f".{STATE_CHECKPOINT}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
         f.write(cp.raw)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, state / STATE_CHECKPOINT)
+    fd = os.open(state, os.O_RDONLY)  # the rename itself must survive a crash
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _check_against_state(
@@ -218,6 +223,84 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_VIOLATION if report.violations else EXIT_OK
 
 
+def cmd_witness_keygen(args: argparse.Namespace) -> int:
+    """Write a new cosignature/v1 key (PRIVATE+KEY, type 0x04, mode 0600); print its vkey."""
+    from verifier.cosignature import CosignatureSigner
+    from verifier.witness import witness_skey
+
+    try:
+        signer = CosignatureSigner.from_seed(args.name, os.urandom(32))
+    except FormatError as exc:
+        raise UsageError(f"--name: {exc}") from None
+    # O_EXCL: never overwrite a key (that would orphan the witness's identity).
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (witness_skey(signer) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    print(signer.verifier.vkey)
+    return EXIT_OK
+
+
+def cmd_witness_serve(args: argparse.Namespace) -> int:
+    """Serve C2SP tlog-witness add-checkpoint for the logs named in --policy."""
+    import logging
+    import signal
+    import stat
+
+    from verifier.witness import Witness, parse_witness_config, parse_witness_skey
+    from verifier.witness_server import FileStore, StoreError, WitnessServer
+
+    key_path = Path(args.key)
+    if key_path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise UsageError(f"witness key {key_path} is readable by group or others; chmod 600 it")
+    try:
+        signer = parse_witness_skey(key_path.read_text())
+        config = parse_witness_config(Path(args.policy).read_text())
+    except FormatError as exc:
+        raise UsageError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        store = FileStore(Path(args.state))
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    with store:
+        server = WitnessServer(Witness(signer, config, store), args.host, args.port, args.prefix)
+
+        def stop(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        print(f"witness {signer.verifier.vkey}", file=sys.stderr)
+        print(f"   logs: {', '.join(sorted(config.logs))}", file=sys.stderr)
+        print(f"   serving POST {server.url}/add-checkpoint", file=sys.stderr, flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.httpd.server_close()
+    return EXIT_OK
+
+
+def _add_witness_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    wp = sub.add_parser("witness", help="run a C2SP tlog-witness that cosigns checkpoints")
+    wsub = wp.add_subparsers(dest="witness_command", required=True, metavar="COMMAND")
+    sp = wsub.add_parser("keygen", help="create the witness's signing key; print its vkey")
+    sp.add_argument("--out", required=True, help="key file to create (mode 0600, never replaced)")
+    sp.add_argument("--name", required=True, help="the witness's name, e.g. witness.example/w1")
+    sp.set_defaults(func=cmd_witness_keygen)
+    sp = wsub.add_parser("serve", help="serve POST <prefix>/add-checkpoint over HTTP")
+    sp.add_argument("--key", required=True, help="the witness key file (from witness keygen)")
+    sp.add_argument("--policy", required=True, help="tlog-policy file: its log lines are accepted")
+    sp.add_argument("--port", required=True, type=int, help="TCP port to listen on")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--state", required=True, help="directory for the witnessed checkpoints")
+    sp.add_argument("--prefix", default="", help="URL prefix before /add-checkpoint (default none)")
+    sp.set_defaults(func=cmd_witness_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="frontier-verify",
@@ -266,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
     sp.add_argument("--show-payload", action="store_true", help="print the entry's payload")
     sp.set_defaults(func=cmd_proof)
+    _add_witness_commands(sub)
     return p
 
 

@@ -14,6 +14,7 @@ names, forward references and a missing ``quorum`` line are errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -86,7 +87,10 @@ class _Parser:
             raise FormatError(f"{where}: expected 'witness <name> <vkey> [<url>]'")
         self._new_name(args[0], where)
         url = args[2] if len(args) == 3 else None
-        self.witnesses[args[0]] = Witness(args[0], parse_witness_vkey(args[1]), url)
+        key = parse_witness_vkey(args[1])
+        if any(w.key.public_key == key.public_key for w in self.witnesses.values()):
+            raise FormatError(f"{where}: this witness key is already listed under another name")
+        self.witnesses[args[0]] = Witness(args[0], key, url)
 
     def line_group(self, args: list[str], where: str) -> None:
         if len(args) < 3:
@@ -96,6 +100,10 @@ class _Parser:
         for m in members:
             if m not in self.witnesses and m not in self.groups:
                 raise FormatError(f"{where}: group member {m!r} is not defined above")
+        if len(set(members)) != len(members):
+            # tlog-policy: "Each defined name can be listed as a group member at most
+            # once" — otherwise one witness could count twice towards a threshold.
+            raise FormatError(f"{where}: a group member is listed twice")
         if kind == "all":
             k = len(members)
         elif kind == "any":
@@ -138,7 +146,8 @@ def parse_trust_policy(text: str) -> TrustPolicy:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        word, *args = line.split()
+        # tlog-policy separates fields by ASCII spaces and tabs only.
+        word, *args = [f for f in re.split(r"[ \t]+", line) if f]
         handler = handlers.get(word)
         if handler is None:
             raise FormatError(f"policy line {n}: unknown keyword {word[:20]!r}")
