@@ -150,11 +150,12 @@ class GovernedAdmission:
                 "schema",
                 "this server runs a simulated clock; its charter must say simulation = true",
             )
-        for f in engine.check(index, entry.payload, logged_ms):
+        findings = engine.check(index, entry.payload, logged_ms)
+        for f in findings:
             if f.severity == VIOLATION and f.refusable:
                 return Refusal("policy-violation", f"{f.rule}: {f.message}", rule=f.rule)
         replay.apply(entry)
-        engine.apply(index, entry.payload, logged_ms)
+        engine.apply(index, entry.payload, logged_ms, findings)
         return entry
 
     def reset(self) -> None:

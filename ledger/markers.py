@@ -16,7 +16,9 @@ twice is impossible.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from ledger.sequencer import EntryRefused, GroupCommitter, prepare
 from ledger.service import MARKER_KEY_NAME
 from ledger.signing import EntryKey, payload_type_for, sign_envelope
-from ledger.views import LogView
 from verifier.leaf import canonical_json
-from verifier.policy.engine import due_markers
+from verifier.policy.engine import PolicyState, due_markers
 
 log = logging.getLogger("frontier_ledger.markers")
 
@@ -40,8 +41,16 @@ def marker_envelope(origin: str, key: EntryKey, marker: str, cycle: int) -> dict
 
 
 class MarkerJob:
-    def __init__(self, view: LogView, committer: GroupCommitter, key: EntryKey, clock: Any) -> None:
-        self.view = view
+    def __init__(
+        self,
+        origin: str,
+        policy_state: Callable[[], PolicyState],
+        committer: GroupCommitter,
+        key: EntryKey,
+        clock: Any,
+    ) -> None:
+        self.origin = origin
+        self.policy_state = policy_state
         self.committer = committer
         self.key = key
         self.clock = clock
@@ -51,10 +60,12 @@ class MarkerJob:
     async def tick(self) -> int:
         """Append every marker that is due now; return how many were appended."""
         now = self.clock()
-        auditor = self.view.catch_up()
+        # The writer's own admission state knows every marker already logged; read
+        # it off the event loop (a first read after a restart replays the log).
+        due = await asyncio.to_thread(lambda: due_markers(self.policy_state(), now))
         count = 0
-        for _, marker, cycle in due_markers(auditor.engine.state, now):
-            env = marker_envelope(self.view.store.origin, self.key, marker, cycle)
+        for _, marker, cycle in due:
+            env = marker_envelope(self.origin, self.key, marker, cycle)
             try:
                 await self.committer.submit(prepare(env))
             except EntryRefused as exc:

@@ -14,6 +14,8 @@ y ∈ {1, p-1, 0, y8, p-y8} (orders 1, 2, 4, 8, 8).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -45,8 +47,9 @@ def check_public_key(raw: bytes) -> None:
         raise WeakKeyError("Ed25519 public key has small order; it is refused")
 
 
+@lru_cache(maxsize=4096)
 def load_public_key(raw: bytes) -> Ed25519PublicKey:
-    """An Ed25519 public key that passed :func:`check_public_key`."""
+    """An Ed25519 public key that passed :func:`check_public_key` (cached: keys recur)."""
     check_public_key(raw)
     try:
         return Ed25519PublicKey.from_public_bytes(raw)

@@ -53,8 +53,16 @@ def create_app(options: ServerOptions) -> FastAPI:
         key = load_marker_key(options.data.root) if committer is not None else None
         if committer is not None and key is not None and app.state.view.governed:
             assert writer is not None
-            app.state.markers = MarkerJob(app.state.view, committer, key, writer.clock)
-            scheduler = start_scheduler(app.state.markers, options.marker_interval_s)
+            admission = writer.admission
+            if admission is not None:
+                app.state.markers = MarkerJob(
+                    store.origin,
+                    lambda: admission.engine.state,
+                    committer,
+                    key,
+                    writer.clock,
+                )
+                scheduler = start_scheduler(app.state.markers, options.marker_interval_s)
         try:
             yield
         finally:

@@ -57,6 +57,7 @@ class Run:
     superseded_by: int | None = None
     started: int | None = None  # index of training_started
     halted: int | None = None
+    chain_started: bool = False  # on the first version: has any version started training?
 
 
 @dataclass
@@ -230,9 +231,12 @@ class PolicyEngine:
             out.extend(handler(index, body, logged_ms))
         return out
 
-    def apply(self, index: int, payload: Payload, logged_ms: int) -> list[Finding]:
-        """Judge the entry (as :meth:`check`) and add it to the state."""
-        findings = self.check(index, payload, logged_ms)
+    def apply(
+        self, index: int, payload: Payload, logged_ms: int, findings: list[Finding] | None = None
+    ) -> list[Finding]:
+        """Judge the entry (as :meth:`check`, unless its *findings* are given) and add it."""
+        if findings is None:
+            findings = self.check(index, payload, logged_ms)
         body = payload.body
         st = self.state
         st.last_logged_ms = max(st.last_logged_ms, logged_ms)
@@ -443,9 +447,7 @@ class PolicyEngine:
             old = self.state.runs.get(b.supersedes)
             if old is not None:
                 root = self.state.runs[old.root]
-                chain_started = any(
-                    r.started is not None for r in self.state.runs.values() if r.root == old.root
-                )
+                chain_started = root.chain_started  # O(1): kept on the first version
                 if chain_started:
                     out.append(
                         Finding(
@@ -592,6 +594,7 @@ class PolicyEngine:
         run = self.state.runs.get(b.preregistration)
         if run is not None and run.started is None:
             run.started = index
+            self.state.runs[run.root].chain_started = True
 
     def _check_training_halted(
         self, index: int, b: TrainingHalted, logged_ms: int
