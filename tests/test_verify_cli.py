@@ -14,6 +14,7 @@ from ledger.sequencer import prepare
 from ledger.service import LogReader, init_log, open_writer
 from ledger.sqlite_store import SqliteStore
 from ledger.synth import synthetic_envelopes
+from verifier.checkpoint import open_checkpoint
 from verifier.cli import EXIT_FETCH, EXIT_LOG_BROKEN, EXIT_OK, main
 
 ORIGIN = "verify.example/log"
@@ -280,3 +281,100 @@ def test_fork_evidence_for_power_of_two_and_other_sizes(
     assert main([*argv, "--out", str(out)]) == EXIT_LOG_BROKEN
     assert main(["compare", "--evidence", str(out), "--vkey", vkey]) == EXIT_OK
     assert "proven fork" in capsys.readouterr().out
+
+
+def test_monitor_reports_new_entries_findings_forks_and_a_frozen_log(forked: dict) -> None:
+    from verifier.errors import InconsistencyError
+    from verifier.fetch import LogSource
+    from verifier.monitor import Monitor
+    from verifier.note import parse_vkey
+
+    tmp, key = forked["tmp"], parse_vkey(forked["vkey"])
+    mirror = tmp / "mirror"
+    _export(forked["honest"], mirror)  # 250 entries
+    events: list[dict] = []
+    now = [1_000_000.0]
+    monitor = Monitor(
+        LogSource(str(mirror)).fetch,
+        lambda data: (open_checkpoint(data, key), {}),
+        max_age_s=600,
+        emit=events.append,
+        clock=lambda: now[0],
+    )
+    monitor.round()
+    assert [e["index"] for e in events if e["event"] == "entry"] == list(range(250))
+    # Synthetic entries are not schedule entries: the audit says so, once.
+    findings = [e for e in events if e["event"] == "finding"]
+    assert findings and all(f["rule"] in ("L3",) for f in findings)
+    events.clear()
+    _grow(forked["honest"], 7, 20_000)
+    _export(forked["honest"], mirror)  # incremental: 257 entries
+    now[0] += 60
+    monitor.round()
+    assert [e["index"] for e in events if e["event"] == "entry"] == list(range(250, 257))
+    assert events[-1] == {"event": "checkpoint", "size": 257, "new_entries": 7}
+    events.clear()
+    now[0] += 3600  # nothing new for an hour: a frozen log is an event
+    monitor.round()
+    assert [e["event"] for e in events] == ["stale", "checkpoint"]
+    events.clear()
+    evil = _export(forked["evil"], tmp / "evil-mirror")  # a split view of the same log
+    monitor.fetch = LogSource(str(evil)).fetch
+    with pytest.raises(InconsistencyError):
+        monitor.round()
+    assert events[0]["event"] == "inconsistency" and "fork" in events[0]["message"]
+
+
+def test_monitor_command_runs_a_round(demo_export, capsys: pytest.CaptureFixture[str]) -> None:
+    out, _, policy = demo_export
+    assert main(["monitor", "--log", str(out), "--policy", str(policy), "--rounds", "1"]) == EXIT_OK
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert sum(1 for e in lines if e["event"] == "entry") == 66
+    assert lines[-1]["event"] == "checkpoint" and lines[-1]["size"] == 66
+    assert not [e for e in lines if e["event"] == "finding" and e["severity"] == "violation"]
+
+
+def test_receipt_needs_the_witness_quorum_with_a_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import base64
+
+    from verifier.cosignature import CosignatureSigner
+    from verifier.note import parse_note
+    from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof
+
+    data = DataDir.at(tmp_path / "data")
+    vkey = init_log(data, ORIGIN, synthetic=True)
+    writer = open_writer(data)
+    receipt = writer.commit([prepare(e) for e in synthetic_envelopes(ORIGIN, 5)])[3]
+    writer.store.close()
+    witness = CosignatureSigner.from_seed("witness.example/w", bytes(range(32)))
+    policy = tmp_path / "p"
+    policy.write_text(f"log {vkey}\nwitness w {witness.verifier.vkey}\nquorum w\n")
+
+    def write(proof_text: str) -> Path:
+        path = tmp_path / "receipt.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "media_type": RECEIPT_MEDIA_TYPE,
+                    "leaf": base64.b64encode(receipt.leaf).decode(),
+                    "tlog_proof": proof_text,
+                }
+            )
+        )
+        return path
+
+    bare = write(receipt.tlog_proof())
+    assert main(["proof", str(bare), "--vkey", vkey]) == EXIT_OK
+    assert main(["proof", str(bare), "--policy", str(policy)]) == EXIT_LOG_BROKEN
+    assert "lacks the witness quorum" in capsys.readouterr().err
+    note = parse_note(receipt.checkpoint)
+    cosig = witness.cosign(note.text, 1_800_000_000)
+    cosigned = type(note)(note.text, (*note.signatures, cosig)).to_bytes()
+    proof = parse_tlog_proof(receipt.tlog_proof())
+    text = receipt.tlog_proof().replace(receipt.checkpoint.decode(), cosigned.decode())
+    assert parse_tlog_proof(text).index == proof.index
+    assert main(["proof", str(write(text)), "--policy", str(policy)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "witnessed by w; existed by 2027-01-15T08:00:00Z" in out

@@ -33,6 +33,7 @@ from verifier.errors import (
 )
 from verifier.fetch import LogSource, RemoteBlobs
 from verifier.leaf import loads_strict, parse_leaf
+from verifier.monitor import Monitor, print_json_line
 from verifier.note import Ed25519Verifier, parse_vkey
 from verifier.policy.audit import Auditor
 from verifier.policy.report import report_json, report_text
@@ -168,7 +169,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_proof(args: argparse.Namespace) -> int:
-    key = _load_vkey(args.vkey)
+    key = _log_key(args)
     raw = Path(args.receipt).read_bytes()
     receipt = loads_strict(raw, what=args.receipt)
     if not isinstance(receipt, dict) or receipt.get("media_type") != RECEIPT_MEDIA_TYPE:
@@ -176,9 +177,19 @@ def cmd_proof(args: argparse.Namespace) -> int:
     leaf = b64decode_strict(str(receipt.get("leaf", "")), what="receipt leaf")
     proof = parse_tlog_proof(str(receipt.get("tlog_proof", "")))
     verified = verify_tlog_proof(leaf, proof, key)
+    cosigned: dict[str, int] = {}
+    if args.policy:
+        # The checkpoint must carry the policy's witness quorum: only then is the
+        # entry public in the sense that independent witnesses saw this log.
+        policy = parse_trust_policy(Path(args.policy).read_text())
+        cosigned = dict(open_trusted_checkpoint(proof.checkpoint, policy).cosigned)
     parsed = parse_leaf(leaf)
     cp = verified.checkpoint
     print(f"OK: entry {proof.index} is in {cp.origin} at tree size {cp.size}")
+    if cosigned:
+        earliest = min(cosigned.values())
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(earliest))
+        print(f"   witnessed by {', '.join(sorted(cosigned))}; existed by {when}")
     print(f"   logged_at {parsed.logged_at}, type {parsed.envelope.entry_type}")
     print(
         f"   signed by key(s) {', '.join(s.keyid[:16] + '…' for s in parsed.envelope.signatures)}"
@@ -301,6 +312,38 @@ def _add_witness_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     sp.set_defaults(func=cmd_witness_serve)
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    source = LogSource(args.log)
+    policy = parse_trust_policy(Path(args.policy).read_text()) if args.policy else None
+    key = _log_key(args)
+
+    def opener(data: bytes) -> tuple[SignedCheckpoint, dict[str, int]]:
+        if policy is not None:
+            trusted = open_trusted_checkpoint(data, policy)
+            return trusted.checkpoint, dict(trusted.cosigned)
+        return open_checkpoint(data, key), {}
+
+    monitor = Monitor(source.fetch, opener, args.max_age)
+    state = Path(args.state) if args.state else None
+    if state is not None and (state / STATE_CHECKPOINT).exists():
+        # Resume from the last checkpoint seen; entries before it are not re-reported.
+        monitor.last = open_checkpoint((state / STATE_CHECKPOINT).read_bytes(), key)
+    rounds = 0
+    while True:
+        try:
+            monitor.round()
+        except FetchError as exc:
+            # A log that cannot be reached is reported and retried, not fatal.
+            print_json_line({"event": "fetch_error", "message": str(exc)})
+        else:
+            if state is not None and monitor.last is not None:
+                _save_state(state, monitor.last)
+        rounds += 1
+        if args.rounds and rounds >= args.rounds:
+            return EXIT_OK
+        time.sleep(args.interval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="frontier-verify",
@@ -344,9 +387,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress line")
     sp.set_defaults(func=cmd_audit)
 
+    sp = sub.add_parser(
+        "monitor",
+        help="watch a log: new entries, new findings, forks and a frozen log, as JSON lines",
+    )
+    sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
+    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
+    sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    sp.add_argument(
+        "--state", help="directory keeping the last checkpoint seen (resume, refuse rollback)"
+    )
+    sp.add_argument(
+        "--interval", type=float, default=60.0, help="seconds between rounds (default 60)"
+    )
+    sp.add_argument(
+        "--max-age",
+        type=float,
+        default=3600.0,
+        help="alert when the checkpoint has not moved or been cosigned for this many seconds",
+    )
+    sp.add_argument(
+        "--rounds", type=int, default=0, help="stop after N rounds (default: run forever)"
+    )
+    sp.set_defaults(func=cmd_monitor)
+
     sp = sub.add_parser("proof", help="verify an offline receipt (leaf + tlog-proof), no network")
     sp.add_argument("receipt", help="receipt JSON file")
-    sp.add_argument("--vkey", required=True, help="the log's verifier key, or a file holding it")
+    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
+    sp.add_argument(
+        "--policy", help="a tlog-policy file: also require its witness quorum on the checkpoint"
+    )
     sp.add_argument("--show-payload", action="store_true", help="print the entry's payload")
     sp.set_defaults(func=cmd_proof)
     _add_witness_commands(sub)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from verifier.checkpoint import SignedCheckpoint
 from verifier.errors import FormatError, VerificationError
-from verifier.merkle import fold_roots, leaf_hash, perfect_root, subtree_roots
+from verifier.merkle import fold_roots, leaf_hash, perfect_root, subtree_roots, verify_inclusion
+from verifier.prover import Prover
 from verifier.tiles import (
     ENTRIES,
     TILE_WIDTH,
@@ -110,3 +111,33 @@ class TileFetcher:
                 return None
             self._cache[key] = self.fetch(tile.path)
         return self._cache[key]
+
+
+def fetch_new_leaves(checkpoint: SignedCheckpoint, fetch: Fetch, old_size: int) -> list[bytes]:
+    """The leaves ``old_size .. size-1`` of the checkpoint's tree, each proven included.
+
+    For an incremental check: the caller has already shown that the new tree
+    extends the one it verified (a consistency proof); this fetches only the
+    entry bundles that hold new leaves and checks every new leaf against the
+    signed root with an inclusion proof computed from the tiles — work in
+    proportion to what is new, not to the whole log.
+    """
+    size = checkpoint.size
+    if not 0 <= old_size <= size:
+        raise ValueError(f"old size {old_size} is not within 0..{size}")
+    if old_size == size:
+        return []
+    leaves: list[bytes] = []
+    for n in range(old_size // TILE_WIDTH, (size - 1) // TILE_WIDTH + 1):
+        bundle = tile_for_size(ENTRIES, n, size)
+        got = parse_entry_bundle(fetch(bundle.path), bundle.width)
+        start = n * TILE_WIDTH
+        leaves.extend(got[max(old_size - start, 0) :])
+    proofs = Prover(TileFetcher(fetch, size)).inclusion_batch(old_size, size - old_size, size)
+    for offset, (leaf, proof) in enumerate(zip(leaves, proofs, strict=True)):
+        index = old_size + offset
+        try:
+            verify_inclusion(leaf_hash(leaf), index, size, proof, checkpoint.root)
+        except VerificationError as exc:
+            raise TileMismatch(f"entry {index} is not in the signed tree: {exc}") from None
+    return leaves

@@ -1,0 +1,93 @@
+"""``frontier-verify monitor``: watch a log, incrementally, and report as JSON lines.
+
+Each round: fetch and verify the checkpoint (and the witness quorum, with a
+policy); refuse a rollback or fork against the last checkpoint seen; fetch only
+the new entries, each proven included in the signed tree; replay them through
+the admission checks and the schedule's rules; print one JSON line per new
+entry and per new finding; and raise an alert when the checkpoint has not moved
+— or not been cosigned — for longer than the limit (a frozen log is an event).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.checkpoint import SignedCheckpoint
+from verifier.consistency import ForkEvidence, check_consistent
+from verifier.errors import InconsistencyError
+from verifier.leaf import parse_leaf
+from verifier.policy.audit import Auditor
+from verifier.tilelog import Fetch, fetch_new_leaves
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def print_json_line(event: dict[str, Any]) -> None:
+    print(json.dumps(event, sort_keys=True), flush=True)
+
+
+@dataclass
+class Monitor:
+    fetch: Fetch
+    open_checkpoint: Callable[[bytes], tuple[SignedCheckpoint, dict[str, int]]]
+    max_age_s: float
+    emit: Emit = print_json_line
+    clock: Callable[[], float] = time.time
+    last: SignedCheckpoint | None = None
+    auditor: Auditor | None = None
+    reported: set[tuple[str, tuple[int, ...], str]] = field(default_factory=set)
+    changed_at: float | None = None
+
+    def round(self) -> None:
+        """One round; raises InconsistencyError (after emitting it) on a rollback or fork."""
+        now = self.clock()
+        cp, cosigned = self.open_checkpoint(self.fetch("checkpoint"))
+        if self.last is not None:
+            try:
+                check_consistent(self.last, cp, self.fetch)
+            except InconsistencyError as exc:
+                evidence = json.loads(ForkEvidence.of(exc).to_json())
+                self.emit({"event": "inconsistency", "message": str(exc), "evidence": evidence})
+                raise
+        old_size = self.last.size if self.last is not None else 0
+        if self.auditor is None:
+            self.auditor = Auditor(cp.origin)
+        for offset, leaf in enumerate(fetch_new_leaves(cp, self.fetch, old_size)):
+            index = old_size + offset
+            parsed = parse_leaf(leaf)
+            self.emit(
+                {
+                    "event": "entry",
+                    "index": index,
+                    "type": parsed.envelope.entry_type,
+                    "logged_at": parsed.logged_at,
+                }
+            )
+            self.auditor.feed(leaf)
+        report = self.auditor.report(int(now * 1000))
+        for f in report.findings:
+            key = (f.rule, f.indices, f.severity)
+            if key not in self.reported:
+                self.reported.add(key)
+                self.emit({"event": "finding", **f.to_json()})
+        if self.last is None or cp.size != self.last.size or self.changed_at is None:
+            self.changed_at = now
+        freshest = max(cosigned.values()) if cosigned else self.changed_at
+        age = now - freshest
+        what = "cosigned" if cosigned else "changed"
+        if age > self.max_age_s:
+            self.emit(
+                {
+                    "event": "stale",
+                    "size": cp.size,
+                    "age_s": round(age),
+                    "message": f"the checkpoint was last {what} {round(age)} s ago "
+                    f"(limit {round(self.max_age_s)} s): the log may be frozen",
+                }
+            )
+        self.emit({"event": "checkpoint", "size": cp.size, "new_entries": cp.size - old_size})
+        self.last = cp
