@@ -77,6 +77,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_batch=args.max_batch,
             clock=clock,
             marker_interval_s=args.marker_interval,
+            witness_interval_s=args.witness_interval,
+            require_witness_quorum=args.require_witness_quorum,
         )
     )
     base = f"http://{args.host}:{args.port}"
@@ -93,11 +95,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ledger.export import export_log
     from ledger.service import LogReader
     from ledger.sqlite_store import SqliteStore
+    from ledger.witnessing import POLICY_NAME, WitnessCollector
+    from verifier.trust_policy import parse_trust_policy
 
     data = _data(args)
     store = SqliteStore.open(data.db_path, readonly=True)
     try:
-        stats = export_log(LogReader(store), Path(args.out))
+        reader = LogReader(store)
+        cosign = None
+        policy = data.root / POLICY_NAME
+        if policy.exists():
+            # The mirror publishes the checkpoint with its witnesses' cosignatures.
+            cosign = WitnessCollector(
+                parse_trust_policy(policy.read_text()), reader
+            ).with_cosignatures
+        stats = export_log(reader, Path(args.out), cosign)
     finally:
         store.close()
     print(
@@ -282,6 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=60.0,
         help="seconds between checks for passed deadlines (default 60)",
+    )
+    sp.add_argument(
+        "--witness-interval",
+        type=float,
+        default=1.0,
+        help="seconds between checks for a checkpoint to send to the witnesses (default 1)",
+    )
+    sp.add_argument(
+        "--require-witness-quorum",
+        action="store_true",
+        help="publish only checkpoints cosigned by the quorum of DATA/witnesses.policy",
     )
     sp.add_argument(
         "--simulated-clock",

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +49,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def export_log(reader: LogReader, out: Path) -> ExportStats:
-    """Write the log's current state to *out*; return what was written."""
+def export_log(
+    reader: LogReader, out: Path, cosign: Callable[[int, bytes], bytes] | None = None
+) -> ExportStats:
+    """Write the log's current state to *out*; return what was written.
+
+    *cosign* adds the witnesses' cosignatures to the head's checkpoint note.
+    """
     head = reader.head()  # one snapshot: every file below is for this size
+    checkpoint = cosign(head.size, head.checkpoint) if cosign else head.checkpoint
     stats = ExportStats(size=head.size)
     out.mkdir(parents=True, exist_ok=True)
     wanted = all_tiles_for_size(head.size) + tiles_for_size(head.size, ENTRIES)
@@ -74,6 +81,6 @@ def export_log(reader: LogReader, out: Path) -> ExportStats:
         stats.bytes_written += len(data)
     for d in {(out / t.path).parent for t in wanted}:
         _fsync_dir(d)
-    atomic_write(out / "checkpoint", head.checkpoint)
+    atomic_write(out / "checkpoint", checkpoint)
     _fsync_dir(out)
     return stats

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,19 +78,26 @@ class MarkerJob:
         return count
 
 
-def start_scheduler(job: MarkerJob, interval_s: float) -> AsyncIOScheduler:
+def new_scheduler() -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.start()
+    return scheduler
+
+
+def add_interval_job(
+    scheduler: AsyncIOScheduler, func: Callable[[], Awaitable[Any]], seconds: float, job_id: str
+) -> None:
+    """An idempotent periodic job: one instance at a time, missed runs coalesced into one
+    run as soon as possible (``misfire_grace_time=None``), never a backlog."""
     scheduler.add_job(
-        job.tick,
+        func,
         "interval",
-        seconds=interval_s,
-        id="schedule-markers",
+        seconds=seconds,
+        id=job_id,
         max_instances=1,
         coalesce=True,
         misfire_grace_time=None,
     )
-    scheduler.start()
-    return scheduler
 
 
 def load_marker_key(data_root: Path) -> EntryKey | None:

@@ -87,6 +87,14 @@ def _create_schema(db: sqlite_utils.Database) -> None:
         not_null={"root", "note", "signed_at_ms"},
         strict=True,
     )
+    # Witness cosignatures (C2SP tlog-cosignature) of published checkpoints, one
+    # line per witness and size; a newer cosignature of the same size replaces it.
+    db.table("cosignatures").create(
+        {"size": int, "witness": str, "line": str, "timestamp": int},
+        pk=("size", "witness"),
+        not_null={"line", "timestamp"},
+        strict=True,
+    )
     # A single row (id = 1): the published head. Replaced only by compare-and-swap.
     db.execute(
         "CREATE TABLE head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, "
@@ -426,6 +434,37 @@ class SqliteStore:
                 yield bytes(leaf)
         finally:
             conn.close()
+
+    def put_cosignature(self, size: int, witness: str, line: str, timestamp: int) -> None:
+        """Store a verified cosignature (its own small transaction)."""
+        with self.writing() as tx:
+            tx.c.execute(
+                "INSERT INTO cosignatures (size, witness, line, timestamp) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, "
+                "timestamp = excluded.timestamp WHERE excluded.timestamp > cosignatures.timestamp",
+                (size, witness, line, timestamp),
+            )
+
+    def cosignatures(self, size: int) -> dict[str, tuple[str, int]]:
+        """witness name -> (signature line, timestamp) for the checkpoint of *size*."""
+        rows = self._reader().execute(
+            "SELECT witness, line, timestamp FROM cosignatures WHERE size = ? ORDER BY witness",
+            (size,),
+        )
+        return {w: (line, ts) for w, line, ts in rows}
+
+    def cosigned_sizes(self) -> list[int]:
+        """Sizes that have any cosignature, newest first."""
+        rows = self._reader().execute("SELECT DISTINCT size FROM cosignatures ORDER BY size DESC")
+        return [r[0] for r in rows]
+
+    def last_cosigned_size(self, witness: str) -> int:
+        row = (
+            self._reader()
+            .execute("SELECT max(size) FROM cosignatures WHERE witness = ?", (witness,))
+            .fetchone()
+        )
+        return int(row[0]) if row and row[0] is not None else 0
 
     def search(self, q: SearchQuery) -> list[EntryRow]:
         """Entries matching every given filter, by index, after ``q.after``."""

@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import problems, routes_api, routes_log
 from ledger.clock import Clock, system_clock
-from ledger.datadir import DataDir, WriterLock
-from ledger.markers import MarkerJob, load_marker_key, start_scheduler
-from ledger.sequencer import GroupCommitter
+from ledger.datadir import DataDir, DataDirError, WriterLock
+from ledger.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
+from ledger.sequencer import GroupCommitter, LogWriter
 from ledger.service import LogReader, open_writer
 from ledger.sqlite_store import SqliteStore
 from ledger.views import LogView
+from ledger.witnessing import POLICY_NAME, WitnessCollector
+from verifier.trust_policy import parse_trust_policy
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,47 @@ class ServerOptions:
     max_queue: int = 4096
     clock: Clock | None = None  # a simulated clock (simulations and tests only)
     marker_interval_s: float = 60.0
+    #: tlog-policy naming the witnesses (default: DATA/witnesses.policy if present)
+    witness_policy: Path | None = None
+    witness_interval_s: float = 1.0
+    witness_idle_cadence_s: float = 300.0
+    #: publish only checkpoints whose cosignatures meet the policy's quorum
+    require_witness_quorum: bool = False
+
+
+def _witness_collector(
+    options: ServerOptions, reader: LogReader, writer: LogWriter | None
+) -> WitnessCollector | None:
+    policy_path = options.witness_policy or options.data.root / POLICY_NAME
+    if not policy_path.exists():
+        if options.require_witness_quorum:
+            raise DataDirError(f"--require-witness-quorum needs a witness policy ({policy_path})")
+        return None
+    return WitnessCollector(
+        parse_trust_policy(policy_path.read_text()),
+        reader,
+        writer.store if writer is not None else None,  # type: ignore[arg-type]
+        idle_cadence_s=options.witness_idle_cadence_s,
+    )
+
+
+def _schedule(
+    app: FastAPI, options: ServerOptions, writer: LogWriter, committer: GroupCommitter
+) -> AsyncIOScheduler:
+    """The jobs that must run in exactly one process: markers and witnessing."""
+    scheduler = new_scheduler()
+    key = load_marker_key(options.data.root)
+    admission = writer.admission
+    if key is not None and admission is not None:
+        app.state.markers = MarkerJob(
+            writer.store.origin, lambda: admission.engine.state, committer, key, writer.clock
+        )
+        add_interval_job(scheduler, app.state.markers.tick, options.marker_interval_s, "markers")
+    if app.state.witnesses is not None:
+        add_interval_job(
+            scheduler, app.state.witnesses.tick, options.witness_interval_s, "witnesses"
+        )
+    return scheduler
 
 
 def create_app(options: ServerOptions) -> FastAPI:
@@ -49,20 +94,11 @@ def create_app(options: ServerOptions) -> FastAPI:
         app.state.view = LogView(store, options.data.root / "blobs" / "sha256")
         app.state.committer = committer
         app.state.clock = options.clock or system_clock
+        app.state.require_quorum = options.require_witness_quorum
+        app.state.witnesses = _witness_collector(options, app.state.reader, writer)
         scheduler = None
-        key = load_marker_key(options.data.root) if committer is not None else None
-        if committer is not None and key is not None and app.state.view.governed:
-            assert writer is not None
-            admission = writer.admission
-            if admission is not None:
-                app.state.markers = MarkerJob(
-                    store.origin,
-                    lambda: admission.engine.state,
-                    committer,
-                    key,
-                    writer.clock,
-                )
-                scheduler = start_scheduler(app.state.markers, options.marker_interval_s)
+        if writer is not None and committer is not None:
+            scheduler = _schedule(app, options, writer, committer)
         try:
             yield
         finally:

@@ -96,8 +96,13 @@ async def append_entry(request: Request) -> Response:
 def _receipt(request: Request, index: int, leaf: bytes) -> dict[str, Any]:
     reader = reader_of(request)
     head = reader.head()
+    note = head.checkpoint
+    witnesses = request.app.state.witnesses
+    if witnesses is not None:
+        # Receipts carry the cosigned checkpoint when the witnesses have signed it.
+        note = witnesses.published(False)
     _, proof = reader.inclusion(index, head.size)
-    text = TlogProof(index, tuple(proof), head.checkpoint).to_text()
+    text = TlogProof(index, tuple(proof), note).to_text()
     return {"media_type": RECEIPT_MEDIA_TYPE, "leaf": b64encode(leaf), "tlog_proof": text}
 
 

@@ -44,7 +44,12 @@ def accepts_gzip(header: str) -> bool:
 
 @router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
 def checkpoint(request: Request) -> Response:
-    note = reader_of(request).checkpoint()
+    witnesses = request.app.state.witnesses
+    note = (
+        witnesses.published(request.app.state.require_quorum)
+        if witnesses is not None
+        else reader_of(request).checkpoint()
+    )
     return Response(
         note,
         media_type="text/plain; charset=utf-8",

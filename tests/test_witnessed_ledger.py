@@ -1,0 +1,210 @@
+"""Two witnesses and the ledger on loopback: cosigned checkpoints, a 2-of-2 policy.
+
+The ledger calls both witnesses (real `frontier-verify witness serve` processes)
+after each checkpoint; /log/checkpoint carries both cosignatures and a verifier
+with a 2-of-2 policy accepts it, from the server and from the static export
+alike. With one witness stopped, new checkpoints carry one cosignature and the
+same verifier refuses them, saying why.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serverproc import REPO, ServerProcess, free_port, init_test_log, make_envelopes, run_cli
+from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, main
+from verifier.note import parse_note
+
+ORIGIN = "witnessed.example/log"
+
+
+class WitnessProcess:
+    def __init__(self, root: Path, name: str, log_vkey: str) -> None:
+        self.root = root
+        root.mkdir(parents=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verifier.cli",
+                "witness",
+                "keygen",
+                "--out",
+                str(root / "key"),
+                "--name",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+            timeout=60,
+        )
+        self.vkey = out.stdout.strip()
+        (root / "policy").write_text(f"log {log_vkey}\nquorum none\n")
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "verifier.cli",
+                "witness",
+                "serve",
+                "--key",
+                str(self.root / "key"),
+                "--policy",
+                str(self.root / "policy"),
+                "--port",
+                str(self.port),
+                "--state",
+                str(self.root / "state"),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1)
+                return
+            except httpx.TransportError:
+                assert self.proc.poll() is None and time.monotonic() < deadline, (
+                    "witness did not start"
+                )
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    root = tmp_path_factory.mktemp("witnessed")
+    data, vkey = init_test_log(root / "data", ORIGIN)
+    w1 = WitnessProcess(root / "w1", "gov-a.example/witness", vkey)
+    w2 = WitnessProcess(root / "w2", "gov-b.example/witness", vkey)
+    for w in (w1, w2):
+        w.start()
+    (data.root / "witnesses.policy").write_text(
+        f"log {vkey}\n"
+        f"witness w1 {w1.vkey} http://127.0.0.1:{w1.port}\n"
+        f"witness w2 {w2.vkey} http://127.0.0.1:{w2.port}\n"
+        "group both all w1 w2\nquorum both\n"
+    )
+    server = ServerProcess(data.root, extra=["--witness-interval", "0.2"])
+    server.start()
+    strict = root / "strict.policy"
+    strict.write_text((data.root / "witnesses.policy").read_text())
+    try:
+        yield {
+            "root": root,
+            "data": data,
+            "vkey": vkey,
+            "w1": w1,
+            "w2": w2,
+            "server": server,
+            "strict": strict,
+        }
+    finally:
+        server.stop()
+        w1.stop()
+        w2.stop()
+
+
+def append(server: ServerProcess, n: int, start: int) -> int:
+    for env in make_envelopes(ORIGIN, n, start):
+        r = httpx.post(server.url("/api/v1/entries"), json=env, timeout=30)
+        assert r.status_code == 201, r.text
+    return int(httpx.get(server.url("/log/checkpoint")).text.split("\n")[1])
+
+
+def wait_for_cosigners(server: ServerProcess, size: int, names: set[str]) -> bytes:
+    deadline = time.monotonic() + 30
+    while True:
+        note = httpx.get(server.url("/log/checkpoint")).content
+        signers = {s.name for s in parse_note(note).signatures}
+        if int(note.split(b"\n")[1]) == size and names <= signers:
+            return note
+        assert time.monotonic() < deadline, f"cosigners seen: {signers}"
+        time.sleep(0.1)
+
+
+def test_checkpoints_carry_both_cosignatures_and_a_2_of_2_policy_accepts(setup: dict) -> None:
+    server, strict = setup["server"], setup["strict"]
+    size = append(server, 20, 0)
+    wait_for_cosigners(server, size, {"gov-a.example/witness", "gov-b.example/witness"})
+    assert (
+        main(["verify", "--log", server.url("/log"), "--policy", str(strict), "--quiet"]) == EXIT_OK
+    )
+    out = setup["root"] / "mirror"
+    run_cli("export", "--data", str(setup["data"].root), str(out))
+    assert main(["verify", "--log", str(out), "--policy", str(strict), "--quiet"]) == EXIT_OK
+    # Receipts carry the cosigned checkpoint.
+    receipt = httpx.get(server.url("/api/v1/entries/3/receipt")).json()
+    assert "gov-b.example/witness" in receipt["tlog_proof"]
+
+
+def test_with_one_witness_down_the_2_of_2_policy_refuses(
+    setup: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, strict = setup["server"], setup["strict"]
+    setup["w2"].stop()
+    size = append(server, 5, 1000)
+    wait_for_cosigners(server, size, {"gov-a.example/witness"})
+    code = main(["verify", "--log", server.url("/log"), "--policy", str(strict), "--quiet"])
+    assert code == EXIT_LOG_BROKEN
+    err = capsys.readouterr().err
+    assert "lacks the witness quorum 'both'" in err and "cosigned by: w1" in err
+    any_policy = setup["root"] / "any.policy"
+    any_policy.write_text(
+        strict.read_text().replace("group both all w1 w2", "group both any w1 w2")
+    )
+    assert (
+        main(["verify", "--log", server.url("/log"), "--policy", str(any_policy), "--quiet"])
+        == EXIT_OK
+    )
+
+
+def test_quorum_gated_publishing(setup: dict) -> None:
+    """With --require-witness-quorum only a checkpoint both witnesses cosigned is published."""
+    from ledger.service import LogReader
+    from ledger.sqlite_store import SqliteStore
+    from ledger.witnessing import WitnessCollector
+    from verifier.trust_policy import parse_trust_policy
+
+    store = SqliteStore.open(setup["data"].db_path, readonly=True)
+    try:
+        collector = WitnessCollector(
+            parse_trust_policy(setup["strict"].read_text()), LogReader(store)
+        )
+        head = store.head().size
+        gated = collector.published(require_quorum=True)
+        latest = collector.published(require_quorum=False)
+    finally:
+        store.close()
+    # w2 is down since the previous test: the head has one cosignature, so the gated
+    # checkpoint is the older one both witnessed.
+    assert int(latest.split(b"\n")[1]) == head
+    assert int(gated.split(b"\n")[1]) < head
+    assert {s.name for s in parse_note(gated).signatures} >= {
+        "gov-a.example/witness",
+        "gov-b.example/witness",
+    }
