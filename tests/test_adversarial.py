@@ -254,3 +254,34 @@ def test_receipt_whose_checkpoint_lacks_the_witness_quorum(tmp_path: Path, capsy
     )
     assert main(["proof", str(receipt), "--policy", str(policy)]) == EXIT_LOG_BROKEN
     assert "lacks the witness quorum" in capsys.readouterr().err
+
+
+def test_audit_evidence_can_be_checked_by_a_third_party(
+    tmp_path: Path, operator: Operator, capsys
+) -> None:
+    log = published(tmp_path, operator, "s8_early_decision.toml")
+    evidence = tmp_path / "evidence"
+    argv = [
+        "audit",
+        "--log",
+        str(log),
+        "--vkey",
+        operator.vkey,
+        "--quiet",
+        "--evidence",
+        str(evidence),
+    ]
+    assert main([*argv, "--at", "2028-01-02T00:00:00Z"]) == EXIT_VIOLATION
+    (path,) = sorted(evidence.glob("*-S8.json"))
+    doc = json.loads(path.read_text())
+    assert doc["finding"]["rule"] == "S8"
+    assert [e["index"] for e in doc["entries"]] == doc["finding"]["indices"]
+    capsys.readouterr()
+    for entry in doc["entries"]:  # offline, with nothing but the log's key
+        receipt = tmp_path / f"r{entry['index']}.json"
+        receipt.write_text(json.dumps(entry["receipt"]))
+        assert main(["proof", str(receipt), "--vkey", operator.vkey, "--show-payload"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert '"type":"decision"' in out.replace(" ", "") and '"type":"submission"' in out.replace(
+        " ", ""
+    )

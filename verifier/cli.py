@@ -36,6 +36,7 @@ from verifier.leaf import loads_strict, parse_leaf
 from verifier.monitor import Monitor, print_json_line
 from verifier.note import Ed25519Verifier, parse_vkey
 from verifier.policy.audit import Auditor
+from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text
 from verifier.tilelog import verify_tile_log
 from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof, verify_tlog_proof
@@ -230,6 +231,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     verify_tile_log(cp, source.fetch, on_leaves)
     now = parse_time(args.at, "--at") if args.at else int(time.time() * 1000)
     report = auditor.report(now)
+    if args.evidence:
+        n = write_finding_evidence(Path(args.evidence), report, cp, source.fetch)
+        print(f"   evidence for {n} findings written to {args.evidence}", file=sys.stderr)
     print(report_json(report, checkpoint_size=cp.size) if args.json else report_text(report))
     return EXIT_VIOLATION if report.violations else EXIT_OK
 
@@ -384,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
     sp.add_argument("--json", action="store_true", help="findings as JSON")
     sp.add_argument("--at", help="judge deadlines as of this RFC 3339 time (default: now)")
+    sp.add_argument(
+        "--evidence",
+        metavar="DIR",
+        help="write, per finding, its entries as offline receipts with the checkpoint",
+    )
     sp.add_argument("--quiet", action="store_true", help="no progress line")
     sp.set_defaults(func=cmd_audit)
 
