@@ -231,16 +231,20 @@ Verify it yourself:
 """,
         flush=True,
     )
-    serve = argparse.Namespace(
-        data=str(root),
-        key=None,
-        host=args.host,
-        port=args.port,
-        read_only=False,
-        max_batch=256,
-        log_level="warning",
-        marker_interval=60.0,
-        simulated_clock=str(root / "clock"),
+    # The same options as `frontier-ledger serve`, parsed by its own parser so
+    # they can never drift apart.
+    serve = build_parser().parse_args(
+        [
+            "serve",
+            "--data",
+            str(root),
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--simulated-clock",
+            str(root / "clock"),
+        ]
     )
     return cmd_serve(serve)
 

@@ -109,3 +109,54 @@ def test_audit_reports_a_logged_fact_that_breaks_a_rule(
     )
     out = capsys.readouterr().out
     assert "S3" in out and "without a halt" in out
+
+
+def test_demo_serve_answers_on_its_port(tmp_path: Path) -> None:
+    """What `make demo` runs: build, then serve; stopped once it answers."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.serverproc import REPO, free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "demo",
+            "--data",
+            str(tmp_path / "demo"),
+            "--serve",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                audit = httpx.get(f"http://127.0.0.1:{port}/api/v1/audit", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the demo server did not answer"
+                time.sleep(0.2)
+        assert audit.status_code == 200 and audit.json()["violations"] == 0
+        assert httpx.get(f"http://127.0.0.1:{port}/log/checkpoint").text.split("\n")[1] == "66"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+        if proc.stdout:
+            proc.stdout.close()
