@@ -378,3 +378,43 @@ def test_receipt_needs_the_witness_quorum_with_a_policy(
     assert main(["proof", str(write(text)), "--policy", str(policy)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "witnessed by w; existed by 2027-01-15T08:00:00Z" in out
+
+
+def test_incremental_verify_fetches_only_what_is_new(
+    forked: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from verifier.fetch import LogSource
+    from verifier.note import parse_vkey
+    from verifier.tilelog import fetch_new_leaves
+
+    tmp, vkey = forked["tmp"], forked["vkey"]
+    state = tmp / "inc-state"
+    mirror = _export(forked["honest"], tmp / "inc")  # 250 entries
+    argv = ["verify", "--log", str(mirror), "--vkey", vkey, "--state", str(state), "--quiet"]
+    assert main(argv) == EXIT_OK
+    _grow(forked["honest"], 300, 30_000)  # 550: crosses into bundle 2
+    _export(forked["honest"], mirror)
+    fetched: list[str] = []
+    source = LogSource(str(mirror))
+
+    def counting(path: str) -> bytes:
+        fetched.append(path)
+        return source.fetch(path)
+
+    cp = open_checkpoint(source.fetch("checkpoint"), parse_vkey(vkey))
+    leaves = fetch_new_leaves(cp, counting, 250)
+    assert len(leaves) == 300
+    bundles = [p for p in fetched if p.startswith("tile/entries/")]
+    assert bundles == ["tile/entries/000", "tile/entries/001", "tile/entries/002.p/38"]
+    assert len(fetched) < 12
+    capsys.readouterr()
+    assert main(argv) == EXIT_OK
+    assert "300 new entries verified since size 250 (incremental)" in capsys.readouterr().out
+    # A new entry altered on the mirror is caught by the incremental check.
+    _grow(forked["honest"], 5, 40_000)
+    _export(forked["honest"], mirror)
+    bundle = mirror / "tile/entries/002.p/43"
+    data = bytearray(bundle.read_bytes())
+    data[-10] ^= 1
+    bundle.write_bytes(bytes(data))
+    assert main(argv) == EXIT_LOG_BROKEN

@@ -38,7 +38,7 @@ from verifier.note import Ed25519Verifier, parse_vkey
 from verifier.policy.audit import Auditor
 from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text
-from verifier.tilelog import verify_tile_log
+from verifier.tilelog import fetch_new_leaves, verify_tile_log
 from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof, verify_tlog_proof
 from verifier.trust_policy import open_trusted_checkpoint, parse_trust_policy
 
@@ -76,11 +76,14 @@ def _save_state(state: Path, cp: SignedCheckpoint) -> None:
 
 def _check_against_state(
     state: Path, cp: SignedCheckpoint, source: LogSource, args: argparse.Namespace
-) -> None:
-    """Refuse a rollback or a fork against the last checkpoint this state verified."""
+) -> SignedCheckpoint | None:
+    """Refuse a rollback or a fork against the last checkpoint this state verified.
+
+    Returns that checkpoint (None on a first run).
+    """
     saved = state / STATE_CHECKPOINT
     if not saved.exists():
-        return
+        return None
     old = open_checkpoint(saved.read_bytes(), _log_key(args))
     try:
         check_consistent(old, cp, source.fetch)
@@ -95,6 +98,7 @@ def _check_against_state(
         ) from None
     if not args.quiet and old.size != cp.size:
         print(f"   consistent with the last verified size {old.size}", file=sys.stderr)
+    return old
 
 
 def _log_key(args: argparse.Namespace) -> Ed25519Verifier:
@@ -109,8 +113,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     cp = _open(source, args)
     state = Path(args.state) if args.state else None
-    if state is not None:
-        _check_against_state(state, cp, source, args)
+    old = _check_against_state(state, cp, source, args) if state is not None else None
+    if old is not None and not args.full:
+        # Incremental: the old tree was verified before and the new one extends it
+        # (consistency proof above); fetch only the new entries, each proven
+        # included in the signed tree.
+        new = fetch_new_leaves(cp, source.fetch, old.size)
+        for offset, leaf in enumerate(new):
+            try:
+                parse_leaf(leaf)
+            except FormatError as exc:
+                raise FormatError(f"entry {old.size + offset}: {exc}") from None
+        print(f"OK {cp.origin}: tree size {cp.size}, root {b64encode(cp.root)}")
+        print(f"   {len(new)} new entries verified since size {old.size} (incremental)")
+        _save_state(state, cp)  # type: ignore[arg-type]
+        return EXIT_OK
     t0 = time.perf_counter()
     checked = 0
     tty = sys.stderr.isatty() and not args.quiet
@@ -364,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--state",
         help="directory keeping the last verified checkpoint: refuse rollback and forks against it",
+    )
+    sp.add_argument(
+        "--full",
+        action="store_true",
+        help="with --state: re-verify every tile and entry, not only what is new",
     )
     sp.add_argument("--quiet", action="store_true", help="no progress line")
     sp.set_defaults(func=cmd_verify)
