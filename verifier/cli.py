@@ -365,6 +365,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
 
 
+def _log_args(sp: argparse.ArgumentParser) -> None:
+    """Where the log is and which key (or trust policy) to check it with."""
+    sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
+    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
+    sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="frontier-verify",
@@ -375,9 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="verify the checkpoint signature and every tile and entry of a log",
     )
-    sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
-    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
-    sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    _log_args(sp)
     sp.add_argument(
         "--state",
         help="directory keeping the last verified checkpoint: refuse rollback and forks against it",
@@ -405,9 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser(
         "audit", help="verify the log, then audit every entry against the schedule's rules"
     )
-    sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
-    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
-    sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    _log_args(sp)
     sp.add_argument("--json", action="store_true", help="findings as JSON")
     sp.add_argument("--at", help="judge deadlines as of this RFC 3339 time (default: now)")
     sp.add_argument(
@@ -422,9 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
         "monitor",
         help="watch a log: new entries, new findings, forks and a frozen log, as JSON lines",
     )
-    sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
-    sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
-    sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    _log_args(sp)
     sp.add_argument(
         "--state", help="directory keeping the last checkpoint seen (resume, refuse rollback)"
     )
