@@ -37,26 +37,35 @@ class CheckedEntry:
     org: str | None
 
 
-@dataclass(frozen=True)
-class EntryInfo:
-    index: int
-    type: str
-    org: str | None
-    signer_ids: frozenset[str]
+#: One byte per entry for its type (0: an entry that failed admission).
+_TYPE_CODES = {t: i + 1 for i, t in enumerate(TYPES)}
+_TYPE_NAMES = {i: t for t, i in _TYPE_CODES.items()} | {0: "invalid"}
+#: Entries whose signers a later reveal must match (they can carry commitments).
+_COMMITTING = frozenset({"preregistration", "eval_suite", "eval_result", "contest_finding"})
 
 
 @dataclass
 class LogReplay:
-    """The admission-relevant state of a governed log, grown one entry at a time."""
+    """The admission-relevant state of a governed log, grown one entry at a time.
+
+    Compact on purpose, so an auditor replaying a long log stays small: a byte
+    per entry for its type, the organisation of each pre-registration, and the
+    signers only of entries that can carry a commitment.
+    """
 
     origin: str
     registry: KeyRegistry | None = None
     charter: Charter | None = None
-    entries: list[EntryInfo] = field(default_factory=list)
+    _types: bytearray = field(default_factory=bytearray)
+    _orgs: dict[int, str] = field(default_factory=dict)
+    _signers: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
-        return len(self.entries)
+        return len(self._types)
+
+    def entry_type(self, index: int) -> str:
+        return _TYPE_NAMES[self._types[index]]
 
     def check(self, envelope_obj: Any, index: int) -> CheckedEntry:
         """Admission checks 1–6 for an entry that would get *index*; changes nothing."""
@@ -82,10 +91,10 @@ class LogReplay:
         org = self._org_of(payload, refs)
         _, role = TYPES[payload.type]
         if role == "committer":
-            committed = self.entries[payload.body.commitment]
-            if not any(s.keyid in committed.signer_ids for s in signers):
+            committed = payload.body.commitment
+            if not any(s.keyid in self._signers.get(committed, ()) for s in signers):
                 raise AdmissionError(
-                    f"reveal must be signed by a key that signed entry {committed.index}",
+                    f"reveal must be signed by a key that signed entry {committed}",
                     code="wrong-role",
                 )
         else:
@@ -108,14 +117,11 @@ class LogReplay:
         elif isinstance(body, KeyRevoke):
             assert self.registry is not None
             self.registry.revoke(body, entry.index)
-        self.entries.append(
-            EntryInfo(
-                entry.index,
-                entry.payload.type,
-                entry.org,
-                frozenset(s.keyid for s in entry.signers),
-            )
-        )
+        self._types.append(_TYPE_CODES[entry.payload.type])
+        if entry.payload.type == "preregistration" and entry.org is not None:
+            self._orgs[entry.index] = entry.org
+        if entry.payload.type in _COMMITTING:
+            self._signers[entry.index] = frozenset(s.keyid for s in entry.signers)
 
     def skip(self, index: int) -> None:
         """Record an entry that failed admission (an auditor replaying a bad log).
@@ -124,7 +130,7 @@ class LogReplay:
         """
         if index != self.size:
             raise ValueError(f"entry {index} skipped out of order (replayed {self.size})")
-        self.entries.append(EntryInfo(index, "invalid", None, frozenset()))
+        self._types.append(0)
 
     def admit(self, envelope_obj: Any, index: int) -> CheckedEntry:
         """:meth:`check` then :meth:`apply`."""
@@ -162,7 +168,7 @@ class LogReplay:
                     f"{path}: refers to entry {ref}, which is not before this entry ({index})",
                     code="bad-reference",
                 )
-            target = self.entries[ref].type
+            target = self.entry_type(ref)
             if target not in allowed:
                 wanted = " or ".join(_a(t) for t in allowed)
                 raise AdmissionError(
@@ -176,7 +182,7 @@ class LogReplay:
         body = payload.body
         if payload.type == "preregistration":
             org: str = body.org
-            if body.supersedes is not None and self.entries[body.supersedes].org != org:
+            if body.supersedes is not None and self._orgs.get(body.supersedes) != org:
                 raise AdmissionError(
                     f"supersedes: entry {body.supersedes} is another organisation's "
                     "pre-registration",
@@ -184,7 +190,7 @@ class LogReplay:
                 )
             return org
         if "preregistration" in refs:
-            return self.entries[refs["preregistration"]].org
+            return self._orgs.get(refs["preregistration"])
         return None
 
 
