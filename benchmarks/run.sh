@@ -38,7 +38,7 @@ for tool in nginx wrk; do
 done
 
 mkdir -p bench-out
-all=(tiles append proofs http ed25519 admission e2e)
+all=(tiles append proofs http ed25519 admission e2e verify)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${all[@]}")
 
