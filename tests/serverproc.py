@@ -71,6 +71,22 @@ def run_cli(*args: str, timeout: float = 300.0) -> str:
     return proc.stdout
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> int:
+    """SIGTERM a child process (a graceful stop), SIGKILL if it does not exit in time;
+    close its pipes; return its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    return proc.returncode
+
+
 class ServerProcess:
     """One ``serve`` process at a time on a data directory; restartable."""
 

@@ -113,14 +113,13 @@ def test_audit_reports_a_logged_fact_that_breaks_a_rule(
 
 def test_demo_serve_answers_on_its_port(tmp_path: Path) -> None:
     """What `make demo` runs: build, then serve; stopped once it answers."""
-    import signal
     import subprocess
     import sys
     import time
 
     import httpx
 
-    from tests.serverproc import REPO, free_port
+    from tests.serverproc import REPO, free_port, terminate
 
     port = free_port()
     proc = subprocess.Popen(
@@ -152,11 +151,4 @@ def test_demo_serve_answers_on_its_port(tmp_path: Path) -> None:
         assert audit.status_code == 200 and audit.json()["violations"] == 0
         assert httpx.get(f"http://127.0.0.1:{port}/log/checkpoint").text.split("\n")[1] == "66"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-        if proc.stdout:
-            proc.stdout.close()
+        terminate(proc, timeout=20)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from tlog_scales.signing import Vkey, VkeySet
 from tlog_scales.tlog import Checkpoint as ScalesCheckpoint
 
 from ledger.tree import TreeEdge, leaf_hashes
+from tests.serverproc import terminate
 from verifier.checkpoint import Checkpoint, open_checkpoint
 from verifier.cosignature import CosignatureSigner, CosignatureVerifier, parse_witness_vkey
 from verifier.encoding import b64encode
@@ -693,12 +693,5 @@ def test_cli_keygen_and_serve(tmp_path: Path) -> None:
         )
         assert abs(ts - time.time()) < 120
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        if proc.stderr:
-            proc.stderr.close()
+        terminate(proc, timeout=15)
     assert proc.returncode == 0

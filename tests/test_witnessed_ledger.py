@@ -9,7 +9,6 @@ same verifier refuses them, saying why.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serverproc import REPO, ServerProcess, free_port, init_test_log, make_envelopes, run_cli
+from tests.serverproc import (
+    REPO,
+    ServerProcess,
+    free_port,
+    init_test_log,
+    make_envelopes,
+    run_cli,
+    terminate,
+)
 from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, main
 from verifier.note import parse_note
 
@@ -86,13 +93,8 @@ class WitnessProcess:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
+        if self.proc is not None:
+            terminate(self.proc, timeout=15)
 
 
 @pytest.fixture(scope="module")
