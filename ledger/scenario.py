@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,8 +179,3 @@ def _envelope(origin: str, e: ScenarioEntry, labels: dict[str, int]) -> dict[str
     payload = {"type": e.type, "v": 1, "log": origin, **_expand(e, labels)}
     data = canonical_json(payload).encode()
     return sign_envelope(data, payload_type_for(e.type), [actor_key(n) for n in e.by])
-
-
-def dump_payloads(s: Scenario) -> str:
-    """The scenario's payloads as JSON lines (for people reading along)."""
-    return "\n".join(json.dumps(env) for _, env in s.envelopes())

@@ -11,15 +11,14 @@ checkpoint; it is what POLICY.md rule L5 calls an entry's "existed by" time.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from verifier import ed25519
-from verifier.encoding import b64decode_strict, b64encode
+from verifier.encoding import b64encode
 from verifier.errors import FormatError, SignatureError
-from verifier.note import ALG_COSIGNATURE_V1, NoteSignature, check_key_name, key_id
+from verifier.note import ALG_COSIGNATURE_V1, NoteSignature, check_key_name, key_id, split_vkey
 
 COSIGNATURE_SIZE = 8 + 64
 
@@ -86,16 +85,8 @@ class CosignatureSigner:
 
 def parse_witness_vkey(vkey: str) -> CosignatureVerifier:
     """Parse a witness vkey: ``<name>+<hex id>+<base64(0x04 || pubkey32)>``."""
-    parts = vkey.split("+", 2)
-    if len(parts) != 3:
-        raise FormatError("witness vkey: expected <name>+<hex key ID>+<base64 key>")
-    name, id_hex, b64 = parts
-    if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
-        raise FormatError("witness vkey: key ID must be 8 lowercase hex digits")
-    raw = b64decode_strict(b64, what="witness vkey key")
-    if len(raw) != 33 or raw[0] != ALG_COSIGNATURE_V1:
-        raise FormatError("witness vkey: expected a cosignature/v1 key (type 0x04, 32 bytes)")
-    verifier = CosignatureVerifier.from_public_key(name, raw[1:])
+    name, id_hex, key = split_vkey(vkey, ALG_COSIGNATURE_V1, "witness vkey")
+    verifier = CosignatureVerifier.from_public_key(name, key)
     if verifier.key_id.hex() != id_hex:
         raise FormatError("witness vkey: key ID does not match the name and key")
     return verifier

@@ -96,23 +96,32 @@ class Ed25519Verifier:
         ed25519.verify(ed25519.load_public_key(self.public_key), signature, message)
 
 
-def parse_vkey(vkey: str) -> Ed25519Verifier:
-    """Parse a verifier key; the base64 part may contain ``+``, so split on the first two."""
+def split_vkey(vkey: str, alg: int, what: str = "vkey") -> tuple[str, str, bytes]:
+    """``<name>+<hex id>+<base64(alg || key32)>`` → (name, hex id, key32).
+
+    The base64 part may contain ``+``, so only the first two ``+`` split.
+    """
     parts = vkey.split("+", 2)
     if len(parts) != 3:
-        raise FormatError("vkey: expected <name>+<hex key ID>+<base64 key>")
+        raise FormatError(f"{what}: expected <name>+<hex key ID>+<base64 key>")
     name, id_hex, b64 = parts
     check_key_name(name)
     if not re.fullmatch(r"[0-9a-f]{8}", id_hex):
-        raise FormatError("vkey: key ID must be 8 lowercase hex digits")
-    raw = b64decode_strict(b64, what="vkey key")
-    if not raw:
-        raise FormatError("vkey: empty key")
-    if raw[0] != ALG_ED25519:
-        raise FormatError(f"vkey: unsupported key type 0x{raw[0]:02x} (only Ed25519, 0x01)")
+        raise FormatError(f"{what}: key ID must be 8 lowercase hex digits")
+    raw = b64decode_strict(b64, what=f"{what} key")
+    if not raw or raw[0] != alg:
+        found = f"0x{raw[0]:02x}" if raw else "none"
+        kind = {ALG_ED25519: "Ed25519", ALG_COSIGNATURE_V1: "cosignature/v1"}.get(alg, "?")
+        raise FormatError(f"{what}: unsupported key type {found} (expected 0x{alg:02x}, {kind})")
     if len(raw) != 1 + ed25519.PUBLIC_KEY_SIZE:
-        raise FormatError("vkey: Ed25519 key must be 32 bytes")
-    verifier = Ed25519Verifier.from_public_key(name, raw[1:])
+        raise FormatError(f"{what}: Ed25519 key must be 32 bytes")
+    return name, id_hex, raw[1:]
+
+
+def parse_vkey(vkey: str) -> Ed25519Verifier:
+    """Parse an Ed25519 (type 0x01) verifier key, checking its key ID."""
+    name, id_hex, key = split_vkey(vkey, ALG_ED25519)
+    verifier = Ed25519Verifier.from_public_key(name, key)
     if verifier.key_id.hex() != id_hex:
         raise FormatError("vkey: key ID does not match the name and key")
     return verifier

@@ -54,16 +54,6 @@ class Tile:
     def path(self) -> str:
         return tile_path(self.level, self.index, self.width)
 
-    @property
-    def hash_level(self) -> int:
-        """Tree level of the hashes in this tile (bundles hold leaves: level 0)."""
-        return TILE_HEIGHT * max(self.level, 0)
-
-    @property
-    def first(self) -> int:
-        """Index, at :attr:`hash_level`, of the first hash (or leaf) in the tile."""
-        return self.index * TILE_WIDTH
-
 
 def encode_index(n: int) -> str:
     """``1234067 → "x001/x234/067"``; ``5 → "005"``."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Union
 
-from verifier.entries.fields import Spec, check_int, check_str
+from verifier.entries.fields import PATTERNS, Spec, check_int, check_str
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
 from verifier.leaf import loads_strict
@@ -175,8 +175,6 @@ def _schema_of(hint: Any) -> dict[str, Any]:
         if spec.kind == "enum":
             s["enum"] = list(spec.choices)
         elif spec.kind in ("flop", "time", "date", "monthday", "ident", "hex64", "decimal", "role"):
-            from verifier.entries.fields import PATTERNS
-
             s["pattern"] = "^(?:" + PATTERNS[spec.kind] + ")$"
         elif spec.kind == "b64key":
             s["pattern"] = "^[A-Za-z0-9+/]{43}=$"

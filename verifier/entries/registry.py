@@ -56,9 +56,6 @@ class KeyRegistry:
     board_quorum: int = 1
     decision_quorum: int = 1
 
-    def copy(self) -> KeyRegistry:
-        return KeyRegistry(dict(self.keys), self.board_quorum, self.decision_quorum)
-
     # -- replay ---------------------------------------------------------------
 
     @classmethod

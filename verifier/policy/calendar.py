@@ -62,6 +62,3 @@ class Calendar:
 
     def is_lift_date(self, d: dt.date) -> bool:
         return (d.month, d.day) == self.lift
-
-    def cycle_of_lift(self, d: dt.date) -> int:
-        return d.year
