@@ -3,8 +3,10 @@
 The library raises typed errors; only :func:`main` turns them into exit codes:
 
 ====  ==========================================================
-0     verified: the log is what its signed checkpoint says (audit: and no violation)
-1     audit: the log is intact but the schedule was violated
+0     verified: the log is what its signed checkpoint says, and no rule is broken
+1     the log is intact but breaks a rule: it holds an entry it should have
+      refused (bad signature, unknown or revoked key, wrong role, bad
+      reference, time going backwards: L2–L4), or (audit) the schedule was violated
 2     usage error (bad arguments, unreadable key file)
 3     the log is broken: bad signature, bad tile, failed proof
 4     the log could not be fetched
@@ -18,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from verifier.checkpoint import SignedCheckpoint, open_checkpoint
@@ -33,12 +36,15 @@ from verifier.errors import (
 )
 from verifier.fetch import LogSource, RemoteBlobs
 from verifier.leaf import loads_strict, parse_leaf
+from verifier.logcheck import LogCheck, Progress, check_log
 from verifier.monitor import Monitor, print_json_line
 from verifier.note import Ed25519Verifier, parse_vkey
-from verifier.policy.audit import Auditor
+from verifier.policy.audit import AuditState
 from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text
-from verifier.tilelog import fetch_new_leaves, verify_tile_log
+from verifier.sigpool import available_cores
+from verifier.snapshot import SnapshotError
+from verifier.statedir import StateDir
 from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof, verify_tlog_proof
 from verifier.trust_policy import open_trusted_checkpoint, parse_trust_policy
 
@@ -55,40 +61,21 @@ def _load_vkey(value: str) -> Ed25519Verifier:
     return parse_vkey(text)
 
 
-STATE_CHECKPOINT = "checkpoint"
-
-
-def _save_state(state: Path, cp: SignedCheckpoint) -> None:
-    """Store the newly verified checkpoint: temp file, fsync, rename (never half-written)."""
-    state.mkdir(parents=True, exist_ok=True)
-    tmp = state / f".{STATE_CHECKPOINT}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(cp.raw)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, state / STATE_CHECKPOINT)
-    fd = os.open(state, os.O_RDONLY)  # the rename itself must survive a crash
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _check_against_state(
-    state: Path, cp: SignedCheckpoint, source: LogSource, args: argparse.Namespace
+    state: StateDir, cp: SignedCheckpoint, source: LogSource, args: argparse.Namespace
 ) -> SignedCheckpoint | None:
     """Refuse a rollback or a fork against the last checkpoint this state verified.
 
     Returns that checkpoint (None on a first run).
     """
-    saved = state / STATE_CHECKPOINT
-    if not saved.exists():
+    saved = state.checkpoint_bytes()
+    if saved is None:
         return None
-    old = open_checkpoint(saved.read_bytes(), _log_key(args))
+    old = open_checkpoint(saved, _log_key(args))
     try:
         check_consistent(old, cp, source.fetch)
     except InconsistencyError as exc:
-        evidence = state / f"evidence-{int(time.time())}.json"
+        evidence = state.path / f"evidence-{int(time.time())}.json"
         evidence.write_text(ForkEvidence.of(exc).to_json())
         raise InconsistencyError(
             f"{exc}; evidence written to {evidence}",
@@ -109,55 +96,104 @@ def _log_key(args: argparse.Namespace) -> Ed25519Verifier:
     return _load_vkey(args.vkey)
 
 
+def _progress(args: argparse.Namespace) -> Progress | None:
+    """A progress line on a terminal (entries/s, ETA); nothing when piped or --quiet."""
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    t0 = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        eta = (total - done) / rate if rate else 0.0
+        end = "\n" if done >= total else ""
+        line = f"\r  {done}/{total} entries, {rate:,.0f}/s, ETA {eta:,.0f} s "
+        print(line, end=end, file=sys.stderr)
+
+    return show
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    if args.jobs is None:
+        return available_cores()
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    return int(args.jobs)
+
+
+def _check(
+    args: argparse.Namespace, source: LogSource, cp: SignedCheckpoint, *, schedule: bool
+) -> LogCheck:
+    """Check the log's entries at *cp*: from the stored state if there is one, else all."""
+    state = StateDir(Path(args.state)) if getattr(args, "state", None) else None
+    old = _check_against_state(state, cp, source, args) if state is not None else None
+    start: AuditState | None = None
+    reload = None
+    if old is not None and state is not None and not args.full:
+        start = _stored_replay(state, old)
+        if start is not None and schedule and start.policy is None:
+            start = None  # stored by verify: no schedule state to resume an audit from
+        if start is None and not args.quiet:
+            print(
+                f"   no replay state stored for size {old.size}: replaying from the charter",
+                file=sys.stderr,
+            )
+        else:
+            reload = partial(state.load_replay, old)
+    result = check_log(
+        cp,
+        source.fetch,
+        start,
+        schedule=schedule,
+        reload=reload,
+        blobs=RemoteBlobs(source) if schedule else None,
+        jobs=_jobs(args),
+        progress=_progress(args),
+    )
+    if state is not None:
+        # Crash point: only now, after every entry was checked, does the state advance.
+        state.save(cp, result.auditor.state)
+    return result
+
+
+def _stored_replay(state: StateDir, checkpoint: SignedCheckpoint) -> AuditState | None:
+    try:
+        return state.load_replay(checkpoint)
+    except SnapshotError as exc:
+        # A damaged state file costs a full replay, never a wrong answer.
+        print(f"   ignoring the stored replay state: {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     cp = _open(source, args)
-    state = Path(args.state) if args.state else None
-    old = _check_against_state(state, cp, source, args) if state is not None else None
-    if old is not None and not args.full:
-        # Incremental: the old tree was verified before and the new one extends it
-        # (consistency proof above); fetch only the new entries, each proven
-        # included in the signed tree.
-        new = fetch_new_leaves(cp, source.fetch, old.size)
-        for offset, leaf in enumerate(new):
-            try:
-                parse_leaf(leaf)
-            except FormatError as exc:
-                raise FormatError(f"entry {old.size + offset}: {exc}") from None
-        print(f"OK {cp.origin}: tree size {cp.size}, root {b64encode(cp.root)}")
-        print(f"   {len(new)} new entries verified since size {old.size} (incremental)")
-        _save_state(state, cp)  # type: ignore[arg-type]
-        return EXIT_OK
-    t0 = time.perf_counter()
-    checked = 0
-    tty = sys.stderr.isatty() and not args.quiet
-
-    def on_leaves(first: int, leaves: list[bytes]) -> None:
-        nonlocal checked
-        for i, leaf in enumerate(leaves):
-            try:
-                parse_leaf(leaf)
-            except FormatError as exc:
-                raise FormatError(f"entry {first + i}: {exc}") from None
-        checked += len(leaves)
-        if tty:
-            rate = checked / max(time.perf_counter() - t0, 1e-9)
-            eta = (cp.size - checked) / rate if rate else 0.0
-            print(
-                f"\r  {checked}/{cp.size} entries, {rate:,.0f}/s, ETA {eta:,.0f} s ",
-                end="",
-                file=sys.stderr,
-            )
-
-    result = verify_tile_log(cp, source.fetch, on_leaves)
-    if tty:
-        print(file=sys.stderr)
-    print(f"OK {cp.origin}: tree size {result.size}, root {b64encode(result.root)}")
-    print(f"   {result.tiles_checked} tiles and {result.bundles_checked} entry bundles verified")
-    if state is not None:
-        # Crash point: only now, after everything passed, does the state advance.
-        _save_state(state, cp)
-    return EXIT_OK
+    result = _check(args, source, cp, schedule=False)
+    print(f"OK {cp.origin}: tree size {cp.size}, root {b64encode(cp.root)}")
+    if result.start_size:
+        print(
+            f"   {result.new_entries} new entries verified since size {result.start_size} "
+            "(incremental), each proven included in the signed tree"
+        )
+    else:
+        print(
+            f"   {result.tiles_checked} tiles and {result.bundles_checked} entry bundles verified"
+        )
+    state = result.auditor.state
+    if state.charterless:
+        print(
+            "   NOT A GOVERNED LOG: entry 0 is not a charter, so there is no key set to check "
+            "signatures against; only the tree and the leaf shapes were verified"
+        )
+    else:
+        how = f" on {result.parallel_jobs} processes" if result.parallel_jobs > 1 else ""
+        print(
+            f"   {result.new_entries} entries replayed: every signature{how} under the key set "
+            "the log grants and revokes, schemas, roles, references, time order"
+        )
+    report = result.auditor.report(0)
+    if report.findings:
+        print(report_text(report).replace("Audit of", "Entries of", 1))
+    return EXIT_VIOLATION if report.violations else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -239,15 +275,9 @@ class UsageError(Exception):
 def cmd_audit(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     cp = _open(source, args)
-    auditor = Auditor(cp.origin, RemoteBlobs(source))
-
-    def on_leaves(first: int, leaves: list[bytes]) -> None:
-        for leaf in leaves:
-            auditor.feed(leaf)
-
-    verify_tile_log(cp, source.fetch, on_leaves)
     now = parse_time(args.at, "--at") if args.at else int(time.time() * 1000)
-    report = auditor.report(now)
+    result = _check(args, source, cp, schedule=True)
+    report = result.auditor.report(now)
     if args.evidence:
         n = write_finding_evidence(Path(args.evidence), report, cp, source.fetch)
         print(f"   evidence for {n} findings written to {args.evidence}", file=sys.stderr)
@@ -344,12 +374,19 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             return trusted.checkpoint, dict(trusted.cosigned)
         return open_checkpoint(data, key), {}
 
-    monitor = Monitor(source.fetch, opener, args.max_age)
-    state = Path(args.state) if args.state else None
-    if state is not None and (state / STATE_CHECKPOINT).exists():
+    monitor = Monitor(
+        source.fetch, opener, args.max_age, jobs=_jobs(args), blobs=RemoteBlobs(source)
+    )
+    state = StateDir(Path(args.state)) if args.state else None
+    saved = state.checkpoint_bytes() if state is not None else None
+    if state is not None and saved is not None:
         # Resume from the last checkpoint seen; entries before it are not re-reported.
-        monitor.last = open_checkpoint((state / STATE_CHECKPOINT).read_bytes(), key)
+        monitor.last = open_checkpoint(saved, key)
+        resumed = _stored_replay(state, monitor.last)
+        if resumed is not None and resumed.policy is not None:
+            monitor.resume(resumed)
     rounds = 0
+    saved_size = -1
     while True:
         try:
             monitor.round()
@@ -357,8 +394,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             # A log that cannot be reached is reported and retried, not fatal.
             print_json_line({"event": "fetch_error", "message": str(exc)})
         else:
-            if state is not None and monitor.last is not None:
-                _save_state(state, monitor.last)
+            last, auditor = monitor.last, monitor.auditor
+            if state is not None and last and auditor and last.size != saved_size:
+                state.save(last, auditor.state)
+                saved_size = last.size
         rounds += 1
         if args.rounds and rounds >= args.rounds:
             return EXIT_OK
@@ -366,10 +405,28 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def _log_args(sp: argparse.ArgumentParser) -> None:
-    """Where the log is and which key (or trust policy) to check it with."""
+    """Where the log is, which key (or trust policy) to check it with, and how many cores."""
     sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
     sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
     sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    sp.add_argument(
+        "--jobs",
+        type=int,
+        help="processes checking signatures (default: the cores this process may use; 1: in line)",
+    )
+
+
+def _state_args(sp: argparse.ArgumentParser, what: str) -> None:
+    sp.add_argument(
+        "--state",
+        help=f"directory keeping the last verified checkpoint and the state replayed to it: "
+        f"refuse rollback and forks against it, and {what}",
+    )
+    sp.add_argument(
+        "--full",
+        action="store_true",
+        help="with --state: re-check every tile and entry, not only what is new",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -383,15 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify the checkpoint signature and every tile and entry of a log",
     )
     _log_args(sp)
-    sp.add_argument(
-        "--state",
-        help="directory keeping the last verified checkpoint: refuse rollback and forks against it",
-    )
-    sp.add_argument(
-        "--full",
-        action="store_true",
-        help="with --state: re-verify every tile and entry, not only what is new",
-    )
+    _state_args(sp, "check only the new entries next time")
     sp.add_argument("--quiet", action="store_true", help="no progress line")
     sp.set_defaults(func=cmd_verify)
 
@@ -418,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write, per finding, its entries as offline receipts with the checkpoint",
     )
+    _state_args(sp, "audit only the new entries next time (findings so far are kept)")
     sp.add_argument("--quiet", action="store_true", help="no progress line")
     sp.set_defaults(func=cmd_audit)
 
@@ -427,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _log_args(sp)
     sp.add_argument(
-        "--state", help="directory keeping the last checkpoint seen (resume, refuse rollback)"
+        "--state",
+        help="directory keeping the last checkpoint seen and the state replayed to it "
+        "(resume where it stopped, refuse rollback)",
     )
     sp.add_argument(
         "--interval", type=float, default=60.0, help="seconds between rounds (default 60)"

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.checkpoint import SignedCheckpoint
 from verifier.consistency import ForkEvidence, check_consistent
 from verifier.errors import InconsistencyError
-from verifier.leaf import parse_leaf
-from verifier.policy.audit import Auditor
-from verifier.tilelog import Fetch, fetch_new_leaves
+from verifier.logcheck import check_log
+from verifier.policy.audit import Auditor, AuditState
+from verifier.tilelog import Fetch
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -41,6 +41,17 @@ class Monitor:
     auditor: Auditor | None = None
     reported: set[tuple[str, tuple[int, ...], str]] = field(default_factory=set)
     changed_at: float | None = None
+    #: Processes checking signatures when a round has many entries (the first one).
+    jobs: int = 1
+    #: Revealed documents (S14), e.g. :class:`verifier.fetch.RemoteBlobs`.
+    blobs: Mapping[str, bytes] | None = None
+
+    def resume(self, state: AuditState) -> None:
+        """Continue from a stored replay state at :attr:`last` (findings in it are not re-sent)."""
+        if self.last is None or state.size != self.last.size:
+            raise ValueError("the replay state must be at the last checkpoint")
+        self.auditor = Auditor(self.last.origin, self.blobs, state=state)
+        self.reported.update((f.rule, f.indices, f.severity) for f in state.findings)
 
     def round(self) -> None:
         """One round; raises InconsistencyError (after emitting it) on a rollback or fork."""
@@ -54,20 +65,26 @@ class Monitor:
                 self.emit({"event": "inconsistency", "message": str(exc), "evidence": evidence})
                 raise
         old_size = self.last.size if self.last is not None else 0
-        if self.auditor is None:
-            self.auditor = Auditor(cp.origin)
-        for offset, leaf in enumerate(fetch_new_leaves(cp, self.fetch, old_size)):
-            index = old_size + offset
-            parsed = parse_leaf(leaf)
-            self.emit(
-                {
-                    "event": "entry",
-                    "index": index,
-                    "type": parsed.envelope.entry_type,
-                    "logged_at": parsed.logged_at,
-                }
-            )
-            self.auditor.feed(leaf)
+        if self.auditor is None and self.last is not None:
+            # Resumed without a stored replay state: rebuild it, silently, up to
+            # the last checkpoint (those entries were reported before).
+            self.auditor = check_log(
+                self.last, self.fetch, None, schedule=True, blobs=self.blobs, jobs=self.jobs
+            ).auditor
+            self.reported.update((f.rule, f.indices, f.severity) for f in self.auditor.findings)
+        result = check_log(
+            cp,
+            self.fetch,
+            self.auditor.state if self.auditor is not None else None,
+            schedule=True,
+            blobs=self.blobs,
+            jobs=self.jobs,
+            collect_entries=True,
+        )
+        self.auditor = result.auditor
+        for index, entry_type, logged_at in result.entries:
+            event = {"event": "entry", "index": index, "type": entry_type, "logged_at": logged_at}
+            self.emit(event)
         report = self.auditor.report(int(now * 1000))
         for f in report.findings:
             key = (f.rule, f.indices, f.severity)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from verifier import ed25519
 from verifier.entries.payloads import Charter, KeyGrant, KeyRevoke
@@ -27,6 +28,12 @@ class AdmissionError(SignatureError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SignatureSink(Protocol):
+    """Takes Ed25519 checks to run later (see :mod:`verifier.sigpool`)."""
+
+    def add(self, public_key: bytes, signature: bytes, message: bytes) -> None: ...
 
 
 def keyid_of(public_key: bytes) -> str:
@@ -96,11 +103,15 @@ class KeyRegistry:
 
     # -- checks ---------------------------------------------------------------
 
-    def verify_signers(self, envelope: Envelope) -> list[KeyRecord]:
+    def verify_signers(
+        self, envelope: Envelope, *, defer: SignatureSink | None = None
+    ) -> list[KeyRecord]:
         """Verify every signature of *envelope*; return the signing keys.
 
         Every signature must be by a known, unrevoked key and must verify over the
         DSSE PAE: an entry carrying a bad or unknown signature is refused whole.
+        With *defer*, the Ed25519 checks themselves are handed to it (key
+        lookups and revocation are still checked here, in order).
         """
         message = pae(envelope.payload_type, envelope.payload)
         signers: list[KeyRecord] = []
@@ -116,6 +127,10 @@ class KeyRegistry:
                     f"revoked at index {rec.revoked_at}",
                     code="revoked-key",
                 )
+            if defer is not None:
+                defer.add(rec.public_key, sig.sig, message)
+                signers.append(rec)
+                continue
             try:
                 ed25519.verify(ed25519.load_public_key(rec.public_key), sig.sig, message)
             except SignatureError:

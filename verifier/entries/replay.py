@@ -16,12 +16,13 @@ Pure: the caller supplies entries in order; nothing here does I/O or reads a clo
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.entries.codec import Payload, parse_payload, references
 from verifier.entries.payloads import TYPES, Charter, KeyGrant, KeyRevoke
-from verifier.entries.registry import AdmissionError, KeyRecord, KeyRegistry
+from verifier.entries.registry import AdmissionError, KeyRecord, KeyRegistry, SignatureSink
 from verifier.errors import FormatError
 from verifier.leaf import Envelope, check_envelope
 
@@ -48,17 +49,36 @@ _COMMITTING = frozenset({"preregistration", "eval_suite", "eval_result", "contes
 class LogReplay:
     """The admission-relevant state of a governed log, grown one entry at a time.
 
-    Compact on purpose, so an auditor replaying a long log stays small: a byte
-    per entry for its type, the organisation of each pre-registration, and the
-    signers only of entries that can carry a commitment.
+    Compact on purpose, so an auditor replaying a long log stays small (nine
+    bytes per entry): a byte for its type, the organisation of a
+    pre-registration as a number into ``_org_names``, and the signers of an
+    entry that can carry a commitment as a number into ``_signer_sets`` (the
+    same few keys sign many entries, so each set is stored once).
     """
 
     origin: str
     registry: KeyRegistry | None = None
     charter: Charter | None = None
     _types: bytearray = field(default_factory=bytearray)
-    _orgs: dict[int, str] = field(default_factory=dict)
-    _signers: dict[int, frozenset[str]] = field(default_factory=dict)
+    _entry_org: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
+    _org_names: list[str] = field(default_factory=list)
+    _entry_signers: array = field(default_factory=lambda: array("I"))  # type: ignore[type-arg]
+    _signer_sets: list[frozenset[str]] = field(default_factory=list)
+    _org_ids: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _set_ids: dict[frozenset[str], int] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self._types)
+        if len(self._entry_org) != n or len(self._entry_signers) != n:
+            raise FormatError("replay state: per-entry arrays differ in length")
+        if max(self._entry_org, default=0) > len(self._org_names) or max(
+            self._entry_signers, default=0
+        ) > len(self._signer_sets):
+            raise FormatError("replay state: an entry refers to an unknown organisation or key set")
+        if any(t not in _TYPE_NAMES for t in self._types):
+            raise FormatError("replay state: unknown entry type code")
+        self._org_ids = {name: i + 1 for i, name in enumerate(self._org_names)}
+        self._set_ids = {s: i + 1 for i, s in enumerate(self._signer_sets)}
 
     @property
     def size(self) -> int:
@@ -67,8 +87,25 @@ class LogReplay:
     def entry_type(self, index: int) -> str:
         return _TYPE_NAMES[self._types[index]]
 
-    def check(self, envelope_obj: Any, index: int) -> CheckedEntry:
-        """Admission checks 1–6 for an entry that would get *index*; changes nothing."""
+    def org_of(self, index: int) -> str | None:
+        """The organisation of the pre-registration at *index* (None for other entries)."""
+        code = self._entry_org[index] if 0 <= index < self.size else 0
+        return self._org_names[code - 1] if code else None
+
+    def signers_of(self, index: int) -> frozenset[str]:
+        """Key ids that signed the entry at *index*, if it can carry a commitment."""
+        code = self._entry_signers[index] if 0 <= index < self.size else 0
+        return self._signer_sets[code - 1] if code else frozenset()
+
+    def check(
+        self, envelope_obj: Any, index: int, *, defer: SignatureSink | None = None
+    ) -> CheckedEntry:
+        """Admission checks 1–6 for an entry that would get *index*; changes nothing.
+
+        With *defer*, Ed25519 signatures are handed to it instead of checked here
+        (the caller checks them elsewhere, e.g. on other cores, and must treat
+        the entry as unchecked until they have passed).
+        """
         if index != self.size:
             raise ValueError(f"entry {index} checked out of order (replayed {self.size})")
         envelope = (
@@ -78,7 +115,7 @@ class LogReplay:
             return self._check_charter(envelope)
         if self.registry is None:  # pragma: no cover - index 0 always sets it
             raise FormatError("the log has no charter")
-        signers = tuple(self.registry.verify_signers(envelope))
+        signers = tuple(self.registry.verify_signers(envelope, defer=defer))
         payload = parse_payload(envelope.payload, expected_type=envelope.entry_type)
         self._check_log(payload)
         if payload.type == "charter":
@@ -92,7 +129,7 @@ class LogReplay:
         _, role = TYPES[payload.type]
         if role == "committer":
             committed = payload.body.commitment
-            if not any(s.keyid in self._signers.get(committed, ()) for s in signers):
+            if not any(s.keyid in self.signers_of(committed) for s in signers):
                 raise AdmissionError(
                     f"reveal must be signed by a key that signed entry {committed}",
                     code="wrong-role",
@@ -117,11 +154,22 @@ class LogReplay:
         elif isinstance(body, KeyRevoke):
             assert self.registry is not None
             self.registry.revoke(body, entry.index)
-        self._types.append(_TYPE_CODES[entry.payload.type])
+        org = 0
         if entry.payload.type == "preregistration" and entry.org is not None:
-            self._orgs[entry.index] = entry.org
+            org = self._org_ids.get(entry.org, 0)
+            if not org:
+                self._org_names.append(entry.org)
+                org = self._org_ids[entry.org] = len(self._org_names)
+        signed = 0
         if entry.payload.type in _COMMITTING:
-            self._signers[entry.index] = frozenset(s.keyid for s in entry.signers)
+            keys = frozenset(s.keyid for s in entry.signers)
+            signed = self._set_ids.get(keys, 0)
+            if not signed:
+                self._signer_sets.append(keys)
+                signed = self._set_ids[keys] = len(self._signer_sets)
+        self._types.append(_TYPE_CODES[entry.payload.type])
+        self._entry_org.append(org)
+        self._entry_signers.append(signed)
 
     def skip(self, index: int) -> None:
         """Record an entry that failed admission (an auditor replaying a bad log).
@@ -131,10 +179,14 @@ class LogReplay:
         if index != self.size:
             raise ValueError(f"entry {index} skipped out of order (replayed {self.size})")
         self._types.append(0)
+        self._entry_org.append(0)
+        self._entry_signers.append(0)
 
-    def admit(self, envelope_obj: Any, index: int) -> CheckedEntry:
+    def admit(
+        self, envelope_obj: Any, index: int, *, defer: SignatureSink | None = None
+    ) -> CheckedEntry:
         """:meth:`check` then :meth:`apply`."""
-        entry = self.check(envelope_obj, index)
+        entry = self.check(envelope_obj, index, defer=defer)
         self.apply(entry)
         return entry
 
@@ -182,7 +234,7 @@ class LogReplay:
         body = payload.body
         if payload.type == "preregistration":
             org: str = body.org
-            if body.supersedes is not None and self._orgs.get(body.supersedes) != org:
+            if body.supersedes is not None and self.org_of(body.supersedes) != org:
                 raise AdmissionError(
                     f"supersedes: entry {body.supersedes} is another organisation's "
                     "pre-registration",
@@ -190,7 +242,7 @@ class LogReplay:
                 )
             return org
         if "preregistration" in refs:
-            return self._orgs.get(refs["preregistration"])
+            return self.org_of(refs["preregistration"])
         return None
 
 

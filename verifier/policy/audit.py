@@ -3,19 +3,26 @@
 Pure: leaves, the time of the audit and any revealed documents come in;
 findings go out. A bad entry becomes a finding, not an exception, so one
 broken entry does not hide what the rest of the log shows.
+
+Everything an auditor knows after entry *i* is one :class:`AuditState`, which
+:mod:`verifier.snapshot` can store and load: a verifier with a state directory
+resumes where it stopped instead of replaying the log from its charter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from verifier.entries.registry import AdmissionError
+from verifier.entries.registry import AdmissionError, SignatureSink
 from verifier.entries.replay import LogReplay
 from verifier.errors import FormatError
-from verifier.leaf import parse_leaf
-from verifier.policy.engine import PolicyEngine
+from verifier.leaf import Leaf, parse_leaf
+from verifier.policy.engine import PolicyEngine, PolicyState
 from verifier.policy.findings import SEVERITIES, VIOLATION, Finding
+
+#: The rules the log's own admission checks stand for (``verify`` reports these).
+LOG_RULES = ("L2", "L3", "L4")
 
 
 @dataclass(frozen=True)
@@ -36,24 +43,72 @@ class AuditReport:
         return out
 
 
-class Auditor:
-    """Incremental audit: feed leaves in order, ask for the report at any time."""
+@dataclass
+class AuditState:
+    """What an auditor knows after replaying entries ``0 .. size-1``.
 
-    def __init__(self, origin: str, blobs: Mapping[str, bytes] | None = None) -> None:
-        self.replay = LogReplay(origin)
-        self.engine = PolicyEngine(blobs)
-        self.findings: list[Finding] = []
-        self._last_ms: int | None = None
+    ``policy`` is None when only the log's own rules (L2–L4) are replayed, as
+    ``frontier-verify verify`` does; ``findings`` are those entries caused so far.
+    """
+
+    replay: LogReplay
+    policy: PolicyState | None = None
+    findings: list[Finding] = field(default_factory=list)
+    last_ms: int | None = None
+    #: Entry 0 is not a charter (a synthetic test or benchmark log): there is
+    #: no key set to check signatures against, so only leaf shapes are checked.
+    charterless: bool = False
 
     @property
     def size(self) -> int:
         return self.replay.size
 
+
+class Auditor:
+    """Incremental audit: feed leaves in order, ask for the report at any time.
+
+    With ``schedule=False`` only the admission replay runs (signatures under the
+    key set replayed from the log, schemas, roles, references, time order).
+    """
+
+    def __init__(
+        self,
+        origin: str,
+        blobs: Mapping[str, bytes] | None = None,
+        *,
+        schedule: bool = True,
+        state: AuditState | None = None,
+    ) -> None:
+        if state is None:
+            state = AuditState(LogReplay(origin), PolicyState() if schedule else None)
+        if state.replay.origin != origin:
+            raise FormatError(f"state is for log {state.replay.origin!r}, not {origin!r}")
+        self.state = state
+        self.replay = state.replay
+        self.engine: PolicyEngine | None = None
+        if state.policy is not None:
+            self.engine = PolicyEngine(blobs)
+            self.engine.state = state.policy
+        self.findings = state.findings
+        #: Where Ed25519 checks go instead of being done in line (see verifier.sigpool).
+        self.defer: SignatureSink | None = None
+        #: The leaf :meth:`feed` parsed last (None if it was not a valid leaf).
+        self.last_parsed: Leaf | None = None
+
+    @property
+    def size(self) -> int:
+        return self.replay.size
+
+    @property
+    def schedule(self) -> bool:
+        return self.engine is not None
+
     def feed(self, leaf: bytes) -> list[Finding]:
         index = self.replay.size
         new: list[Finding] = []
+        self.last_parsed = None
         try:
-            parsed = parse_leaf(leaf)
+            parsed = self.last_parsed = parse_leaf(leaf)
         except FormatError as exc:
             self.replay.skip(index)
             new.append(
@@ -61,7 +116,10 @@ class Auditor:
             )
             self.findings.extend(new)
             return new
-        if self._last_ms is not None and parsed.logged_at_ms < self._last_ms:
+        if index == 0 and parsed.envelope.entry_type != "charter":
+            self.state.charterless = True
+        last_ms = self.state.last_ms
+        if last_ms is not None and parsed.logged_at_ms < last_ms:
             new.append(
                 Finding(
                     "L2",
@@ -70,13 +128,15 @@ class Auditor:
                     f"entry {index} was logged at {parsed.logged_at}, before entry {index - 1}",
                 )
             )
-        self._last_ms = (
-            parsed.logged_at_ms
-            if self._last_ms is None
-            else max(self._last_ms, parsed.logged_at_ms)
+        self.state.last_ms = (
+            parsed.logged_at_ms if last_ms is None else max(last_ms, parsed.logged_at_ms)
         )
+        if self.state.charterless:
+            self.replay.skip(index)
+            self.findings.extend(new)
+            return new
         try:
-            checked = self.replay.admit(parsed.envelope, index)
+            checked = self.replay.admit(parsed.envelope, index, defer=self.defer)
         except AdmissionError as exc:
             self.replay.skip(index)
             rule = "L4" if exc.code == "bad-reference" else "L3"
@@ -93,16 +153,19 @@ class Auditor:
                 )
             )
         else:
-            new.extend(
-                f
-                for f in self.engine.apply(index, checked.payload, parsed.logged_at_ms)
-                if f.rule != "L2"
-            )
+            if self.engine is not None:
+                new.extend(
+                    f
+                    for f in self.engine.apply(index, checked.payload, parsed.logged_at_ms)
+                    if f.rule != "L2"
+                )
         self.findings.extend(new)
         return new
 
     def report(self, now_ms: int) -> AuditReport:
-        findings = [*self.findings, *self.engine.time_findings(now_ms)]
+        findings = [*self.findings]
+        if self.engine is not None:
+            findings.extend(self.engine.time_findings(now_ms))
         order = {s: i for i, s in enumerate(SEVERITIES)}
         findings.sort(key=lambda f: (order.get(f.severity, 9), _rule_key(f.rule), f.indices))
         return AuditReport(self.replay.origin, self.replay.size, now_ms, tuple(findings))

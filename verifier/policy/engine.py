@@ -44,7 +44,7 @@ from verifier.policy.findings import NOT_AUDITABLE, NOTICE, VIOLATION, WARNING, 
 COMMITMENT_PREFIX = b"frontier-ledger/commitment/v1\n"
 
 
-@dataclass
+@dataclass(slots=True)
 class Run:
     index: int
     org: str
@@ -60,7 +60,7 @@ class Run:
     chain_started: bool = False  # on the first version: has any version started training?
 
 
-@dataclass
+@dataclass(slots=True)
 class Sub:
     index: int
     prereg: int
@@ -73,7 +73,7 @@ class Sub:
     findings: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Contest:
     index: int
     submission: int
@@ -84,7 +84,7 @@ class Contest:
     remedied: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Sealed:
     index: int
     commitments: tuple[str, ...]

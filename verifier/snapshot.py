@@ -1,0 +1,197 @@
+"""Typed JSON snapshots of the verifier's replay state, read back strictly.
+
+A verifier that keeps a state directory stores, next to the last checkpoint it
+verified, the state replayed from the log up to that checkpoint (key registry,
+entry types, schedule state, findings), so the next run checks only what is new.
+The snapshot is plain JSON written by this module and read back by walking the
+same dataclass annotations, so every value is type-checked on the way in: a
+damaged or hand-edited state file is refused with a clear error, never half
+loaded. No pickle: a state directory must not be a way to run code.
+
+Encoding, driven by the annotation of each field: ``int``/``str``/``bool`` as
+themselves; ``bytes``/``bytearray`` and ``array`` as base64; ``tuple``/``list``
+as arrays; ``frozenset`` as a sorted array; ``dict`` as an array of
+``[key, value]`` pairs (keys may be tuples); ``X | None`` as null or X; a
+dataclass as an object of its fields.
+"""
+
+from __future__ import annotations
+
+import array
+import base64
+import binascii
+import dataclasses
+import types
+import typing
+from functools import cache
+from typing import Any, Union
+
+from verifier.errors import FormatError
+
+
+class SnapshotError(FormatError):
+    """A state snapshot does not have the shape its types require."""
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _strip(hint: Any) -> Any:
+    while typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    return hint
+
+
+def _optional(hint: Any) -> Any | None:
+    """X for ``X | None``, else None."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return inner
+    return None
+
+
+def _homogeneous(hint: Any) -> bool:
+    """``tuple[X, ...]`` or ``list[X]`` (not a fixed-length tuple)."""
+    args = typing.get_args(hint)
+    return typing.get_origin(hint) is list or (len(args) == 2 and args[1] is Ellipsis)
+
+
+def encode(hint: Any, value: Any) -> Any:
+    """*value*, of type *hint*, as JSON-ready data."""
+    hint = _strip(hint)
+    inner = _optional(hint)
+    if inner is not None:
+        return None if value is None else encode(inner, value)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    out: Any
+    if hint in (int, str, bool):
+        out = value
+    elif hint in (bytes, bytearray):
+        out = base64.b64encode(value).decode()
+    elif hint is array.array:
+        out = [value.typecode, base64.b64encode(value.tobytes()).decode()]
+    elif origin in (tuple, list):
+        if _homogeneous(hint):
+            out = [encode(args[0], v) for v in value]
+        else:
+            out = [encode(a, v) for a, v in zip(args, value, strict=True)]
+    elif origin is frozenset:
+        out = sorted(encode(args[0], v) for v in value)
+    elif origin is dict:
+        out = [[encode(args[0], k), encode(args[1], v)] for k, v in value.items()]
+    elif dataclasses.is_dataclass(hint):
+        hints = _hints(hint)  # type: ignore[arg-type]
+        out = {
+            f.name: encode(hints[f.name], getattr(value, f.name))
+            for f in dataclasses.fields(hint)
+            if f.init
+        }
+    else:  # pragma: no cover - a programming error in a state class
+        raise AssertionError(f"snapshot: unsupported type {hint!r}")
+    return out
+
+
+def decode(hint: Any, data: Any, what: str = "state") -> Any:  # noqa: PLR0911 - one per kind
+    """The value of type *hint* that :func:`encode` turned into *data*; strict."""
+    hint = _strip(hint)
+    inner = _optional(hint)
+    if inner is not None:
+        return None if data is None else decode(inner, data, what)
+    if hint in (int, str, bool):
+        return _scalar(hint, data, what)
+    if hint in (bytes, bytearray):
+        return hint(_b64(data, what))
+    if hint is array.array:
+        return _array(data, what)
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list, frozenset):
+        return _sequence(hint, data, what)
+    if origin is dict:
+        return _dict(hint, data, what)
+    if dataclasses.is_dataclass(hint):
+        return _dataclass(hint, data, what)  # type: ignore[arg-type]
+    raise AssertionError(f"snapshot: unsupported type {hint!r}")  # pragma: no cover
+
+
+def _scalar(hint: type, data: Any, what: str) -> Any:
+    # bool is a subclass of int: an int field must not accept true/false.
+    if type(data) is not hint:
+        names = {int: "an integer", str: "a string", bool: "true or false"}
+        raise SnapshotError(f"{what}: expected {names[hint]}")
+    return data
+
+
+def _array(data: Any, what: str) -> array.array:  # type: ignore[type-arg]
+    if not (
+        isinstance(data, list)
+        and len(data) == 2
+        and isinstance(data[0], str)
+        and data[0] in ("B", "H", "I", "L", "Q")
+    ):
+        raise SnapshotError(f"{what}: expected [typecode, base64]")
+    raw = _b64(data[1], what)
+    out = array.array(data[0])
+    if len(raw) % out.itemsize:
+        raise SnapshotError(f"{what}: {len(raw)} bytes is not a whole number of items")
+    out.frombytes(raw)
+    return out
+
+
+def _sequence(hint: Any, data: Any, what: str) -> Any:
+    if not isinstance(data, list):
+        raise SnapshotError(f"{what}: expected an array")
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is frozenset:
+        return frozenset(decode(args[0], v, f"{what}[{i}]") for i, v in enumerate(data))
+    if not _homogeneous(hint):
+        if len(data) != len(args):
+            raise SnapshotError(f"{what}: expected {len(args)} items, got {len(data)}")
+        return tuple(
+            decode(a, v, f"{what}[{i}]") for i, (a, v) in enumerate(zip(args, data, strict=True))
+        )
+    items = [decode(args[0], v, f"{what}[{i}]") for i, v in enumerate(data)]
+    return tuple(items) if origin is tuple else items
+
+
+def _dict(hint: Any, data: Any, what: str) -> dict[Any, Any]:
+    if not isinstance(data, list):
+        raise SnapshotError(f"{what}: expected an array of [key, value] pairs")
+    k, v = typing.get_args(hint)
+    out: dict[Any, Any] = {}
+    for i, pair in enumerate(data):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise SnapshotError(f"{what}[{i}]: expected a [key, value] pair")
+        key = decode(k, pair[0], f"{what}[{i}] key")
+        if key in out:
+            raise SnapshotError(f"{what}: key {key!r} appears twice")
+        out[key] = decode(v, pair[1], f"{what}[{key!r}]")
+    return out
+
+
+def _dataclass(cls: type, data: Any, what: str) -> Any:
+    if not isinstance(data, dict):
+        raise SnapshotError(f"{what}: expected an object")
+    hints = _hints(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    names = {f.name for f in fields}
+    if set(data) != names:
+        odd = sorted(set(data) ^ names)
+        raise SnapshotError(f"{what}: fields differ from {cls.__name__}'s: {odd[:5]}")
+    kwargs = {f.name: decode(hints[f.name], data[f.name], f"{what}.{f.name}") for f in fields}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise SnapshotError(f"{what}: {exc}") from None
+
+
+def _b64(data: Any, what: str) -> bytes:
+    if not isinstance(data, str):
+        raise SnapshotError(f"{what}: expected base64")
+    try:
+        return base64.b64decode(data, validate=True)
+    except binascii.Error:
+        raise SnapshotError(f"{what}: not valid base64") from None
