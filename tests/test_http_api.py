@@ -324,7 +324,7 @@ MALFORMED = [
     ("empty body", b"", "JSON"),
     ("JSON array", b"[]", "object"),
     ("JSON string", b'"envelope"', "object"),
-    ("invalid UTF-8", b'{"payload": "\xff"}', "JSON"),
+    ("invalid UTF-8", b'{"payload": "\xff"}', "UTF-8"),
     ("NaN", _with(payload=float("nan")), "NaN"),
     ("deep nesting", b"[" * 50_000, "JSON"),
     ("missing signatures", _without("signatures"), "signatures"),

@@ -35,7 +35,10 @@ PAYLOAD_TYPE = re.compile(
     r"application/vnd\.frontier-ledger\.([a-z][a-z0-9_]{0,63})\.v([1-9][0-9]{0,3})\+json"
 )
 _KEYID = re.compile(r"[0-9a-f]{64}")
-_LOGGED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+_LOGGED_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+_LEAF_KEYS = frozenset(("envelope", "logged_at", "v"))
+_ENVELOPE_KEYS = frozenset(("payload", "payloadType", "signatures"))
+_SIGNATURE_KEYS = frozenset(("keyid", "sig"))
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,23 @@ def _reject_constant(name: str) -> Any:
     raise FormatError(f"JSON constant {name} is not allowed")
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+
+
 def loads_strict(data: bytes | str, *, what: str) -> Any:
-    """``json.loads`` that rejects duplicate keys, NaN/Infinity and invalid UTF-8."""
+    """``json.loads`` that rejects duplicate keys, NaN/Infinity and anything but UTF-8.
+
+    Bytes are decoded as strict UTF-8 first: ``json.loads`` would also guess
+    UTF-16/32 and let through lone surrogates, so two verifiers could read the
+    same leaf differently (RFC 8259 §8.1: JSON exchanged between systems is UTF-8).
+    """
+    if isinstance(data, bytes | bytearray):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{what}: not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(
-            data, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
+        return _DECODER.decode(data)
     except FormatError as exc:
         raise FormatError(f"{what}: {exc}") from None
     except (ValueError, RecursionError) as exc:
@@ -91,8 +105,8 @@ def check_envelope(obj: Any) -> Envelope:
     """Check a decoded DSSE envelope's shape and return it typed."""
     if not isinstance(obj, dict):
         raise FormatError("envelope must be a JSON object")
-    keys = set(obj)
-    if keys != {"payload", "payloadType", "signatures"}:
+    if obj.keys() != _ENVELOPE_KEYS:
+        keys = set(obj)
         missing = {"payload", "payloadType", "signatures"} - keys
         extra = keys - {"payload", "payloadType", "signatures"}
         raise FormatError(
@@ -117,7 +131,7 @@ def check_envelope(obj: Any) -> Envelope:
         raise FormatError(f"envelope needs 1..{MAX_SIGNATURES} signatures")
     parsed: list[EnvelopeSignature] = []
     for i, s in enumerate(sigs):
-        if not isinstance(s, dict) or set(s) != {"keyid", "sig"}:
+        if not isinstance(s, dict) or s.keys() != _SIGNATURE_KEYS:
             raise FormatError(f"envelope signature {i} must have exactly keyid and sig")
         keyid, sig = s["keyid"], s["sig"]
         if not isinstance(keyid, str) or not _KEYID.fullmatch(keyid):
@@ -149,7 +163,15 @@ def parse_logged_at(text: str) -> int:
     if not isinstance(text, str) or not _LOGGED_AT.fullmatch(text):
         raise FormatError("logged_at must be YYYY-MM-DDTHH:MM:SS.mmmZ")
     try:
-        t = dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+        t = dt.datetime(
+            int(text[0:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:19]),
+            tzinfo=dt.UTC,
+        )
     except ValueError:
         raise FormatError(f"logged_at {text!r} is not a valid date and time") from None
     return int(t.timestamp()) * 1000 + int(text[20:23])
@@ -193,7 +215,7 @@ def parse_leaf(data: bytes) -> Leaf:
     if len(data) > MAX_LEAF_SIZE:
         raise FormatError(f"leaf is {len(data)} bytes; the limit is {MAX_LEAF_SIZE}")
     obj = loads_strict(data, what="leaf")
-    if not isinstance(obj, dict) or set(obj) != {"envelope", "logged_at", "v"}:
+    if not isinstance(obj, dict) or obj.keys() != _LEAF_KEYS:
         raise FormatError("leaf must be an object with exactly envelope, logged_at and v")
     if obj["v"] != LEAF_VERSION or isinstance(obj["v"], bool):
         raise FormatError(f"leaf version {obj['v']!r} is not supported (expected 1)")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Union
 
-from verifier.entries.fields import PATTERNS, Spec, check_int, check_str
+from verifier.entries.fields import PATTERNS, Spec, int_checker, str_checker
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
 from verifier.leaf import loads_strict
@@ -58,49 +59,138 @@ def _split(hint: Any) -> tuple[Any, Spec | None, bool]:
     return hint, spec, optional
 
 
+#: A compiled converter: (JSON value, field path for messages) → the parsed value.
+Converter = Callable[[Any, str], Any]
+_ABSENT = object()
+#: Members of the payload object that :func:`parse_payload` checks itself.
+_ENVELOPE_KEYS = frozenset(("type", "v", "log"))
+
+
 def _value(hint: Any, value: Any, what: str) -> Any:
-    base, spec, optional = _split(hint)
-    if value is None:
-        if optional:
-            return None
-        raise FormatError(f"{what}: must not be null")
-    if typing.get_origin(base) is tuple:
-        item = typing.get_args(base)[0]
-        if not isinstance(value, list):
-            raise FormatError(f"{what}: expected a list")
-        if len(value) > MAX_LIST:
-            raise FormatError(f"{what}: more than {MAX_LIST} items")
-        return tuple(_value(item, v, f"{what}[{i}]") for i, v in enumerate(value))
-    if dataclasses.is_dataclass(base):
-        return _object(base, value, what)  # type: ignore[arg-type]
-    if base is bool:
-        if not isinstance(value, bool):
-            raise FormatError(f"{what}: expected true or false")
-        return value
-    if base is int:
-        return check_int(value, spec or Spec("int"), what)
-    if base is str:
-        return check_str(value, spec or Spec("text"), what)
-    raise AssertionError(f"unsupported annotation {hint!r}")  # pragma: no cover
+    return _converter(hint)(value, what)
 
 
 def _object(cls: type, obj: Any, what: str) -> Any:
-    if not isinstance(obj, dict):
-        raise FormatError(f"{what}: expected an object")
+    return _object_parser(cls)(obj, what)
+
+
+@cache
+def _converter(hint: Any) -> Converter:
+    """The parser of one field annotation, specialised once: null, then the type's checks."""
+    nullable, convert = _field(hint)
+
+    def null_or_value(value: Any, what: str) -> Any:
+        if value is None:
+            if nullable:
+                return None
+            raise FormatError(f"{what}: must not be null")
+        return convert(value, what)
+
+    return null_or_value
+
+
+@cache
+def _field(hint: Any) -> tuple[bool, Converter]:
+    """(whether null is allowed, the parser of a non-null value) for a field annotation."""
+    base, spec, optional = _split(hint)
+    return optional, _base_converter(hint, base, spec)
+
+
+def _base_converter(hint: Any, base: Any, spec: Spec | None) -> Converter:
+    if typing.get_origin(base) is tuple:
+        item_nullable, item = _field(typing.get_args(base)[0])
+
+        def list_of(value: Any, what: str) -> Any:
+            if not isinstance(value, list):
+                raise FormatError(f"{what}: expected a list")
+            if len(value) > MAX_LIST:
+                raise FormatError(f"{what}: more than {MAX_LIST} items")
+            out: list[Any] = []
+            for i, v in enumerate(value):
+                if v is None:
+                    if not item_nullable:
+                        raise FormatError(f"{what}[{i}]: must not be null")
+                    out.append(None)
+                else:
+                    out.append(item(v, f"{what}[{i}]"))
+            return tuple(out)
+
+        return list_of
+    if dataclasses.is_dataclass(base):
+        cls: type = base  # type: ignore[assignment]
+
+        def nested(value: Any, what: str) -> Any:
+            return _object_parser(cls)(value, what)  # resolved late: a class may nest itself
+
+        return nested
+    if base is bool:
+
+        def boolean(value: Any, what: str) -> Any:
+            if not isinstance(value, bool):
+                raise FormatError(f"{what}: expected true or false")
+            return value
+
+        return boolean
+    if base is int:
+        return int_checker(spec or Spec("int"))
+    if base is str:
+        return str_checker(spec or Spec("text"))
+
+    def unsupported(value: Any, what: str) -> Any:  # pragma: no cover
+        raise AssertionError(f"unsupported annotation {hint!r}")
+
+    return unsupported
+
+
+@cache
+def _object_parser(cls: type, ignore: frozenset[str] = frozenset()) -> Converter:
+    """The parser of a dataclass, built once from its annotations.
+
+    Unknown members first, then each field in declaration order: missing, null,
+    then its own checks. *ignore* names members of the JSON object that are not
+    fields and are neither checked nor reported as unknown (a payload's type, v
+    and log, which :func:`parse_payload` checks itself).
+    """
     hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(obj) - set(fields))
-    if unknown:
-        raise FormatError(f"{what}: unknown field {unknown[0][:40]!r}")
-    kwargs: dict[str, Any] = {}
-    for name, f in fields.items():
-        sub = f"{what}.{name}" if what else name
-        if name not in obj:
-            if f.default is dataclasses.MISSING:
-                raise FormatError(f"{sub}: required field is missing")
-            continue
-        kwargs[name] = _value(hints[name], obj[name], sub)
-    return cls(**kwargs)
+    fields = dataclasses.fields(cls)
+    names = frozenset(f.name for f in fields)
+    if names & ignore:  # pragma: no cover - no payload has a field named type, v or log
+        inner = _object_parser(cls)
+
+        def stripped(obj: Any, what: str) -> Any:
+            if not isinstance(obj, dict):
+                raise FormatError(f"{what}: expected an object")
+            return inner({k: v for k, v in obj.items() if k not in ignore}, what)
+
+        return stripped
+    allowed = names | ignore
+    steps = tuple(
+        (f.name, f.default is dataclasses.MISSING, *_field(hints[f.name])) for f in fields
+    )
+
+    def parse(obj: Any, what: str) -> Any:
+        if not isinstance(obj, dict):
+            raise FormatError(f"{what}: expected an object")
+        if not allowed.issuperset(obj):
+            unknown = sorted(set(obj) - allowed)
+            raise FormatError(f"{what}: unknown field {unknown[0][:40]!r}")
+        kwargs: dict[str, Any] = {}
+        for name, required, nullable, convert in steps:
+            value = obj.get(name, _ABSENT)
+            if value is _ABSENT:
+                if required:
+                    sub = f"{what}.{name}" if what else name
+                    raise FormatError(f"{sub}: required field is missing")
+            elif value is None:
+                if not nullable:
+                    sub = f"{what}.{name}" if what else name
+                    raise FormatError(f"{sub}: must not be null")
+                kwargs[name] = None
+            else:
+                kwargs[name] = convert(value, f"{what}.{name}" if what else name)
+        return cls(**kwargs)
+
+    return parse
 
 
 def parse_payload(data: bytes, *, expected_type: str | None = None) -> Payload:
@@ -124,7 +214,7 @@ def parse_payload(data: bytes, *, expected_type: str | None = None) -> Payload:
     if not isinstance(log, str) or not log:
         raise FormatError("payload.log: required: the origin of the log this entry is meant for")
     cls, _ = TYPES[t]
-    body = _object(cls, {k: val for k, val in obj.items() if k not in ("type", "v", "log")}, "")
+    body = _object_parser(cls, _ENVELOPE_KEYS)(obj, "")
     return Payload(t, PAYLOAD_VERSION, log, body)
 
 
@@ -230,23 +320,51 @@ def json_schema(entry_type: str) -> dict[str, Any]:
 def references(body: Any, path: str = "") -> list[tuple[str, int, tuple[str, ...]]]:
     """Every log-index reference in a payload body: (field path, index, allowed types)."""
     out: list[tuple[str, int, tuple[str, ...]]] = []
+    _collect(body, path, out)
+    return out
+
+
+# How a field can hold references (see _reference_plan).
+_INDEX, _INDEX_LIST, _NESTED, _NESTED_LIST = range(4)
+
+
+def _collect(body: Any, path: str, out: list[tuple[str, int, tuple[str, ...]]]) -> None:
     cls: type = type(body)
-    hints = _hints(cls)
-    for f in dataclasses.fields(body):
-        value = getattr(body, f.name)
+    for name, how, refs in _reference_plan(cls):
+        value = getattr(body, name)
         if value is None:
             continue
-        sub = f"{path}.{f.name}" if path else f.name
+        sub = f"{path}.{name}" if path else name
+        if how == _INDEX:
+            out.append((sub, value, refs))
+        elif how == _INDEX_LIST:
+            out.extend([(f"{sub}[{i}]", v, refs) for i, v in enumerate(value)])
+        elif how == _NESTED:
+            _collect(value, sub, out)
+        else:
+            for i, v in enumerate(value):
+                _collect(v, f"{sub}[{i}]", out)
+
+
+@cache
+def _reference_plan(cls: type) -> tuple[tuple[str, int, tuple[str, ...]], ...]:
+    """The fields of *cls* that can hold references, in field order: (name, how, types).
+
+    Index fields, lists of them, and nested dataclasses (or lists of them) that
+    can themselves hold a reference; every other field is skipped.
+    """
+    hints = _hints(cls)
+    plan: list[tuple[str, int, tuple[str, ...]]] = []
+    for f in dataclasses.fields(cls):
         base, spec, _ = _split(hints[f.name])
         if typing.get_origin(base) is tuple:
             item_base, item_spec, _ = _split(typing.get_args(base)[0])
-            for i, v in enumerate(value):
-                if item_spec is not None and item_spec.kind == "index":
-                    out.append((f"{sub}[{i}]", v, item_spec.refs))
-                elif dataclasses.is_dataclass(item_base):
-                    out.extend(references(v, f"{sub}[{i}]"))
+            if item_spec is not None and item_spec.kind == "index":
+                plan.append((f.name, _INDEX_LIST, item_spec.refs))
+            elif dataclasses.is_dataclass(item_base) and _reference_plan(item_base):  # type: ignore[arg-type]
+                plan.append((f.name, _NESTED_LIST, ()))
         elif spec is not None and spec.kind == "index":
-            out.append((sub, value, spec.refs))
-        elif dataclasses.is_dataclass(base):
-            out.extend(references(value, sub))
-    return out
+            plan.append((f.name, _INDEX, spec.refs))
+        elif dataclasses.is_dataclass(base) and _reference_plan(base):  # type: ignore[arg-type]
+            plan.append((f.name, _NESTED, ()))
+    return tuple(plan)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from verifier.errors import FormatError
 
@@ -39,9 +41,11 @@ class Spec:
 
 
 _FLOP = re.compile(r"(?:[1-9][0-9]{0,40}|0)|(?:[1-9](?:\.[0-9]{1,20})?e[1-9][0-9]?)")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTHDAY = re.compile(r"\d{2}-\d{2}")
+# [0-9], not \d: \d also matches other scripts' digits, which would give a
+# signed time a second spelling (and disagree with the JSON Schema's \d).
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MONTHDAY = re.compile(r"[0-9]{2}-[0-9]{2}")
 _IDENT = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,9})?")
@@ -65,6 +69,11 @@ def parse_flop(text: str, what: str) -> int:
     """A non-negative integral FLOP count written as a decimal string."""
     if not isinstance(text, str) or not _FLOP.fullmatch(text):
         raise FormatError(f'{what}: {str(text)[:40]!r} is not a decimal FLOP string such as "3e26"')
+    if "e" not in text:  # the plain form: the regex admits only ASCII digits
+        n = int(text)
+        if n > MAX_FLOP:
+            raise FormatError(f"{what}: {text} is larger than 1e40")
+        return n
     try:
         value = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
@@ -84,12 +93,30 @@ def parse_time(text: str, what: str) -> int:
             f"{what}: {str(text)[:40]!r} is not an RFC 3339 UTC time like 2027-01-04T09:00:00Z"
         )
     try:
-        base = dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
+        base = _utc(text)
     except ValueError:
         raise FormatError(f"{what}: {text} is not a valid date and time") from None
     frac = text[20:-1] if len(text) > 20 else ""
     ms = int((frac + "000")[:3]) if frac else 0
     return int(base.timestamp()) * 1000 + ms
+
+
+def _utc(text: str) -> dt.datetime:
+    """The UTC ``YYYY-MM-DDTHH:MM:SS`` that *text* (which matched ``_TIME``) starts with.
+
+    ``ValueError`` for a date or time that does not exist (year 0, month 13,
+    31 April, 29 February of a common year, hour 24, minute 60, second 60 or 61),
+    exactly as ``datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")``.
+    """
+    return dt.datetime(
+        int(text[0:4]),
+        int(text[5:7]),
+        int(text[8:10]),
+        int(text[11:13]),
+        int(text[14:16]),
+        int(text[17:19]),
+        tzinfo=dt.UTC,
+    )
 
 
 def parse_date(text: str, what: str) -> dt.date:
@@ -112,46 +139,123 @@ def parse_monthday(text: str, what: str) -> tuple[int, int]:
     return month, day
 
 
-def check_str(value: object, spec: Spec, what: str) -> str:
-    if not isinstance(value, str):
-        raise FormatError(f"{what}: expected a string")
-    if len(value) > spec.max_len:
-        raise FormatError(f"{what}: longer than {spec.max_len} characters")
-    kind = spec.kind
-    if kind == "text":
-        if any(ord(c) < 0x20 and c not in "\n\t" for c in value):
-            raise FormatError(f"{what}: contains control characters")
-    elif kind == "enum":
-        if value not in spec.choices:
-            raise FormatError(f"{what}: {value[:40]!r} is not one of {', '.join(spec.choices)}")
-    elif kind == "flop":
-        parse_flop(value, what)
-    elif kind == "time":
-        parse_time(value, what)
-    elif kind == "date":
-        parse_date(value, what)
-    elif kind == "monthday":
-        parse_monthday(value, what)
-    elif kind in PATTERNS:
-        if not re.fullmatch(PATTERNS[kind], value):
-            raise FormatError(f"{what}: {value[:40]!r} is not a valid {kind}")
-    elif kind == "b64key":
-        from verifier.encoding import b64decode_strict
+#: Control characters free text may not hold: below U+0020, except tab and newline.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
+_COMPILED = {
+    "flop": _FLOP,
+    "time": _TIME,
+    "date": _DATE,
+    "monthday": _MONTHDAY,
+    "ident": _IDENT,
+    "hex64": _HEX64,
+    "decimal": _DECIMAL,
+    "role": _ROLE,
+}
 
-        b64decode_strict(value, what=what, length=32)
-    else:  # pragma: no cover - a programming error in a payload definition
-        raise AssertionError(f"unknown string kind {kind}")
-    return value
+
+def check_str(value: object, spec: Spec, what: str) -> str:
+    return str_checker(spec)(value, what)
 
 
 def check_int(value: object, spec: Spec, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FormatError(f"{what}: expected an integer")
+    return int_checker(spec)(value, what)
+
+
+@cache
+def str_checker(spec: Spec) -> Callable[[object, str], str]:
+    """The check of a string field with *spec*, specialised once per spec.
+
+    The type, then the length, then the kind's own check, as :func:`check_str`.
+    """
+    kind, max_len = spec.kind, spec.max_len
+    if kind == "text":
+        search = _CONTROL.search
+
+        def text(value: object, what: str) -> str:
+            if not isinstance(value, str):
+                raise FormatError(f"{what}: expected a string")
+            if len(value) > max_len:
+                raise FormatError(f"{what}: longer than {max_len} characters")
+            if search(value):
+                raise FormatError(f"{what}: contains control characters")
+            return value
+
+        return text
+    if kind == "enum":
+        choices = frozenset(spec.choices)
+        listed = ", ".join(spec.choices)
+
+        def one_of(value: object, what: str) -> str:
+            if not isinstance(value, str):
+                raise FormatError(f"{what}: expected a string")
+            if len(value) > max_len:
+                raise FormatError(f"{what}: longer than {max_len} characters")
+            if value not in choices:
+                raise FormatError(f"{what}: {value[:40]!r} is not one of {listed}")
+            return value
+
+        return one_of
+    if kind in _COMPILED and kind not in _PARSED:
+        fullmatch = _COMPILED[kind].fullmatch
+
+        def matching(value: object, what: str) -> str:
+            if not isinstance(value, str):
+                raise FormatError(f"{what}: expected a string")
+            if len(value) > max_len:
+                raise FormatError(f"{what}: longer than {max_len} characters")
+            if not fullmatch(value):
+                raise FormatError(f"{what}: {value[:40]!r} is not a valid {kind}")
+            return value
+
+        return matching
+    check: Callable[[str, str], object]
+    if kind in _PARSED:
+        check = _PARSED[kind]
+    elif kind == "b64key":
+        from verifier.encoding import b64decode_strict
+
+        def check(value: str, what: str) -> object:
+            return b64decode_strict(value, what=what, length=32)
+
+    else:  # pragma: no cover - a programming error in a payload definition
+
+        def check(value: str, what: str) -> object:
+            raise AssertionError(f"unknown string kind {kind}")
+
+    def parsed(value: object, what: str) -> str:
+        if not isinstance(value, str):
+            raise FormatError(f"{what}: expected a string")
+        if len(value) > max_len:
+            raise FormatError(f"{what}: longer than {max_len} characters")
+        check(value, what)
+        return value
+
+    return parsed
+
+
+#: String kinds checked by parsing them (the pattern alone is not enough).
+_PARSED: dict[str, Callable[[str, str], object]] = {
+    "flop": parse_flop,
+    "time": parse_time,
+    "date": parse_date,
+    "monthday": parse_monthday,
+}
+
+
+@cache
+def int_checker(spec: Spec) -> Callable[[object, str], int]:
+    """The check of an integer field with *spec*, specialised once per spec."""
     lo = spec.minimum if spec.minimum is not None else 0
     hi = spec.maximum if spec.maximum is not None else MAX_INDEX
-    if not lo <= value <= hi:
-        raise FormatError(f"{what}: {value} is not in {lo}..{hi}")
-    return value
+
+    def checker(value: object, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FormatError(f"{what}: expected an integer")
+        if not lo <= value <= hi:
+            raise FormatError(f"{what}: {value} is not in {lo}..{hi}")
+        return value
+
+    return checker
 
 
 # Reusable specs -----------------------------------------------------------------
