@@ -1,4 +1,4 @@
-"""The standalone verifier on a governed log: audit vs a floor, memory, incremental, parallelism.
+"""The standalone verifier on a governed log: verify and audit vs a floor, memory, cores.
 
     .venv/bin/python benchmarks/bench_verify.py [--size 100000] [--small 10000] [--new 1000]
         [--labs 50] [--runs 3] [--no-profile] [--rebuild]
@@ -82,6 +82,7 @@ from ledger.export import export_log
 from ledger.sequencer import prepare
 from ledger.service import LogReader, init_log, open_writer
 from ledger.sqlite_store import SqliteStore
+from verifier import sigpool
 from verifier.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.cli import main as verify_main
 from verifier.entries.replay import LogReplay
@@ -755,32 +756,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(load average {os.getloadavg()[0]:.2f}) ...",
         flush=True,
     )
-    audit_runs: list[ChildRun] = []
-    verify_runs: list[ChildRun] = []
+    cores = sigpool.available_cores()
+    #: The four ways of checking the whole log, each against the same floor.
+    commands = {
+        "verify --jobs 1": verify_args(big, "--jobs", "1"),
+        f"verify --jobs {cores}": verify_args(big, "--jobs", str(cores)),
+        "audit --jobs 1": [*audit_cmd, "--jobs", "1"],
+        f"audit --jobs {cores}": [*audit_cmd, "--jobs", str(cores)],
+    }
+    child_runs: dict[str, list[ChildRun]] = {name: [] for name in commands}
     sig_times: list[float] = []
     tree_times: list[float] = []
     root = b""
     for r in range(runs):
-        audit_runs.append(run_child(audit_cmd))
+        for name, cmd in commands.items():
+            child_runs[name].append(run_child(cmd))
         sig_times.append(_timed(lambda: floor_signatures(loaded))[0])
         t, root = _timed(lambda: floor_tree(leaves))
         tree_times.append(t)
-        verify_runs.append(run_child(verify_args(big)))
         print(
-            f"    round {r + 1}: audit {audit_runs[-1].wall_s:.2f} s, floor "
-            f"{sig_times[-1] + tree_times[-1]:.2f} s, verify {verify_runs[-1].wall_s:.2f} s "
-            f"(load average {os.getloadavg()[0]:.2f})",
+            f"    round {r + 1}: floor {sig_times[-1] + tree_times[-1]:.2f} s; "
+            + ", ".join(f"{n} {v[-1].wall_s:.2f} s" for n, v in child_runs.items())
+            + f" (load average {os.getloadavg()[0]:.2f})",
             flush=True,
         )
-    audit_child = summarize(audit_runs)
-    verify_child = summarize(verify_runs)
-    print(f"    audit: {audit_child['output']}")
-    print(f"    verify: {verify_child['output']}")
+    children = {name: summarize(v) for name, v in child_runs.items()}
+    for name, got in children.items():
+        print(f"    {name}: {got['output']}")
     sig_s, tree_s = min(sig_times), min(tree_times)
     floor_s = sig_s + tree_s
-    round_ratios = [
-        a.wall_s / (s + t) for a, s, t in zip(audit_runs, sig_times, tree_times, strict=True)
-    ]
+    round_ratios = {
+        name: [a.wall_s / (s + t) for a, s, t in zip(v, sig_times, tree_times, strict=True)]
+        for name, v in child_runs.items()
+    }
+    ratios = {name: got["best_s"] / floor_s for name, got in children.items()}
     floor = {
         "ed25519_verifications": len(loaded),
         "ed25519_s": sig_s,
@@ -791,13 +800,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tree_all_s": tree_times,
         "total_s": floor_s,
         "root_matches_checkpoint": root == cp.root,
-        "note": "plus the checkpoint's one signature (not counted: microseconds)",
+        "note": "one process; plus the checkpoint's one signature (not counted: microseconds)",
     }
-    ratio_child = audit_child["best_s"] / floor_s
     print("    in-process runs and stages ...", flush=True)
-    audit_inproc = in_process(audit_cmd, 1)
-    verify_inproc = in_process(verify_args(big), runs)
-    ratio_inproc = audit_inproc["best_s"] / floor_s
+    audit_inproc = in_process([*audit_cmd, "--jobs", "1"], 1)
+    verify_inproc = in_process(verify_args(big, "--jobs", "1"), 1)
     st = stages(big, leaves, now_ms)
     st.pop("parsed")
     replay, auditor = st.pop("replay"), st.pop("auditor")
@@ -806,19 +813,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile_path = OUT / "verify-profile.txt"
     if not args.no_profile:
         print("    cProfile of the in-process audit ...", flush=True)
-        profile = profile_audit(audit_cmd, profile_path)
+        profile = profile_audit([*audit_cmd, "--jobs", "1"], profile_path)
 
     # 2. memory --------------------------------------------------------------------
     print("\n[2] peak RSS ...", flush=True)
     memory: dict[str, Any] = {"--help (interpreter + imports)": best_child(["--help"], 1)}
     for info in (fresh, small):
-        memory[f"audit {info.size}"] = best_child(audit_args(info), 1)
-        memory[f"verify {info.size}"] = best_child(verify_args(info), 1)
-    memory[f"audit {big.size}"] = {k: audit_child[k] for k in ("maxrss_kib", "best_s")}
-    memory[f"verify {big.size}"] = {k: verify_child[k] for k in ("maxrss_kib", "best_s")}
+        memory[f"audit {info.size}"] = best_child([*audit_args(info), "--jobs", "1"], 1)
+        memory[f"verify {info.size}"] = best_child(verify_args(info, "--jobs", "1"), 1)
+    for kind in ("audit", "verify"):
+        got = children[f"{kind} --jobs 1"]
+        memory[f"{kind} {big.size}"] = {k: got[k] for k in ("maxrss_kib", "best_s")}
     a_small = memory[f"audit {small.size}"]["maxrss_kib"]
     a_big = memory[f"audit {big.size}"]["maxrss_kib"]
     growth_per_entry = (a_big - a_small) * 1024 / (big.size - small.size)
+    v_small = memory[f"verify {small.size}"]["maxrss_kib"]
+    v_big = memory[f"verify {big.size}"]["maxrss_kib"]
+    v_growth_per_entry = (v_big - v_small) * 1024 / (big.size - small.size)
     held = auditor_sizes(auditor)
     del auditor, replay
 
@@ -850,10 +861,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             "child": best_child(fresh_args, runs, empty_state),
             "inproc": in_process(fresh_args, runs, empty_state),
         }
+        # The same for audit: its state also holds the schedule state.
+        audit_base = work / "audit-at-size"
+        best_child([*audit_args(big), "--state", str(audit_base)], 1)
+
+        def copy_audit_state() -> None:
+            if state.exists():
+                shutil.rmtree(state)
+            shutil.copytree(audit_base, state)
+
+        inc_audit_args = [*audit_args(grown), "--state", str(state)]
+        fresh_audit_args = [*audit_args(fresh), "--state", str(empty)]
+        incremental_audit = best_child(inc_audit_args, runs, copy_audit_state)
+        fresh_audit = best_child(fresh_audit_args, runs, empty_state)
+        state_bytes = {
+            "verify": (base_state / "replay.json").stat().st_size,
+            "audit": (audit_base / "replay.json").stat().st_size,
+        }
     finally:
         shutil.rmtree(work)
     inc_ratio_child = incremental["child"]["best_s"] / fresh_verify["child"]["best_s"]
     inc_ratio_inproc = incremental["inproc"]["best_s"] / fresh_verify["inproc"]["best_s"]
+    inc_audit_ratio = incremental_audit["best_s"] / fresh_audit["best_s"]
     inc_parts = incremental_parts(big, grown, fresh)
 
     # 4. two cores -------------------------------------------------------------------
@@ -868,46 +897,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["Auditor.feed over all leaves (parse + replay + policy)", fmt_s(feed_s), "100%"]
     )
     print()
-    print(
-        table(
-            [
-                [
-                    f"audit {big.size:,} (subprocess, best of {runs})",
-                    fmt_s(audit_child["best_s"]),
-                    f"{ratio_child:.2f}",
-                ],
-                [
-                    "audit, in-process (verifier.cli.main)",
-                    fmt_s(audit_inproc["best_s"]),
-                    f"{ratio_inproc:.2f}",
-                ],
-                [f"floor: {len(loaded):,} Ed25519 verify", fmt_s(sig_s), f"{sig_s / floor_s:.2f}"],
-                [
-                    f"floor: {2 * big.size - 1:,} SHA-256 (tree)",
-                    fmt_s(tree_s),
-                    f"{tree_s / floor_s:.2f}",
-                ],
-                ["floor total", fmt_s(floor_s), "1.00"],
-                [
-                    f"verify {big.size:,} (subprocess; no signatures)",
-                    fmt_s(verify_child["best_s"]),
-                    f"{verify_child['best_s'] / floor_s:.2f}",
-                ],
-                [
-                    "verify, in-process",
-                    fmt_s(verify_inproc["best_s"]),
-                    f"{verify_inproc['best_s'] / floor_s:.2f}",
-                ],
-            ],
-            ["[1] full audit vs floor", "seconds", "× floor"],
-        )
-    )
-    print(
-        f"\naudit/floor = {ratio_child:.2f} subprocess (per round: "
-        f"{', '.join(f'{r:.2f}' for r in round_ratios)}), {ratio_inproc:.2f} in-process "
-        f"(target ≤ 1.3: {'met' if ratio_child <= 1.3 else 'NOT met'}); "
-        f"findings: {st['findings'] or 'none'}"
-    )
+    rows1 = [
+        [
+            f"{name} of {big.size:,} (subprocess, best of {runs})",
+            fmt_s(got["best_s"]),
+            f"{ratios[name]:.2f}",
+        ]
+        for name, got in children.items()
+    ]
+    rows1 += [
+        [
+            "verify --jobs 1, in-process",
+            fmt_s(verify_inproc["best_s"]),
+            f"{verify_inproc['best_s'] / floor_s:.2f}",
+        ],
+        [
+            "audit --jobs 1, in-process",
+            fmt_s(audit_inproc["best_s"]),
+            f"{audit_inproc['best_s'] / floor_s:.2f}",
+        ],
+        [f"floor: {len(loaded):,} Ed25519 verify", fmt_s(sig_s), f"{sig_s / floor_s:.2f}"],
+        [f"floor: {2 * big.size - 1:,} SHA-256 (tree)", fmt_s(tree_s), f"{tree_s / floor_s:.2f}"],
+        ["floor total (one process)", fmt_s(floor_s), "1.00"],
+    ]
+    print(table(rows1, ["[1] full check vs floor", "seconds", "× floor"]))
+    for name in children:
+        per_round = ", ".join(f"{r:.2f}" for r in round_ratios[name])
+        met = "met" if ratios[name] <= 1.3 else "NOT met"
+        print(f"{name}/floor = {ratios[name]:.2f} (per round: {per_round}; target ≤ 1.3: {met})")
+    print(f"findings: {st['findings'] or 'none'}")
     print()
     print(
         table(stage_rows, ["where the audit's time goes (each stage alone)", "seconds", "of feed"])
@@ -938,11 +956,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         [name, f"{v['maxrss_kib'] / 1024:.0f}", fmt_s(v["best_s"])] for name, v in memory.items()
     ]
     print(table(mem_rows, ["[2] run", "peak RSS MiB", "seconds"]))
-    print(
-        f"\naudit peak RSS {big.size:,}/{small.size:,} = {a_big / a_small:.2f} "
-        f"(+{growth_per_entry:,.0f} bytes per entry): memory "
-        f"{'grows' if a_big / a_small > 1.2 else 'does not grow'} with the log"
-    )
+    for kind, lo, hi, per in (
+        ("audit", a_small, a_big, growth_per_entry),
+        ("verify", v_small, v_big, v_growth_per_entry),
+    ):
+        print(
+            f"{kind} peak RSS {big.size:,}/{small.size:,} = {hi / lo:.2f} "
+            f"(+{per:,.0f} bytes per entry)"
+        )
     held_rows = [
         [k, f"{v / 2**20:.1f}", f"{v / big.size:.0f}"]
         for k, v in sorted(held.items(), key=lambda kv: -kv[1])
@@ -967,9 +988,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     fmt_s(fresh_verify["inproc"]["best_s"]),
                 ],
                 ["ratio", f"{inc_ratio_child:.2f}", f"{inc_ratio_inproc:.2f}"],
+                [
+                    f"audit --state: +{args.new:,} on {big.size:,}",
+                    fmt_s(incremental_audit["best_s"]),
+                    "",
+                ],
+                [f"audit --state EMPTY: fresh {fresh.size:,}", fmt_s(fresh_audit["best_s"]), ""],
+                ["ratio", f"{inc_audit_ratio:.2f}", ""],
             ],
             ["[3] incremental", "subprocess s", "in-process s"],
         )
+    )
+    print(
+        f"(stored replay state at {big.size:,}: verify {state_bytes['verify'] / 2**20:.1f} MiB, "
+        f"audit {state_bytes['audit'] / 2**20:.1f} MiB)"
     )
     print(
         f"(full verify --state of {big.size:,} that made the state: "
@@ -1009,31 +1041,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             "logs": logs,
             "runs": runs,
             "load_average_start_end": [load_start, os.getloadavg()[0]],
-            "audit": {
-                "command": "frontier-verify " + " ".join(audit_cmd),
-                "subprocess": audit_child,
-                "in_process": audit_inproc,
-                "floor": floor,
-                "ratio_subprocess": ratio_child,
-                "ratio_in_process": ratio_inproc,
+            "full_check": {
+                "commands": {n: "frontier-verify " + " ".join(c) for n, c in commands.items()},
+                "subprocess": children,
+                "ratios": ratios,
                 "ratio_per_round": round_ratios,
-                "target": "audit/floor <= 1.3",
-                "met": ratio_child <= 1.3,
+                "floor": floor,
+                "target": "full check / floor <= 1.3",
+                "met": {n: r <= 1.3 for n, r in ratios.items()},
+            },
+            "audit": {
+                "in_process_jobs_1": audit_inproc,
                 "stages_s": st["seconds"],
                 "auditor_feed_s": feed_s,
                 "findings": st["findings"],
                 "report_first_line": st["report_first_line"],
                 "profile_top": profile,
             },
-            "verify": {
-                "command": "frontier-verify " + " ".join(verify_args(big)),
-                "subprocess": verify_child,
-                "in_process": verify_inproc,
-            },
+            "verify": {"in_process_jobs_1": verify_inproc},
             "memory": {
                 "runs": memory,
                 "audit_ratio_large_over_small": a_big / a_small,
                 "audit_growth_bytes_per_entry": growth_per_entry,
+                "verify_ratio_large_over_small": v_big / v_small,
+                "verify_growth_bytes_per_entry": v_growth_per_entry,
                 "auditor_state_bytes": held,
                 "target": "peak RSS does not grow with the log",
             },
@@ -1046,6 +1077,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "parts_in_process_s": inc_parts,
                 "ratio_subprocess": inc_ratio_child,
                 "ratio_in_process": inc_ratio_inproc,
+                "audit": {
+                    "command": "frontier-verify " + " ".join(inc_audit_args),
+                    "incremental": incremental_audit,
+                    "fresh": fresh_audit,
+                    "ratio": inc_audit_ratio,
+                },
+                "state_bytes": state_bytes,
                 "target": "≈ 1",
             },
             "parallel_signatures": parallel,

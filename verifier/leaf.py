@@ -66,11 +66,13 @@ class Envelope:
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise FormatError(f"duplicate JSON key {k[:40]!r}")
-        out[k] = v
+    out = dict(pairs)  # in C; a duplicate key shows as a shorter dict
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise FormatError(f"duplicate JSON key {k[:40]!r}")
+            seen.add(k)
     return out
 
 
