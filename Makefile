@@ -12,7 +12,7 @@ DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: all venv demo test test-fast lint bench clean
+.PHONY: all venv demo test test-fast lint bench clean browser
 
 all: test
 
@@ -31,8 +31,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/frontier-ledger demo --data $(DEMO_DATA) --serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+test: $(STAMP) browser
+	FRONTIER_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+
+# The site's browser tests drive Debian's chromium (Playwright, executable_path).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
@@ -46,4 +53,4 @@ bench: $(STAMP)
 	bash benchmarks/run.sh
 
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts

@@ -496,7 +496,8 @@ class SqliteStore:
         args.append(head)
         sql = (
             "SELECT e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type "  # noqa: S608
-            f"FROM entries e {join} WHERE {' AND '.join(where)} ORDER BY e.idx LIMIT ?"
+            f"FROM entries e {join} WHERE {' AND '.join(where)} "
+            f"ORDER BY e.idx {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
         )
         args.append(max(1, min(q.limit, 500)))
         return [EntryRow(*row) for row in self._reader().execute(sql, args)]

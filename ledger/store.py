@@ -64,6 +64,7 @@ class SearchQuery:
     until_ms: int | None = None
     after: int = -1  # return entries with index > after (keyset pagination)
     limit: int = 50
+    newest_first: bool = False  # highest indices first (feeds, "newest" lists)
 
 
 class StoreError(RuntimeError):

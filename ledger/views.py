@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.sqlite_store import SqliteStore
-from verifier.entries.codec import parse_payload, payload_to_json
+from verifier.entries.codec import parse_payload, payload_to_json, references
 from verifier.errors import FormatError
 from verifier.leaf import parse_leaf
 from verifier.policy.audit import Auditor, AuditReport
@@ -50,6 +50,8 @@ class LogView:
         self.governed = store.profile == "governed"
         self._auditor = Auditor(store.origin, BlobDir(blobs_dir) if blobs_dir else None)
         self._lock = threading.Lock()
+        #: target index -> [(referring index, field path)], for "what refers to it".
+        self._referrers: dict[int, list[tuple[int, str]]] = {}
 
     def catch_up(self) -> Auditor:
         with self._lock:
@@ -57,8 +59,26 @@ class LogView:
             start = self._auditor.size
             if start < size:
                 for leaf in self.store.read_leaves(start, size):
+                    index = self._auditor.size
                     self._auditor.feed(leaf)
+                    self._note_references(index)
             return self._auditor
+
+    def _note_references(self, index: int) -> None:
+        parsed = self._auditor.last_parsed
+        if parsed is None or self._auditor.replay.entry_type(index) == "invalid":
+            return  # only admitted entries count as referring to anything
+        try:
+            body = parse_payload(parsed.envelope.payload).body
+        except FormatError:
+            return
+        for path, target, _ in references(body):
+            self._referrers.setdefault(target, []).append((index, path))
+
+    def referrers(self, index: int) -> list[tuple[int, str]]:
+        """Entries that refer to the entry at *index* (admitted ones), in log order."""
+        self.catch_up()
+        return list(self._referrers.get(index, ()))
 
     def audit(self, now_ms: int) -> AuditReport:
         return self.catch_up().report(now_ms)

@@ -21,6 +21,7 @@ from ledger.service import LogReader, open_writer
 from ledger.sqlite_store import SqliteStore
 from ledger.views import LogView
 from ledger.witnessing import POLICY_NAME, WitnessCollector
+from public_site import routes as site_routes
 from verifier.trust_policy import parse_trust_policy
 
 
@@ -92,6 +93,7 @@ def create_app(options: ServerOptions) -> FastAPI:
         store = SqliteStore.open(options.data.db_path, readonly=True)
         app.state.reader = LogReader(store)
         app.state.view = LogView(store, options.data.root / "blobs" / "sha256")
+        app.state.vkey = options.data.vkey_path.read_text().strip()
         app.state.committer = committer
         app.state.clock = options.clock or system_clock
         app.state.require_quorum = options.require_witness_quorum
@@ -124,4 +126,7 @@ def create_app(options: ServerOptions) -> FastAPI:
     app.add_exception_handler(Exception, problems.handle_unexpected)
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)
+    # The public site for journalists and the public, from the same store.
+    app.include_router(site_routes.router)
+    app.mount("/static", site_routes.static, name="static")
     return app

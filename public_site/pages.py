@@ -1,0 +1,273 @@
+"""What each public page shows, as plain data: the HTML, the JSON twin and the CSV read this.
+
+Every function takes the ledger's read side (:class:`ledger.service.LogReader`
+for bytes and proofs, :class:`ledger.views.LogView` for the replayed key set and
+the audit) and returns JSON-ready dictionaries, so a page and its ``?format=json``
+twin can never disagree. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.service import LogReader, NotFound
+from ledger.store import EntryRow, SearchQuery
+from ledger.views import LogView
+from verifier.checkpoint import Checkpoint, parse_checkpoint
+from verifier.encoding import b64encode
+from verifier.entries.codec import parse_payload, references
+from verifier.errors import FormatError
+from verifier.leaf import format_logged_at, parse_leaf
+from verifier.policy.calendar import DAY_MS, fmt_date
+from verifier.policy.engine import fmt_flop
+from verifier.policy.findings import RULES
+from verifier.tlog_proof import TlogProof
+
+SEARCH_NOTE = (
+    "Search is a convenience: it can miss what it was never indexed for. "
+    "Completeness comes from the log itself — verify it with frontier-verify, "
+    "which reads every entry."
+)
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Site:
+    reader: LogReader
+    view: LogView
+    vkey: str
+    now_ms: int
+
+
+# -- entries -------------------------------------------------------------------------
+
+
+def _headline(entry_type: str, payload: dict[str, Any] | None) -> str:
+    """A one-line description of an entry for lists and feeds."""
+    if payload is None:
+        return "(payload does not parse)"
+    run, org, model = payload.get("run_id"), payload.get("org"), payload.get("model_name")
+    if isinstance(run, str) and isinstance(org, str):
+        return f"{org}: {run}" + (f" ({model})" if isinstance(model, str) else "")
+    for key in ("name", "legal_name", "holder", "title", "outcome", "marker", "reason"):
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return entry_type.replace("_", " ")
+
+
+def summary(site: Site, row: EntryRow) -> dict[str, Any]:
+    described = site.view.describe(row.leaf)
+    payload = described.get("payload")
+    return {
+        "index": row.index,
+        "logged_at": format_logged_at(row.logged_at_ms),
+        "type": described["type"],
+        "org": payload.get("org") if isinstance(payload, dict) else None,
+        "headline": _headline(described["type"], payload),
+        "signers": [s["holder"] or s["keyid"][:16] for s in described["signers"]],
+        "url": f"/entries/{row.index}",
+    }
+
+
+def newest(site: Site, count: int = 10) -> list[dict[str, Any]]:
+    rows = site.reader.store.search(SearchQuery(limit=count, newest_first=True))
+    return [summary(site, r) for r in rows]
+
+
+def entry_list(site: Site, query: SearchQuery) -> dict[str, Any]:
+    rows = site.reader.store.search(query)
+    items = [summary(site, r) for r in rows]
+    more = len(rows) == query.limit
+    return {
+        "entries": items,
+        "next_after": rows[-1].index if more and rows else None,
+        "note": SEARCH_NOTE,
+        "tree_size": site.reader.head().size,
+    }
+
+
+def entry_page(site: Site, index: int) -> dict[str, Any]:
+    """One entry with everything needed to check it, in the browser or offline."""
+    row = site.reader.entry(index)
+    described = site.view.describe(row.leaf)
+    head = site.reader.head()
+    size, proof = site.reader.inclusion(index, head.size)
+    note = head.checkpoint.decode()
+    receipt = TlogProof(index, tuple(proof), head.checkpoint).to_text()
+    refs: list[dict[str, Any]] = []
+    try:
+        body = parse_payload(parse_leaf(row.leaf).envelope.payload).body
+        refs = [
+            {"field": path, "index": target, "url": f"/entries/{target}"}
+            for path, target, _ in references(body)
+        ]
+    except FormatError:
+        pass
+    cosigned = site.reader.store.cosignatures(head.size)
+    return {
+        "index": index,
+        "logged_at": format_logged_at(row.logged_at_ms),
+        "type": described["type"],
+        "payload_type": described["payload_type"],
+        "payload": described.get("payload"),
+        "payload_error": described.get("payload_error"),
+        "signers": described["signers"],
+        "refers_to": refs,
+        "referred_by": [
+            {"field": path, "index": i, "url": f"/entries/{i}"}
+            for i, path in site.view.referrers(index)
+        ],
+        "earliest_witness_time": _earliest_witness(site, index),
+        "leaf": row.leaf.decode("utf-8", errors="replace"),
+        "leaf_b64": b64encode(row.leaf),
+        "leaf_hash": b64encode(row.leaf_hash),
+        "proof": {
+            "tree_size": size,
+            "hashes": [b64encode(h) for h in proof],
+            "checkpoint": note,
+            "vkey": site.vkey,
+            "cosigned_by": sorted(cosigned),
+        },
+        "receipt": receipt,
+        "api": f"/api/v1/entries/{index}",
+    }
+
+
+def _earliest_witness(site: Site, index: int) -> str | None:
+    """When a witness first cosigned a checkpoint that includes the entry (it existed by then)."""
+    store = site.reader.store
+    best: int | None = None
+    for size in store.cosigned_sizes():  # newest first
+        if size <= index:
+            break
+        times = [ts for _, ts in store.cosignatures(size).values()]
+        if times:
+            best = min(times) if best is None else min(best, *times)
+    if best is None:
+        return None
+    return dt.datetime.fromtimestamp(best, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- home ------------------------------------------------------------------------------
+
+
+def note_body(note: bytes) -> Checkpoint:
+    """The checkpoint in the log's own latest note (signed by this server; shown, not trusted)."""
+    return parse_checkpoint(note.split(b"\n\n", 1)[0].decode() + "\n")
+
+
+def checkpoint_info(site: Site) -> dict[str, Any]:
+    head = site.reader.head()
+    cp = note_body(head.checkpoint)
+    cosigned = site.reader.store.cosignatures(head.size)
+    return {
+        "size": head.size,
+        "root": b64encode(cp.root),
+        "origin": cp.origin,
+        "note": head.checkpoint.decode(),
+        "cosigned_by": [
+            {
+                "witness": name,
+                "at": dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            for name, (_, ts) in sorted(cosigned.items())
+        ],
+    }
+
+
+def schedule_now(site: Site) -> dict[str, Any] | None:
+    """Where the schedule stands at the site's clock: cycle, frontier, cap, next dates."""
+    auditor = site.view.catch_up()
+    engine = auditor.engine
+    if engine is None or engine.state.charter is None:
+        return None
+    now = site.now_ms
+    cal = engine.cal
+    year = dt.datetime.fromtimestamp(now // 1000, tz=dt.UTC).year
+    level = engine.frontier_at(now)
+    cap = engine.cap_at(level, now)
+    upcoming: list[tuple[int, str]] = []
+    for y in (year, year + 1):
+        upcoming.append((cal.lift_ms(y), f"lift date of cycle {y}"))
+        upcoming.append((cal.window_closes_ms(y) - 1, f"submission deadline of cycle {y}"))
+        upcoming.append((cal.decision_day(y)[0], f"decision date of cycle {y}"))
+    nxt = sorted((ms, what) for ms, what in upcoming if ms > now)
+    return {
+        "today": fmt_date(now),
+        "cycle": year,
+        "frontier_level": level,
+        "cap_flop": fmt_flop(cap) if cap is not None else None,
+        "next": [
+            {"date": fmt_date(ms), "what": what, "in_days": (ms - now) // DAY_MS}
+            for ms, what in nxt[:3]
+        ],
+        "simulation": engine.state.charter.simulation,
+    }
+
+
+def home(site: Site) -> dict[str, Any]:
+    return {
+        "checkpoint": checkpoint_info(site),
+        "schedule": schedule_now(site),
+        "newest": newest(site),
+    }
+
+
+# -- keys and compliance ------------------------------------------------------------------
+
+
+def keys(site: Site) -> dict[str, Any]:
+    auditor = site.view.catch_up()
+    registry = auditor.replay.registry
+    out: list[dict[str, Any]] = []
+    if registry is not None:
+        for rec in sorted(registry.keys.values(), key=lambda r: (r.granted_at, r.keyid)):
+            out.append(
+                {
+                    "keyid": rec.keyid,
+                    "holder": rec.holder,
+                    "roles": sorted(rec.roles),
+                    "granted_at": rec.granted_at,
+                    "revoked_at": rec.revoked_at,
+                    "public_key": b64encode(rec.public_key),
+                }
+            )
+    return {
+        "vkey": site.vkey,
+        "board_quorum": registry.board_quorum if registry is not None else None,
+        "decision_quorum": registry.decision_quorum if registry is not None else None,
+        "keys": out,
+    }
+
+
+def compliance(site: Site) -> dict[str, Any]:
+    report = site.view.audit(site.now_ms)
+    groups = []
+    for rule, findings in report.by_rule().items():
+        groups.append(
+            {
+                "rule": rule,
+                "text": RULES.get(rule, ""),
+                "findings": [
+                    {
+                        **f.to_json(),
+                        "links": [{"index": i, "url": f"/entries/{i}"} for i in f.indices],
+                    }
+                    for f in findings
+                ],
+            }
+        )
+    return {
+        "as_of": format_logged_at(site.now_ms),
+        "tree_size": report.size,
+        "violations": len(report.violations),
+        "rules": groups,
+        "all_rules": [{"rule": r, "text": t} for r, t in RULES.items()],
+    }
+
+
+def not_found(index: int) -> NotFound:
+    return NotFound(f"no entry at index {index}")

@@ -1,0 +1,180 @@
+"""The public site's routes: thin — parse the request, ask :mod:`public_site.pages`, render.
+
+Every page has a JSON twin (``?format=json``); lists also have CSV
+(``?format=csv``) and an Atom feed. Permalinks are log indices: ``/entries/1234``
+names the same entry for as long as the log exists.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from ledger.service import NotFound
+from ledger.store import SearchQuery
+from public_site import pages, render
+from verifier.entries.fields import parse_date
+from verifier.entries.payloads import TYPES
+from verifier.errors import FormatError
+from verifier.policy.calendar import DAY_MS, day_start_ms
+
+router = APIRouter(include_in_schema=False)
+static = StaticFiles(directory=render.STATIC)
+
+Format = Annotated[str | None, Query(pattern="^(html|json|csv)$", alias="format")]
+Short = Annotated[str | None, Query(max_length=64)]
+
+
+def _site(request: Request) -> pages.Site:
+    state = request.app.state
+    return pages.Site(state.reader, state.view, state.vkey, state.clock())
+
+
+def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None) -> Response:
+    if fmt == "json":
+        return render.json_twin(data)
+    return render.html(
+        template, {"data": data, "path": request.url.path, "query": str(request.url.query)}
+    )
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    return render.html(
+        "error.html",
+        {"status": status, "message": message, "path": request.url.path, "query": ""},
+        status,
+    )
+
+
+def _small_int(text: str | None, what: str, lo: int, hi: int) -> int | None:
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and lo <= int(text) <= hi):
+        raise FormatError(f"{what}: {text[:20]!r} is not a number from {lo} to {hi}")
+    return int(text)
+
+
+@router.get("/")
+def home(request: Request, fmt: Format = None) -> Response:
+    return _page(request, "home.html", pages.home(_site(request)), fmt)
+
+
+@router.get("/entries")
+def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares them
+    request: Request,
+    fmt: Format = None,
+    type: Short = None,
+    org: Short = None,
+    level: Short = None,
+    cycle: Short = None,
+    since: Short = None,
+    until: Short = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[int, Query(ge=-1)] = -1,
+) -> Response:
+    filters = {
+        "type": type or "",
+        "org": org or "",
+        "level": level or "",
+        "cycle": cycle or "",
+        "since": since or "",
+        "until": until or "",
+        "q": q or "",
+    }
+    # An HTML form sends empty fields for filters left blank: empty means "any".
+    try:
+        since_ms = day_start_ms(parse_date(since, "since")) if since else None
+        until_ms = day_start_ms(parse_date(until, "until")) + DAY_MS if until else None
+        level_n = _small_int(level, "level", 0, 63)
+        cycle_n = _small_int(cycle, "cycle", 2000, 2999)
+    except FormatError as exc:
+        return _error(request, 400, str(exc))
+    query = SearchQuery(
+        entry_type=type or None,
+        org=org or None,
+        level=level_n,
+        cycle=cycle_n,
+        text=q or None,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        after=after,
+        limit=pages.PAGE_SIZE,
+    )
+    data = pages.entry_list(_site(request), query)
+    data["filters"] = filters
+    data["types"] = list(TYPES)
+    if fmt == "csv":
+        return render.csv_response(
+            (
+                [
+                    e["index"],
+                    e["logged_at"],
+                    e["type"],
+                    e["org"],
+                    e["headline"],
+                    "; ".join(e["signers"]),
+                ]
+                for e in data["entries"]
+            ),
+            ["index", "logged_at", "type", "org", "headline", "signed_by"],
+            "entries.csv",
+        )
+    return _page(request, "entries.html", data, fmt)
+
+
+@router.get("/entries/{index}")
+def entry(request: Request, index: int, fmt: Format = None) -> Response:
+    if index < 0:
+        return _error(request, 404, "log indices start at 0")
+    try:
+        data = pages.entry_page(_site(request), index)
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    return _page(request, "entry.html", data, fmt)
+
+
+@router.get("/keys")
+def keys(request: Request, fmt: Format = None) -> Response:
+    return _page(request, "keys.html", pages.keys(_site(request)), fmt)
+
+
+@router.get("/compliance")
+def compliance(request: Request, fmt: Format = None) -> Response:
+    data = pages.compliance(_site(request))
+    if fmt == "csv":
+        return render.csv_response(
+            (
+                [g["rule"], f["severity"], " ".join(map(str, f["indices"])), f["message"]]
+                for g in data["rules"]
+                for f in g["findings"]
+            ),
+            ["rule", "severity", "entries", "finding"],
+            "findings.csv",
+        )
+    return _page(request, "compliance.html", data, fmt)
+
+
+@router.get("/feeds/entries.atom")
+def feed(request: Request, type: Short = None, org: Short = None) -> Response:
+    site = _site(request)
+    query = SearchQuery(entry_type=type or None, org=org or None, limit=50, newest_first=True)
+    items = pages.entry_list(site, query)["entries"]
+    title = (
+        "Frontier Ledger entries"
+        + (f" of type {type}" if type else "")
+        + (f" by {org}" if org else "")
+    )
+    base = str(request.base_url).rstrip("/")
+    return render.atom(
+        {
+            "title": title,
+            "base": base,
+            "self_url": str(request.url),
+            "updated": items[0]["logged_at"] if items else "1970-01-01T00:00:00.000Z",
+            "entries": items,
+            "origin": site.view.store.origin,
+        }
+    )

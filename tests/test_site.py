@@ -1,0 +1,219 @@
+"""The public site over a real server: pages, JSON twins, CSV, Atom, errors, and hostile strings.
+
+Two logs: the three-cycle demo, and the base scenario with entries whose strings
+carry HTML, script, SVG, ``javascript:`` links, right-to-left overrides and the
+longest values the schemas allow. The browser checks are in test_site_browser.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.demo.build import DemoResult, build_demo
+from ledger.scenario import load
+from tests.serverproc import ServerProcess
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+SCRIPT = '<script>alert("owned")</script>'
+SVG = '<svg onload="alert(1)"><circle r="9"/></svg>'
+LINK = "javascript:alert(document.cookie)"
+RTL = "Acme \u202egnp.exe Labs"
+LONG_NAME = "N" * 200  # NAME fields allow 200 characters
+LONG_TEXT = ("lorem ipsum " * 200)[:2000]  # TEXT fields allow 2,000
+HOSTILE = (SCRIPT, SVG, LINK, RTL)
+
+
+def _serve(result: DemoResult) -> ServerProcess:
+    root = result.data.root
+    server = ServerProcess(root, extra=["--simulated-clock", str(root / "clock")])
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, DemoResult]]:
+    result = build_demo(tmp_path_factory.mktemp("site-demo") / "data")
+    server = _serve(result)
+    try:
+        yield server, result
+    finally:
+        server.stop()
+
+
+def hostile_scenario():
+    s = load(SCENARIOS / "base.toml")
+    entries = []
+    for e in s.entries:
+        fields = json.loads(json.dumps(e.fields))
+        if e.label == "org-acme":
+            fields["legal_name"] = RTL + " " + SCRIPT[:120]
+            fields["jurisdiction"] = LONG_NAME
+        if e.label == "prereg-acme":
+            fields["model_name"] = SVG
+            fields["flop_method"] = LINK
+            fields["halting_criteria"] = [SCRIPT, RTL, LONG_TEXT]
+        entries.append(dataclasses.replace(e, fields=fields))
+    return dataclasses.replace(s, entries=tuple(entries))
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    result = build_demo(tmp_path_factory.mktemp("site-hostile") / "data", hostile_scenario())
+    server = _serve(result)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def get(server: ServerProcess, path: str, **params) -> httpx.Response:
+    r = httpx.get(server.url(path), params=params, timeout=30)
+    assert r.status_code == 200, (path, r.status_code, r.text[:500])
+    return r
+
+
+PAGES = ["/", "/entries", "/entries/0", "/entries/5", "/keys", "/compliance"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_are_html_with_a_strict_policy_and_a_json_twin(demo, path: str) -> None:
+    server, _ = demo
+    r = get(server, path)
+    assert r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    # No third-party request: every src and href is on this site (or an in-page anchor).
+    for attr in ("src=", "href="):
+        for chunk in r.text.split(attr)[1:]:
+            target = chunk[1:].split(chunk[0], 1)[0]
+            assert target.startswith(("/", "#", "?")), (path, target)
+    twin = get(server, path, format="json").json()
+    assert isinstance(twin, dict) and twin
+
+
+def test_home_says_where_the_schedule_stands(demo) -> None:
+    server, result = demo
+    data = get(server, "/", format="json").json()
+    assert data["checkpoint"]["size"] == result.entries + result.markers
+    assert data["schedule"]["simulation"] is True
+    assert data["schedule"]["cycle"] == 2030 and data["schedule"]["next"]
+    newest = [e["index"] for e in data["newest"]]
+    assert newest == sorted(newest, reverse=True) and newest[0] == data["checkpoint"]["size"] - 1
+    assert "Where the schedule stands on 2030-01-02" in get(server, "/").text
+
+
+def test_entries_filters_search_and_permalinks(demo) -> None:
+    server, _ = demo
+    decisions = get(server, "/entries", type="decision", format="json").json()
+    assert decisions["entries"] and {e["type"] for e in decisions["entries"]} == {"decision"}
+    assert "Completeness comes from the log itself" in decisions["note"]
+    page = get(server, "/entries", type="decision").text
+    assert "Completeness comes from the log itself" in page
+    for e in decisions["entries"]:
+        assert f'href="/entries/{e["index"]}"' in page
+        assert get(server, e["url"], format="json").json()["index"] == e["index"]
+    in_2028 = get(server, "/entries", since="2028-01-01", until="2028-12-31", format="json").json()
+    assert in_2028["entries"]
+    assert all(e["logged_at"].startswith("2028") for e in in_2028["entries"])
+    text = get(server, "/entries", q="acme", format="json").json()["entries"]
+    assert text, "full-text search finds the organisation"
+
+
+def test_entry_page_shows_signers_links_leaf_and_receipt(demo) -> None:
+    server, _ = demo
+    decisions = get(server, "/entries", type="decision", format="json").json()["entries"]
+    d = get(server, decisions[0]["url"], format="json").json()
+    assert d["signers"] and all(s["holder"] and s["roles"] for s in d["signers"])
+    assert any(r["field"] == "submission" for r in d["refers_to"])
+    submission = next(r["index"] for r in d["refers_to"] if r["field"] == "submission")
+    back = get(server, f"/entries/{submission}", format="json").json()["referred_by"]
+    assert any(r["index"] == d["index"] for r in back), "the submission lists the decision"
+    assert d["proof"]["vkey"] == get(server, "/keys", format="json").json()["vkey"]
+    page = get(server, decisions[0]["url"]).text
+    assert "Verify in my browser" in page and 'id="proof-data"' in page
+    assert d["receipt"] in page.replace("&#43;", "+") or d["receipt"].split("\n")[0] in page
+
+
+def test_lists_download_as_csv_and_atom(demo) -> None:
+    server, _ = demo
+    r = get(server, "/entries", type="decision", format="csv")
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["index", "logged_at", "type", "org", "headline", "signed_by"]
+    assert len(rows) > 1 and all(row[2] == "decision" for row in rows[1:])
+    findings = list(csv.reader(io.StringIO(get(server, "/compliance", format="csv").text)))
+    assert findings[0] == ["rule", "severity", "entries", "finding"]
+    feed = ET.fromstring(get(server, "/feeds/entries.atom").content)
+    entries = feed.findall(f"{ATOM}entry")
+    assert entries and feed.find(f"{ATOM}title").text == "Frontier Ledger entries"
+    ids = [e.find(f"{ATOM}link").get("href") for e in entries]
+    assert all("/entries/" in i for i in ids)
+    typed = ET.fromstring(get(server, "/feeds/entries.atom", type="decision").content)
+    titles = [e.find(f"{ATOM}title").text for e in typed.findall(f"{ATOM}entry")]
+    assert titles and all(": decision" in t for t in titles)
+
+
+def test_bad_requests_get_a_page_that_says_what_was_wrong(demo) -> None:
+    server, _ = demo
+    r = httpx.get(server.url("/entries/99999"), timeout=30)
+    assert r.status_code == 404 and "no entry at index 99999" in r.text
+    r = httpx.get(server.url("/entries"), params={"since": "2028-13-01"}, timeout=30)
+    assert r.status_code == 400 and "not a valid" in r.text
+    r = httpx.get(server.url("/entries"), params={"level": "x9"}, timeout=30)
+    assert r.status_code == 400 and "level: &#39;x9&#39; is not a number from 0 to 63" in r.text
+    # Blank form fields mean "any", as a browser sends them.
+    blank = {"q": "", "type": "", "org": "", "level": "", "cycle": "", "since": "", "until": ""}
+    assert httpx.get(server.url("/entries"), params=blank, timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/entries", "/entries/4", "/entries/6", "/keys", "/compliance"]
+)
+def test_hostile_strings_render_inert_and_legible(hostile, path: str) -> None:
+    r = get(hostile, path)
+    text = r.text
+    assert "<script>alert" not in text and "<svg onload" not in text
+    assert 'href="javascript:' not in text and "href='javascript:" not in text
+    # The only script elements are the page's own (the proof data and the module).
+    assert text.count("<script") == text.count(
+        '<script type="application/json" id="proof-data">'
+    ) + text.count('<script type="module" src="/static/verify.js">')
+    if path == "/entries/4":  # the organisation: its name is escaped, and isolated by <bdi>
+        assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in text
+        assert '<bdi class="text">' + RTL.replace("\u202e", "\u202e") in text
+        assert LONG_NAME in text
+    if path == "/entries/6":  # the pre-registration
+        assert "&lt;svg onload=&#34;alert(1)&#34;&gt;" in text
+        assert LINK in text and LONG_TEXT in text
+
+
+def test_hostile_strings_survive_json_csv_and_atom(hostile) -> None:
+    entry = get(hostile, "/entries/6", format="json").json()
+    assert entry["payload"]["model_name"] == SVG
+    assert entry["payload"]["halting_criteria"] == [SCRIPT, RTL, LONG_TEXT]
+    rows = list(csv.reader(io.StringIO(get(hostile, "/entries", format="csv").text)))
+    assert any(SVG in row[4] for row in rows), "the headline keeps the string as data"
+    feed = ET.fromstring(get(hostile, "/feeds/entries.atom").content)  # still well-formed XML
+    titles = [e.find(f"{ATOM}title").text for e in feed.findall(f"{ATOM}entry")]
+    assert any(SVG in t for t in titles)
+
+
+def test_csv_cells_cannot_become_formulas() -> None:
+    """A cell starting with = + - @ would run as a formula in a spreadsheet."""
+    from public_site.render import _cell
+
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("-1") == "'-1"
+    assert _cell("plain") == "plain" and _cell(None) == ""
