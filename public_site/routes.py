@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from ledger.service import NotFound
 from ledger.store import SearchQuery
-from public_site import pages, render
+from public_site import pages, render, schedule, timeline
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
@@ -134,6 +134,79 @@ def entry(request: Request, index: int, fmt: Format = None) -> Response:
     except NotFound as exc:
         return _error(request, 404, str(exc))
     return _page(request, "entry.html", data, fmt)
+
+
+@router.get("/timeline")
+def timeline_page(request: Request, fmt: Format = None) -> Response:
+    try:
+        data = timeline.timeline(_site(request))
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    return _page(request, "timeline.html", data, fmt)
+
+
+@router.get("/runs")
+def runs_page(request: Request, fmt: Format = None) -> Response:
+    try:
+        data = {"runs": schedule.runs(_site(request))}
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    if fmt == "csv":
+        keys = ["index", "org", "run_id", "level", "cycle", "amended", "halted", "submitted"]
+        keys += ["on_time", "decided"]
+        return render.csv_response(([r[k] for k in keys] for r in data["runs"]), keys, "runs.csv")
+    return _page(request, "runs.html", data, fmt)
+
+
+@router.get("/runs/{index}")
+def run_page(request: Request, index: int, fmt: Format = None) -> Response:
+    try:
+        data = schedule.run_page(_site(request), index)
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    return _page(request, "run.html", data, fmt)
+
+
+@router.get("/orgs")
+def orgs_page(request: Request, fmt: Format = None) -> Response:
+    try:
+        data = schedule.organisations(_site(request))
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    if fmt == "csv":
+        cols = ["runs", "on_time", "late", "halted", "approved", "rejected", "pending"]
+        cols += ["violations", "findings"]
+        return render.csv_response(
+            ([o["org"], o["name"], *(o["score"][c] for c in cols)] for o in data["organisations"]),
+            ["org", "name", *cols],
+            "organisations.csv",
+        )
+    return _page(request, "orgs.html", data, fmt)
+
+
+@router.get("/orgs/{org}")
+def org_page(
+    request: Request, org: Annotated[str, Path(max_length=64)], fmt: Format = None
+) -> Response:
+    try:
+        data = schedule.organisation(_site(request), org)
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    return _page(request, "org.html", data, fmt)
+
+
+@router.get("/regulator")
+def regulator_page(request: Request, fmt: Format = None) -> Response:
+    try:
+        data = schedule.regulator(_site(request))
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    if fmt == "csv":
+        keys = ["submission", "org", "run_id", "cycle", "on_time", "required", "due", "decision"]
+        keys += ["decided", "days_late"]
+        rows = ([d[k] for k in keys] for d in data["decisions"])
+        return render.csv_response(rows, keys, "regulator-decisions.csv")
+    return _page(request, "regulator.html", data, fmt)
 
 
 @router.get("/keys")

@@ -180,7 +180,21 @@ def test_bad_requests_get_a_page_that_says_what_was_wrong(demo) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/entries", "/entries/4", "/entries/6", "/keys", "/compliance"]
+    "path",
+    [
+        "/",
+        "/entries",
+        "/entries/4",
+        "/entries/6",
+        "/keys",
+        "/compliance",
+        "/timeline",
+        "/runs",
+        "/runs/6",
+        "/orgs",
+        "/orgs/acme",
+        "/regulator",
+    ],
 )
 def test_hostile_strings_render_inert_and_legible(hostile, path: str) -> None:
     r = get(hostile, path)
@@ -195,6 +209,13 @@ def test_hostile_strings_render_inert_and_legible(hostile, path: str) -> None:
         assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in text
         assert '<bdi class="text">' + RTL.replace("\u202e", "\u202e") in text
         assert LONG_NAME in text
+    if path == "/timeline":  # the model name sits in the SVG's own <title>
+        assert (
+            "— &lt;svg onload=&#34;alert(1)&#34;&gt;&lt;circle r=&#34;9&#34;/&gt;&lt;/svg&gt;"
+            in text
+        )
+    if path == "/orgs/acme":
+        assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in text
     if path == "/entries/6":  # the pre-registration
         assert "&lt;svg onload=&#34;alert(1)&#34;&gt;" in text
         assert LINK in text and LONG_TEXT in text
@@ -217,3 +238,119 @@ def test_csv_cells_cannot_become_formulas() -> None:
 
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("-1") == "'-1"
     assert _cell("plain") == "plain" and _cell(None) == ""
+
+
+# -- the schedule pages: timeline, runs, organisations, the regulator -------------------
+
+
+def test_timeline_draws_every_run_and_every_threshold_change(demo) -> None:
+    server, _ = demo
+    data = get(server, "/timeline", format="json").json()
+    runs = get(server, "/runs", format="json").json()["runs"]
+    assert {r["index"] for r in data["runs"]} == {r["index"] for r in runs} and len(runs) == 6
+    svg = get(server, "/timeline").text
+    assert svg.count("<svg") == 1 and 'role="img"' in svg
+    for r in runs:
+        assert f'<a href="/runs/{r["index"]}">' in svg
+        assert f"{r['org']}: {r['run_id']}" in svg
+    kinds = {line["kind"] for line in data["lines"]}
+    assert kinds == {"lift", "postponed", "deregulated"}, kinds
+    halted = [r for r in data["runs"] if any(m["kind"] == "halted" for m in r["marks"])]
+    assert [r["label"] for r in halted] == ["cobalt: cobalt-2027"]
+    decided = {r["label"]: r["outcome"] for r in data["runs"] if r["outcome"]}
+    assert decided["acme: acme-2028"] == "rejected" and decided["acme: acme-2027"] == "approved"
+
+
+def test_a_run_page_tells_the_whole_history(demo) -> None:
+    server, _ = demo
+    runs = {r["run_id"]: r for r in get(server, "/runs", format="json").json()["runs"]}
+    late = get(server, runs["cobalt-2028"]["url"], format="json").json()
+    kinds = [e["type"] for e in late["events"]]
+    assert kinds == [
+        "training_started",
+        "training_completed",
+        "submission",
+        "eval_result",
+        "decision",
+    ]
+    assert late["status"] == "decided: approved" and late["submissions"][0]["on_time"] is False
+    halted = get(server, runs["cobalt-2027"]["url"], format="json").json()
+    assert halted["status"] == "halted"
+    page = get(server, runs["cobalt-2028"]["url"]).text
+    assert all(f'href="/entries/{e["index"]}"' in page for e in late["events"])
+    assert httpx.get(server.url("/runs/0"), timeout=30).status_code == 404
+
+
+def test_league_table_and_lab_scorecards(demo) -> None:
+    server, _ = demo
+    table = {
+        o["org"]: o["score"] for o in get(server, "/orgs", format="json").json()["organisations"]
+    }
+    assert (table["cobalt"]["late"], table["cobalt"]["halted"], table["cobalt"]["runs"]) == (
+        1,
+        1,
+        2,
+    )
+    assert (table["acme"]["approved"], table["acme"]["rejected"]) == (1, 1)
+    assert table["borealis"]["approved"] == 2 and table["openeval"]["runs"] == 0
+    rows = list(csv.reader(io.StringIO(get(server, "/orgs", format="csv").text)))
+    assert rows[0][:3] == ["org", "name", "runs"] and len(rows) == 1 + len(table)
+    acme = get(server, "/orgs/acme", format="json").json()
+    assert acme["name"] == "Acme Intelligence (fictional)" and len(acme["runs"]) == 2
+    assert "Acme Intelligence (fictional)" in get(server, "/orgs/acme").text
+    assert httpx.get(server.url("/orgs/nobody"), timeout=30).status_code == 404
+
+
+def _late_and_amended():
+    """The base scenario with an amendment before training and a decision five days late."""
+    s = load(SCENARIOS / "base.toml")
+    entries = []
+    for original in s.entries:
+        e = original
+        if e.label == "decision-acme":
+            e = dataclasses.replace(e, at_ms=e.at_ms + 5 * 86_400_000)
+        entries.append(e)
+        if e.label == "prereg-acme":
+            fields = json.loads(json.dumps(e.fields))
+            fields["planned_flop"] = "9e25"
+            fields["supersedes"] = "@prereg-acme"
+            entries.append(
+                dataclasses.replace(
+                    e, label="amend-acme", at_ms=e.at_ms + 86_400_000, fields=fields
+                )
+            )
+    return dataclasses.replace(s, entries=tuple(entries))
+
+
+@pytest.fixture(scope="module")
+def late(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    result = build_demo(tmp_path_factory.mktemp("site-late") / "data", _late_and_amended())
+    server = _serve(result)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_regulator_scorecard_shows_required_and_actual_dates(late, demo) -> None:
+    data = get(late, "/regulator", format="json").json()
+    (d,) = data["decisions"]
+    assert (d["due"], d["decided"], d["days_late"]) == ("2027-12-31", "2028-01-05", 5)
+    assert data["summary"]["on_time_decided_on_the_date"] == 0
+    assert [f["rule"] for f in data["findings"]] == ["S8"]
+    page = get(late, "/regulator").text
+    assert "2028-01-05" in page and "<td>5</td>" in page
+    clean = get(demo[0], "/regulator", format="json").json()["summary"]
+    assert clean["on_time_decided_on_the_date"] == clean["on_time_submissions_decided"] == 4
+    assert clean["late_decided_within_limit"] == clean["late_submissions_decided"] == 1
+
+
+def test_amendments_are_shown_side_by_side(late) -> None:
+    runs = get(late, "/runs", format="json").json()["runs"]
+    (run,) = runs
+    data = get(late, run["url"], format="json").json()
+    assert [v["index"] for v in data["versions"]] == [data["root"], data["latest"]]
+    (amendment,) = data["amendments"]
+    assert amendment["changes"] == [{"field": "planned_flop", "before": "8e25", "after": "9e25"}]
+    page = get(late, run["url"]).text
+    assert "<del><bdi>8e25</bdi></del>" in page and "<ins><bdi>9e25</bdi></ins>" in page

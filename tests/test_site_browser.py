@@ -186,3 +186,32 @@ def test_readable_on_a_phone(server, browser) -> None:
         shot(pg, "entry-phone")
     finally:
         context.close()
+
+
+def test_the_timeline_renders_the_demo_runs(server, page) -> None:
+    page.goto(server.url("/timeline"))
+    bars = page.locator('svg a[href^="/runs/"] rect.bar')
+    assert bars.count() == 6
+    for i in range(bars.count()):
+        box = bars.nth(i).bounding_box()
+        assert box is not None and box["height"] >= 2 and box["width"] > 0
+    labels = page.eval_on_selector_all("svg text", "els => els.map(e => e.textContent)")
+    assert "cobalt: cobalt-2027" in labels and "Level 2" in labels
+    shot(page, "timeline")
+    bars.first.click()
+    assert "/runs/" in page.url and page.inner_text("h1").startswith("Run ")
+    shot(page, "run")
+    assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+def test_organisation_pages(server, page) -> None:
+    page.goto(server.url("/orgs"))
+    assert page.locator("table tbody tr").count() == 4
+    shot(page, "organisations")
+    page.click("text=Cobalt Research (fictional)")
+    assert page.url.endswith("/orgs/cobalt")
+    assert "Late submissions" in page.inner_text("main")
+    shot(page, "organisation")
+    page.goto(server.url("/regulator"))
+    shot(page, "regulator")
+    assert page.errors == [], page.errors  # type: ignore[attr-defined]

@@ -1,0 +1,187 @@
+"""The plan's own picture, laid out for server-side SVG: time down the page, levels across.
+
+Caps and their lift dates are lines across a level's column; each run is a bar
+in its level's column from its pre-registration to its decision (or to today),
+with marks where training started or halted, where the model was submitted and
+where it was decided; postponements and deregulations are marked where they
+take effect. Coordinates are computed here; the template only draws them, and
+Jinja2's autoescape keeps every string inert inside the SVG.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from public_site.pages import Site
+from public_site.schedule import Reader, _engine, _history, _versions
+from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
+from verifier.policy.engine import PolicyEngine, fmt_flop
+
+LEFT = 70  # room for the year labels
+TOP = 50  # room for the level headings
+LANE = 18  # width of one run's lane
+COLUMN_MIN = 150
+LABEL_WIDTH = 150
+PX_PER_DAY = 0.5
+
+
+def _y(ms: int, t0: int) -> float:
+    return round(TOP + (ms - t0) / DAY_MS * PX_PER_DAY, 1)
+
+
+def _lanes(bars: list[dict[str, Any]]) -> int:
+    """Greedy interval packing: each bar gets the first lane free at its start."""
+    ends: list[int] = []
+    for bar in sorted(bars, key=lambda b: (b["start_ms"], b["index"])):
+        for lane, end in enumerate(ends):
+            if end < bar["start_ms"]:
+                bar["lane"] = lane
+                ends[lane] = bar["end_ms"]
+                break
+        else:
+            bar["lane"] = len(ends)
+            ends.append(bar["end_ms"])
+    return max(len(ends), 1)
+
+
+def _bars(site: Site, engine: PolicyEngine) -> list[dict[str, Any]]:
+    """One bar per run: from its first pre-registration to its decision, halt or today."""
+    reader = Reader(site)
+    bars: list[dict[str, Any]] = []
+    for root in sorted(r.index for r in engine.state.runs.values() if r.root == r.index):
+        versions = _versions(engine, root)
+        latest = versions[-1]
+        marks = []
+        end = site.now_ms
+        outcome = None
+        for e in _history(site, reader, versions):
+            kind = MARKS.get(e.type)
+            if kind is None:
+                continue
+            marks.append({"kind": kind, "ms": e.logged_ms, "index": e.index})
+            if kind == "decided":
+                outcome = e.payload.get("outcome")
+                end = e.logged_ms
+            elif kind == "halted" and outcome is None:
+                end = e.logged_ms
+        bars.append(
+            {
+                "index": root,
+                "url": f"/runs/{root}",
+                "label": f"{latest.org}: {latest.run_id}",
+                "model": str(reader.get(latest.index).payload.get("model_name", "")),
+                "level": latest.level,
+                "cycle": latest.cycle,
+                "start_ms": versions[0].logged_ms,
+                "end_ms": max(end, versions[0].logged_ms + DAY_MS),
+                "outcome": outcome,
+                "amended": len(versions) > 1,
+                "marks": sorted(marks, key=lambda m: m["ms"]),
+            }
+        )
+    return bars
+
+
+MARKS = {
+    "training_started": "started",
+    "training_halted": "halted",
+    "submission": "submitted",
+    "decision": "decided",
+}
+
+
+def _lines(
+    engine: PolicyEngine, columns: dict[int, dict[str, Any]], t0: int
+) -> list[dict[str, Any]]:
+    """Lifts, postponements and deregulations, each across its level's column."""
+    charter = engine.state.charter
+    assert charter is not None
+    found: list[tuple[int, int, str, str, int]] = []  # (level, ms, text, kind, index)
+    first_lift = engine.cal.lift_ms(charter.first_cycle)
+    found.append(
+        (
+            charter.initial_frontier_level,
+            first_lift,
+            f"frontier from {fmt_date(first_lift)}",
+            "lift",
+            0,
+        )
+    )
+    for eff, level, index in engine.state.lifts:
+        if not engine._postponed(level, eff):  # the engine's own rule, read-only
+            cap = engine.cap_at(level, eff)
+            found.append(
+                (level, eff, f"lift: cap {fmt_flop(cap) if cap else '?'} FLOP", "lift", index)
+            )
+    for (level, from_cycle), (to_cycle, index, _) in sorted(engine.state.postponed.items()):
+        text = f"lift of {from_cycle} postponed to {to_cycle}"
+        found.append((level, engine.cal.lift_ms(from_cycle), text, "postponed", index))
+    for eff, level, index in engine.state.deregulated:
+        found.append((level, eff, "deregulated", "deregulated", index))
+    out = []
+    for level, ms, text, kind, index in found:
+        c = columns.get(level)
+        if c is not None:
+            out.append(
+                {
+                    "x0": c["x"],
+                    "x1": c["x"] + c["width"],
+                    "y": _y(ms, t0),
+                    "text": text,
+                    "kind": kind,
+                    "url": f"/entries/{index}",
+                    "date": fmt_date(ms),
+                }
+            )
+    return out
+
+
+def timeline(site: Site) -> dict[str, Any]:
+    engine = _engine(site)
+    charter = engine.state.charter
+    assert charter is not None
+    now = site.now_ms
+    bars = _bars(site, engine)
+    levels = sorted({lc.level for lc in charter.levels} | {b["level"] for b in bars})
+    starts = [b["start_ms"] for b in bars] + [engine.cal.lift_ms(charter.first_cycle), now]
+    t0 = day_start_ms(dt.date(dt.datetime.fromtimestamp(min(starts) // 1000, tz=dt.UTC).year, 1, 1))
+    t1 = max([now, *(b["end_ms"] for b in bars)]) + 120 * DAY_MS
+    columns: dict[int, dict[str, Any]] = {}
+    x = LEFT
+    for level in levels:
+        mine = [b for b in bars if b["level"] == level]
+        lanes = _lanes(mine)
+        # Labels sit right of the lanes, stepped down by lane so bars that start
+        # together do not print over each other.
+        width = max(COLUMN_MIN, lanes * LANE + 20 + LABEL_WIDTH)
+        cap = engine.cap_at(level, 2**62)
+        columns[level] = {"level": level, "x": x, "width": width}
+        columns[level]["cap"] = fmt_flop(cap) if cap is not None else "no cap"
+        for b in mine:
+            b["x"] = x + 15 + b["lane"] * LANE
+            b["y0"], b["y1"] = _y(b["start_ms"], t0), _y(b["end_ms"], t0)
+            b["label_x"] = x + 15 + lanes * LANE
+            b["label_y"] = b["y0"] + 9 + b["lane"] * 12
+            for m in b["marks"]:
+                m["y"] = _y(m["ms"], t0)
+        x += width
+    years = []
+    year = dt.datetime.fromtimestamp(t0 // 1000, tz=dt.UTC).year
+    while (ms := day_start_ms(dt.date(year, 1, 1))) <= t1:
+        years.append({"year": year, "y": _y(ms, t0)})
+        year += 1
+    return {
+        "width": x + 10,
+        "height": _y(t1, t0) + 10,
+        "today": {"y": _y(now, t0), "date": fmt_date(now)},
+        "columns": list(columns.values()),
+        "years": years,
+        "lines": _lines(engine, columns, t0),
+        "runs": [
+            {k: v for k, v in b.items() if k not in ("start_ms", "end_ms")}
+            | {"from": fmt_date(b["start_ms"]), "to": fmt_date(b["end_ms"])}
+            for b in bars
+        ],
+        "simulation": charter.simulation,
+    }
