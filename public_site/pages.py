@@ -9,6 +9,7 @@ twin can never disagree. Nothing here writes.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +130,7 @@ def entry_page(site: Site, index: int) -> dict[str, Any]:
             "hashes": [b64encode(h) for h in proof],
             "checkpoint": note,
             "vkey": site.vkey,
-            "cosigned_by": sorted(cosigned),
+            "cosigned_by": sorted(_signer(a, v) for a, v in cosigned.items()),
         },
         "receipt": receipt,
         "api": f"/api/v1/entries/{index}",
@@ -163,19 +164,45 @@ def checkpoint_info(site: Site) -> dict[str, Any]:
     head = site.reader.head()
     cp = note_body(head.checkpoint)
     cosigned = site.reader.store.cosignatures(head.size)
+    wall = time.time()  # cosignature times are the witnesses' real clocks
     return {
         "size": head.size,
         "root": b64encode(cp.root),
         "origin": cp.origin,
         "note": head.checkpoint.decode(),
-        "cosigned_by": [
-            {
-                "witness": name,
-                "at": dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-            for name, (_, ts) in sorted(cosigned.items())
-        ],
+        # The checkpoint moves with every entry: its age is the last entry's, by the site's clock.
+        "last_entry_at": format_logged_at(head.logged_at_ms),
+        "age": _age(site.now_ms - head.logged_at_ms),
+        "cosigned_by": sorted(
+            (
+                {
+                    "witness": _signer(alias, stored),
+                    "at": dt.datetime.fromtimestamp(stored[1], tz=dt.UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                    "age": _age(int((wall - stored[1]) * 1000)),
+                }
+                for alias, stored in cosigned.items()
+            ),
+            key=lambda w: w["witness"],
+        ),
     }
+
+
+def _signer(alias: str, stored: tuple[str, int]) -> str:
+    """The witness's key name from its signature line ("— <name> <sig>"), not our local alias."""
+    parts = stored[0].split(" ")
+    return parts[1] if len(parts) == 3 and parts[0] == "\u2014" else alias
+
+
+def _age(ms: int) -> str:
+    """A duration in words: "3 days", "5 hours", "12 minutes", "just now"."""
+    s = max(ms, 0) // 1000
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if s >= size:
+            n = s // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "just now"
 
 
 def schedule_now(site: Site) -> dict[str, Any] | None:

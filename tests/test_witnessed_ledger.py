@@ -162,6 +162,17 @@ def test_checkpoints_carry_both_cosignatures_and_a_2_of_2_policy_accepts(setup: 
     # Receipts carry the cosigned checkpoint.
     receipt = httpx.get(server.url("/api/v1/entries/3/receipt")).json()
     assert "gov-b.example/witness" in receipt["tlog_proof"]
+    # The public site names the witnesses that cosigned the latest checkpoint, and
+    # an entry page says when a witness first saw a tree holding that entry.
+    home = httpx.get(server.url("/"), params={"format": "json"}).json()["checkpoint"]
+    assert {w["witness"] for w in home["cosigned_by"]} == {
+        "gov-a.example/witness",
+        "gov-b.example/witness",
+    }
+    assert "gov-a.example/witness" in httpx.get(server.url("/")).text
+    entry = httpx.get(server.url("/entries/3"), params={"format": "json"}).json()
+    assert entry["earliest_witness_time"] is not None
+    assert set(entry["proof"]["cosigned_by"]) == {"gov-a.example/witness", "gov-b.example/witness"}
 
 
 def test_with_one_witness_down_the_2_of_2_policy_refuses(
