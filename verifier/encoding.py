@@ -19,7 +19,6 @@ from verifier.errors import FormatError
 MAX_UINT64 = 2**64 - 1
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
-_B64_ALPHABET = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def parse_decimal(text: str, *, what: str, maximum: int = MAX_UINT64) -> int:
@@ -40,14 +39,18 @@ def b64decode_strict(text: str, *, what: str, length: int | None = None) -> byte
 
     If *length* is given, the decoded value must have exactly that many bytes.
     """
-    if not text.isascii() or not _B64_ALPHABET.fullmatch(text) or len(text) % 4:
+    if not text.isascii() or len(text) % 4:
         raise FormatError(f"{what}: not canonical padded base64")
     try:
-        raw = base64.b64decode(text, validate=True)
+        # strict_mode: only the standard alphabet, padding only at the end, nothing after it.
+        raw = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise FormatError(f"{what}: invalid base64 ({exc})") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise FormatError(f"{what}: base64 is not canonical (non-zero unused bits)")
+    # Only a padded last quantum has unused bits; it is canonical iff it re-encodes to itself.
+    if text.endswith("="):
+        tail = raw[-(len(raw) % 3) :]
+        if binascii.b2a_base64(tail, newline=False) != text[-4:].encode():
+            raise FormatError(f"{what}: base64 is not canonical (non-zero unused bits)")
     if length is not None and len(raw) != length:
         raise FormatError(f"{what}: expected {length} bytes, got {len(raw)}")
     return raw
