@@ -12,7 +12,7 @@ DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: all venv demo test test-fast lint bench clean browser
+.PHONY: all venv demo test test-fast lint bench clean browser axe
 
 all: test
 
@@ -31,7 +31,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/frontier-ledger demo --data $(DEMO_DATA) --serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) browser
+test: $(STAMP) browser axe
 	FRONTIER_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
 # The site's browser tests drive Debian's chromium (Playwright, executable_path).
@@ -40,6 +40,22 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# The accessibility test injects axe-core (npm, pinned in package.json and
+# package-lock.json) into the site's pages: install it into node_modules/ when it
+# is missing or not the pinned version.
+AXE_JS := node_modules/axe-core/axe.min.js
+axe:
+	@want=$$(sed -n 's/.*"axe-core": *"\([^"]*\)".*/\1/p' package.json); \
+	have=$$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' node_modules/axe-core/package.json 2>/dev/null); \
+	if [ ! -f $(AXE_JS) ] || [ "$$want" != "$$have" ]; then \
+	  command -v npm >/dev/null 2>&1 || { \
+	    echo "installing Debian's npm for axe-core"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm; }; \
+	  echo "npm install axe-core $$want (package-lock.json)"; \
+	  npm install --no-audit --no-fund; \
+	fi
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'

@@ -468,8 +468,13 @@ class SqliteStore:
 
     def search(self, q: SearchQuery) -> list[EntryRow]:
         """Entries matching every given filter, by index, after ``q.after``."""
-        where: list[str] = ["e.idx > ?"]
-        args: list[str | int] = [q.after]
+        head = self.head().size  # only what a published checkpoint covers
+        # With a text query the walk starts from the full-text index, in rowid order
+        # (CROSS JOIN fixes the join order): otherwise SQLite walks every entry of a
+        # type and re-runs the match for each, which grows with the log.
+        key = "f.rowid" if q.text else "e.idx"
+        where: list[str] = [f"{key} > ?", f"{key} < ?"]
+        args: list[str | int] = [q.after, head]
         for col, val in (
             ("entry_type", q.entry_type),
             ("org", q.org),
@@ -486,18 +491,15 @@ class SqliteStore:
         if q.until_ms is not None:
             where.append("e.logged_at_ms < ?")
             args.append(q.until_ms)
-        join = ""
+        source = "entries e"
         if q.text:
-            join = "JOIN entries_fts f ON f.rowid = e.idx"
+            source = "entries_fts f CROSS JOIN entries e ON e.idx = f.rowid"
             where.append("f.text MATCH ?")
             args.append(_fts_query(q.text))
-        head = self.head().size  # only what a published checkpoint covers
-        where.append("e.idx < ?")
-        args.append(head)
         sql = (
             "SELECT e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type "  # noqa: S608
-            f"FROM entries e {join} WHERE {' AND '.join(where)} "
-            f"ORDER BY e.idx {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
+            f"FROM {source} WHERE {' AND '.join(where)} "
+            f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
         )
         args.append(max(1, min(q.limit, 500)))
         return [EntryRow(*row) for row in self._reader().execute(sql, args)]

@@ -249,7 +249,7 @@ def test_timeline_draws_every_run_and_every_threshold_change(demo) -> None:
     runs = get(server, "/runs", format="json").json()["runs"]
     assert {r["index"] for r in data["runs"]} == {r["index"] for r in runs} and len(runs) == 6
     svg = get(server, "/timeline").text
-    assert svg.count("<svg") == 1 and 'role="img"' in svg
+    assert svg.count("<svg") == 1 and 'role="group"' in svg
     for r in runs:
         assert f'<a href="/runs/{r["index"]}">' in svg
         assert f"{r['org']}: {r['run_id']}" in svg
