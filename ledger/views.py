@@ -8,16 +8,23 @@ incrementally as the published size grows.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.sqlite_store import SqliteStore
+from verifier import snapshot
 from verifier.entries.codec import parse_payload, payload_to_json, references
 from verifier.errors import FormatError
 from verifier.leaf import parse_leaf
-from verifier.policy.audit import Auditor, AuditReport
+from verifier.policy.audit import Auditor, AuditReport, AuditState
+from verifier.statedir import write_atomic
+
+log = logging.getLogger(__name__)
 
 
 class BlobDir(Mapping[str, bytes]):
@@ -44,17 +51,40 @@ class BlobDir(Mapping[str, bytes]):
         return sum(1 for _ in self)
 
 
+@dataclass
+class ViewState:
+    """What the read side replayed up to some size (stored so a restart need not replay)."""
+
+    audit: AuditState
+    referrers: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+
+VIEW_STATE_FORMAT = "frontier-ledger/view-state/v1"
+#: Store the state again after this many new entries (and when the server stops).
+SAVE_EVERY = 20_000
+
+
 class LogView:
-    def __init__(self, store: SqliteStore, blobs_dir: Path | None = None) -> None:
+    def __init__(
+        self, store: SqliteStore, blobs_dir: Path | None = None, cache: Path | None = None
+    ) -> None:
         self.store = store
         self.governed = store.profile == "governed"
-        self._auditor = Auditor(store.origin, BlobDir(blobs_dir) if blobs_dir else None)
+        self._blobs = BlobDir(blobs_dir) if blobs_dir else None
+        self._auditor = Auditor(store.origin, self._blobs)
         self._lock = threading.Lock()
         #: target index -> [(referring index, field path)], for "what refers to it".
         self._referrers: dict[int, list[tuple[int, str]]] = {}
+        #: Where the replayed state is kept between runs (None: replay at every start).
+        self._cache = cache
+        self._loaded = cache is None
+        self._saved_size = 0
 
     def catch_up(self) -> Auditor:
         with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                self._load()
             size = self.store.head().size
             start = self._auditor.size
             if start < size:
@@ -62,7 +92,58 @@ class LogView:
                     index = self._auditor.size
                     self._auditor.feed(leaf)
                     self._note_references(index)
+                if self._cache is not None and self._auditor.size - self._saved_size >= SAVE_EVERY:
+                    self._save()
             return self._auditor
+
+    def save(self) -> None:
+        """Store the replayed state (called when the server stops), if it grew."""
+        with self._lock:
+            if self._cache is not None and self._loaded and self._auditor.size > self._saved_size:
+                self._save()
+
+    def _save(self) -> None:
+        assert self._cache is not None
+        size = self._auditor.size
+        note = self.store.read_checkpoint(size)
+        if note is None:  # pragma: no cover - every published size has its checkpoint
+            return
+        body = snapshot.encode(ViewState, ViewState(self._auditor.state, self._referrers))
+        doc = {
+            "format": VIEW_STATE_FORMAT,
+            "size": size,
+            "checkpoint_sha256": hashlib.sha256(note).hexdigest(),
+            "state": body,
+        }
+        try:
+            write_atomic(self._cache, json.dumps(doc, separators=(",", ":")).encode())
+        except OSError as exc:  # a cache: the site keeps working without it
+            log.warning("could not store the site's replay state in %s: %s", self._cache, exc)
+            return
+        self._saved_size = size
+
+    def _load(self) -> None:
+        """Resume from the stored state if it matches a checkpoint this store published."""
+        assert self._cache is not None
+        if not self._cache.exists():
+            return
+        try:
+            doc = json.loads(self._cache.read_bytes())
+            size = int(doc["size"])
+            note = self.store.read_checkpoint(size)
+            if doc.get("format") != VIEW_STATE_FORMAT or note is None:
+                raise FormatError("not a state of this log")
+            if hashlib.sha256(note).hexdigest() != doc.get("checkpoint_sha256"):
+                raise FormatError(f"its checkpoint at size {size} is not this log's")
+            state: ViewState = snapshot.decode(ViewState, doc["state"], "view state")
+            if state.audit.size != size:
+                raise FormatError(f"it holds {state.audit.size} entries, not {size}")
+            auditor = Auditor(self.store.origin, self._blobs, state=state.audit)
+        except (OSError, ValueError, KeyError, TypeError, FormatError) as exc:
+            # A cache: a damaged or foreign one costs a replay, never a wrong page.
+            log.warning("ignoring the site's stored replay state %s: %s", self._cache, exc)
+            return
+        self._auditor, self._referrers, self._saved_size = auditor, state.referrers, size
 
     def _note_references(self, index: int) -> None:
         parsed = self._auditor.last_parsed
