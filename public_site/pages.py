@@ -115,6 +115,10 @@ def entry_page(site: Site, index: int) -> dict[str, Any]:
         "payload_type": described["payload_type"],
         "payload": described.get("payload"),
         "payload_error": described.get("payload_error"),
+        # A payload that does not parse is still shown, as text, for people to read.
+        "payload_text": None
+        if described.get("payload") is not None
+        else parse_leaf(row.leaf).envelope.payload.decode("utf-8", errors="replace"),
         "signers": described["signers"],
         "refers_to": refs,
         "referred_by": [

@@ -354,3 +354,34 @@ def test_amendments_are_shown_side_by_side(late) -> None:
     assert amendment["changes"] == [{"field": "planned_flop", "before": "8e25", "after": "9e25"}]
     page = get(late, run["url"]).text
     assert "<del><bdi>8e25</bdi></del>" in page and "<ins><bdi>9e25</bdi></ins>" in page
+
+
+def test_ten_kilobyte_hostile_strings_in_an_unchecked_log(tmp_path: Path) -> None:
+    """A synthetic (ungoverned) log checks shapes only, so any string can reach the site."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.synth import SYNTHETIC_TYPE, sign_envelope
+    from tests.serverproc import init_test_log
+
+    data, _ = init_test_log(tmp_path / "data", origin="hostile.example/log")
+    name = (SCRIPT + RTL + SVG) * 100  # about 10 kB
+    payload = json.dumps(
+        {"type": "synthetic", "v": 1, "log": "hostile.example/log", "name": name, "link": LINK}
+    ).encode()
+    envelope = sign_envelope(Ed25519PrivateKey.generate(), SYNTHETIC_TYPE, payload)
+    server = ServerProcess(data.root)
+    server.start()
+    try:
+        r = httpx.post(server.url("/api/v1/entries"), json=envelope, timeout=30)
+        assert r.status_code == 201, r.text
+        for path in ("/", "/entries", "/entries/0", "/feeds/entries.atom"):
+            text = get(server, path).text
+            assert "<script>alert" not in text and "<svg onload" not in text, path
+            assert 'href="javascript:' not in text, path
+        page = get(server, "/entries/0").text
+        assert "The payload does not parse" in page  # not a governed type: shown raw, escaped
+        assert page.count("&lt;script&gt;alert(") >= 100  # the payload, legible as text
+        r = httpx.get(server.url("/timeline"), timeout=30)
+        assert r.status_code == 404 and "no charter" in r.text
+    finally:
+        server.stop()

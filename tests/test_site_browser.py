@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +216,30 @@ def test_organisation_pages(server, page) -> None:
     page.goto(server.url("/regulator"))
     shot(page, "regulator")
     assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+def test_csv_and_atom_downloads_parse(server, browser) -> None:
+    import csv
+    import io
+    import xml.etree.ElementTree as ET
+
+    context = browser.new_context(accept_downloads=True)
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(server.url("/entries?type=decision"))
+        with pg.expect_download() as info:
+            pg.click("text=Download CSV")
+        rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_text())))
+        assert rows[0][:3] == ["index", "logged_at", "type"] and len(rows) == 6
+        assert {r[2] for r in rows[1:]} == {"decision"}
+        response = pg.goto(server.url("/feeds/entries.atom?org=acme"))
+        assert response is not None and response.ok
+        feed = ET.fromstring(response.body())
+        atom = "{http://www.w3.org/2005/Atom}"
+        assert feed.findtext(f"{atom}title") == "Frontier Ledger entries by acme"
+        links = [e.find(f"{atom}link").get("href") for e in feed.findall(f"{atom}entry")]
+        listed = pg.request.get(server.url("/entries?org=acme&format=json")).json()["entries"]
+        assert links and {x.rsplit("/", 1)[1] for x in links} == {str(e["index"]) for e in listed}
+    finally:
+        context.close()
