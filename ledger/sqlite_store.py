@@ -20,10 +20,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
-from ledger.store import EntryRow, Head, HeadMoved, SearchQuery, StoreError
+from ledger.store import EntryFacets, EntryRow, Head, HeadMoved, SearchQuery, StoreError
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
@@ -214,13 +215,21 @@ def _read_tile(c: sqlite3.Connection, level: int, index: int) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
+#: The columns of an EntryRow with its search facets, for ``SELECT … FROM entries e``.
+_ROW = (
+    "e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type, "
+    "e.entry_type, e.org, e.run_id, e.level, e.cycle"
+)
+
+
+def _row(r: Sequence[Any]) -> EntryRow:
+    facets = EntryFacets(r[6], r[7], r[8], r[9], r[10]) if r[6] is not None else None
+    return EntryRow(r[0], r[1], r[2], r[3], r[4], r[5], facets)
+
+
 def _read_entry(c: sqlite3.Connection, index: int) -> EntryRow | None:
-    row = c.execute(
-        "SELECT idx, leaf, leaf_hash, envelope_hash, logged_at_ms, payload_type "
-        "FROM entries WHERE idx = ?",
-        (index,),
-    ).fetchone()
-    return None if row is None else EntryRow(*row)
+    row = c.execute(f"SELECT {_ROW} FROM entries e WHERE e.idx = ?", (index,)).fetchone()  # noqa: S608
+    return None if row is None else _row(row)
 
 
 class WalCheckpointer:
@@ -497,12 +506,11 @@ class SqliteStore:
             where.append("f.text MATCH ?")
             args.append(_fts_query(q.text))
         sql = (
-            "SELECT e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type "  # noqa: S608
-            f"FROM {source} WHERE {' AND '.join(where)} "
+            f"SELECT {_ROW} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
             f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
         )
         args.append(max(1, min(q.limit, 500)))
-        return [EntryRow(*row) for row in self._reader().execute(sql, args)]
+        return [_row(row) for row in self._reader().execute(sql, args)]
 
     def checkpoint_sizes(self) -> Iterator[int]:
         for (size,) in self._reader().execute("SELECT size FROM checkpoints ORDER BY size"):

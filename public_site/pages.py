@@ -45,29 +45,43 @@ class Site:
 # -- entries -------------------------------------------------------------------------
 
 
-def _headline(entry_type: str, payload: dict[str, Any] | None) -> str:
-    """A one-line description of an entry for lists and feeds."""
-    if payload is None:
-        return "(payload does not parse)"
-    run, org, model = payload.get("run_id"), payload.get("org"), payload.get("model_name")
-    if isinstance(run, str) and isinstance(org, str):
-        return f"{org}: {run}" + (f" ({model})" if isinstance(model, str) else "")
-    for key in ("name", "legal_name", "holder", "title", "outcome", "marker", "reason"):
+def _detail(entry_type: str, payload: dict[str, Any]) -> str:
+    """What this entry says, in a few words (for lists and feeds)."""
+    for key in ("outcome", "marker", "legal_name", "holder", "name", "model_name", "summary"):
         value = payload.get(key)
         if isinstance(value, str) and value:
-            return value
-    return entry_type.replace("_", " ")
+            return value.replace("_", " ")
+    if entry_type in ("threshold_schedule", "deregulation"):
+        return f"level {payload.get('level')} from {payload.get('effective_date')}"
+    if entry_type == "threshold_postponement":
+        lv, a, b = payload.get("level"), payload.get("from_cycle"), payload.get("to_cycle")
+        return f"level {lv}: lift of {a} postponed to {b}"
+    return ""
+
+
+def _headline(row: EntryRow, entry_type: str, payload: dict[str, Any] | None) -> str:
+    """A one-line description of an entry: whose run, and what it says."""
+    if payload is None:
+        return "(payload does not parse)"
+    f = row.facets
+    detail = _detail(entry_type, payload)
+    if f is not None and f.org and f.run_id:
+        return f"{f.org}: {f.run_id}" + (f" — {detail}" if detail else "")
+    return detail or entry_type.replace("_", " ")
 
 
 def summary(site: Site, row: EntryRow) -> dict[str, Any]:
     described = site.view.describe(row.leaf)
     payload = described.get("payload")
+    org = row.facets.org if row.facets is not None else None
+    if org is None and isinstance(payload, dict) and isinstance(payload.get("org"), str):
+        org = payload["org"]
     return {
         "index": row.index,
         "logged_at": format_logged_at(row.logged_at_ms),
         "type": described["type"],
-        "org": payload.get("org") if isinstance(payload, dict) else None,
-        "headline": _headline(described["type"], payload),
+        "org": org,
+        "headline": _headline(row, described["type"], payload),
         "signers": [s["holder"] or s["keyid"][:16] for s in described["signers"]],
         "url": f"/entries/{row.index}",
     }
