@@ -2,7 +2,7 @@
 # Frontier Ledger benchmarks (`make bench`). Prints figures and writes bench-out/*.json.
 #
 #   bash benchmarks/run.sh            everything, in order
-#   bash benchmarks/run.sh tiles http only the named ones (tiles append proofs http ed25519 admission e2e)
+#   bash benchmarks/run.sh tiles http only the named ones (tiles append proofs http ed25519 admission e2e verify site site_export)
 #
 # Installs the peer libraries into .venv first. nginx and wrk (Debian packages) are
 # installed by bench_http.py if missing and we are root; without them it measures
@@ -38,7 +38,7 @@ for tool in nginx wrk; do
 done
 
 mkdir -p bench-out
-all=(tiles append proofs http ed25519 admission e2e verify)
+all=(tiles append proofs http ed25519 admission e2e verify site site_export)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${all[@]}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_site(args: argparse.Namespace) -> int:
+    from public_site.export import export_site
+
+    data = _data(args)
+    clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
+    stats = export_site(data, Path(args.out), base_url=args.base_url, clock=clock, jobs=args.jobs)
+    log = stats.log
+    print(
+        f"Exported the site of tree size {stats.size} to {args.out} in {stats.seconds:.1f} s: "
+        f"{stats.pages} pages (each with its JSON twin) and {stats.files} other files; "
+        f"{stats.written} files written ({stats.bytes_written} bytes), "
+        f"{stats.unchanged} unchanged"
+    )
+    if log is not None:
+        print(
+            f"  log: tree size {log.size} in {Path(args.out) / 'log'}: {log.written} files "
+            f"written, {log.skipped} already present"
+        )
+    if stats.error_count:
+        print(
+            f"  {stats.error_count} linked URLs answered an error (a page's error page is "
+            f"mirrored as the site shows it): {', '.join(stats.errors[:10])}"
+        )
+    return 1 if stats.server_errors else 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from ledger.sequencer import prepare
     from ledger.service import open_writer
@@ -221,6 +247,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"""
 Open (the log is a SIMULATION: fictional regulator, labs and runs):
+  {base}/                                   the public site: schedule, timeline, entries, scorecards
+  {base}/timeline                           the plan's picture: caps, lifts, every run
   {base}/log/checkpoint                     the signed checkpoint
   {base}/api/v1/entries?type=decision       every decision
   {base}/api/v1/entries/0                   the charter, decoded, with its receipt
@@ -255,6 +283,33 @@ def _progress(done: int, total: int, t0: float) -> None:
     rate = done / max(time.perf_counter() - t0, 1e-9)
     eta = (total - done) / rate if rate else 0
     print(f"\r  {done}/{total} entries, {rate:,.0f}/s, ETA {eta:,.0f} s ", end="", file=sys.stderr)
+
+
+def _add_export_site(sub: Any, data_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    sp = sub.add_parser(
+        "export-site", help="write the public site and the log as static files (a mirror)"
+    )
+    data_arg(sp)
+    sp.add_argument("out", help="output directory (created if missing; re-runs are incremental)")
+    sp.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="where the mirror will be served, e.g. https://ledger.example.org: the feed's "
+        "links are made absolute with it, and a path in it prefixes every link",
+    )
+    sp.add_argument(
+        "--simulated-clock",
+        metavar="FILE",
+        help="take the site's time from FILE (RFC 3339), as serve does; simulations only",
+    )
+    sp.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="share the entry pages among N processes (default 1)",
+    )
+    sp.set_defaults(func=cmd_export_site)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_arg(sp)
     sp.add_argument("out", help="output directory (created if missing; re-runs are incremental)")
     sp.set_defaults(func=cmd_export)
+
+    _add_export_site(sub, data_arg)
 
     sp = sub.add_parser("synth", help="append N synthetic signed entries (benchmarks, tests)")
     data_arg(sp)

@@ -22,6 +22,7 @@ from ledger.sqlite_store import SqliteStore
 from ledger.views import LogView
 from ledger.witnessing import POLICY_NAME, WitnessCollector
 from public_site import routes as site_routes
+from public_site import routes_downloads
 from verifier.trust_policy import parse_trust_policy
 
 
@@ -92,7 +93,13 @@ def create_app(options: ServerOptions) -> FastAPI:
             committer.start()
         store = SqliteStore.open(options.data.db_path, readonly=True)
         app.state.reader = LogReader(store)
-        app.state.view = LogView(store, options.data.root / "blobs" / "sha256")
+        # The read side's replay is kept between runs (a cache: DATA/site-cache/),
+        # so a restart of a long log does not make the first page wait for a replay.
+        app.state.view = LogView(
+            store,
+            options.data.root / "blobs" / "sha256",
+            cache=options.data.root / "site-cache" / "view-state.json",
+        )
         app.state.vkey = options.data.vkey_path.read_text().strip()
         app.state.committer = committer
         app.state.clock = options.clock or system_clock
@@ -110,6 +117,7 @@ def create_app(options: ServerOptions) -> FastAPI:
                 await committer.stop()
             if writer is not None:
                 writer.store.close()
+            app.state.view.save()
             store.close()
             if lock is not None:
                 lock.release()
@@ -128,5 +136,6 @@ def create_app(options: ServerOptions) -> FastAPI:
     app.include_router(routes_api.router)
     # The public site for journalists and the public, from the same store.
     app.include_router(site_routes.router)
+    app.include_router(routes_downloads.router)
     app.mount("/static", site_routes.static, name="static")
     return app
