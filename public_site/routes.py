@@ -36,17 +36,21 @@ def _site(request: Request) -> pages.Site:
 def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None) -> Response:
     if fmt == "json":
         return render.json_twin(data)
-    return render.html(
-        template, {"data": data, "path": request.url.path, "query": str(request.url.query)}
-    )
+    return render.html(template, _context(request, data=data, query=str(request.url.query)))
 
 
 def _error(request: Request, status: int, message: str) -> Response:
-    return render.html(
-        "error.html",
-        {"status": status, "message": message, "path": request.url.path, "query": ""},
-        status,
-    )
+    return render.html("error.html", _context(request, status=status, message=message), status)
+
+
+def _context(request: Request, **values: Any) -> dict[str, Any]:
+    return {
+        "path": request.url.path,
+        "query": "",
+        # A log without a charter (a synthetic test log) has no schedule pages to link to.
+        "schedule_pages": request.app.state.view.governed,
+        **values,
+    }
 
 
 def _small_int(text: str | None, what: str, lo: int, hi: int) -> int | None:
