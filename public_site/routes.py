@@ -7,6 +7,8 @@ names the same entry for as long as the log exists.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -51,6 +53,19 @@ def _context(request: Request, **values: Any) -> dict[str, Any]:
         "schedule_pages": request.app.state.view.governed,
         **values,
     }
+
+
+def _not_found_as_page(route: Callable[..., Response]) -> Callable[..., Response]:
+    """A page whose subject does not exist (an entry, a run, an organisation) answers 404."""
+
+    @functools.wraps(route)  # FastAPI reads the wrapped signature
+    def page(**kwargs: Any) -> Response:
+        try:
+            return route(**kwargs)
+        except NotFound as exc:
+            return _error(kwargs["request"], 404, str(exc))
+
+    return page
 
 
 def _small_int(text: str | None, what: str, lo: int, hi: int) -> int | None:
@@ -130,31 +145,25 @@ def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares th
 
 
 @router.get("/entries/{index}")
+@_not_found_as_page
 def entry(request: Request, index: int, fmt: Format = None) -> Response:
     if index < 0:
         return _error(request, 404, "log indices start at 0")
-    try:
-        data = pages.entry_page(_site(request), index)
-    except NotFound as exc:
-        return _error(request, 404, str(exc))
+    data = pages.entry_page(_site(request), index)
     return _page(request, "entry.html", data, fmt)
 
 
 @router.get("/timeline")
+@_not_found_as_page
 def timeline_page(request: Request, fmt: Format = None) -> Response:
-    try:
-        data = timeline.timeline(_site(request))
-    except NotFound as exc:
-        return _error(request, 404, str(exc))
+    data = timeline.timeline(_site(request))
     return _page(request, "timeline.html", data, fmt)
 
 
 @router.get("/runs")
+@_not_found_as_page
 def runs_page(request: Request, fmt: Format = None) -> Response:
-    try:
-        data = {"runs": schedule.runs(_site(request))}
-    except NotFound as exc:
-        return _error(request, 404, str(exc))
+    data = {"runs": schedule.runs(_site(request))}
     if fmt == "csv":
         keys = ["index", "org", "run_id", "level", "cycle", "amended", "halted", "submitted"]
         keys += ["on_time", "decided"]
@@ -163,20 +172,16 @@ def runs_page(request: Request, fmt: Format = None) -> Response:
 
 
 @router.get("/runs/{index}")
+@_not_found_as_page
 def run_page(request: Request, index: int, fmt: Format = None) -> Response:
-    try:
-        data = schedule.run_page(_site(request), index)
-    except NotFound as exc:
-        return _error(request, 404, str(exc))
+    data = schedule.run_page(_site(request), index)
     return _page(request, "run.html", data, fmt)
 
 
 @router.get("/orgs")
+@_not_found_as_page
 def orgs_page(request: Request, fmt: Format = None) -> Response:
-    try:
-        data = schedule.organisations(_site(request))
-    except NotFound as exc:
-        return _error(request, 404, str(exc))
+    data = schedule.organisations(_site(request))
     if fmt == "csv":
         cols = ["runs", "on_time", "late", "halted", "approved", "rejected", "pending"]
         cols += ["violations", "findings"]
@@ -189,22 +194,18 @@ def orgs_page(request: Request, fmt: Format = None) -> Response:
 
 
 @router.get("/orgs/{org}")
+@_not_found_as_page
 def org_page(
     request: Request, org: Annotated[str, Path(max_length=64)], fmt: Format = None
 ) -> Response:
-    try:
-        data = schedule.organisation(_site(request), org)
-    except NotFound as exc:
-        return _error(request, 404, str(exc))
+    data = schedule.organisation(_site(request), org)
     return _page(request, "org.html", data, fmt)
 
 
 @router.get("/regulator")
+@_not_found_as_page
 def regulator_page(request: Request, fmt: Format = None) -> Response:
-    try:
-        data = schedule.regulator(_site(request))
-    except NotFound as exc:
-        return _error(request, 404, str(exc))
+    data = schedule.regulator(_site(request))
     if fmt == "csv":
         keys = ["submission", "org", "run_id", "cycle", "on_time", "required", "due", "decision"]
         keys += ["decided", "days_late"]

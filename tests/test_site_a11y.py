@@ -8,40 +8,29 @@ context with ``bypass_csp=True``; nothing else about the page changes.
 Every page must have no violation of impact "serious" or "critical"; minor and
 moderate ones are printed (``pytest -rP`` or ``-s`` shows them) and written with
 the rest of axe's results to ``test-artifacts/a11y/<page>.json`` (ignored by git).
-Pages that are still being built (``/timeline``, ``/orgs``, ``/regulator``, run
-pages) are skipped while they answer 404 and checked as soon as they exist.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from ledger.demo.build import build_demo
 from tests.serverproc import REPO, ServerProcess
+from tests.sitebrowser import REQUIRED, TIMEOUT_MS, chromium, demo_server, needs_chromium
 
-REQUIRED = os.environ.get("FRONTIER_REQUIRE_BROWSER") == "1"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 REPORTS = REPO / "test-artifacts" / "a11y"
-TIMEOUT_MS = 30_000
 BLOCKING = ("serious", "critical")
 IMPACTS = ("critical", "serious", "moderate", "minor")
 
 if REQUIRED:
     # make test installs chromium and axe-core first: missing here is a broken
     # set-up, not a reason to skip.
-    if CHROMIUM is None:
-        raise RuntimeError(
-            "Debian's chromium is required for the accessibility tests (apt-get install chromium)"
-        )
     if not AXE.is_file():
         raise RuntimeError(
             f"{AXE.relative_to(REPO)} is missing: run 'npm install --no-audit --no-fund' "
@@ -52,9 +41,7 @@ else:
     sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)"
-    ),
+    needs_chromium,
     pytest.mark.skipif(
         not AXE.is_file(),
         reason="axe-core is not installed (make test runs 'npm install'; see package.json)",
@@ -70,37 +57,18 @@ PAGES = [
     "/keys",
     "/compliance",
 ]
-#: Pages being built: skipped while they answer 404, checked once they exist.
-#: ``{prereg}`` is the index of the demo's first pre-registration.
-UPCOMING = [
-    "/timeline",
-    "/orgs",
-    "/orgs/acme",
-    "/regulator",
-    "/runs/{prereg}",
-]
+#: Pages of the schedule; ``{prereg}`` is the index of the demo's first pre-registration.
+SCHEDULE_PAGES = ["/timeline", "/runs", "/runs/{prereg}", "/orgs", "/orgs/acme", "/regulator"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    result = build_demo(tmp_path_factory.mktemp("a11y") / "data")
-    root = result.data.root
-    proc = ServerProcess(root, extra=["--simulated-clock", str(root / "clock")])
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from demo_server(tmp_path_factory, "a11y")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium(sync_api)
 
 
 @pytest.fixture
@@ -178,17 +146,12 @@ def test_page_has_no_serious_accessibility_violations(server, page, path: str) -
     check(page, slug(path))
 
 
-@pytest.mark.parametrize("template", UPCOMING)
-def test_upcoming_page_has_no_serious_accessibility_violations(
+@pytest.mark.parametrize("template", SCHEDULE_PAGES)
+def test_schedule_page_has_no_serious_accessibility_violations(
     server, page, prereg_index: int, template: str
 ) -> None:
-    path = template.format(prereg=prereg_index)
-    status = httpx.get(server.url(path), timeout=30).status_code
-    if status == 404:
-        pytest.skip(f"{path} answers 404: the page is not built yet (checked once it exists)")
-    assert status == 200, f"{path} answered {status}"
-    response = page.goto(server.url(path))
-    assert response is not None and response.status == 200
+    response = page.goto(server.url(template.format(prereg=prereg_index)))
+    assert response is not None and response.status == 200, (template, response and response.status)
     check(page, slug(template.replace("{prereg}", "run")))
 
 

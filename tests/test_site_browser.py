@@ -11,52 +11,28 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ledger.demo.build import build_demo
 from tests.serverproc import REPO, ServerProcess
+from tests.sitebrowser import TIMEOUT_MS, chromium, demo_server, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = REPO / "test-artifacts" / "screenshots"
-TIMEOUT_MS = 30_000
-
-if CHROMIUM is None and os.environ.get("FRONTIER_REQUIRE_BROWSER") == "1":
-    # make test installs chromium first: missing here is a broken set-up, not a skip.
-    raise RuntimeError(
-        "Debian's chromium is required for the browser tests (apt-get install chromium)"
-    )
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    result = build_demo(tmp_path_factory.mktemp("browser") / "data")
-    root = result.data.root
-    proc = ServerProcess(root, extra=["--simulated-clock", str(root / "clock")])
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    yield from demo_server(tmp_path_factory, "browser")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium(sync_api)
 
 
 @pytest.fixture
