@@ -331,6 +331,11 @@ class GroupCommitter:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
 
+    @property
+    def running(self) -> bool:
+        """The sequencing task is alive (not stopped, not ended by an error)."""
+        return self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

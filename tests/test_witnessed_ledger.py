@@ -186,6 +186,21 @@ def test_with_one_witness_down_the_2_of_2_policy_refuses(
     assert code == EXIT_LOG_BROKEN
     err = capsys.readouterr().err
     assert "lacks the witness quorum 'both'" in err and "cosigned by: w1" in err
+    # Readiness reports the missing cosignature; without --require-witness-quorum it
+    # does not stop the server being ready, with it the server is not ready (503).
+    body = httpx.get(server.url("/readyz"), timeout=30).json()
+    assert body["ready"] is True
+    assert "short of the policy's quorum" in body["checks"]["witness_quorum"]["detail"]
+    gated = ServerProcess(setup["data"].root, extra=["--read-only", "--require-witness-quorum"])
+    gated.start()
+    try:
+        r = httpx.get(gated.url("/readyz"), timeout=30)
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        checks = r.json()["checks"]
+        assert checks["witness_quorum"]["ok"] is False
+        assert "held back until its quorum" in checks["checkpoint"]["detail"]
+    finally:
+        gated.stop()
     any_policy = setup["root"] / "any.policy"
     any_policy.write_text(
         strict.read_text().replace("group both all w1 w2", "group both any w1 w2")

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.api import problems, routes_api, routes_log
+from ledger.api import problems, routes_api, routes_health, routes_log
 from ledger.clock import Clock, system_clock
 from ledger.datadir import DataDir, DataDirError, WriterLock
 from ledger.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
@@ -102,6 +102,7 @@ def create_app(options: ServerOptions) -> FastAPI:
         )
         app.state.vkey = options.data.vkey_path.read_text().strip()
         app.state.committer = committer
+        app.state.read_only = options.read_only
         app.state.clock = options.clock or system_clock
         app.state.require_quorum = options.require_witness_quorum
         app.state.witnesses = _witness_collector(options, app.state.reader, writer)
@@ -134,6 +135,7 @@ def create_app(options: ServerOptions) -> FastAPI:
     app.add_exception_handler(Exception, problems.handle_unexpected)
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_health.router)
     # The public site for journalists and the public, from the same store.
     app.include_router(site_routes.router)
     app.include_router(routes_downloads.router)

@@ -1,0 +1,97 @@
+"""Liveness and readiness of a running ledger, for load balancers and operators.
+
+Liveness (``/healthz``): the process answers and can read its store. Readiness
+(``/readyz``): it should receive traffic — the store is readable, the writer is
+running (unless read-only), and the checkpoint it serves is the latest one, with
+the witness quorum when the operator required it. Each check says in words what
+is wrong, so an operator reading the 503 knows where to look.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.service import LogReader
+from ledger.witnessing import WitnessCollector
+
+
+@dataclass
+class Check:
+    ok: bool
+    detail: str
+
+
+@dataclass
+class Readiness:
+    checks: dict[str, Check] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return all(c.ok for c in self.checks.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready,
+            "checks": {k: {"ok": c.ok, "detail": c.detail} for k, c in self.checks.items()},
+        }
+
+
+def liveness(reader: LogReader) -> Check:
+    try:
+        head = reader.head()
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the answer
+        return Check(False, f"cannot read the store: {exc}")
+    return Check(True, f"tree size {head.size}")
+
+
+def readiness(
+    reader: LogReader,
+    *,
+    writer_running: bool | None,
+    witnesses: WitnessCollector | None,
+    require_quorum: bool,
+) -> Readiness:
+    """*writer_running* is None for a read-only server (nothing to check)."""
+    out = Readiness()
+    store = liveness(reader)
+    out.checks["store"] = store
+    if not store.ok:
+        return out
+    if writer_running is not None:
+        out.checks["writer"] = (
+            Check(True, "sequencing and signing")
+            if writer_running
+            else Check(False, "the writer is not running: appends cannot be made durable")
+        )
+    head = reader.head()
+    if witnesses is None:
+        out.checks["checkpoint"] = Check(True, f"serving the latest checkpoint, size {head.size}")
+        return out
+    cosigned = set(reader.store.cosignatures(head.size))
+    met = witnesses.policy.quorum_met(cosigned)
+    names = ", ".join(sorted(cosigned)) or "none"
+    ages = [
+        time.monotonic() - s.last_ok for s in witnesses.status.values() if s.last_ok is not None
+    ]
+    seen = f"; last witness reply {min(ages):.0f} s ago" if ages else ""
+    quorum = Check(
+        met,
+        f"the checkpoint of size {head.size} is cosigned by {names}"
+        + ("" if met else ", short of the policy's quorum")
+        + seen,
+    )
+    if require_quorum:
+        out.checks["witness_quorum"] = quorum
+        out.checks["checkpoint"] = Check(
+            met,
+            f"serving the latest checkpoint, size {head.size}"
+            if met
+            else f"the latest checkpoint (size {head.size}) is held back until its quorum",
+        )
+    else:
+        # Reported, not required: a missing cosignature does not stop reads or appends.
+        out.checks["witness_quorum"] = Check(True, quorum.detail)
+        out.checks["checkpoint"] = Check(True, f"serving the latest checkpoint, size {head.size}")
+    return out
