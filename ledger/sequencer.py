@@ -24,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger import metrics
 from ledger.admission import GovernedAdmission, Refusal
 from ledger.clock import Clock, system_clock
 from ledger.store import EntryRow, Head, LogStore, StoreError, WriteTransaction
@@ -326,10 +328,16 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.last_error: str | None = None
+        #: Wall time of the last entry made durable (None: none since the start).
+        self.last_append: float | None = None
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
 
     @property
     def running(self) -> bool:
@@ -359,9 +367,11 @@ class GroupCommitter:
             live = [(e, f) for e, f in items if not f.cancelled()]
             if not live:
                 continue
+            t0 = time.perf_counter()
             try:
                 receipts = await asyncio.to_thread(self.writer.commit, [e for e, _ in live])
             except Exception as exc:  # noqa: BLE001 - the sequencer must outlive any one batch
+                metrics.COMMIT_FAILURES.inc()
                 # Nothing of this batch is durable (the transaction rolled back);
                 # every caller hears so, and the next batch starts from the stored head.
                 self.last_error = str(exc)
@@ -371,7 +381,14 @@ class GroupCommitter:
                 continue
             self.last_error = None
             self.batches += 1
+            metrics.COMMIT_SECONDS.observe(time.perf_counter() - t0)
+            metrics.BATCH_SIZE.observe(len(live))
             for (_, f), r in zip(live, receipts, strict=True):
+                if isinstance(r, Refusal):
+                    metrics.REFUSALS.inc(label=r.code)
+                elif not r.duplicate:
+                    metrics.APPENDS.inc()
+                    self.last_append = time.time()
                 if f.done():
                     continue
                 if isinstance(r, Refusal):

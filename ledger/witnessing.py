@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
+from ledger import metrics
 from ledger.service import LogReader, NotFound
 from ledger.sqlite_store import SqliteStore
 from verifier.errors import LedgerVerifyError
@@ -123,11 +124,13 @@ class WitnessCollector:
                 return self._failed(st, w, f"{url} sent a cosignature that does not verify: {exc}")
             st.last_size, st.last_ok, st.last_error = size, time.monotonic(), None
             st.latency_s = [*st.latency_s[-99:], time.monotonic() - t0]
+            metrics.WITNESS_SECONDS.observe(st.latency_s[-1])
             return True
         return self._failed(st, w, "the witness keeps reporting another size")
 
     def _failed(self, st: WitnessStatus, w: Witness, message: str) -> bool:
         st.failures += 1
+        metrics.WITNESS_FAILURES.inc(label=w.name)
         st.last_error = message
         log.warning("witness %s: %s", w.name, message)
         return False

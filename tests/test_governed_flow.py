@@ -324,6 +324,11 @@ def test_refusals_leave_the_log_unchanged(ledger, populated: dict[str, int]) -> 
     env = signed(ledger, "organisation", big, "regulator")
     env["payload"] = base64.b64encode(b"x" * 70_000).decode()
     refused(ledger, env, 400, "malformed-entry", "65535")
+    # Each refusal by admission is counted by reason for the operator's dashboards.
+    text = httpx.get(ledger[0].url("/metrics"), timeout=30).text
+    for reason in ("bad-signature", "unknown-key", "wrong-role", "quorum-not-met", "schema"):
+        assert f'frontier_admission_refusals_total{{reason="{reason}"}} ' in text, reason
+    assert 'frontier_admission_refusals_total{reason="policy-violation"} 1' in text
 
 
 def test_revoked_key_and_duplicate(ledger, populated: dict[str, int]) -> None:

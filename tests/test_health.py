@@ -49,3 +49,44 @@ def test_a_read_only_server_has_no_writer_to_check(data: Path, server: ServerPro
         assert body["ready"] is True and "writer" not in body["checks"]
     finally:
         reader.stop()
+
+
+def _scrape(server: ServerProcess) -> dict[str, float]:
+    """Every sample of /metrics, strictly parsed: 'name{labels} value' per line."""
+    import re
+
+    r = httpx.get(server.url("/metrics"), timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "text/plain; version=0.0.4"
+    )
+    samples: dict[str, float] = {}
+    sample = re.compile(r'([a-z_]+)(\{[a-z_]+="[^"\\\n]*"(?:,[a-z_]+="[^"\\\n]*")*\})? (\S+)')
+    for line in r.text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        m = sample.fullmatch(line)
+        assert m, line
+        samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return samples
+
+
+def test_metrics_count_appends_batches_and_commit_time(server: ServerProcess) -> None:
+    from tests.serverproc import make_envelopes
+
+    before = _scrape(server)
+    envelopes = make_envelopes("test.example/log", 5)
+    for env in envelopes:
+        assert httpx.post(server.url("/api/v1/entries"), json=env, timeout=30).status_code == 201
+    assert (
+        httpx.post(server.url("/api/v1/entries"), json=envelopes[0], timeout=30).status_code == 200
+    )
+    after = _scrape(server)
+    assert (
+        after["frontier_appends_total"] - before["frontier_appends_total"] == 5
+    )  # not the duplicate
+    assert after["frontier_batch_size_count"] - before["frontier_batch_size_count"] >= 1
+    assert (
+        after['frontier_commit_seconds_bucket{le="+Inf"}'] == after["frontier_commit_seconds_count"]
+    )
+    assert after["frontier_tree_size"] == before["frontier_tree_size"] + 5
+    assert 0 <= after["frontier_seconds_since_last_append"] < 60

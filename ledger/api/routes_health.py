@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ledger import metrics
 from ledger.health import liveness, readiness
 
 router = APIRouter(tags=["operations"])
@@ -38,3 +41,47 @@ def readyz(request: Request) -> Response:
         require_quorum=state.require_quorum,
     )
     return _json(result.to_json(), 200 if result.ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics (text exposition format 0.0.4)")
+def prometheus(request: Request) -> Response:
+    state = request.app.state
+    gauges = [
+        metrics.Gauge(
+            "frontier_tree_size",
+            "Entries in the latest checkpoint.",
+            lambda: {"": float(state.reader.head().size)},
+            None,
+        ),
+        metrics.Gauge(
+            "frontier_seconds_since_last_append",
+            "Seconds since this process last made an entry durable (absent before the first).",
+            lambda: (
+                {}
+                if state.committer is None or state.committer.last_append is None
+                else {"": round(time.time() - state.committer.last_append, 3)}
+            ),
+            None,
+        ),
+        metrics.Gauge(
+            "frontier_sequencer_queue",
+            "Entries waiting for the next group commit.",
+            lambda: {} if state.committer is None else {"": float(state.committer.queued)},
+            None,
+        ),
+    ]
+    if state.witnesses is not None:
+        head = state.reader.head().size
+        gauges.append(
+            metrics.Gauge(
+                "frontier_witness_cosigned",
+                "1 if the witness cosigned the latest checkpoint, else 0.",
+                lambda: {w: float(s.last_size == head) for w, s in state.witnesses.status.items()},
+                "witness",
+            )
+        )
+    return Response(
+        metrics.exposition(gauges),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
