@@ -65,6 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ledger.api.app import ServerOptions, create_app
+    from ledger.logs import log_config
 
     data = _data(args)
     if not data.db_path.is_file():
@@ -87,7 +88,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  tiles:      {base}/log/tile/0/000  (C2SP tlog-tiles)", flush=True)
     print(f"  API docs:   {base}/docs", flush=True)
     # One worker, always: the sequencer must run in exactly one process.
-    uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level=args.log_level,
+        log_config=log_config(args.log_format, args.log_level),
+    )
     return 0
 
 
@@ -348,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--read-only", action="store_true", help="serve reads only; refuse appends")
     sp.add_argument("--max-batch", type=int, default=256, help="largest group commit (default 256)")
     sp.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    sp.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text or as one JSON object each, for log shippers (default text)",
+    )
     sp.add_argument(
         "--marker-interval",
         type=float,

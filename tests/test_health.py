@@ -90,3 +90,23 @@ def test_metrics_count_appends_batches_and_commit_time(server: ServerProcess) ->
     )
     assert after["frontier_tree_size"] == before["frontier_tree_size"] + 5
     assert 0 <= after["frontier_seconds_since_last_append"] < 60
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    import json
+
+    d, _ = init_test_log(tmp_path / "data")
+    proc = ServerProcess(d.root, extra=["--log-format", "json", "--log-level", "info"])
+    proc.start()
+    try:
+        assert httpx.get(proc.url("/healthz"), timeout=30).status_code == 200
+    finally:
+        proc.stop()
+    records = []
+    for line in proc.log_path.read_text().splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    access = [r for r in records if r["logger"] == "uvicorn.access" and r["path"] == "/healthz"]
+    assert access and access[0]["status"] == 200 and access[0]["method"] == "GET"
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r["logger"] == "uvicorn.error" for r in records)  # start-up, as JSON too
