@@ -462,6 +462,15 @@ class SqliteStore:
         )
         return {w: (line, ts) for w, line, ts in rows}
 
+    def earliest_cosignature_after(self, index: int) -> int | None:
+        """The earliest witness timestamp on a checkpoint that holds entry *index*."""
+        row = (
+            self._reader()
+            .execute("SELECT min(timestamp) FROM cosignatures WHERE size > ?", (index,))
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else int(row[0])
+
     def cosigned_sizes(self) -> list[int]:
         """Sizes that have any cosignature, newest first."""
         rows = self._reader().execute("SELECT DISTINCT size FROM cosignatures ORDER BY size DESC")

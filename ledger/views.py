@@ -146,14 +146,10 @@ class LogView:
         self._auditor, self._referrers, self._saved_size = auditor, state.referrers, size
 
     def _note_references(self, index: int) -> None:
-        parsed = self._auditor.last_parsed
-        if parsed is None or self._auditor.replay.entry_type(index) == "invalid":
+        checked = self._auditor.last_checked
+        if checked is None or checked.index != index:
             return  # only admitted entries count as referring to anything
-        try:
-            body = parse_payload(parsed.envelope.payload).body
-        except FormatError:
-            return
-        for path, target, _ in references(body):
+        for path, target, _ in references(checked.payload.body):
             self._referrers.setdefault(target, []).append((index, path))
 
     def referrers(self, index: int) -> list[tuple[int, str]]:

@@ -157,17 +157,10 @@ def entry_page(site: Site, index: int) -> dict[str, Any]:
 
 def _earliest_witness(site: Site, index: int) -> str | None:
     """When a witness first cosigned a checkpoint that includes the entry (it existed by then)."""
-    store = site.reader.store
-    best: int | None = None
-    for size in store.cosigned_sizes():  # newest first
-        if size <= index:
-            break
-        times = [ts for _, ts in store.cosignatures(size).values()]
-        if times:
-            best = min(times) if best is None else min(best, *times)
-    if best is None:
+    ts = site.reader.store.earliest_cosignature_after(index)
+    if ts is None:
         return None
-    return dt.datetime.fromtimestamp(best, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- home ------------------------------------------------------------------------------

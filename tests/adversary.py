@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.scenario import Scenario
+from ledger.scenario import Scenario, ScenarioEntry
 from ledger.tree import TreeEdge, leaf_hashes
 from verifier.checkpoint import Checkpoint
 from verifier.leaf import canonical_json, encode_leaf
@@ -47,3 +47,23 @@ class Operator:
 def scenario_leaves(s: Scenario) -> list[bytes]:
     """Every entry of a scenario as a leaf logged at its `at` time — no admission at all."""
     return [encode_leaf(canonical_json(env), at) for at, env in s.envelopes()]
+
+
+def with_entry(s: Scenario, after: str, entry: ScenarioEntry) -> Scenario:
+    """The scenario with *entry* inserted after the entry labelled *after*."""
+    entries = list(s.entries)
+    pos = next(i for i, e in enumerate(entries) if e.label == after) + 1
+    entries.insert(pos, entry)
+    return type(s)(s.title, s.origin, s.now_ms, s.expect, tuple(entries))
+
+
+def revoke_regulator(s: Scenario) -> Scenario:
+    """The board revokes the regulator's key right after the grants: its later entries are bad."""
+    revoke = ScenarioEntry(
+        "revoke",
+        "key_revoke",
+        s.entries[4].at_ms,
+        ("governor-a", "governor-b"),
+        {"actor": "regulator", "reason": "left office"},
+    )
+    return with_entry(s, "grant-evaluator", revoke)

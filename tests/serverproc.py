@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +208,23 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def serve_demo(
+    factory: Any, name: str, scenario: Any = None
+) -> Iterator[tuple[ServerProcess, Any]]:
+    """Build the demo (or *scenario*) in a fresh directory and serve it on its simulated clock.
+
+    A fixture body: ``yield from serve_demo(tmp_path_factory, "name")`` yields
+    (server, DemoResult) and stops the server afterwards.
+    """
+    from ledger.demo.build import build_demo
+
+    result = build_demo(factory.mktemp(name) / "data", scenario)
+    root = result.data.root
+    server = ServerProcess(root, extra=["--simulated-clock", str(root / "clock")])
+    server.start()
+    try:
+        yield server, result
+    finally:
+        server.stop()

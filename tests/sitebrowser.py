@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger.demo.build import build_demo
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, serve_demo
 
 REQUIRED = os.environ.get("FRONTIER_REQUIRE_BROWSER") == "1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -33,14 +32,8 @@ needs_chromium = pytest.mark.skipif(
 
 def demo_server(factory: pytest.TempPathFactory, name: str) -> Iterator[ServerProcess]:
     """The three-cycle demo, served on loopback on its simulated clock (a fixture body)."""
-    result = build_demo(factory.mktemp(name) / "data")
-    root = result.data.root
-    proc = ServerProcess(root, extra=["--simulated-clock", str(root / "clock")])
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+    for server, _ in serve_demo(factory, name):
+        yield server
 
 
 def chromium(sync_api: Any) -> Iterator[Any]:

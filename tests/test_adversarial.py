@@ -17,7 +17,7 @@ import pytest
 
 from ledger.scenario import ScenarioEntry, load
 from ledger.tree import TreeEdge, leaf_hashes
-from tests.adversary import Operator, scenario_leaves
+from tests.adversary import Operator, revoke_regulator, scenario_leaves, with_entry
 from verifier.checkpoint import Checkpoint
 from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, EXIT_VIOLATION, main
 from verifier.cosignature import CosignatureSigner
@@ -145,24 +145,7 @@ def test_logged_at_going_backwards(tmp_path: Path, operator: Operator, capsys) -
     assert code == EXIT_VIOLATION and [f["rule"] for f in findings] == ["L2"]
 
 
-def _add(s, after: str, entry: ScenarioEntry):
-    entries = list(s.entries)
-    pos = next(i for i, e in enumerate(entries) if e.label == after) + 1
-    entries.insert(pos, entry)
-    return type(s)(s.title, s.origin, s.now_ms, s.expect, tuple(entries))
-
-
 def test_entry_signed_by_a_revoked_key(tmp_path: Path, operator: Operator, capsys) -> None:
-    def revoke_regulator(s):
-        revoke = ScenarioEntry(
-            "revoke",
-            "key_revoke",
-            s.entries[4].at_ms,
-            ("governor-a", "governor-b"),
-            {"actor": "regulator", "reason": "left office"},
-        )
-        return _add(s, "grant-evaluator", revoke)
-
     code, findings = audit(
         published(tmp_path, operator, BASE, revoke_regulator), operator.vkey, capsys
     )
@@ -180,7 +163,7 @@ def test_key_grant_without_board_quorum(tmp_path: Path, operator: Operator, caps
             ("governor-a",),
             {"actor": "rogue", "roles": ["regulator"], "reason": "appointed by one governor"},
         )
-        return _add(s, "grant-evaluator", grant)
+        return with_entry(s, "grant-evaluator", grant)
 
     code, findings = audit(
         published(tmp_path, operator, BASE, lone_governor), operator.vkey, capsys

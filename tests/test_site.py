@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.demo.build import DemoResult, build_demo
+from ledger.demo.build import DemoResult
 from ledger.scenario import load
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, serve_demo
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -34,21 +34,9 @@ LONG_TEXT = ("lorem ipsum " * 200)[:2000]  # TEXT fields allow 2,000
 HOSTILE = (SCRIPT, SVG, LINK, RTL)
 
 
-def _serve(result: DemoResult) -> ServerProcess:
-    root = result.data.root
-    server = ServerProcess(root, extra=["--simulated-clock", str(root / "clock")])
-    server.start()
-    return server
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, DemoResult]]:
-    result = build_demo(tmp_path_factory.mktemp("site-demo") / "data")
-    server = _serve(result)
-    try:
-        yield server, result
-    finally:
-        server.stop()
+    yield from serve_demo(tmp_path_factory, "site-demo")
 
 
 def hostile_scenario():
@@ -69,12 +57,8 @@ def hostile_scenario():
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    result = build_demo(tmp_path_factory.mktemp("site-hostile") / "data", hostile_scenario())
-    server = _serve(result)
-    try:
+    for server, _ in serve_demo(tmp_path_factory, "site-hostile", hostile_scenario()):
         yield server
-    finally:
-        server.stop()
 
 
 def get(server: ServerProcess, path: str, **params) -> httpx.Response:
@@ -324,12 +308,8 @@ def _late_and_amended():
 
 @pytest.fixture(scope="module")
 def late(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    result = build_demo(tmp_path_factory.mktemp("site-late") / "data", _late_and_amended())
-    server = _serve(result)
-    try:
+    for server, _ in serve_demo(tmp_path_factory, "site-late", _late_and_amended()):
         yield server
-    finally:
-        server.stop()
 
 
 def test_regulator_scorecard_shows_required_and_actual_dates(late, demo) -> None:

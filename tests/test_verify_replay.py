@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.scenario import ScenarioEntry, load
-from tests.adversary import Operator, scenario_leaves
+from ledger.scenario import load
+from tests.adversary import Operator, revoke_regulator, scenario_leaves
 from verifier import snapshot
 from verifier.checkpoint import open_checkpoint
 from verifier.cli import EXIT_OK, EXIT_VIOLATION, main
@@ -34,13 +34,6 @@ BASE = SCENARIOS / "base.toml"
 @pytest.fixture
 def operator() -> Operator:
     return Operator(load(BASE).origin)
-
-
-def _with_entry(s, after: str, entry: ScenarioEntry):
-    entries = list(s.entries)
-    pos = next(i for i, e in enumerate(entries) if e.label == after) + 1
-    entries.insert(pos, entry)
-    return type(s)(s.title, s.origin, s.now_ms, s.expect, tuple(entries))
 
 
 def _bad_signature(leaf: bytes) -> bytes:
@@ -79,16 +72,6 @@ def test_verify_catches_a_bad_envelope_signature(
 
 
 def test_verify_catches_a_revoked_key(tmp_path: Path, operator: Operator, capsys) -> None:
-    def revoke_regulator(s):
-        revoke = ScenarioEntry(
-            "revoke",
-            "key_revoke",
-            s.entries[4].at_ms,
-            ("governor-a", "governor-b"),
-            {"actor": "regulator", "reason": "left office"},
-        )
-        return _with_entry(s, "grant-evaluator", revoke)
-
     operator.publish(tmp_path / "log", scenario_leaves(revoke_regulator(load(BASE))))
     assert _verify(tmp_path / "log", operator.vkey) == EXIT_VIOLATION
     assert "revoked at index" in capsys.readouterr().out

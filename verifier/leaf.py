@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.encoding import b64decode_strict, b64encode
+from verifier.entries.fields import utc_datetime
 from verifier.errors import FormatError
 
 MAX_LEAF_SIZE = 65_535
@@ -165,15 +166,7 @@ def parse_logged_at(text: str) -> int:
     if not isinstance(text, str) or not _LOGGED_AT.fullmatch(text):
         raise FormatError("logged_at must be YYYY-MM-DDTHH:MM:SS.mmmZ")
     try:
-        t = dt.datetime(
-            int(text[0:4]),
-            int(text[5:7]),
-            int(text[8:10]),
-            int(text[11:13]),
-            int(text[14:16]),
-            int(text[17:19]),
-            tzinfo=dt.UTC,
-        )
+        t = utc_datetime(text)
     except ValueError:
         raise FormatError(f"logged_at {text!r} is not a valid date and time") from None
     return int(t.timestamp()) * 1000 + int(text[20:23])

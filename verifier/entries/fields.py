@@ -93,7 +93,7 @@ def parse_time(text: str, what: str) -> int:
             f"{what}: {str(text)[:40]!r} is not an RFC 3339 UTC time like 2027-01-04T09:00:00Z"
         )
     try:
-        base = _utc(text)
+        base = utc_datetime(text)
     except ValueError:
         raise FormatError(f"{what}: {text} is not a valid date and time") from None
     frac = text[20:-1] if len(text) > 20 else ""
@@ -101,7 +101,7 @@ def parse_time(text: str, what: str) -> int:
     return int(base.timestamp()) * 1000 + ms
 
 
-def _utc(text: str) -> dt.datetime:
+def utc_datetime(text: str) -> dt.datetime:
     """The UTC ``YYYY-MM-DDTHH:MM:SS`` that *text* (which matched ``_TIME``) starts with.
 
     ``ValueError`` for a date or time that does not exist (year 0, month 13,

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from verifier.entries.registry import AdmissionError, SignatureSink
-from verifier.entries.replay import LogReplay
+from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import FormatError
 from verifier.leaf import Leaf, parse_leaf
 from verifier.policy.engine import PolicyEngine, PolicyState
@@ -94,6 +94,8 @@ class Auditor:
         self.defer: SignatureSink | None = None
         #: The leaf :meth:`feed` parsed last (None if it was not a valid leaf).
         self.last_parsed: Leaf | None = None
+        #: The entry :meth:`feed` admitted last (None if it failed admission).
+        self.last_checked: CheckedEntry | None = None
 
     @property
     def size(self) -> int:
@@ -107,6 +109,7 @@ class Auditor:
         index = self.replay.size
         new: list[Finding] = []
         self.last_parsed = None
+        self.last_checked = None
         try:
             parsed = self.last_parsed = parse_leaf(leaf)
         except FormatError as exc:
@@ -136,7 +139,9 @@ class Auditor:
             self.findings.extend(new)
             return new
         try:
-            checked = self.replay.admit(parsed.envelope, index, defer=self.defer)
+            checked = self.last_checked = self.replay.admit(
+                parsed.envelope, index, defer=self.defer
+            )
         except AdmissionError as exc:
             self.replay.skip(index)
             rule = "L4" if exc.code == "bad-reference" else "L3"
