@@ -7,14 +7,21 @@
       log.key            PRIVATE+KEY+… signer key, mode 0600 (never in the database)
       log.vkey           the public verifier key, for anyone
       ledger.lock        held (flock) by the one process that may sign
+
+With ``--database postgresql://…`` the log (entries, tiles, checkpoints) lives in
+that PostgreSQL database instead of ``ledger.sqlite``; the key files, blobs,
+caches and the lock file stay in DATA.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 DB_NAME = "ledger.sqlite"
 KEY_NAME = "log.key"
@@ -26,15 +33,66 @@ class DataDirError(RuntimeError):
     """The data directory is missing, incomplete or in use by another writer."""
 
 
+#: URL schemes ``--database`` accepts (libpq's, for PostgreSQL).
+DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def check_database_url(url: str) -> str:
+    """*url* if it names a PostgreSQL database (``postgresql://…``), else DataDirError."""
+    if urlsplit(url).scheme not in DATABASE_SCHEMES:
+        raise DataDirError(
+            "--database takes a PostgreSQL URL, e.g. postgresql://ledger@db.example.org/ledger"
+        )
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
+
+
 @dataclass(frozen=True)
 class DataDir:
     root: Path
     key_path: Path
+    #: A PostgreSQL URL: the log lives in that database instead of DATA/ledger.sqlite.
+    database: str | None = None
 
     @classmethod
-    def at(cls, root: Path | str, key_path: Path | str | None = None) -> DataDir:
+    def at(
+        cls, root: Path | str, key_path: Path | str | None = None, database: str | None = None
+    ) -> DataDir:
         root = Path(root)
-        return cls(root, Path(key_path) if key_path else root / KEY_NAME)
+        return cls(
+            root,
+            Path(key_path) if key_path else root / KEY_NAME,
+            check_database_url(database) if database else None,
+        )
+
+    @property
+    def store_label(self) -> str:
+        """Where the log is stored, for messages (a database URL without its password)."""
+        if self.database:
+            return f"PostgreSQL database {redact_url(self.database)}"
+        return str(self.db_path)
+
+    def check_initialised(self) -> None:
+        """DataDirError unless ``init`` set this directory up (never creates anything).
+
+        With SQLite the database file says so; with PostgreSQL the verifier key
+        ``init`` wrote beside the signer key (the database itself is checked on open).
+        """
+        marker = self.vkey_path if self.database else self.db_path
+        if not marker.is_file():
+            what = "log key files" if self.database else "log database"
+            how = " --database URL" if self.database else ""
+            raise DataDirError(
+                f"no {what} at {marker}; create the log with 'frontier-ledger init --data DIR{how}'"
+            )
 
     @property
     def db_path(self) -> Path:
@@ -58,16 +116,15 @@ class WriterLock:
     """
 
     def __init__(self, data: DataDir) -> None:
+        self.data = data
         self.path = data.lock_path
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        # Never create anything in a directory that holds no log.
-        if not (self.path.parent / DB_NAME).is_file():
-            raise DataDirError(
-                f"no log database at {self.path.parent / DB_NAME}; "
-                "create one with 'frontier-ledger init --data DIR'"
-            )
+    def acquire(self, *, require_db: bool = True) -> None:
+        # Never create anything in a directory that holds no log (restore, which
+        # puts a log there, is the one caller that passes require_db=False).
+        if require_db:
+            self.data.check_initialised()
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -86,6 +143,14 @@ class WriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+    @contextmanager
+    def holding(self, *, require_db: bool = True) -> Iterator[WriterLock]:
+        self.acquire(require_db=require_db)
+        try:
+            yield self
+        finally:
+            self.release()
 
     def __enter__(self) -> WriterLock:
         self.acquire()

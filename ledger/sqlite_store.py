@@ -20,11 +20,19 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
-from ledger.store import EntryFacets, EntryRow, Head, HeadMoved, SearchQuery, StoreError
+from ledger.store import (
+    ENTRY_COLUMNS,
+    EntryRow,
+    Head,
+    HeadMoved,
+    SearchQuery,
+    StoreError,
+    entry_from_columns,
+    facet_columns,
+)
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
@@ -135,7 +143,7 @@ class _SqliteTx:
                     r.envelope_hash,
                     r.logged_at_ms,
                     r.payload_type,
-                    *_facet_columns(r),
+                    *facet_columns(r),
                 )
                 for r in rows
             ],
@@ -189,20 +197,6 @@ class _SqliteTx:
         return _read_entry(self.c, index)
 
 
-def _facet_columns(r: EntryRow) -> tuple[str, str | None, str | None, int | None, int | None]:
-    f = r.facets
-    if f is None:
-        # Shape-only (synthetic) entries: the type is the payloadType's.
-        return (
-            r.payload_type.split(".")[-2] if "." in r.payload_type else "unknown",
-            None,
-            None,
-            None,
-            None,
-        )
-    return f.entry_type, f.org, f.run_id, f.level, f.cycle
-
-
 def _read_head(c: sqlite3.Connection) -> Head:
     row = c.execute("SELECT size, root, note, logged_at_ms FROM head WHERE id = 1").fetchone()
     if row is None:
@@ -215,21 +209,12 @@ def _read_tile(c: sqlite3.Connection, level: int, index: int) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
-#: The columns of an EntryRow with its search facets, for ``SELECT … FROM entries e``.
-_ROW = (
-    "e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type, "
-    "e.entry_type, e.org, e.run_id, e.level, e.cycle"
-)
-
-
-def _row(r: Sequence[Any]) -> EntryRow:
-    facets = EntryFacets(r[6], r[7], r[8], r[9], r[10]) if r[6] is not None else None
-    return EntryRow(r[0], r[1], r[2], r[3], r[4], r[5], facets)
-
-
 def _read_entry(c: sqlite3.Connection, index: int) -> EntryRow | None:
-    row = c.execute(f"SELECT {_ROW} FROM entries e WHERE e.idx = ?", (index,)).fetchone()  # noqa: S608
-    return None if row is None else _row(row)
+    row = c.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.idx = ?",  # noqa: S608
+        (index,),
+    ).fetchone()
+    return None if row is None else entry_from_columns(row)
 
 
 class WalCheckpointer:
@@ -276,6 +261,8 @@ class SqliteStore:
         self, path: Path, writer: sqlite3.Connection | None, origin: str, profile: str = "governed"
     ) -> None:
         self.path = path
+        #: The data directory (blobs and caches live there): the database's directory.
+        self.data_root = path.parent
         self.origin = origin
         #: "governed": entries are admitted against the charter, keys and rules;
         #: "synthetic": shape checks only (benchmarks and tests, made by init --synthetic).
@@ -515,11 +502,11 @@ class SqliteStore:
             where.append("f.text MATCH ?")
             args.append(_fts_query(q.text))
         sql = (
-            f"SELECT {_ROW} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
+            f"SELECT {ENTRY_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
             f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
         )
         args.append(max(1, min(q.limit, 500)))
-        return [_row(row) for row in self._reader().execute(sql, args)]
+        return [entry_from_columns(row) for row in self._reader().execute(sql, args)]
 
     def checkpoint_sizes(self) -> Iterator[int]:
         for (size,) in self._reader().execute("SELECT size FROM checkpoints ORDER BY size"):
@@ -532,6 +519,17 @@ class SqliteStore:
             "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],
             "synchronous": conn.execute("PRAGMA synchronous").fetchone()[0],
         }
+
+    def probe_write(self) -> None:
+        """One small durable write: does the database take writes again (after a fault)?
+
+        Raises :class:`StoreError` while the file is read-only or the disk is full.
+        """
+        with self.writing() as tx:
+            tx.c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe_ms', ?)",
+                (str(int(time.time() * 1000)),),
+            )
 
     def close(self) -> None:
         with self._readers_lock:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,35 @@ class SearchQuery:
     after: int = -1  # return entries with index > after (keyset pagination)
     limit: int = 50
     newest_first: bool = False  # highest indices first (feeds, "newest" lists)
+
+
+#: The columns of an EntryRow with its search facets, for ``SELECT … FROM entries e``:
+#: the same in every SQL backend, read back by :func:`entry_from_columns`.
+ENTRY_COLUMNS = (
+    "e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type, "
+    "e.entry_type, e.org, e.run_id, e.level, e.cycle"
+)
+
+
+def entry_from_columns(r: Sequence[Any]) -> EntryRow:
+    """An EntryRow from the values of :data:`ENTRY_COLUMNS`."""
+    facets = EntryFacets(r[6], r[7], r[8], r[9], r[10]) if r[6] is not None else None
+    return EntryRow(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3]), r[4], r[5], facets)
+
+
+def facet_columns(r: EntryRow) -> tuple[str, str | None, str | None, int | None, int | None]:
+    """The search columns stored for *r*: entry_type, org, run_id, level, cycle."""
+    f = r.facets
+    if f is None:
+        # Shape-only (synthetic) entries: the type is the payloadType's.
+        return (
+            r.payload_type.split(".")[-2] if "." in r.payload_type else "unknown",
+            None,
+            None,
+            None,
+            None,
+        )
+    return f.entry_type, f.org, f.run_id, f.level, f.cycle
 
 
 class StoreError(RuntimeError):
@@ -120,3 +150,26 @@ class LogStore(Protocol):
     def checkpoint_sizes(self) -> Iterator[int]: ...
 
     def close(self) -> None: ...
+
+
+class LedgerStore(LogStore, Protocol):
+    """Everything the service, the site and the witnessing read and write: what each
+    backend (:mod:`ledger.sqlite_store`, :mod:`ledger.pg_store`) offers.
+
+    ``data_root`` is the data directory: revealed documents (blobs) and the site's
+    caches live there whichever database holds the log.
+    """
+
+    data_root: Path
+
+    def search(self, q: SearchQuery) -> list[EntryRow]: ...
+
+    def put_cosignature(self, size: int, witness: str, line: str, timestamp: int) -> None: ...
+
+    def cosignatures(self, size: int) -> dict[str, tuple[str, int]]: ...
+
+    def earliest_cosignature_after(self, index: int) -> int | None: ...
+
+    def cosigned_sizes(self) -> list[int]: ...
+
+    def last_cosigned_size(self, witness: str) -> int: ...

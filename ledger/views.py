@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.sqlite_store import SqliteStore
+from ledger.store import LedgerStore
 from verifier import snapshot
 from verifier.entries.codec import parse_payload, payload_to_json, references
 from verifier.errors import FormatError
@@ -66,7 +66,7 @@ SAVE_EVERY = 20_000
 
 class LogView:
     def __init__(
-        self, store: SqliteStore, blobs_dir: Path | None = None, cache: Path | None = None
+        self, store: LedgerStore, blobs_dir: Path | None = None, cache: Path | None = None
     ) -> None:
         self.store = store
         self.governed = store.profile == "governed"

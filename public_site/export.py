@@ -58,7 +58,7 @@ from ledger.clock import Clock
 from ledger.datadir import DataDir, DataDirError
 from ledger.export import ExportStats, export_log
 from ledger.service import LogReader
-from ledger.sqlite_store import SqliteStore
+from ledger.stores import open_store
 from public_site import render
 from verifier.prover import Prover
 
@@ -692,7 +692,7 @@ def _check_base_url(base_url: str | None) -> str:
 
 
 def _tree_size(data: DataDir) -> int:
-    store = SqliteStore.open(data.db_path, readonly=True)
+    store = open_store(data, readonly=True)
     try:
         return store.head().size
     finally:
@@ -729,8 +729,7 @@ def export_site(
     of 256 entries each, dealt in turn); this process crawls everything else,
     then writes the log and README.txt once every process is done.
     """
-    if not data.db_path.is_file():
-        raise DataDirError(f"no log database at {data.db_path}; run 'frontier-ledger init' first")
+    data.check_initialised()
     if out.resolve() == data.root.resolve():
         raise ExportError("the output directory must not be the data directory")
     if jobs < 1:

@@ -373,7 +373,7 @@ def _lock_for(directory: Path) -> threading.Lock:
 
 def cache_dir_for(reader: LogReader) -> Path:
     """``DATA/site-cache``, or a private temporary directory if the data directory is read-only."""
-    data_root = reader.store.path.parent
+    data_root = reader.store.data_root  # the data directory, whichever database holds the log
     preferred = data_root / CACHE_DIR
     with contextlib.suppress(OSError):
         preferred.mkdir(exist_ok=True)

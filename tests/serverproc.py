@@ -42,9 +42,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def init_test_log(path: Path, origin: str = "test.example/log") -> tuple[DataDir, str]:
-    """Create a new log in *path*; return its data directory and vkey."""
-    data = DataDir.at(path)
+def init_test_log(
+    path: Path, origin: str = "test.example/log", database: str | None = None
+) -> tuple[DataDir, str]:
+    """Create a new log in *path* (in PostgreSQL *database* if given); return its data
+    directory and vkey."""
+    data = DataDir.at(path, database=database)
     vkey = init_log(data, origin, synthetic=True)
     return data, vkey
 
@@ -97,8 +100,11 @@ class ServerProcess:
         port: int | None = None,
         log_path: Path | None = None,
         extra: Sequence[str] = (),
+        database: str | None = None,
     ) -> None:
         self.data = Path(data)
+        #: ``--database``: the PostgreSQL URL holding the log (None: SQLite in DATA).
+        self.database = database
         self.port = port or free_port()
         self.log_path = log_path or self.data.parent / f"server-{self.data.name}.log"
         self.extra = tuple(extra)
@@ -124,6 +130,7 @@ class ServerProcess:
             "127.0.0.1",
             "--port",
             str(self.port),
+            *(["--database", self.database] if self.database else []),
             *self.extra,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -211,7 +218,7 @@ class ServerProcess:
 
 
 def serve_demo(
-    factory: Any, name: str, scenario: Any = None
+    factory: Any, name: str, scenario: Any = None, database: str | None = None
 ) -> Iterator[tuple[ServerProcess, Any]]:
     """Build the demo (or *scenario*) in a fresh directory and serve it on its simulated clock.
 
@@ -220,9 +227,11 @@ def serve_demo(
     """
     from ledger.demo.build import build_demo
 
-    result = build_demo(factory.mktemp(name) / "data", scenario)
+    result = build_demo(factory.mktemp(name) / "data", scenario, database=database)
     root = result.data.root
-    server = ServerProcess(root, extra=["--simulated-clock", str(root / "clock")])
+    server = ServerProcess(
+        root, extra=["--simulated-clock", str(root / "clock")], database=database
+    )
     server.start()
     try:
         yield server, result

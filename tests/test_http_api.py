@@ -1,7 +1,8 @@
 """The HTTP API of a real server process: headers, errors, appends and proofs.
 
 One server (module-scoped) serves a log of 300 synthetic entries written in three
-commits (checkpoints at sizes 100, 200 and 300). Checked:
+commits (checkpoints at sizes 100, 200 and 300); the module runs twice, with the
+log in SQLite and in a real PostgreSQL database (``--database``). Checked:
 
 - /log/checkpoint, hash tiles and entry bundles: content types, Cache-Control,
   gzip Content-Encoding for bundles only when asked for (bytes equal once inflated);
@@ -77,12 +78,13 @@ class Log:
 
 
 @pytest.fixture(scope="module")
-def log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Log]:
+def log(tmp_path_factory: pytest.TempPathFactory, module_database: str | None) -> Iterator[Log]:
     root: Path = tmp_path_factory.mktemp("http-api")
-    data, vkey = init_test_log(root / "data", ORIGIN)
+    data, vkey = init_test_log(root / "data", ORIGIN, database=module_database)
+    db_args = ["--database", module_database] if module_database else []
     # Three commits of 100: checkpoints are published at 100, 200 and 300 only.
-    run_cli("synth", "--data", str(data.root), "--count", "300", "--batch", "100")
-    server = ServerProcess(data.root)
+    run_cli("synth", "--data", str(data.root), *db_args, "--count", "300", "--batch", "100")
+    server = ServerProcess(data.root, database=module_database)
     server.start()
     try:
         with httpx.Client(timeout=30.0) as client:

@@ -1,4 +1,8 @@
-"""The sequencer and the SQLite store: durability, group commit, compare-and-swap, no fork."""
+"""The sequencer and its store: durability, group commit, compare-and-swap, no fork.
+
+Every test that takes the ``data`` fixture runs twice: with SQLite and with a real
+PostgreSQL server (tests/pgserver.py), a fresh database per test.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from ledger.datadir import DataDir, DataDirError, WriterLock
@@ -16,7 +21,9 @@ from ledger.sequencer import GroupCommitter, LogWriter, Overloaded, prepare
 from ledger.service import LogReader, init_log, open_writer
 from ledger.sqlite_store import SqliteStore
 from ledger.store import Head, HeadMoved, StoreError
+from ledger.stores import open_store
 from ledger.synth import synthetic_envelopes
+from tests.pgserver import second_writer_store
 from verifier import merkle
 from verifier.checkpoint import open_checkpoint
 from verifier.errors import FormatError
@@ -26,11 +33,13 @@ from verifier.prover import Prover
 from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
 ORIGIN = "test.example/log"
+#: Bounded retries of a commit that lost the head's compare-and-swap to the other writer.
+HEAD_MOVED_RETRIES = 200
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> DataDir:
-    d = DataDir.at(tmp_path / "data")
+def data(tmp_path: Path, database: str | None) -> DataDir:
+    d = DataDir.at(tmp_path / "data", database=database)
     init_log(d, ORIGIN)
     return d
 
@@ -45,16 +54,18 @@ def entries(n: int, start: int = 0):
 
 def test_init_creates_key_vkey_and_empty_checkpoint(data: DataDir) -> None:
     assert data.key_path.stat().st_mode & 0o777 == 0o600
-    store = SqliteStore.open(data.db_path, readonly=True)
+    store = open_store(data, readonly=True)
     cp = open_checkpoint(store.head().checkpoint, vkey(data))
     assert (cp.size, cp.root, cp.origin) == (0, merkle.EMPTY_ROOT, ORIGIN)
-    assert store.conn_pragmas() == {"journal_mode": "wal", "synchronous": 2}
+    if isinstance(store, SqliteStore):
+        assert store.conn_pragmas() == {"journal_mode": "wal", "synchronous": 2}
     store.close()
 
 
 def test_init_refuses_existing(data: DataDir) -> None:
-    with pytest.raises(DataDirError):
+    with pytest.raises((DataDirError, StoreError), match="already"):
         init_log(data, ORIGIN)
+    assert open_store(data, readonly=True).head().size == 0
 
 
 def test_open_never_creates(tmp_path: Path) -> None:
@@ -65,6 +76,10 @@ def test_open_never_creates(tmp_path: Path) -> None:
 
 
 def test_tables_are_strict(data: DataDir) -> None:
+    if data.database:
+        with psycopg.connect(data.database) as pg, pytest.raises(psycopg.errors.DataError):
+            pg.execute("INSERT INTO tiles (level, idx, data) VALUES ('zero', 0, '\\x00')")
+        return
     conn = sqlite3.connect(data.db_path)
     conn.execute("PRAGMA journal_mode")
     with pytest.raises(sqlite3.IntegrityError):
@@ -107,9 +122,7 @@ def test_resubmission_returns_the_original_receipt(data: DataDir) -> None:
 
 def test_logged_at_never_decreases(data: DataDir) -> None:
     times = iter([5_000_000, 4_000_000, 6_000_000])
-    writer = LogWriter(
-        SqliteStore.open(data.db_path), load_key(data.key_path), clock=lambda: next(times)
-    )
+    writer = LogWriter(open_store(data), load_key(data.key_path), clock=lambda: next(times))
     stamps = [writer.commit(entries(2, start=k * 10))[0].logged_at_ms for k in range(3)]
     assert stamps[1] >= stamps[0]
     assert stamps == sorted(stamps)
@@ -130,7 +143,7 @@ def test_failed_commit_changes_nothing(data: DataDir) -> None:
     good = open_writer(data)
     good.commit(entries(10))
     before = good.store.head()
-    bad = LogWriter(SqliteStore.open(data.db_path), ExplodingSigner(load_key(data.key_path)))
+    bad = LogWriter(second_writer_store(data), ExplodingSigner(load_key(data.key_path)))
     with pytest.raises(OSError, match="HSM"):
         bad.commit(entries(5, start=50))
     bad.store.close()
@@ -153,7 +166,7 @@ def test_compare_and_swap_refuses_a_stale_head(data: DataDir) -> None:
 
 def test_second_writer_catches_up_instead_of_forking(data: DataDir) -> None:
     a = open_writer(data)
-    b = open_writer(data)
+    b = LogWriter(second_writer_store(data), load_key(data.key_path))
     a.commit(entries(7))
     b.commit(entries(1, start=7))  # b has a stale view; it must re-read the head
     b.commit(entries(300, start=8))
@@ -163,18 +176,33 @@ def test_second_writer_catches_up_instead_of_forking(data: DataDir) -> None:
     b.store.close()
 
 
-def _append_in_process(db: str, key: str, start: int, count: int) -> None:
-    data = DataDir.at(Path(db).parent, key)
-    writer = open_writer(data)
+def commit_retrying(writer: LogWriter, batch: list) -> int:
+    """Commit *batch*, retrying (bounded) while the other writer holds or moved the head;
+    return how many attempts lost the compare-and-swap."""
+    for attempt in range(HEAD_MOVED_RETRIES):
+        try:
+            writer.commit(batch)
+            return attempt
+        except HeadMoved:
+            continue
+    raise AssertionError(f"still HeadMoved after {HEAD_MOVED_RETRIES} attempts")
+
+
+def _append_in_process(root: str, key: str, database: str | None, start: int, count: int) -> None:
+    data = DataDir.at(root, key, database)
+    writer = LogWriter(second_writer_store(data), load_key(data.key_path))
     for k in range(count // 10):
-        writer.commit(entries(10, start=start + k * 10))
+        commit_retrying(writer, entries(10, start=start + k * 10))
     writer.store.close()
 
 
 def test_two_processes_on_one_database_never_fork(data: DataDir) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_append_in_process, args=(str(data.db_path), str(data.key_path), s, 200))
+        ctx.Process(
+            target=_append_in_process,
+            args=(str(data.root), str(data.key_path), data.database, s, 200),
+        )
         for s in (0, 10_000)
     ]
     for p in procs:
@@ -186,7 +214,7 @@ def test_two_processes_on_one_database_never_fork(data: DataDir) -> None:
 
 
 def assert_checkpoints_consistent(data: DataDir, expected_size: int) -> None:
-    store = SqliteStore.open(data.db_path, readonly=True)
+    store = open_store(data, readonly=True)
     key = vkey(data)
     head = open_checkpoint(store.head().checkpoint, key)
     assert head.size == expected_size
@@ -238,7 +266,7 @@ def test_reader_serves_partial_tiles_of_earlier_sizes(data: DataDir) -> None:
     writer = open_writer(data)
     writer.commit(entries(20))
     writer.commit(entries(280, start=20))
-    reader = LogReader(SqliteStore.open(data.db_path, readonly=True))
+    reader = LogReader(open_store(data, readonly=True))
     full = reader.tile("tile/0/000").data
     assert reader.tile("tile/0/000.p/20").data == full[: 20 * 32]
     assert reader.tile("tile/0/001.p/44").data

@@ -97,6 +97,20 @@ async def handle_http(request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_store(request: Request, exc: Exception) -> Response:
+    """The store failed a read (its database is unreachable, e.g. PostgreSQL restarting).
+
+    The store reconnects by itself on the next request: 503 with Retry-After.
+    """
+    return problem_response(
+        503,
+        "store-unavailable",
+        f"the log's store cannot be read right now: {exc}",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Anything unforeseen still answers in the one error shape, without internals."""
     return problem_response(

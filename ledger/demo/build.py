@@ -22,6 +22,7 @@ from ledger.scenario import Scenario, actor_key, load
 from ledger.sequencer import LogWriter, prepare
 from ledger.service import MARKER_KEY_NAME, init_log, open_writer
 from ledger.signing import EntryKey
+from ledger.stores import check_no_log
 from verifier.leaf import format_logged_at
 from verifier.policy.audit import Auditor, AuditReport
 from verifier.policy.engine import due_markers
@@ -65,12 +66,20 @@ def _append(
     return result.index
 
 
-def build_demo(root: Path, scenario: Scenario | None = None) -> DemoResult:
-    """Create DATA anew at *root* and append the scenario on its calendar."""
+def build_demo(
+    root: Path, scenario: Scenario | None = None, *, database: str | None = None
+) -> DemoResult:
+    """Create DATA anew at *root* and append the scenario on its calendar.
+
+    With *database* (a PostgreSQL URL) the log goes into that database, which
+    must be empty: the directory is replaced, a database is never emptied.
+    """
     scenario = scenario or load(scenario_path())
+    data = DataDir.at(root, database=database)
+    if database:
+        check_no_log(data)  # before the directory is deleted
     if root.exists():
         shutil.rmtree(root)
-    data = DataDir.at(root)
     vkey = init_log(data, scenario.origin, created_at_ms=scenario.entries[0].at_ms)
     # A simulation: the marker key is the scenario's "log-markers" actor, whom
     # the scenario's board grants the log role.
