@@ -56,6 +56,11 @@ def _detail(entry_type: str, payload: dict[str, Any]) -> str:
     if entry_type == "threshold_postponement":
         lv, a, b = payload.get("level"), payload.get("from_cycle"), payload.get("to_cycle")
         return f"level {lv}: lift of {a} postponed to {b}"
+    if entry_type == "log_key_change":
+        new = str(payload.get("new_vkey", "")).split("+")
+        key = "+".join(new[:2]) if len(new) == 3 else "?"
+        old, until = payload.get("old_key_hash"), payload.get("overlap_end")
+        return f"log key {old} → {key}, both until {until}"
     return ""
 
 
@@ -278,7 +283,30 @@ def keys(site: Site) -> dict[str, Any]:
         "board_quorum": registry.board_quorum if registry is not None else None,
         "decision_quorum": registry.decision_quorum if registry is not None else None,
         "keys": out,
+        "log_key_changes": _log_key_changes(site),
     }
+
+
+def _log_key_changes(site: Site) -> list[dict[str, Any]]:
+    """The log's own key changes (``log_key_change`` entries), oldest first."""
+    out: list[dict[str, Any]] = []
+    for row in site.reader.store.search(SearchQuery(entry_type="log_key_change", limit=PAGE_SIZE)):
+        payload = site.view.describe(row.leaf).get("payload")
+        if not isinstance(payload, dict):
+            continue
+        out.append(
+            {
+                "index": row.index,
+                "logged_at": format_logged_at(row.logged_at_ms),
+                "new_vkey": payload.get("new_vkey"),
+                "new_mldsa_vkey": payload.get("new_mldsa_vkey"),
+                "old_key_hash": payload.get("old_key_hash"),
+                "overlap_end": payload.get("overlap_end"),
+                "reason": payload.get("reason"),
+                "url": f"/entries/{row.index}",
+            }
+        )
+    return out
 
 
 def compliance(site: Site) -> dict[str, Any]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from verifier.mldsa import MLDSA44Signer
+from verifier.note import Ed25519Signer
+
 ORIGIN = "ledger.example/log"
 KEY = base64.b64encode(bytes(range(1, 33))).decode()
 DIGEST = "ab" * 32
@@ -137,6 +140,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "reveal": {"commitment": 5, "salt": KEY, "content_sha256": DIGEST},
     "schedule_marker": {"marker": "submission_window_closed", "cycle": 2027},
+    "log_key_change": {
+        "new_vkey": Ed25519Signer.from_seed(ORIGIN, bytes(range(7, 39))).verifier.vkey,
+        "old_key_hash": Ed25519Signer.from_seed(ORIGIN, bytes(range(32))).key_id.hex(),
+        "overlap_end": "2027-03-01T00:00:00Z",
+        "reason": "scheduled rotation",
+        "new_mldsa_vkey": MLDSA44Signer.from_seed(ORIGIN, bytes(range(32))).verifier.vkey,
+    },
 }
 
 

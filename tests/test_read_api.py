@@ -1,5 +1,6 @@
 """The read API of a governed log (the demo) over a real server: search, schemas,
-entry details, audit, and the schedule-marker job on a simulated clock."""
+entry details, audit, and the schedule-marker job on a simulated clock. The demo
+runs twice: in SQLite and in a real PostgreSQL database (``--database``)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,15 @@ SCENARIOS = Path(__file__).parent / "scenarios"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, DemoResult]]:
-    result = build_demo(tmp_path_factory.mktemp("demo") / "data")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, module_database: str | None
+) -> Iterator[tuple[ServerProcess, DemoResult]]:
+    result = build_demo(tmp_path_factory.mktemp("demo") / "data", database=module_database)
     root = result.data.root
     server = ServerProcess(
-        root, extra=["--simulated-clock", str(root / "clock"), "--marker-interval", "0.2"]
+        root,
+        extra=["--simulated-clock", str(root / "clock"), "--marker-interval", "0.2"],
+        database=module_database,
     )
     server.start()
     try:
@@ -94,7 +99,7 @@ def test_search_pages(demo) -> None:
 def test_schemas(demo) -> None:
     server, _ = demo
     types = get(server, "/api/v1/schemas")["types"]
-    assert len(types) == 19
+    assert len(types) == 20 and "log_key_change" in str(types)
     r = httpx.get(server.url("/api/v1/schemas/decision"))
     assert r.headers["content-type"] == "application/schema+json"
     schema = r.json()

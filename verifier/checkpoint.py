@@ -15,13 +15,19 @@ verifier accepts them as the spec says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from verifier.encoding import b64decode_strict, b64encode, parse_decimal
-from verifier.errors import FormatError, SignatureError
+from verifier.errors import (
+    FormatError,
+    MissingSignatureError,
+    RetiredKeyError,
+    SignatureError,
+    UnknownKeyError,
+)
 from verifier.merkle import HASH_SIZE
-from verifier.note import NoteVerifier, VerifiedNote, verify_note
+from verifier.note import NoteVerifier, VerifiedNote, key_label, verify_note
 
 #: Origins are URL prefixes without a scheme; keep them to a sane length.
 MAX_ORIGIN_LENGTH = 255
@@ -94,21 +100,79 @@ class SignedCheckpoint:
 
 def open_checkpoint(
     data: bytes,
-    log_key: NoteVerifier,
+    log_key: NoteVerifier | Sequence[NoteVerifier],
     *,
     other_keys: Iterable[NoteVerifier] = (),
+    require_one_of: Sequence[NoteVerifier] = (),
+    retired: Sequence[NoteVerifier] = (),
 ) -> SignedCheckpoint:
-    """Verify a signed checkpoint: the log key must sign it, and the origin must be its name.
+    """Verify a signed checkpoint: a log key must sign it, and the origin must be its name.
 
-    *other_keys* (e.g. witnesses' cosignature keys) are checked if present but are
-    not enough on their own; quorum rules are the caller's (tlog-policy).
+    *log_key* is the log's key, or several (a key rotation's old and new keys, an
+    Ed25519 and an ML-DSA-44 key): as C2SP tlog-policy says of ``log`` lines, a
+    valid signature by any one of them suffices, and every known key's signature
+    that is present must verify (signed-note). *other_keys* (e.g. witnesses'
+    cosignature keys) are checked if present but are not enough on their own;
+    quorum rules are the caller's (tlog-policy).
+
+    *require_one_of*: keys of which at least one must have signed validly — the
+    log's ML-DSA-44 key when the auditor requires post-quantum signatures —
+    else :class:`MissingSignatureError`. *retired*: log keys that a logged key
+    change retired; a note signed only by them fails with :class:`RetiredKeyError`.
     """
-    verified = verify_note(data, [log_key, *other_keys])
-    if not verified.signed_by(log_key):
-        raise SignatureError(f"checkpoint is not signed by the log key {log_key.name}")
+    given: tuple[NoteVerifier, ...] = (
+        tuple(log_key) if isinstance(log_key, Sequence) else (log_key,)
+    )
+    if not given:
+        raise ValueError("open_checkpoint needs at least one log key")
+    retired_ids = {(k.name, k.key_id) for k in retired}
+    log_keys = tuple(k for k in given if (k.name, k.key_id) not in retired_ids)
+    if not log_keys:
+        raise RetiredKeyError(
+            "every log key this verifier trusts was retired by a logged key change "
+            f"({', '.join(key_label(k) for k in given)}); give the log's current vkey"
+        )
+    try:
+        verified = verify_note(data, [*log_keys, *require_one_of, *other_keys])
+    except UnknownKeyError as exc:
+        _explain_unknown(exc, log_keys, retired)
+        raise
+    signers = [k for k in log_keys if verified.signed_by(k)]
+    if not signers:
+        trusted = ", ".join(key_label(k) for k in log_keys)
+        raise SignatureError(f"checkpoint is not signed by the log key ({trusted})")
     checkpoint = parse_checkpoint(verified.text)
-    if checkpoint.origin != log_key.name:
+    if all(checkpoint.origin != k.name for k in signers):
         raise FormatError(
-            f"checkpoint origin {checkpoint.origin!r} is not the log key's name {log_key.name!r}"
+            f"checkpoint origin {checkpoint.origin!r} is not the log key's name {signers[0].name!r}"
+        )
+    if require_one_of and not any(verified.signed_by(k) for k in require_one_of):
+        wanted = ", ".join(key_label(k) for k in require_one_of)
+        raise MissingSignatureError(
+            f"checkpoint of size {checkpoint.size} carries no valid signature by the "
+            f"required key ({wanted}); it was required, so the checkpoint is refused"
         )
     return SignedCheckpoint(checkpoint, verified, data)
+
+
+def _explain_unknown(
+    exc: UnknownKeyError, log_keys: Sequence[NoteVerifier], retired: Sequence[NoteVerifier]
+) -> None:
+    """Turn "no trusted key signed" into what an auditor can act on; raise it."""
+    old = {f"{k.name}+{k.key_id.hex()}": k for k in retired}
+    by_retired = [old[u] for u in exc.unknown if u in old]
+    if by_retired:
+        raise RetiredKeyError(
+            "checkpoint is signed only by log key(s) "
+            f"{', '.join(key_label(k) for k in by_retired)}, which a logged key change "
+            "retired: it is not accepted any more"
+        ) from None
+    trusted = ", ".join(key_label(k) for k in log_keys)
+    unknown = ", ".join(exc.unknown) or "none"
+    raise UnknownKeyError(
+        f"checkpoint is not signed by any log key this verifier trusts ({trusted}); it is "
+        f"signed by unknown key(s) {unknown}. If the log rotated its key, obtain the new "
+        "vkey from a source you trust (not the log's server), or verify with a --state "
+        "directory that followed the rotation during its overlap period",
+        unknown=exc.unknown,
+    ) from None

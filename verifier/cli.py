@@ -22,7 +22,9 @@ import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import TextIO
 
+from verifier import logkeys
 from verifier.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.consistency import ForkEvidence, check_consistent, recheck_evidence
 from verifier.encoding import b64decode_strict, b64encode
@@ -32,13 +34,18 @@ from verifier.errors import (
     FormatError,
     InconsistencyError,
     LedgerVerifyError,
+    MissingSignatureError,
+    RetiredKeyError,
+    UnknownKeyError,
     VerificationError,
 )
 from verifier.fetch import LogSource, RemoteBlobs
 from verifier.leaf import loads_strict, parse_leaf
 from verifier.logcheck import LogCheck, Progress, check_log
+from verifier.logkeys import KeyChange, LogKey, LogKeys
+from verifier.mldsa import MLDSA44Verifier, parse_mldsa_vkey
 from verifier.monitor import Monitor, print_json_line
-from verifier.note import Ed25519Verifier, parse_vkey
+from verifier.note import Ed25519Verifier, key_label, parse_vkey
 from verifier.policy.audit import AuditState
 from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text
@@ -55,14 +62,61 @@ EXIT_LOG_BROKEN = 3
 EXIT_FETCH = 4
 
 
-def _load_vkey(value: str) -> Ed25519Verifier:
+def _read_key_arg(value: str) -> str:
     path = Path(value)
-    text = path.read_text().strip() if "+" not in value and path.is_file() else value.strip()
-    return parse_vkey(text)
+    return path.read_text().strip() if "+" not in value and path.is_file() else value.strip()
+
+
+def _load_vkey(value: str) -> Ed25519Verifier:
+    return parse_vkey(_read_key_arg(value))
+
+
+def _given_keys(args: argparse.Namespace) -> list[LogKey]:
+    """The log keys given out of band: ``--policy`` log lines or ``--vkey``; ``--mldsa-vkey``."""
+    keys: list[LogKey] = []
+    if getattr(args, "policy", None):
+        keys += parse_trust_policy(Path(args.policy).read_text()).logs
+    elif getattr(args, "vkey", None):
+        keys.append(_load_vkey(args.vkey))
+    else:
+        raise UsageError("give the log's key: --policy FILE or --vkey VKEY")
+    if getattr(args, "mldsa_vkey", None):
+        keys.append(parse_mldsa_vkey(_read_key_arg(args.mldsa_vkey), "--mldsa-vkey"))
+    return keys
+
+
+def _log_keys(args: argparse.Namespace, state: StateDir | None = None) -> LogKeys:
+    """The keys given, and the key changes a state directory accepted earlier."""
+    keys = LogKeys(tuple(_given_keys(args)))
+    if state is None:
+        return keys
+    try:
+        return LogKeys(keys.given, logkeys.load(state.path, keys.given[0].name))
+    except FormatError as exc:
+        # Fails closed: without the file only the given keys are trusted.
+        print(f"   ignoring the stored log keys: {exc}", file=sys.stderr)
+        return keys
+
+
+def _required(args: argparse.Namespace, keys: LogKeys) -> list[MLDSA44Verifier]:
+    """The ML-DSA-44 log keys of which one must sign, if post-quantum signatures are required."""
+    if not (getattr(args, "mldsa_vkey", None) or getattr(args, "require_mldsa", False)):
+        return []
+    required = keys.trusted_mldsa()
+    if not required:
+        raise UsageError(
+            "--require-mldsa needs the log's ML-DSA-44 key: --mldsa-vkey VKEY, or a "
+            "'log' line with its type 0x06 vkey in --policy"
+        )
+    return required
 
 
 def _check_against_state(
-    state: StateDir, cp: SignedCheckpoint, source: LogSource, args: argparse.Namespace
+    state: StateDir,
+    cp: SignedCheckpoint,
+    source: LogSource,
+    args: argparse.Namespace,
+    keys: LogKeys,
 ) -> SignedCheckpoint | None:
     """Refuse a rollback or a fork against the last checkpoint this state verified.
 
@@ -71,7 +125,8 @@ def _check_against_state(
     saved = state.checkpoint_bytes()
     if saved is None:
         return None
-    old = open_checkpoint(saved, _log_key(args))
+    # Verified when it was stored: any key this state ever knew may have signed it.
+    old = open_checkpoint(saved, keys.known())
     try:
         check_consistent(old, cp, source.fetch)
     except InconsistencyError as exc:
@@ -86,14 +141,6 @@ def _check_against_state(
     if not args.quiet and old.size != cp.size:
         print(f"   consistent with the last verified size {old.size}", file=sys.stderr)
     return old
-
-
-def _log_key(args: argparse.Namespace) -> Ed25519Verifier:
-    if args.policy:
-        return parse_trust_policy(Path(args.policy).read_text()).log
-    if not args.vkey:
-        raise UsageError("give the log's key: --policy FILE or --vkey VKEY")
-    return _load_vkey(args.vkey)
 
 
 def _progress(args: argparse.Namespace) -> Progress | None:
@@ -120,12 +167,24 @@ def _jobs(args: argparse.Namespace) -> int:
     return int(args.jobs)
 
 
+def _state(args: argparse.Namespace) -> StateDir | None:
+    return StateDir(Path(args.state)) if getattr(args, "state", None) else None
+
+
 def _check(
-    args: argparse.Namespace, source: LogSource, cp: SignedCheckpoint, *, schedule: bool
-) -> LogCheck:
-    """Check the log's entries at *cp*: from the stored state if there is one, else all."""
-    state = StateDir(Path(args.state)) if getattr(args, "state", None) else None
-    old = _check_against_state(state, cp, source, args) if state is not None else None
+    args: argparse.Namespace,
+    source: LogSource,
+    cp: SignedCheckpoint,
+    keys: LogKeys,
+    *,
+    schedule: bool,
+) -> tuple[LogCheck, LogKeys]:
+    """Check the log's entries at *cp*: from the stored state if there is one, else all.
+
+    Returns the result and the log keys after it (key changes learned, rotations finished).
+    """
+    state = _state(args)
+    old = _check_against_state(state, cp, source, args, keys) if state is not None else None
     start: AuditState | None = None
     reload = None
     if old is not None and state is not None and not args.full:
@@ -149,10 +208,51 @@ def _check(
         jobs=_jobs(args),
         progress=_progress(args),
     )
+    after = keys.learn(KeyChange.of(i, body) for i, body in result.key_changes)
+    after = after.finish(cp, int(time.time()))
     if state is not None:
-        # Crash point: only now, after every entry was checked, does the state advance.
+        # Crash point: only now, after every entry was checked, does the state advance:
+        # the log keys first (a crash before the checkpoint is stored re-checks the new
+        # entries and learns the same keys again), then the replay state and checkpoint.
+        if after.changes != keys.changes:
+            logkeys.save(state.path, cp.origin, after.changes)
         state.save(cp, result.auditor.state)
-    return result
+    return result, after
+
+
+def _report_keys(
+    args: argparse.Namespace, result: LogCheck, before: LogKeys, after: LogKeys, out: TextIO
+) -> None:
+    """Say which key changes this run saw, and which log keys it retired."""
+    state = _state(args)
+    for index, body in result.key_changes:
+        new = parse_vkey(body.new_vkey)
+        pq = ""
+        if body.new_mldsa_vkey:
+            pq = f" and {'+'.join(body.new_mldsa_vkey.split('+')[:2])} (ML-DSA-44)"
+        print(
+            f"   log key change at entry {index}, signed by the board's quorum: new key "
+            f"{new.vkey}{pq}, replacing key hash {body.old_key_hash}; both sign until "
+            f"{body.overlap_end}. Reason: {body.reason}",
+            file=out,
+        )
+        if state is not None:
+            where = state.path / logkeys.LOG_KEYS
+            print(f"      this verifier trusts the new key from now on ({where})", file=out)
+        else:
+            print(
+                "      without --state this is not remembered: confirm the new vkey out of "
+                "band, then verify with it",
+                file=out,
+            )
+    was = {(k.name, k.key_id) for k in before.retired()}
+    for k in after.retired():
+        if (k.name, k.key_id) not in was and state is not None:
+            print(
+                f"   log key {key_label(k)} is retired (its rotation has finished): "
+                "a checkpoint signed only by it is refused from now on",
+                file=out,
+            )
 
 
 def _stored_replay(state: StateDir, checkpoint: SignedCheckpoint) -> AuditState | None:
@@ -166,9 +266,12 @@ def _stored_replay(state: StateDir, checkpoint: SignedCheckpoint) -> AuditState 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
-    cp = _open(source, args)
-    result = _check(args, source, cp, schedule=False)
+    keys = _log_keys(args, _state(args))
+    cp = _open(source, args, keys)
+    result, after = _check(args, source, cp, keys, schedule=False)
     print(f"OK {cp.origin}: tree size {cp.size}, root {b64encode(cp.root)}")
+    signed = [key_label(k) for k in after.known() if cp.note.signed_by(k)]
+    print(f"   checkpoint signed by {', '.join(signed)}")
     if result.start_size:
         print(
             f"   {result.new_entries} new entries verified since size {result.start_size} "
@@ -190,6 +293,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"   {result.new_entries} entries replayed: every signature{how} under the key set "
             "the log grants and revokes, schemas, roles, references, time order"
         )
+    _report_keys(args, result, keys, after, sys.stdout)
     report = result.auditor.report(0)
     if report.findings:
         print(report_text(report).replace("Audit of", "Entries of", 1))
@@ -197,14 +301,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    key = _log_key(args)
+    keys = _given_keys(args)
+    key = keys[0]
     if args.evidence:
-        print(recheck_evidence(Path(args.evidence).read_text(), key))
+        print(recheck_evidence(Path(args.evidence).read_text(), keys))
         return EXIT_OK
     if not (args.checkpoint_a and args.checkpoint_b):
         raise UsageError("give two checkpoint files, or --evidence FILE")
-    a = open_checkpoint(Path(args.checkpoint_a).read_bytes(), key)
-    b = open_checkpoint(Path(args.checkpoint_b).read_bytes(), key)
+    a = open_checkpoint(Path(args.checkpoint_a).read_bytes(), keys)
+    b = open_checkpoint(Path(args.checkpoint_b).read_bytes(), keys)
     old, new = (a, b) if a.size <= b.size else (b, a)
     source = LogSource(args.log) if args.log else None
     try:
@@ -223,26 +328,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_proof(args: argparse.Namespace) -> int:
-    key = _log_key(args)
+    keys = LogKeys(tuple(_given_keys(args)))
+    required = _required(args, keys)
     raw = Path(args.receipt).read_bytes()
     receipt = loads_strict(raw, what=args.receipt)
     if not isinstance(receipt, dict) or receipt.get("media_type") != RECEIPT_MEDIA_TYPE:
         raise FormatError(f"{args.receipt}: not a receipt ({RECEIPT_MEDIA_TYPE})")
     leaf = b64decode_strict(str(receipt.get("leaf", "")), what="receipt leaf")
     proof = parse_tlog_proof(str(receipt.get("tlog_proof", "")))
-    verified = verify_tlog_proof(leaf, proof, key)
+    verified = verify_tlog_proof(leaf, proof, list(keys.given))
     cosigned: dict[str, int] = {}
+    earliest: int | None = None
+    if required:
+        open_checkpoint(proof.checkpoint, list(keys.given), require_one_of=required)
     if args.policy:
         # The checkpoint must carry the policy's witness quorum: only then is the
         # entry public in the sense that independent witnesses saw this log.
         policy = parse_trust_policy(Path(args.policy).read_text())
-        cosigned = dict(open_trusted_checkpoint(proof.checkpoint, policy).cosigned)
+        trusted = open_trusted_checkpoint(
+            proof.checkpoint, policy, extra_log_keys=keys.given, require_one_of=required
+        )
+        cosigned, earliest = dict(trusted.cosigned), trusted.earliest
     parsed = parse_leaf(leaf)
     cp = verified.checkpoint
     print(f"OK: entry {proof.index} is in {cp.origin} at tree size {cp.size}")
+    if required:
+        print("   the checkpoint carries the log's valid ML-DSA-44 (post-quantum) signature")
     if cosigned:
-        earliest = min(cosigned.values())
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(earliest))
+        when = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(earliest))
+            if earliest is not None
+            else "(no cosignature states a time)"
+        )
         print(f"   witnessed by {', '.join(sorted(cosigned))}; existed by {when}")
     print(f"   logged_at {parsed.logged_at}, type {parsed.envelope.entry_type}")
     print(
@@ -253,19 +370,30 @@ def cmd_proof(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open(source: LogSource, args: argparse.Namespace) -> SignedCheckpoint:
-    """The log's checkpoint, verified under --policy (with its witness quorum) or --vkey."""
+def _open(source: LogSource, args: argparse.Namespace, keys: LogKeys) -> SignedCheckpoint:
+    """The log's checkpoint, verified under --policy (with its witness quorum) or --vkey.
+
+    Keys a state directory learnt from logged key changes are trusted too, keys it
+    retired are not, and with --mldsa-vkey or --require-mldsa the log's ML-DSA-44
+    signature must be there and valid.
+    """
     data = source.fetch("checkpoint")
+    required = _required(args, keys)
+    retired = keys.retired()
     if args.policy:
         policy = parse_trust_policy(Path(args.policy).read_text())
-        trusted = open_trusted_checkpoint(data, policy)
+        trusted = open_trusted_checkpoint(
+            data,
+            policy,
+            extra_log_keys=keys.trusted(),
+            require_one_of=required,
+            retired=retired,
+        )
         if trusted.cosigned and not args.quiet:
             names = ", ".join(f"{n} ({t})" for n, t in sorted(trusted.cosigned.items()))
             print(f"   cosigned by {names}", file=sys.stderr)
         return trusted.checkpoint
-    if not args.vkey:
-        raise UsageError("give the log's key: --policy FILE or --vkey VKEY")
-    return open_checkpoint(data, _load_vkey(args.vkey))
+    return open_checkpoint(data, keys.trusted(), require_one_of=required, retired=retired)
 
 
 class UsageError(Exception):
@@ -274,9 +402,11 @@ class UsageError(Exception):
 
 def cmd_audit(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
-    cp = _open(source, args)
+    keys = _log_keys(args, _state(args))
+    cp = _open(source, args, keys)
     now = parse_time(args.at, "--at") if args.at else int(time.time() * 1000)
-    result = _check(args, source, cp, schedule=True)
+    result, after = _check(args, source, cp, keys, schedule=True)
+    _report_keys(args, result, keys, after, sys.stderr)
     report = result.auditor.report(now)
     if args.evidence:
         n = write_finding_evidence(Path(args.evidence), report, cp, source.fetch)
@@ -286,12 +416,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_witness_keygen(args: argparse.Namespace) -> int:
-    """Write a new cosignature/v1 key (PRIVATE+KEY, type 0x04, mode 0600); print its vkey."""
+    """Write a new witness key (PRIVATE+KEY, mode 0600); print its vkey.
+
+    Ed25519 cosignature/v1 (type 0x04) by default; ML-DSA-44 ``subtree/v1``
+    (type 0x06) with ``--mldsa`` (C2SP tlog-cosignature).
+    """
     from verifier.cosignature import CosignatureSigner
+    from verifier.mldsa import MLDSA44Signer
     from verifier.witness import witness_skey
 
+    signer: CosignatureSigner | MLDSA44Signer
     try:
-        signer = CosignatureSigner.from_seed(args.name, os.urandom(32))
+        if args.mldsa:
+            signer = MLDSA44Signer.from_seed(args.name, os.urandom(32))
+        else:
+            signer = CosignatureSigner.from_seed(args.name, os.urandom(32))
     except FormatError as exc:
         raise UsageError(f"--name: {exc}") from None
     # O_EXCL: never overwrite a key (that would orphan the witness's identity).
@@ -352,6 +491,11 @@ def _add_witness_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     sp = wsub.add_parser("keygen", help="create the witness's signing key; print its vkey")
     sp.add_argument("--out", required=True, help="key file to create (mode 0600, never replaced)")
     sp.add_argument("--name", required=True, help="the witness's name, e.g. witness.example/w1")
+    sp.add_argument(
+        "--mldsa",
+        action="store_true",
+        help="a post-quantum ML-DSA-44 key (tlog-cosignature type 0x06) instead of Ed25519",
+    )
     sp.set_defaults(func=cmd_witness_keygen)
     sp = wsub.add_parser("serve", help="serve POST <prefix>/add-checkpoint over HTTP")
     sp.add_argument("--key", required=True, help="the witness key file (from witness keygen)")
@@ -366,22 +510,32 @@ def _add_witness_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
 def cmd_monitor(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     policy = parse_trust_policy(Path(args.policy).read_text()) if args.policy else None
-    key = _log_key(args)
+    state = _state(args)
+    # The monitor trusts the keys given and those a `verify --state` run learnt in the
+    # same state directory; it does not learn key changes itself.
+    keys = _log_keys(args, state)
+    required = _required(args, keys)
 
     def opener(data: bytes) -> tuple[SignedCheckpoint, dict[str, int]]:
         if policy is not None:
-            trusted = open_trusted_checkpoint(data, policy)
+            trusted = open_trusted_checkpoint(
+                data,
+                policy,
+                extra_log_keys=keys.trusted(),
+                require_one_of=required,
+                retired=keys.retired(),
+            )
             return trusted.checkpoint, dict(trusted.cosigned)
-        return open_checkpoint(data, key), {}
+        cp = open_checkpoint(data, keys.trusted(), require_one_of=required, retired=keys.retired())
+        return cp, {}
 
     monitor = Monitor(
         source.fetch, opener, args.max_age, jobs=_jobs(args), blobs=RemoteBlobs(source)
     )
-    state = StateDir(Path(args.state)) if args.state else None
     saved = state.checkpoint_bytes() if state is not None else None
     if state is not None and saved is not None:
         # Resume from the last checkpoint seen; entries before it are not re-reported.
-        monitor.last = open_checkpoint(saved, key)
+        monitor.last = open_checkpoint(saved, keys.known())
         resumed = _stored_replay(state, monitor.last)
         if resumed is not None and resumed.policy is not None:
             monitor.resume(resumed)
@@ -409,10 +563,28 @@ def _log_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
     sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
     sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    _mldsa_args(sp)
     sp.add_argument(
         "--jobs",
         type=int,
         help="processes checking signatures (default: the cores this process may use; 1: in line)",
+    )
+
+
+def _mldsa_args(sp: argparse.ArgumentParser) -> None:
+    """The log's post-quantum key (C2SP tlog-cosignature ML-DSA-44, type 0x06)."""
+    sp.add_argument(
+        "--mldsa-vkey",
+        metavar="VKEY",
+        help="the log's ML-DSA-44 verifier key (type 0x06), or a file holding it: every "
+        "checkpoint must then carry its valid post-quantum signature",
+    )
+    sp.add_argument(
+        "--require-mldsa",
+        action="store_true",
+        help="require a valid ML-DSA-44 signature by the log's ML-DSA-44 key (from "
+        "--mldsa-vkey or a 'log' line of --policy); without it that line is only checked "
+        "if present",
     )
 
 
@@ -501,6 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--policy", help="a tlog-policy file: also require its witness quorum on the checkpoint"
     )
+    _mldsa_args(sp)
     sp.add_argument("--show-payload", action="store_true", help="print the entry's payload")
     sp.set_defaults(func=cmd_proof)
     _add_witness_commands(sub)
@@ -517,6 +690,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, UsageError) as exc:
         print(f"frontier-verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (UnknownKeyError, RetiredKeyError, MissingSignatureError) as exc:
+        # The checkpoint may be fine: this verifier cannot trust it (exit 3 all the same).
+        print(f"frontier-verify: CHECKPOINT NOT TRUSTED: {exc}", file=sys.stderr)
+        return EXIT_LOG_BROKEN
     except (VerificationError, FormatError, LedgerVerifyError) as exc:
         print(f"frontier-verify: LOG BROKEN: {exc}", file=sys.stderr)
         return EXIT_LOG_BROKEN

@@ -9,6 +9,7 @@ signed two histories, and the two signed checkpoints with the failing proof are
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,7 @@ class ForkEvidence:
         return json.dumps(doc, indent=2)
 
 
-def recheck_evidence(text: str, log_key: NoteVerifier) -> str:
+def recheck_evidence(text: str, log_key: NoteVerifier | Sequence[NoteVerifier]) -> str:
     """Re-check a fork evidence file offline; return a sentence saying what it proves.
 
     Raises FormatError if the file does not prove an inconsistency.

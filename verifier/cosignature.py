@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from verifier import ed25519
 from verifier.encoding import b64encode
 from verifier.errors import FormatError, SignatureError
+from verifier.mldsa import ALG_MLDSA44, MLDSA44Verifier, parse_mldsa_vkey, split_typed_vkey
 from verifier.note import ALG_COSIGNATURE_V1, NoteSignature, check_key_name, key_id, split_vkey
 
 COSIGNATURE_SIZE = 8 + 64
@@ -34,6 +35,8 @@ class CosignatureVerifier:
     name: str
     key_id: bytes
     public_key: bytes
+
+    kind = "Ed25519 cosignature/v1"
 
     @classmethod
     def from_public_key(cls, name: str, public_key: bytes) -> CosignatureVerifier:
@@ -78,13 +81,22 @@ class CosignatureSigner:
             self.name, ed25519.public_bytes(self.private_key)
         )
 
+    def covers(self, text: str) -> None:
+        """cosignature/v1 covers the whole note text, extension lines included."""
+
     def cosign(self, text: str, timestamp: int) -> NoteSignature:
         sig = self.private_key.sign(cosigned_message(text, timestamp))
         return NoteSignature(self.name, self.key_id, timestamp.to_bytes(8, "big") + sig)
 
 
-def parse_witness_vkey(vkey: str) -> CosignatureVerifier:
-    """Parse a witness vkey: ``<name>+<hex id>+<base64(0x04 || pubkey32)>``."""
+def parse_witness_vkey(vkey: str) -> CosignatureVerifier | MLDSA44Verifier:
+    """Parse a witness vkey: ``<name>+<hex id>+<base64(type || key)>``.
+
+    Type 0x04: Ed25519 cosignature/v1 (32-byte key); type 0x06: ML-DSA-44
+    ``subtree/v1`` (1312-byte key), the two types of tlog-cosignature §"Format".
+    """
+    if split_typed_vkey(vkey, "witness vkey")[2] == ALG_MLDSA44:
+        return parse_mldsa_vkey(vkey, "witness vkey")
     name, id_hex, key = split_vkey(vkey, ALG_COSIGNATURE_V1, "witness vkey")
     verifier = CosignatureVerifier.from_public_key(name, key)
     if verifier.key_id.hex() != id_hex:

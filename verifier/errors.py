@@ -28,6 +28,26 @@ class SignatureError(VerificationError):
     """A signature is missing, made by an unknown key, or does not verify."""
 
 
+class UnknownKeyError(SignatureError):
+    """No key the verifier trusts signed the note; it names the keys that did sign.
+
+    ``unknown`` holds ``<name>+<hex key ID>`` of each signature line by a key the
+    verifier does not know (a rotated log key, a witness not in the policy).
+    """
+
+    def __init__(self, message: str, *, unknown: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.unknown = unknown
+
+
+class MissingSignatureError(SignatureError):
+    """A signature the verifier requires (e.g. the log's ML-DSA-44 one) is absent."""
+
+
+class RetiredKeyError(SignatureError):
+    """The note is signed only by a log key that a logged key change retired."""
+
+
 class WeakKeyError(FormatError):
     """A public key is small-order or not canonically encoded; such keys are refused."""
 

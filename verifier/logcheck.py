@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from verifier.checkpoint import SignedCheckpoint
+from verifier.entries.payloads import LogKeyChange
 from verifier.policy.audit import Auditor, AuditState
 from verifier.sigpool import CHUNK, MIN_PARALLEL, ParallelSignatures
 from verifier.tilelog import Fetch, fetch_new_leaves, verify_tile_log
@@ -37,6 +38,8 @@ class LogCheck:
     rechecked_in_line: bool  # a signature failed: the run was redone in line
     #: With ``collect_entries``: (index, entry type, logged_at) of each new entry.
     entries: list[tuple[int, str, str]] = field(default_factory=list)
+    #: Admitted ``log_key_change`` entries among the new entries, in log order.
+    key_changes: list[tuple[int, LogKeyChange]] = field(default_factory=list)
 
     @property
     def new_entries(self) -> int:
@@ -101,11 +104,17 @@ def _run(  # noqa: PLR0917 - private; called with one shared argument tuple
     base = auditor.size
     todo = checkpoint.size - base
     entries: list[tuple[int, str, str]] = []
+    key_changes: list[tuple[int, LogKeyChange]] = []
 
     def feed(leaves: list[bytes]) -> None:
         for leaf in leaves:
             index = auditor.size
             auditor.feed(leaf)
+            checked = auditor.last_checked
+            if checked is not None and isinstance(checked.payload.body, LogKeyChange):
+                # Admitted: board quorum and valid keys (with a pool, the run is redone
+                # in line if any signature fails, so only a clean run's list survives).
+                key_changes.append((index, checked.payload.body))
             if collect_entries:
                 parsed = auditor.last_parsed
                 if parsed is None:
@@ -123,4 +132,4 @@ def _run(  # noqa: PLR0917 - private; called with one shared argument tuple
         for i in range(0, len(leaves), 256):
             feed(leaves[i : i + 256])
         tiles, bundles = 0, 0
-    return LogCheck(auditor, base, tiles, bundles, 1, False, entries)
+    return LogCheck(auditor, base, tiles, bundles, 1, False, entries, key_changes)

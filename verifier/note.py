@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from verifier import ed25519
 from verifier.encoding import b64decode_strict, b64encode
-from verifier.errors import FormatError, SignatureError
+from verifier.errors import FormatError, SignatureError, UnknownKeyError
 
 #: Largest note we parse (text plus signatures). A checkpoint is ~100 bytes and
 #: each cosignature line ~120, so this leaves room for hundreds of witnesses.
@@ -37,6 +37,9 @@ MAX_SIGNATURES = 100
 ALG_ED25519 = 0x01
 #: Key-type byte of Ed25519 cosignatures (C2SP tlog-cosignature).
 ALG_COSIGNATURE_V1 = 0x04
+#: Key-type byte of ML-DSA-44 ``subtree/v1`` cosignatures (C2SP tlog-cosignature);
+#: see :mod:`verifier.mldsa`.
+ALG_MLDSA44_COSIGNATURE = 0x06
 
 SIG_PREFIX = "\u2014 "
 _SIG_LINE = re.compile(r"\u2014 ([^ \n]+) ([A-Za-z0-9+/=]+)")
@@ -50,6 +53,14 @@ def check_key_name(name: str) -> None:
         raise FormatError(f"key name {name[:60]!r} contains '+' or white space")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         raise FormatError("key name contains a control character")
+
+
+def key_label(key: object) -> str:
+    """``<name>+<hex key ID> (<kind>)`` of a verifier key, for messages."""
+    name = getattr(key, "name", "?")
+    kid = getattr(key, "key_id", b"")
+    kind = getattr(key, "kind", "Ed25519")
+    return f"{name}+{kid.hex()} ({kind})"
 
 
 def key_id(name: str, alg: int, key_material: bytes) -> bytes:
@@ -78,6 +89,8 @@ class Ed25519Verifier:
     name: str
     key_id: bytes
     public_key: bytes
+
+    kind = "Ed25519"
 
     @classmethod
     def from_public_key(cls, name: str, public_key: bytes) -> Ed25519Verifier:
@@ -111,7 +124,11 @@ def split_vkey(vkey: str, alg: int, what: str = "vkey") -> tuple[str, str, bytes
     raw = b64decode_strict(b64, what=f"{what} key")
     if not raw or raw[0] != alg:
         found = f"0x{raw[0]:02x}" if raw else "none"
-        kind = {ALG_ED25519: "Ed25519", ALG_COSIGNATURE_V1: "cosignature/v1"}.get(alg, "?")
+        kind = {
+            ALG_ED25519: "Ed25519",
+            ALG_COSIGNATURE_V1: "cosignature/v1",
+            ALG_MLDSA44_COSIGNATURE: "ML-DSA-44",
+        }.get(alg, "?")
         raise FormatError(f"{what}: unsupported key type {found} (expected 0x{alg:02x}, {kind})")
     if len(raw) != 1 + ed25519.PUBLIC_KEY_SIZE:
         raise FormatError(f"{what}: Ed25519 key must be 32 bytes")
@@ -231,7 +248,18 @@ def verify_note(data: bytes, verifiers: Iterable[NoteVerifier]) -> VerifiedNote:
             raise SignatureError(f"signature by {sig.name} does not verify") from None
         verified.append((sig.name, sig.key_id))
     if not verified:
-        raise SignatureError("note is not signed by any trusted key")
+        unknown = tuple(
+            dict.fromkeys(
+                f"{s.name}+{s.key_id.hex()}"
+                for s in note.signatures
+                if (s.name, s.key_id) not in known
+            )
+        )
+        names = ", ".join(unknown) or "none"
+        raise UnknownKeyError(
+            f"note is not signed by any trusted key (signed by unknown keys: {names})",
+            unknown=unknown,
+        )
     return VerifiedNote(note, tuple(verified))
 
 

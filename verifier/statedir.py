@@ -9,6 +9,8 @@ Files (each replaced atomically: temp file, fsync, rename, fsync of the director
   the new entries. It names the checkpoint it belongs to; one that does not
   match ``checkpoint`` (a crash between the two renames, a copy from elsewhere)
   is ignored and the log is replayed from its charter instead.
+- ``log-keys.json``: the log key changes this verifier accepted (a key rotation,
+  :mod:`verifier.logkeys`), written before the two files above.
 
 Crash point: ``replay.json`` is written before ``checkpoint``. A crash between
 the two leaves a replay state that matches no checkpoint — ignored, so the

@@ -17,6 +17,7 @@ A *receipt* is this text plus the leaf bytes (FORMATS.md "Offline proof")::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verifier.checkpoint import SignedCheckpoint, open_checkpoint
@@ -81,7 +82,7 @@ class VerifiedInclusion:
 def verify_tlog_proof(
     leaf: bytes,
     proof: TlogProof,
-    log_key: NoteVerifier,
+    log_key: NoteVerifier | Sequence[NoteVerifier],
     *,
     other_keys: tuple[NoteVerifier, ...] = (),
 ) -> VerifiedInclusion:

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from verifier.checkpoint import Checkpoint, parse_checkpoint
-from verifier.cosignature import CosignatureSigner
+from verifier.cosignature import CosignatureSigner, CosignatureVerifier
 from verifier.encoding import b64decode_strict, b64encode, parse_decimal
 from verifier.errors import (
     FormatError,
@@ -64,15 +64,22 @@ from verifier.errors import (
     SignatureError,
 )
 from verifier.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
+from verifier.mldsa import (
+    ALG_MLDSA44,
+    MLDSA44Signer,
+    MLDSA44Verifier,
+    parse_log_vkey,
+    parse_mldsa_skey,
+)
 from verifier.note import (
     ALG_COSIGNATURE_V1,
     ALG_ED25519,
     MAX_NOTE_SIZE,
     Ed25519Verifier,
+    NoteSignature,
     check_key_name,
     key_id,
     parse_note,
-    parse_vkey,
     verify_note,
 )
 
@@ -142,7 +149,7 @@ def format_add_checkpoint(old_size: int, proof: Sequence[bytes], checkpoint: byt
 class WitnessConfig:
     """The logs a witness accepts: origin -> the log keys trusted for it."""
 
-    logs: Mapping[str, tuple[Ed25519Verifier, ...]]
+    logs: Mapping[str, tuple[Ed25519Verifier | MLDSA44Verifier, ...]]
 
 
 def parse_witness_config(text: str) -> WitnessConfig:
@@ -156,7 +163,7 @@ def parse_witness_config(text: str) -> WitnessConfig:
     "Duplicate logs, i.e., multiple log lines with the same public key, are not
     allowed." Separators are ASCII space and tab only, as tlog-policy says.
     """
-    logs: dict[str, list[Ed25519Verifier]] = {}
+    logs: dict[str, list[Ed25519Verifier | MLDSA44Verifier]] = {}
     seen_keys: set[bytes] = set()
     for n, raw in enumerate(text.split("\n"), 1):
         where = f"policy line {n}"
@@ -173,7 +180,8 @@ def parse_witness_config(text: str) -> WitnessConfig:
             raise FormatError(f"{where}: unknown keyword {keyword[:20]!r}")
         if not 1 <= len(args) <= 2:
             raise FormatError(f"{where}: expected 'log <vkey> [<url>]'")
-        key = parse_vkey(args[0])
+        # A log's key is Ed25519 (0x01) or ML-DSA-44 (0x06, tlog-checkpoint §"Signatures").
+        key = parse_log_vkey(args[0], f"{where}: log vkey")
         if key.public_key in seen_keys:
             raise FormatError(f"{where}: the same log public key is listed twice")
         seen_keys.add(key.public_key)
@@ -183,13 +191,31 @@ def parse_witness_config(text: str) -> WitnessConfig:
     return WitnessConfig({origin: tuple(keys) for origin, keys in logs.items()})
 
 
-def parse_witness_skey(text: str) -> CosignatureSigner:
+class Cosigner(Protocol):
+    """A witness's signing key: Ed25519 cosignature/v1 or ML-DSA-44 (tlog-cosignature)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def verifier(self) -> CosignatureVerifier | MLDSA44Verifier: ...
+
+    def covers(self, text: str) -> None:
+        """Raise :class:`FormatError` if this key cannot cosign the checkpoint *text*."""
+        ...
+
+    def cosign(self, text: str, timestamp: int) -> NoteSignature: ...
+
+
+def parse_witness_skey(text: str) -> CosignatureSigner | MLDSA44Signer:
     """Load a witness signing key: ``PRIVATE+KEY+<name>+<hex id>+<base64(type || seed32)>``.
 
     Type 0x04 is a cosignature/v1 key (key ID computed with 0x04, what
     ``frontier-verify witness keygen`` writes). Type 0x01, a plain Ed25519 note
     key, is accepted too, as the Go tooling (transparency-dev/formats
     ``NewSignerForCosignatureV1``) does; the cosignatures then carry the 0x04 key ID.
+    Type 0x06 is an ML-DSA-44 seed (``witness keygen --mldsa``), which cosigns
+    with tlog-cosignature's ``subtree/v1`` message.
     """
     text = text.strip()
     if not text.startswith("PRIVATE+KEY+"):
@@ -200,6 +226,8 @@ def parse_witness_skey(text: str) -> CosignatureSigner:
     name, id_hex, b64 = parts
     check_key_name(name)
     raw = b64decode_strict(b64, what="witness key")
+    if raw[:1] == bytes([ALG_MLDSA44]):
+        return parse_mldsa_skey(text)
     if len(raw) != 33 or raw[0] not in (ALG_COSIGNATURE_V1, ALG_ED25519):
         raise FormatError("witness key: expected an Ed25519 seed of type 0x04 or 0x01")
     signer = CosignatureSigner.from_seed(name, raw[1:])
@@ -209,8 +237,11 @@ def parse_witness_skey(text: str) -> CosignatureSigner:
     return signer
 
 
-def witness_skey(signer: CosignatureSigner) -> str:
-    """The ``PRIVATE+KEY+...`` line for a cosignature/v1 key (type 0x04). Keep it secret."""
+def witness_skey(signer: CosignatureSigner | MLDSA44Signer) -> str:
+    """The ``PRIVATE+KEY+...`` line for a cosignature/v1 key (type 0x04) or an
+    ML-DSA-44 key (type 0x06). Keep it secret."""
+    if isinstance(signer, MLDSA44Signer):
+        return signer.skey
     seed = signer.private_key.private_bytes_raw()
     raw = bytes([ALG_COSIGNATURE_V1]) + seed
     return f"PRIVATE+KEY+{signer.name}+{signer.key_id.hex()}+{b64encode(raw)}"
@@ -359,7 +390,7 @@ def _conflict(stored_size: int, message: str, evidence: WitnessEvidence | None =
 class Witness:
     """A tlog-witness: its cosigning key, the logs it accepts, and its state."""
 
-    signer: CosignatureSigner
+    signer: Cosigner
     config: WitnessConfig
     store: WitnessStore
     clock: Callable[[], float] = field(default=time.time)
@@ -399,6 +430,12 @@ class Witness:
             raise Refusal(400, f"malformed checkpoint: {exc}") from None
         if req.old_size > cp.size:
             raise Refusal(400, f"old size {req.old_size} is larger than the checkpoint size")
+        try:
+            # An ML-DSA-44 witness cannot cover extension lines (tlog-cosignature):
+            # refuse before the state moves, not after.
+            self.signer.covers(note.text)
+        except FormatError as exc:
+            raise Refusal(400, f"cannot cosign this checkpoint: {exc}") from None
 
         def decide(state: LogState | None) -> LogState:
             return self._decide(req, cp, state)

@@ -264,7 +264,7 @@ def _schema_of(hint: Any) -> dict[str, Any]:
         s = {"type": "string", "maxLength": spec.max_len}
         if spec.kind == "enum":
             s["enum"] = list(spec.choices)
-        elif spec.kind in ("flop", "time", "date", "monthday", "ident", "hex64", "decimal", "role"):
+        elif spec.kind in PATTERNS:
             s["pattern"] = "^(?:" + PATTERNS[spec.kind] + ")$"
         elif spec.kind == "b64key":
             s["pattern"] = "^[A-Za-z0-9+/]{43}=$"

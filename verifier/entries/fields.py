@@ -52,6 +52,12 @@ _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,9})?")
 _ROLE = re.compile(
     r"(?:board|regulator|evaluator|log|(?:lab|contester):[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?)"
 )
+# C2SP signed-note vkeys, by shape: <name>+<8 hex>+<base64(type || key)>. Ed25519:
+# 33 bytes, 44 base64 characters; ML-DSA-44: 1313 bytes, 1751 characters and "=".
+# The key itself (type byte, key ID, name) is checked when the entry is replayed.
+_VKEY = re.compile(r"[^+\s]{1,255}\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}")
+_MLDSA_VKEY = re.compile(r"[^+\s]{1,255}\+[0-9a-f]{8}\+[A-Za-z0-9+/]{1751}=")
+_KEYHASH = re.compile(r"[0-9a-f]{8}")
 
 PATTERNS = {
     "flop": _FLOP.pattern,
@@ -62,6 +68,9 @@ PATTERNS = {
     "hex64": _HEX64.pattern,
     "decimal": _DECIMAL.pattern,
     "role": _ROLE.pattern,
+    "vkey": _VKEY.pattern,
+    "mldsa_vkey": _MLDSA_VKEY.pattern,
+    "keyhash": _KEYHASH.pattern,
 }
 
 
@@ -150,6 +159,9 @@ _COMPILED = {
     "hex64": _HEX64,
     "decimal": _DECIMAL,
     "role": _ROLE,
+    "vkey": _VKEY,
+    "mldsa_vkey": _MLDSA_VKEY,
+    "keyhash": _KEYHASH,
 }
 
 
@@ -276,6 +288,17 @@ KEYID = Spec("hex64", "hex SHA-256 of the raw Ed25519 public key", max_len=64)
 PUBKEY = Spec("b64key", "Ed25519 public key, 32 bytes, standard base64", max_len=44)
 DECIMAL = Spec("decimal", "a non-negative decimal string", max_len=20)
 ROLE = Spec("role", "board, regulator, evaluator, log, lab:<org> or contester:<org>", max_len=80)
+LOG_VKEY = Spec(
+    "vkey",
+    "the log's Ed25519 verifier key (C2SP signed-note vkey, type 0x01, named by the origin)",
+    max_len=320,
+)
+MLDSA_VKEY = Spec(
+    "mldsa_vkey",
+    "the log's ML-DSA-44 verifier key (C2SP tlog-cosignature vkey, type 0x06)",
+    max_len=2020,
+)
+KEYHASH = Spec("keyhash", "a signed-note key hash (key ID): 8 lower-case hex digits", max_len=8)
 
 
 def index_ref(*types: str, description: str = "") -> Spec:

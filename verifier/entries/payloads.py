@@ -19,8 +19,11 @@ from verifier.entries.fields import (
     DIGEST,
     FLOP,
     IDENT,
+    KEYHASH,
     KEYID,
     LEVEL,
+    LOG_VKEY,
+    MLDSA_VKEY,
     MONTHDAY,
     NAME,
     PUBKEY,
@@ -137,6 +140,22 @@ class KeyGrant:
 class KeyRevoke:
     keyid: Annotated[str, KEYID]
     reason: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class LogKeyChange:
+    """The log changes the key it signs checkpoints with (a key rotation).
+
+    From this entry until overlap_end the log signs every checkpoint with both
+    its old key (key hash old_key_hash) and new_vkey; after it, with new_vkey
+    only. A verifier that verified, under a key it trusts, a checkpoint whose
+    tree holds this entry may trust new_vkey (and new_mldsa_vkey) from then on."""
+
+    new_vkey: Annotated[str, LOG_VKEY]
+    old_key_hash: Annotated[str, KEYHASH]
+    overlap_end: Annotated[str, TIME]
+    reason: Annotated[str, TEXT]
+    new_mldsa_vkey: Annotated[str, MLDSA_VKEY] | None = None
 
 
 @dataclass(frozen=True)
@@ -299,4 +318,6 @@ TYPES: dict[str, tuple[type, str]] = {
     "decision": (Decision, "regulator"),
     "reveal": (Reveal, "committer"),
     "schedule_marker": (ScheduleMarker, "log"),
+    # New types go last: a replay state stores each entry's type by its position here.
+    "log_key_change": (LogKeyChange, "board"),
 }

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.entries.codec import Payload, parse_payload, references
-from verifier.entries.payloads import TYPES, Charter, KeyGrant, KeyRevoke
+from verifier.entries.payloads import TYPES, Charter, KeyGrant, KeyRevoke, LogKeyChange
 from verifier.entries.registry import AdmissionError, KeyRecord, KeyRegistry, SignatureSink
 from verifier.errors import FormatError
 from verifier.leaf import Envelope, check_envelope
+from verifier.mldsa import parse_mldsa_vkey
+from verifier.note import parse_vkey
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class LogReplay:
             self.registry.check_grant(payload.body)
         elif isinstance(payload.body, KeyRevoke):
             self.registry.check_revoke(payload.body)
+        elif isinstance(payload.body, LogKeyChange):
+            check_log_key_change(payload.body, self.origin)
         refs = self._check_references(payload, index)
         org = self._org_of(payload, refs)
         _, role = TYPES[payload.type]
@@ -244,6 +248,33 @@ class LogReplay:
         if "preregistration" in refs:
             return self.org_of(refs["preregistration"])
         return None
+
+
+def check_log_key_change(change: LogKeyChange, origin: str) -> None:
+    """Raise :class:`AdmissionError` unless *change* names valid keys of this log.
+
+    The new key is an Ed25519 vkey (type 0x01) and the ML-DSA-44 one a type 0x06
+    vkey (C2SP signed-note, tlog-cosignature), each with a key ID that matches
+    its name and key, each named by the log's origin (tlog-checkpoint: "The
+    log's key name in its signature line SHOULD match the origin line"), and
+    the new key is not the one it replaces.
+    """
+    try:
+        new = parse_vkey(change.new_vkey)
+        pq = None if change.new_mldsa_vkey is None else parse_mldsa_vkey(change.new_mldsa_vkey)
+    except FormatError as exc:
+        raise AdmissionError(f"log_key_change: {exc}", code="schema") from None
+    for key in (new, pq):
+        if key is not None and key.name != origin:
+            raise AdmissionError(
+                f"log_key_change: key {key.name[:80]!r} is not named by this log's origin "
+                f"({origin})",
+                code="schema",
+            )
+    if new.key_id.hex() == change.old_key_hash:
+        raise AdmissionError(
+            "log_key_change: the new key has the hash of the key it replaces", code="schema"
+        )
 
 
 def _a(noun: str) -> str:
