@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ledger import cli_entries
+from ledger import cli_entries, cli_keys, config
 from ledger.clock import FileClock
 from ledger.datadir import DataDir, DataDirError, WriterLock
 from ledger.keys import KeyFileError
@@ -25,7 +25,7 @@ EXIT_USAGE = 2
 
 
 def _data(args: argparse.Namespace) -> DataDir:
-    return DataDir.at(args.data, getattr(args, "key", None))
+    return DataDir.at(args.data, getattr(args, "key", None), getattr(args, "database", None))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -34,7 +34,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     data = _data(args)
     vkey = init_log(data, args.origin, synthetic=args.synthetic)
     print(f"Created log {args.origin!r} in {data.root}")
-    print(f"  database:   {data.db_path}")
+    print(f"  database:   {data.store_label}")
     print(f"  signer key: {data.key_path} (mode 0600; keep it secret, back it up offline)")
     print(f"  vkey:       {data.vkey_path}")
     marker = data.root / "marker.key"
@@ -44,6 +44,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         key = EntryKey.load(marker)
         print(f"  marker key: {marker} (the board grants it the role 'log' to record deadlines:")
         print(f"              keyid {key.keyid}, public_key {key.public_b64})")
+    if args.mldsa:
+        from ledger.rotation import add_mldsa, key_files
+
+        add_mldsa(data)
+        files = key_files(data)
+        print(f"  ML-DSA-44:  {files.mldsa_key} (mode 0600), vkey in {files.mldsa_vkey}")
     print()
     print(vkey)
     return 0
@@ -68,18 +74,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ledger.logs import log_config
 
     data = _data(args)
-    if not data.db_path.is_file():
-        raise DataDirError(f"no log database at {data.db_path}; run 'frontier-ledger init' first")
+    data.check_initialised()
     clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
+    if args.require_witness_quorum and args.witness_idle_cadence >= args.max_checkpoint_age:
+        raise config.ConfigError(
+            f"witnesses.idle_cadence ({args.witness_idle_cadence:g} s) must be shorter than "
+            f"witnesses.max_checkpoint_age ({args.max_checkpoint_age:g} s): an idle log would "
+            "report itself not ready"
+        )
     app = create_app(
         ServerOptions(
             data,
             read_only=args.read_only,
             max_batch=args.max_batch,
+            max_queue=args.max_queue,
             clock=clock,
             marker_interval_s=args.marker_interval,
+            witness_policy=Path(args.witness_policy) if args.witness_policy else None,
             witness_interval_s=args.witness_interval,
+            witness_idle_cadence_s=args.witness_idle_cadence,
+            witness_timeout_s=args.witness_timeout,
             require_witness_quorum=args.require_witness_quorum,
+            max_checkpoint_age_s=args.max_checkpoint_age,
+            backup_dir=Path(args.backup_dir) if args.backup_dir else None,
+            backup_interval_s=args.backup_interval,
+            backup_keep=args.backup_keep,
         )
     )
     base = f"http://{args.host}:{args.port}"
@@ -102,12 +121,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from ledger.export import export_log
     from ledger.service import LogReader
-    from ledger.sqlite_store import SqliteStore
+    from ledger.stores import open_store
     from ledger.witnessing import POLICY_NAME, WitnessCollector
     from verifier.trust_policy import parse_trust_policy
 
     data = _data(args)
-    store = SqliteStore.open(data.db_path, readonly=True)
+    store = open_store(data, readonly=True)
     try:
         reader = LogReader(store)
         cosign = None
@@ -193,6 +212,55 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from ledger.backup import backup_sqlite
+
+    data = _data(args)
+    if getattr(args, "database", None):
+        raise DataDirError(
+            "a PostgreSQL log is backed up with pg_dump (see docs/operator.md, Backups)"
+        )
+    if not data.db_path.is_file():
+        raise DataDirError(f"no log database at {data.db_path}")
+    result = backup_sqlite(
+        data.db_path, Path(args.out), blobs_dir=data.root / "blobs" / "sha256", keep=args.keep
+    )
+    print(
+        f"Backed up tree size {result.size} to {result.path} ({result.bytes} bytes, "
+        f"{result.blobs_copied} new documents, {result.seconds:.1f} s)"
+    )
+    for old in result.removed:
+        print(f"  removed the older backup {old}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from ledger.restore import restore
+
+    data = _data(args)
+    if getattr(args, "database", None):
+        raise DataDirError(
+            "a PostgreSQL log is restored with pg_restore (see docs/operator.md, Backups)"
+        )
+    result = restore(
+        Path(args.backup),
+        data,
+        checkpoints=args.checkpoint or [],
+        policy_path=Path(args.witness_policy) if args.witness_policy else None,
+        vkeys=args.vkey or [],
+        ask_witnesses=not args.no_ask_witnesses,
+        unwitnessed=args.unwitnessed,
+    )
+    head = result.plan.head
+    print(f"Restored tree size {head.size} from {result.plan.backup} into {data.db_path}")
+    for w in result.plan.witnessed:
+        print(f"  consistent with {w.source} (size {w.size})")
+    if result.replaced is not None:
+        print(f"  the replaced database was kept in {result.replaced}")
+    print("  start the server again; it serves and extends the restored log")
+    return 0
+
+
 def print_report(report: Any, as_json: bool) -> None:
     from verifier.policy.report import report_json, report_text
 
@@ -200,12 +268,12 @@ def print_report(report: Any, as_json: bool) -> None:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from ledger.sqlite_store import SqliteStore
+    from ledger.stores import open_store
     from ledger.views import LogView
     from verifier.entries.fields import parse_time
 
     data = _data(args)
-    store = SqliteStore.open(data.db_path, readonly=True)
+    store = open_store(data, readonly=True)
     try:
         view = LogView(store, data.root / "blobs" / "sha256")
         if not view.governed:
@@ -226,14 +294,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ledger.demo.build import build_demo
     from ledger.export import export_log
     from ledger.service import LogReader
-    from ledger.sqlite_store import SqliteStore
+    from ledger.stores import open_store
 
     root = Path(args.data)
     print(
         f"Building the demonstration log (a simulation, October 2026 to January 2030) in {root} …"
     )
-    result = build_demo(root)
-    store = SqliteStore.open(result.data.db_path, readonly=True)
+    result = build_demo(root, database=args.database)
+    store = open_store(result.data, readonly=True)
     try:
         stats = export_log(LogReader(store), root / "static" / "log")
     finally:
@@ -280,8 +348,12 @@ Verify it yourself:
             str(args.port),
             "--simulated-clock",
             str(root / "clock"),
+            *(["--database", args.database] if args.database else []),
         ]
     )
+    # Defaults only: a configuration meant for a real log (its database, its
+    # backups) must never reach the demonstration.
+    config.resolve(serve, "serve", environ={})
     return cmd_serve(serve)
 
 
@@ -320,6 +392,55 @@ def _add_export_site(sub: Any, data_arg: Callable[[argparse.ArgumentParser], Non
     sp.set_defaults(func=cmd_export_site)
 
 
+def _add_backup_restore(
+    sub: Any,
+    data_arg: Callable[[argparse.ArgumentParser], None],
+    config_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    sp = sub.add_parser("backup", help="take an online backup of a SQLite log (server may run)")
+    data_arg(sp)
+    config_arg(sp)
+    sp.add_argument("out", help="backup directory (created if missing)")
+    sp.add_argument(
+        "--keep", type=int, metavar="N", help="keep only the N newest backups in OUT (default all)"
+    )
+    sp.set_defaults(func=cmd_backup)
+
+    sp = sub.add_parser(
+        "restore",
+        help="restore a backup, refusing one that would roll back or fork a witnessed checkpoint",
+    )
+    data_arg(sp)
+    config_arg(sp)
+    sp.add_argument("backup", help="the backup file (ledger-<time>-size<N>.sqlite)")
+    sp.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="FILE|URL",
+        help="a checkpoint the restored log must keep: the mirror's latest, a monitor's, a "
+        "receipt's (repeatable)",
+    )
+    sp.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="tlog-policy of the witnesses (default: DATA/witnesses.policy if present)",
+    )
+    sp.add_argument(
+        "--vkey", action="append", help="the log's vkey, if DATA/log.vkey is gone (repeatable)"
+    )
+    sp.add_argument(
+        "--no-ask-witnesses",
+        action="store_true",
+        help="do not ask the policy's witnesses which size they last cosigned",
+    )
+    sp.add_argument(
+        "--unwitnessed",
+        action="store_true",
+        help="restore even when no witnessed checkpoint can be found (risks a rollback)",
+    )
+    sp.set_defaults(func=cmd_restore)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="frontier-ledger",
@@ -327,9 +448,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def config_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--config",
+            metavar="FILE",
+            help=f"settings file (TOML; default: ${config.CONFIG_ENV} if set); flags and "
+            "environment variables override it",
+        )
+
     def data_arg(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--data", required=True, help="the log's data directory")
+        sp.add_argument("--data", help="the log's data directory (required)")
         sp.add_argument("--key", help="signer key file (default: DATA/log.key)")
+        config.add_flag(sp, "storage", "database")
 
     sp = sub.add_parser("init", help="create a new log: database, signer key, vkey")
     data_arg(sp)
@@ -343,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a test log: no charter, entries are checked for shape only (benchmarks, tests)",
     )
+    sp.add_argument(
+        "--mldsa",
+        action="store_true",
+        help="also give the log an ML-DSA-44 key (post-quantum): every checkpoint carries "
+        "its signature too",
+    )
     sp.set_defaults(func=cmd_init)
 
     sp = sub.add_parser("vkey", help="print the log's verifier key")
@@ -351,34 +487,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("serve", help="serve the log over HTTP (tlog-tiles and JSON API)")
     data_arg(sp)
-    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sp.add_argument("--read-only", action="store_true", help="serve reads only; refuse appends")
-    sp.add_argument("--max-batch", type=int, default=256, help="largest group commit (default 256)")
-    sp.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
-    sp.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="log lines as text or as one JSON object each, for log shippers (default text)",
-    )
-    sp.add_argument(
-        "--marker-interval",
-        type=float,
-        default=60.0,
-        help="seconds between checks for passed deadlines (default 60)",
-    )
-    sp.add_argument(
-        "--witness-interval",
-        type=float,
-        default=1.0,
-        help="seconds between checks for a checkpoint to send to the witnesses (default 1)",
-    )
-    sp.add_argument(
-        "--require-witness-quorum",
-        action="store_true",
-        help="publish only checkpoints cosigned by the quorum of DATA/witnesses.policy",
-    )
+    config_arg(sp)
+    for section, key in (
+        ("server", "host"),
+        ("server", "port"),
+        ("server", "read_only"),
+        ("server", "max_batch"),
+        ("server", "max_queue"),
+        ("logging", "level"),
+        ("logging", "format"),
+        ("markers", "interval"),
+        ("witnesses", "policy"),
+        ("witnesses", "interval"),
+        ("witnesses", "idle_cadence"),
+        ("witnesses", "timeout"),
+        ("witnesses", "require_quorum"),
+        ("witnesses", "max_checkpoint_age"),
+        ("backup", "dir"),
+        ("backup", "interval"),
+        ("backup", "keep"),
+    ):
+        config.add_flag(sp, section, key)
     sp.add_argument(
         "--simulated-clock",
         metavar="FILE",
@@ -392,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_export)
 
     _add_export_site(sub, data_arg)
+
+    _add_backup_restore(sub, data_arg, config_arg)
 
     sp = sub.add_parser("synth", help="append N synthetic signed entries (benchmarks, tests)")
     data_arg(sp)
@@ -409,18 +540,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--data", required=True, help="directory to build it in (replaced if it exists)"
     )
+    sp.add_argument(
+        "--database",
+        metavar="URL",
+        help="build it in this empty PostgreSQL database (postgresql://…) instead of SQLite",
+    )
     sp.add_argument("--serve", action="store_true", help="then serve it")
     sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sp.set_defaults(func=cmd_demo)
 
     cli_entries.add_parsers(sub)
+    cli_keys.add_parsers(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in config.DATA_COMMANDS:
+            config.resolve(args, args.command)
+            if not args.data:
+                raise config.ConfigError(
+                    "no data directory: give --data DIR, set FRONTIER_LEDGER_STORAGE_DATA, "
+                    "or 'data' in the [storage] section of the configuration file"
+                )
         return int(args.func(args))
     except cli_entries.SubmitError as exc:
         print(f"frontier-ledger {args.command}: {exc}", file=sys.stderr)

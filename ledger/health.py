@@ -46,12 +46,28 @@ def liveness(reader: LogReader) -> Check:
     return Check(True, f"tree size {head.size}")
 
 
+def checkpoint_age(reader: LogReader, witnesses: WitnessCollector | None) -> float | None:
+    """Seconds since the latest checkpoint was last vouched for by someone.
+
+    With witnesses: since its newest cosignature (witnesses re-cosign an unchanged
+    checkpoint at the idle cadence, so this stays small while they are healthy).
+    Without: since its last entry was logged. None before anything was logged.
+    """
+    head = reader.head()
+    if witnesses is not None:
+        stamps = [ts for _, ts in reader.store.cosignatures(head.size).values()]
+        return time.time() - max(stamps) if stamps else None
+    return time.time() - head.logged_at_ms / 1000 if head.size else None
+
+
 def readiness(
     reader: LogReader,
     *,
     writer_running: bool | None,
+    writer_error: str | None = None,
     witnesses: WitnessCollector | None,
     require_quorum: bool,
+    max_checkpoint_age_s: float | None = None,
 ) -> Readiness:
     """*writer_running* is None for a read-only server (nothing to check)."""
     out = Readiness()
@@ -60,11 +76,18 @@ def readiness(
     if not store.ok:
         return out
     if writer_running is not None:
-        out.checks["writer"] = (
-            Check(True, "sequencing and signing")
-            if writer_running
-            else Check(False, "the writer is not running: appends cannot be made durable")
-        )
+        if not writer_running:
+            out.checks["writer"] = Check(
+                False, "the writer is not running: appends cannot be made durable"
+            )
+        elif writer_error is not None:
+            out.checks["writer"] = Check(
+                False,
+                f"the last commit failed, appends are refused until the store takes writes "
+                f"again (checked every few seconds): {writer_error}",
+            )
+        else:
+            out.checks["writer"] = Check(True, "sequencing and signing")
     head = reader.head()
     if witnesses is None:
         out.checks["checkpoint"] = Check(True, f"serving the latest checkpoint, size {head.size}")
@@ -84,12 +107,23 @@ def readiness(
     )
     if require_quorum:
         out.checks["witness_quorum"] = quorum
-        out.checks["checkpoint"] = Check(
-            met,
-            f"serving the latest checkpoint, size {head.size}"
-            if met
-            else f"the latest checkpoint (size {head.size}) is held back until its quorum",
+        age = checkpoint_age(reader, witnesses)
+        stale = (
+            met
+            and max_checkpoint_age_s is not None
+            and age is not None
+            and age > max_checkpoint_age_s
         )
+        if not met:
+            detail = f"the latest checkpoint (size {head.size}) is held back until its quorum"
+        elif stale:
+            detail = (
+                f"the latest checkpoint (size {head.size}) was last cosigned {age:.0f} s ago, "
+                f"more than {max_checkpoint_age_s:.0f} s: the witnesses stopped answering"
+            )
+        else:
+            detail = f"serving the latest checkpoint, size {head.size}"
+        out.checks["checkpoint"] = Check(met and not stale, detail)
     else:
         # Reported, not required: a missing cosignature does not stop reads or appends.
         out.checks["witness_quorum"] = Check(True, quorum.detail)

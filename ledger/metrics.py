@@ -115,12 +115,16 @@ WITNESS_FAILURES = Counter(
     "frontier_witness_failures_total", "Failed cosignature requests, by witness.", "witness"
 )
 
+BACKUP_FAILURES = Counter(
+    "frontier_backup_failures_total", "Scheduled online backups that failed (none was written)."
+)
+
 
 def exposition(gauges: Iterable[Gauge]) -> str:
     lines: list[str] = []
     for m in (APPENDS, REFUSALS, COMMIT_FAILURES, BATCH_SIZE, COMMIT_SECONDS):
         lines += m.render()
-    for m in (WITNESS_SECONDS, WITNESS_FAILURES):
+    for m in (WITNESS_SECONDS, WITNESS_FAILURES, BACKUP_FAILURES):
         lines += m.render()
     for g in gauges:
         lines += g.render()

@@ -137,13 +137,19 @@ class LogWriter:
         signer: NoteSigner,
         clock: Clock = system_clock,
         admission: GovernedAdmission | None = None,
+        *,
+        extra_signers: Sequence[NoteSigner] = (),
     ) -> None:
-        if signer.name != store.origin:
-            raise ValueError(
-                f"log key name {signer.name!r} is not the log's origin {store.origin!r}"
-            )
+        for key in (signer, *extra_signers):
+            if key.name != store.origin:
+                raise ValueError(
+                    f"log key name {key.name!r} is not the log's origin {store.origin!r}"
+                )
         self.store = store
         self.signer = signer
+        #: Keys that sign every checkpoint too: the next key during a key rotation's
+        #: overlap, the ML-DSA-44 key (see :mod:`ledger.keys`).
+        self.extra_signers = tuple(extra_signers)
         self.clock = clock
         self.admission = admission
         self._head: Head | None = None
@@ -163,8 +169,39 @@ class LogWriter:
         assert self._edge is not None
         return head, self._edge
 
+    def probe(self) -> None:
+        """A small write: does the store take writes again? (No entry, no checkpoint.)"""
+        probe = getattr(self.store, "probe_write", None)
+        if probe is not None:
+            probe()
+
     def sign_checkpoint(self, size: int, root: bytes) -> bytes:
-        return sign_note(Checkpoint(self.store.origin, size, root).to_text(), [self.signer])
+        """The signed note of the checkpoint: one signature line per log key.
+
+        C2SP signed-note lets a verifier ignore lines by keys it does not know, so
+        a verifier that knows only the old key, only the new one, or only the
+        Ed25519 one, verifies the same note.
+        """
+        text = Checkpoint(self.store.origin, size, root).to_text()
+        return sign_note(text, [self.signer, *self.extra_signers])
+
+    def resign_head(self) -> Head:
+        """Sign the published checkpoint again, same size and root, with the current keys.
+
+        After a key is added or retired, so that the checkpoint served at once
+        carries exactly the current keys' signatures. The same size and root:
+        nothing a witness or verifier saw becomes inconsistent, and witnesses'
+        cosignatures (over the unchanged note text) stay valid.
+        """
+        with self.store.writing() as tx:
+            head = tx.head()
+            note = self.sign_checkpoint(head.size, head.root)
+            new = Head(head.size, head.root, note, head.logged_at_ms)
+            tx.put_checkpoint(head.size, head.root, note, self.clock())
+            # Crash point: both in one transaction; the head moves only by compare-and-swap.
+            tx.swap_head(head, new)
+        self._head = None  # the next batch re-reads the head
+        return new
 
     def commit(
         self, batch: Sequence[PreparedEntry], *, receipts: bool = True
@@ -312,6 +349,10 @@ class Overloaded(RuntimeError):
     """The queue is full: the caller should retry later (HTTP 503 with Retry-After)."""
 
 
+#: Seconds between write probes while the last commit failed and nobody appends.
+PROBE_INTERVAL_S = 2.0
+
+
 class GroupCommitter:
     """Batches concurrent appends; each batch is one durable transaction.
 
@@ -359,9 +400,33 @@ class GroupCommitter:
             raise Overloaded("the sequencer queue is full") from None
         return await fut
 
+    async def _probe(self) -> None:
+        try:
+            await asyncio.to_thread(self.writer.probe)
+        except Exception as exc:  # noqa: BLE001 - still failing: say why, try again later
+            self.last_error = str(exc)
+            return
+        self.last_error = None
+
+    async def _next(self) -> tuple[PreparedEntry, asyncio.Future[Receipt]] | None:
+        """The next queued entry; None after a write probe (no entry came in time)."""
+        if self.last_error is None:
+            return await self._queue.get()
+        # The last commit failed (disk full, read-only file, database gone). With
+        # nobody appending, probe the store now and then so that /readyz turns
+        # green by itself once the fault clears.
+        try:
+            return await asyncio.wait_for(self._queue.get(), PROBE_INTERVAL_S)
+        except TimeoutError:
+            await self._probe()
+            return None
+
     async def _run(self) -> None:
         while True:
-            items = [await self._queue.get()]
+            first = await self._next()
+            if first is None:
+                continue
+            items = [first]
             while len(items) < self.max_batch and not self._queue.empty():
                 items.append(self._queue.get_nowait())
             live = [(e, f) for e, f in items if not f.cancelled()]

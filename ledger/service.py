@@ -14,11 +14,11 @@ from pathlib import Path
 from ledger.admission import GovernedAdmission
 from ledger.clock import Clock, system_clock
 from ledger.datadir import DataDir, DataDirError
-from ledger.keys import load_key, write_new_key
+from ledger.keys import KeyFiles, load_extra_signers, load_key, write_new_key
 from ledger.sequencer import LogWriter
 from ledger.signing import EntryKey
-from ledger.sqlite_store import SqliteStore
-from ledger.store import EntryRow, Head
+from ledger.store import EntryRow, Head, LedgerStore
+from ledger.stores import check_no_log, create_store, open_store
 from verifier.checkpoint import Checkpoint, check_origin
 from verifier.errors import FormatError
 from verifier.merkle import EMPTY_ROOT
@@ -49,21 +49,24 @@ def init_log(
     Returns the vkey. Refuses to touch an existing database or key.
     """
     check_origin(origin)
-    if data.db_path.exists():
-        raise DataDirError(f"{data.db_path} already exists; a log is already initialised there")
+    check_no_log(data)  # with PostgreSQL: the database is reachable and holds no log
     if data.key_path.exists():
         raise DataDirError(f"{data.key_path} already exists; refusing to overwrite a key")
     data.root.mkdir(parents=True, exist_ok=True)
     signer = write_new_key(data.key_path, origin)
     note = sign_note(Checkpoint(origin, 0, EMPTY_ROOT).to_text(), [signer])
-    store = SqliteStore.create(
-        data.db_path,
-        origin,
-        note,
-        EMPTY_ROOT,
-        profile="synthetic" if synthetic else "governed",
-        created_at_ms=created_at_ms,
-    )
+    try:
+        store = create_store(
+            data,
+            origin,
+            note,
+            EMPTY_ROOT,
+            profile="synthetic" if synthetic else "governed",
+            created_at_ms=created_at_ms,
+        )
+    except BaseException:
+        data.key_path.unlink(missing_ok=True)  # a failed init leaves nothing behind
+        raise
     store.close()
     vkey = signer.verifier.vkey
     data.vkey_path.write_text(vkey + "\n")
@@ -80,15 +83,19 @@ def open_writer(data: DataDir, *, admit: bool = False, clock: Clock | None = Non
     With *admit*, a governed log admits every new entry against its charter,
     keys and rules (the server always does); a synthetic log never does.
     """
-    store = SqliteStore.open(data.db_path)
+    store = open_store(data)
     try:
         signer = load_key(data.key_path)
+        # The next key during a key rotation, the ML-DSA-44 key: they sign every checkpoint too.
+        extra = load_extra_signers(KeyFiles(data.key_path, data.vkey_path))
         admission = None
         if admit and store.profile == "governed":
             admission = GovernedAdmission(
                 store.origin, store.iter_leaves, simulated_clock=clock is not None
             )
-        return LogWriter(store, signer, clock or system_clock, admission=admission)
+        return LogWriter(
+            store, signer, clock or system_clock, admission=admission, extra_signers=extra
+        )
     except BaseException:
         store.close()
         raise
@@ -103,10 +110,11 @@ class TileBody:
 class LogReader:
     """Read side of a log: tiles, bundles, entries, checkpoints, blobs and proofs."""
 
-    def __init__(self, store: SqliteStore, blobs_dir: Path | None = None) -> None:
+    def __init__(self, store: LedgerStore, blobs_dir: Path | None = None) -> None:
         self.store = store
+        # Blobs live in the data directory, whichever database holds the log.
         self.blobs_dir = (
-            blobs_dir if blobs_dir is not None else store.path.parent / "blobs" / "sha256"
+            blobs_dir if blobs_dir is not None else store.data_root / "blobs" / "sha256"
         )
         # Full tiles and bundles are immutable: cache them (bytes and gzip).
         self._full = lru_cache(maxsize=1024)(self._load_full)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ledger import metrics
 from ledger.service import LogReader, NotFound
-from ledger.sqlite_store import SqliteStore
+from ledger.store import LedgerStore
 from verifier.errors import LedgerVerifyError
 from verifier.note import Note, parse_note
 from verifier.trust_policy import TrustPolicy, Witness
@@ -49,12 +49,12 @@ def cosigned_note(checkpoint: bytes, lines: list[str]) -> bytes:
     return Note(note.text, (*note.signatures, *extra)).to_bytes()
 
 
-def _post(url: str, body: bytes) -> tuple[int, bytes]:
+def _post(url: str, body: bytes, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:
     req = urllib.request.Request(  # noqa: S310 - the operator's configured witness URL
         url, data=body, method="POST", headers={"Content-Type": "text/plain"}
     )
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             return resp.status, resp.read(65536)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(65536)
@@ -65,15 +65,18 @@ class WitnessCollector:
         self,
         policy: TrustPolicy,
         reader: LogReader,
-        writer_store: SqliteStore | None = None,
+        writer_store: LedgerStore | None = None,
         *,
         idle_cadence_s: float = 300.0,
+        timeout_s: float = TIMEOUT_S,
     ) -> None:
         self.policy = policy
         self.reader = reader
         self.store = reader.store  # reads (read-only connections)
         self.writer_store = writer_store  # cosignatures are written through the writer
         self.idle_cadence_s = idle_cadence_s
+        #: a witness that hangs costs one job run this long, never the sequencer
+        self.timeout_s = timeout_s
         self.status: dict[str, WitnessStatus] = {
             w.name: WitnessStatus(self.store.last_cosigned_size(w.name))
             for w in policy.witnesses.values()
@@ -110,7 +113,7 @@ class WitnessCollector:
             url = (w.url or "").rstrip("/") + "/add-checkpoint"
             t0 = time.monotonic()
             try:
-                status, reply = _post(url, body)
+                status, reply = _post(url, body, self.timeout_s)
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
                 return self._failed(st, w, f"cannot reach {url}: {exc}")
             if status == 409 and reply.strip().isdigit():

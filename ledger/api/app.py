@@ -13,12 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import problems, routes_api, routes_health, routes_log
+from ledger.backup import BackupJob
 from ledger.clock import Clock, system_clock
 from ledger.datadir import DataDir, DataDirError, WriterLock
 from ledger.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
 from ledger.sequencer import GroupCommitter, LogWriter
 from ledger.service import LogReader, open_writer
-from ledger.sqlite_store import SqliteStore
+from ledger.store import StoreError
+from ledger.stores import open_store
 from ledger.views import LogView
 from ledger.witnessing import POLICY_NAME, WitnessCollector
 from public_site import routes as site_routes
@@ -38,8 +40,15 @@ class ServerOptions:
     witness_policy: Path | None = None
     witness_interval_s: float = 1.0
     witness_idle_cadence_s: float = 300.0
+    witness_timeout_s: float = 10.0
     #: publish only checkpoints whose cosignatures meet the policy's quorum
     require_witness_quorum: bool = False
+    #: with the quorum required: not ready once the newest cosignature is older
+    max_checkpoint_age_s: float = 900.0
+    #: scheduled online backups of a SQLite log (None: none)
+    backup_dir: Path | None = None
+    backup_interval_s: float = 3600.0
+    backup_keep: int = 48
 
 
 def _witness_collector(
@@ -55,6 +64,7 @@ def _witness_collector(
         reader,
         writer.store if writer is not None else None,  # type: ignore[arg-type]
         idle_cadence_s=options.witness_idle_cadence_s,
+        timeout_s=options.witness_timeout_s,
     )
 
 
@@ -74,7 +84,25 @@ def _schedule(
         add_interval_job(
             scheduler, app.state.witnesses.tick, options.witness_interval_s, "witnesses"
         )
+    if app.state.backups is not None:
+        add_interval_job(scheduler, app.state.backups.tick, options.backup_interval_s, "backups")
     return scheduler
+
+
+def _backup_job(options: ServerOptions) -> BackupJob | None:
+    if options.backup_dir is None or options.read_only:
+        return None
+    if getattr(options.data, "database", None):
+        raise DataDirError(
+            "scheduled backups (--backup-dir) are for SQLite logs; back up PostgreSQL "
+            "with pg_dump (docs/operator.md, Backups)"
+        )
+    return BackupJob(
+        options.data.db_path,
+        options.backup_dir,
+        options.data.root / "blobs" / "sha256",
+        options.backup_keep,
+    )
 
 
 def create_app(options: ServerOptions) -> FastAPI:
@@ -91,7 +119,7 @@ def create_app(options: ServerOptions) -> FastAPI:
                 writer, max_batch=options.max_batch, max_queue=options.max_queue
             )
             committer.start()
-        store = SqliteStore.open(options.data.db_path, readonly=True)
+        store = open_store(options.data, readonly=True)
         app.state.reader = LogReader(store)
         # The read side's replay is kept between runs (a cache: DATA/site-cache/),
         # so a restart of a long log does not make the first page wait for a replay.
@@ -105,6 +133,8 @@ def create_app(options: ServerOptions) -> FastAPI:
         app.state.read_only = options.read_only
         app.state.clock = options.clock or system_clock
         app.state.require_quorum = options.require_witness_quorum
+        app.state.max_checkpoint_age_s = options.max_checkpoint_age_s
+        app.state.backups = _backup_job(options)
         app.state.witnesses = _witness_collector(options, app.state.reader, writer)
         scheduler = None
         if writer is not None and committer is not None:
@@ -132,6 +162,8 @@ def create_app(options: ServerOptions) -> FastAPI:
     app.add_exception_handler(problems.Problem, problems.handle_problem)
     app.add_exception_handler(StarletteHTTPException, problems.handle_http)
     app.add_exception_handler(RequestValidationError, problems.handle_validation)
+    # The database is unreachable (PostgreSQL restarting): 503, retry shortly.
+    app.add_exception_handler(StoreError, problems.handle_store)
     app.add_exception_handler(Exception, problems.handle_unexpected)
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ledger import metrics
-from ledger.health import liveness, readiness
+from ledger.health import checkpoint_age, liveness, readiness
 
 router = APIRouter(tags=["operations"])
 
@@ -37,8 +37,10 @@ def readyz(request: Request) -> Response:
     result = readiness(
         state.reader,
         writer_running=None if state.read_only else committer is not None and committer.running,
+        writer_error=None if committer is None else committer.last_error,
         witnesses=state.witnesses,
         require_quorum=state.require_quorum,
+        max_checkpoint_age_s=getattr(state, "max_checkpoint_age_s", None),
     )
     return _json(result.to_json(), 200 if result.ready else 503)
 
@@ -70,6 +72,19 @@ def prometheus(request: Request) -> Response:
             None,
         ),
     ]
+    gauges.append(
+        metrics.Gauge(
+            "frontier_checkpoint_age_seconds",
+            "Seconds since the latest checkpoint's newest cosignature (or, without "
+            "witnesses, since its last entry).",
+            lambda: (
+                {}
+                if (age := checkpoint_age(state.reader, state.witnesses)) is None
+                else {"": round(age, 3)}
+            ),
+            None,
+        )
+    )
     if state.witnesses is not None:
         head = state.reader.head().size
         gauges.append(
@@ -78,6 +93,16 @@ def prometheus(request: Request) -> Response:
                 "1 if the witness cosigned the latest checkpoint, else 0.",
                 lambda: {w: float(s.last_size == head) for w, s in state.witnesses.status.items()},
                 "witness",
+            )
+        )
+    backups = getattr(state, "backups", None)
+    if backups is not None:
+        gauges.append(
+            metrics.Gauge(
+                "frontier_backup_last_success_timestamp_seconds",
+                "Unix time of the last scheduled backup that was written and checked.",
+                lambda: {} if backups.last_success is None else {"": backups.last_success},
+                None,
             )
         )
     return Response(
