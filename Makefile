@@ -12,7 +12,7 @@ DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: all venv demo test test-fast lint bench clean browser axe
+.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check
 
 all: test
 
@@ -31,8 +31,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/frontier-ledger demo --data $(DEMO_DATA) --serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) browser axe
-	FRONTIER_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+test: $(STAMP) browser axe postgres nginx
+	FRONTIER_REQUIRE_BROWSER=1 FRONTIER_REQUIRE_POSTGRES=1 FRONTIER_REQUIRE_NGINX=1 $(BIN)/python -m pytest -q
 
 # The site's browser tests drive Debian's chromium (Playwright, executable_path).
 browser:
@@ -40,6 +40,34 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# The PostgreSQL backend's tests run a throwaway cluster of Debian's postgresql
+# (initdb + pg_ctl from /usr/lib/postgresql/*/bin, in a temporary directory on a
+# free port; no system service is started or used).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the PostgreSQL backend's tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$SUDO apt-get install -y -qq postgresql; }
+
+# The static mirror's test (tests/test_nginx_mirror.py) runs Debian's nginx in the
+# foreground with its own config in a temporary directory; RUNLEVEL=1 keeps the
+# package from starting the system's nginx service on port 80.
+nginx:
+	@[ -x /usr/sbin/nginx ] || { \
+	  echo "installing Debian's nginx for the static mirror's test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq nginx; }
+
+# docker/ without a Docker engine: hadolint, compose validation (the Compose plugin,
+# or Debian's docker-compose, installed here when neither is present), and the
+# Dockerfile's install steps replayed outside Docker (docker/check.sh, docker/README.md).
+docker-check:
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "installing Debian's docker-compose to validate docker/compose.yaml"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
+	bash docker/check.sh
 
 # The accessibility test injects axe-core (npm, pinned in package.json and
 # package-lock.json) into the site's pages: install it into node_modules/ when it
@@ -65,7 +93,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check verifier ledger public_site
 	$(BIN)/mypy verifier ledger public_site
 
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	bash benchmarks/run.sh
 
 clean:
