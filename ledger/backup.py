@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import time
@@ -129,7 +130,7 @@ def backup_sqlite(
     """
     t0 = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".backup-{os.getpid()}.partial"
+    tmp = out_dir / f".backup-{os.getpid()}-{secrets.token_hex(4)}.partial"
     tmp.unlink(missing_ok=True)
     try:
         src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

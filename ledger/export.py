@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,9 @@ class ExportStats:
 
 def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # Unique per call, not only per process: in containers every process may be
+    # pid 1, and two exporters sharing a directory must never share a temp file.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -63,13 +66,21 @@ def export_log(
     wanted = all_tiles_for_size(head.size) + tiles_for_size(head.size, ENTRIES)
     for tile in wanted:
         path = out / tile.path
-        if path.exists():
+        # A full entry bundle never changes: store it gzipped beside itself too, so a
+        # web server sends it compressed without compressing it on every request
+        # (nginx: gzip_static; docker/nginx/mirror.conf). Verifiers read only the
+        # plain file.
+        gz = path.with_name(path.name + ".gz") if tile.level == ENTRIES and tile.is_full else None
+        if path.exists() and (gz is None or gz.exists()):
             stats.skipped += 1
             continue
-        data = reader.tile(tile.path).data
-        atomic_write(path, data)
-        stats.written += 1
-        stats.bytes_written += len(data)
+        body = reader.tile(tile.path)
+        for target, data in ((path, body.data), (gz, body.gzipped)):
+            if target is None or data is None or target.exists():
+                continue
+            atomic_write(target, data)
+            stats.written += 1
+            stats.bytes_written += len(data)
     for digest in reader.blob_names():
         path = out / "blobs" / "sha256" / digest
         if path.exists():

@@ -39,6 +39,7 @@ import html
 import multiprocessing
 import os
 import re
+import secrets
 import string
 import sys
 import threading
@@ -110,14 +111,19 @@ Datasette) is downloads/ledger.sqlite.
 Serving it
 ----------
 Any static web server will do, as long as it maps /x to /x/index.html when /x is
-a directory. Serve it {where}. With nginx:
+a directory. Serve it {where}. The nginx configuration to use is
+docker/nginx/mirror.conf in the Frontier Ledger source: it also sends the
+headers the C2SP tlog-tiles spec asks for (tiles cached for a year as immutable,
+the checkpoint for a few seconds), the full entry bundles stored gzipped beside
+themselves (log/tile/entries/N.gz), and the site's Content-Security-Policy. In
+short:
 
     server {{
         listen 80;
         server_name ledger.example.org;
         root /var/www/ledger-mirror;          # this directory
-        location / {{ try_files $uri $uri/index.html =404; }}
-        location /log/ {{ add_header Access-Control-Allow-Origin *; }}
+        # mirror.conf holds "try_files $uri $uri/index.html =404;" and the headers
+        include /etc/nginx/frontier-ledger/mirror.conf;
     }}
 
 To look at it locally: python3 -m http.server --directory . 8000
@@ -413,7 +419,7 @@ def _same_files(a: Path, b: Path) -> bool:
 
 
 def _tmp_for(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 class _Writer:

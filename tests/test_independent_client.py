@@ -351,6 +351,13 @@ def expected_files(size: int) -> set[str]:
     return paths
 
 
+def expected_export(size: int) -> set[str]:
+    """What ``export`` writes: the tiles, and each full entry bundle gzipped beside it
+    (for a web server's gzip_static; verifiers never read those)."""
+    paths = expected_files(size)
+    return paths | {p + ".gz" for p in paths if p.startswith("tile/entries/") and ".p/" not in p}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     root = tmp_path_factory.mktemp("independent")
@@ -515,7 +522,7 @@ def test_incremental_export_writes_only_new_files(built: Built) -> None:
     key = parse_note_vkey((built.data / "log.vkey").read_text())
     first = open_signed_checkpoint(built.first_export, key)
     before = snapshot(built.out)
-    assert set(before) == expected_files(first.size)
+    assert set(before) == expected_export(first.size)
 
     _append_over_http(built, APPENDED)
     served = built.fetch_http("checkpoint")
@@ -529,11 +536,11 @@ def test_incremental_export_writes_only_new_files(built: Built) -> None:
     assert m, stdout
     assert int(m.group(1)) == len(new_files) > 0
     # Exactly the tiles of the new size that did not exist yet; nothing else changed.
-    assert new_files == expected_files(second.size) - set(before)
+    assert new_files == expected_export(second.size) - set(before)
     for path, stat in before.items():
         assert after[path] == stat, f"{path} was rewritten or changed"
     # Old partial tiles are kept (readers holding the old checkpoint still need them).
-    assert expected_files(first.size) <= set(after)
+    assert expected_export(first.size) <= set(after)
     assert not [p for p in os.listdir(built.out) if p.startswith(".")]
     assert not list(built.out.rglob(".*.tmp-*"))
     assert (built.out / "checkpoint").read_bytes() == served

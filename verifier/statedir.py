@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ FORMAT = "frontier-verify/replay-state/v1"
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace *path* by *data*: never half-written, and the rename survives a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
