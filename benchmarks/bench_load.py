@@ -111,10 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prefill", type=int, default=10_000)
     ap.add_argument("--max-queue", type=int, default=4096)
     ap.add_argument("--database", help="PostgreSQL URL (default: SQLite in the data dir)")
+    ap.add_argument(
+        "--no-reads",
+        action="store_true",
+        help="appends only (to tell memory per entry from per request)",
+    )
     args = ap.parse_args(argv)
     seconds = min(args.seconds, 300.0)
-    wrk = shutil.which("wrk")
-    if wrk is None:
+    wrk = None if args.no_reads else shutil.which("wrk")
+    if wrk is None and not args.no_reads:
         print("bench_load: wrk not found (apt-get install wrk); reads are not loaded")
     work = OUT / "load"
     data = work / "data"
@@ -204,13 +209,22 @@ def main(argv: list[str] | None = None) -> int:
         "rss_curve": sampler.samples,
     }
     OUT.mkdir(exist_ok=True)
-    (OUT / "load-rss.csv").write_text(
-        "seconds,rss_mib\n" + "".join(f"{t:.1f},{v:.1f}\n" for t, v in sampler.samples)
+    name = (
+        "load"
+        + ("-appends-only" if args.no_reads else "")
+        + ("-reads-only" if args.append_clients == 0 else "")
     )
-    path = write_json("load", result)
+    csv = OUT / f"{name}-rss.csv"
+    csv.write_text("seconds,rss_mib\n" + "".join(f"{t:.1f},{v:.1f}\n" for t, v in sampler.samples))
+    path = write_json(name, result)
     a = result["appends"]
     rows = [
-        ["appends (POST)", f"{a['per_s']:.0f}/s", f"{a['p50_ms']:.1f}", f"{a['p99_ms']:.1f}"],
+        [
+            "appends (POST)",
+            f"{a['per_s']:.0f}/s",
+            f"{a['p50_ms']:.1f}" if a["p50_ms"] is not None else "-",
+            f"{a['p99_ms']:.1f}" if a["p99_ms"] is not None else "-",
+        ],
         *[
             [
                 f"reads {name} (wrk)",
@@ -230,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         f"server RSS: {rss['first_fifth']:.1f} MiB (first fifth) -> {rss['last_fifth']:.1f} MiB "
         f"(last fifth), max {rss['max']:.1f}, slope {rss['slope_mib_per_min']:+.2f} MiB/min"
     )
-    print(f"wrote {path} and {OUT / 'load-rss.csv'}")
+    print(f"wrote {path} and {csv}")
     ok = errors == 0 and size1 - size0 == acked and all(r["non_2xx"] == 0 for r in reads.values())
     return 0 if ok else 1
 
