@@ -61,6 +61,13 @@ def verify(log: str, *args: str) -> subprocess.CompletedProcess[str]:
     return run("verifier.cli", "verify", "--log", log, "--quiet", *args)
 
 
+def monitor(log: str, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    """One round of ``frontier-verify monitor``: exit code, JSON events, stderr."""
+    proc = run("verifier.cli", "monitor", "--log", log, "--rounds", "1", "--interval", "0", *args)
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return proc.returncode, events, proc.stderr
+
+
 def rfc3339(t: float) -> str:
     return dt.datetime.fromtimestamp(int(t), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -124,6 +131,10 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     # Before: the verifier that will follow the rotation trusts the old key only.
     first = verify(w.log, *following)
     assert first.returncode == 0, first.stderr
+    # A monitor (another government's, running all along) follows it too.
+    watching = ["--vkey", w.old_vkey, "--state", str(tmp_path / "monitor")]
+    code, _, err = monitor(w.log, *watching)
+    assert code == 0, err
     assert w.key_ids() == [old.key_id.hex()]
 
     # (a) The next key: same origin, so the same key name, and a new key hash.
@@ -206,6 +217,12 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     # The receipt of the key change verifies offline, under either key.
     for vkey in (w.old_vkey, new_vkey):
         ok("verifier.cli", "proof", str(receipt), "--vkey", vkey)
+    code, events, err = monitor(w.log, *watching)
+    assert code == 0, err
+    changes = [e for e in events if e["event"] == "key_change"]
+    assert [(c["index"], c["new_vkey"], c["followed"]) for c in changes] == [
+        (change_index, new_vkey, True)
+    ]
     # A verifier without state and with the old key still passes during the overlap.
     assert verify(w.log, "--vkey", w.old_vkey).returncode == 0
 
@@ -231,6 +248,17 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     proc = verify(w.log, *following)
     assert proc.returncode == 0, proc.stderr
 
+    # The monitor, still started with the old vkey, passes under the new key alone and
+    # retires the old one, as the verifier did.
+    code, events, err = monitor(w.log, *watching)
+    assert code == 0, err
+    assert any(e["event"] == "checkpoint" for e in events)
+    code, events2, err = monitor(w.log, *watching)
+    assert code == 0, err
+    assert any(e["event"] == "key_retired" for e in events + events2), events + events2
+    # A monitor that never saw the key change, with only the old vkey, refuses the log.
+    code, _, err = monitor(w.log, "--vkey", w.old_vkey)
+    assert code == 3 and "unknown key" in err, err
     # A fresh verifier with only the new vkey, published out of band, passes.
     assert verify(w.log, "--vkey", new_vkey).returncode == 0
     # A fresh verifier with only the old vkey and no state fails, naming the new key.

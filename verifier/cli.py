@@ -22,13 +22,14 @@ import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from verifier import logkeys
 from verifier.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.consistency import ForkEvidence, check_consistent, recheck_evidence
 from verifier.encoding import b64decode_strict, b64encode
 from verifier.entries.fields import parse_time
+from verifier.entries.payloads import LogKeyChange
 from verifier.errors import (
     FetchError,
     FormatError,
@@ -511,12 +512,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     policy = parse_trust_policy(Path(args.policy).read_text()) if args.policy else None
     state = _state(args)
-    # The monitor trusts the keys given and those a `verify --state` run learnt in the
-    # same state directory; it does not learn key changes itself.
-    keys = _log_keys(args, state)
-    required = _required(args, keys)
+    # The monitor trusts the keys given and those learnt in the state directory (by it
+    # or by `verify --state`), and follows a log key rotation as verify does: a key
+    # change admitted in a tree it verified makes it trust the new key.
+    held = [_log_keys(args, state)]
+    required = _required(args, held[0])
 
     def opener(data: bytes) -> tuple[SignedCheckpoint, dict[str, int]]:
+        keys = held[0]
         if policy is not None:
             trusted = open_trusted_checkpoint(
                 data,
@@ -529,13 +532,50 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         cp = open_checkpoint(data, keys.trusted(), require_one_of=required, retired=keys.retired())
         return cp, {}
 
+    def follow(
+        cp: SignedCheckpoint, changes: list[tuple[int, LogKeyChange]]
+    ) -> list[dict[str, Any]]:
+        before = held[0]
+        after = before.learn(KeyChange.of(i, body) for i, body in changes).finish(
+            cp, int(time.time())
+        )
+        if state is not None and after.changes != before.changes:
+            # Crash point: saved before the round's checkpoint is (as verify does).
+            logkeys.save(state.path, cp.origin, after.changes)
+        held[0] = after
+        events: list[dict[str, Any]] = [
+            {
+                "event": "key_change",
+                "index": index,
+                "new_vkey": body.new_vkey,
+                "new_mldsa_vkey": body.new_mldsa_vkey,
+                "old_key_hash": body.old_key_hash,
+                "overlap_end": body.overlap_end,
+                "reason": body.reason,
+                "followed": state is not None,
+            }
+            for index, body in changes
+        ]
+        was = {(k.name, k.key_id) for k in before.retired()}
+        events += [
+            {"event": "key_retired", "key": key_label(k)}
+            for k in after.retired()
+            if (k.name, k.key_id) not in was
+        ]
+        return events
+
     monitor = Monitor(
-        source.fetch, opener, args.max_age, jobs=_jobs(args), blobs=RemoteBlobs(source)
+        source.fetch,
+        opener,
+        args.max_age,
+        jobs=_jobs(args),
+        blobs=RemoteBlobs(source),
+        on_checked=follow,
     )
     saved = state.checkpoint_bytes() if state is not None else None
     if state is not None and saved is not None:
         # Resume from the last checkpoint seen; entries before it are not re-reported.
-        monitor.last = open_checkpoint(saved, keys.known())
+        monitor.last = open_checkpoint(saved, held[0].known())
         resumed = _stored_replay(state, monitor.last)
         if resumed is not None and resumed.policy is not None:
             monitor.resume(resumed)

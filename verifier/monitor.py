@@ -18,6 +18,7 @@ from typing import Any
 
 from verifier.checkpoint import SignedCheckpoint
 from verifier.consistency import ForkEvidence, check_consistent
+from verifier.entries.payloads import LogKeyChange
 from verifier.errors import InconsistencyError
 from verifier.logcheck import check_log
 from verifier.policy.audit import Auditor, AuditState
@@ -45,6 +46,12 @@ class Monitor:
     jobs: int = 1
     #: Revealed documents (S14), e.g. :class:`verifier.fetch.RemoteBlobs`.
     blobs: Mapping[str, bytes] | None = None
+    #: Called after each round's entries were checked, with the checkpoint and the
+    #: log key changes admitted among them (possibly none); returns events to emit.
+    #: The CLI uses it to follow a log key rotation (verifier.logkeys).
+    on_checked: (
+        Callable[[SignedCheckpoint, list[tuple[int, LogKeyChange]]], list[dict[str, Any]]] | None
+    ) = None
 
     def resume(self, state: AuditState) -> None:
         """Continue from a stored replay state at :attr:`last` (findings in it are not re-sent)."""
@@ -85,6 +92,9 @@ class Monitor:
         for index, entry_type, logged_at in result.entries:
             event = {"event": "entry", "index": index, "type": entry_type, "logged_at": logged_at}
             self.emit(event)
+        if self.on_checked is not None:
+            for event in self.on_checked(cp, result.key_changes):
+                self.emit(event)
         report = self.auditor.report(int(now * 1000))
         for f in report.findings:
             key = (f.rule, f.indices, f.severity)
