@@ -40,6 +40,8 @@ class Site:
     view: LogView
     vkey: str
     now_ms: int
+    #: the log's ML-DSA-44 (post-quantum) vkey, when it has one (DATA/log-mldsa.vkey)
+    mldsa_vkey: str | None = None
 
 
 # -- entries -------------------------------------------------------------------------
@@ -280,6 +282,7 @@ def keys(site: Site) -> dict[str, Any]:
             )
     return {
         "vkey": site.vkey,
+        "mldsa_vkey": site.mldsa_vkey,
         "board_quorum": registry.board_quorum if registry is not None else None,
         "decision_quorum": registry.decision_quorum if registry is not None else None,
         "keys": out,

@@ -32,7 +32,9 @@ Short = Annotated[str | None, Query(max_length=64)]
 
 def _site(request: Request) -> pages.Site:
     state = request.app.state
-    return pages.Site(state.reader, state.view, state.vkey, state.clock())
+    return pages.Site(
+        state.reader, state.view, state.vkey, state.clock(), getattr(state, "mldsa_vkey", None)
+    )
 
 
 def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None) -> Response:

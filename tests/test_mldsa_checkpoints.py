@@ -365,6 +365,11 @@ def test_server_checkpoints_verify_with_the_requirement(
     )
     proc = cli("verifier.cli", "verify", "--log", log, "--policy", str(strict), "--quiet")
     assert proc.returncode == 0, proc.stderr
+    # The public site publishes both keys, and the command to pin both.
+    keys = httpx.get(server.url("/keys?format=json"), timeout=30).json()
+    assert keys["mldsa_vkey"] == pq.vkey
+    page = httpx.get(server.url("/keys"), timeout=30).text
+    assert f"--mldsa-vkey &#39;{pq.vkey}&#39;" in page or f"--mldsa-vkey '{pq.vkey}'" in page
 
 
 def test_a_checkpoint_without_the_signature_fails_when_required(

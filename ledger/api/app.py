@@ -16,6 +16,7 @@ from ledger.api import problems, routes_api, routes_health, routes_log
 from ledger.backup import BackupJob
 from ledger.clock import Clock, system_clock
 from ledger.datadir import DataDir, DataDirError, WriterLock
+from ledger.keys import MLDSA_VKEY
 from ledger.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
 from ledger.sequencer import GroupCommitter, LogWriter
 from ledger.service import LogReader, open_writer
@@ -89,6 +90,15 @@ def _schedule(
     return scheduler
 
 
+def _published_keys(data: DataDir) -> tuple[str, str | None]:
+    """The log's vkey, and its ML-DSA-44 vkey if it has one, as the site shows them."""
+    mldsa = data.root / MLDSA_VKEY
+    return (
+        data.vkey_path.read_text().strip(),
+        mldsa.read_text().strip() if mldsa.exists() else None,
+    )
+
+
 def _backup_job(options: ServerOptions) -> BackupJob | None:
     if options.backup_dir is None or options.read_only:
         return None
@@ -128,7 +138,7 @@ def create_app(options: ServerOptions) -> FastAPI:
             options.data.root / "blobs" / "sha256",
             cache=options.data.root / "site-cache" / "view-state.json",
         )
-        app.state.vkey = options.data.vkey_path.read_text().strip()
+        app.state.vkey, app.state.mldsa_vkey = _published_keys(options.data)
         app.state.committer = committer
         app.state.read_only = options.read_only
         app.state.clock = options.clock or system_clock
