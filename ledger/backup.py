@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from ledger import metrics
 from ledger.sqlite_store import SqliteStore
@@ -195,27 +196,42 @@ def check_backup_file(path: Path, vkeys: Sequence[NoteVerifier] = ()) -> Head:
         store.close()
         raise BackupError(f"{path} is damaged (SQLite integrity check: {ok})")
     try:
-        head = store.head()
-        edge = TreeEdge()
-        for start in range(0, head.size, REHASH_CHUNK):
-            leaves = store.read_leaves(start, min(head.size, start + REHASH_CHUNK))
-            if len(leaves) != min(head.size, start + REHASH_CHUNK) - start:
-                raise BackupError(f"{path}: entries from index {start} are missing")
-            for (level, index), data in edge.append(leaf_hashes(leaves)).items():
-                stored = store.read_tile(level, index)
-                if stored is None or not stored.startswith(data):
-                    raise BackupError(
-                        f"{path}: tile {level}/{index} does not hold the hashes of its entries"
-                    )
-        if edge.root() != head.root:
-            raise BackupError(f"{path}: its entries do not hash to its checkpoint's root")
-        if vkeys:
-            open_log_checkpoint(head.checkpoint, vkeys, f"{path}'s checkpoint")
-        return head
+        return check_store(store, str(path), vkeys)
     except sqlite3.Error as exc:
         raise BackupError(f"{path} is not a usable backup: {exc}") from None
     finally:
         store.close()
+
+
+class _Readable(Protocol):
+    def head(self) -> Head: ...
+
+    def read_leaves(self, start: int, end: int) -> list[bytes]: ...
+
+    def read_tile(self, level: int, index: int) -> bytes | None: ...
+
+
+def check_store(store: _Readable, label: str, vkeys: Sequence[NoteVerifier] = ()) -> Head:
+    """Every leaf hashed again and the tree rebuilt: each stored tile must hold what the
+    leaves give and the root must be the head's (any backend); with *vkeys*, the head's
+    checkpoint must be signed by one of them."""
+    head = store.head()
+    edge = TreeEdge()
+    for start in range(0, head.size, REHASH_CHUNK):
+        leaves = store.read_leaves(start, min(head.size, start + REHASH_CHUNK))
+        if len(leaves) != min(head.size, start + REHASH_CHUNK) - start:
+            raise BackupError(f"{label}: entries from index {start} are missing")
+        for (level, index), data in edge.append(leaf_hashes(leaves)).items():
+            stored = store.read_tile(level, index)
+            if stored is None or not stored.startswith(data):
+                raise BackupError(
+                    f"{label}: tile {level}/{index} does not hold the hashes of its entries"
+                )
+    if edge.root() != head.root:
+        raise BackupError(f"{label}: its entries do not hash to its checkpoint's root")
+    if vkeys:
+        open_log_checkpoint(head.checkpoint, vkeys, f"{label}'s checkpoint")
+    return head
 
 
 def open_log_checkpoint(
@@ -251,36 +267,43 @@ def check_restore(
 ) -> RestorePlan:
     """Refuse a backup that would roll back or fork any *witnessed* checkpoint."""
     head = check_backup_file(backup, vkeys)
+    store = SqliteStore.open(backup, readonly=True)
+    try:
+        check_consistency(store, head, "the backup", witnessed)
+    finally:
+        store.close()
+    return RestorePlan(backup, head, list(witnessed))
+
+
+def check_consistency(
+    store: _Readable, head: Head, what: str, witnessed: Sequence[Witnessed]
+) -> None:
+    """Refuse *store* (at *head*) if it would roll back or fork any *witnessed* checkpoint."""
     if not witnessed:
         raise BackupError(
-            "no witnessed checkpoint to check the backup against: give the latest "
+            f"no witnessed checkpoint to check {what} against: give the latest "
             "cosigned checkpoint with --checkpoint (a file or the mirror's URL), or a "
             "witness policy whose witnesses can be asked; --unwitnessed skips this "
             "check at the risk of rolling the log back"
         )
-    store = SqliteStore.open(backup, readonly=True)
-    try:
-        prover = Prover(store.read_tile)
-        for w in witnessed:
-            if w.size > head.size:
-                raise BackupError(
-                    f"the backup holds {head.size} entries but {w.source} has a checkpoint "
-                    f"of size {w.size}: restoring it would roll back {w.size - head.size} "
-                    "entries the world has seen (find a newer backup or a mirror)"
-                )
-            if w.root is None:
-                continue
-            proof = prover.consistency(w.size, head.size) if 0 < w.size < head.size else []
-            try:
-                verify_consistency(w.size, head.size, w.root, head.root, proof)
-            except LedgerVerifyError as exc:
-                raise BackupError(
-                    f"the backup is not consistent with the checkpoint of size {w.size} "
-                    f"from {w.source}: {exc}; restoring it would fork the log"
-                ) from None
-    finally:
-        store.close()
-    return RestorePlan(backup, head, list(witnessed))
+    prover = Prover(store.read_tile)
+    for w in witnessed:
+        if w.size > head.size:
+            raise BackupError(
+                f"{what} holds {head.size} entries but {w.source} has a checkpoint "
+                f"of size {w.size}: restoring it would roll back {w.size - head.size} "
+                "entries the world has seen (find a newer backup or a mirror)"
+            )
+        if w.root is None:
+            continue
+        proof = prover.consistency(w.size, head.size) if 0 < w.size < head.size else []
+        try:
+            verify_consistency(w.size, head.size, w.root, head.root, proof)
+        except LedgerVerifyError as exc:
+            raise BackupError(
+                f"{what} is not consistent with the checkpoint of size {w.size} "
+                f"from {w.source}: {exc}; restoring it would fork the log"
+            ) from None
 
 
 def install_backup(plan: RestorePlan, db_path: Path, blobs_dir: Path, now: float) -> Path | None:

@@ -235,13 +235,32 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ledger.restore import restore
+    from ledger.restore import check_database, restore
 
     data = _data(args)
     if getattr(args, "database", None):
-        raise DataDirError(
-            "a PostgreSQL log is restored with pg_restore (see docs/operator.md, Backups)"
+        # PostgreSQL: pg_restore loads the dump into a new database; this checks it
+        # before anyone serves it (docs/operator.md, Backups and restore).
+        if args.backup:
+            raise DataDirError(
+                "with --database, restore checks the database pg_restore loaded: give no "
+                "backup file (see docs/operator.md, Backups and restore)"
+            )
+        checked = check_database(
+            data,
+            checkpoints=args.checkpoint or [],
+            policy_path=Path(args.witness_policy) if args.witness_policy else None,
+            vkeys=args.vkey or [],
+            ask_witnesses=not args.no_ask_witnesses,
+            unwitnessed=args.unwitnessed,
         )
+        print(f"The database {data.store_label} holds tree size {checked.head.size}")
+        for w in checked.witnessed:
+            print(f"  consistent with {w.source} (size {w.size})")
+        print("  safe to serve: start the server with this --database")
+        return 0
+    if not args.backup:
+        raise DataDirError("give the backup file to restore")
     result = restore(
         Path(args.backup),
         data,
@@ -412,7 +431,12 @@ def _add_backup_restore(
     )
     data_arg(sp)
     config_arg(sp)
-    sp.add_argument("backup", help="the backup file (ledger-<time>-size<N>.sqlite)")
+    sp.add_argument(
+        "backup",
+        nargs="?",
+        help="the backup file (ledger-<time>-size<N>.sqlite); none with --database, whose "
+        "database (loaded by pg_restore) is checked instead",
+    )
     sp.add_argument(
         "--checkpoint",
         action="append",

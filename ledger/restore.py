@@ -29,13 +29,16 @@ from ledger.backup import (
     RestorePlan,
     Witnessed,
     check_backup_file,
+    check_consistency,
     check_restore,
+    check_store,
     install_backup,
     open_log_checkpoint,
 )
 from ledger.datadir import DataDir, WriterLock
 from ledger.sqlite_store import SqliteStore
-from ledger.store import StoreError
+from ledger.store import Head, StoreError
+from ledger.stores import open_store
 from ledger.witnessing import POLICY_NAME, cosigned_note
 from verifier.errors import LedgerVerifyError
 from verifier.note import NoteVerifier, parse_vkey
@@ -210,3 +213,46 @@ def restore(
             plan = check_restore(backup, keys, witnessed)
         replaced = install_backup(plan, data.db_path, data.root / "blobs" / "sha256", time.time())
     return RestoreResult(plan, replaced)
+
+
+@dataclass(frozen=True)
+class DatabaseCheck:
+    head: Head
+    witnessed: list[Witnessed]
+
+
+def check_database(
+    data: DataDir,
+    *,
+    checkpoints: Sequence[str] = (),
+    policy_path: Path | None = None,
+    vkeys: Sequence[str] = (),
+    ask_witnesses: bool = True,
+    unwitnessed: bool = False,
+) -> DatabaseCheck:
+    """The PostgreSQL side of restore: check a database that ``pg_restore`` loaded.
+
+    The same checks as for a SQLite backup — every leaf re-hashed into the tree,
+    the checkpoint signed by this log's key, no rollback or fork of any witnessed
+    checkpoint found — on the database named by ``data.database``, before anyone
+    serves it. It changes nothing; :class:`BackupError` says why not to serve it.
+    """
+    keys = load_vkeys(data, vkeys)
+    policy = load_policy(data, policy_path)
+    label = f"the database {data.store_label}"
+    try:
+        store = open_store(data, readonly=True)
+    except StoreError as exc:
+        raise BackupError(f"{label} cannot be opened: {exc}") from None
+    try:
+        head = check_store(store, label, keys)
+        witnessed = from_checkpoints(checkpoints, keys, policy)
+        if ask_witnesses:
+            witnessed += from_witnesses(policy, head.checkpoint)
+        if unwitnessed and not witnessed:
+            log.warning("checking %s without any witnessed checkpoint", label)
+            witnessed = [Witnessed("nothing (--unwitnessed)", 0, None)]
+        check_consistency(store, head, label, witnessed)
+    finally:
+        store.close()
+    return DatabaseCheck(head, witnessed)

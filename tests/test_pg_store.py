@@ -767,3 +767,60 @@ def test_missing_postgresql_skips_or_fails_as_told(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(pgserver.REQUIRE_ENV, "1")  # make test: a missing server is a failure
     with pytest.raises(pytest.fail.Exception, match="FRONTIER_REQUIRE_POSTGRES=1 but PostgreSQL"):
         pgserver.cluster_or_skip()
+
+
+def _restore_check(data: DataDir, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "ledger.cli", "restore", "--data", str(data.root)),
+            *("--database", url, "--no-ask-witnesses", *args),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_restore_checks_a_pg_restored_database_before_it_is_served(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    """'restore --database' on what pg_restore loaded: refused if it would roll back a
+    checkpoint someone holds, or if it is damaged; accepted when it keeps them all."""
+    url = pg_cluster.new_database()
+    data = new_log(tmp_path / "data", url)
+    writer = open_writer(data)
+    dump = tmp_path / "ledger.dump"
+    tool = pg_cluster.bindir
+    try:
+        writer.commit(entries(300))
+        at_dump = writer.store.head().checkpoint
+        subprocess.run([tool / "pg_dump", "--format=custom", f"--file={dump}", url], check=True)
+        writer.commit(entries(5, start=1000))  # acknowledged after the dump
+        later = writer.store.head().checkpoint
+    finally:
+        writer.store.close()
+    restored = pg_cluster.new_database()
+    subprocess.run(
+        [tool / "pg_restore", f"--dbname={restored}", "--no-owner", "--single-transaction", dump],
+        check=True,
+    )
+    (tmp_path / "later.checkpoint").write_bytes(later)
+    (tmp_path / "at-dump.checkpoint").write_bytes(at_dump)
+    try:
+        out = _restore_check(data, restored, "--checkpoint", str(tmp_path / "later.checkpoint"))
+        assert out.returncode == 2 and "would roll back 5 entries" in out.stderr, out.stderr
+        out = _restore_check(data, restored)
+        assert out.returncode == 2 and "no witnessed checkpoint" in out.stderr, out.stderr
+        out = _restore_check(data, restored, "--checkpoint", str(tmp_path / "at-dump.checkpoint"))
+        assert out.returncode == 0, out.stderr
+        assert "holds tree size 300" in out.stdout and "safe to serve" in out.stdout
+        # A damaged leaf in the restored database is found by re-hashing every entry.
+        with psycopg.connect(restored, autocommit=True) as conn:
+            conn.execute("UPDATE entries SET leaf = leaf || '\\x20'::bytea WHERE idx = 7")
+        out = _restore_check(data, restored, "--checkpoint", str(tmp_path / "at-dump.checkpoint"))
+        assert out.returncode == 2 and "does not hold the hashes" in out.stderr, out.stderr
+    finally:
+        pg_cluster.drop_database(restored)
+        pg_cluster.drop_database(url)
