@@ -20,9 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import re
-import secrets
 import shutil
 import sqlite3
 import time
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ledger import metrics
+from ledger.durable import fsync_dir, fsync_file, temp_name
 from ledger.sqlite_store import SqliteStore
 from ledger.store import Head, StoreError
 from ledger.tree import TreeEdge, leaf_hashes
@@ -74,22 +73,6 @@ def list_backups(out_dir: Path) -> list[Path]:
     return sorted(p for p in out_dir.iterdir() if BACKUP_RE.match(p.name))
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def copy_blobs(src: Path, dst: Path) -> int:
     """Copy content-addressed documents missing from *dst*; each is digest-checked."""
     if not src.is_dir():
@@ -104,9 +87,9 @@ def copy_blobs(src: Path, dst: Path) -> int:
             log.warning("skipping blob %s: its content does not match its name", p)
             continue
         dst.mkdir(parents=True, exist_ok=True)
-        tmp = dst / f".{name}.partial"
+        tmp = temp_name(dst / name, "partial")
         tmp.write_bytes(data)
-        _fsync_file(tmp)
+        fsync_file(tmp)
         tmp.replace(dst / name)
         copied += 1
     if copied:
@@ -131,7 +114,7 @@ def backup_sqlite(
     """
     t0 = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".backup-{os.getpid()}-{secrets.token_hex(4)}.partial"
+    tmp = temp_name(out_dir / "backup", "partial")
     tmp.unlink(missing_ok=True)
     try:
         src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
@@ -150,7 +133,7 @@ def backup_sqlite(
                 raise BackupError(f"the backup copy failed SQLite's integrity check: {ok}")
         finally:
             dst.close()
-        _fsync_file(tmp)
+        fsync_file(tmp)
         head = check_backup_file(tmp)
         final = out_dir / backup_name(head.size, now())
         # Crash point: until this rename the backup has no backup's name; after it
@@ -262,19 +245,6 @@ class RestorePlan:
     witnessed: list[Witnessed] = field(default_factory=list)
 
 
-def check_restore(
-    backup: Path, vkeys: Sequence[NoteVerifier], witnessed: Sequence[Witnessed]
-) -> RestorePlan:
-    """Refuse a backup that would roll back or fork any *witnessed* checkpoint."""
-    head = check_backup_file(backup, vkeys)
-    store = SqliteStore.open(backup, readonly=True)
-    try:
-        check_consistency(store, head, "the backup", witnessed)
-    finally:
-        store.close()
-    return RestorePlan(backup, head, list(witnessed))
-
-
 def check_consistency(
     store: _Readable, head: Head, what: str, witnessed: Sequence[Witnessed]
 ) -> None:
@@ -328,7 +298,7 @@ def install_backup(plan: RestorePlan, db_path: Path, blobs_dir: Path, now: float
         fsync_dir(root)
     tmp = root / f".{db_path.name}.restoring"
     shutil.copyfile(plan.backup, tmp)
-    _fsync_file(tmp)
+    fsync_file(tmp)
     # Crash point: before this rename the data directory holds no database (the
     # old one is in replaced-*/, the restore can simply be run again); after it,
     # the restored log is in place.

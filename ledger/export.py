@@ -13,12 +13,11 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.durable import atomic_write, fsync_dir
 from ledger.service import LogReader
 from verifier.tiles import ENTRIES, all_tiles_for_size, tiles_for_size
 
@@ -29,27 +28,6 @@ class ExportStats:
     written: int = 0
     skipped: int = 0
     bytes_written: int = 0
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per call, not only per process: in containers every process may be
-    # pid 1, and two exporters sharing a directory must never share a temp file.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    # Crash point: before this rename, only a hidden temporary file exists.
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def export_log(
@@ -91,7 +69,7 @@ def export_log(
         stats.written += 1
         stats.bytes_written += len(data)
     for d in {(out / t.path).parent for t in wanted}:
-        _fsync_dir(d)
+        fsync_dir(d)
     atomic_write(out / "checkpoint", checkpoint)
-    _fsync_dir(out)
+    fsync_dir(out)
     return stats

@@ -30,7 +30,6 @@ from ledger.backup import (
     Witnessed,
     check_backup_file,
     check_consistency,
-    check_restore,
     check_store,
     install_backup,
     open_log_checkpoint,
@@ -201,18 +200,29 @@ def restore(
     data.root.mkdir(parents=True, exist_ok=True)
     # A running server holds this lock: never restore under a live sequencer.
     with WriterLock(data).holding(require_db=False):
+        head = check_backup_file(backup, keys)  # O(entries): once
         witnessed = from_checkpoints(checkpoints, keys, policy)
         witnessed += from_database(data.db_path, keys, policy)
         if ask_witnesses:
-            head = check_backup_file(backup, keys)
             witnessed += from_witnesses(policy, head.checkpoint)
-        if unwitnessed and not witnessed:
-            log.warning("restoring %s without any witnessed checkpoint to check it against", backup)
-            plan = check_restore(backup, keys, [Witnessed("nothing (--unwitnessed)", 0, None)])
-        else:
-            plan = check_restore(backup, keys, witnessed)
+        witnessed = _or_unwitnessed(witnessed, unwitnessed, str(backup))
+        store = SqliteStore.open(backup, readonly=True)
+        try:
+            check_consistency(store, head, "the backup", witnessed)
+        finally:
+            store.close()
+        plan = RestorePlan(backup, head, witnessed)
         replaced = install_backup(plan, data.db_path, data.root / "blobs" / "sha256", time.time())
     return RestoreResult(plan, replaced)
+
+
+def _or_unwitnessed(witnessed: list[Witnessed], unwitnessed: bool, what: str) -> list[Witnessed]:
+    """With --unwitnessed and nothing found, go on (said loudly); else keep what was found
+    (nothing found then makes :func:`check_consistency` refuse)."""
+    if unwitnessed and not witnessed:
+        log.warning("checking %s without any witnessed checkpoint to check it against", what)
+        return [Witnessed("nothing (--unwitnessed)", 0, None)]
+    return witnessed
 
 
 @dataclass(frozen=True)
@@ -249,9 +259,7 @@ def check_database(
         witnessed = from_checkpoints(checkpoints, keys, policy)
         if ask_witnesses:
             witnessed += from_witnesses(policy, head.checkpoint)
-        if unwitnessed and not witnessed:
-            log.warning("checking %s without any witnessed checkpoint", label)
-            witnessed = [Witnessed("nothing (--unwitnessed)", 0, None)]
+        witnessed = _or_unwitnessed(witnessed, unwitnessed, label)
         check_consistency(store, head, label, witnessed)
     finally:
         store.close()

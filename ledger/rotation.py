@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.datadir import DataDir, DataDirError, WriterLock
+from ledger.durable import fsync_dir
 from ledger.keys import (
     KeyFiles,
     load_key,
@@ -241,7 +242,7 @@ def rotate_finish(data: DataDir, *, now_ms: int, force: bool = False) -> Rotatio
             _write_vkey(files.mldsa_vkey, pq_next.verifier.vkey)
             os.replace(files.mldsa_next_key, files.mldsa_key)
         os.replace(files.next_key, files.key_path)
-        _fsync_dir(files.keys_dir)
+        fsync_dir(files.keys_dir)
         done = _complete(data, files)
     return RotationFinish(
         done.vkey, done.mldsa_vkey, tuple(archived), change[0] if change else None, done.size
@@ -292,14 +293,6 @@ def _archive(files: KeyFiles, stem: str, key_hash: str, skey: str, vkey: str) ->
         write_private(path, skey)
     _write_vkey(files.retired_dir / f"{stem}-{key_hash}.vkey", vkey)
     return path
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- status ------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ import html
 import multiprocessing
 import os
 import re
-import secrets
 import string
 import sys
 import threading
@@ -57,6 +56,7 @@ from fastapi import FastAPI
 
 from ledger.clock import Clock
 from ledger.datadir import DataDir, DataDirError
+from ledger.durable import temp_name
 from ledger.export import ExportStats, export_log
 from ledger.service import LogReader
 from ledger.stores import open_store
@@ -419,7 +419,7 @@ def _same_files(a: Path, b: Path) -> bool:
 
 
 def _tmp_for(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    return temp_name(path)
 
 
 class _Writer:
