@@ -35,7 +35,7 @@ from ledger.sequencer import prepare
 from ledger.service import open_writer
 from ledger.synth import synthetic_envelopes
 from tests.serverproc import REPO, ServerProcess, init_test_log, make_envelopes
-from tests.witnessproc import WitnessProcess
+from tests.witnessproc import two_witnesses
 from verifier.note import parse_note, parse_vkey
 
 ORIGIN = "restore.example/log"
@@ -83,16 +83,9 @@ def digest_dir(root: Path) -> dict[str, str]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("restore")
     data, vkey = init_test_log(root / "data", ORIGIN)
-    w1 = WitnessProcess(root / "w1", "gov-a.example/witness", vkey)
-    w2 = WitnessProcess(root / "w2", "gov-b.example/witness", vkey)
+    w1, w2 = two_witnesses(root, vkey, data.root)
     for w in (w1, w2):
         w.start()
-    (data.root / "witnesses.policy").write_text(
-        f"log {vkey}\n"
-        f"witness w1 {w1.vkey} http://127.0.0.1:{w1.port}\n"
-        f"witness w2 {w2.vkey} http://127.0.0.1:{w2.port}\n"
-        "group both all w1 w2\nquorum both\n"
-    )
     backups = root / "backups"
     server = ServerProcess(
         data.root,

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.serverproc import REPO, ServerProcess, init_test_log, make_envelopes
-from tests.witnessproc import WitnessProcess
+from tests.witnessproc import two_witnesses
 from verifier.encoding import b64encode
 from verifier.note import parse_note
 from verifier.tiles import TILE_WIDTH, split_hashes, tiles_for_size
@@ -231,14 +231,7 @@ def cosigners(server: ServerProcess) -> tuple[int, set[str]]:
 
 def test_a_hanging_witness_then_silent_witnesses(tmp_path: Path) -> None:
     data, vkey = init_test_log(tmp_path / "data", ORIGIN)
-    w1 = WitnessProcess(tmp_path / "w1", "gov-a.example/witness", vkey)
-    w2 = WitnessProcess(tmp_path / "w2", "gov-b.example/witness", vkey)
-    (data.root / "witnesses.policy").write_text(
-        f"log {vkey}\n"
-        f"witness w1 {w1.vkey} http://127.0.0.1:{w1.port}\n"
-        f"witness w2 {w2.vkey} http://127.0.0.1:{w2.port}\n"
-        "group both all w1 w2\nquorum both\n"
-    )
+    w1, w2 = two_witnesses(tmp_path, vkey, data.root)
     hang = HangingWitness(w2.port)
     w1.start()
     server = ServerProcess(

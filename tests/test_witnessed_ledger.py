@@ -21,7 +21,7 @@ from tests.serverproc import (
     make_envelopes,
     run_cli,
 )
-from tests.witnessproc import WitnessProcess
+from tests.witnessproc import two_witnesses
 from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, main
 from verifier.note import parse_note
 
@@ -32,16 +32,9 @@ ORIGIN = "witnessed.example/log"
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("witnessed")
     data, vkey = init_test_log(root / "data", ORIGIN)
-    w1 = WitnessProcess(root / "w1", "gov-a.example/witness", vkey)
-    w2 = WitnessProcess(root / "w2", "gov-b.example/witness", vkey)
+    w1, w2 = two_witnesses(root, vkey, data.root)
     for w in (w1, w2):
         w.start()
-    (data.root / "witnesses.policy").write_text(
-        f"log {vkey}\n"
-        f"witness w1 {w1.vkey} http://127.0.0.1:{w1.port}\n"
-        f"witness w2 {w2.vkey} http://127.0.0.1:{w2.port}\n"
-        "group both all w1 w2\nquorum both\n"
-    )
     server = ServerProcess(data.root, extra=["--witness-interval", "0.2"])
     server.start()
     strict = root / "strict.policy"

@@ -74,3 +74,19 @@ class WitnessProcess:
     def stop(self) -> None:
         if self.proc is not None:
             terminate(self.proc, timeout=15)
+
+
+def two_witnesses(
+    root: Path, log_vkey: str, data_root: Path
+) -> tuple[WitnessProcess, WitnessProcess]:
+    """Two witnesses (not started) of two governments, and DATA/witnesses.policy naming
+    them with a 2-of-2 quorum ('both')."""
+    w1 = WitnessProcess(root / "w1", "gov-a.example/witness", log_vkey)
+    w2 = WitnessProcess(root / "w2", "gov-b.example/witness", log_vkey)
+    (data_root / "witnesses.policy").write_text(
+        f"log {log_vkey}\n"
+        f"witness w1 {w1.vkey} http://127.0.0.1:{w1.port}\n"
+        f"witness w2 {w2.vkey} http://127.0.0.1:{w2.port}\n"
+        "group both all w1 w2\nquorum both\n"
+    )
+    return w1, w2
