@@ -10,6 +10,7 @@ rebuilt from the store before the next batch — the store is the truth.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,10 @@ STATUS = {
     "bad-reference": 422,
     "policy-violation": 409,
 }
+
+
+class ReplayAborted(RuntimeError):
+    """A replay of the log was stopped (the server is shutting down)."""
 
 
 @dataclass(frozen=True)
@@ -75,14 +80,52 @@ class GovernedAdmission:
         self.simulated_clock = simulated_clock
         self._leaves = leaves
         self._state: tuple[LogReplay, PolicyEngine] | None = None
+        # The sequencer's thread admits entries while the marker job's thread reads
+        # the schedule state and the server's warm-up thread may be replaying the
+        # log: one lock, so no two replays run at once and no one reads a state
+        # that is being replaced.
+        self._lock = threading.RLock()
+        self._abort = threading.Event()
+        #: entries replayed so far by the replay under way (or the last one)
+        self.replayed = 0
+        #: how many entries the state holds (replayed, then admitted): the tree size
+        #: it is the state of, as long as no admitted entry failed to commit
+        self._size = 0
+        #: a replay is running now (the server's warm-up, or a rebuild after a reset)
+        self.replaying = False
+        #: replays started since this object was made (each is O(entries))
+        self.rebuilds = 0
         #: index -> (org, run_id, level, cycle), inherited along references for search
         self._facets: dict[int, tuple[str | None, str | None, int | None, int | None]] = {}
 
     @property
     def state(self) -> tuple[LogReplay, PolicyEngine]:
-        if self._state is None:
-            self._state = self._rebuild()
-        return self._state
+        with self._lock:
+            if self._state is None:
+                self._state = self._rebuild()
+            return self._state
+
+    def covers(self, size: int) -> bool:
+        """The state is built and is the state of a log of *size* entries."""
+        return self._state is not None and self._size == size
+
+    @property
+    def ready(self) -> bool:
+        """The log has been replayed: an entry is admitted without waiting for a replay."""
+        return self._state is not None
+
+    def locked(self) -> threading.RLock:
+        """Hold while reading the state from another thread (``with admission.locked():``)."""
+        return self._lock
+
+    def warm(self) -> None:
+        """Replay the log now (the server does it at start, off the event loop), so the
+        first append after a restart does not wait for it."""
+        _ = self.state
+
+    def abort(self) -> None:
+        """Stop a replay under way (shutdown): it raises :class:`ReplayAborted`."""
+        self._abort.set()
 
     @property
     def replay(self) -> LogReplay:
@@ -96,17 +139,41 @@ class GovernedAdmission:
         replay = LogReplay(self.origin)
         engine = PolicyEngine()
         self._facets = {}
+        self.replayed = 0
+        self.replaying = True
+        self.rebuilds += 1
+        try:
+            return self._replay_all(replay, engine)
+        finally:
+            self.replaying = False
+
+    def _replay_all(
+        self, replay: LogReplay, engine: PolicyEngine
+    ) -> tuple[LogReplay, PolicyEngine]:
         for index, leaf in enumerate(self._leaves()):
+            if self._abort.is_set():
+                raise ReplayAborted("the server is stopping")
             # Entries already in the log were admitted when they were appended;
             # replaying them re-checks everything, so a tampered store shows up here.
             parsed = parse_leaf(leaf)
             entry = replay.admit(parsed.envelope, index)
             engine.apply(index, entry.payload, parsed.logged_at_ms)
-            self.facets(entry)
+            self._facets[index] = self._facet_tuple(entry)
+            self.replayed = index + 1
+        self._size = self.replayed
         return replay, engine
 
     def facets(self, entry: CheckedEntry) -> EntryFacets:
         """Search facets of an admitted entry: its own fields, or its run's."""
+        with self._lock:
+            org, run_id, level, cycle = self._facets[entry.index] = self._facet_tuple(entry)
+        text = " ".join(_words(payload_to_json(entry.payload)))
+        return EntryFacets(entry.payload.type, org, run_id, level, cycle, text[:20_000])
+
+    def _facet_tuple(
+        self, entry: CheckedEntry
+    ) -> tuple[str | None, str | None, int | None, int | None]:
+        # (The replay needs only these; the text for search is built for new entries.)
         body = entry.payload.body
         org = entry.org or getattr(body, "org_id", None)
         run_id = getattr(body, "run_id", None)
@@ -127,9 +194,7 @@ class GovernedAdmission:
             cycle = getattr(body, "from_cycle", None)
         if entry.payload.type == "schedule_marker":
             cycle = body.cycle
-        self._facets[entry.index] = (org, run_id, level, cycle)
-        text = " ".join(_words(payload_to_json(entry.payload)))
-        return EntryFacets(entry.payload.type, org, run_id, level, cycle, text[:20_000])
+        return org, run_id, level, cycle
 
     def admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
         """Check an entry that would be logged at *index*, *logged_ms*; apply it if admitted.
@@ -138,6 +203,10 @@ class GovernedAdmission:
         kind that is refused (an approval, a lift, an amendment… — see
         :class:`verifier.policy.findings.Finding`), refuses it with the rule id.
         """
+        with self._lock:
+            return self._admit(envelope, index, logged_ms)
+
+    def _admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
         replay, engine = self.state
         try:
             entry = replay.check(envelope, index)
@@ -156,7 +225,19 @@ class GovernedAdmission:
                 return Refusal("policy-violation", f"{f.rule}: {f.message}", rule=f.rule)
         replay.apply(entry)
         engine.apply(index, entry.payload, logged_ms, findings)
+        self._size = index + 1
         return entry
 
+    def sync_to(self, size: int) -> None:
+        """Keep the state if it is the state of a log of *size* entries, else drop it.
+
+        Takes the lock, so a replay under way (the server's warm-up) finishes first
+        and its state is then kept rather than thrown away.
+        """
+        with self._lock:
+            if not self.covers(size):
+                self._state = None
+
     def reset(self) -> None:
-        self._state = None
+        with self._lock:
+            self._state = None

@@ -65,6 +65,7 @@ def readiness(
     *,
     writer_running: bool | None,
     writer_error: str | None = None,
+    replaying: int | None = None,
     witnesses: WitnessCollector | None,
     require_quorum: bool,
     max_checkpoint_age_s: float | None = None,
@@ -79,6 +80,12 @@ def readiness(
         if not writer_running:
             out.checks["writer"] = Check(
                 False, "the writer is not running: appends cannot be made durable"
+            )
+        elif replaying is not None:
+            out.checks["writer"] = Check(
+                False,
+                f"replaying the log before admitting new entries ({replaying:,} of "
+                f"{reader.head().size:,} entries); appends wait until it is done",
             )
         elif writer_error is not None:
             out.checks["writer"] = Check(

@@ -17,8 +17,10 @@ twice is impossible.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +50,32 @@ class MarkerJob:
         committer: GroupCommitter,
         key: EntryKey,
         clock: Any,
+        *,
+        lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.origin = origin
         self.policy_state = policy_state
         self.committer = committer
         self.key = key
         self.clock = clock
+        #: held while reading the writer's state (its thread may be admitting entries)
+        self.lock = lock
         self.appended = 0
         self.last_error: str | None = None
 
     async def tick(self) -> int:
         """Append every marker that is due now; return how many were appended."""
         now = self.clock()
+
         # The writer's own admission state knows every marker already logged; read
         # it off the event loop (a first read after a restart replays the log).
-        due = await asyncio.to_thread(lambda: due_markers(self.policy_state(), now))
+        def due() -> list[Any]:
+            with self.lock if self.lock is not None else contextlib.nullcontext():
+                return list(due_markers(self.policy_state(), now))
+
+        due_now = await asyncio.to_thread(due)
         count = 0
-        for _, marker, cycle in due:
+        for _, marker, cycle in due_now:
             env = marker_envelope(self.origin, self.key, marker, cycle)
             try:
                 await self.committer.submit(prepare(env))

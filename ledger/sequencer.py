@@ -165,7 +165,9 @@ class LogWriter:
                 raise StoreError("stored tiles do not hash to the published root")
             self._head, self._edge = head, edge
             if self.admission is not None:
-                self.admission.reset()  # the log moved under us: replay it again
+                # The log moved under us (or nothing was replayed yet): replay it
+                # again. A state the server replayed at start for this size is kept.
+                self.admission.sync_to(head.size)
         assert self._edge is not None
         return head, self._edge
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledger.admission import ReplayAborted
 from ledger.api import problems, routes_api, routes_health, routes_log
 from ledger.backup import BackupJob
 from ledger.clock import Clock, system_clock
@@ -27,6 +32,8 @@ from ledger.witnessing import POLICY_NAME, WitnessCollector
 from public_site import routes as site_routes
 from public_site import routes_downloads
 from verifier.trust_policy import parse_trust_policy
+
+log = logging.getLogger("frontier_ledger.app")
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,12 @@ def _schedule(
     admission = writer.admission
     if key is not None and admission is not None:
         app.state.markers = MarkerJob(
-            writer.store.origin, lambda: admission.engine.state, committer, key, writer.clock
+            writer.store.origin,
+            lambda: admission.engine.state,
+            committer,
+            key,
+            writer.clock,
+            lock=admission.locked(),
         )
         add_interval_job(scheduler, app.state.markers.tick, options.marker_interval_s, "markers")
     if app.state.witnesses is not None:
@@ -88,6 +100,53 @@ def _schedule(
     if app.state.backups is not None:
         add_interval_job(scheduler, app.state.backups.tick, options.backup_interval_s, "backups")
     return scheduler
+
+
+def _set_state(
+    app: FastAPI, options: ServerOptions, writer: LogWriter | None, committer: GroupCommitter | None
+) -> None:
+    """What the routers read (app.state.reader and .view are set before)."""
+    app.state.vkey, app.state.mldsa_vkey = _published_keys(options.data)
+    app.state.committer = committer
+    app.state.read_only = options.read_only
+    app.state.clock = options.clock or system_clock
+    app.state.require_quorum = options.require_witness_quorum
+    app.state.max_checkpoint_age_s = options.max_checkpoint_age_s
+    app.state.backups = _backup_job(options)
+    app.state.witnesses = _witness_collector(options, app.state.reader, writer)
+
+
+def _warm_up(writer: LogWriter | None) -> asyncio.Task[None] | None:
+    """Replay a governed log for admission now, off the event loop, so that the first
+    append after a restart does not wait for it (/readyz says "replaying" meanwhile)."""
+    if writer is None or writer.admission is None:
+        return None
+    admission = writer.admission
+
+    def warm() -> None:
+        t0 = time.monotonic()
+        try:
+            admission.warm()
+        except ReplayAborted:
+            return
+        except Exception:  # the first batch retries the replay and reports its failure
+            log.exception("replaying the log for admission failed")
+            return
+        log.info(
+            "replayed %d entries for admission in %.1f s",
+            admission.replayed,
+            time.monotonic() - t0,
+        )
+
+    return asyncio.get_running_loop().create_task(asyncio.to_thread(warm), name="admission-warm")
+
+
+async def _stop_warm_up(writer: LogWriter | None, task: asyncio.Task[None] | None) -> None:
+    if writer is None or writer.admission is None or task is None:
+        return
+    writer.admission.abort()  # a replay under way stops at the next entry
+    with contextlib.suppress(Exception):
+        await task
 
 
 def _published_keys(data: DataDir) -> tuple[str, str | None]:
@@ -138,15 +197,9 @@ def create_app(options: ServerOptions) -> FastAPI:
             options.data.root / "blobs" / "sha256",
             cache=options.data.root / "site-cache" / "view-state.json",
         )
-        app.state.vkey, app.state.mldsa_vkey = _published_keys(options.data)
-        app.state.committer = committer
-        app.state.read_only = options.read_only
-        app.state.clock = options.clock or system_clock
-        app.state.require_quorum = options.require_witness_quorum
-        app.state.max_checkpoint_age_s = options.max_checkpoint_age_s
-        app.state.backups = _backup_job(options)
-        app.state.witnesses = _witness_collector(options, app.state.reader, writer)
+        _set_state(app, options, writer, committer)
         scheduler = None
+        warmup = _warm_up(writer)
         if writer is not None and committer is not None:
             scheduler = _schedule(app, options, writer, committer)
         try:
@@ -154,6 +207,7 @@ def create_app(options: ServerOptions) -> FastAPI:
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            await _stop_warm_up(writer, warmup)
             if committer is not None:
                 await committer.stop()
             if writer is not None:

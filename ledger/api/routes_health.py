@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from ledger import metrics
 from ledger.health import checkpoint_age, liveness, readiness
+from ledger.sequencer import GroupCommitter
 
 router = APIRouter(tags=["operations"])
 
@@ -38,11 +39,18 @@ def readyz(request: Request) -> Response:
         state.reader,
         writer_running=None if state.read_only else committer is not None and committer.running,
         writer_error=None if committer is None else committer.last_error,
+        replaying=_replaying(committer),
         witnesses=state.witnesses,
         require_quorum=state.require_quorum,
         max_checkpoint_age_s=getattr(state, "max_checkpoint_age_s", None),
     )
     return _json(result.to_json(), 200 if result.ready else 503)
+
+
+def _replaying(committer: GroupCommitter | None) -> int | None:
+    """Entries replayed so far, while the writer replays the log for admission."""
+    admission = committer.writer.admission if committer is not None else None
+    return admission.replayed if admission is not None and admission.replaying else None
 
 
 @router.get("/metrics", summary="Prometheus metrics (text exposition format 0.0.4)")
