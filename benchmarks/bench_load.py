@@ -110,7 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--append-clients", type=int, default=16)
     ap.add_argument("--prefill", type=int, default=10_000)
     ap.add_argument("--max-queue", type=int, default=4096)
-    ap.add_argument("--database", help="PostgreSQL URL (default: SQLite in the data dir)")
+    ap.add_argument(
+        "--database", help="an empty PostgreSQL database to keep the log in (default: SQLite)"
+    )
+    ap.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="keep the log in a throwaway PostgreSQL cluster (Debian's, as the tests run it)",
+    )
     ap.add_argument(
         "--no-reads",
         action="store_true",
@@ -124,9 +131,26 @@ def main(argv: list[str] | None = None) -> int:
     work = OUT / "load"
     data = work / "data"
     print(f"building a synthetic log with {args.prefill} entries in {data} …", flush=True)
-    build_synthetic(data, ORIGIN)
+    databases = None
+    if args.postgresql:
+        from bench_backends import Databases
+
+        databases = Databases(None)  # a throwaway Debian PostgreSQL cluster on loopback
+        args.database = databases.new()
+    db = ["--database", args.database] if args.database else []
+    if args.database:
+        shutil.rmtree(data, ignore_errors=True)
+        init_cmd = [sys.executable, "-m", "ledger.cli", "init", "--data", str(data), *db]
+        init_cmd += ["--origin", ORIGIN, "--synthetic"]
+        subprocess.run(
+            init_cmd,
+            check=True,
+            capture_output=True,
+        )
+    else:
+        build_synthetic(data, ORIGIN)
     if args.prefill:
-        synth = [sys.executable, "-m", "ledger.cli", "synth", "--data", str(data)]
+        synth = [sys.executable, "-m", "ledger.cli", "synth", "--data", str(data), *db]
         subprocess.run(
             [*synth, "--count", str(args.prefill)],
             check=True,
@@ -134,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     # Enough bodies for the fastest append rate seen here, so clients never run dry.
     bodies = signed_bodies(int(seconds * 1500) + 10_000)
-    extra = ["--max-queue", str(args.max_queue)]
-    if args.database:
-        extra += ["--database", args.database]
+    extra = ["--max-queue", str(args.max_queue), *db]
     server: Server = ledger_server("load", data, extra)
     server.start()
     size0 = tree_size(server)
@@ -176,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             if p.poll() is None:
                 p.kill()
         server.stop()
+        if databases is not None:
+            databases.close()
     statuses = Counter(status for _, _, status in load.done)
     lat = [dt * 1000 for _, dt, status in load.done if status == 201]
     span = max(t for t, _, _ in load.done) - min(t for t, _, _ in load.done) if load.done else 0
@@ -211,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     name = (
         "load"
+        + ("-postgresql" if args.database else "")
         + ("-appends-only" if args.no_reads else "")
         + ("-reads-only" if args.append_clients == 0 else "")
     )
