@@ -186,7 +186,9 @@ def check_backup_file(path: Path, vkeys: Sequence[NoteVerifier] = ()) -> Head:
         store.close()
 
 
-class _Readable(Protocol):
+class ReadableLog(Protocol):
+    """What the restore checks read from a log, whichever backend holds it."""
+
     def head(self) -> Head: ...
 
     def read_leaves(self, start: int, end: int) -> list[bytes]: ...
@@ -194,7 +196,7 @@ class _Readable(Protocol):
     def read_tile(self, level: int, index: int) -> bytes | None: ...
 
 
-def check_store(store: _Readable, label: str, vkeys: Sequence[NoteVerifier] = ()) -> Head:
+def check_store(store: ReadableLog, label: str, vkeys: Sequence[NoteVerifier] = ()) -> Head:
     """Every leaf hashed again and the tree rebuilt: each stored tile must hold what the
     leaves give and the root must be the head's (any backend); with *vkeys*, the head's
     checkpoint must be signed by one of them."""
@@ -246,7 +248,7 @@ class RestorePlan:
 
 
 def check_consistency(
-    store: _Readable, head: Head, what: str, witnessed: Sequence[Witnessed]
+    store: ReadableLog, head: Head, what: str, witnessed: Sequence[Witnessed]
 ) -> None:
     """Refuse *store* (at *head*) if it would roll back or fork any *witnessed* checkpoint."""
     if not witnessed:

@@ -216,7 +216,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from ledger.backup import backup_sqlite
 
     data = _data(args)
-    if getattr(args, "database", None):
+    if args.database:
         raise DataDirError(
             "a PostgreSQL log is backed up with pg_dump (see docs/operator.md, Backups)"
         )
@@ -235,10 +235,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ledger.restore import check_database, restore
+    from ledger.restore import Sources, check_database, restore
 
     data = _data(args)
-    if getattr(args, "database", None):
+    sources = Sources(
+        checkpoints=args.checkpoint or [],
+        policy_path=Path(args.witness_policy) if args.witness_policy else None,
+        vkeys=args.vkey or [],
+        ask_witnesses=not args.no_ask_witnesses,
+        unwitnessed=args.unwitnessed,
+    )
+    if args.database:
         # PostgreSQL: pg_restore loads the dump into a new database; this checks it
         # before anyone serves it (docs/operator.md, Backups and restore).
         if args.backup:
@@ -246,14 +253,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 "with --database, restore checks the database pg_restore loaded: give no "
                 "backup file (see docs/operator.md, Backups and restore)"
             )
-        checked = check_database(
-            data,
-            checkpoints=args.checkpoint or [],
-            policy_path=Path(args.witness_policy) if args.witness_policy else None,
-            vkeys=args.vkey or [],
-            ask_witnesses=not args.no_ask_witnesses,
-            unwitnessed=args.unwitnessed,
-        )
+        checked = check_database(data, sources)
         print(f"The database {data.store_label} holds tree size {checked.head.size}")
         for w in checked.witnessed:
             print(f"  consistent with {w.source} (size {w.size})")
@@ -261,15 +261,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return 0
     if not args.backup:
         raise DataDirError("give the backup file to restore")
-    result = restore(
-        Path(args.backup),
-        data,
-        checkpoints=args.checkpoint or [],
-        policy_path=Path(args.witness_policy) if args.witness_policy else None,
-        vkeys=args.vkey or [],
-        ask_witnesses=not args.no_ask_witnesses,
-        unwitnessed=args.unwitnessed,
-    )
+    result = restore(Path(args.backup), data, sources)
     head = result.plan.head
     print(f"Restored tree size {head.size} from {result.plan.backup} into {data.db_path}")
     for w in result.plan.witnessed:

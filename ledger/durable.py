@@ -32,6 +32,18 @@ def temp_name(path: Path, suffix: str = "tmp") -> Path:
     return path.with_name(f".{path.name}.{suffix}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
+def write_new_private(path: Path, data: bytes) -> None:
+    """Create *path* holding *data*, mode 0600, durably; never replace a file (O_EXCL:
+    overwriting a key would orphan what it signed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace *path* by *data* (the caller fsyncs the directory when it must)."""
     path.parent.mkdir(parents=True, exist_ok=True)

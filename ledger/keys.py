@@ -22,11 +22,11 @@ Their public keys are in DATA: ``log.vkey``, ``log.next.vkey``, ``log-mldsa.vkey
 from __future__ import annotations
 
 import base64
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.durable import write_new_private
 from verifier.errors import FormatError
 from verifier.mldsa import ALG_MLDSA44, MLDSA44Signer, parse_mldsa_skey
 from verifier.note import Ed25519Signer, NoteSigner, parse_skey
@@ -39,14 +39,7 @@ class KeyFileError(RuntimeError):
 def write_new_key(path: Path, name: str) -> Ed25519Signer:
     """Generate an Ed25519 note key named *name* and write it to *path* (mode 0600)."""
     signer = Ed25519Signer.generate(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: never overwrite an existing key (that would orphan a live log).
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (signer.skey + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_private(path, signer.skey)
     return signer
 
 
@@ -165,10 +158,4 @@ def write_new_mldsa_key(path: Path, name: str) -> MLDSA44Signer:
 
 def write_private(path: Path, skey: str) -> None:
     """Write a private key line to a new file, mode 0600, durably (O_EXCL: never replaced)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (skey + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new_private(path, (skey + "\n").encode())

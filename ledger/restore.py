@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ledger.backup import (
     BackupError,
+    ReadableLog,
     RestorePlan,
     Witnessed,
     check_backup_file,
@@ -178,16 +179,42 @@ def load_vkeys(data: DataDir, extra: Sequence[str]) -> list[NoteVerifier]:
         raise BackupError(f"the log vkey is not usable: {exc}") from None
 
 
-def restore(
-    backup: Path,
-    data: DataDir,
+@dataclass(frozen=True)
+class Sources:
+    """Where to look for the checkpoints a restored log must keep (the CLI's options)."""
+
+    checkpoints: Sequence[str] = ()  # --checkpoint files or URLs
+    policy_path: Path | None = None  # default: DATA/witnesses.policy if present
+    vkeys: Sequence[str] = ()  # the log's vkeys besides DATA/log.vkey
+    ask_witnesses: bool = True
+    unwitnessed: bool = False  # go on when no witnessed checkpoint is found at all
+
+
+def _check_witnessed(
+    store: ReadableLog,
+    head: Head,
+    what: str,
     *,
-    checkpoints: Sequence[str] = (),
-    policy_path: Path | None = None,
-    vkeys: Sequence[str] = (),
-    ask_witnesses: bool = True,
-    unwitnessed: bool = False,
-) -> RestoreResult:
+    sources: Sources,
+    keys: Sequence[NoteVerifier],
+    policy: TrustPolicy | None,
+    replaced_db: Path | None = None,
+) -> list[Witnessed]:
+    """Collect the witnessed checkpoints and refuse *store* if it rolls back or forks one."""
+    witnessed = from_checkpoints(sources.checkpoints, keys, policy)
+    if replaced_db is not None:
+        witnessed += from_database(replaced_db, keys, policy)
+    if sources.ask_witnesses:
+        witnessed += from_witnesses(policy, head.checkpoint)
+    if sources.unwitnessed and not witnessed:
+        log.warning("checking %s without any witnessed checkpoint to check it against", what)
+        witnessed = [Witnessed("nothing (--unwitnessed)", 0, None)]
+    # Nothing found (and no --unwitnessed) makes check_consistency refuse.
+    check_consistency(store, head, what, witnessed)
+    return witnessed
+
+
+def restore(backup: Path, data: DataDir, sources: Sources = Sources()) -> RestoreResult:
     """Check *backup* against every witnessed checkpoint found, then install it in *data*.
 
     Raises :class:`BackupError` (nothing changed) when the backup is unusable, or
@@ -195,34 +222,28 @@ def restore(
     """
     if not backup.is_file():
         raise BackupError(f"no backup file at {backup}")
-    keys = load_vkeys(data, vkeys)
-    policy = load_policy(data, policy_path)
+    keys = load_vkeys(data, sources.vkeys)
+    policy = load_policy(data, sources.policy_path)
     data.root.mkdir(parents=True, exist_ok=True)
     # A running server holds this lock: never restore under a live sequencer.
     with WriterLock(data).holding(require_db=False):
         head = check_backup_file(backup, keys)  # O(entries): once
-        witnessed = from_checkpoints(checkpoints, keys, policy)
-        witnessed += from_database(data.db_path, keys, policy)
-        if ask_witnesses:
-            witnessed += from_witnesses(policy, head.checkpoint)
-        witnessed = _or_unwitnessed(witnessed, unwitnessed, str(backup))
         store = SqliteStore.open(backup, readonly=True)
         try:
-            check_consistency(store, head, "the backup", witnessed)
+            witnessed = _check_witnessed(
+                store,
+                head,
+                "the backup",
+                sources=sources,
+                keys=keys,
+                policy=policy,
+                replaced_db=data.db_path,
+            )
         finally:
             store.close()
         plan = RestorePlan(backup, head, witnessed)
         replaced = install_backup(plan, data.db_path, data.root / "blobs" / "sha256", time.time())
     return RestoreResult(plan, replaced)
-
-
-def _or_unwitnessed(witnessed: list[Witnessed], unwitnessed: bool, what: str) -> list[Witnessed]:
-    """With --unwitnessed and nothing found, go on (said loudly); else keep what was found
-    (nothing found then makes :func:`check_consistency` refuse)."""
-    if unwitnessed and not witnessed:
-        log.warning("checking %s without any witnessed checkpoint to check it against", what)
-        return [Witnessed("nothing (--unwitnessed)", 0, None)]
-    return witnessed
 
 
 @dataclass(frozen=True)
@@ -231,15 +252,7 @@ class DatabaseCheck:
     witnessed: list[Witnessed]
 
 
-def check_database(
-    data: DataDir,
-    *,
-    checkpoints: Sequence[str] = (),
-    policy_path: Path | None = None,
-    vkeys: Sequence[str] = (),
-    ask_witnesses: bool = True,
-    unwitnessed: bool = False,
-) -> DatabaseCheck:
+def check_database(data: DataDir, sources: Sources = Sources()) -> DatabaseCheck:
     """The PostgreSQL side of restore: check a database that ``pg_restore`` loaded.
 
     The same checks as for a SQLite backup — every leaf re-hashed into the tree,
@@ -247,8 +260,8 @@ def check_database(
     checkpoint found — on the database named by ``data.database``, before anyone
     serves it. It changes nothing; :class:`BackupError` says why not to serve it.
     """
-    keys = load_vkeys(data, vkeys)
-    policy = load_policy(data, policy_path)
+    keys = load_vkeys(data, sources.vkeys)
+    policy = load_policy(data, sources.policy_path)
     label = f"the database {data.store_label}"
     try:
         store = open_store(data, readonly=True)
@@ -256,11 +269,7 @@ def check_database(
         raise BackupError(f"{label} cannot be opened: {exc}") from None
     try:
         head = check_store(store, label, keys)
-        witnessed = from_checkpoints(checkpoints, keys, policy)
-        if ask_witnesses:
-            witnessed += from_witnesses(policy, head.checkpoint)
-        witnessed = _or_unwitnessed(witnessed, unwitnessed, label)
-        check_consistency(store, head, label, witnessed)
+        witnessed = _check_witnessed(store, head, label, sources=sources, keys=keys, policy=policy)
     finally:
         store.close()
     return DatabaseCheck(head, witnessed)

@@ -173,9 +173,7 @@ class LogWriter:
 
     def probe(self) -> None:
         """A small write: does the store take writes again? (No entry, no checkpoint.)"""
-        probe = getattr(self.store, "probe_write", None)
-        if probe is not None:
-            probe()
+        self.store.probe_write()
 
     def sign_checkpoint(self, size: int, root: bytes) -> bytes:
         """The signed note of the checkpoint: one signature line per log key.

@@ -149,6 +149,10 @@ class LogStore(Protocol):
 
     def checkpoint_sizes(self) -> Iterator[int]: ...
 
+    def probe_write(self) -> None:
+        """One small durable write that adds no entry: does the store take writes?"""
+        ...
+
     def close(self) -> None: ...
 
 

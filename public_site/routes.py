@@ -32,9 +32,7 @@ Short = Annotated[str | None, Query(max_length=64)]
 
 def _site(request: Request) -> pages.Site:
     state = request.app.state
-    return pages.Site(
-        state.reader, state.view, state.vkey, state.clock(), getattr(state, "mldsa_vkey", None)
-    )
+    return pages.Site(state.reader, state.view, state.vkey, state.clock(), state.mldsa_vkey)
 
 
 def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None) -> Response:

@@ -47,6 +47,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ledger.durable import fsync_dir, fsync_file, temp_name
 from ledger.service import LogReader
 from ledger.store import EntryRow, SearchQuery
 from ledger.views import LogView
@@ -207,14 +208,6 @@ def _entry_rows(
         )
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def build_snapshot(
     reader: LogReader,
     view: LogView,
@@ -235,17 +228,17 @@ def build_snapshot(
     keys, compliance, checkpoint = _consistent_state(site)
     size = checkpoint["size"]
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp = temp_name(out_path)
     tmp.unlink(missing_ok=True)
     try:
         count, findings = _write(site, tmp, keys, compliance, checkpoint)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a failed build leaves nothing behind
         raise
-    _fsync(tmp)
+    fsync_file(tmp)
     # Crash point: before this rename only a hidden temporary file exists.
     os.replace(tmp, out_path)
-    _fsync(out_path.parent)
+    fsync_dir(out_path.parent)
     return SnapshotInfo(
         out_path, size, count, len(keys["keys"]), findings, time.perf_counter() - t0
     )

@@ -57,16 +57,22 @@ def make_envelopes(origin: str, count: int, start: int = 0) -> list[dict[str, An
     return list(synthetic_envelopes(origin, count, start))
 
 
-def run_cli(*args: str, timeout: float = 300.0) -> str:
-    """Run ``python -m ledger.cli ARGS`` to completion; return stdout (raise on failure)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
+def run_module(module: str, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m MODULE ARGS`` from the repository to completion; never raise on
+    its exit code (the caller asserts on it)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli(*args: str, timeout: float = 300.0) -> str:
+    """Run ``python -m ledger.cli ARGS`` to completion; return stdout (raise on failure)."""
+    proc = run_module("ledger.cli", *args, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(
             f"ledger.cli {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from ledger.datadir import DataDir
 from ledger.sequencer import prepare
 from ledger.service import open_writer
 from ledger.synth import synthetic_envelopes
-from tests.serverproc import REPO, ServerProcess, init_test_log, make_envelopes
+from tests.serverproc import ServerProcess, init_test_log, make_envelopes, run_module
 from tests.witnessproc import two_witnesses
 from verifier.note import parse_note, parse_vkey
 
@@ -42,14 +41,7 @@ ORIGIN = "restore.example/log"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_module("ledger.cli", *args, timeout=120)
 
 
 def append(server: ServerProcess, n: int, start: int) -> int:
@@ -291,22 +283,6 @@ def test_the_newest_backup_restores_and_the_witnesses_accept_what_follows(world:
     note = wait_cosigned(server, size)
     policy = world["root"] / "check.policy"
     policy.write_text((data / "witnesses.policy").read_text())
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "verifier.cli",
-            "verify",
-            "--log",
-            server.url("/log"),
-            "--policy",
-            str(policy),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    out = run_module("verifier.cli", "verify", "--log", server.url("/log"), "--policy", str(policy))
     assert out.returncode == 0, out.stdout + out.stderr
     assert int(note.split(b"\n")[1]) == size

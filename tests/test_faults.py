@@ -14,7 +14,6 @@ import contextlib
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serverproc import REPO, ServerProcess, init_test_log, make_envelopes
+from tests.serverproc import ServerProcess, init_test_log, make_envelopes, run_module
 from tests.witnessproc import two_witnesses
 from verifier.encoding import b64encode
 from verifier.note import parse_note
@@ -61,23 +60,7 @@ class Appender:
                     assert b64encode(h) == self.acked[index], index
         assert max(self.acked) < size
         vkey = (self.server.data / "log.vkey").read_text().strip()
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "verifier.cli",
-                "verify",
-                "--log",
-                self.server.url("/log"),
-                "--vkey",
-                vkey,
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        out = run_module("verifier.cli", "verify", "--log", self.server.url("/log"), "--vkey", vkey)
         assert out.returncode == 0, out.stdout + out.stderr
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from ledger.service import init_log
 from tests.adversary import Operator
 from tests.governed import Actor, charter_body, envelope, grant_body
 from tests.payload_examples import EXAMPLES
-from tests.serverproc import REPO, ServerProcess
+from tests.serverproc import ServerProcess, run_module
 from verifier import logkeys
 from verifier.checkpoint import open_checkpoint
 from verifier.errors import FormatError, RetiredKeyError, UnknownKeyError
@@ -41,14 +40,7 @@ ORIGIN = "rotation.example/log"
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_module(module, *args)
 
 
 def ok(module: str, *args: str) -> str:

@@ -26,7 +26,7 @@ from tlog_scales.signing import MLDSA44CosignatureSigner, Vkey, VkeySet
 from tlog_scales.tlog import Checkpoint as ScalesCheckpoint
 
 from ledger.tree import TreeEdge, leaf_hashes
-from tests.serverproc import REPO, ServerProcess, make_envelopes
+from tests.serverproc import REPO, ServerProcess, make_envelopes, run_module
 from verifier.checkpoint import Checkpoint, open_checkpoint
 from verifier.errors import FormatError, MissingSignatureError, SignatureError, UnknownKeyError
 from verifier.merkle import EMPTY_ROOT, leaf_hash
@@ -299,14 +299,7 @@ def test_witness_keygen_mldsa(tmp_path: Path) -> None:
 
 
 def cli(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_module(module, *args)
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ from ledger.stores import open_store
 from ledger.synth import synthetic_envelopes
 from tests import pgserver
 from tests.pgserver import PgCluster, cluster_or_skip, second_writer_store
-from tests.serverproc import REPO, ServerProcess, run_cli, serve_demo
+from tests.serverproc import REPO, ServerProcess, run_cli, run_module, serve_demo
 from tests.test_crash import canonical, fetch_leaves
 from verifier import merkle
 from verifier.checkpoint import open_checkpoint
@@ -770,16 +770,10 @@ def test_missing_postgresql_skips_or_fails_as_told(monkeypatch: pytest.MonkeyPat
 
 
 def _restore_check(data: DataDir, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "ledger.cli", "restore", "--data", str(data.root)),
-            *("--database", url, "--no-ask-witnesses", *args),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    return run_module(
+        "ledger.cli",
+        *("restore", "--data", str(data.root), "--database", url, "--no-ask-witnesses", *args),
         timeout=120,
-        check=False,
     )
 
 

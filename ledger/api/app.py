@@ -161,7 +161,7 @@ def _published_keys(data: DataDir) -> tuple[str, str | None]:
 def _backup_job(options: ServerOptions) -> BackupJob | None:
     if options.backup_dir is None or options.read_only:
         return None
-    if getattr(options.data, "database", None):
+    if options.data.database:
         raise DataDirError(
             "scheduled backups (--backup-dir) are for SQLite logs; back up PostgreSQL "
             "with pg_dump (docs/operator.md, Backups)"

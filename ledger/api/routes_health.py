@@ -42,7 +42,7 @@ def readyz(request: Request) -> Response:
         replaying=_replaying(committer),
         witnesses=state.witnesses,
         require_quorum=state.require_quorum,
-        max_checkpoint_age_s=getattr(state, "max_checkpoint_age_s", None),
+        max_checkpoint_age_s=state.max_checkpoint_age_s,
     )
     return _json(result.to_json(), 200 if result.ready else 503)
 
@@ -103,7 +103,7 @@ def prometheus(request: Request) -> Response:
                 "witness",
             )
         )
-    backups = getattr(state, "backups", None)
+    backups = state.backups
     if backups is not None:
         gauges.append(
             metrics.Gauge(
