@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import REPO, cli, ensure_log, free_port, table, write_json
-from bench_http import ensure_tool
+from bench_http import ensure_tool, stop, wait_ready
 
 sys.path.insert(0, str(REPO))  # tests/nginxproc.py: the nginx the mirror's test runs
 
@@ -86,29 +86,6 @@ def get(url: str, **headers: str) -> tuple[bytes, dict[str, str]]:
     req = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(req, timeout=10) as r:
         return bytes(r.read()), dict(r.headers)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"frontier-ledger serve exited with code {proc.returncode}")
-        try:
-            get(url)
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise RuntimeError(f"no answer from {url} within {timeout} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def time_verify(log_url: str, vkey: str) -> float:
@@ -190,7 +167,7 @@ def measure(n: int, args: argparse.Namespace, nginx_bin: str, wrk: str | None) -
             stderr=subprocess.STDOUT,
         )
         bases = {SERVERS[0]: nginx.base_url, SERVERS[1]: f"http://127.0.0.1:{port}"}
-        wait_ready(bases[SERVERS[1]] + "/log/checkpoint", serve)
+        wait_ready(bases[SERVERS[1]] + "/log/checkpoint", serve, "frontier-ledger serve", 60)
 
         sample = sample_paths(n)
         for path in sample:
