@@ -123,14 +123,14 @@ def synthetic_profile() -> bool:
     such a log has no admission step (a governed log's server checks every
     entry against its charter, keys and rules, which is not measured here).
     """
-    from ledger.service import init_log
+    from ledger.write.open_log import init_log
 
     return "synthetic" in inspect.signature(init_log).parameters
 
 
 def new_log(data: Any) -> None:
     """``init_log`` for a benchmark log (synthetic where the build has the notion)."""
-    from ledger.service import init_log
+    from ledger.write.open_log import init_log
 
     if synthetic_profile():
         init_log(data, ORIGIN, synthetic=True)
@@ -149,7 +149,7 @@ def _schema(db: Path) -> list[str]:
 
 def current_schema() -> list[str]:
     """The database schema this build of the ledger creates (from a throwaway log)."""
-    from ledger.datadir import DataDir
+    from ledger.ops.datadir import DataDir
 
     with tempfile.TemporaryDirectory(prefix="schema-", dir=OUT) as tmp:
         data = DataDir.at(Path(tmp) / "log")
@@ -165,7 +165,7 @@ def ensure_log(count: int) -> Path:
     A cached log whose database schema differs from what this build creates
     (the store changed since it was built) is rebuilt.
     """
-    from ledger.datadir import DataDir
+    from ledger.ops.datadir import DataDir
 
     root = log_dir(count)
     marker = root / "BUILT"

@@ -9,7 +9,7 @@ sequencer's ``GovernedAdmission`` does -- from:
 
 - the charter of ``tests/scenarios/base.toml`` (its board keys, calendar and
   levels, with this benchmark's origin), signed by two of the three governors
-  (keys from ``ledger.scenario.actor_key``);
+  (keys from ``ledger.demo.scenario.actor_key``);
 - key grants (board quorum) for a regulator, an evaluator and ``--labs`` labs;
   ``organisation`` entries for the labs (regulator); one evaluation suite;
 - the bulk: runs over several cycles, each a pre-registration, training
@@ -52,11 +52,11 @@ from typing import Any
 
 from _common import REPO, table, write_json
 
-from ledger.scenario import actor_key, load
-from ledger.signing import EntryKey, payload_type_for, sign_envelope
+from ledger.demo.scenario import actor_key, load
+from ledger.keys.entry_signing import EntryKey, payload_type_for, sign_envelope
+from verifier.core.leaf import Envelope, canonical_json, check_envelope
 from verifier.entries.codec import Payload, parse_payload
 from verifier.entries.replay import LogReplay
-from verifier.leaf import Envelope, canonical_json, check_envelope
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION
 
@@ -600,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "results": {str(k): v for k, v in results.items()},
             "ratios_largest_over_smallest": ratios,
             "stages": {
-                "envelope": "verifier.leaf.check_envelope (DSSE shape; prepare() in the server)",
+                "envelope": "verifier.core.leaf.check_envelope (DSSE shape; prepare() in server)",
                 "signatures": "KeyRegistry.verify_signers (Ed25519 over the PAE)",
                 "schema": "verifier.entries.codec.parse_payload",
                 "replay": "LogReplay.check (signatures + schema + log + roles + references)",

@@ -37,11 +37,12 @@ from typing import Any
 
 from _common import ORIGIN, OUT, ensure_log, new_log, percentile, table, write_json
 
-from ledger import sequencer, sqlite_store
-from ledger.datadir import DataDir
-from ledger.sequencer import PreparedEntry, prepare
-from ledger.service import open_writer
-from ledger.synth import synthetic_envelopes
+from ledger.demo.synth import synthetic_envelopes
+from ledger.ops.datadir import DataDir
+from ledger.storage import sqlite as sqlite_store
+from ledger.write import sequencer
+from ledger.write.open_log import open_writer
+from ledger.write.sequencer import PreparedEntry, prepare
 
 TARGET_LEAVES_PER_S = 20_000
 WARMUP_BATCHES = 3

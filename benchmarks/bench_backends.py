@@ -5,7 +5,7 @@
 
 For each backend, in turn (the order alternates between repeats), a fresh
 synthetic log (``init_log(..., synthetic=True)``: no admission step, so the
-storage is what differs) is served by ``python -m ledger.cli serve`` on
+storage is what differs) is served by ``python -m frontier_ledger serve`` on
 127.0.0.1 (a free port, one uvicorn worker, stopped by pid afterwards):
 
 - ``sqlite``: ``DATA/ledger.sqlite``, WAL, ``synchronous=FULL``;
@@ -51,7 +51,7 @@ LOAD_TIMEOUT_S = 600.0
 
 
 def signed_bodies(count: int) -> list[bytes]:
-    from ledger.synth import synthetic_envelopes
+    from ledger.demo.synth import synthetic_envelopes
 
     return [json.dumps(e).encode() for e in synthetic_envelopes(ORIGIN, count)]
 
@@ -102,8 +102,8 @@ class Databases:
 def one_run(
     backend: str, bodies: list[bytes], warmup: int, clients: int, dbs: Databases
 ) -> dict[str, Any]:
-    from ledger.datadir import DataDir
-    from ledger.service import init_log
+    from ledger.ops.datadir import DataDir
+    from ledger.write.open_log import init_log
 
     url = dbs.new() if backend == "postgresql" else None
     with tempfile.TemporaryDirectory(prefix=f"{backend}-", dir=WORK) as tmp:

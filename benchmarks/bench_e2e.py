@@ -12,12 +12,12 @@ loaded the same way and stopped (by pid) before the next starts:
   body (``orjson.loads``) and answers a small JSON object with 201. It is the
   same stack (uvicorn, h11, asyncio, FastAPI) without anything of the ledger:
   the most our server could do.
-- ``governed``: ``python -m ledger.cli serve --simulated-clock FILE`` on a governed
+- ``governed``: ``python -m frontier_ledger serve --simulated-clock FILE`` on a governed
   log built with ``ledger.demo.build.build_demo`` from ``tests/scenarios/base.toml``
   cut at the clock (charter, grants of the regulator, a lab and the evaluator,
   an organisation, a suite); FILE holds 2026-10-10T00:00:00Z, after the grants.
   Every request is an ``organisation`` entry with its own ``org_id``, signed by the
-  scenario's regulator key (``ledger.scenario.actor_key``): each goes through
+  scenario's regulator key (``ledger.demo.scenario.actor_key``): each goes through
   admission (signature, schema, role, policy preflight) and is logged.
 - ``synthetic``: the same server on a log made with ``init_log(..., synthetic=True)``
   (no charter, no admission), loaded with the same request bodies.
@@ -181,7 +181,7 @@ def ledger_server(name: str, data: Path, extra: Sequence[str] = ()) -> Server:
     cmd = [
         sys.executable,
         "-m",
-        "ledger.cli",
+        "frontier_ledger",
         "serve",
         "--data",
         str(data),
@@ -211,7 +211,7 @@ def tree_size(server: Server) -> int:
 def build_governed(root: Path, clock_file: Path) -> tuple[str, int]:
     """A governed log from base.toml, cut at CLOCK; returns (origin, size)."""
     from ledger.demo.build import build_demo
-    from ledger.scenario import Scenario, load
+    from ledger.demo.scenario import Scenario, load
     from verifier.entries.fields import parse_time
 
     base = load(BASE_SCENARIO)
@@ -232,8 +232,8 @@ def build_governed(root: Path, clock_file: Path) -> tuple[str, int]:
 
 
 def build_synthetic(root: Path, origin: str) -> None:
-    from ledger.datadir import DataDir
-    from ledger.service import init_log
+    from ledger.ops.datadir import DataDir
+    from ledger.write.open_log import init_log
 
     if root.exists():
         shutil.rmtree(root)
@@ -242,9 +242,9 @@ def build_synthetic(root: Path, origin: str) -> None:
 
 def organisation_bodies(origin: str, count: int) -> list[bytes]:
     """*count* request bodies: organisation entries, distinct org_ids, signed by the regulator."""
-    from ledger.scenario import actor_key
-    from ledger.signing import payload_type_for, sign_envelope
-    from verifier.leaf import canonical_json
+    from ledger.demo.scenario import actor_key
+    from ledger.keys.entry_signing import payload_type_for, sign_envelope
+    from verifier.core.leaf import canonical_json
 
     key = actor_key("regulator")
     ptype = payload_type_for("organisation")
@@ -526,7 +526,7 @@ def batches_since(data: Path, size0: int) -> int:
     """Checkpoints stored after tree size *size0*: one per committed batch."""
     import sqlite3
 
-    from ledger.datadir import DataDir
+    from ledger.ops.datadir import DataDir
 
     db = DataDir.at(data).db_path
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)

@@ -4,12 +4,12 @@
 
 1. Speed: verify one valid signature over a 200-byte message N times with
    ``Ed25519PublicKey.verify`` (cryptography), ``VerifyKey.verify`` (PyNaCl) and
-   ``verifier.ed25519.verify`` (ours: cryptography plus the S < L check); best
+   ``verifier.core.ed25519.verify`` (ours: cryptography plus the S < L check); best
    of R runs, µs per verification.
 2. The identity public key ``01 00…00`` with the signature R = identity
    encoding (``01 00…00``), S = 0 on an arbitrary message: cryptography accepts
    it (OpenSSL does not check for small-order keys), PyNaCl refuses it
-   (libsodium's blocklist), and ``verifier.ed25519.check_public_key`` raises
+   (libsodium's blocklist), and ``verifier.core.ed25519.check_public_key`` raises
    :class:`verifier.errors.WeakKeyError` (so ``load_public_key`` never returns
    such a key).
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, label, fn in (
         ("cryptography", f"cryptography {cryptography.__version__} (OpenSSL)", bench_c),
         ("pynacl", f"PyNaCl {nacl.__version__} (libsodium)", bench_n),
-        ("ours", "verifier.ed25519.verify (cryptography + S<L)", bench_o),
+        ("ours", "verifier.core.ed25519.verify (cryptography + S<L)", bench_o),
     ):
         best, times, _ = best_of(fn, args.runs)
         us = best / n * 1e6
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  cryptography: {demo['cryptography']}")
     print(f"  PyNaCl:       {demo['pynacl']}")
-    print(f"  verifier.ed25519.check_public_key: {demo['check_public_key']}")
+    print(f"  verifier.core.ed25519.check_public_key: {demo['check_public_key']}")
     expected = (
         demo["cryptography"] == "accepted"
         and demo["pynacl"].startswith("rejected")
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results["weak_key_as_documented"] = expected
     if not expected:
-        print("  NOTE: not what verifier/ed25519.py documents; see the lines above")
+        print("  NOTE: not what verifier/core/ed25519.py documents; see the lines above")
     write_json("ed25519", results)
     return 0
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from _common import OUT, cli, ensure_log, free_port, table, write_json
 
-from verifier.tiles import ENTRIES, TILE_WIDTH, tile_path, tiles_for_size
+from verifier.core.tiles import ENTRIES, TILE_WIDTH, tile_path, tiles_for_size
 
 SBIN = os.pathsep.join(["/usr/local/sbin", "/usr/sbin", "/sbin"])
 

@@ -99,7 +99,7 @@ def parse_wrk(text: str) -> dict[str, Any]:
 def signed_bodies(count: int) -> list[bytes]:
     import orjson
 
-    from ledger.synth import synthetic_envelopes
+    from ledger.demo.synth import synthetic_envelopes
 
     return [orjson.dumps(e) for e in synthetic_envelopes(ORIGIN, count, start=10_000_000)]
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     db = ["--database", args.database] if args.database else []
     if args.database:
         shutil.rmtree(data, ignore_errors=True)
-        init_cmd = [sys.executable, "-m", "ledger.cli", "init", "--data", str(data), *db]
+        init_cmd = [sys.executable, "-m", "frontier_ledger", "init", "--data", str(data), *db]
         init_cmd += ["--origin", ORIGIN, "--synthetic"]
         subprocess.run(
             init_cmd,
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         build_synthetic(data, ORIGIN)
     if args.prefill:
-        synth = [sys.executable, "-m", "ledger.cli", "synth", "--data", str(data), *db]
+        synth = [sys.executable, "-m", "frontier_ledger", "synth", "--data", str(data), *db]
         subprocess.run(
             [*synth, "--count", str(args.prefill)],
             check=True,

@@ -55,7 +55,7 @@ from bench_http import ensure_tool, stop, wait_ready
 sys.path.insert(0, str(REPO))  # tests/nginxproc.py: the nginx the mirror's test runs
 
 from tests.nginxproc import MIRROR_CONF, NginxMirror, NginxUnavailable, find_nginx
-from verifier.tiles import ENTRIES, TILE_WIDTH, tiles_for_size
+from verifier.core.tiles import ENTRIES, TILE_WIDTH, tiles_for_size
 
 NAME = "mirror"
 SERVERS = ("nginx mirror", "frontier-ledger serve")

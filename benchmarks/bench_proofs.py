@@ -1,4 +1,4 @@
-"""Proof generation from a SQLite store through ledger.service.LogReader.
+"""Proof generation from a SQLite store through ledger.read.reader.LogReader.
 
     .venv/bin/python benchmarks/bench_proofs.py [--sizes 1000,100000,1000000] [--proofs N]
 
@@ -24,12 +24,12 @@ from typing import Any
 
 from _common import best_of, ensure_log, synth_batch, table, write_json
 
-from ledger.datadir import DataDir
-from ledger.service import LogReader
-from ledger.sqlite_store import SqliteStore
-from verifier.checkpoint import open_checkpoint
-from verifier.merkle import verify_consistency, verify_inclusion
-from verifier.note import parse_vkey
+from ledger.ops.datadir import DataDir
+from ledger.read.reader import LogReader
+from ledger.storage.sqlite import SqliteStore
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.merkle import verify_consistency, verify_inclusion
+from verifier.core.note import parse_vkey
 
 TARGET_RATIO = 3.0
 

@@ -150,11 +150,11 @@ def governed_log(entries: int, rebuild: bool) -> Target:
     import bench_admission as ba
     from bench_verify import GROUP_MS, MAX_BATCH, governed_entries
 
-    from ledger.admission import Refusal
-    from ledger.datadir import DataDir, WriterLock
     from ledger.demo.build import SimulatedClock
-    from ledger.sequencer import prepare
-    from ledger.service import init_log, open_writer
+    from ledger.ops.datadir import DataDir, WriterLock
+    from ledger.write.admission import Refusal
+    from ledger.write.open_log import init_log, open_writer
+    from ledger.write.sequencer import prepare
 
     if root.exists():
         shutil.rmtree(root)

@@ -106,10 +106,10 @@ def run_export(data: Path, out: Path, jobs: int) -> dict[str, Any]:
 
 
 def time_snapshot(data: Path) -> float:
-    from ledger.service import LogReader
-    from ledger.sqlite_store import SqliteStore
-    from ledger.views import LogView
-    from public_site.snapshot import build_snapshot
+    from ledger.read.reader import LogReader
+    from ledger.read.views import LogView
+    from ledger.storage.sqlite import SqliteStore
+    from public_site.sqlite_download import build_snapshot
 
     store = SqliteStore.open(data / "ledger.sqlite", readonly=True)
     try:

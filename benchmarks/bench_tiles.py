@@ -1,4 +1,4 @@
-"""Tile building: ledger.tree for 10^6 leaves against the bare hashlib floor and two peers.
+"""Tile building: ledger.write.tree for 10^6 leaves against the bare hashlib floor and two peers.
 
     .venv/bin/python benchmarks/bench_tiles.py [--leaves N] [--runs R]
 
@@ -35,8 +35,8 @@ from typing import Any
 
 from _common import best_of, table, write_json
 
-from ledger.tree import TreeEdge, leaf_hashes
-from verifier.merkle import tree_root
+from ledger.write.tree import TreeEdge, leaf_hashes
+from verifier.core.merkle import tree_root
 
 sha256 = hashlib.sha256
 TARGET_RATIO = 1.5

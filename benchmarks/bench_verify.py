@@ -11,7 +11,7 @@ Their entries come from ``bench_admission``'s generator (charter of
 organisations, an evaluation suite, then runs of pre-registration, training
 started/completed, submission, evaluation result and decision on the charter's
 calendar, then pending pre-registrations), really signed with the deterministic
-actor keys of ``ledger.scenario.actor_key``. They are appended with
+actor keys of ``ledger.demo.scenario.actor_key``. They are appended with
 ``LogWriter.commit`` (``admit=False``: no admission at build time) on a simulated
 clock: entries whose dates fall within the same hour are one commit whose
 ``logged_at`` is the last of those dates, so every ``logged_at`` is at most an hour
@@ -76,23 +76,24 @@ import bench_admission as ba
 from _common import BIN, OUT, REPO, git_revision, table, write_json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ledger.datadir import DataDir, WriterLock
 from ledger.demo.build import SimulatedClock
-from ledger.export import export_log
-from ledger.sequencer import prepare
-from ledger.service import LogReader, init_log, open_writer
-from ledger.sqlite_store import SqliteStore
-from verifier import sigpool
-from verifier.checkpoint import SignedCheckpoint, open_checkpoint
+from ledger.ops.datadir import DataDir, WriterLock
+from ledger.read.mirror import export_log
+from ledger.read.reader import LogReader
+from ledger.storage.sqlite import SqliteStore
+from ledger.write.open_log import init_log, open_writer
+from ledger.write.sequencer import prepare
 from verifier.cli import main as verify_main
+from verifier.client import sigpool
+from verifier.client.fetch import LogSource, RemoteBlobs
+from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
+from verifier.core.leaf import format_logged_at, pae, parse_leaf
+from verifier.core.note import parse_vkey
+from verifier.core.tiles import ENTRIES, parse_entry_bundle, tiles_for_size
 from verifier.entries.replay import LogReplay
-from verifier.fetch import LogSource, RemoteBlobs
-from verifier.leaf import format_logged_at, pae, parse_leaf
-from verifier.note import parse_vkey
 from verifier.policy.audit import Auditor
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.report import report_text
-from verifier.tiles import ENTRIES, parse_entry_bundle, tiles_for_size
 
 LOGS = OUT / "verify-logs"
 #: Bump when the generator or the build changes: cached logs are then rebuilt.
@@ -481,8 +482,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def stages(info: LogInfo, leaves: list[bytes], now_ms: int) -> dict[str, Any]:
     """Each part of ``cmd_audit`` timed alone over the same leaves (one run each)."""
+    from verifier.client.tilelog import verify_tile_log
     from verifier.entries.codec import parse_payload, references
-    from verifier.tilelog import verify_tile_log
 
     cp = info.checkpoint()
     source = LogSource(str(info.export))
@@ -535,8 +536,8 @@ def stages(info: LogInfo, leaves: list[bytes], now_ms: int) -> dict[str, Any]:
 
 def incremental_parts(big: LogInfo, grown: LogInfo, fresh: LogInfo) -> dict[str, float]:
     """In-process parts of ``verify --state`` (+new on big) and of ``verify`` (fresh log)."""
-    from verifier.consistency import check_consistent
-    from verifier.tilelog import fetch_new_leaves, verify_tile_log
+    from verifier.client.consistency import check_consistent
+    from verifier.client.tilelog import fetch_new_leaves, verify_tile_log
 
     old, new = big.checkpoint(), grown.checkpoint()
     source = LogSource(str(grown.export))

@@ -138,7 +138,7 @@ def ed25519(d: dict[str, Any]) -> str:
         for k, label in (
             ("cryptography", f"cryptography {d['cryptography_version']} (OpenSSL)"),
             ("pynacl", f"PyNaCl {d['pynacl_version']} (libsodium)"),
-            ("ours", "`verifier.ed25519.verify` (cryptography + S < L)"),
+            ("ours", "`verifier.core.ed25519.verify` (cryptography + S < L)"),
         )
     ]
     w = d["weak_key"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger import cli as ledger_cli
+from frontier_ledger import cli as ledger_cli
 from verifier import cli as verify_cli
 
 INTRO = """# Command reference

@@ -9,7 +9,7 @@ following every same-site ``href``/``src`` in the HTML it gets back. What it wri
 - everything under ``/static/``, the Atom feed(s), ``/downloads/ledger.sqlite``
   and the JSON API documents the pages link to (``OUT/api/…/index.json``);
 - the log itself, in the C2SP tlog-tiles layout, under ``OUT/log/``
-  (:func:`ledger.export.export_log`, last, so the mirror's log holds every entry
+  (:func:`ledger.read.mirror.export_log`, last, so the mirror's log holds every entry
   its pages show), so ``frontier-verify verify --log OUT/log`` checks the mirror;
 - ``OUT/README.txt``: how to serve it and verify it.
 
@@ -54,14 +54,14 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 
 from fastapi import FastAPI
 
-from ledger.clock import Clock
-from ledger.datadir import DataDir, DataDirError
-from ledger.durable import temp_name
-from ledger.export import ExportStats, export_log
-from ledger.service import LogReader
-from ledger.stores import open_store
+from ledger.ops.clock import Clock
+from ledger.ops.datadir import DataDir, DataDirError
+from ledger.read.mirror import ExportStats, export_log
+from ledger.read.reader import LogReader
+from ledger.storage.backends import open_store
+from ledger.storage.durable import temp_name
 from public_site import render
-from verifier.prover import Prover
+from verifier.core.prover import Prover
 
 #: The host the crawler asks for when no --base-url is given; links to it become root-relative.
 DEFAULT_ORIGIN = "http://mirror.invalid"
@@ -715,21 +715,29 @@ class _Job:
     base_url: str | None
     clock: Clock | None
     size: int
+    #: builds the read-only app to crawl (a module-level function: it is pickled by name)
+    app_factory: AppFactory
     shard: int = 0
     jobs: int = 1
     progress: bool = False
 
 
+#: (data directory, simulated clock) -> the site's app, read-only
+AppFactory = Callable[[DataDir, "Clock | None"], FastAPI]
+
+
 def export_site(
     data: DataDir,
     out: Path,
+    app_factory: AppFactory,
     *,
     base_url: str | None = None,
     clock: Clock | None = None,
     progress: bool | None = None,
     jobs: int = 1,
 ) -> SiteExportStats:
-    """Write the public site of the log in *data* as static files under *out*.
+    """Write the public site of the log in *data* as static files under *out*, crawling
+    the app *app_factory* builds (``frontier_ledger.app.read_only_app``).
 
     With *jobs* > 1 the entry pages are shared among that many processes (blocks
     of 256 entries each, dealt in turn); this process crawls everything else,
@@ -742,7 +750,7 @@ def export_site(
         raise ExportError("--jobs must be 1 or more")
     origin = _check_base_url(base_url)
     out.mkdir(parents=True, exist_ok=True)
-    job = _Job(data, out, origin, base_url, clock, _tree_size(data), jobs=jobs)
+    job = _Job(data, out, origin, base_url, clock, _tree_size(data), app_factory, jobs=jobs)
     if progress is None:
         progress = sys.stderr.isatty()
     t0 = time.perf_counter()
@@ -758,9 +766,7 @@ def export_site(
 
 
 def _app(job: _Job) -> FastAPI:
-    from ledger.api.app import ServerOptions, create_app
-
-    return create_app(ServerOptions(job.data, read_only=True, clock=job.clock))
+    return job.app_factory(job.data, job.clock)
 
 
 def _crawler(app: FastAPI, job: _Job) -> SiteCrawler:

@@ -1,7 +1,7 @@
 """What each public page shows, as plain data: the HTML, the JSON twin and the CSV read this.
 
-Every function takes the ledger's read side (:class:`ledger.service.LogReader`
-for bytes and proofs, :class:`ledger.views.LogView` for the replayed key set and
+Every function takes the ledger's read side (:class:`ledger.read.reader.LogReader`
+for bytes and proofs, :class:`ledger.read.views.LogView` for the replayed key set and
 the audit) and returns JSON-ready dictionaries, so a page and its ``?format=json``
 twin can never disagree. Nothing here writes.
 """
@@ -13,18 +13,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.service import LogReader, NotFound
-from ledger.store import EntryRow, SearchQuery
-from ledger.views import LogView
-from verifier.checkpoint import Checkpoint, parse_checkpoint
-from verifier.encoding import b64encode
+from ledger.read.reader import LogReader, NotFound
+from ledger.read.views import LogView
+from ledger.storage.protocol import EntryRow, SearchQuery
+from verifier.core.checkpoint import Checkpoint, parse_checkpoint
+from verifier.core.encoding import b64encode
+from verifier.core.leaf import format_logged_at, parse_leaf
+from verifier.core.tlog_proof import TlogProof
 from verifier.entries.codec import parse_payload, references
 from verifier.errors import FormatError
-from verifier.leaf import format_logged_at, parse_leaf
 from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.engine import fmt_flop
 from verifier.policy.findings import RULES
-from verifier.tlog_proof import TlogProof
 
 SEARCH_NOTE = (
     "Search is a convenience: it can miss what it was never indexed for. "

@@ -1,6 +1,6 @@
 """Downloads of the whole log in a form journalists' tools open: ``/downloads/ledger.sqlite``.
 
-The SQLite snapshot (:mod:`public_site.snapshot`) is built on the first request
+The SQLite snapshot (:mod:`public_site.sqlite_download`) is built on the first request
 after the log grows, at most once per tree size, cached under
 ``DATA/site-cache/`` and streamed from the file.
 """
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from public_site import render
-from public_site.snapshot import cache_dir_for, cached_snapshot, snapshot_size
+from public_site.sqlite_download import cache_dir_for, cached_snapshot, snapshot_size
 
 router = APIRouter(include_in_schema=False)
 

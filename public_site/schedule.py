@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.service import NotFound
-from ledger.store import SearchQuery
+from ledger.read.reader import NotFound
+from ledger.storage.protocol import SearchQuery
 from public_site.pages import Site
+from verifier.core.leaf import format_logged_at, parse_leaf
 from verifier.entries.codec import parse_payload, payload_to_json
 from verifier.errors import FormatError
-from verifier.leaf import format_logged_at, parse_leaf
 from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.engine import PolicyEngine, Run, fmt_flop
 from verifier.policy.findings import VIOLATION, Finding

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.scenario import Scenario, ScenarioEntry
-from ledger.tree import TreeEdge, leaf_hashes
-from verifier.checkpoint import Checkpoint
-from verifier.leaf import canonical_json, encode_leaf
-from verifier.note import Ed25519Signer, sign_note
-from verifier.tiles import ENTRIES, all_tiles_for_size, encode_entry_bundle, tiles_for_size
+from ledger.demo.scenario import Scenario, ScenarioEntry
+from ledger.write.tree import TreeEdge, leaf_hashes
+from verifier.core.checkpoint import Checkpoint
+from verifier.core.leaf import canonical_json, encode_leaf
+from verifier.core.note import Ed25519Signer, sign_note
+from verifier.core.tiles import ENTRIES, all_tiles_for_size, encode_entry_bundle, tiles_for_size
 
 
 class Operator:

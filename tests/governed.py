@@ -6,7 +6,7 @@ import copy
 import json
 from typing import Any
 
-from ledger.signing import EntryKey, payload_type_for, sign_envelope
+from ledger.keys.entry_signing import EntryKey, payload_type_for, sign_envelope
 from tests.payload_examples import EXAMPLES
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from verifier.mldsa import MLDSA44Signer
-from verifier.note import Ed25519Signer
+from verifier.core.mldsa import MLDSA44Signer
+from verifier.core.note import Ed25519Signer
 
 ORIGIN = "ledger.example/log"
 KEY = base64.b64encode(bytes(range(1, 33))).decode()

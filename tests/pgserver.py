@@ -27,9 +27,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ledger.datadir import DataDir
-from ledger.pg_store import PgStore
-from ledger.sqlite_store import SqliteStore
+from ledger.ops.datadir import DataDir
+from ledger.storage.postgres import PgStore
+from ledger.storage.sqlite import SqliteStore
 from tests.serverproc import free_port
 
 REQUIRE_ENV = "FRONTIER_REQUIRE_POSTGRES"

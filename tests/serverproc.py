@@ -1,6 +1,6 @@
 """Test helper: a real ``frontier-ledger serve`` process on loopback, and log set-up.
 
-``ServerProcess`` runs ``python -m ledger.cli serve --data DIR --port P`` as a child
+``ServerProcess`` runs ``python -m frontier_ledger serve --data DIR --port P`` as a child
 process (P a free port on 127.0.0.1), waits -- in a bounded loop -- until
 ``GET /log/checkpoint`` answers 200, and can end it with SIGKILL (a crash) or
 SIGTERM (a clean stop). Only the process it started is ever signalled, by pid.
@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from ledger.datadir import DataDir
-from ledger.service import init_log
-from ledger.synth import synthetic_envelopes
+from ledger.demo.synth import synthetic_envelopes
+from ledger.ops.datadir import DataDir
+from ledger.write.open_log import init_log
 
 REPO = Path(__file__).resolve().parent.parent
 #: How long a start may take before the helper gives up (bounded loop, not an assertion
@@ -71,11 +71,11 @@ def run_module(module: str, *args: str, timeout: float = 300.0) -> subprocess.Co
 
 
 def run_cli(*args: str, timeout: float = 300.0) -> str:
-    """Run ``python -m ledger.cli ARGS`` to completion; return stdout (raise on failure)."""
-    proc = run_module("ledger.cli", *args, timeout=timeout)
+    """Run ``python -m frontier_ledger ARGS`` to completion; return stdout (raise on failure)."""
+    proc = run_module("frontier_ledger", *args, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(
-            f"ledger.cli {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}"
+            f"frontier-ledger {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}"
         )
     return proc.stdout
 
@@ -128,7 +128,7 @@ class ServerProcess:
         cmd = [
             sys.executable,
             "-m",
-            "ledger.cli",
+            "frontier_ledger",
             "serve",
             "--data",
             str(self.data),

@@ -144,7 +144,7 @@ def test_payload_type_mismatch(world: dict) -> None:
     env = envelope(ORIGIN, "organisation", EXAMPLES["organisation"], world["regulator"])
     import base64
 
-    from ledger.signing import payload_type_for, sign_envelope
+    from ledger.keys.entry_signing import payload_type_for, sign_envelope
 
     payload = base64.b64decode(env["payload"])
     wrong = sign_envelope(payload, payload_type_for("deregulation"), [world["regulator"].key])

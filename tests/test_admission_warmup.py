@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ledger.admission import GovernedAdmission, Refusal
-from ledger.datadir import DataDir
-from ledger.sequencer import prepare
-from ledger.service import init_log, open_writer
+from ledger.ops.datadir import DataDir
+from ledger.write.admission import GovernedAdmission, Refusal
+from ledger.write.open_log import init_log, open_writer
+from ledger.write.sequencer import prepare
 from tests.governed import Actor, charter_body, envelope, grant_body
 
 ORIGIN = "warm.example/log"

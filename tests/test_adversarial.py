@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from ledger.scenario import ScenarioEntry, load
-from ledger.tree import TreeEdge, leaf_hashes
+from ledger.demo.scenario import ScenarioEntry, load
+from ledger.write.tree import TreeEdge, leaf_hashes
 from tests.adversary import Operator, revoke_regulator, scenario_leaves, with_entry
-from verifier.checkpoint import Checkpoint
 from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, EXIT_VIOLATION, main
-from verifier.cosignature import CosignatureSigner
-from verifier.note import sign_note
-from verifier.prover import Prover
-from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
+from verifier.core.checkpoint import Checkpoint
+from verifier.core.cosignature import CosignatureSigner
+from verifier.core.note import sign_note
+from verifier.core.prover import Prover
+from verifier.core.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 BASE = SCENARIOS / "base.toml"

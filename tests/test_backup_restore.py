@@ -28,20 +28,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.backup import check_backup_file, list_backups
-from ledger.datadir import DataDir
-from ledger.sequencer import prepare
-from ledger.service import open_writer
-from ledger.synth import synthetic_envelopes
+from ledger.demo.synth import synthetic_envelopes
+from ledger.ops.datadir import DataDir
+from ledger.storage.backup import check_backup_file, list_backups
+from ledger.write.open_log import open_writer
+from ledger.write.sequencer import prepare
 from tests.serverproc import ServerProcess, init_test_log, make_envelopes, run_module
 from tests.witnessproc import two_witnesses
-from verifier.note import parse_note, parse_vkey
+from verifier.core.note import parse_note, parse_vkey
 
 ORIGIN = "restore.example/log"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_module("ledger.cli", *args, timeout=120)
+    return run_module("frontier_ledger", *args, timeout=120)
 
 
 def append(server: ServerProcess, n: int, start: int) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.payload_examples import EXAMPLES, ORIGIN
+from verifier.core.leaf import loads_strict, parse_logged_at
 from verifier.entries import codec
 from verifier.entries.codec import MAX_LIST, parse_payload, references
 from verifier.entries.fields import (
@@ -35,7 +36,6 @@ from verifier.entries.fields import (
 )
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
-from verifier.leaf import loads_strict, parse_logged_at
 
 # -- the reference implementations -------------------------------------------------
 
@@ -106,7 +106,7 @@ def _ref_check_str(value: object, spec: Spec, what: str) -> str:
         if not re.fullmatch(PATTERNS[kind], value):
             raise FormatError(f"{what}: {value[:40]!r} is not a valid {kind}")
     elif kind == "b64key":
-        from verifier.encoding import b64decode_strict
+        from verifier.core.encoding import b64decode_strict
 
         b64decode_strict(value, what=what, length=32)
     else:  # pragma: no cover

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger import config
-from ledger.cli import build_parser
+from frontier_ledger.cli import build_parser
+from ledger.ops import config
 from tests.serverproc import REPO, free_port, init_test_log, make_envelopes, terminate
 
 DOCS = REPO / "docs" / "configuration.md"
@@ -127,7 +127,7 @@ def test_bad_environment_is_refused(env: dict[str, str], message: str) -> None:
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FRONTIER_LEDGER_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", *args],
+        [sys.executable, "-m", "frontier_ledger", *args],
         cwd=REPO,
         env={**clean, **env, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,

@@ -31,15 +31,15 @@ from typing import Any
 
 import httpx
 
-from ledger.synth import synthetic_envelopes
+from ledger.demo.synth import synthetic_envelopes
 from tests.serverproc import ServerProcess, init_test_log
-from verifier.checkpoint import open_checkpoint
-from verifier.encoding import b64decode_strict
-from verifier.leaf import parse_leaf
-from verifier.merkle import EMPTY_ROOT, leaf_hash, tree_root, verify_consistency
-from verifier.note import parse_vkey
-from verifier.tiles import ENTRIES, parse_entry_bundle, tiles_for_size
-from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.encoding import b64decode_strict
+from verifier.core.leaf import parse_leaf
+from verifier.core.merkle import EMPTY_ROOT, leaf_hash, tree_root, verify_consistency
+from verifier.core.note import parse_vkey
+from verifier.core.tiles import ENTRIES, parse_entry_bundle, tiles_for_size
+from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
 ORIGIN = "crash.example/log"
 CLIENTS = 4

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cli import main as ledger_main
+from frontier_ledger.cli import main as ledger_main
 from ledger.demo.build import DemoResult, build_demo
-from ledger.scenario import load
-from ledger.sqlite_store import SqliteStore
+from ledger.demo.scenario import load
+from ledger.storage.sqlite import SqliteStore
+from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import parse_payload
-from verifier.leaf import parse_leaf
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
@@ -126,7 +126,7 @@ def test_demo_serve_answers_on_its_port(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "ledger.cli",
+            "frontier_ledger",
             "demo",
             "--data",
             str(tmp_path / "demo"),

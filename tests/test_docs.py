@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger import cli as ledger_cli
-from ledger.api.app import ServerOptions, create_app
-from ledger.datadir import DataDir
+from frontier_ledger import cli as ledger_cli
+from frontier_ledger.app import create_app
+from ledger.api.app import ServerOptions
+from ledger.ops.datadir import DataDir
 from verifier import cli as verify_cli
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -25,9 +25,9 @@ import pytest
 
 from tests.serverproc import ServerProcess, init_test_log, make_envelopes, run_module
 from tests.witnessproc import two_witnesses
-from verifier.encoding import b64encode
-from verifier.note import parse_note
-from verifier.tiles import TILE_WIDTH, split_hashes, tiles_for_size
+from verifier.core.encoding import b64encode
+from verifier.core.note import parse_note
+from verifier.core.tiles import TILE_WIDTH, split_hashes, tiles_for_size
 
 ORIGIN = "faults.example/log"
 

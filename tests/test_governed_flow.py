@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger.datadir import DataDir
-from ledger.service import init_log
+from ledger.ops.datadir import DataDir
+from ledger.write.open_log import init_log
 from tests.payload_examples import EXAMPLES
 from tests.serverproc import REPO, ServerProcess
 
@@ -29,7 +29,7 @@ ORIGIN = "governed.example/log"
 
 def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "ledger.cli", *args],
+        [sys.executable, "-m", "frontier_ledger", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -287,7 +287,7 @@ def test_refusals_leave_the_log_unchanged(ledger, populated: dict[str, int]) -> 
         "wrong-log",
     )
     # Schema error (checked before signing by the CLI, so build the envelope by hand).
-    from ledger.signing import EntryKey, payload_type_for, sign_envelope
+    from ledger.keys.entry_signing import EntryKey, payload_type_for, sign_envelope
 
     key = EntryKey.load(ledger[2].keys["regulator"])
     bad = {"type": "organisation", "v": 1, "log": ORIGIN, **org, "kind": "bank"}

@@ -32,15 +32,21 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.synth import SYNTHETIC_TYPE, sign_envelope
+from ledger.demo.synth import SYNTHETIC_TYPE, sign_envelope
 from tests.serverproc import ServerProcess, init_test_log, make_envelopes, run_cli
-from verifier.checkpoint import SignedCheckpoint, open_checkpoint
-from verifier.encoding import b64decode_strict, b64encode
-from verifier.leaf import MAX_LEAF_SIZE, format_logged_at, parse_leaf
-from verifier.merkle import leaf_hash, perfect_root, tree_root, verify_consistency, verify_inclusion
-from verifier.note import Ed25519Verifier, parse_vkey
-from verifier.tiles import parse_entry_bundle
-from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
+from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
+from verifier.core.encoding import b64decode_strict, b64encode
+from verifier.core.leaf import MAX_LEAF_SIZE, format_logged_at, parse_leaf
+from verifier.core.merkle import (
+    leaf_hash,
+    perfect_root,
+    tree_root,
+    verify_consistency,
+    verify_inclusion,
+)
+from verifier.core.note import Ed25519Verifier, parse_vkey
+from verifier.core.tiles import parse_entry_bundle
+from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
 ORIGIN = "http-api.example/log"
 SIZES = (100, 200, 300)  # published checkpoints written by the fixture

@@ -24,17 +24,17 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.datadir import DataDir
-from ledger.service import init_log
+from ledger.ops.datadir import DataDir
+from ledger.write.open_log import init_log
 from tests.adversary import Operator
 from tests.governed import Actor, charter_body, envelope, grant_body
 from tests.payload_examples import EXAMPLES
 from tests.serverproc import ServerProcess, run_module
-from verifier import logkeys
-from verifier.checkpoint import open_checkpoint
+from verifier.client import logkeys
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.leaf import canonical_json, encode_leaf
+from verifier.core.note import Ed25519Signer, parse_note, parse_skey, parse_vkey, sign_note
 from verifier.errors import FormatError, RetiredKeyError, UnknownKeyError
-from verifier.leaf import canonical_json, encode_leaf
-from verifier.note import Ed25519Signer, parse_note, parse_skey, parse_vkey, sign_note
 
 ORIGIN = "rotation.example/log"
 
@@ -97,7 +97,7 @@ class World:
         """Stop the server, run a ``frontier-ledger key`` command, start it again."""
         self.server.stop()
         try:
-            return ok("ledger.cli", "key", *key_command, "--data", str(self.data.root))
+            return ok("frontier_ledger", "key", *key_command, "--data", str(self.data.root))
         finally:
             self.server.start()
 
@@ -149,7 +149,7 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     # No key change entry yet: finishing is refused (verifiers could not follow).
     w.server.stop()
     try:
-        refused = run("ledger.cli", "key", "rotate-finish", "--data", str(w.data.root))
+        refused = run("frontier_ledger", "key", "rotate-finish", "--data", str(w.data.root))
         assert refused.returncode == 2 and "no log_key_change entry" in refused.stderr
     finally:
         w.server.start()
@@ -172,7 +172,7 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     overlap_end = time.time() + 12
     envelope_path = w.root / "key-change.json"
     ok(
-        "ledger.cli", "key", "change-entry", "--data", str(w.data.root),
+        "frontier_ledger", "key", "change-entry", "--data", str(w.data.root),
         "--overlap-end", rfc3339(overlap_end), "--reason", "scheduled rotation",
         "--sign-key", str(w.root / "gov-a.key"), "--sign-key", str(w.root / "gov-c.key"),
         "--out", str(envelope_path),
@@ -180,7 +180,7 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     payload = json.loads(envelope_path.read_text())
     receipt = w.root / "key-change.receipt.json"
     submitted = run(
-        "ledger.cli", "submit", str(envelope_path), "--url", w.server.base_url,
+        "frontier_ledger", "submit", str(envelope_path), "--url", w.server.base_url,
         "--receipt", str(receipt),
     )  # fmt: skip
     assert submitted.returncode == 0, submitted.stderr
@@ -191,7 +191,7 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     # Finishing before the announced end of the overlap is refused.
     w.server.stop()
     try:
-        early = run("ledger.cli", "key", "rotate-finish", "--data", str(w.data.root))
+        early = run("frontier_ledger", "key", "rotate-finish", "--data", str(w.data.root))
         assert time.time() < overlap_end, "the test machine is too slow for this check"
         assert early.returncode == 2 and "finish after it" in early.stderr, early.stderr
     finally:
@@ -261,7 +261,7 @@ def test_rotation_end_to_end(world: World, tmp_path: Path) -> None:
     # Whoever holds the archived old key cannot sign for the log any more: a checkpoint
     # signed by it alone is refused by the verifier that followed the rotation.
     mirror = tmp_path / "mirror"
-    ok("ledger.cli", "export", "--data", str(w.data.root), str(mirror))
+    ok("frontier_ledger", "export", "--data", str(w.data.root), str(mirror))
     text = parse_note((mirror / "checkpoint").read_bytes()).text
     (mirror / "checkpoint").write_bytes(sign_note(text, [parse_skey(archived.read_text())]))
     retired = verify(str(mirror), *following)
@@ -371,7 +371,7 @@ def test_log_keys_learn_retire_and_refuse(tmp_path: Path) -> None:
 
 
 def test_ml_dsa_keys_follow_a_rotation_too() -> None:
-    from verifier.mldsa import MLDSA44Signer
+    from verifier.core.mldsa import MLDSA44Signer
 
     a = Ed25519Signer.from_seed(ORIGIN, bytes(range(32)))
     b = Ed25519Signer.from_seed(ORIGIN, bytes(range(1, 33)))
@@ -392,30 +392,30 @@ def test_ml_dsa_keys_follow_a_rotation_too() -> None:
 def test_rotating_a_log_with_an_ml_dsa_key(tmp_path: Path) -> None:
     """The key commands on a synthetic log (no board): both key types rotate together."""
     data = str(tmp_path / "data")
-    ok("ledger.cli", "init", "--data", data, "--origin", ORIGIN, "--synthetic", "--mldsa")
+    ok("frontier_ledger", "init", "--data", data, "--origin", ORIGIN, "--synthetic", "--mldsa")
     old, old_pq = (tmp_path / "data" / n for n in ("log.vkey", "log-mldsa.vkey"))
     old_vkey, old_pq_vkey = old.read_text().strip(), old_pq.read_text().strip()
-    ok("ledger.cli", "key", "rotate-start", "--data", data, "--mldsa")
-    shown = json.loads(ok("ledger.cli", "key", "show", "--data", data, "--json"))
+    ok("frontier_ledger", "key", "rotate-start", "--data", data, "--mldsa")
+    shown = json.loads(ok("frontier_ledger", "key", "show", "--data", data, "--json"))
     new_vkey, new_pq_vkey = shown["next_vkey"], shown["next_mldsa_vkey"]
-    ok("ledger.cli", "synth", "--data", data, "--count", "3")
+    ok("frontier_ledger", "synth", "--data", data, "--count", "3")
     draft = json.loads(
-        ok("ledger.cli", "key", "change-entry", "--data", data, "--overlap-end",
+        ok("frontier_ledger", "key", "change-entry", "--data", data, "--overlap-end",
            "2027-01-01T00:00:00Z", "--reason", "with the post-quantum key")
     )  # fmt: skip
     assert draft["new_vkey"] == new_vkey and draft["new_mldsa_vkey"] == new_pq_vkey
     assert draft["old_key_hash"] == old_vkey.split("+")[1]
     mirror = str(tmp_path / "mirror")
-    ok("ledger.cli", "export", "--data", data, mirror)
+    ok("frontier_ledger", "export", "--data", data, mirror)
     assert len(parse_note((tmp_path / "mirror" / "checkpoint").read_bytes()).signatures) == 4
     for ed, pq in ((old_vkey, old_pq_vkey), (new_vkey, new_pq_vkey)):
         assert verify(mirror, "--vkey", ed, "--mldsa-vkey", pq).returncode == 0
-    ok("ledger.cli", "key", "rotate-finish", "--data", data)
+    ok("frontier_ledger", "key", "rotate-finish", "--data", data)
     assert (
         tmp_path / "data" / "retired-keys" / f"log-mldsa-{old_pq_vkey.split('+')[1]}.key"
     ).exists()
     assert old_pq.read_text().strip() == new_pq_vkey
-    ok("ledger.cli", "export", "--data", data, mirror)
+    ok("frontier_ledger", "export", "--data", data, mirror)
     assert len(parse_note((tmp_path / "mirror" / "checkpoint").read_bytes()).signatures) == 2
     assert verify(mirror, "--vkey", new_vkey, "--mldsa-vkey", new_pq_vkey).returncode == 0
     stale = verify(mirror, "--vkey", new_vkey, "--mldsa-vkey", old_pq_vkey)

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.tree import TreeEdge, leaf_hashes
+from ledger.write.tree import TreeEdge, leaf_hashes
 from tests.merkle_reference import NaiveTree
-from verifier import merkle
+from verifier.core import merkle
+from verifier.core.prover import Prover
 from verifier.errors import ProofError
-from verifier.prover import Prover
 
 EXHAUSTIVE = 300
 LARGE = 100_000

@@ -25,12 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PrivateKey
 from tlog_scales.signing import MLDSA44CosignatureSigner, Vkey, VkeySet
 from tlog_scales.tlog import Checkpoint as ScalesCheckpoint
 
-from ledger.tree import TreeEdge, leaf_hashes
+from ledger.write.tree import TreeEdge, leaf_hashes
 from tests.serverproc import REPO, ServerProcess, make_envelopes, run_module
-from verifier.checkpoint import Checkpoint, open_checkpoint
-from verifier.errors import FormatError, MissingSignatureError, SignatureError, UnknownKeyError
-from verifier.merkle import EMPTY_ROOT, leaf_hash
-from verifier.mldsa import (
+from verifier.core.checkpoint import Checkpoint, open_checkpoint
+from verifier.core.merkle import EMPTY_ROOT, leaf_hash
+from verifier.core.mldsa import (
     COSIGNATURE_SIZE,
     LABEL,
     MLDSA44Signer,
@@ -40,9 +39,10 @@ from verifier.mldsa import (
     parse_mldsa_vkey,
     subtree_message,
 )
-from verifier.note import Ed25519Signer, Note, parse_note, sign_note, verify_note
-from verifier.trust_policy import QuorumError, open_trusted_checkpoint, parse_trust_policy
-from verifier.witness import (
+from verifier.core.note import Ed25519Signer, Note, parse_note, sign_note, verify_note
+from verifier.core.trust_policy import QuorumError, open_trusted_checkpoint, parse_trust_policy
+from verifier.errors import FormatError, MissingSignatureError, SignatureError, UnknownKeyError
+from verifier.witness.protocol import (
     MemoryStore,
     Witness,
     format_add_checkpoint,
@@ -307,7 +307,7 @@ def pq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
     root = tmp_path_factory.mktemp("pq")
     data = root / "data"
     proc = cli(
-        "ledger.cli", "init", "--data", str(data), "--origin", ORIGIN, "--synthetic", "--mldsa"
+        "frontier_ledger", "init", "--data", str(data), "--origin", ORIGIN, "--synthetic", "--mldsa"
     )
     assert proc.returncode == 0, proc.stderr
     assert (data / "log-mldsa.key").stat().st_mode & 0o777 == 0o600
@@ -370,7 +370,7 @@ def test_a_checkpoint_without_the_signature_fails_when_required(
 ) -> None:
     _, data = pq_server
     mirror = tmp_path / "mirror"
-    proc = cli("ledger.cli", "export", "--data", str(data), str(mirror))
+    proc = cli("frontier_ledger", "export", "--data", str(data), str(mirror))
     assert proc.returncode == 0, proc.stderr
     parsed = parse_note((mirror / "checkpoint").read_bytes())
     ed_only = Note(parsed.text, parsed.signatures[:1]).to_bytes()

@@ -44,7 +44,7 @@ import pytest
 from public_site.render import SECURITY_HEADERS
 from tests.nginxproc import MIRROR_CONF, NginxMirror, nginx_or_skip
 from tests.serverproc import REPO, ServerProcess, init_test_log, make_envelopes, run_cli
-from verifier.tiles import ENTRIES, TILE_WIDTH, tiles_for_size
+from verifier.core.tiles import ENTRIES, TILE_WIDTH, tiles_for_size
 
 ORIGIN = "mirror.test.example/log"
 FIRST = 300  # one full tile and bundle (256) and partial ones of width 44
@@ -334,7 +334,7 @@ def test_resync_while_nginx_serves_keeps_the_log_verifiable(
     assert set(codes) <= {200, 201}, sorted(set(codes))
     export_cmd = ["export-site", "--data", str(server.data), str(nginx.root)]
     sync = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", *export_cmd],
+        [sys.executable, "-m", "frontier_ledger", *export_cmd],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -45,26 +45,26 @@ import httpx
 import psycopg
 import pytest
 
-from ledger import cli
-from ledger.datadir import DataDir
+from frontier_ledger import cli
 from ledger.demo.build import build_demo
-from ledger.keys import load_key
-from ledger.pg_store import PgStore
-from ledger.sequencer import LogWriter, prepare
-from ledger.service import init_log, open_writer
-from ledger.store import EntryRow, HeadMoved, SearchQuery, StoreError
-from ledger.stores import open_store
-from ledger.synth import synthetic_envelopes
+from ledger.demo.synth import synthetic_envelopes
+from ledger.keys.log_keys import load_key
+from ledger.ops.datadir import DataDir
+from ledger.storage.backends import open_store
+from ledger.storage.postgres import PgStore
+from ledger.storage.protocol import EntryRow, HeadMoved, SearchQuery, StoreError
+from ledger.write.open_log import init_log, open_writer
+from ledger.write.sequencer import LogWriter, prepare
 from tests import pgserver
 from tests.pgserver import PgCluster, cluster_or_skip, second_writer_store
 from tests.serverproc import REPO, ServerProcess, run_cli, run_module, serve_demo
 from tests.test_crash import canonical, fetch_leaves
-from verifier import merkle
-from verifier.checkpoint import open_checkpoint
-from verifier.leaf import parse_leaf
-from verifier.merkle import leaf_hash, tree_root
-from verifier.note import parse_vkey
-from verifier.prover import Prover
+from verifier.core import merkle
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.leaf import parse_leaf
+from verifier.core.merkle import leaf_hash, tree_root
+from verifier.core.note import parse_vkey
+from verifier.core.prover import Prover
 
 ORIGIN = "pg.example/log"
 JSON = {"content-type": "application/json"}
@@ -771,7 +771,7 @@ def test_missing_postgresql_skips_or_fails_as_told(monkeypatch: pytest.MonkeyPat
 
 def _restore_check(data: DataDir, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return run_module(
-        "ledger.cli",
+        "frontier_ledger",
         *("restore", "--data", str(data.root), "--database", url, "--no-ask-witnesses", *args),
         timeout=120,
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from ledger.admission import GovernedAdmission, Refusal
-from ledger.scenario import load
+from ledger.demo.scenario import load
+from ledger.write.admission import GovernedAdmission, Refusal
+from verifier.core.leaf import canonical_json, encode_leaf
 from verifier.entries.codec import parse_payload
-from verifier.leaf import canonical_json, encode_leaf
 from verifier.policy.audit import audit_leaves
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -33,7 +33,7 @@ def test_simulated_clock_admits_only_a_simulation() -> None:
 
     import copy
 
-    from ledger.scenario import ScenarioEntry
+    from ledger.demo.scenario import ScenarioEntry
 
     real = copy.deepcopy(s.entries[0].fields)
     real["simulation"] = False

@@ -15,11 +15,11 @@ import jsonschema
 import pytest
 
 from ledger.demo.build import DemoResult, build_demo
-from ledger.scenario import load
+from ledger.demo.scenario import load
 from tests.serverproc import ServerProcess
-from verifier.note import parse_vkey
+from verifier.core.note import parse_vkey
+from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
 from verifier.policy.engine import PolicyState, due_markers
-from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 

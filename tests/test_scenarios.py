@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.scenario import load
-from verifier.leaf import canonical_json, encode_leaf
+from ledger.demo.scenario import load
+from verifier.core.leaf import canonical_json, encode_leaf
 from verifier.policy.audit import AuditReport, audit_leaves
 from verifier.policy.findings import NOTICE, RULES
 

@@ -15,22 +15,23 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ledger.datadir import DataDir, DataDirError, WriterLock
-from ledger.keys import KeyFileError, load_key
-from ledger.sequencer import GroupCommitter, LogWriter, Overloaded, prepare
-from ledger.service import LogReader, init_log, open_writer
-from ledger.sqlite_store import SqliteStore
-from ledger.store import Head, HeadMoved, StoreError
-from ledger.stores import open_store
-from ledger.synth import synthetic_envelopes
+from ledger.demo.synth import synthetic_envelopes
+from ledger.keys.log_keys import KeyFileError, load_key
+from ledger.ops.datadir import DataDir, DataDirError, WriterLock
+from ledger.read.reader import LogReader
+from ledger.storage.backends import open_store
+from ledger.storage.protocol import Head, HeadMoved, StoreError
+from ledger.storage.sqlite import SqliteStore
+from ledger.write.open_log import init_log, open_writer
+from ledger.write.sequencer import GroupCommitter, LogWriter, Overloaded, prepare
 from tests.pgserver import second_writer_store
-from verifier import merkle
-from verifier.checkpoint import open_checkpoint
+from verifier.core import merkle
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.leaf import parse_leaf
+from verifier.core.note import parse_vkey
+from verifier.core.prover import Prover
+from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
 from verifier.errors import FormatError
-from verifier.leaf import parse_leaf
-from verifier.note import parse_vkey
-from verifier.prover import Prover
-from verifier.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
 ORIGIN = "test.example/log"
 #: Bounded retries of a commit that lost the head's compare-and-swap to the other writer.

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from ledger.demo.build import DemoResult
-from ledger.scenario import load
+from ledger.demo.scenario import load
 from tests.serverproc import ServerProcess, serve_demo
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -340,7 +340,7 @@ def test_ten_kilobyte_hostile_strings_in_an_unchecked_log(tmp_path: Path) -> Non
     """A synthetic (ungoverned) log checks shapes only, so any string can reach the site."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ledger.synth import SYNTHETIC_TYPE, sign_envelope
+    from ledger.demo.synth import SYNTHETIC_TYPE, sign_envelope
     from tests.serverproc import init_test_log
 
     data, _ = init_test_log(tmp_path / "data", origin="hostile.example/log")

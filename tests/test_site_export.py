@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from ledger import cli
+from frontier_ledger import cli
 from ledger.demo.build import DemoResult, build_demo
 from public_site.export import API, CSV, FILE, PAGE, TWIN, resolve
 from verifier import cli as verify_cli
@@ -158,7 +158,7 @@ def test_a_second_run_rewrites_nothing_unchanged(demo, capsys: pytest.CaptureFix
         out / "index.html",
         out / "entries" / "index.html",
     ]
-    # The log's checkpoint is rewritten every time by `export` (ledger.export), by design.
+    # The log's checkpoint is rewritten every time by `export` (ledger.read.mirror), by design.
     kept = [p for p in kept if p.is_file() and p != out / "log" / "checkpoint"]
     assert len(kept) > 2 * size_of(result)
     before = inodes(kept)

@@ -19,14 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger import cli
+from frontier_ledger import cli
 from ledger.demo.build import DemoResult, build_demo
-from ledger.service import LogReader
-from ledger.sqlite_store import SqliteStore
-from ledger.views import LogView
-from public_site.snapshot import CACHE_DIR, build_snapshot, cached_snapshot
+from ledger.read.reader import LogReader
+from ledger.read.views import LogView
+from ledger.storage.sqlite import SqliteStore
+from public_site.sqlite_download import CACHE_DIR, build_snapshot, cached_snapshot
 from tests.serverproc import ServerProcess
-from verifier.leaf import parse_leaf
+from verifier.core.leaf import parse_leaf
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import pytest
 from tlog_scales.signing import Vkey, VkeySet
 from tlog_scales.tlog import Checkpoint as ScalesCheckpoint
 
-from verifier.checkpoint import Checkpoint
-from verifier.cosignature import CosignatureSigner, parse_witness_vkey
+from verifier.core.checkpoint import Checkpoint
+from verifier.core.cosignature import CosignatureSigner, parse_witness_vkey
+from verifier.core.merkle import EMPTY_ROOT
+from verifier.core.note import Ed25519Signer, Note, parse_note, sign_note
+from verifier.core.trust_policy import QuorumError, open_trusted_checkpoint, parse_trust_policy
 from verifier.errors import FormatError, SignatureError
-from verifier.merkle import EMPTY_ROOT
-from verifier.note import Ed25519Signer, Note, parse_note, sign_note
-from verifier.trust_policy import QuorumError, open_trusted_checkpoint, parse_trust_policy
 
 LOG = Ed25519Signer.from_seed("ledger.example/log", bytes(range(32)))
 W1 = CosignatureSigner.from_seed("witness.example/one", bytes(range(1, 33)))

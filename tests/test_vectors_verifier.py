@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import load_vectors
-from verifier import merkle, tiles
-from verifier.checkpoint import open_checkpoint
+from verifier.core import merkle, tiles
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.note import parse_skey, parse_vkey, sign_note
 from verifier.errors import FormatError, LedgerVerifyError, ProofError
-from verifier.note import parse_skey, parse_vkey, sign_note
 
 HASHES = load_vectors("hashes.json")
 INCLUSION = load_vectors("inclusion.json")

@@ -7,13 +7,12 @@ import sys
 
 import pytest
 
-from verifier import ed25519
-from verifier.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
-from verifier.encoding import b64decode_strict, b64encode, parse_decimal
-from verifier.errors import FormatError, SignatureError, WeakKeyError
-from verifier.leaf import canonical_json, check_envelope, encode_leaf, loads_strict, parse_leaf
-from verifier.merkle import EMPTY_ROOT
-from verifier.note import (
+from verifier.core import ed25519
+from verifier.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
+from verifier.core.encoding import b64decode_strict, b64encode, parse_decimal
+from verifier.core.leaf import canonical_json, check_envelope, encode_leaf, loads_strict, parse_leaf
+from verifier.core.merkle import EMPTY_ROOT
+from verifier.core.note import (
     Ed25519Signer,
     Ed25519Verifier,
     parse_note,
@@ -21,7 +20,8 @@ from verifier.note import (
     sign_note,
     verify_note,
 )
-from verifier.tlog_proof import TlogProof, parse_tlog_proof
+from verifier.core.tlog_proof import TlogProof, parse_tlog_proof
+from verifier.errors import FormatError, SignatureError, WeakKeyError
 
 P = 2**255 - 19
 Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022

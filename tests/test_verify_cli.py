@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from ledger.datadir import DataDir
-from ledger.export import export_log
-from ledger.sequencer import prepare
-from ledger.service import LogReader, init_log, open_writer
-from ledger.sqlite_store import SqliteStore
-from ledger.synth import synthetic_envelopes
-from verifier.checkpoint import open_checkpoint
+from ledger.demo.synth import synthetic_envelopes
+from ledger.ops.datadir import DataDir
+from ledger.read.mirror import export_log
+from ledger.read.reader import LogReader
+from ledger.storage.sqlite import SqliteStore
+from ledger.write.open_log import init_log, open_writer
+from ledger.write.sequencer import prepare
 from verifier.cli import EXIT_FETCH, EXIT_LOG_BROKEN, EXIT_OK, main
+from verifier.core.checkpoint import open_checkpoint
 
 ORIGIN = "verify.example/log"
 SIZE = 700
@@ -121,7 +122,7 @@ def test_audit_reports_violations_with_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ledger.demo.build import build_demo
-    from ledger.scenario import load
+    from ledger.demo.scenario import load
 
     scenario = load(Path(__file__).parent / "scenarios" / "s3_overrun_without_halt.toml")
     result = build_demo(tmp_path / "data", scenario)
@@ -139,7 +140,7 @@ def test_audit_reports_violations_with_exit_1(
 def test_policy_quorum_refused(
     demo_export, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from verifier.cosignature import CosignatureSigner
+    from verifier.core.cosignature import CosignatureSigner
 
     out, vkey, _ = demo_export
     witness = CosignatureSigner.from_seed("witness.example/w", bytes(range(32)))
@@ -284,10 +285,10 @@ def test_fork_evidence_for_power_of_two_and_other_sizes(
 
 
 def test_monitor_reports_new_entries_findings_forks_and_a_frozen_log(forked: dict) -> None:
+    from verifier.client.fetch import LogSource
+    from verifier.client.monitor import Monitor
+    from verifier.core.note import parse_vkey
     from verifier.errors import InconsistencyError
-    from verifier.fetch import LogSource
-    from verifier.monitor import Monitor
-    from verifier.note import parse_vkey
 
     tmp, key = forked["tmp"], parse_vkey(forked["vkey"])
     mirror = tmp / "mirror"
@@ -339,9 +340,9 @@ def test_receipt_needs_the_witness_quorum_with_a_policy(
 ) -> None:
     import base64
 
-    from verifier.cosignature import CosignatureSigner
-    from verifier.note import parse_note
-    from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof
+    from verifier.core.cosignature import CosignatureSigner
+    from verifier.core.note import parse_note
+    from verifier.core.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof
 
     data = DataDir.at(tmp_path / "data")
     vkey = init_log(data, ORIGIN, synthetic=True)
@@ -383,9 +384,9 @@ def test_receipt_needs_the_witness_quorum_with_a_policy(
 def test_incremental_verify_fetches_only_what_is_new(
     forked: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from verifier.fetch import LogSource
-    from verifier.note import parse_vkey
-    from verifier.tilelog import fetch_new_leaves
+    from verifier.client.fetch import LogSource
+    from verifier.client.tilelog import fetch_new_leaves
+    from verifier.core.note import parse_vkey
 
     tmp, vkey = forked["tmp"], forked["vkey"]
     state = tmp / "inc-state"

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from ledger.scenario import load
+from ledger.demo.scenario import load
 from tests.adversary import Operator, revoke_regulator, scenario_leaves
-from verifier import snapshot
-from verifier.checkpoint import open_checkpoint
 from verifier.cli import EXIT_OK, EXIT_VIOLATION, main
-from verifier.fetch import LogSource
-from verifier.leaf import canonical_json, encode_leaf, parse_leaf
-from verifier.logcheck import check_log
-from verifier.note import parse_vkey
+from verifier.client.fetch import LogSource
+from verifier.client.logcheck import check_log
+from verifier.client.statedir import REPLAY, StateDir
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.leaf import canonical_json, encode_leaf, parse_leaf
+from verifier.core.note import parse_vkey
+from verifier.policy import snapshot
 from verifier.policy.audit import AuditState
-from verifier.snapshot import SnapshotError
-from verifier.statedir import REPLAY, StateDir
+from verifier.policy.snapshot import SnapshotError
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 DEMO_SCENARIO = Path(__file__).parent.parent / "ledger" / "demo" / "scenario.toml"

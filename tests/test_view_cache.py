@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ledger.demo.build import build_demo
-from ledger.sqlite_store import SqliteStore
-from ledger.views import LogView
+from ledger.read.views import LogView
+from ledger.storage.sqlite import SqliteStore
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_a_damaged_or_foreign_state_is_ignored(demo: Path, tmp_path: Path, caplo
             edit(bad)
             cache.write_text(json.dumps(bad))
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="ledger.views"):
+        with caplog.at_level(logging.WARNING, logger="ledger.read.views"):
             again = _view(demo, cache)
             assert again.audit(1_900_000_000_000) == expected, name
         assert "ignoring the site's stored replay state" in caplog.text, name

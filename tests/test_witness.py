@@ -1,7 +1,7 @@
 """C2SP tlog-witness: add-checkpoint over real HTTP on 127.0.0.1, against real logs.
 
 Logs are built with the project's tree code (TreeEdge + Prover, checkpoints signed
-with verifier.note.sign_note) or with the ledger itself (init_log/open_writer and
+with verifier.core.note.sign_note) or with the ledger itself (init_log/open_writer and
 synthetic envelopes). Every status code of the spec, the split-view refusal, the
 rollback refusal, racing requests, restarts, and cosignatures checked with both
 this verifier and tlog-scales.
@@ -25,17 +25,17 @@ import pytest
 from tlog_scales.signing import Vkey, VkeySet
 from tlog_scales.tlog import Checkpoint as ScalesCheckpoint
 
-from ledger.tree import TreeEdge, leaf_hashes
+from ledger.write.tree import TreeEdge, leaf_hashes
 from tests.serverproc import terminate
-from verifier.checkpoint import Checkpoint, open_checkpoint
-from verifier.cosignature import CosignatureSigner, CosignatureVerifier, parse_witness_vkey
-from verifier.encoding import b64encode
+from verifier.core.checkpoint import Checkpoint, open_checkpoint
+from verifier.core.cosignature import CosignatureSigner, CosignatureVerifier, parse_witness_vkey
+from verifier.core.encoding import b64encode
+from verifier.core.merkle import EMPTY_ROOT
+from verifier.core.note import Ed25519Signer, parse_note, parse_vkey, sign_note, verify_note
+from verifier.core.prover import Prover
+from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
 from verifier.errors import FormatError
-from verifier.merkle import EMPTY_ROOT
-from verifier.note import Ed25519Signer, parse_note, parse_vkey, sign_note, verify_note
-from verifier.prover import Prover
-from verifier.trust_policy import open_trusted_checkpoint, parse_trust_policy
-from verifier.witness import (
+from verifier.witness.protocol import (
     MAX_REQUEST_SIZE,
     LogState,
     MemoryStore,
@@ -46,7 +46,7 @@ from verifier.witness import (
     parse_witness_skey,
     witness_skey,
 )
-from verifier.witness_server import FileStore, StoreError, WitnessServer
+from verifier.witness.server import FileStore, StoreError, WitnessServer
 
 REPO = Path(__file__).resolve().parent.parent
 ORIGIN = "ledger.example/log"
@@ -245,10 +245,11 @@ def test_same_checkpoint_again_and_foreign_signatures_are_fine(witness: Running)
 
 
 def test_a_log_from_the_ledger_itself(tmp_path: Path, witness: Running) -> None:
-    from ledger.datadir import DataDir
-    from ledger.sequencer import prepare
-    from ledger.service import LogReader, init_log, open_writer
-    from ledger.synth import synthetic_envelopes
+    from ledger.demo.synth import synthetic_envelopes
+    from ledger.ops.datadir import DataDir
+    from ledger.read.reader import LogReader
+    from ledger.write.open_log import init_log, open_writer
+    from ledger.write.sequencer import prepare
 
     origin = "gov.example/ledger"
     data = DataDir.at(tmp_path / "ledger")
@@ -570,7 +571,7 @@ def test_one_process_per_state_and_corrupt_state_refuses_to_start(tmp_path: Path
 def test_a_failed_write_answers_500_and_stops(
     witness: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import verifier.witness_server as ws
+    import verifier.witness.server as ws
 
     log = MemLog().grow(3)
 

@@ -23,7 +23,7 @@ from tests.serverproc import (
 )
 from tests.witnessproc import two_witnesses
 from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, main
-from verifier.note import parse_note
+from verifier.core.note import parse_note
 
 ORIGIN = "witnessed.example/log"
 
@@ -137,10 +137,10 @@ def test_with_one_witness_down_the_2_of_2_policy_refuses(
 
 def test_quorum_gated_publishing(setup: dict) -> None:
     """With --require-witness-quorum only a checkpoint both witnesses cosigned is published."""
-    from ledger.service import LogReader
-    from ledger.sqlite_store import SqliteStore
-    from ledger.witnessing import WitnessCollector
-    from verifier.trust_policy import parse_trust_policy
+    from ledger.read.reader import LogReader
+    from ledger.storage.sqlite import SqliteStore
+    from ledger.write.witnessing import WitnessCollector
+    from verifier.core.trust_policy import parse_trust_policy
 
     store = SqliteStore.open(setup["data"].db_path, readonly=True)
     try:

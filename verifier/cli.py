@@ -24,10 +24,21 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
-from verifier import logkeys
-from verifier.checkpoint import SignedCheckpoint, open_checkpoint
-from verifier.consistency import ForkEvidence, check_consistent, recheck_evidence
-from verifier.encoding import b64decode_strict, b64encode
+from verifier.client import logkeys
+from verifier.client.consistency import ForkEvidence, check_consistent, recheck_evidence
+from verifier.client.fetch import LogSource, RemoteBlobs
+from verifier.client.logcheck import LogCheck, Progress, check_log
+from verifier.client.logkeys import KeyChange, LogKey, LogKeys
+from verifier.client.monitor import Monitor, print_json_line
+from verifier.client.sigpool import available_cores
+from verifier.client.statedir import StateDir
+from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
+from verifier.core.encoding import b64decode_strict, b64encode
+from verifier.core.leaf import loads_strict, parse_leaf
+from verifier.core.mldsa import MLDSA44Verifier, parse_mldsa_vkey
+from verifier.core.note import Ed25519Verifier, key_label, parse_vkey
+from verifier.core.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof, verify_tlog_proof
+from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import LogKeyChange
 from verifier.errors import (
@@ -40,21 +51,10 @@ from verifier.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from verifier.fetch import LogSource, RemoteBlobs
-from verifier.leaf import loads_strict, parse_leaf
-from verifier.logcheck import LogCheck, Progress, check_log
-from verifier.logkeys import KeyChange, LogKey, LogKeys
-from verifier.mldsa import MLDSA44Verifier, parse_mldsa_vkey
-from verifier.monitor import Monitor, print_json_line
-from verifier.note import Ed25519Verifier, key_label, parse_vkey
 from verifier.policy.audit import AuditState
 from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text
-from verifier.sigpool import available_cores
-from verifier.snapshot import SnapshotError
-from verifier.statedir import StateDir
-from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, parse_tlog_proof, verify_tlog_proof
-from verifier.trust_policy import open_trusted_checkpoint, parse_trust_policy
+from verifier.policy.snapshot import SnapshotError
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -422,9 +422,9 @@ def cmd_witness_keygen(args: argparse.Namespace) -> int:
     Ed25519 cosignature/v1 (type 0x04) by default; ML-DSA-44 ``subtree/v1``
     (type 0x06) with ``--mldsa`` (C2SP tlog-cosignature).
     """
-    from verifier.cosignature import CosignatureSigner
-    from verifier.mldsa import MLDSA44Signer
-    from verifier.witness import witness_skey
+    from verifier.core.cosignature import CosignatureSigner
+    from verifier.core.mldsa import MLDSA44Signer
+    from verifier.witness.protocol import witness_skey
 
     signer: CosignatureSigner | MLDSA44Signer
     try:
@@ -451,8 +451,8 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     import signal
     import stat
 
-    from verifier.witness import Witness, parse_witness_config, parse_witness_skey
-    from verifier.witness_server import FileStore, StoreError, WitnessServer
+    from verifier.witness.protocol import Witness, parse_witness_config, parse_witness_skey
+    from verifier.witness.server import FileStore, StoreError, WitnessServer
 
     key_path = Path(args.key)
     if key_path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):

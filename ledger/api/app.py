@@ -1,4 +1,10 @@
-"""Application wiring only: routers, error handlers, lifespan (FastAPI "Bigger Applications")."""
+"""The log's HTTP API: wiring only (routers, error handlers, lifespan; FastAPI "Bigger
+Applications").
+
+:func:`create_api` serves the log (tlog-tiles paths, the JSON API, health) and keeps
+what the routers read in ``app.state``. It knows nothing of the public site: the
+composition (``frontier_ledger.app``) mounts the site's routers on the app it returns.
+"""
 
 from __future__ import annotations
 
@@ -16,22 +22,21 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.admission import ReplayAborted
 from ledger.api import problems, routes_api, routes_health, routes_log
-from ledger.backup import BackupJob
-from ledger.clock import Clock, system_clock
-from ledger.datadir import DataDir, DataDirError, WriterLock
-from ledger.keys import MLDSA_VKEY
-from ledger.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
-from ledger.sequencer import GroupCommitter, LogWriter
-from ledger.service import LogReader, open_writer
-from ledger.store import StoreError
-from ledger.stores import open_store
-from ledger.views import LogView
-from ledger.witnessing import POLICY_NAME, WitnessCollector
-from public_site import routes as site_routes
-from public_site import routes_downloads
-from verifier.trust_policy import parse_trust_policy
+from ledger.keys.log_keys import MLDSA_VKEY
+from ledger.ops.clock import Clock, system_clock
+from ledger.ops.datadir import DataDir, DataDirError, WriterLock
+from ledger.read.reader import LogReader
+from ledger.read.views import LogView
+from ledger.storage.backends import open_store
+from ledger.storage.backup import BackupJob
+from ledger.storage.protocol import StoreError
+from ledger.write.admission import ReplayAborted
+from ledger.write.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
+from ledger.write.open_log import open_writer
+from ledger.write.sequencer import GroupCommitter, LogWriter
+from ledger.write.witnessing import POLICY_NAME, WitnessCollector
+from verifier.core.trust_policy import parse_trust_policy
 
 log = logging.getLogger("frontier_ledger.app")
 
@@ -174,7 +179,7 @@ def _backup_job(options: ServerOptions) -> BackupJob | None:
     )
 
 
-def create_app(options: ServerOptions) -> FastAPI:
+def create_api(options: ServerOptions) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lock: WriterLock | None = None
@@ -232,8 +237,4 @@ def create_app(options: ServerOptions) -> FastAPI:
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)
     app.include_router(routes_health.router)
-    # The public site for journalists and the public, from the same store.
-    app.include_router(site_routes.router)
-    app.include_router(routes_downloads.router)
-    app.mount("/static", site_routes.static, name="static")
     return app

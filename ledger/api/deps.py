@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ledger.sequencer import GroupCommitter
-from ledger.service import LogReader
-from ledger.views import LogView
+from ledger.read.reader import LogReader
+from ledger.read.views import LogView
+from ledger.write.sequencer import GroupCommitter
 
 
 def reader_of(request: Request) -> LogReader:

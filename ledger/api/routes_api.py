@@ -11,16 +11,16 @@ from starlette.responses import Response
 from ledger.api.deps import committer_of, reader_of, view_of
 from ledger.api.problems import Problem
 from ledger.api.responses import JSONBody
-from ledger.sequencer import EntryRefused, Overloaded, prepare
-from ledger.service import NotFound
-from ledger.store import EntryRow, SearchQuery, StoreError
-from verifier.encoding import b64encode
+from ledger.read.reader import NotFound
+from ledger.storage.protocol import EntryRow, SearchQuery, StoreError
+from ledger.write.sequencer import EntryRefused, Overloaded, prepare
+from verifier.core.encoding import b64encode
+from verifier.core.leaf import format_logged_at, loads_strict
+from verifier.core.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 from verifier.entries.codec import json_schema
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
-from verifier.leaf import format_logged_at, loads_strict
-from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 

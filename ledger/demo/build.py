@@ -15,15 +15,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ledger.admission import Refusal
-from ledger.datadir import DataDir, WriterLock
-from ledger.markers import marker_envelope
-from ledger.scenario import Scenario, actor_key, load
-from ledger.sequencer import LogWriter, prepare
-from ledger.service import MARKER_KEY_NAME, init_log, open_writer
-from ledger.signing import EntryKey
-from ledger.stores import check_no_log
-from verifier.leaf import format_logged_at
+from ledger.demo.scenario import Scenario, actor_key, load
+from ledger.keys.entry_signing import EntryKey
+from ledger.ops.datadir import DataDir, WriterLock
+from ledger.storage.backends import check_no_log
+from ledger.write.admission import Refusal
+from ledger.write.markers import marker_envelope
+from ledger.write.open_log import MARKER_KEY_NAME, init_log, open_writer
+from ledger.write.sequencer import LogWriter, prepare
+from verifier.core.leaf import format_logged_at
 from verifier.policy.audit import Auditor, AuditReport
 from verifier.policy.engine import due_markers
 

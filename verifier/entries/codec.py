@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Union
 
+from verifier.core.leaf import loads_strict
 from verifier.entries.fields import PATTERNS, Spec, int_checker, str_checker
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
-from verifier.leaf import loads_strict
 
 #: A payload is at most what fits in a leaf; 48 KiB leaves room for the envelope.
 MAX_PAYLOAD_SIZE = 48 * 1024

@@ -224,7 +224,7 @@ def str_checker(spec: Spec) -> Callable[[object, str], str]:
     if kind in _PARSED:
         check = _PARSED[kind]
     elif kind == "b64key":
-        from verifier.encoding import b64decode_strict
+        from verifier.core.encoding import b64decode_strict
 
         def check(value: str, what: str) -> object:
             return b64decode_strict(value, what=what, length=32)

@@ -16,10 +16,10 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from verifier import ed25519
+from verifier.core import ed25519
+from verifier.core.leaf import Envelope, pae
 from verifier.entries.payloads import Charter, KeyGrant, KeyRevoke
 from verifier.errors import FormatError, SignatureError
-from verifier.leaf import Envelope, pae
 
 
 class AdmissionError(SignatureError):
@@ -31,7 +31,7 @@ class AdmissionError(SignatureError):
 
 
 class SignatureSink(Protocol):
-    """Takes Ed25519 checks to run later (see :mod:`verifier.sigpool`)."""
+    """Takes Ed25519 checks to run later (see :mod:`verifier.client.sigpool`)."""
 
     def add(self, public_key: bytes, signature: bytes, message: bytes) -> None: ...
 

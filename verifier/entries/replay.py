@@ -20,13 +20,13 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.core.leaf import Envelope, check_envelope
+from verifier.core.mldsa import parse_mldsa_vkey
+from verifier.core.note import parse_vkey
 from verifier.entries.codec import Payload, parse_payload, references
 from verifier.entries.payloads import TYPES, Charter, KeyGrant, KeyRevoke, LogKeyChange
 from verifier.entries.registry import AdmissionError, KeyRecord, KeyRegistry, SignatureSink
 from verifier.errors import FormatError
-from verifier.leaf import Envelope, check_envelope
-from verifier.mldsa import parse_mldsa_vkey
-from verifier.note import parse_vkey
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ findings go out. A bad entry becomes a finding, not an exception, so one
 broken entry does not hide what the rest of the log shows.
 
 Everything an auditor knows after entry *i* is one :class:`AuditState`, which
-:mod:`verifier.snapshot` can store and load: a verifier with a state directory
+:mod:`verifier.policy.snapshot` can store and load: a verifier with a state directory
 resumes where it stopped instead of replaying the log from its charter.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from verifier.core.leaf import Leaf, parse_leaf
 from verifier.entries.registry import AdmissionError, SignatureSink
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import FormatError
-from verifier.leaf import Leaf, parse_leaf
 from verifier.policy.engine import PolicyEngine, PolicyState
 from verifier.policy.findings import SEVERITIES, VIOLATION, Finding
 
@@ -90,7 +90,7 @@ class Auditor:
             self.engine = PolicyEngine(blobs)
             self.engine.state = state.policy
         self.findings = state.findings
-        #: Where Ed25519 checks go instead of being done in line (see verifier.sigpool).
+        #: Where Ed25519 checks go instead of being done in line (see verifier.client.sigpool).
         self.defer: SignatureSink | None = None
         #: The leaf :meth:`feed` parsed last (None if it was not a valid leaf).
         self.last_parsed: Leaf | None = None

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from verifier.checkpoint import SignedCheckpoint
-from verifier.encoding import b64encode
+from verifier.client.tilelog import Fetch, TileFetcher
+from verifier.core.checkpoint import SignedCheckpoint
+from verifier.core.encoding import b64encode
+from verifier.core.prover import Prover
+from verifier.core.tiles import ENTRIES, TILE_WIDTH, parse_entry_bundle, tile_for_size
+from verifier.core.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 from verifier.policy.audit import AuditReport
-from verifier.prover import Prover
-from verifier.tilelog import Fetch, TileFetcher
-from verifier.tiles import ENTRIES, TILE_WIDTH, parse_entry_bundle, tile_for_size
-from verifier.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 
 
 def write_finding_evidence(

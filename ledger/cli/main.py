@@ -1,0 +1,573 @@
+"""``frontier-ledger``: create, fill, serve and export a log.
+
+Every command prints what it did; errors go to stderr as one sentence and exit 2
+(bad input or state) — nothing is changed when a command fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ledger.cli import entries as cli_entries
+from ledger.cli import keys as cli_keys
+from ledger.keys.entry_signing import SigningKeyError
+from ledger.keys.log_keys import KeyFileError
+from ledger.ops import config
+from ledger.ops.clock import FileClock
+from ledger.ops.datadir import DataDir, DataDirError, WriterLock
+from ledger.storage.protocol import StoreError
+from verifier.errors import LedgerVerifyError
+
+EXIT_USAGE = 2
+
+
+def _data(args: argparse.Namespace) -> DataDir:
+    return DataDir.at(args.data, getattr(args, "key", None), getattr(args, "database", None))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from ledger.write.open_log import init_log
+
+    data = _data(args)
+    vkey = init_log(data, args.origin, synthetic=args.synthetic)
+    print(f"Created log {args.origin!r} in {data.root}")
+    print(f"  database:   {data.store_label}")
+    print(f"  signer key: {data.key_path} (mode 0600; keep it secret, back it up offline)")
+    print(f"  vkey:       {data.vkey_path}")
+    marker = data.root / "marker.key"
+    if marker.exists():
+        from ledger.keys.entry_signing import EntryKey
+
+        key = EntryKey.load(marker)
+        print(f"  marker key: {marker} (the board grants it the role 'log' to record deadlines:")
+        print(f"              keyid {key.keyid}, public_key {key.public_b64})")
+    if args.mldsa:
+        from ledger.keys.rotation import add_mldsa, key_files
+
+        add_mldsa(data)
+        files = key_files(data)
+        print(f"  ML-DSA-44:  {files.mldsa_key} (mode 0600), vkey in {files.mldsa_vkey}")
+    print()
+    print(vkey)
+    return 0
+
+
+def cmd_vkey(args: argparse.Namespace) -> int:
+    from ledger.keys.log_keys import load_key
+
+    data = _data(args)
+    if data.vkey_path.exists():
+        print(data.vkey_path.read_text().strip())
+        return 0
+    signer = load_key(data.key_path)
+    print(signer.verifier.vkey)  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ledger.api.app import ServerOptions
+    from ledger.ops.logs import log_config
+
+    data = _data(args)
+    data.check_initialised()
+    clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
+    if args.require_witness_quorum and args.witness_idle_cadence >= args.max_checkpoint_age:
+        raise config.ConfigError(
+            f"witnesses.idle_cadence ({args.witness_idle_cadence:g} s) must be shorter than "
+            f"witnesses.max_checkpoint_age ({args.max_checkpoint_age:g} s): an idle log would "
+            "report itself not ready"
+        )
+    app = args.app_factory(
+        ServerOptions(
+            data,
+            read_only=args.read_only,
+            max_batch=args.max_batch,
+            max_queue=args.max_queue,
+            clock=clock,
+            marker_interval_s=args.marker_interval,
+            witness_policy=Path(args.witness_policy) if args.witness_policy else None,
+            witness_interval_s=args.witness_interval,
+            witness_idle_cadence_s=args.witness_idle_cadence,
+            witness_timeout_s=args.witness_timeout,
+            require_witness_quorum=args.require_witness_quorum,
+            max_checkpoint_age_s=args.max_checkpoint_age,
+            backup_dir=Path(args.backup_dir) if args.backup_dir else None,
+            backup_interval_s=args.backup_interval,
+            backup_keep=args.backup_keep,
+        )
+    )
+    base = f"http://{args.host}:{args.port}"
+    print(f"Serving {data.root} on {base}", flush=True)
+    print(f"  checkpoint: {base}/log/checkpoint", flush=True)
+    print(f"  tiles:      {base}/log/tile/0/000  (C2SP tlog-tiles)", flush=True)
+    print(f"  API docs:   {base}/docs", flush=True)
+    # One worker, always: the sequencer must run in exactly one process.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level=args.log_level,
+        log_config=log_config(args.log_format, args.log_level),
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ledger.read.mirror import export_log
+    from ledger.read.reader import LogReader
+    from ledger.storage.backends import open_store
+    from ledger.write.witnessing import POLICY_NAME, WitnessCollector
+    from verifier.core.trust_policy import parse_trust_policy
+
+    data = _data(args)
+    store = open_store(data, readonly=True)
+    try:
+        reader = LogReader(store)
+        cosign = None
+        policy = data.root / POLICY_NAME
+        if policy.exists():
+            # The mirror publishes the checkpoint with its witnesses' cosignatures.
+            cosign = WitnessCollector(
+                parse_trust_policy(policy.read_text()), reader
+            ).with_cosignatures
+        stats = export_log(reader, Path(args.out), cosign)
+    finally:
+        store.close()
+    print(
+        f"Exported tree size {stats.size} to {args.out}: {stats.written} files written "
+        f"({stats.bytes_written} bytes), {stats.skipped} already present"
+    )
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ledger.demo.synth import synthetic_envelopes
+    from ledger.write.open_log import open_writer
+    from ledger.write.sequencer import prepare
+
+    data = _data(args)
+    if args.count < 0:
+        raise ValueError("--count must be zero or more")
+    with WriterLock(data):
+        writer = open_writer(data)
+        try:
+            if writer.store.profile != "synthetic":
+                raise DataDirError(
+                    f"{data.root} is a governed log; synthetic entries go only into a log "
+                    "created with 'frontier-ledger init --synthetic'"
+                )
+            start = writer.store.head().size
+            t0 = time.perf_counter()
+            batch = []
+            done = 0
+            for env in synthetic_envelopes(writer.store.origin, args.count, start):
+                batch.append(prepare(env))
+                if len(batch) == args.batch:
+                    writer.commit(batch, receipts=False)
+                    done += len(batch)
+                    batch = []
+                    _progress(done, args.count, t0)
+            if batch:
+                writer.commit(batch, receipts=False)
+                done += len(batch)
+            size = writer.store.head().size
+        finally:
+            writer.store.close()
+    elapsed = time.perf_counter() - t0
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(f"Appended {done} synthetic entries in {elapsed:.1f} s; tree size is now {size}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from ledger.storage.backup import backup_sqlite
+
+    data = _data(args)
+    if args.database:
+        raise DataDirError(
+            "a PostgreSQL log is backed up with pg_dump (see docs/operator.md, Backups)"
+        )
+    if not data.db_path.is_file():
+        raise DataDirError(f"no log database at {data.db_path}")
+    result = backup_sqlite(
+        data.db_path, Path(args.out), blobs_dir=data.root / "blobs" / "sha256", keep=args.keep
+    )
+    print(
+        f"Backed up tree size {result.size} to {result.path} ({result.bytes} bytes, "
+        f"{result.blobs_copied} new documents, {result.seconds:.1f} s)"
+    )
+    for old in result.removed:
+        print(f"  removed the older backup {old}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from ledger.storage.restore import Sources, check_database, restore
+
+    data = _data(args)
+    sources = Sources(
+        checkpoints=args.checkpoint or [],
+        policy_path=Path(args.witness_policy) if args.witness_policy else None,
+        vkeys=args.vkey or [],
+        ask_witnesses=not args.no_ask_witnesses,
+        unwitnessed=args.unwitnessed,
+    )
+    if args.database:
+        # PostgreSQL: pg_restore loads the dump into a new database; this checks it
+        # before anyone serves it (docs/operator.md, Backups and restore).
+        if args.backup:
+            raise DataDirError(
+                "with --database, restore checks the database pg_restore loaded: give no "
+                "backup file (see docs/operator.md, Backups and restore)"
+            )
+        checked = check_database(data, sources)
+        print(f"The database {data.store_label} holds tree size {checked.head.size}")
+        for w in checked.witnessed:
+            print(f"  consistent with {w.source} (size {w.size})")
+        print("  safe to serve: start the server with this --database")
+        return 0
+    if not args.backup:
+        raise DataDirError("give the backup file to restore")
+    result = restore(Path(args.backup), data, sources)
+    head = result.plan.head
+    print(f"Restored tree size {head.size} from {result.plan.backup} into {data.db_path}")
+    for w in result.plan.witnessed:
+        print(f"  consistent with {w.source} (size {w.size})")
+    if result.replaced is not None:
+        print(f"  the replaced database was kept in {result.replaced}")
+    print("  start the server again; it serves and extends the restored log")
+    return 0
+
+
+def print_report(report: Any, as_json: bool) -> None:
+    from verifier.policy.report import report_json, report_text
+
+    print(report_json(report) if as_json else report_text(report))
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from ledger.read.views import LogView
+    from ledger.storage.backends import open_store
+    from verifier.entries.fields import parse_time
+
+    data = _data(args)
+    store = open_store(data, readonly=True)
+    try:
+        view = LogView(store, data.root / "blobs" / "sha256")
+        if not view.governed:
+            raise DataDirError(f"{data.root} is a synthetic test log: it has no schedule to audit")
+        now = (
+            parse_time(args.at, "--at")
+            if args.at
+            else max(int(time.time() * 1000), store.head().logged_at_ms)
+        )
+        report = view.audit(now)
+    finally:
+        store.close()
+    print_report(report, args.json)
+    return 1 if report.violations else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ledger.demo.build import build_demo
+    from ledger.read.mirror import export_log
+    from ledger.read.reader import LogReader
+    from ledger.storage.backends import open_store
+
+    root = Path(args.data)
+    print(
+        f"Building the demonstration log (a simulation, October 2026 to January 2030) in {root} …"
+    )
+    result = build_demo(root, database=args.database)
+    store = open_store(result.data, readonly=True)
+    try:
+        stats = export_log(LogReader(store), root / "static" / "log")
+    finally:
+        store.close()
+    violations = len(result.report.violations)
+    print(
+        f"  {result.entries} scenario entries and {result.markers} schedule markers logged; "
+        f"tree size {stats.size}"
+    )
+    print(f"  policy audit: {len(result.report.findings)} findings, {violations} violations")
+    print(f"  static mirror: {root / 'static' / 'log'}")
+    print(f"  log vkey: {result.vkey}")
+    if violations:
+        print_report(result.report, False)
+        return 1
+    if not args.serve:
+        return 0
+    base = f"http://{args.host}:{args.port}"
+    print(
+        f"""
+Open (the log is a SIMULATION: fictional regulator, labs and runs):
+  {base}/                                   the public site: schedule, timeline, entries, scorecards
+  {base}/timeline                           the plan's picture: caps, lifts, every run
+  {base}/log/checkpoint                     the signed checkpoint
+  {base}/api/v1/entries?type=decision       every decision
+  {base}/api/v1/entries/0                   the charter, decoded, with its receipt
+  {base}/api/v1/audit                       the policy audit (no violations)
+  {base}/docs                               the API reference
+Verify it yourself:
+  frontier-verify verify --log {base}/log --vkey '{result.vkey}'
+""",
+        flush=True,
+    )
+    # The same options as `frontier-ledger serve`, parsed by its own parser so
+    # they can never drift apart.
+    serve = build_parser(args.app_factory, args.add_commands).parse_args(
+        [
+            "serve",
+            "--data",
+            str(root),
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--simulated-clock",
+            str(root / "clock"),
+            *(["--database", args.database] if args.database else []),
+        ]
+    )
+    # Defaults only: a configuration meant for a real log (its database, its
+    # backups) must never reach the demonstration.
+    config.resolve(serve, "serve", environ={})
+    return cmd_serve(serve)
+
+
+def _progress(done: int, total: int, t0: float) -> None:
+    if not sys.stderr.isatty() or not total:
+        return
+    rate = done / max(time.perf_counter() - t0, 1e-9)
+    eta = (total - done) / rate if rate else 0
+    print(f"\r  {done}/{total} entries, {rate:,.0f}/s, ETA {eta:,.0f} s ", end="", file=sys.stderr)
+
+
+def _add_backup_restore(
+    sub: Any,
+    data_arg: Callable[[argparse.ArgumentParser], None],
+    config_arg: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    sp = sub.add_parser("backup", help="take an online backup of a SQLite log (server may run)")
+    data_arg(sp)
+    config_arg(sp)
+    sp.add_argument("out", help="backup directory (created if missing)")
+    sp.add_argument(
+        "--keep", type=int, metavar="N", help="keep only the N newest backups in OUT (default all)"
+    )
+    sp.set_defaults(func=cmd_backup)
+
+    sp = sub.add_parser(
+        "restore",
+        help="restore a backup, refusing one that would roll back or fork a witnessed checkpoint",
+    )
+    data_arg(sp)
+    config_arg(sp)
+    sp.add_argument(
+        "backup",
+        nargs="?",
+        help="the backup file (ledger-<time>-size<N>.sqlite); none with --database, whose "
+        "database (loaded by pg_restore) is checked instead",
+    )
+    sp.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="FILE|URL",
+        help="a checkpoint the restored log must keep: the mirror's latest, a monitor's, a "
+        "receipt's (repeatable)",
+    )
+    sp.add_argument(
+        "--witness-policy",
+        metavar="FILE",
+        help="tlog-policy of the witnesses (default: DATA/witnesses.policy if present)",
+    )
+    sp.add_argument(
+        "--vkey", action="append", help="the log's vkey, if DATA/log.vkey is gone (repeatable)"
+    )
+    sp.add_argument(
+        "--no-ask-witnesses",
+        action="store_true",
+        help="do not ask the policy's witnesses which size they last cosigned",
+    )
+    sp.add_argument(
+        "--unwitnessed",
+        action="store_true",
+        help="restore even when no witnessed checkpoint can be found (risks a rollback)",
+    )
+    sp.set_defaults(func=cmd_restore)
+
+
+#: Builds the served app from the server's options: the API alone here; the
+#: composition (frontier_ledger.cli) passes one that mounts the public site too.
+AppFactory = Callable[[Any], Any]
+#: Adds a layer's own commands to the parser: (subparsers, the --data/--key/--database adder).
+AddCommands = Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]
+
+
+def _api_only(options: Any) -> Any:
+    from ledger.api.app import create_api
+
+    return create_api(options)
+
+
+def build_parser(
+    app_factory: AppFactory = _api_only, add_commands: AddCommands | None = None
+) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="frontier-ledger",
+        description="Operate a Frontier Ledger log: a C2SP tlog-tiles transparency log.",
+    )
+    p.set_defaults(app_factory=app_factory, add_commands=add_commands)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--config",
+            metavar="FILE",
+            help=f"settings file (TOML; default: ${config.CONFIG_ENV} if set); flags and "
+            "environment variables override it",
+        )
+
+    def data_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data", help="the log's data directory (required)")
+        sp.add_argument("--key", help="signer key file (default: DATA/log.key)")
+        config.add_flag(sp, "storage", "database")
+
+    sp = sub.add_parser("init", help="create a new log: database, signer key, vkey")
+    data_arg(sp)
+    sp.add_argument(
+        "--origin",
+        required=True,
+        help="the log's origin: its URL prefix without scheme, e.g. ledger.example.org/log",
+    )
+    sp.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="a test log: no charter, entries are checked for shape only (benchmarks, tests)",
+    )
+    sp.add_argument(
+        "--mldsa",
+        action="store_true",
+        help="also give the log an ML-DSA-44 key (post-quantum): every checkpoint carries "
+        "its signature too",
+    )
+    sp.set_defaults(func=cmd_init)
+
+    sp = sub.add_parser("vkey", help="print the log's verifier key")
+    data_arg(sp)
+    sp.set_defaults(func=cmd_vkey)
+
+    sp = sub.add_parser("serve", help="serve the log over HTTP (tlog-tiles and JSON API)")
+    data_arg(sp)
+    config_arg(sp)
+    for section, key in (
+        ("server", "host"),
+        ("server", "port"),
+        ("server", "read_only"),
+        ("server", "max_batch"),
+        ("server", "max_queue"),
+        ("logging", "level"),
+        ("logging", "format"),
+        ("markers", "interval"),
+        ("witnesses", "policy"),
+        ("witnesses", "interval"),
+        ("witnesses", "idle_cadence"),
+        ("witnesses", "timeout"),
+        ("witnesses", "require_quorum"),
+        ("witnesses", "max_checkpoint_age"),
+        ("backup", "dir"),
+        ("backup", "interval"),
+        ("backup", "keep"),
+    ):
+        config.add_flag(sp, section, key)
+    sp.add_argument(
+        "--simulated-clock",
+        metavar="FILE",
+        help="take the sequencer's time from FILE (RFC 3339); simulations only",
+    )
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("export", help="write the log as static tlog-tiles files")
+    data_arg(sp)
+    sp.add_argument("out", help="output directory (created if missing; re-runs are incremental)")
+    sp.set_defaults(func=cmd_export)
+
+    if add_commands is not None:  # the composition's (export-site), beside export
+        add_commands(sub, data_arg)
+
+    _add_backup_restore(sub, data_arg, config_arg)
+
+    sp = sub.add_parser("synth", help="append N synthetic signed entries (benchmarks, tests)")
+    data_arg(sp)
+    sp.add_argument("--count", type=int, required=True, help="number of entries to append")
+    sp.add_argument("--batch", type=int, default=1024, help="entries per commit (default 1024)")
+    sp.set_defaults(func=cmd_synth)
+
+    sp = sub.add_parser("audit", help="audit the log against the schedule's rules")
+    data_arg(sp)
+    sp.add_argument("--json", action="store_true", help="findings as JSON")
+    sp.add_argument("--at", help="judge deadlines as of this RFC 3339 time (default: now)")
+    sp.set_defaults(func=cmd_audit)
+
+    sp = sub.add_parser("demo", help="build the three-cycle demonstration log (a simulation)")
+    sp.add_argument(
+        "--data", required=True, help="directory to build it in (replaced if it exists)"
+    )
+    sp.add_argument(
+        "--database",
+        metavar="URL",
+        help="build it in this empty PostgreSQL database (postgresql://…) instead of SQLite",
+    )
+    sp.add_argument("--serve", action="store_true", help="then serve it")
+    sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sp.set_defaults(func=cmd_demo)
+
+    cli_entries.add_parsers(sub)
+    cli_keys.add_parsers(sub)
+    return p
+
+
+def main(
+    argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None
+) -> int:
+    """Run one command; *parser* is the composition's (default: the ledger's alone)."""
+    args = (parser or build_parser()).parse_args(argv)
+    try:
+        if args.command in config.DATA_COMMANDS:
+            config.resolve(args, args.command)
+            if not args.data:
+                raise config.ConfigError(
+                    "no data directory: give --data DIR, set FRONTIER_LEDGER_STORAGE_DATA, "
+                    "or 'data' in the [storage] section of the configuration file"
+                )
+        return int(args.func(args))
+    except cli_entries.SubmitError as exc:
+        print(f"frontier-ledger {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (
+        DataDirError,
+        StoreError,
+        KeyFileError,
+        SigningKeyError,
+        LedgerVerifyError,
+        ValueError,
+        OSError,
+    ) as exc:
+        print(f"frontier-ledger {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Static export of the log in the C2SP tlog-tiles layout, for any web server or CDN.
+
+``frontier-ledger export --data DIR OUT`` writes ``OUT/checkpoint``,
+``OUT/tile/<L>/<N>[.p/<W>]`` and ``OUT/tile/entries/<N>[.p/<W>]``.
+
+- Every file is written atomically (temporary file, fsync, rename), so a reader
+  or a crash never sees half a tile.
+- Tiles and bundles are immutable once written; a re-run writes only what is
+  new, and keeps the partial tiles of earlier runs (tlog-tiles: logs MUST serve
+  the partial tiles of every published size until the full tile exists).
+- The checkpoint is written last, after every tile it commits to is on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.read.reader import LogReader
+from ledger.storage.durable import atomic_write, fsync_dir
+from verifier.core.tiles import ENTRIES, all_tiles_for_size, tiles_for_size
+
+
+@dataclass
+class ExportStats:
+    size: int = 0
+    written: int = 0
+    skipped: int = 0
+    bytes_written: int = 0
+
+
+def export_log(
+    reader: LogReader, out: Path, cosign: Callable[[int, bytes], bytes] | None = None
+) -> ExportStats:
+    """Write the log's current state to *out*; return what was written.
+
+    *cosign* adds the witnesses' cosignatures to the head's checkpoint note.
+    """
+    head = reader.head()  # one snapshot: every file below is for this size
+    checkpoint = cosign(head.size, head.checkpoint) if cosign else head.checkpoint
+    stats = ExportStats(size=head.size)
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = all_tiles_for_size(head.size) + tiles_for_size(head.size, ENTRIES)
+    for tile in wanted:
+        path = out / tile.path
+        # A full entry bundle never changes: store it gzipped beside itself too, so a
+        # web server sends it compressed without compressing it on every request
+        # (nginx: gzip_static; docker/nginx/mirror.conf). Verifiers read only the
+        # plain file.
+        gz = path.with_name(path.name + ".gz") if tile.level == ENTRIES and tile.is_full else None
+        if path.exists() and (gz is None or gz.exists()):
+            stats.skipped += 1
+            continue
+        body = reader.tile(tile.path)
+        for target, data in ((path, body.data), (gz, body.gzipped)):
+            if target is None or data is None or target.exists():
+                continue
+            atomic_write(target, data)
+            stats.written += 1
+            stats.bytes_written += len(data)
+    for digest in reader.blob_names():
+        path = out / "blobs" / "sha256" / digest
+        if path.exists():
+            stats.skipped += 1
+            continue
+        data = reader.blob(digest)
+        atomic_write(path, data)
+        stats.written += 1
+        stats.bytes_written += len(data)
+    for d in {(out / t.path).parent for t in wanted}:
+        fsync_dir(d)
+    atomic_write(out / "checkpoint", checkpoint)
+    fsync_dir(out)
+    return stats

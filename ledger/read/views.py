@@ -1,0 +1,189 @@
+"""Read-side views of a governed log: the replayed key set and the policy audit.
+
+The read API never touches the sequencer's state: it replays the log from the
+read-only store into its own :class:`verifier.policy.audit.Auditor`, catching up
+incrementally as the published size grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger.storage.protocol import LedgerStore
+from verifier.client.statedir import write_atomic
+from verifier.core.leaf import parse_leaf
+from verifier.entries.codec import parse_payload, payload_to_json, references
+from verifier.errors import FormatError
+from verifier.policy import snapshot
+from verifier.policy.audit import Auditor, AuditReport, AuditState
+
+log = logging.getLogger(__name__)
+
+
+class BlobDir(Mapping[str, bytes]):
+    """Revealed documents stored as ``DIR/<sha256 hex>`` (read lazily, digest-checked)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __getitem__(self, digest: str) -> bytes:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise KeyError(digest)
+        try:
+            data = (self.root / digest).read_bytes()
+        except OSError:
+            raise KeyError(digest) from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise KeyError(digest)
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(p.name for p in self.root.glob("*")) if self.root.is_dir() else [])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@dataclass
+class ViewState:
+    """What the read side replayed up to some size (stored so a restart need not replay)."""
+
+    audit: AuditState
+    referrers: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+
+VIEW_STATE_FORMAT = "frontier-ledger/view-state/v1"
+#: Store the state again after this many new entries (and when the server stops).
+SAVE_EVERY = 20_000
+
+
+class LogView:
+    def __init__(
+        self, store: LedgerStore, blobs_dir: Path | None = None, cache: Path | None = None
+    ) -> None:
+        self.store = store
+        self.governed = store.profile == "governed"
+        self._blobs = BlobDir(blobs_dir) if blobs_dir else None
+        self._auditor = Auditor(store.origin, self._blobs)
+        self._lock = threading.Lock()
+        #: target index -> [(referring index, field path)], for "what refers to it".
+        self._referrers: dict[int, list[tuple[int, str]]] = {}
+        #: Where the replayed state is kept between runs (None: replay at every start).
+        self._cache = cache
+        self._loaded = cache is None
+        self._saved_size = 0
+
+    def catch_up(self) -> Auditor:
+        with self._lock:
+            if not self._loaded:
+                self._loaded = True
+                self._load()
+            size = self.store.head().size
+            start = self._auditor.size
+            if start < size:
+                for leaf in self.store.read_leaves(start, size):
+                    index = self._auditor.size
+                    self._auditor.feed(leaf)
+                    self._note_references(index)
+                if self._cache is not None and self._auditor.size - self._saved_size >= SAVE_EVERY:
+                    self._save()
+            return self._auditor
+
+    def save(self) -> None:
+        """Store the replayed state (called when the server stops), if it grew."""
+        with self._lock:
+            if self._cache is not None and self._loaded and self._auditor.size > self._saved_size:
+                self._save()
+
+    def _save(self) -> None:
+        assert self._cache is not None
+        size = self._auditor.size
+        note = self.store.read_checkpoint(size)
+        if note is None:  # pragma: no cover - every published size has its checkpoint
+            return
+        body = snapshot.encode(ViewState, ViewState(self._auditor.state, self._referrers))
+        doc = {
+            "format": VIEW_STATE_FORMAT,
+            "size": size,
+            "checkpoint_sha256": hashlib.sha256(note).hexdigest(),
+            "state": body,
+        }
+        try:
+            write_atomic(self._cache, json.dumps(doc, separators=(",", ":")).encode())
+        except OSError as exc:  # a cache: the site keeps working without it
+            log.warning("could not store the site's replay state in %s: %s", self._cache, exc)
+            return
+        self._saved_size = size
+
+    def _load(self) -> None:
+        """Resume from the stored state if it matches a checkpoint this store published."""
+        assert self._cache is not None
+        if not self._cache.exists():
+            return
+        try:
+            doc = json.loads(self._cache.read_bytes())
+            size = int(doc["size"])
+            note = self.store.read_checkpoint(size)
+            if doc.get("format") != VIEW_STATE_FORMAT or note is None:
+                raise FormatError("not a state of this log")
+            if hashlib.sha256(note).hexdigest() != doc.get("checkpoint_sha256"):
+                raise FormatError(f"its checkpoint at size {size} is not this log's")
+            state: ViewState = snapshot.decode(ViewState, doc["state"], "view state")
+            if state.audit.size != size:
+                raise FormatError(f"it holds {state.audit.size} entries, not {size}")
+            auditor = Auditor(self.store.origin, self._blobs, state=state.audit)
+        except (OSError, ValueError, KeyError, TypeError, FormatError) as exc:
+            # A cache: a damaged or foreign one costs a replay, never a wrong page.
+            log.warning("ignoring the site's stored replay state %s: %s", self._cache, exc)
+            return
+        self._auditor, self._referrers, self._saved_size = auditor, state.referrers, size
+
+    def _note_references(self, index: int) -> None:
+        checked = self._auditor.last_checked
+        if checked is None or checked.index != index:
+            return  # only admitted entries count as referring to anything
+        for path, target, _ in references(checked.payload.body):
+            self._referrers.setdefault(target, []).append((index, path))
+
+    def referrers(self, index: int) -> list[tuple[int, str]]:
+        """Entries that refer to the entry at *index* (admitted ones), in log order."""
+        self.catch_up()
+        return list(self._referrers.get(index, ()))
+
+    def audit(self, now_ms: int) -> AuditReport:
+        return self.catch_up().report(now_ms)
+
+    def describe(self, leaf: bytes) -> dict[str, Any]:
+        """The entry's decoded payload and who signed it (holder and roles from the log)."""
+        parsed = parse_leaf(leaf)
+        out: dict[str, Any] = {
+            "type": parsed.envelope.entry_type,
+            "payload_type": parsed.envelope.payload_type,
+        }
+        try:
+            out["payload"] = payload_to_json(parse_payload(parsed.envelope.payload))
+        except FormatError as exc:
+            out["payload"] = None
+            out["payload_error"] = str(exc)
+        registry = self.catch_up().replay.registry if self.governed else None
+        signers = []
+        for sig in parsed.envelope.signatures:
+            rec = registry.keys.get(sig.keyid) if registry is not None else None
+            signers.append(
+                {
+                    "keyid": sig.keyid,
+                    "holder": rec.holder if rec else None,
+                    "roles": sorted(rec.roles) if rec else [],
+                    "granted_at": rec.granted_at if rec else None,
+                    "revoked_at": rec.revoked_at if rec else None,
+                }
+            )
+        out["signers"] = signers
+        return out

@@ -1,0 +1,179 @@
+"""The storage interface of the log: narrow, so a PostgreSQL backend can follow.
+
+What is stored (ARCHITECTURE.md, "Bytes are authoritative"):
+
+- entries: the leaf bytes exactly as the sequencer wrote them, with a few
+  indexed columns (leaf hash, envelope hash for idempotent resubmission,
+  ``logged_at``, payload type);
+- tiles: one row per (level, index) holding the widest version of the tile;
+  a narrower partial tile is a prefix of it;
+- checkpoints: every signed checkpoint, by tree size;
+- head: the latest checkpoint, replaced only by compare-and-swap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Head:
+    """The latest published state: what the current signed checkpoint says."""
+
+    size: int
+    root: bytes
+    checkpoint: bytes  # the signed note, exactly as served
+    logged_at_ms: int  # logged_at of the last entry (or of init): never decreases
+
+
+@dataclass(frozen=True)
+class EntryFacets:
+    """What search filters on, taken from an admitted payload (never from the leaf again)."""
+
+    entry_type: str
+    org: str | None = None
+    run_id: str | None = None
+    level: int | None = None
+    cycle: int | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    index: int
+    leaf: bytes
+    leaf_hash: bytes
+    envelope_hash: bytes
+    logged_at_ms: int
+    payload_type: str
+    facets: EntryFacets | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    entry_type: str | None = None
+    org: str | None = None
+    run_id: str | None = None
+    level: int | None = None
+    cycle: int | None = None
+    text: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    after: int = -1  # return entries with index > after (keyset pagination)
+    limit: int = 50
+    newest_first: bool = False  # highest indices first (feeds, "newest" lists)
+
+
+#: The columns of an EntryRow with its search facets, for ``SELECT … FROM entries e``:
+#: the same in every SQL backend, read back by :func:`entry_from_columns`.
+ENTRY_COLUMNS = (
+    "e.idx, e.leaf, e.leaf_hash, e.envelope_hash, e.logged_at_ms, e.payload_type, "
+    "e.entry_type, e.org, e.run_id, e.level, e.cycle"
+)
+
+
+def entry_from_columns(r: Sequence[Any]) -> EntryRow:
+    """An EntryRow from the values of :data:`ENTRY_COLUMNS`."""
+    facets = EntryFacets(r[6], r[7], r[8], r[9], r[10]) if r[6] is not None else None
+    return EntryRow(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3]), r[4], r[5], facets)
+
+
+def facet_columns(r: EntryRow) -> tuple[str, str | None, str | None, int | None, int | None]:
+    """The search columns stored for *r*: entry_type, org, run_id, level, cycle."""
+    f = r.facets
+    if f is None:
+        # Shape-only (synthetic) entries: the type is the payloadType's.
+        return (
+            r.payload_type.split(".")[-2] if "." in r.payload_type else "unknown",
+            None,
+            None,
+            None,
+            None,
+        )
+    return f.entry_type, f.org, f.run_id, f.level, f.cycle
+
+
+class StoreError(RuntimeError):
+    """The store refused or failed an operation (I/O error, full disk, read-only file)."""
+
+
+class HeadMoved(StoreError):
+    """Compare-and-swap on the head failed: another writer published first.
+
+    The transaction is rolled back, so nothing was written and nothing signed is
+    published; the caller reloads the head and tries again.
+    """
+
+
+class WriteTransaction(Protocol):
+    def head(self) -> Head: ...
+
+    def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]: ...
+
+    def insert_entries(self, rows: Sequence[EntryRow]) -> None: ...
+
+    def put_tiles(self, tiles: Mapping[tuple[int, int], bytes]) -> None: ...
+
+    def put_checkpoint(self, size: int, root: bytes, note: bytes, signed_at_ms: int) -> None: ...
+
+    def swap_head(self, old: Head, new: Head) -> None: ...
+
+    def read_tile(self, level: int, index: int) -> bytes | None: ...
+
+    def read_leaf(self, index: int) -> EntryRow | None: ...
+
+
+class LogStore(Protocol):
+    """What the sequencer and the read API need from a database."""
+
+    origin: str
+    profile: str  # "governed" or "synthetic"
+
+    def writing(self) -> AbstractContextManager[WriteTransaction]: ...
+
+    def head(self) -> Head: ...
+
+    def read_tile(self, level: int, index: int) -> bytes | None: ...
+
+    def read_leaves(self, start: int, end: int) -> list[bytes]: ...
+
+    def iter_leaves(self) -> Iterator[bytes]: ...
+
+    def read_entry(self, index: int) -> EntryRow | None: ...
+
+    def read_checkpoint(self, size: int) -> bytes | None: ...
+
+    def checkpoint_sizes(self) -> Iterator[int]: ...
+
+    def probe_write(self) -> None:
+        """One small durable write that adds no entry: does the store take writes?"""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LedgerStore(LogStore, Protocol):
+    """Everything the service, the site and the witnessing read and write: what each
+    backend (:mod:`ledger.storage.sqlite`, :mod:`ledger.storage.postgres`) offers.
+
+    ``data_root`` is the data directory: revealed documents (blobs) and the site's
+    caches live there whichever database holds the log.
+    """
+
+    data_root: Path
+
+    def search(self, q: SearchQuery) -> list[EntryRow]: ...
+
+    def put_cosignature(self, size: int, witness: str, line: str, timestamp: int) -> None: ...
+
+    def cosignatures(self, size: int) -> dict[str, tuple[str, int]]: ...
+
+    def earliest_cosignature_after(self, index: int) -> int | None: ...
+
+    def cosigned_sizes(self) -> list[int]: ...
+
+    def last_cosigned_size(self, witness: str) -> int: ...

@@ -1,0 +1,275 @@
+"""``frontier-ledger restore``: restore only a backup that keeps what the world has seen.
+
+The checkpoints a restored log must not roll back come from three places, each
+optional, all checked:
+
+1. ``--checkpoint`` files or URLs: the latest checkpoint the mirror serves, a
+   monitor's stored checkpoint, a receipt's checkpoint. Each must be signed by
+   the log's key and, when a witness policy is known, carry its quorum.
+2. The database being replaced, if it can still be read: the newest checkpoint
+   its stored cosignatures show the witnesses signed.
+3. The witnesses themselves (C2SP tlog-witness): an ``add-checkpoint`` request
+   with old size 0 is answered ``409 Conflict`` with the size the witness last
+   cosigned for this log, and changes nothing on the witness. Only the size is
+   learnt this way; the witness will itself refuse a forked log later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.ops.datadir import DataDir, WriterLock
+from ledger.storage.backends import open_store
+from ledger.storage.backup import (
+    BackupError,
+    ReadableLog,
+    RestorePlan,
+    Witnessed,
+    check_backup_file,
+    check_consistency,
+    check_store,
+    install_backup,
+    open_log_checkpoint,
+)
+from ledger.storage.protocol import Head, StoreError
+from ledger.storage.sqlite import SqliteStore
+from ledger.write.witnessing import POLICY_NAME, cosigned_note
+from verifier.core.note import NoteVerifier, parse_vkey
+from verifier.core.trust_policy import TrustPolicy, open_trusted_checkpoint, parse_trust_policy
+from verifier.errors import LedgerVerifyError
+from verifier.witness.protocol import format_add_checkpoint
+
+log = logging.getLogger("frontier_ledger.restore")
+
+MAX_CHECKPOINT_BYTES = 64 * 1024
+TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    plan: RestorePlan
+    replaced: Path | None  # where the replaced database was moved
+
+
+def _read_source(src: str) -> bytes:
+    if src.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(src, timeout=TIMEOUT_S) as resp:  # noqa: S310 - operator's URL
+                return bytes(resp.read(MAX_CHECKPOINT_BYTES + 1))[: MAX_CHECKPOINT_BYTES + 1]
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise BackupError(f"cannot fetch the checkpoint {src}: {exc}") from None
+    try:
+        return Path(src).read_bytes()[: MAX_CHECKPOINT_BYTES + 1]
+    except OSError as exc:
+        raise BackupError(f"cannot read the checkpoint {src}: {exc}") from None
+
+
+def from_checkpoints(
+    sources: Sequence[str], vkeys: Sequence[NoteVerifier], policy: TrustPolicy | None
+) -> list[Witnessed]:
+    out = []
+    for src in sources:
+        data = _read_source(src)
+        if len(data) > MAX_CHECKPOINT_BYTES:
+            raise BackupError(f"{src} is larger than a checkpoint can be")
+        cp = open_log_checkpoint(data, vkeys, f"the checkpoint from {src}")
+        if policy is not None:
+            try:
+                open_trusted_checkpoint(data, policy)
+            except LedgerVerifyError as exc:
+                # Still signed by the log: the backup must not roll it back either;
+                # say that it is not witnessed, and check it all the same.
+                log.warning("the checkpoint from %s is not witnessed: %s", src, exc)
+        out.append(Witnessed(src, cp.size, cp.root))
+    return out
+
+
+def from_database(
+    db_path: Path, vkeys: Sequence[NoteVerifier], policy: TrustPolicy | None
+) -> list[Witnessed]:
+    """The newest checkpoint that the database being replaced shows cosigned by a quorum."""
+    if policy is None or not db_path.is_file():
+        return []
+    try:
+        store = SqliteStore.open(db_path, readonly=True)
+    except StoreError as exc:
+        log.warning("the database being replaced cannot be read (%s); not using it", exc)
+        return []
+    try:
+        for size in sorted(store.cosigned_sizes(), reverse=True):
+            cosigs = store.cosignatures(size)
+            note = store.read_checkpoint(size)
+            if note is None or not policy.quorum_met(set(cosigs)):
+                continue
+            data = cosigned_note(note, [line for line, _ in cosigs.values()])
+            try:
+                tc = open_trusted_checkpoint(data, policy)
+            except LedgerVerifyError as exc:
+                log.warning("stored cosignatures of size %d do not verify: %s", size, exc)
+                continue
+            cp = tc.checkpoint
+            return [Witnessed(f"the replaced database's cosigned size {size}", cp.size, cp.root)]
+    except Exception as exc:  # noqa: BLE001 - a damaged database is why we restore
+        log.warning("the database being replaced cannot be read (%s); not using it", exc)
+    finally:
+        store.close()
+    return []
+
+
+def from_witnesses(policy: TrustPolicy | None, probe_checkpoint: bytes) -> list[Witnessed]:
+    """Ask each witness (tlog-witness) for the size it last cosigned for this log."""
+    if policy is None:
+        return []
+    out = []
+    body = format_add_checkpoint(0, [], probe_checkpoint)
+    for w in policy.witnesses.values():
+        if not w.url:
+            continue
+        url = w.url.rstrip("/") + "/add-checkpoint"
+        req = urllib.request.Request(  # noqa: S310 - the operator's configured witness URL
+            url, data=body, method="POST", headers={"Content-Type": "text/plain"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310
+                # 200: the witness had no record of this log and has now cosigned
+                # the backup's own checkpoint; nothing newer was seen by it.
+                log.info("witness %s had no checkpoint of this log (%d)", w.name, resp.status)
+                continue
+        except urllib.error.HTTPError as exc:
+            reply = exc.read(64).strip()
+            if exc.code == 409 and reply.isdigit():
+                out.append(Witnessed(f"witness {w.name}", int(reply), None))
+                continue
+            log.warning("witness %s answered %d to the probe: %r", w.name, exc.code, reply)
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            log.warning("witness %s cannot be reached: %s", w.name, exc)
+    return out
+
+
+def load_policy(data: DataDir, policy_path: Path | None) -> TrustPolicy | None:
+    path = policy_path or data.root / POLICY_NAME
+    if not path.exists():
+        if policy_path is not None:
+            raise BackupError(f"no witness policy at {path}")
+        return None
+    try:
+        return parse_trust_policy(path.read_text())
+    except (LedgerVerifyError, OSError, UnicodeDecodeError) as exc:
+        raise BackupError(f"the witness policy {path} cannot be used: {exc}") from None
+
+
+def load_vkeys(data: DataDir, extra: Sequence[str]) -> list[NoteVerifier]:
+    texts = list(extra)
+    if data.vkey_path.exists():
+        texts.append(data.vkey_path.read_text().strip())
+    if not texts:
+        raise BackupError(
+            f"no log vkey at {data.vkey_path}: restore the key files first (they are "
+            "not in a backup), or give the log's vkey with --vkey"
+        )
+    try:
+        return [parse_vkey(t) for t in texts]
+    except LedgerVerifyError as exc:
+        raise BackupError(f"the log vkey is not usable: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where to look for the checkpoints a restored log must keep (the CLI's options)."""
+
+    checkpoints: Sequence[str] = ()  # --checkpoint files or URLs
+    policy_path: Path | None = None  # default: DATA/witnesses.policy if present
+    vkeys: Sequence[str] = ()  # the log's vkeys besides DATA/log.vkey
+    ask_witnesses: bool = True
+    unwitnessed: bool = False  # go on when no witnessed checkpoint is found at all
+
+
+def _check_witnessed(
+    store: ReadableLog,
+    head: Head,
+    what: str,
+    *,
+    sources: Sources,
+    keys: Sequence[NoteVerifier],
+    policy: TrustPolicy | None,
+    replaced_db: Path | None = None,
+) -> list[Witnessed]:
+    """Collect the witnessed checkpoints and refuse *store* if it rolls back or forks one."""
+    witnessed = from_checkpoints(sources.checkpoints, keys, policy)
+    if replaced_db is not None:
+        witnessed += from_database(replaced_db, keys, policy)
+    if sources.ask_witnesses:
+        witnessed += from_witnesses(policy, head.checkpoint)
+    if sources.unwitnessed and not witnessed:
+        log.warning("checking %s without any witnessed checkpoint to check it against", what)
+        witnessed = [Witnessed("nothing (--unwitnessed)", 0, None)]
+    # Nothing found (and no --unwitnessed) makes check_consistency refuse.
+    check_consistency(store, head, what, witnessed)
+    return witnessed
+
+
+def restore(backup: Path, data: DataDir, sources: Sources = Sources()) -> RestoreResult:
+    """Check *backup* against every witnessed checkpoint found, then install it in *data*.
+
+    Raises :class:`BackupError` (nothing changed) when the backup is unusable, or
+    when it would roll back or fork a checkpoint someone has seen.
+    """
+    if not backup.is_file():
+        raise BackupError(f"no backup file at {backup}")
+    keys = load_vkeys(data, sources.vkeys)
+    policy = load_policy(data, sources.policy_path)
+    data.root.mkdir(parents=True, exist_ok=True)
+    # A running server holds this lock: never restore under a live sequencer.
+    with WriterLock(data).holding(require_db=False):
+        head = check_backup_file(backup, keys)  # O(entries): once
+        store = SqliteStore.open(backup, readonly=True)
+        try:
+            witnessed = _check_witnessed(
+                store,
+                head,
+                "the backup",
+                sources=sources,
+                keys=keys,
+                policy=policy,
+                replaced_db=data.db_path,
+            )
+        finally:
+            store.close()
+        plan = RestorePlan(backup, head, witnessed)
+        replaced = install_backup(plan, data.db_path, data.root / "blobs" / "sha256", time.time())
+    return RestoreResult(plan, replaced)
+
+
+@dataclass(frozen=True)
+class DatabaseCheck:
+    head: Head
+    witnessed: list[Witnessed]
+
+
+def check_database(data: DataDir, sources: Sources = Sources()) -> DatabaseCheck:
+    """The PostgreSQL side of restore: check a database that ``pg_restore`` loaded.
+
+    The same checks as for a SQLite backup — every leaf re-hashed into the tree,
+    the checkpoint signed by this log's key, no rollback or fork of any witnessed
+    checkpoint found — on the database named by ``data.database``, before anyone
+    serves it. It changes nothing; :class:`BackupError` says why not to serve it.
+    """
+    keys = load_vkeys(data, sources.vkeys)
+    policy = load_policy(data, sources.policy_path)
+    label = f"the database {data.store_label}"
+    try:
+        store = open_store(data, readonly=True)
+    except StoreError as exc:
+        raise BackupError(f"{label} cannot be opened: {exc}") from None
+    try:
+        head = check_store(store, label, keys)
+        witnessed = _check_witnessed(store, head, label, sources=sources, keys=keys, policy=policy)
+    finally:
+        store.close()
+    return DatabaseCheck(head, witnessed)

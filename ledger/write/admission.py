@@ -1,0 +1,243 @@
+"""Admission for a governed log: the verifier's checks, applied in sequencing order.
+
+The sequencer calls :meth:`GovernedAdmission.admit` for each new entry of a
+batch, in index order, so an entry may rely on one earlier in the same batch
+(a key granted, then used). The state is updated as entries are admitted; if
+the batch's transaction then fails, :meth:`reset` drops the state and it is
+rebuilt from the store before the next batch — the store is the truth.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.storage.protocol import EntryFacets
+from verifier.core.leaf import parse_leaf
+from verifier.entries.codec import payload_to_json
+from verifier.entries.registry import AdmissionError
+from verifier.entries.replay import CheckedEntry, LogReplay
+from verifier.errors import FormatError
+from verifier.policy.engine import PolicyEngine
+from verifier.policy.findings import VIOLATION
+
+#: Problem slug and HTTP status for each kind of refusal.
+STATUS = {
+    "bad-signature": 403,
+    "unknown-key": 403,
+    "revoked-key": 403,
+    "wrong-role": 403,
+    "quorum-not-met": 403,
+    "wrong-log": 422,
+    "schema": 422,
+    "bad-reference": 422,
+    "policy-violation": 409,
+}
+
+
+class ReplayAborted(RuntimeError):
+    """A replay of the log was stopped (the server is shutting down)."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an entry was not logged. Nothing was written for it."""
+
+    code: str
+    message: str
+    rule: str | None = None
+
+    @property
+    def status(self) -> int:
+        return STATUS.get(self.code, 422)
+
+
+_HEXISH = re.compile(r"[0-9a-f]{64}|[A-Za-z0-9+/]{43}=")
+
+
+def _words(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [] if _HEXISH.fullmatch(value) else [value]
+    if isinstance(value, dict):
+        return [w for v in value.values() for w in _words(v)]
+    if isinstance(value, list):
+        return [w for v in value for w in _words(v)]
+    return []
+
+
+class GovernedAdmission:
+    """Keeps the replayed state of the log and admits new entries against it."""
+
+    def __init__(
+        self, origin: str, leaves: Callable[[], Iterator[bytes]], *, simulated_clock: bool = False
+    ) -> None:
+        self.origin = origin
+        #: With a simulated clock only a simulation may be logged: the charter
+        #: must say so, and everything that shows the log says it too.
+        self.simulated_clock = simulated_clock
+        self._leaves = leaves
+        self._state: tuple[LogReplay, PolicyEngine] | None = None
+        # The sequencer's thread admits entries while the marker job's thread reads
+        # the schedule state and the server's warm-up thread may be replaying the
+        # log: one lock, so no two replays run at once and no one reads a state
+        # that is being replaced.
+        self._lock = threading.RLock()
+        self._abort = threading.Event()
+        #: entries replayed so far by the replay under way (or the last one)
+        self.replayed = 0
+        #: how many entries the state holds (replayed, then admitted): the tree size
+        #: it is the state of, as long as no admitted entry failed to commit
+        self._size = 0
+        #: a replay is running now (the server's warm-up, or a rebuild after a reset)
+        self.replaying = False
+        #: replays started since this object was made (each is O(entries))
+        self.rebuilds = 0
+        #: index -> (org, run_id, level, cycle), inherited along references for search
+        self._facets: dict[int, tuple[str | None, str | None, int | None, int | None]] = {}
+
+    @property
+    def state(self) -> tuple[LogReplay, PolicyEngine]:
+        with self._lock:
+            if self._state is None:
+                self._state = self._rebuild()
+            return self._state
+
+    def covers(self, size: int) -> bool:
+        """The state is built and is the state of a log of *size* entries."""
+        return self._state is not None and self._size == size
+
+    @property
+    def ready(self) -> bool:
+        """The log has been replayed: an entry is admitted without waiting for a replay."""
+        return self._state is not None
+
+    def locked(self) -> threading.RLock:
+        """Hold while reading the state from another thread (``with admission.locked():``)."""
+        return self._lock
+
+    def warm(self) -> None:
+        """Replay the log now (the server does it at start, off the event loop), so the
+        first append after a restart does not wait for it."""
+        _ = self.state
+
+    def abort(self) -> None:
+        """Stop a replay under way (shutdown): it raises :class:`ReplayAborted`."""
+        self._abort.set()
+
+    @property
+    def replay(self) -> LogReplay:
+        return self.state[0]
+
+    @property
+    def engine(self) -> PolicyEngine:
+        return self.state[1]
+
+    def _rebuild(self) -> tuple[LogReplay, PolicyEngine]:
+        replay = LogReplay(self.origin)
+        engine = PolicyEngine()
+        self._facets = {}
+        self.replayed = 0
+        self.replaying = True
+        self.rebuilds += 1
+        try:
+            return self._replay_all(replay, engine)
+        finally:
+            self.replaying = False
+
+    def _replay_all(
+        self, replay: LogReplay, engine: PolicyEngine
+    ) -> tuple[LogReplay, PolicyEngine]:
+        for index, leaf in enumerate(self._leaves()):
+            if self._abort.is_set():
+                raise ReplayAborted("the server is stopping")
+            # Entries already in the log were admitted when they were appended;
+            # replaying them re-checks everything, so a tampered store shows up here.
+            parsed = parse_leaf(leaf)
+            entry = replay.admit(parsed.envelope, index)
+            engine.apply(index, entry.payload, parsed.logged_at_ms)
+            self._facets[index] = self._facet_tuple(entry)
+            self.replayed = index + 1
+        self._size = self.replayed
+        return replay, engine
+
+    def facets(self, entry: CheckedEntry) -> EntryFacets:
+        """Search facets of an admitted entry: its own fields, or its run's."""
+        with self._lock:
+            org, run_id, level, cycle = self._facets[entry.index] = self._facet_tuple(entry)
+        text = " ".join(_words(payload_to_json(entry.payload)))
+        return EntryFacets(entry.payload.type, org, run_id, level, cycle, text[:20_000])
+
+    def _facet_tuple(
+        self, entry: CheckedEntry
+    ) -> tuple[str | None, str | None, int | None, int | None]:
+        # (The replay needs only these; the text for search is built for new entries.)
+        body = entry.payload.body
+        org = entry.org or getattr(body, "org_id", None)
+        run_id = getattr(body, "run_id", None)
+        level = getattr(body, "level", None)
+        cycle = getattr(body, "cycle", None)
+        for name in ("preregistration", "submission", "finding", "commitment"):
+            ref = getattr(body, name, None)
+            if isinstance(ref, int) and ref in self._facets:
+                o, r, lv, c = self._facets[ref]
+                org, run_id, level, cycle = (
+                    org or o,
+                    run_id or r,
+                    level if level is not None else lv,
+                    cycle or c,
+                )
+                break
+        if entry.payload.type in ("threshold_postponement",):
+            cycle = getattr(body, "from_cycle", None)
+        if entry.payload.type == "schedule_marker":
+            cycle = body.cycle
+        return org, run_id, level, cycle
+
+    def admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
+        """Check an entry that would be logged at *index*, *logged_ms*; apply it if admitted.
+
+        Policy preflight: a violation that the entry itself would cause, of a
+        kind that is refused (an approval, a lift, an amendment… — see
+        :class:`verifier.policy.findings.Finding`), refuses it with the rule id.
+        """
+        with self._lock:
+            return self._admit(envelope, index, logged_ms)
+
+    def _admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
+        replay, engine = self.state
+        try:
+            entry = replay.check(envelope, index)
+        except AdmissionError as exc:
+            return Refusal(exc.code, str(exc))
+        except FormatError as exc:
+            return Refusal("schema", str(exc))
+        if self.simulated_clock and index == 0 and not entry.payload.body.simulation:
+            return Refusal(
+                "schema",
+                "this server runs a simulated clock; its charter must say simulation = true",
+            )
+        findings = engine.check(index, entry.payload, logged_ms)
+        for f in findings:
+            if f.severity == VIOLATION and f.refusable:
+                return Refusal("policy-violation", f"{f.rule}: {f.message}", rule=f.rule)
+        replay.apply(entry)
+        engine.apply(index, entry.payload, logged_ms, findings)
+        self._size = index + 1
+        return entry
+
+    def sync_to(self, size: int) -> None:
+        """Keep the state if it is the state of a log of *size* entries, else drop it.
+
+        Takes the lock, so a replay under way (the server's warm-up) finishes first
+        and its state is then kept rather than thrown away.
+        """
+        with self._lock:
+            if not self.covers(size):
+                self._state = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._state = None

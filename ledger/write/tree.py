@@ -1,0 +1,98 @@
+"""The right edge of a tiled RFC 9162 tree, and how appends change its tiles.
+
+Tiles have height 8 (C2SP tlog-tiles): the level-L tile N holds hashes
+``N·256 .. N·256+255`` of tree level 8·L. Only the rightmost tile of each level
+can be partial; every tile to its left is full and immutable. So the whole
+mutable state of the tree is that *edge*: at most 255 hashes per level.
+
+A partial tile is always a prefix of the tile it grows into, which is why the
+store keeps one row per (level, index) — the widest version — and serves any
+narrower partial as a prefix of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from verifier.core.merkle import fold_roots, perfect_root, subtree_roots
+from verifier.core.tiles import TILE_HEIGHT, TILE_WIDTH
+
+_sha256 = hashlib.sha256
+
+#: Reads the stored (widest) contents of the tile at (level, index), or None.
+TileRead = Callable[[int, int], "bytes | None"]
+
+
+def leaf_hashes(leaves: Sequence[bytes]) -> list[bytes]:
+    """RFC 9162 leaf hashes, in a tight loop (this is the bulk of tile building)."""
+    return [_sha256(b"\x00" + leaf).digest() for leaf in leaves]
+
+
+@dataclass
+class TreeEdge:
+    """Size of the tree and the hashes of the rightmost partial tile at each level."""
+
+    size: int = 0
+    edge: list[list[bytes]] = field(default_factory=list)
+
+    def copy(self) -> TreeEdge:
+        return TreeEdge(self.size, [list(e) for e in self.edge])
+
+    def append(self, hashes: Sequence[bytes]) -> dict[tuple[int, int], bytes]:
+        """Append leaf hashes; return every tile whose contents changed.
+
+        The result maps (level, index) to the tile's full new contents: completed
+        full tiles (8,192 bytes) and the grown partial tile of each level touched.
+        """
+        changed: dict[tuple[int, int], bytes] = {}
+        pending: Sequence[bytes] = hashes
+        level = 0
+        while pending:
+            if level == len(self.edge):
+                self.edge.append([])
+            count_before = self.size >> (TILE_HEIGHT * level)  # hashes at this level
+            first_tile = count_before // TILE_WIDTH
+            combined = self.edge[level] + list(pending)
+            full = len(combined) // TILE_WIDTH
+            up: list[bytes] = []
+            for t in range(full):
+                chunk = combined[t * TILE_WIDTH : (t + 1) * TILE_WIDTH]
+                changed[(level, first_tile + t)] = b"".join(chunk)
+                up.append(perfect_root(chunk))
+            rest = combined[full * TILE_WIDTH :]
+            if rest:
+                changed[(level, first_tile + full)] = b"".join(rest)
+            self.edge[level] = rest
+            pending = up
+            level += 1
+        self.size += len(hashes)
+        return changed
+
+    def root(self) -> bytes:
+        """MTH of the whole tree, from the edge alone (at most 255 hashes per level)."""
+        roots: list[bytes] = []
+        for level in reversed(range(len(self.edge))):
+            roots.extend(subtree_roots(self.edge[level]))
+        return fold_roots(roots)
+
+    @classmethod
+    def from_tiles(cls, size: int, read_tile: TileRead) -> TreeEdge:
+        """Rebuild the edge of a tree of *size* from its stored rightmost tiles."""
+        edge: list[list[bytes]] = []
+        level = 0
+        while size >> (TILE_HEIGHT * level):
+            count = size >> (TILE_HEIGHT * level)
+            width = count % TILE_WIDTH
+            hashes: list[bytes] = []
+            if width:
+                data = read_tile(level, count // TILE_WIDTH)
+                if data is None or len(data) < width * 32:
+                    raise RuntimeError(
+                        f"store is missing the edge tile at level {level} for size {size}"
+                    )
+                hashes = [data[i * 32 : (i + 1) * 32] for i in range(width)]
+            edge.append(hashes)
+            level += 1
+        return cls(size, edge)

@@ -1,0 +1,115 @@
+"""A verifier's state directory: the last verified checkpoint and the state replayed to it.
+
+Files (each replaced atomically: temp file, fsync, rename, fsync of the directory):
+
+- ``checkpoint``: the last signed checkpoint this verifier accepted, as served.
+  The next run refuses a checkpoint that does not extend it (rollback, fork).
+- ``replay.json``: the replay state at exactly that checkpoint (key registry,
+  entry types, schedule state, findings so far), so the next run checks only
+  the new entries. It names the checkpoint it belongs to; one that does not
+  match ``checkpoint`` (a crash between the two renames, a copy from elsewhere)
+  is ignored and the log is replayed from its charter instead.
+- ``log-keys.json``: the log key changes this verifier accepted (a key rotation,
+  :mod:`verifier.client.logkeys`), written before the two files above.
+
+Crash point: ``replay.json`` is written before ``checkpoint``. A crash between
+the two leaves a replay state that matches no checkpoint — ignored, so the
+worst case is a slower next run, never a state that claims more than was checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from verifier.core.checkpoint import SignedCheckpoint
+from verifier.errors import FormatError
+from verifier.policy import snapshot
+from verifier.policy.audit import AuditState
+
+CHECKPOINT = "checkpoint"
+REPLAY = "replay.json"
+FORMAT = "frontier-verify/replay-state/v1"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace *path* by *data*: never half-written, and the rename survives a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class StateDir:
+    path: Path
+
+    def checkpoint_bytes(self) -> bytes | None:
+        p = self.path / CHECKPOINT
+        return p.read_bytes() if p.exists() else None
+
+    def load_replay(self, checkpoint: SignedCheckpoint) -> AuditState | None:
+        """The replay state stored for exactly *checkpoint*, or None if there is none.
+
+        Raises :class:`verifier.policy.snapshot.SnapshotError` if the file is damaged.
+        """
+        p = self.path / REPLAY
+        if not p.exists():
+            return None
+        raw = p.read_bytes()
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            raise snapshot.SnapshotError(f"{p}: not valid JSON") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise snapshot.SnapshotError(f"{p}: not a {FORMAT} file")
+        if doc.get("checkpoint_sha256") != hashlib.sha256(checkpoint.raw).hexdigest():
+            return None  # state of another checkpoint: replay instead
+        body = doc.get("state")
+        if (
+            doc.get("state_sha256")
+            != hashlib.sha256(
+                json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+            ).hexdigest()
+        ):
+            raise snapshot.SnapshotError(f"{p}: checksum does not match (damaged)")
+        try:
+            state: AuditState = snapshot.decode(AuditState, body, "replay state")
+        except FormatError as exc:
+            raise snapshot.SnapshotError(f"{p}: {exc}") from None
+        if state.size != checkpoint.size or state.replay.origin != checkpoint.origin:
+            raise snapshot.SnapshotError(
+                f"{p}: holds {state.size} entries of {state.replay.origin!r}, "
+                f"not the checkpoint's {checkpoint.size}"
+            )
+        return state
+
+    def save(self, checkpoint: SignedCheckpoint, state: AuditState | None) -> None:
+        """Store *checkpoint* (and the replay state at it): only after everything passed."""
+        if state is not None:
+            if state.size != checkpoint.size:
+                raise ValueError(f"state has {state.size} entries, checkpoint {checkpoint.size}")
+            body = snapshot.encode(AuditState, state)
+            doc = {
+                "format": FORMAT,
+                "checkpoint_sha256": hashlib.sha256(checkpoint.raw).hexdigest(),
+                "state_sha256": hashlib.sha256(
+                    json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+                ).hexdigest(),
+                "state": body,
+            }
+            # Crash point: replay state first, checkpoint second (see the module doc).
+            write_atomic(self.path / REPLAY, json.dumps(doc, separators=(",", ":")).encode())
+        write_atomic(self.path / CHECKPOINT, checkpoint.raw)
