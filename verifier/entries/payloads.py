@@ -125,6 +125,11 @@ class Charter:
     decision_quorum: Annotated[
         int, Spec("int", "regulator signatures on a decision", minimum=1, maximum=16)
     ]
+    #: How far a claimed time (a start, a halt, a submission time) may lie from the
+    #: time its entry was logged before it is flagged (docs/policy-notes.md).
+    report_tolerance_hours: Annotated[
+        int, Spec("int", "hours a claimed time may differ from its logging", minimum=0, maximum=8760)
+    ] = 48
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,8 @@ class Submission:
     model_digest: Annotated[str, DIGEST]
     final_flop: Annotated[str, FLOP]
     submitted_at: Annotated[str, TIME]
+    #: A changed model that remedies an upheld contest finding: the resolution it answers.
+    remedies: Annotated[int, index_ref("contest_resolution")] | None = None
 
 
 @dataclass(frozen=True)
