@@ -23,8 +23,7 @@ from verifier.core.tlog_proof import TlogProof
 from verifier.entries.codec import parse_payload, references
 from verifier.errors import FormatError
 from verifier.policy.calendar import DAY_MS, fmt_date
-from verifier.policy.engine import fmt_flop
-from verifier.policy.findings import RULES
+from verifier.policy.findings import RULES, fmt_flop
 
 SEARCH_NOTE = (
     "Search is a convenience: it can miss what it was never indexed for. "
@@ -230,10 +229,10 @@ def schedule_now(site: Site) -> dict[str, Any] | None:
     if engine is None or engine.state.charter is None:
         return None
     now = site.now_ms
-    cal = engine.cal
+    cal = engine.state.cal
     year = dt.datetime.fromtimestamp(now // 1000, tz=dt.UTC).year
-    level = engine.frontier_at(now)
-    cap = engine.cap_at(level, now)
+    level = engine.state.frontier_at(now)
+    cap = engine.state.cap_at(level, now)
     upcoming: list[tuple[int, str]] = []
     for y in (year, year + 1):
         upcoming.append((cal.lift_ms(y), f"lift date of cycle {y}"))

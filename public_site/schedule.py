@@ -22,8 +22,9 @@ from verifier.core.leaf import format_logged_at, parse_leaf
 from verifier.entries.codec import parse_payload, payload_to_json
 from verifier.errors import FormatError
 from verifier.policy.calendar import DAY_MS, fmt_date
-from verifier.policy.engine import PolicyEngine, Run, fmt_flop
-from verifier.policy.findings import VIOLATION, Finding
+from verifier.policy.engine import PolicyEngine
+from verifier.policy.findings import VIOLATION, Finding, fmt_flop
+from verifier.policy.state import Run
 
 #: Entry types that make up a run's history, after its pre-registration(s).
 RUN_EVENTS = (
@@ -388,7 +389,7 @@ def regulator(site: Site) -> dict[str, Any]:
     now = site.now_ms
     decisions = []
     for sub in sorted(st.subs.values(), key=lambda s: s.index):
-        start, end = engine.cal.decision_day(sub.cycle)
+        start, end = engine.state.cal.decision_day(sub.cycle)
         due = (
             end - 1
             if sub.on_time

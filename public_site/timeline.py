@@ -16,7 +16,8 @@ from typing import Any
 from public_site.pages import Site
 from public_site.schedule import Reader, _engine, _history, _versions
 from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
-from verifier.policy.engine import PolicyEngine, fmt_flop
+from verifier.policy.engine import PolicyEngine
+from verifier.policy.findings import fmt_flop
 
 LEFT = 70  # room for the year labels
 TOP = 50  # room for the level headings
@@ -98,7 +99,7 @@ def _lines(
     charter = engine.state.charter
     assert charter is not None
     found: list[tuple[int, int, str, str, int]] = []  # (level, ms, text, kind, index)
-    first_lift = engine.cal.lift_ms(charter.first_cycle)
+    first_lift = engine.state.cal.lift_ms(charter.first_cycle)
     found.append(
         (
             charter.initial_frontier_level,
@@ -109,14 +110,14 @@ def _lines(
         )
     )
     for eff, level, index in engine.state.lifts:
-        if not engine._postponed(level, eff):  # the engine's own rule, read-only
-            cap = engine.cap_at(level, eff)
+        if not engine.state.lift_postponed(level, eff):  # the engine's own rule, read-only
+            cap = engine.state.cap_at(level, eff)
             found.append(
                 (level, eff, f"lift: cap {fmt_flop(cap) if cap else '?'} FLOP", "lift", index)
             )
     for (level, from_cycle), (to_cycle, index, _) in sorted(engine.state.postponed.items()):
         text = f"lift of {from_cycle} postponed to {to_cycle}"
-        found.append((level, engine.cal.lift_ms(from_cycle), text, "postponed", index))
+        found.append((level, engine.state.cal.lift_ms(from_cycle), text, "postponed", index))
     for eff, level, index in engine.state.deregulated:
         found.append((level, eff, "deregulated", "deregulated", index))
     out = []
@@ -144,7 +145,7 @@ def timeline(site: Site) -> dict[str, Any]:
     now = site.now_ms
     bars = _bars(site, engine)
     levels = sorted({lc.level for lc in charter.levels} | {b["level"] for b in bars})
-    starts = [b["start_ms"] for b in bars] + [engine.cal.lift_ms(charter.first_cycle), now]
+    starts = [b["start_ms"] for b in bars] + [engine.state.cal.lift_ms(charter.first_cycle), now]
     t0 = day_start_ms(dt.date(dt.datetime.fromtimestamp(min(starts) // 1000, tz=dt.UTC).year, 1, 1))
     t1 = max([now, *(b["end_ms"] for b in bars)]) + 120 * DAY_MS
     columns: dict[int, dict[str, Any]] = {}
@@ -155,7 +156,7 @@ def timeline(site: Site) -> dict[str, Any]:
         # Labels sit right of the lanes, stepped down by lane so bars that start
         # together do not print over each other.
         width = max(COLUMN_MIN, lanes * LANE + 20 + LABEL_WIDTH)
-        cap = engine.cap_at(level, 2**62)
+        cap = engine.state.cap_at(level, 2**62)
         columns[level] = {"level": level, "x": x, "width": width}
         columns[level]["cap"] = fmt_flop(cap) if cap is not None else "no cap"
         for b in mine:

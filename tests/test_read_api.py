@@ -19,7 +19,8 @@ from ledger.demo.scenario import load
 from tests.serverproc import ServerProcess
 from verifier.core.note import parse_vkey
 from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
-from verifier.policy.engine import PolicyState, due_markers
+from verifier.policy.rules.reveals import due_markers
+from verifier.policy.state import PolicyState
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 

@@ -25,7 +25,7 @@ from ledger.write.open_log import MARKER_KEY_NAME, init_log, open_writer
 from ledger.write.sequencer import LogWriter, prepare
 from verifier.core.leaf import format_logged_at
 from verifier.policy.audit import Auditor, AuditReport
-from verifier.policy.engine import due_markers
+from verifier.policy.rules.reveals import due_markers
 
 MARKER_ACTOR = "log-markers"
 

@@ -30,7 +30,8 @@ from ledger.keys.entry_signing import EntryKey, payload_type_for, sign_envelope
 from ledger.write.open_log import MARKER_KEY_NAME
 from ledger.write.sequencer import EntryRefused, GroupCommitter, prepare
 from verifier.core.leaf import canonical_json
-from verifier.policy.engine import PolicyState, due_markers
+from verifier.policy.rules.reveals import due_markers
+from verifier.policy.state import PolicyState
 
 log = logging.getLogger("frontier_ledger.markers")
 

@@ -128,7 +128,8 @@ class Charter:
     #: How far a claimed time (a start, a halt, a submission time) may lie from the
     #: time its entry was logged before it is flagged (docs/policy-notes.md).
     report_tolerance_hours: Annotated[
-        int, Spec("int", "hours a claimed time may differ from its logging", minimum=0, maximum=8760)
+        int,
+        Spec("int", "hours a claimed time may differ from its logging", minimum=0, maximum=8760),
     ] = 48
 
 

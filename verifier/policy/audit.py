@@ -18,8 +18,9 @@ from verifier.core.leaf import Leaf, parse_leaf
 from verifier.entries.registry import AdmissionError, SignatureSink
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import FormatError
-from verifier.policy.engine import PolicyEngine, PolicyState
+from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import SEVERITIES, VIOLATION, Finding
+from verifier.policy.state import PolicyState
 
 #: The rules the log's own admission checks stand for (``verify`` reports these).
 LOG_RULES = ("L2", "L3", "L4")

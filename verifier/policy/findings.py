@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 VIOLATION = "violation"  # breaks the plan
@@ -54,3 +56,27 @@ class Finding:
             "indices": list(self.indices),
             "message": self.message,
         }
+
+
+def finding(
+    rule: str, severity: str, indices: Iterable[int], message: str, *, refusable: bool = False
+) -> Finding:
+    """A finding naming *indices* in log order without repeats (docs/policy-notes.md,
+    "Evidence: which entries a finding names")."""
+    return Finding(rule, severity, tuple(sorted(set(indices))), message, refusable)
+
+
+def violation(
+    rule: str, indices: Iterable[int], message: str, *, refusable: bool = False
+) -> Finding:
+    return finding(rule, VIOLATION, indices, message, refusable=refusable)
+
+
+def refused(rule: str, indices: Iterable[int], message: str) -> Finding:
+    """A violation by an entry that asks for something: refused at admission."""
+    return finding(rule, VIOLATION, indices, message, refusable=True)
+
+
+def fmt_flop(n: int | Decimal) -> str:
+    """3 significant digits, as people write FLOP: 1e26, 7.9e25."""
+    return f"{n:.3g}".replace("e+", "e")

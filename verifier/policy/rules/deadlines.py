@@ -1,0 +1,117 @@
+"""What only the passing of time shows: a decision that never came (S8, S9), a
+contest left unanswered (S10), a lift neither earned nor postponed (S11), a
+sealed document never revealed (S14). Judged at an instant the caller passes."""
+
+from __future__ import annotations
+
+from verifier.policy.calendar import DAY_MS, fmt_date
+from verifier.policy.findings import NOT_AUDITABLE, WARNING, Finding, finding, violation
+from verifier.policy.state import PolicyState
+
+
+def time_findings(st: PolicyState, now_ms: int) -> list[Finding]:
+    """Findings that depend on deadlines having passed by *now_ms*."""
+    if st.charter is None:
+        return [
+            finding(
+                "L3",
+                NOT_AUDITABLE,
+                (),
+                "the log has no charter, so the schedule cannot be audited",
+            )
+        ]
+    return [
+        *_undecided(st, now_ms),
+        *_unanswered(st, now_ms),
+        *_lifts(st, now_ms),
+        *_unrevealed(st, now_ms),
+    ]
+
+
+def _undecided(st: PolicyState, now_ms: int) -> list[Finding]:
+    out: list[Finding] = []
+    limit = st.rules.late_decision_limit_days
+    for sub in st.subs.values():
+        if sub.decision is not None:
+            continue
+        start, end = st.cal.decision_day(sub.cycle)
+        if sub.on_time and now_ms >= end:
+            out.append(
+                violation(
+                    "S8",
+                    (sub.index,),
+                    f"on-time submission {sub.index} was not decided on the decision date {fmt_date(start)}",
+                )
+            )
+        if not sub.on_time and now_ms > max(start, sub.logged_ms) + limit * DAY_MS:
+            out.append(
+                violation(
+                    "S9",
+                    (sub.index,),
+                    f"late submission {sub.index} has no decision {limit} days after it became due",
+                )
+            )
+    return out
+
+
+def _unanswered(st: PolicyState, now_ms: int) -> list[Finding]:
+    out: list[Finding] = []
+    days = st.rules.contest_reply_limit_days
+    limit = days * DAY_MS
+    for c in st.contests.values():
+        if c.resolved_ms is None and now_ms > c.logged_ms + limit:
+            out.append(
+                violation(
+                    "S10",
+                    (c.index,),
+                    f"contest finding {c.index} has no resolution within {days} days",
+                )
+            )
+        elif c.resolved_ms is not None and c.resolved_ms > c.logged_ms + limit:
+            out.append(
+                violation(
+                    "S10",
+                    (c.index, c.resolution or 0),
+                    f"contest finding {c.index} was resolved after the {days}-day limit",
+                )
+            )
+    return out
+
+
+def _lifts(st: PolicyState, now_ms: int) -> list[Finding]:
+    """S11: a lift scheduled for the next lift date needs an approval at the level
+    below by this decision date, or a postponement logged by then."""
+    out: list[Finding] = []
+    cycle = st.rules.first_cycle
+    while st.cal.decision_day(cycle)[1] <= now_ms:
+        start, end = st.cal.decision_day(cycle)
+        frontier = st.frontier_at(end - 1)
+        lift = st.cal.lift_ms(cycle + 1)
+        scheduled = [i for eff, lv, i in st.lifts if lv == frontier + 1 and eff == lift]
+        if scheduled and st.approved_at_level_by(frontier, end) is None:
+            postponed = st.postponed.get((frontier + 1, cycle + 1))
+            if postponed is None or postponed[2] >= end:
+                out.append(
+                    violation(
+                        "S11",
+                        (scheduled[0],),
+                        f"no level-{frontier} model was approved by {fmt_date(start)}, yet the "
+                        f"lift to level {frontier + 1} on {fmt_date(lift)} was not postponed by then",
+                    )
+                )
+        cycle += 1
+    return out
+
+
+def _unrevealed(st: PolicyState, now_ms: int) -> list[Finding]:
+    days = st.rules.reveal_deadline_days
+    return [
+        finding(
+            "S14",
+            WARNING,
+            (s.index,),
+            f"the sealed document of entry {s.index} was not revealed within {days} days",
+        )
+        for s in st.sealed.values()
+        if s.revealed is None and now_ms > s.logged_ms + days * DAY_MS
+    ]

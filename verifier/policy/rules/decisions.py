@@ -1,0 +1,219 @@
+"""Evaluation and decision: the chain of an approval (S6), what an approval needs
+(S7), on-time submissions decided on the decision date (S8), late ones in order
+(S9), one decision per submission and contests answered (S10)."""
+
+from __future__ import annotations
+
+from verifier.entries.payloads import (
+    ContestFinding,
+    ContestResolution,
+    Decision,
+    EvalResult,
+    EvalSuite,
+)
+from verifier.policy.calendar import DAY_MS, fmt_date
+from verifier.policy.findings import WARNING, Finding, finding, refused, violation
+from verifier.policy.state import Contest, PolicyState, Sub
+
+
+def apply_eval_suite(st: PolicyState, index: int, b: EvalSuite, logged_ms: int) -> None:
+    st.suites[index] = logged_ms
+
+
+def check_eval_result(st: PolicyState, index: int, b: EvalResult, logged_ms: int) -> list[Finding]:
+    sub = st.subs.get(b.submission)
+    if sub is not None and sub.decision is not None:
+        return [
+            finding(
+                "S10",
+                WARNING,
+                (sub.decision, index),
+                f"an evaluation result for submission {sub.index} was logged after its decision",
+            )
+        ]
+    return []
+
+
+def apply_eval_result(st: PolicyState, index: int, b: EvalResult, logged_ms: int) -> None:
+    st.results[index] = (b.submission, b.suite, b.outcome)
+    sub = st.subs.get(b.submission)
+    if sub is not None:
+        sub.results.append(index)
+
+
+def apply_contest_finding(st: PolicyState, index: int, b: ContestFinding, logged_ms: int) -> None:
+    st.contests[index] = Contest(index, b.submission, logged_ms)
+    sub = st.subs.get(b.submission)
+    if sub is not None:
+        sub.findings.append(index)
+
+
+def check_contest_resolution(
+    st: PolicyState, index: int, b: ContestResolution, logged_ms: int
+) -> list[Finding]:
+    c = st.contests.get(b.finding)
+    if c is None or c.resolution is None:
+        return []
+    return [
+        refused(
+            "S10",
+            (c.index, c.resolution, index),
+            f"contest finding {c.index} is resolved twice",
+        )
+    ]
+
+
+def apply_contest_resolution(
+    st: PolicyState, index: int, b: ContestResolution, logged_ms: int
+) -> None:
+    c = st.contests.get(b.finding)
+    if c is not None and c.resolution is None:
+        c.resolution, c.resolved_ms, c.outcome, c.remedied = index, logged_ms, b.outcome, b.remedied
+
+
+def check_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> list[Finding]:
+    sub = st.subs.get(b.submission)
+    if sub is None:
+        return [
+            refused(
+                "S6",
+                (b.submission, index),
+                f"the decision refers to entry {b.submission}, which is not a submission of a pre-registered run",
+            )
+        ]
+    out: list[Finding] = []
+    if sub.decision is not None:
+        out.append(
+            refused(
+                "S10",
+                (sub.decision, index),
+                f"submission {sub.index} already has a decision (entry {sub.decision})",
+            )
+        )
+    for r in b.eval_results:
+        if st.results.get(r, (None,))[0] != sub.index:
+            out.append(
+                refused(
+                    "S6",
+                    (r, index),
+                    f"the decision cites evaluation result {r}, which is not about submission {sub.index}",
+                )
+            )
+    out += _timing(st, index, sub, logged_ms)
+    if b.outcome == "approved":
+        out += _approval(st, index, b, sub)
+    return out
+
+
+def _timing(st: PolicyState, index: int, sub: Sub, logged_ms: int) -> list[Finding]:
+    """S8 for an on-time submission, S9 for a late one."""
+    start, end = st.cal.decision_day(sub.cycle)
+    if sub.on_time:
+        if logged_ms < start:
+            return [
+                refused(
+                    "S8",
+                    (sub.index, index),
+                    f"submission {sub.index} was on time and is decided on {fmt_date(logged_ms)}, before the decision date {fmt_date(start)}",
+                )
+            ]
+        if logged_ms >= end:
+            return [
+                violation(
+                    "S8",
+                    (sub.index, index),
+                    f"submission {sub.index} was on time and is decided on {fmt_date(logged_ms)}, after the decision date {fmt_date(start)}",
+                )
+            ]
+        return []
+    out: list[Finding] = []
+    if logged_ms < start:
+        out.append(
+            refused(
+                "S9",
+                (sub.index, index),
+                f"late submission {sub.index} is decided on {fmt_date(logged_ms)}, before its batch's decision date {fmt_date(start)}",
+            )
+        )
+    for earlier in st.late.get(sub.cycle, []):
+        if earlier == sub.index:
+            break
+        if st.subs[earlier].decision is None:
+            out.append(
+                refused(
+                    "S9",
+                    (earlier, sub.index, index),
+                    f"late submission {sub.index} is decided before the earlier late submission {earlier}",
+                )
+            )
+            break
+    limit = st.rules.late_decision_limit_days
+    due = max(start, sub.logged_ms) + limit * DAY_MS
+    if logged_ms > due:
+        out.append(
+            violation(
+                "S9",
+                (sub.index, index),
+                f"late submission {sub.index} is decided {(logged_ms - due) // DAY_MS + 1} days after its {limit}-day limit",
+            )
+        )
+    return out
+
+
+def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Finding]:
+    """S7: a passing evaluation from a timely suite, nothing failing, no open contest."""
+    out: list[Finding] = []
+    deadline = st.cal.window_closes_ms(sub.cycle)
+    cited = b.eval_results or tuple(sub.results)
+    passing = [
+        r
+        for r in cited
+        if st.results.get(r, (0, 0, ""))[2] == "pass"
+        and st.suites.get(st.results[r][1], deadline) < deadline
+    ]
+    failing = [r for r in cited if st.results.get(r, (0, 0, ""))[2] == "fail"]
+    if not passing:
+        out.append(
+            refused(
+                "S7",
+                (sub.index, index),
+                f"submission {sub.index} is approved without a passing evaluation from a suite published before the {sub.cycle} submission deadline",
+            )
+        )
+    if failing:
+        out.append(
+            refused(
+                "S7",
+                (*failing, index),
+                f"submission {sub.index} is approved although it failed evaluation (entry {failing[0]})",
+            )
+        )
+    for ci in sub.findings:
+        c = st.contests[ci]
+        if c.resolution is None:
+            out.append(
+                refused(
+                    "S7",
+                    (ci, index),
+                    f"submission {sub.index} is approved with contest finding {ci} unresolved",
+                )
+            )
+        elif c.outcome in ("upheld", "upheld_in_part") and not c.remedied:
+            out.append(
+                refused(
+                    "S7",
+                    (ci, c.resolution, index),
+                    f"submission {sub.index} is approved although contest finding {ci} was upheld and not remedied",
+                )
+            )
+    return out
+
+
+def apply_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> None:
+    sub = st.subs.get(b.submission)
+    if sub is None:
+        return
+    if sub.decision is None:
+        sub.decision = index
+    if b.outcome == "approved":
+        st.approvals.append((logged_ms, sub.level, index))

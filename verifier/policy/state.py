@@ -1,0 +1,172 @@
+"""Schedule state: what the policy engine knows after replaying entries ``0 .. i-1``.
+
+Plain data (dataclasses that :mod:`verifier.policy.snapshot` stores and loads)
+plus the questions the rules ask of it — the cap in force, the frontier level,
+the deregulated level — each answered from the state alone, with no clock: the
+caller passes the instant (UTC milliseconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from verifier.entries.fields import parse_flop
+from verifier.entries.payloads import Charter
+from verifier.policy.calendar import Calendar, date_of
+
+
+@dataclass(slots=True)
+class Run:
+    """One version of a pre-registration (the first version is the run's root)."""
+
+    index: int
+    org: str
+    run_id: str
+    level: int
+    cycle: int
+    planned_flop: int
+    logged_ms: int
+    root: int  # index of the first version of this pre-registration
+    superseded_by: int | None = None
+    started: int | None = None  # index of training_started
+    halted: int | None = None
+    chain_started: bool = False  # on the first version: has any version started training?
+
+
+@dataclass(slots=True)
+class Sub:
+    """A submission of a model for evaluation."""
+
+    index: int
+    prereg: int
+    cycle: int
+    level: int
+    logged_ms: int
+    on_time: bool
+    decision: int | None = None
+    results: list[int] = field(default_factory=list)
+    findings: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Contest:
+    """A contest finding about a submission, and its resolution once logged."""
+
+    index: int
+    submission: int
+    logged_ms: int
+    resolution: int | None = None
+    resolved_ms: int | None = None
+    outcome: str | None = None
+    remedied: bool = False
+
+
+@dataclass(slots=True)
+class Sealed:
+    """An entry that commits to sealed documents, and its reveal once logged."""
+
+    index: int
+    commitments: tuple[str, ...]
+    logged_ms: int
+    revealed: int | None = None
+
+
+@dataclass
+class PolicyState:
+    charter: Charter | None = None
+    calendar: Calendar | None = None
+    caps: dict[int, list[tuple[int, int, int]]] = field(
+        default_factory=dict
+    )  # level -> [(effective_ms, cap, index)]
+    lifts: list[tuple[int, int, int]] = field(default_factory=list)  # (effective_ms, level, index)
+    postponed: dict[tuple[int, int], tuple[int, int, int]] = field(
+        default_factory=dict
+    )  # (level, from_cycle) -> (to_cycle, index, logged_ms)
+    deregulated: list[tuple[int, int, int]] = field(
+        default_factory=list
+    )  # (effective_ms, level, index)
+    runs: dict[int, Run] = field(default_factory=dict)
+    subs: dict[int, Sub] = field(default_factory=dict)
+    suites: dict[int, int] = field(default_factory=dict)  # index -> logged_ms
+    results: dict[int, tuple[int, int, str]] = field(
+        default_factory=dict
+    )  # index -> (submission, suite, outcome)
+    contests: dict[int, Contest] = field(default_factory=dict)
+    approvals: list[tuple[int, int, int]] = field(
+        default_factory=list
+    )  # (logged_ms, level, decision index)
+    late: dict[int, list[int]] = field(
+        default_factory=dict
+    )  # cycle -> late submission indices, in order
+    markers: dict[tuple[int, str], int] = field(default_factory=dict)  # (cycle, marker) -> index
+    sealed: dict[int, Sealed] = field(default_factory=dict)
+    last_logged_ms: int = 0
+
+    # -- questions the rules ask ------------------------------------------------
+
+    @property
+    def cal(self) -> Calendar:
+        assert self.calendar is not None, "no charter applied"
+        return self.calendar
+
+    @property
+    def rules(self) -> Charter:
+        assert self.charter is not None, "no charter applied"
+        return self.charter
+
+    def cap_at(self, level: int, ms: int) -> int | None:
+        """The cap of *level* in force at *ms* (None before any takes effect)."""
+        cap = None
+        for eff, value, _ in self.caps.get(level, []):
+            if eff <= ms:
+                cap = value
+        return cap
+
+    def frontier_at(self, ms: int) -> int:
+        """The highest level trainable at *ms*: the initial level, raised by every lift
+        that took effect by then and was not postponed."""
+        level = self.rules.initial_frontier_level
+        for eff, lv, _ in self.lifts:
+            if eff <= ms and lv > level and not self.lift_postponed(lv, eff):
+                level = lv
+        return level
+
+    def lift_postponed(self, level: int, effective_ms: int) -> bool:
+        """A lift is void if a postponement for its cycle was logged before it took effect."""
+        p = self.postponed.get((level, date_of(effective_ms).year))
+        return p is not None and p[2] < effective_ms
+
+    def level_effective_ms(self, level: int) -> int | None:
+        """When *level* became trainable (its lift, or the charter for the initial levels)."""
+        charter = self.rules
+        if level <= charter.initial_frontier_level:
+            return (
+                self.cal.lift_ms(charter.first_cycle)
+                if level == charter.initial_frontier_level
+                else 0
+            )
+        times = [
+            eff for eff, lv, _ in self.lifts if lv == level and not self.lift_postponed(lv, eff)
+        ]
+        return min(times) if times else None
+
+    def deregulated_level_at(self, ms: int) -> int:
+        level = -1
+        for eff, lv, _ in self.deregulated:
+            if eff <= ms:
+                level = max(level, lv)
+        return level
+
+    def tolerance(self) -> Decimal:
+        return Decimal(self.rules.compute_tolerance)
+
+    def approved_at_level_by(self, level: int, ms: int) -> int | None:
+        for when, lv, index in self.approvals:
+            if lv == level and when < ms:
+                return index
+        return None
+
+
+def flop(text: str) -> int:
+    return parse_flop(text, "flop")
