@@ -54,8 +54,9 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 
 from fastapi import FastAPI
 
+from ledger.errors import DataDirError
 from ledger.ops.clock import Clock
-from ledger.ops.datadir import DataDir, DataDirError
+from ledger.ops.datadir import DataDir
 from ledger.read.mirror import ExportStats, export_log
 from ledger.read.reader import LogReader
 from ledger.storage.backends import open_store

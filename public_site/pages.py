@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.read.reader import LogReader, NotFound
+from ledger.errors import NotFound
+from ledger.read.reader import LogReader
 from ledger.read.views import LogView
 from ledger.storage.protocol import EntryRow, SearchQuery
 from verifier.core.checkpoint import Checkpoint, parse_checkpoint

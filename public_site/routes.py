@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from ledger.read.reader import NotFound
+from ledger.errors import NotFound
 from ledger.storage.protocol import SearchQuery
 from public_site import pages, render, schedule, timeline
 from verifier.entries.fields import parse_date

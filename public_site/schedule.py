@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.read.reader import NotFound
+from ledger.errors import NotFound
 from ledger.storage.protocol import SearchQuery
 from public_site.pages import Site
 from verifier.core.leaf import format_logged_at, parse_leaf

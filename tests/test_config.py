@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from frontier_ledger.cli import build_parser
+from ledger.errors import ConfigError
 from ledger.ops import config
 from tests.serverproc import REPO, free_port, init_test_log, make_envelopes, terminate
 
@@ -98,7 +99,7 @@ def test_environment_values_are_parsed_by_type() -> None:
 def test_bad_files_are_refused_naming_the_fault(tmp_path: Path, toml: str, message: str) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text(toml)
-    with pytest.raises(config.ConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         resolved(["serve", "--config", str(cfg)], {})
     assert message in str(err.value)
     assert str(cfg) in str(err.value)
@@ -119,7 +120,7 @@ def test_bad_files_are_refused_naming_the_fault(tmp_path: Path, toml: str, messa
     ],
 )
 def test_bad_environment_is_refused(env: dict[str, str], message: str) -> None:
-    with pytest.raises(config.ConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         resolved(["serve", "--data", "/x"], env)
     assert message in str(err.value)
 

@@ -48,11 +48,12 @@ import pytest
 from frontier_ledger import cli
 from ledger.demo.build import build_demo
 from ledger.demo.synth import synthetic_envelopes
+from ledger.errors import HeadMoved, StoreError
 from ledger.keys.log_keys import load_key
 from ledger.ops.datadir import DataDir
 from ledger.storage.backends import open_store
 from ledger.storage.postgres import PgStore
-from ledger.storage.protocol import EntryRow, HeadMoved, SearchQuery, StoreError
+from ledger.storage.protocol import EntryRow, SearchQuery
 from ledger.write.open_log import init_log, open_writer
 from ledger.write.sequencer import LogWriter, prepare
 from tests import pgserver

@@ -16,14 +16,15 @@ import psycopg
 import pytest
 
 from ledger.demo.synth import synthetic_envelopes
-from ledger.keys.log_keys import KeyFileError, load_key
-from ledger.ops.datadir import DataDir, DataDirError, WriterLock
+from ledger.errors import DataDirError, HeadMoved, KeyFileError, Overloaded, StoreError
+from ledger.keys.log_keys import load_key
+from ledger.ops.datadir import DataDir, WriterLock
 from ledger.read.reader import LogReader
 from ledger.storage.backends import open_store
-from ledger.storage.protocol import Head, HeadMoved, StoreError
+from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.open_log import init_log, open_writer
-from ledger.write.sequencer import GroupCommitter, LogWriter, Overloaded, prepare
+from ledger.write.sequencer import GroupCommitter, LogWriter, prepare
 from tests.pgserver import second_writer_store
 from verifier.core import merkle
 from verifier.core.checkpoint import open_checkpoint

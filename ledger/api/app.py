@@ -23,15 +23,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import problems, routes_api, routes_health, routes_log
+from ledger.errors import DataDirError, ReplayAborted, StoreError
 from ledger.keys.log_keys import MLDSA_VKEY
 from ledger.ops.clock import Clock, system_clock
-from ledger.ops.datadir import DataDir, DataDirError, WriterLock
+from ledger.ops.datadir import DataDir, WriterLock
 from ledger.read.reader import LogReader
 from ledger.read.views import LogView
-from ledger.storage.backends import open_store
+from ledger.storage.backends import open_store, sqlite_file
 from ledger.storage.backup import BackupJob
-from ledger.storage.protocol import StoreError
-from ledger.write.admission import ReplayAborted
 from ledger.write.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
 from ledger.write.open_log import open_writer
 from ledger.write.sequencer import GroupCommitter, LogWriter
@@ -166,13 +165,8 @@ def _published_keys(data: DataDir) -> tuple[str, str | None]:
 def _backup_job(options: ServerOptions) -> BackupJob | None:
     if options.backup_dir is None or options.read_only:
         return None
-    if options.data.database:
-        raise DataDirError(
-            "scheduled backups (--backup-dir) are for SQLite logs; back up PostgreSQL "
-            "with pg_dump (docs/operator.md, Backups)"
-        )
     return BackupJob(
-        options.data.db_path,
+        sqlite_file(options.data, "scheduled backups (--backup-dir)"),
         options.backup_dir,
         options.data.root / "blobs" / "sha256",
         options.backup_keep,

@@ -11,9 +11,9 @@ from starlette.responses import Response
 from ledger.api.deps import committer_of, reader_of, view_of
 from ledger.api.problems import Problem
 from ledger.api.responses import JSONBody
-from ledger.read.reader import NotFound
-from ledger.storage.protocol import EntryRow, SearchQuery, StoreError
-from ledger.write.sequencer import EntryRefused, Overloaded, prepare
+from ledger.errors import EntryRefused, NotFound, Overloaded, StoreError
+from ledger.storage.protocol import EntryRow, SearchQuery
+from ledger.write.sequencer import prepare
 from verifier.core.encoding import b64encode
 from verifier.core.leaf import format_logged_at, loads_strict
 from verifier.core.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ledger.api.deps import reader_of
 from ledger.api.problems import Problem
-from ledger.read.reader import NotFound
+from ledger.errors import NotFound
 from verifier.errors import FormatError
 
 router = APIRouter(prefix="/log", tags=["tlog-tiles"])

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ledger.errors import SubmitError
 from ledger.keys.entry_signing import EntryKey, add_signatures, payload_type_for, sign_envelope
 from verifier.core.leaf import canonical_json, check_envelope, loads_strict
 from verifier.entries.codec import parse_payload
@@ -21,10 +22,6 @@ from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
 
 SUBMIT_TIMEOUT = 60.0
-
-
-class SubmitError(RuntimeError):
-    """The server refused the entry or could not be reached; the message says which."""
 
 
 def _read_json(path: str) -> Any:

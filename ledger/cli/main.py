@@ -15,12 +15,15 @@ from typing import Any
 
 from ledger.cli import entries as cli_entries
 from ledger.cli import keys as cli_keys
-from ledger.keys.entry_signing import SigningKeyError
-from ledger.keys.log_keys import KeyFileError
+from ledger.errors import (
+    ConfigError,
+    DataDirError,
+    LedgerError,
+    SubmitError,
+)
 from ledger.ops import config
 from ledger.ops.clock import FileClock
-from ledger.ops.datadir import DataDir, DataDirError, WriterLock
-from ledger.storage.protocol import StoreError
+from ledger.ops.datadir import DataDir, WriterLock
 from verifier.errors import LedgerVerifyError
 
 EXIT_USAGE = 2
@@ -79,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data.check_initialised()
     clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
     if args.require_witness_quorum and args.witness_idle_cadence >= args.max_checkpoint_age:
-        raise config.ConfigError(
+        raise ConfigError(
             f"witnesses.idle_cadence ({args.witness_idle_cadence:g} s) must be shorter than "
             f"witnesses.max_checkpoint_age ({args.max_checkpoint_age:g} s): an idle log would "
             "report itself not ready"
@@ -155,7 +158,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     data = _data(args)
     if args.count < 0:
-        raise ValueError("--count must be zero or more")
+        raise ConfigError("--count must be zero or more")
     with WriterLock(data):
         writer = open_writer(data)
         try:
@@ -189,17 +192,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from ledger.storage.backends import sqlite_file
     from ledger.storage.backup import backup_sqlite
 
     data = _data(args)
-    if args.database:
-        raise DataDirError(
-            "a PostgreSQL log is backed up with pg_dump (see docs/operator.md, Backups)"
-        )
-    if not data.db_path.is_file():
-        raise DataDirError(f"no log database at {data.db_path}")
+    db_path = sqlite_file(data, "backup")
+    if not db_path.is_file():
+        raise DataDirError(f"no log database at {db_path}")
     result = backup_sqlite(
-        data.db_path, Path(args.out), blobs_dir=data.root / "blobs" / "sha256", keep=args.keep
+        db_path, Path(args.out), blobs_dir=data.root / "blobs" / "sha256", keep=args.keep
     )
     print(
         f"Backed up tree size {result.size} to {result.path} ({result.bytes} bytes, "
@@ -211,9 +212,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ledger.storage.restore import Sources, check_database, restore
+    from ledger.storage.backends import restore_log
+    from ledger.storage.restore import Sources
 
-    data = _data(args)
     sources = Sources(
         checkpoints=args.checkpoint or [],
         policy_path=Path(args.witness_policy) if args.witness_policy else None,
@@ -221,30 +222,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         ask_witnesses=not args.no_ask_witnesses,
         unwitnessed=args.unwitnessed,
     )
-    if args.database:
-        # PostgreSQL: pg_restore loads the dump into a new database; this checks it
-        # before anyone serves it (docs/operator.md, Backups and restore).
-        if args.backup:
-            raise DataDirError(
-                "with --database, restore checks the database pg_restore loaded: give no "
-                "backup file (see docs/operator.md, Backups and restore)"
-            )
-        checked = check_database(data, sources)
-        print(f"The database {data.store_label} holds tree size {checked.head.size}")
-        for w in checked.witnessed:
-            print(f"  consistent with {w.source} (size {w.size})")
-        print("  safe to serve: start the server with this --database")
-        return 0
-    if not args.backup:
-        raise DataDirError("give the backup file to restore")
-    result = restore(Path(args.backup), data, sources)
-    head = result.plan.head
-    print(f"Restored tree size {head.size} from {result.plan.backup} into {data.db_path}")
-    for w in result.plan.witnessed:
-        print(f"  consistent with {w.source} (size {w.size})")
-    if result.replaced is not None:
-        print(f"  the replaced database was kept in {result.replaced}")
-    print("  start the server again; it serves and extends the restored log")
+    backup = Path(args.backup) if args.backup else None
+    print("\n".join(restore_log(_data(args), backup, sources)))
     return 0
 
 
@@ -544,23 +523,17 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
         if args.command in config.DATA_COMMANDS:
             config.resolve(args, args.command)
             if not args.data:
-                raise config.ConfigError(
+                raise ConfigError(
                     "no data directory: give --data DIR, set FRONTIER_LEDGER_STORAGE_DATA, "
                     "or 'data' in the [storage] section of the configuration file"
                 )
         return int(args.func(args))
-    except cli_entries.SubmitError as exc:
+    except SubmitError as exc:
         print(f"frontier-ledger {args.command}: {exc}", file=sys.stderr)
         return 1
-    except (
-        DataDirError,
-        StoreError,
-        KeyFileError,
-        SigningKeyError,
-        LedgerVerifyError,
-        ValueError,
-        OSError,
-    ) as exc:
+    # The two roots: the ledger's own errors and the verifier's (a malformed or
+    # unverifiable entry, key or note); OSError for files the user named.
+    except (LedgerError, LedgerVerifyError, OSError) as exc:
         print(f"frontier-ledger {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.demo.scenario import Scenario, actor_key, load
+from ledger.errors import DemoError
 from ledger.keys.entry_signing import EntryKey
 from ledger.ops.datadir import DataDir, WriterLock
 from ledger.storage.backends import check_no_log
@@ -28,10 +29,6 @@ from verifier.policy.audit import Auditor, AuditReport
 from verifier.policy.rules.reveals import due_markers
 
 MARKER_ACTOR = "log-markers"
-
-
-class DemoError(RuntimeError):
-    """An entry of the scenario was refused: the scenario is wrong, not the log."""
 
 
 class SimulatedClock:

@@ -31,15 +31,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.errors import ScenarioError
 from ledger.keys.entry_signing import EntryKey, payload_type_for, sign_envelope
 from verifier.core.leaf import canonical_json
 from verifier.entries.fields import parse_time
 
 KEY_PREFIX = b"frontier-ledger simulation key v1 (never use for a real log):"
-
-
-class ScenarioError(ValueError):
-    """The scenario file is inconsistent (unknown label, actor or operation)."""
 
 
 def actor_key(name: str) -> EntryKey:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.errors import RotationError
 from ledger.keys.log_keys import (
     KeyFiles,
     load_key,
@@ -35,7 +36,7 @@ from ledger.keys.log_keys import (
     write_new_mldsa_key,
     write_private,
 )
-from ledger.ops.datadir import DataDir, DataDirError, WriterLock
+from ledger.ops.datadir import DataDir, WriterLock
 from ledger.storage.durable import fsync_dir
 from ledger.write.open_log import open_writer
 from verifier.client.statedir import write_atomic
@@ -46,10 +47,6 @@ from verifier.entries.codec import parse_payload, payload_to_json
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import LogKeyChange
 from verifier.errors import FormatError
-
-
-class RotationError(DataDirError):
-    """A key operation cannot be done in the data directory's present state."""
 
 
 def key_files(data: DataDir) -> KeyFiles:

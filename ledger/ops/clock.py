@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ledger.errors import ConfigError
+
 #: Returns UTC milliseconds since the Unix epoch.
 Clock = Callable[[], int]
 
@@ -32,5 +34,5 @@ class FileClock:
         try:
             text = self.path.read_text().strip()
         except OSError as exc:
-            raise ValueError(f"simulated clock file {self.path}: {exc.strerror}") from None
+            raise ConfigError(f"simulated clock file {self.path}: {exc.strerror}") from None
         return parse_time(text, f"simulated clock file {self.path}")

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.errors import ConfigError
+
 CONFIG_ENV = "FRONTIER_LEDGER_CONFIG"
 ENV_PREFIX = "FRONTIER_LEDGER_"
 
@@ -41,10 +43,6 @@ DATA_COMMANDS = (
     "backup",
     "restore",
 )
-
-
-class ConfigError(ValueError):
-    """The configuration file, an environment variable or a value is not usable."""
 
 
 @dataclass(frozen=True)

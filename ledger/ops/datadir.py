@@ -23,14 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from ledger.errors import DataDirError
+
 DB_NAME = "ledger.sqlite"
 KEY_NAME = "log.key"
 VKEY_NAME = "log.vkey"
 LOCK_NAME = "ledger.lock"
-
-
-class DataDirError(RuntimeError):
-    """The data directory is missing, incomplete or in use by another writer."""
 
 
 #: URL schemes ``--database`` accepts (libpq's, for PostgreSQL).

@@ -14,6 +14,8 @@ import json
 import logging
 from typing import Any
 
+from ledger.errors import ConfigError
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -37,7 +39,7 @@ class JsonFormatter(logging.Formatter):
 def log_config(fmt: str, level: str) -> dict[str, Any]:
     """A logging.dictConfig for uvicorn.run(log_config=…): text or JSON lines on stderr."""
     if fmt not in ("text", "json"):
-        raise ValueError(f"log format {fmt!r} is not text or json")
+        raise ConfigError(f"log format {fmt!r} is not text or json")
     formatter: dict[str, Any] = (
         {"()": "ledger.ops.logs.JsonFormatter"}
         if fmt == "json"

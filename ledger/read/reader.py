@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ledger.errors import NotFound
 from ledger.storage.protocol import EntryRow, Head, LedgerStore
 from verifier.core.prover import Prover
 from verifier.core.tiles import (
@@ -22,10 +23,6 @@ from verifier.core.tiles import (
     parse_tile_path,
 )
 from verifier.errors import FormatError
-
-
-class NotFound(LookupError):
-    """The requested tile, entry, checkpoint or proof does not exist (yet)."""
 
 
 @dataclass(frozen=True)

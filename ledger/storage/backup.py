@@ -30,9 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from ledger.errors import BackupError, StoreError
 from ledger.ops import metrics
 from ledger.storage.durable import fsync_dir, fsync_file, temp_name
-from ledger.storage.protocol import Head, StoreError
+from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.tree import TreeEdge, leaf_hashes
 from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
@@ -45,10 +46,6 @@ log = logging.getLogger("frontier_ledger.backup")
 
 REHASH_CHUNK = 8192
 BACKUP_RE = re.compile(r"^ledger-(\d{8}T\d{6}Z)-size(\d+)\.sqlite$")
-
-
-class BackupError(StoreError):
-    """A backup could not be taken, or is not fit to restore (nothing was changed)."""
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors as pgerrors
 
+from ledger.errors import HeadMoved, StoreError
+from ledger.storage import sql
 from ledger.storage.postgres_schema import (
     close_quietly,
     connect,
@@ -54,12 +56,11 @@ from ledger.storage.protocol import (
     ENTRY_COLUMNS,
     EntryRow,
     Head,
-    HeadMoved,
     SearchQuery,
-    StoreError,
     entry_from_columns,
     facet_columns,
 )
+from ledger.storage.sql import pg
 
 #: A writer that was SIGKILLed a moment ago still holds the advisory lock until
 #: PostgreSQL notices its socket closed (milliseconds); a restarted writer waits
@@ -99,24 +100,19 @@ def _rollback(conn: psycopg.Connection[Any]) -> None:
 
 
 def _read_head(conn: psycopg.Connection[Any], lock: str = "") -> Head:
-    row = conn.execute(
-        f"SELECT size, root, note, logged_at_ms FROM head WHERE id = 1 {lock}"  # noqa: S608 - constant
-    ).fetchone()
+    row = conn.execute(f"{sql.READ_HEAD} {lock}").fetchone()
     if row is None:
         raise StoreError("database has no head row: it was not created by frontier-ledger init")
     return Head(row[0], bytes(row[1]), bytes(row[2]), row[3])
 
 
 def _read_tile(conn: psycopg.Connection[Any], level: int, index: int) -> bytes | None:
-    row = conn.execute(
-        "SELECT data FROM tiles WHERE level = %s AND idx = %s", (level, index)
-    ).fetchone()
+    row = conn.execute(pg(sql.READ_TILE), (level, index)).fetchone()
     return None if row is None else bytes(row[0])
 
 
 def _read_entry(conn: psycopg.Connection[Any], index: int) -> EntryRow | None:
-    sql = f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.idx = %s"  # noqa: S608
-    row = conn.execute(sql, (index,)).fetchone()
+    row = conn.execute(pg(sql.READ_ENTRY), (index,)).fetchone()
     return None if row is None else entry_from_columns(row)
 
 
@@ -164,18 +160,13 @@ class _PgTx:
     def put_tiles(self, tiles: Mapping[tuple[int, int], bytes]) -> None:
         with self.c.cursor() as cur:
             cur.executemany(
-                "INSERT INTO tiles (level, idx, data) VALUES (%s, %s, %s) "
-                "ON CONFLICT (level, idx) DO UPDATE SET data = EXCLUDED.data "
-                "WHERE octet_length(EXCLUDED.data) > octet_length(tiles.data)",
+                pg(sql.UPSERT_TILES),
                 [(lv, ix, data) for (lv, ix), data in tiles.items()],
             )
 
     def put_checkpoint(self, size: int, root: bytes, note: bytes, signed_at_ms: int) -> None:
         stored = self.c.execute(
-            "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (size) DO UPDATE "
-            "SET note = EXCLUDED.note, signed_at_ms = EXCLUDED.signed_at_ms "
-            "WHERE checkpoints.root = EXCLUDED.root RETURNING root",
+            pg(sql.UPSERT_CHECKPOINT) + " RETURNING root",
             (size, root, note, signed_at_ms),
         ).fetchone()
         if stored is None or bytes(stored[0]) != root:
@@ -184,8 +175,7 @@ class _PgTx:
 
     def swap_head(self, old: Head, new: Head) -> None:
         cur = self.c.execute(
-            "UPDATE head SET size = %s, root = %s, note = %s, logged_at_ms = %s "
-            "WHERE id = 1 AND size = %s AND root = %s AND note = %s",
+            pg(sql.SWAP_HEAD),
             (
                 new.size,
                 new.root,
@@ -473,20 +463,14 @@ class PgStore:
         return self._read(lambda c: _read_tile(c, level, index))
 
     def read_leaves(self, start: int, end: int) -> list[bytes]:
-        rows = self._read(
-            lambda c: c.execute(
-                "SELECT leaf FROM entries WHERE idx >= %s AND idx < %s ORDER BY idx", (start, end)
-            ).fetchall()
-        )
+        rows = self._read(lambda c: c.execute(pg(sql.READ_LEAVES), (start, end)).fetchall())
         return [bytes(r[0]) for r in rows]
 
     def read_entry(self, index: int) -> EntryRow | None:
         return self._read(lambda c: _read_entry(c, index))
 
     def read_checkpoint(self, size: int) -> bytes | None:
-        row = self._read(
-            lambda c: c.execute("SELECT note FROM checkpoints WHERE size = %s", (size,)).fetchone()
-        )
+        row = self._read(lambda c: c.execute(pg(sql.READ_CHECKPOINT), (size,)).fetchone())
         return None if row is None else bytes(row[0])
 
     def iter_leaves(self) -> Iterator[bytes]:
@@ -509,49 +493,29 @@ class PgStore:
         """Store a verified cosignature (its own small transaction)."""
         with self.writing() as tx:
             tx.c.execute(
-                "INSERT INTO cosignatures (size, witness, line, timestamp) "
-                "VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (size, witness) DO UPDATE SET line = EXCLUDED.line, "
-                "timestamp = EXCLUDED.timestamp "
-                "WHERE EXCLUDED.timestamp > cosignatures.timestamp",
+                pg(sql.UPSERT_COSIGNATURE),
                 (size, witness, line, timestamp),
             )
 
     def cosignatures(self, size: int) -> dict[str, tuple[str, int]]:
         """witness name -> (signature line, timestamp) for the checkpoint of *size*."""
-        rows = self._read(
-            lambda c: c.execute(
-                "SELECT witness, line, timestamp FROM cosignatures WHERE size = %s "
-                "ORDER BY witness",
-                (size,),
-            ).fetchall()
-        )
+        rows = self._read(lambda c: c.execute(pg(sql.COSIGNATURES), (size,)).fetchall())
         return {w: (line, ts) for w, line, ts in rows}
 
     def earliest_cosignature_after(self, index: int) -> int | None:
         """The earliest witness timestamp on a checkpoint that holds entry *index*."""
         row = self._read(
-            lambda c: c.execute(
-                "SELECT min(timestamp) FROM cosignatures WHERE size > %s", (index,)
-            ).fetchone()
+            lambda c: c.execute(pg(sql.EARLIEST_COSIGNATURE_AFTER), (index,)).fetchone()
         )
         return None if row is None or row[0] is None else int(row[0])
 
     def cosigned_sizes(self) -> list[int]:
         """Sizes that have any cosignature, newest first."""
-        rows = self._read(
-            lambda c: c.execute(
-                "SELECT DISTINCT size FROM cosignatures ORDER BY size DESC"
-            ).fetchall()
-        )
+        rows = self._read(lambda c: c.execute(sql.COSIGNED_SIZES).fetchall())
         return [r[0] for r in rows]
 
     def last_cosigned_size(self, witness: str) -> int:
-        row = self._read(
-            lambda c: c.execute(
-                "SELECT max(size) FROM cosignatures WHERE witness = %s", (witness,)
-            ).fetchone()
-        )
+        row = self._read(lambda c: c.execute(pg(sql.LAST_COSIGNED_SIZE), (witness,)).fetchone())
         return int(row[0]) if row and row[0] is not None else 0
 
     def search(self, q: SearchQuery) -> list[EntryRow]:
@@ -594,9 +558,7 @@ class PgStore:
         return [entry_from_columns(r) for r in rows]
 
     def checkpoint_sizes(self) -> Iterator[int]:
-        rows = self._read(
-            lambda c: c.execute("SELECT size FROM checkpoints ORDER BY size").fetchall()
-        )
+        rows = self._read(lambda c: c.execute(sql.CHECKPOINT_SIZES).fetchall())
         for (size,) in rows:
             yield size
 

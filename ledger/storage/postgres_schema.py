@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 
+from ledger.errors import StoreError
 from ledger.ops.datadir import redact_url
-from ledger.storage.protocol import StoreError
 
 SCHEMA_VERSION = 1
 CONNECT_TIMEOUT_S = 5

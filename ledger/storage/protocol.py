@@ -97,18 +97,6 @@ def facet_columns(r: EntryRow) -> tuple[str, str | None, str | None, int | None,
     return f.entry_type, f.org, f.run_id, f.level, f.cycle
 
 
-class StoreError(RuntimeError):
-    """The store refused or failed an operation (I/O error, full disk, read-only file)."""
-
-
-class HeadMoved(StoreError):
-    """Compare-and-swap on the head failed: another writer published first.
-
-    The transaction is rolled back, so nothing was written and nothing signed is
-    published; the caller reloads the head and tries again.
-    """
-
-
 class WriteTransaction(Protocol):
     def head(self) -> Head: ...
 

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.errors import BackupError, StoreError
 from ledger.ops.datadir import DataDir, WriterLock
 from ledger.storage.backends import open_store
 from ledger.storage.backup import (
-    BackupError,
     ReadableLog,
     RestorePlan,
     Witnessed,
@@ -37,7 +37,7 @@ from ledger.storage.backup import (
     install_backup,
     open_log_checkpoint,
 )
-from ledger.storage.protocol import Head, StoreError
+from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.witnessing import POLICY_NAME, cosigned_note
 from verifier.core.note import NoteVerifier, parse_vkey

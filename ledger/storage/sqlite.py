@@ -23,13 +23,13 @@ from pathlib import Path
 
 import sqlite_utils
 
+from ledger.errors import HeadMoved, StoreError
+from ledger.storage import sql
 from ledger.storage.protocol import (
     ENTRY_COLUMNS,
     EntryRow,
     Head,
-    HeadMoved,
     SearchQuery,
-    StoreError,
     entry_from_columns,
     facet_columns,
 )
@@ -154,18 +154,13 @@ class _SqliteTx:
 
     def put_tiles(self, tiles: Mapping[tuple[int, int], bytes]) -> None:
         self.c.executemany(
-            "INSERT INTO tiles (level, idx, data) VALUES (?, ?, ?) "
-            "ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data "
-            "WHERE length(excluded.data) > length(tiles.data)",
+            sql.UPSERT_TILES,
             [(lv, ix, data) for (lv, ix), data in tiles.items()],
         )
 
     def put_checkpoint(self, size: int, root: bytes, note: bytes, signed_at_ms: int) -> None:
         self.c.execute(
-            "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (size) DO UPDATE "
-            "SET note = excluded.note, signed_at_ms = excluded.signed_at_ms "
-            "WHERE checkpoints.root = excluded.root",
+            sql.UPSERT_CHECKPOINT,
             (size, root, note, signed_at_ms),
         )
         stored = self.c.execute("SELECT root FROM checkpoints WHERE size = ?", (size,)).fetchone()
@@ -175,8 +170,7 @@ class _SqliteTx:
 
     def swap_head(self, old: Head, new: Head) -> None:
         cur = self.c.execute(
-            "UPDATE head SET size = ?, root = ?, note = ?, logged_at_ms = ? "
-            "WHERE id = 1 AND size = ? AND root = ? AND note = ?",
+            sql.SWAP_HEAD,
             (
                 new.size,
                 new.root,
@@ -198,22 +192,19 @@ class _SqliteTx:
 
 
 def _read_head(c: sqlite3.Connection) -> Head:
-    row = c.execute("SELECT size, root, note, logged_at_ms FROM head WHERE id = 1").fetchone()
+    row = c.execute(sql.READ_HEAD).fetchone()
     if row is None:
         raise StoreError("database has no head row: it was not created by frontier-ledger init")
     return Head(row[0], row[1], row[2], row[3])
 
 
 def _read_tile(c: sqlite3.Connection, level: int, index: int) -> bytes | None:
-    row = c.execute("SELECT data FROM tiles WHERE level = ? AND idx = ?", (level, index)).fetchone()
+    row = c.execute(sql.READ_TILE, (level, index)).fetchone()
     return None if row is None else bytes(row[0])
 
 
 def _read_entry(c: sqlite3.Connection, index: int) -> EntryRow | None:
-    row = c.execute(
-        f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.idx = ?",  # noqa: S608
-        (index,),
-    ).fetchone()
+    row = c.execute(sql.READ_ENTRY, (index,)).fetchone()
     return None if row is None else entry_from_columns(row)
 
 
@@ -406,20 +397,14 @@ class SqliteStore:
         return _read_tile(self._reader(), level, index)
 
     def read_leaves(self, start: int, end: int) -> list[bytes]:
-        rows = self._reader().execute(
-            "SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
-        )
+        rows = self._reader().execute(sql.READ_LEAVES, (start, end))
         return [bytes(r[0]) for r in rows]
 
     def read_entry(self, index: int) -> EntryRow | None:
         return _read_entry(self._reader(), index)
 
     def read_checkpoint(self, size: int) -> bytes | None:
-        row = (
-            self._reader()
-            .execute("SELECT note FROM checkpoints WHERE size = ?", (size,))
-            .fetchone()
-        )
+        row = self._reader().execute(sql.READ_CHECKPOINT, (size,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def iter_leaves(self) -> Iterator[bytes]:
@@ -435,40 +420,30 @@ class SqliteStore:
         """Store a verified cosignature (its own small transaction)."""
         with self.writing() as tx:
             tx.c.execute(
-                "INSERT INTO cosignatures (size, witness, line, timestamp) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line, "
-                "timestamp = excluded.timestamp WHERE excluded.timestamp > cosignatures.timestamp",
+                sql.UPSERT_COSIGNATURE,
                 (size, witness, line, timestamp),
             )
 
     def cosignatures(self, size: int) -> dict[str, tuple[str, int]]:
         """witness name -> (signature line, timestamp) for the checkpoint of *size*."""
         rows = self._reader().execute(
-            "SELECT witness, line, timestamp FROM cosignatures WHERE size = ? ORDER BY witness",
+            sql.COSIGNATURES,
             (size,),
         )
         return {w: (line, ts) for w, line, ts in rows}
 
     def earliest_cosignature_after(self, index: int) -> int | None:
         """The earliest witness timestamp on a checkpoint that holds entry *index*."""
-        row = (
-            self._reader()
-            .execute("SELECT min(timestamp) FROM cosignatures WHERE size > ?", (index,))
-            .fetchone()
-        )
+        row = self._reader().execute(sql.EARLIEST_COSIGNATURE_AFTER, (index,)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def cosigned_sizes(self) -> list[int]:
         """Sizes that have any cosignature, newest first."""
-        rows = self._reader().execute("SELECT DISTINCT size FROM cosignatures ORDER BY size DESC")
+        rows = self._reader().execute(sql.COSIGNED_SIZES)
         return [r[0] for r in rows]
 
     def last_cosigned_size(self, witness: str) -> int:
-        row = (
-            self._reader()
-            .execute("SELECT max(size) FROM cosignatures WHERE witness = ?", (witness,))
-            .fetchone()
-        )
+        row = self._reader().execute(sql.LAST_COSIGNED_SIZE, (witness,)).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
     def search(self, q: SearchQuery) -> list[EntryRow]:
@@ -509,7 +484,7 @@ class SqliteStore:
         return [entry_from_columns(row) for row in self._reader().execute(sql, args)]
 
     def checkpoint_sizes(self) -> Iterator[int]:
-        for (size,) in self._reader().execute("SELECT size FROM checkpoints ORDER BY size"):
+        for (size,) in self._reader().execute(sql.CHECKPOINT_SIZES):
             yield size
 
     def conn_pragmas(self) -> dict[str, object]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.errors import ReplayAborted
 from ledger.storage.protocol import EntryFacets
 from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import payload_to_json
@@ -36,10 +37,6 @@ STATUS = {
     "bad-reference": 422,
     "policy-violation": 409,
 }
-
-
-class ReplayAborted(RuntimeError):
-    """A replay of the log was stopped (the server is shutting down)."""
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from ledger.errors import EntryRefused
 from ledger.keys.entry_signing import EntryKey, payload_type_for, sign_envelope
 from ledger.write.open_log import MARKER_KEY_NAME
-from ledger.write.sequencer import EntryRefused, GroupCommitter, prepare
+from ledger.write.sequencer import GroupCommitter, prepare
 from verifier.core.leaf import canonical_json
 from verifier.policy.rules.reveals import due_markers
 from verifier.policy.state import PolicyState

@@ -5,10 +5,11 @@ The one place that puts a writer together; the server, the CLI and the demo call
 
 from __future__ import annotations
 
+from ledger.errors import DataDirError
 from ledger.keys.entry_signing import EntryKey
 from ledger.keys.log_keys import KeyFiles, load_extra_signers, load_key, write_new_key
 from ledger.ops.clock import Clock, system_clock
-from ledger.ops.datadir import DataDir, DataDirError
+from ledger.ops.datadir import DataDir
 from ledger.storage.backends import check_no_log, create_store, open_store
 from ledger.write.admission import GovernedAdmission
 from ledger.write.sequencer import LogWriter

@@ -29,9 +29,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.errors import EntryRefused, KeyFileError, Overloaded, StoreError
 from ledger.ops import metrics
 from ledger.ops.clock import Clock, system_clock
-from ledger.storage.protocol import EntryRow, Head, LogStore, StoreError, WriteTransaction
+from ledger.storage.protocol import EntryRow, Head, LogStore, WriteTransaction
 from ledger.write.admission import GovernedAdmission, Refusal
 from ledger.write.tree import TreeEdge, leaf_hashes
 from verifier.core.checkpoint import Checkpoint
@@ -142,7 +143,7 @@ class LogWriter:
     ) -> None:
         for key in (signer, *extra_signers):
             if key.name != store.origin:
-                raise ValueError(
+                raise KeyFileError(
                     f"log key name {key.name!r} is not the log's origin {store.origin!r}"
                 )
         self.store = store
@@ -335,18 +336,6 @@ class LogWriter:
                 )
             )
         return out
-
-
-class EntryRefused(Exception):
-    """Admission refused the entry; nothing was written."""
-
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.message)
-        self.refusal = refusal
-
-
-class Overloaded(RuntimeError):
-    """The queue is full: the caller should retry later (HTTP 503 with Retry-After)."""
 
 
 #: Seconds between write probes while the last commit failed and nobody appends.

@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ledger.errors import LogDamaged
 from verifier.core.merkle import fold_roots, perfect_root, subtree_roots
 from verifier.core.tiles import TILE_HEIGHT, TILE_WIDTH
 
@@ -89,7 +90,7 @@ class TreeEdge:
             if width:
                 data = read_tile(level, count // TILE_WIDTH)
                 if data is None or len(data) < width * 32:
-                    raise RuntimeError(
+                    raise LogDamaged(
                         f"store is missing the edge tile at level {level} for size {size}"
                     )
                 hashes = [data[i * 32 : (i + 1) * 32] for i in range(width)]

@@ -19,8 +19,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
+from ledger.errors import NotFound
 from ledger.ops import metrics
-from ledger.read.reader import LogReader, NotFound
+from ledger.read.reader import LogReader
 from ledger.storage.protocol import LedgerStore
 from verifier.core.note import Note, parse_note
 from verifier.core.trust_policy import TrustPolicy, Witness
