@@ -30,7 +30,7 @@ import pytest
 
 from ledger.demo.synth import synthetic_envelopes
 from ledger.ops.datadir import DataDir
-from ledger.storage.backup import check_backup_file, list_backups
+from ledger.recovery.backup import check_backup_file, list_backups
 from ledger.write.open_log import open_writer
 from ledger.write.sequencer import prepare
 from tests.serverproc import ServerProcess, init_test_log, make_envelopes, run_module
@@ -62,13 +62,41 @@ def wait_cosigned(server: ServerProcess, size: int) -> bytes:
 
 
 def digest_dir(root: Path) -> dict[str, str]:
-    """Every file under *root* by content hash: 'nothing changed' made checkable."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        # The lock file and SQLite's shared-memory index change when anyone reads.
-        if p.is_file() and p.name != "ledger.lock" and not p.name.endswith("-shm")
-    }
+    """What a restore could change under *root*, made comparable: "nothing changed".
+
+    The database is compared by what it means — its head, every checkpoint and every
+    leaf — not by its bytes: a server that stops checkpoints its WAL into the file, and
+    a reader may leave SQLite's shared-memory index behind, without changing the log.
+    Every other file (keys, vkeys, policy, blobs, kept databases) is compared by content.
+    """
+    out: dict[str, str] = {}
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.name == "ledger.lock" or p.name.endswith(("-shm", "-wal")):
+            continue
+        rel = str(p.relative_to(root))
+        if p.name == "ledger.sqlite" and p.parent == root:
+            out[rel] = _log_content(p)
+        else:
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _log_content(db: Path) -> str:
+    """The log in a SQLite database as one digest: head, checkpoints, leaves (read-only)."""
+    from ledger.storage.sqlite import SqliteStore
+
+    store = SqliteStore.open(db, readonly=True)
+    try:
+        h = hashlib.sha256()
+        head = store.head()
+        h.update(b"head %d %s %s" % (head.size, head.root.hex().encode(), head.checkpoint))
+        for size in store.checkpoint_sizes():
+            h.update(b"checkpoint %d " % size + (store.read_checkpoint(size) or b""))
+        for leaf in store.iter_leaves():
+            h.update(hashlib.sha256(leaf).digest())
+        return h.hexdigest()
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,8 @@ from ledger.ops.clock import Clock, system_clock
 from ledger.ops.datadir import DataDir, WriterLock
 from ledger.read.reader import LogReader
 from ledger.read.views import LogView
+from ledger.recovery.backup import BackupJob
 from ledger.storage.backends import open_store, sqlite_file
-from ledger.storage.backup import BackupJob
 from ledger.write.markers import MarkerJob, add_interval_job, load_marker_key, new_scheduler
 from ledger.write.open_log import open_writer
 from ledger.write.sequencer import GroupCommitter, LogWriter

@@ -1,4 +1,4 @@
-"""``/healthz`` and ``/readyz``: thin; the checks are in :mod:`ledger.ops.health`."""
+"""``/healthz`` and ``/readyz``: thin; the checks are in :mod:`ledger.api.health`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ledger.api.health import checkpoint_age, liveness, readiness
 from ledger.ops import metrics
-from ledger.ops.health import checkpoint_age, liveness, readiness
 from ledger.write.sequencer import GroupCommitter
 
 router = APIRouter(tags=["operations"])

@@ -24,7 +24,7 @@ def _data(args: argparse.Namespace) -> DataDir:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from ledger.keys.rotation import status
+    from ledger.write.key_rotation import status
 
     st = status(_data(args))
     if args.json:
@@ -51,7 +51,7 @@ def _short(vkey: str | None) -> str | None:
 
 
 def cmd_add_mldsa(args: argparse.Namespace) -> int:
-    from ledger.keys.rotation import add_mldsa, key_files
+    from ledger.write.key_rotation import add_mldsa, key_files
 
     data = _data(args)
     vkey = add_mldsa(data)
@@ -65,7 +65,7 @@ def cmd_add_mldsa(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_start(args: argparse.Namespace) -> int:
-    from ledger.keys.rotation import key_files, rotate_start
+    from ledger.write.key_rotation import key_files, rotate_start
 
     data = _data(args)
     started = rotate_start(data, mldsa=args.mldsa)
@@ -85,7 +85,7 @@ def cmd_rotate_start(args: argparse.Namespace) -> int:
 
 
 def cmd_change_entry(args: argparse.Namespace) -> int:
-    from ledger.keys.rotation import change_payload
+    from ledger.write.key_rotation import change_payload
 
     payload = change_payload(_data(args), args.overlap_end, args.reason)
     out: dict[str, Any] = payload
@@ -109,7 +109,7 @@ def cmd_change_entry(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate_finish(args: argparse.Namespace) -> int:
-    from ledger.keys.rotation import rotate_finish
+    from ledger.write.key_rotation import rotate_finish
 
     done = rotate_finish(_data(args), now_ms=int(time.time() * 1000), force=args.force)
     for path in done.archived:

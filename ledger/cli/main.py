@@ -50,7 +50,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"  marker key: {marker} (the board grants it the role 'log' to record deadlines:")
         print(f"              keyid {key.keyid}, public_key {key.public_b64})")
     if args.mldsa:
-        from ledger.keys.rotation import add_mldsa, key_files
+        from ledger.write.key_rotation import add_mldsa, key_files
 
         add_mldsa(data)
         files = key_files(data)
@@ -192,8 +192,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from ledger.recovery.backup import backup_sqlite
     from ledger.storage.backends import sqlite_file
-    from ledger.storage.backup import backup_sqlite
 
     data = _data(args)
     db_path = sqlite_file(data, "backup")
@@ -212,8 +212,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ledger.storage.backends import restore_log
-    from ledger.storage.restore import Sources
+    from ledger.recovery.restore import Sources, restore_log
 
     sources = Sources(
         checkpoints=args.checkpoint or [],

@@ -16,7 +16,6 @@ from ledger.storage.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from ledger.storage.postgres import PgStore
-    from ledger.storage.restore import Sources
 
 
 def check_no_log(data: DataDir) -> None:
@@ -68,6 +67,11 @@ def open_store(data: DataDir, readonly: bool = False) -> SqliteStore | PgStore:
     return SqliteStore.open(data.db_path, readonly=readonly)
 
 
+def sqlite_path(data: DataDir) -> Path | None:
+    """The database file of a SQLite log; None when the log lives in PostgreSQL."""
+    return None if data.database else data.db_path
+
+
 def sqlite_file(data: DataDir, operation: str) -> Path:
     """The database file of a SQLite log, for *operation*s that work on the file itself
     (online backups). A PostgreSQL log is backed up with pg_dump instead."""
@@ -77,41 +81,3 @@ def sqlite_file(data: DataDir, operation: str) -> Path:
             "(docs/operator.md, Backups)"
         )
     return data.db_path
-
-
-def restore_log(data: DataDir, backup: Path | None, sources: Sources) -> list[str]:
-    """Restore *data*'s log, refusing a rollback or fork of any witnessed checkpoint;
-    returns what was done, line by line, for the operator.
-
-    SQLite: *backup* is a backup file, checked and then moved into place.
-    PostgreSQL: pg_restore has already loaded the dump into the database; it is
-    checked before anyone serves it, and *backup* must not be given.
-    """
-    from ledger.storage.restore import check_database, restore
-
-    if data.database:
-        if backup is not None:
-            raise DataDirError(
-                "with --database, restore checks the database pg_restore loaded: give no "
-                "backup file (see docs/operator.md, Backups and restore)"
-            )
-        checked = check_database(data, sources)
-        return [
-            f"The database {data.store_label} holds tree size {checked.head.size}",
-            *(f"  consistent with {w.source} (size {w.size})" for w in checked.witnessed),
-            "  safe to serve: start the server with this --database",
-        ]
-    if backup is None:
-        raise DataDirError("give the backup file to restore")
-    result = restore(backup, data, sources)
-    plan = result.plan
-    return [
-        f"Restored tree size {plan.head.size} from {plan.backup} into {data.db_path}",
-        *(f"  consistent with {w.source} (size {w.size})" for w in plan.witnessed),
-        *(
-            [f"  the replaced database was kept in {result.replaced}"]
-            if result.replaced is not None
-            else []
-        ),
-        "  start the server again; it serves and extends the restored log",
-    ]

@@ -24,10 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.errors import BackupError, StoreError
+from ledger.errors import BackupError, DataDirError, StoreError
 from ledger.ops.datadir import DataDir, WriterLock
-from ledger.storage.backends import open_store
-from ledger.storage.backup import (
+from ledger.recovery.backup import (
     ReadableLog,
     RestorePlan,
     Witnessed,
@@ -37,6 +36,7 @@ from ledger.storage.backup import (
     install_backup,
     open_log_checkpoint,
 )
+from ledger.storage.backends import open_store, sqlite_path
 from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.witnessing import POLICY_NAME, cosigned_note
@@ -273,3 +273,39 @@ def check_database(data: DataDir, sources: Sources = Sources()) -> DatabaseCheck
     finally:
         store.close()
     return DatabaseCheck(head, witnessed)
+
+
+def restore_log(data: DataDir, backup: Path | None, sources: Sources) -> list[str]:
+    """Restore *data*'s log, refusing a rollback or fork of any witnessed checkpoint;
+    returns what was done, line by line, for the operator.
+
+    SQLite: *backup* is a backup file, checked and then moved into place.
+    PostgreSQL: pg_restore has already loaded the dump into the database; it is
+    checked before anyone serves it, and *backup* must not be given.
+    """
+    if sqlite_path(data) is None:  # PostgreSQL: pg_restore loaded it already
+        if backup is not None:
+            raise DataDirError(
+                "with --database, restore checks the database pg_restore loaded: give no "
+                "backup file (see docs/operator.md, Backups and restore)"
+            )
+        checked = check_database(data, sources)
+        return [
+            f"The database {data.store_label} holds tree size {checked.head.size}",
+            *(f"  consistent with {w.source} (size {w.size})" for w in checked.witnessed),
+            "  safe to serve: start the server with this --database",
+        ]
+    if backup is None:
+        raise DataDirError("give the backup file to restore")
+    result = restore(backup, data, sources)
+    plan = result.plan
+    return [
+        f"Restored tree size {plan.head.size} from {plan.backup} into {data.db_path}",
+        *(f"  consistent with {w.source} (size {w.size})" for w in plan.witnessed),
+        *(
+            [f"  the replaced database was kept in {result.replaced}"]
+            if result.replaced is not None
+            else []
+        ),
+        "  start the server again; it serves and extends the restored log",
+    ]

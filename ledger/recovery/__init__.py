@@ -1,0 +1,1 @@
+"""Keeping the log safe: online backups, restores that refuse a rollback."""
