@@ -57,7 +57,7 @@ def test_demo_runs_on_its_calendar(demo) -> None:
     assert times[0].startswith("2026-10-01") and times[-1].startswith("2030-01-01")
     decisions = of(entries, "decision")
     on_dates = [at[:10] for _, at in decisions]
-    assert on_dates.count("2027-12-31") == 2  # the on-time batch of 2027
+    assert on_dates.count("2027-12-31") == 3  # the on-time batch of 2027, remedy included
     assert "2028-12-31" in on_dates and "2029-01-10" in on_dates and "2029-12-31" in on_dates
     markers = {(p["cycle"], p["marker"]): at[:10] for p, at in of(entries, "schedule_marker")}
     assert markers[(2027, "lift_date")] == "2027-01-01"
@@ -149,6 +149,8 @@ def test_demo_serve_answers_on_its_port(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the demo server did not answer"
                 time.sleep(0.2)
         assert audit.status_code == 200 and audit.json()["violations"] == 0
-        assert httpx.get(f"http://127.0.0.1:{port}/log/checkpoint").text.split("\n")[1] == "66"
+        size = httpx.get(f"http://127.0.0.1:{port}/log/checkpoint").text.split("\n")[1]
+        # Every scenario entry and schedule marker is in the served tree.
+        assert int(size) == audit.json()["tree_size"] > 60
     finally:
         terminate(proc, timeout=20)

@@ -62,7 +62,7 @@ def payload_of(server: ServerProcess, index: int) -> dict:
 def test_search_filters(demo) -> None:
     server, _ = demo
     decisions = search(server, type="decision")
-    assert len(decisions) == 5
+    assert len(decisions) == 6
     assert all(payload_of(server, i)["type"] == "decision" for i in decisions)
     borealis = search(server, org="borealis")
     kinds = {payload_of(server, i)["type"] for i in borealis}

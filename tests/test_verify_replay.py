@@ -158,6 +158,25 @@ def test_a_damaged_replay_state_costs_a_replay_not_a_wrong_answer(tmp_path: Path
     assert (code, got["findings"]) == (code_full, full["findings"])
 
 
+def test_a_replay_state_of_another_version_is_replayed(tmp_path: Path, capsys) -> None:
+    """A state written by code whose state has another shape is never read into this one."""
+    leaves, blobs, origin = _demo_leaves()
+    op = Operator(origin)
+    at = "2030-06-01T00:00:00Z"
+    state = tmp_path / "state"
+    _publish_with_blobs(op, tmp_path / "old", leaves[:30], blobs)
+    _publish_with_blobs(op, tmp_path / "new", leaves, blobs)
+    _audit_json(tmp_path / "old", op.vkey, at, capsys, "--state", str(state))
+    doc = json.loads((state / REPLAY).read_text())
+    assert doc["schema"] == snapshot.schema_id(AuditState)
+    doc["schema"] = "0" * 16  # as an older frontier-verify would have written it
+    (state / REPLAY).write_text(json.dumps(doc))
+    code, got, err = _audit_json(tmp_path / "new", op.vkey, at, capsys, "--state", str(state))
+    assert "written by another version" in err and "replaying from the charter" in err
+    code_full, full, _ = _audit_json(tmp_path / "new", op.vkey, at, capsys)
+    assert (code, got["findings"]) == (code_full, full["findings"])
+
+
 def test_a_replay_state_of_another_checkpoint_is_not_used(tmp_path: Path, capsys) -> None:
     leaves, blobs, origin = _demo_leaves()
     op = Operator(origin)

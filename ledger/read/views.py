@@ -111,6 +111,7 @@ class LogView:
         body = snapshot.encode(ViewState, ViewState(self._auditor.state, self._referrers))
         doc = {
             "format": VIEW_STATE_FORMAT,
+            "schema": snapshot.schema_id(ViewState),
             "size": size,
             "checkpoint_sha256": hashlib.sha256(note).hexdigest(),
             "state": body,
@@ -135,6 +136,8 @@ class LogView:
                 raise FormatError("not a state of this log")
             if hashlib.sha256(note).hexdigest() != doc.get("checkpoint_sha256"):
                 raise FormatError(f"its checkpoint at size {size} is not this log's")
+            if doc.get("schema") != snapshot.schema_id(ViewState):
+                raise FormatError("it was written by another version of the ledger")
             state: ViewState = snapshot.decode(ViewState, doc["state"], "view state")
             if state.audit.size != size:
                 raise FormatError(f"it holds {state.audit.size} entries, not {size}")

@@ -77,6 +77,10 @@ class StateDir:
             raise snapshot.SnapshotError(f"{p}: not a {FORMAT} file")
         if doc.get("checkpoint_sha256") != hashlib.sha256(checkpoint.raw).hexdigest():
             return None  # state of another checkpoint: replay instead
+        if doc.get("schema") != snapshot.schema_id(AuditState):
+            raise snapshot.SnapshotError(
+                f"{p}: written by another version of frontier-verify (its state has another shape)"
+            )
         body = doc.get("state")
         if (
             doc.get("state_sha256")
@@ -104,6 +108,7 @@ class StateDir:
             body = snapshot.encode(AuditState, state)
             doc = {
                 "format": FORMAT,
+                "schema": snapshot.schema_id(AuditState),
                 "checkpoint_sha256": hashlib.sha256(checkpoint.raw).hexdigest(),
                 "state_sha256": hashlib.sha256(
                     json.dumps(body, sort_keys=True, separators=(",", ":")).encode()

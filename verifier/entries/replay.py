@@ -227,8 +227,13 @@ class LogReplay:
             target = self.entry_type(ref)
             if target not in allowed:
                 wanted = " or ".join(_a(t) for t in allowed)
+                what = (
+                    "an entry that failed its own checks (it has no effect)"
+                    if target == "invalid"
+                    else _a(target)
+                )
                 raise AdmissionError(
-                    f"{path}: entry {ref} is {_a(target)}, not {wanted}",
+                    f"{path}: entry {ref} is {what}, not {wanted}",
                     code="bad-reference",
                 )
             found[path] = ref

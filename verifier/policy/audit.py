@@ -15,11 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from verifier.core.leaf import Leaf, parse_leaf
+from verifier.entries.codec import parse_payload
+from verifier.entries.payloads import Decision
 from verifier.entries.registry import AdmissionError, SignatureSink
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import FormatError
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import SEVERITIES, VIOLATION, Finding
+from verifier.policy.rules.decisions import broken_submission_link
 from verifier.policy.state import PolicyState
 
 #: The rules the log's own admission checks stand for (``verify`` reports these).
@@ -151,6 +154,7 @@ class Auditor:
                     rule, VIOLATION, (index,), f"entry {index} should not have been admitted: {exc}"
                 )
             )
+            new.extend(self._broken_chain(index, parsed))
         except FormatError as exc:
             self.replay.skip(index)
             new.append(
@@ -158,6 +162,7 @@ class Auditor:
                     "L3", VIOLATION, (index,), f"entry {index} should not have been admitted: {exc}"
                 )
             )
+            new.extend(self._broken_chain(index, parsed))
         else:
             if self.engine is not None:
                 new.extend(
@@ -167,6 +172,20 @@ class Auditor:
                 )
         self.findings.extend(new)
         return new
+
+    def _broken_chain(self, index: int, parsed: Leaf) -> list[Finding]:
+        """A decision that failed admission is still judged on its chain (S6): a
+        reader must learn that it names something that is not a submission."""
+        if self.engine is None:
+            return []
+        try:
+            payload = parse_payload(parsed.envelope.payload)
+        except FormatError:
+            return []
+        if not isinstance(payload.body, Decision):
+            return []
+        link = broken_submission_link(index, payload.body, self.replay.entry_type)
+        return [] if link is None else [link]
 
     def report(self, now_ms: int) -> AuditReport:
         findings = [*self.findings]

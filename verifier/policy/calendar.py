@@ -33,6 +33,11 @@ def fmt_date(ms: int) -> str:
     return date_of(ms).isoformat()
 
 
+def fmt_time(ms: int) -> str:
+    """An instant as RFC 3339 UTC to the second: 2027-01-05T09:00:00Z."""
+    return dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class Calendar:
     lift: tuple[int, int]

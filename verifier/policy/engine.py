@@ -21,7 +21,7 @@ from typing import Any
 from verifier.entries.codec import Payload
 from verifier.entries.payloads import Charter
 from verifier.policy.calendar import Calendar
-from verifier.policy.findings import Finding, violation
+from verifier.policy.findings import VIOLATION, Finding, violation
 from verifier.policy.rules import deadlines, decisions, reveals, runs, thresholds
 from verifier.policy.state import PolicyState, flop
 
@@ -110,11 +110,35 @@ class PolicyEngine:
         if record is not None:
             record(st, index, body, logged_ms)
         reveals.record_sealed(st, index, body, logged_ms)
+        _record_breaches(st, index, payload, findings)
         return findings
 
     def time_findings(self, now_ms: int) -> list[Finding]:
         """Findings that depend on deadlines having passed by *now_ms*."""
         return deadlines.time_findings(self.state, now_ms)
+
+
+#: The rules whose violation on a run's entries no approval may rest on (S6).
+RUN_RULES = frozenset({"S1", "S2", "S3", "S4", "S5"})
+
+
+def _record_breaches(
+    st: PolicyState, index: int, payload: Payload, findings: list[Finding]
+) -> None:
+    """Keep the run's violations of S1-S5 on its first version, for S6."""
+    breaches = [
+        (f.rule, f.indices) for f in findings if f.severity == VIOLATION and f.rule in RUN_RULES
+    ]
+    if not breaches:
+        return
+    prereg = (
+        index
+        if payload.type == "preregistration"
+        else getattr(payload.body, "preregistration", None)
+    )
+    run = st.runs.get(prereg) if isinstance(prereg, int) else None
+    if run is not None:
+        st.runs[run.root].breaches.extend(breaches)
 
 
 def _check_reveal(

@@ -21,6 +21,7 @@ import array
 import base64
 import binascii
 import dataclasses
+import hashlib
 import types
 import typing
 from functools import cache
@@ -31,6 +32,31 @@ from verifier.errors import FormatError
 
 class SnapshotError(FormatError):
     """A state snapshot does not have the shape its types require."""
+
+
+@cache
+def schema_id(cls: type) -> str:
+    """A short digest of the shape of *cls*: its fields' names and types, recursively.
+
+    Stored beside every snapshot, so that a state written by another version of
+    this code (a field added, a type changed) is replayed from the log instead of
+    being read into a shape it was not written for.
+    """
+    return hashlib.sha256(_describe(cls).encode()).hexdigest()[:16]
+
+
+def _describe(hint: Any) -> str:
+    hint = _strip(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        fields = ",".join(
+            f"{f.name}:{_describe(_hints(hint)[f.name])}" for f in dataclasses.fields(hint)
+        )
+        return f"{hint.__name__}{{{fields}}}"
+    origin = typing.get_origin(hint)
+    if origin is not None:
+        args = ",".join("..." if a is Ellipsis else _describe(a) for a in typing.get_args(hint))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    return getattr(hint, "__name__", repr(hint))
 
 
 @cache

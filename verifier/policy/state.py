@@ -32,6 +32,9 @@ class Run:
     started: int | None = None  # index of training_started
     halted: int | None = None
     chain_started: bool = False  # on the first version: has any version started training?
+    #: On the first version: the violations of S1-S5 found on the run's entries, as
+    #: (rule, entries named). An approval cannot rest on such a run (S6).
+    breaches: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -44,6 +47,8 @@ class Sub:
     level: int
     logged_ms: int
     on_time: bool
+    model_digest: str = ""
+    remedies: int | None = None  # the contest resolution this changed model answers
     decision: int | None = None
     results: list[int] = field(default_factory=list)
     findings: list[int] = field(default_factory=list)
@@ -93,6 +98,7 @@ class PolicyState:
         default_factory=dict
     )  # index -> (submission, suite, outcome)
     contests: dict[int, Contest] = field(default_factory=dict)
+    resolutions: dict[int, int] = field(default_factory=dict)  # resolution -> its finding
     approvals: list[tuple[int, int, int]] = field(
         default_factory=list
     )  # (logged_ms, level, decision index)
@@ -152,11 +158,60 @@ class PolicyState:
         return min(times) if times else None
 
     def deregulated_level_at(self, ms: int) -> int:
+        """The deregulated level in force at *ms* (-1: none), as the log stands now.
+
+        Only deregulations that are not frozen count (docs/policy-notes.md,
+        "Postponements and deregulation"): a postponement logged later can still
+        stop one that has not yet taken effect.
+        """
         level = -1
         for eff, lv, _ in self.deregulated:
-            if eff <= ms:
-                level = max(level, lv)
+            if eff <= ms and lv > level and self.deregulation_takes_effect(eff, lv):
+                level = lv
         return level
+
+    def deregulation_takes_effect(self, effective_ms: int, level: int) -> bool:
+        """A deregulation takes effect unless a postponement freezes it or it goes
+        above frontier - lag on its date (given every postponement logged)."""
+        if self.freezing_postponement(effective_ms) is not None:
+            return False
+        return level <= self.frontier_at(effective_ms) - self.rules.deregulation_lag
+
+    def freezing_postponement(self, effective_ms: int) -> int | None:
+        """The postponement (its index) of the lift on *effective_ms*, if that is a
+        lift date whose lift was postponed before it took effect."""
+        day = date_of(effective_ms)
+        if not self.cal.is_lift_date(day):
+            return None
+        for (_, cycle), (_, index, logged_ms) in sorted(self.postponed.items()):
+            if cycle == day.year and logged_ms < effective_ms:
+                return index
+        return None
+
+    def remedied_submission(
+        self, prereg: int, model_digest: str, remedies: int | None
+    ) -> Sub | None:
+        """The submission a changed model validly remedies (docs/policy-notes.md,
+        "Contests and remedies"), or None: *remedies* names a resolution that upheld
+        a finding about a submission of the same run, and the model changed."""
+        if remedies is None or remedies not in self.resolutions:
+            return None
+        contest = self.contests.get(self.resolutions[remedies])
+        if contest is None or contest.resolution != remedies:
+            return None
+        if contest.outcome not in ("upheld", "upheld_in_part"):
+            return None
+        original = self.subs.get(contest.submission)
+        run = self.runs.get(prereg)
+        if original is None or run is None:
+            return None
+        if self.runs[original.prereg].root != run.root or original.model_digest == model_digest:
+            return None
+        return original
+
+    def report_tolerance_ms(self) -> int:
+        """How far a claimed time may lie from its entry's logged_at (the charter's)."""
+        return self.rules.report_tolerance_hours * 3_600_000
 
     def tolerance(self) -> Decimal:
         return Decimal(self.rules.compute_tolerance)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from verifier.entries.payloads import (
     ContestFinding,
     ContestResolution,
@@ -66,6 +68,7 @@ def check_contest_resolution(
 def apply_contest_resolution(
     st: PolicyState, index: int, b: ContestResolution, logged_ms: int
 ) -> None:
+    st.resolutions[index] = b.finding
     c = st.contests.get(b.finding)
     if c is not None and c.resolution is None:
         c.resolution, c.resolved_ms, c.outcome, c.remedied = index, logged_ms, b.outcome, b.remedied
@@ -97,6 +100,16 @@ def check_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> 
                     "S6",
                     (r, index),
                     f"the decision cites evaluation result {r}, which is not about submission {sub.index}",
+                )
+            )
+    for r in b.findings:
+        contest = st.contests.get(st.resolutions.get(r, -1))
+        if contest is None or contest.submission != sub.index:
+            out.append(
+                refused(
+                    "S6",
+                    (r, index),
+                    f"the decision cites contest resolution {r}, which resolves no finding about submission {sub.index}",
                 )
             )
     out += _timing(st, index, sub, logged_ms)
@@ -198,15 +211,43 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
                     f"submission {sub.index} is approved with contest finding {ci} unresolved",
                 )
             )
-        elif c.outcome in ("upheld", "upheld_in_part") and not c.remedied:
+        elif c.outcome in ("upheld", "upheld_in_part"):
             out.append(
                 refused(
                     "S7",
                     (ci, c.resolution, index),
-                    f"submission {sub.index} is approved although contest finding {ci} was upheld and not remedied",
+                    f"submission {sub.index} is approved although contest finding {ci} was upheld (entry {c.resolution}): the approval would cover the very model the finding is about; a remedied model is a new submission, evaluated and decided itself",
                 )
             )
-    return out
+    if sub.remedies is not None:
+        prereg = st.runs[sub.prereg]
+        if st.remedied_submission(prereg.index, sub.model_digest, sub.remedies) is None:
+            out.append(
+                refused(
+                    "S7",
+                    (sub.remedies, sub.index, index),
+                    f"submission {sub.index} claims to remedy entry {sub.remedies}, which is not an upheld contest finding's resolution about another model of the same run",
+                )
+            )
+    return out + _breaches(st, index, sub)
+
+
+def _breaches(st: PolicyState, index: int, sub: Sub) -> list[Finding]:
+    """S6: no approval rests on a run that broke S1-S5 (the chain's last link)."""
+    run = st.runs[sub.prereg]
+    breaches = st.runs[run.root].breaches
+    if not breaches:
+        return []
+    rules = sorted({rule for rule, _ in breaches}, key=lambda r: int(r[1:]))
+    entries = sorted({i for _, named in breaches for i in named})
+    listed = ", ".join(str(i) for i in entries)
+    return [
+        refused(
+            "S6",
+            (*entries, index),
+            f"decision {index} approves submission {sub.index} of run {run.run_id}, which broke {', '.join(rules)} (entries {listed}): an approval cannot rest on such a run",
+        )
+    ]
 
 
 def apply_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> None:
@@ -217,3 +258,32 @@ def apply_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> 
         sub.decision = index
     if b.outcome == "approved":
         st.approvals.append((logged_ms, sub.level, index))
+
+
+def broken_submission_link(
+    index: int, decision: Decision, entry_type: Callable[[int], str]
+) -> Finding | None:
+    """S6, link 1, for a decision that failed admission: it names as its submission an
+    entry that is not one (docs/policy-notes.md, "The chain of an approval").
+    *entry_type* gives the type of an earlier entry ("invalid" if it failed its checks)."""
+    target = decision.submission
+    what = "an approval" if decision.outcome == "approved" else "a rejection"
+    if target >= index:
+        return refused(
+            "S6",
+            (index,),
+            f"decision {index} ({what}) names entry {target} as its submission, but entry {target} is not before it",
+        )
+    kind = entry_type(target)
+    if kind == "submission":
+        return None
+    found = (
+        "an entry that failed its own checks and has no effect"
+        if kind == "invalid"
+        else f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind.replace('_', ' ')}"
+    )
+    return refused(
+        "S6",
+        (target, index),
+        f"decision {index} ({what}) names entry {target} as its submission, but entry {target} is {found}",
+    )

@@ -14,7 +14,7 @@ from verifier.entries.payloads import (
     TrainingHalted,
     TrainingStarted,
 )
-from verifier.policy.calendar import DAY_MS, fmt_date
+from verifier.policy.calendar import DAY_MS, fmt_date, fmt_time
 from verifier.policy.findings import NOTICE, WARNING, Finding, finding, fmt_flop, refused, violation
 from verifier.policy.state import PolicyState, Run, Sub, flop
 
@@ -129,14 +129,55 @@ def _training(
     return out
 
 
+def claimed_time_gap(
+    st: PolicyState,
+    rule: str,
+    index: int,
+    logged_ms: int,
+    *,
+    what: str,
+    claimed: str,
+    consequence: str = "",
+) -> list[Finding]:
+    """A warning when a claimed time lies further from its entry's logged_at than the
+    charter's reporting tolerance (docs/policy-notes.md, "Claimed times")."""
+    gap = parse_time(claimed, what) - logged_ms
+    tolerance = st.report_tolerance_ms()
+    if abs(gap) <= tolerance:
+        return []
+    hours = st.rules.report_tolerance_hours
+    days = abs(gap) // DAY_MS
+    span = f"{days} days" if days >= 2 else f"{abs(gap) // 3_600_000} hours"
+    if gap < 0:
+        text = f"was logged {fmt_date(logged_ms)}, {span} after the {what} it claims ({claimed})"
+    else:
+        text = f"was logged {fmt_date(logged_ms)} but claims a {what} {span} later ({claimed})"
+    return [
+        finding(
+            rule,
+            WARNING,
+            (index,),
+            f"entry {index} {text}, beyond the {hours}-hour reporting tolerance{consequence}",
+        )
+    ]
+
+
+def effective_start(claimed: str, logged_ms: int) -> int:
+    """When a run started, as far as the rules are concerned: a start cannot be
+    reported before it happens, so never later than its report was logged."""
+    return min(parse_time(claimed, "time"), logged_ms)
+
+
 def check_training_started(
     st: PolicyState, index: int, b: TrainingStarted, logged_ms: int
 ) -> list[Finding]:
     out = _training(st, index, b, logged_ms)
+    out += claimed_time_gap(st, "S1", index, logged_ms, what="start", claimed=b.time)
     run = st.runs.get(b.preregistration)
     if run is None:
         return out
-    start = parse_time(b.time, "time")
+    start = effective_start(b.time, logged_ms)
+    when = fmt_time(start)
     lead = st.rules.preregistration_lead_days
     if run.level > st.deregulated_level_at(start):
         if start < run.logged_ms:
@@ -144,7 +185,7 @@ def check_training_started(
                 violation(
                     "S1",
                     (run.index, index),
-                    f"run {run.run_id} claims to have started ({b.time}) before its pre-registration was logged ({fmt_date(run.logged_ms)})",
+                    f"run {run.run_id} started ({when}) before its pre-registration was logged ({fmt_date(run.logged_ms)})",
                 )
             )
         elif start < run.logged_ms + lead * DAY_MS:
@@ -152,16 +193,16 @@ def check_training_started(
                 violation(
                     "S1",
                     (run.index, index),
-                    f"run {run.run_id} started {b.time}, less than the {lead}-day lead time after its pre-registration ({fmt_date(run.logged_ms)})",
+                    f"run {run.run_id} started {when}, less than the {lead}-day lead time after its pre-registration ({fmt_date(run.logged_ms)})",
                 )
             )
         effective = st.level_effective_ms(run.level)
         if effective is None or start < effective:
-            when = f"before level {run.level} was lifted" + (
+            lifted = f"before level {run.level} was lifted" + (
                 f" ({fmt_date(effective)})" if effective else " (it has not been)"
             )
             out.append(
-                violation("S2", (run.index, index), f"run {run.run_id} started {b.time}, {when}")
+                violation("S2", (run.index, index), f"run {run.run_id} started {when}, {lifted}")
             )
         cap = st.cap_at(run.level, start)
         if cap is not None and run.planned_flop > cap:
@@ -194,7 +235,8 @@ def apply_training_started(st: PolicyState, index: int, b: TrainingStarted, logg
 def check_training_halted(
     st: PolicyState, index: int, b: TrainingHalted, logged_ms: int
 ) -> list[Finding]:
-    return _training(st, index, b, logged_ms)
+    out = _training(st, index, b, logged_ms)
+    return out + claimed_time_gap(st, "S3", index, logged_ms, what="halt", claimed=b.time)
 
 
 def apply_training_halted(st: PolicyState, index: int, b: TrainingHalted, logged_ms: int) -> None:
@@ -206,14 +248,26 @@ def apply_training_halted(st: PolicyState, index: int, b: TrainingHalted, logged
 def check_training_completed(
     st: PolicyState, index: int, b: TrainingCompleted, logged_ms: int
 ) -> list[Finding]:
-    return _training(st, index, b, logged_ms)
+    out = _training(st, index, b, logged_ms)
+    return out + claimed_time_gap(st, "S3", index, logged_ms, what="completion", claimed=b.time)
 
 
 def check_submission(st: PolicyState, index: int, b: Submission, logged_ms: int) -> list[Finding]:
-    out: list[Finding] = []
+    out = claimed_time_gap(
+        st, "S8", index, logged_ms, what="submission time", claimed=b.submitted_at
+    )
     run = st.runs.get(b.preregistration)
     if run is None:
         return out
+    root = st.runs[run.root]
+    if not root.chain_started and run.level > st.deregulated_level_at(logged_ms):
+        out.append(
+            refused(
+                "S1",
+                (run.index, index),
+                f"run {run.run_id} is submitted, but its training start was never reported: report the start first",
+            )
+        )
     if run.halted is not None:
         out.append(
             refused(
@@ -232,6 +286,20 @@ def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
         return
     marker = st.markers.get((run.cycle, "submission_window_closed"))
     on_time = logged_ms < st.cal.window_closes_ms(run.cycle) and marker is None
-    st.subs[index] = Sub(index, b.preregistration, run.cycle, run.level, logged_ms, on_time)
+    remedied = st.remedied_submission(b.preregistration, b.model_digest, b.remedies)
+    if remedied is not None:
+        # A valid remedy is decided with its batch (docs/policy-notes.md, "Contests
+        # and remedies"): it keeps the on-time status of the model it changes.
+        on_time = remedied.on_time
+    st.subs[index] = Sub(
+        index,
+        b.preregistration,
+        run.cycle,
+        run.level,
+        logged_ms,
+        on_time,
+        model_digest=b.model_digest,
+        remedies=b.remedies,
+    )
     if not on_time:
         st.late.setdefault(run.cycle, []).append(index)
