@@ -9,9 +9,10 @@ rebuilt from the store before the next batch — the store is the truth.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import FormatError
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION
+
+log = logging.getLogger(__name__)
 
 #: Problem slug and HTTP status for each kind of refusal.
 STATUS = {
@@ -69,9 +72,17 @@ class GovernedAdmission:
     """Keeps the replayed state of the log and admits new entries against it."""
 
     def __init__(
-        self, origin: str, leaves: Callable[[], Iterator[bytes]], *, simulated_clock: bool = False
+        self,
+        origin: str,
+        leaves: Callable[[], Iterator[bytes]],
+        *,
+        simulated_clock: bool = False,
+        blobs: Mapping[str, bytes] | None = None,
     ) -> None:
         self.origin = origin
+        #: Revealed documents by SHA-256 (DATA/blobs/sha256): a reveal whose document
+        #: is here and does not match its commitment is refused (S14).
+        self.blobs = blobs
         #: With a simulated clock only a simulation may be logged: the charter
         #: must say so, and everything that shows the log says it too.
         self.simulated_clock = simulated_clock
@@ -134,7 +145,7 @@ class GovernedAdmission:
 
     def _rebuild(self) -> tuple[LogReplay, PolicyEngine]:
         replay = LogReplay(self.origin)
-        engine = PolicyEngine()
+        engine = PolicyEngine(self.blobs)
         self._facets = {}
         self.replayed = 0
         self.replaying = True
@@ -152,8 +163,18 @@ class GovernedAdmission:
                 raise ReplayAborted("the server is stopping")
             # Entries already in the log were admitted when they were appended;
             # replaying them re-checks everything, so a tampered store shows up here.
-            parsed = parse_leaf(leaf)
-            entry = replay.admit(parsed.envelope, index)
+            try:
+                parsed = parse_leaf(leaf)
+                entry = replay.admit(parsed.envelope, index)
+            except (AdmissionError, FormatError) as exc:
+                # An entry that should never have been admitted (forced in by an
+                # operator, or the store was edited): like the auditor, keep its
+                # index without effect, and say so — `frontier-ledger fsck` and
+                # `audit` name it too. The log must not stop because of it.
+                replay.skip(index)
+                log.error("entry %d has no effect: it fails admission: %s", index, exc)
+                self.replayed = index + 1
+                continue
             engine.apply(index, entry.payload, parsed.logged_at_ms)
             self._facets[index] = self._facet_tuple(entry)
             self.replayed = index + 1

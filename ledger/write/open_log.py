@@ -10,6 +10,7 @@ from ledger.keys.entry_signing import EntryKey
 from ledger.keys.log_keys import KeyFiles, load_extra_signers, load_key, write_new_key
 from ledger.ops.clock import Clock, system_clock
 from ledger.ops.datadir import DataDir
+from ledger.read.views import BlobDir
 from ledger.storage.backends import check_no_log, create_store, open_store
 from ledger.write.admission import GovernedAdmission
 from ledger.write.sequencer import LogWriter
@@ -71,7 +72,10 @@ def open_writer(data: DataDir, *, admit: bool = False, clock: Clock | None = Non
         admission = None
         if admit and store.profile == "governed":
             admission = GovernedAdmission(
-                store.origin, store.iter_leaves, simulated_clock=clock is not None
+                store.origin,
+                store.iter_leaves,
+                simulated_clock=clock is not None,
+                blobs=BlobDir(data.root / "blobs" / "sha256"),
             )
         return LogWriter(
             store, signer, clock or system_clock, admission=admission, extra_signers=extra

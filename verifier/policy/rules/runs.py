@@ -254,7 +254,13 @@ def check_training_completed(
 
 def check_submission(st: PolicyState, index: int, b: Submission, logged_ms: int) -> list[Finding]:
     out = claimed_time_gap(
-        st, "S8", index, logged_ms, what="submission time", claimed=b.submitted_at
+        st,
+        "S8",
+        index,
+        logged_ms,
+        what="submission time",
+        claimed=b.submitted_at,
+        consequence=": it is on time or late by when it was logged",
     )
     run = st.runs.get(b.preregistration)
     if run is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import Deregulation, ThresholdPostponement, ThresholdSchedule
 from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
-from verifier.policy.findings import WARNING, Finding, finding, refused
+from verifier.policy.findings import NOTICE, WARNING, Finding, finding, refused
 from verifier.policy.state import PolicyState, flop
 
 
@@ -96,7 +96,22 @@ def check_threshold_postponement(
                 f"the postponement of level {b.level} was logged after the {b.from_cycle - 1} decision date",
             )
         )
-    return out
+    return out + _frozen(st, index, b, logged_ms)
+
+
+def _frozen(st: PolicyState, index: int, b: ThresholdPostponement, logged_ms: int) -> list[Finding]:
+    """S13 notice: the deregulations this postponement stops from taking effect."""
+    lift_dates = {st.cal.lift_ms(cycle) for cycle in range(b.from_cycle, b.to_cycle)}
+    return [
+        finding(
+            "S13",
+            NOTICE,
+            (dereg, index),
+            f"the postponement freezes the deregulation of level {level} (entry {dereg}) that was to take effect on {fmt_date(eff)}",
+        )
+        for eff, level, dereg in st.deregulated
+        if eff in lift_dates and eff > logged_ms
+    ]
 
 
 def apply_threshold_postponement(

@@ -1,0 +1,117 @@
+"""The guarantee under attack: what a cheating lab, regulator or operator can log.
+
+Each attack goes through the ledger's real write path (tests/writepath.py): an
+entry that asks for something the rules forbid is refused at admission with the
+rule named, and the same entry forced in with the operator's key is flagged by
+the audit with that rule — admission and audit are one judgement.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.demo.scenario import load
+from tests.writepath import WritePath, append_scenario
+from verifier.policy.findings import VIOLATION, WARNING, Finding
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+FILES = sorted(SCENARIOS.glob("*.toml"))
+
+
+def attack(tmp_path: Path, name: str, *, force: bool = True) -> WritePath:
+    return append_scenario(tmp_path / "data", load(SCENARIOS / f"{name}.toml"), force=force)
+
+
+def findings(wp: WritePath, rule: str, severity: str = VIOLATION) -> list[Finding]:
+    return [f for f in wp.report.findings if f.rule == rule and f.severity == severity]
+
+
+def test_a_laundered_secret_run_is_refused_approval_and_flagged_when_forced(tmp_path: Path) -> None:
+    """Trained before any pre-registration; plan, start and submission logged after the fact."""
+    wp = attack(tmp_path, "s6_approval_of_a_laundered_run")
+    # The lab's entries are facts and are logged; only the approval is refused.
+    assert {k: v.rule for k, v in wp.refused().items()} == {"decision-acme": "S6"}
+    decision = wp.index_of("decision-acme")
+    (s6,) = findings(wp, "S6")
+    assert s6.indices[-1] == decision and "broke S1" in s6.message
+    start = wp.index_of("start-acme")
+    assert any(start in f.indices for f in findings(wp, "S1"))
+
+
+def test_an_upheld_contest_blocks_approving_the_original_model(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s7_upheld_contest_original_approved")
+    assert {k: v.rule for k, v in wp.refused().items()} == {"decision-acme": "S7"}
+    (s7,) = findings(wp, "S7")
+    assert s7.indices == (
+        wp.index_of("contest-acme"),
+        wp.index_of("resolution-acme"),
+        wp.index_of("decision-acme"),
+    )
+
+
+def test_the_remedy_is_a_new_submission_decided_itself(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s7_remedied_model_approved_clean", force=False)
+    assert wp.refused() == {}
+    assert [f for f in wp.report.findings if f.severity in (VIOLATION, WARNING)] == []
+
+
+def test_a_postponement_freezes_a_deregulation_logged_before_it(tmp_path: Path) -> None:
+    """The run's start is a fact (logged); the audit names the lead time it broke."""
+    wp = attack(tmp_path, "s13_postponement_freezes_deregulation", force=False)
+    assert wp.refused() == {}
+    (s1,) = findings(wp, "S1")
+    assert s1.indices == (wp.index_of("prereg-small"), wp.index_of("start-small"))
+    notices = [f for f in wp.report.findings if f.rule == "S13"]
+    assert [f.indices for f in notices] == [(wp.index_of("dereg-0"), wp.index_of("postpone-2"))]
+
+
+def test_a_decision_naming_a_non_submission_says_which_link_is_broken(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s6_decision_names_a_non_submission")
+    refusal = wp.refused()["decision-bogus"]
+    assert refusal.code == "bad-reference" and refusal.status == 422
+    decision, result = wp.index_of("decision-bogus"), wp.index_of("result-acme")
+    (l4,) = findings(wp, "L4")
+    assert l4.indices == (decision,) and "is an eval_result, not a submission" in l4.message
+    (s6,) = findings(wp, "S6")
+    assert s6.indices == (result, decision)
+    assert f"names entry {result} as its submission, but entry {result} is an eval result" in (
+        s6.message
+    )
+
+
+def test_a_back_dated_submission_is_late_by_the_logs_time(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s8_backdated_submission", force=False)
+    assert wp.refused() == {}
+    (warning,) = findings(wp, "S8", WARNING)
+    assert warning.indices == (wp.index_of("submission-acme"),)
+    assert "late by when it was logged" in warning.message or "on time or late" in warning.message
+
+
+def test_a_submission_without_a_reported_start_is_refused(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s1_submission_without_start")
+    refused = wp.refused()
+    assert refused["submission-acme"].rule == "S1"
+    (s1,) = findings(wp, "S1")
+    assert s1.indices == (wp.index_of("prereg-acme"), wp.index_of("submission-acme"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_admission_and_audit_are_one_judgement(tmp_path: Path, path: Path) -> None:
+    """Refused at admission ⇔ flagged by the audit when forced in, for every scenario."""
+    wp = append_scenario(tmp_path / "data", load(path), force=True)
+    judged: dict[int, list[Finding]] = {}
+    for f in wp.report.findings:
+        if f.severity == VIOLATION and f.indices:
+            judged.setdefault(max(f.indices), []).append(f)
+    for o in wp.outcomes:
+        assert o.index is not None
+        own = judged.get(o.index, [])
+        if o.refusal is None:
+            # Admitted: the audit may report a fact or lateness, never a refusable breach.
+            assert not [f for f in own if f.refusable], (o.label, own)
+        elif o.refusal.rule is not None:
+            assert o.refusal.rule in {f.rule for f in own}, (o.label, o.refusal, own)
+        else:
+            assert {f.rule for f in own} & {"L3", "L4"}, (o.label, o.refusal, own)
