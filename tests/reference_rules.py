@@ -1,0 +1,1576 @@
+"""A second, deliberately plain implementation of Frontier Ledger's audit rules.
+
+Written from the documents alone: design/POLICY.md (the rules), docs/policy-notes.md
+(their readings and the table "Evidence: which entries a finding names"),
+design/FORMATS.md (leaf, DSSE envelope, payload), verifier/entries/payloads.py
+(field names and types, TYPES) and verifier/entries/fields.py (value formats).
+It does not use the project's policy engine or replay; where the two disagree,
+one of them is wrong.
+
+    reference_audit(origin, leaves, now_ms, blobs) -> {(rule, severity, indices)}
+
+covers L2, L3, L4 and S1-S14 (L1 and L5 concern checkpoints and witnesses).
+
+How it is written: every question is answered by scanning the list of entries
+again ("was run R's pre-registration logged before index i?" scans entries[:i]).
+The only pass that remembers anything is admission: whether entry *i* is admitted
+is decided from the entries before it and their own verdicts, in index order,
+because the key set at *i* is "what the entries before i say it is" (POLICY.md).
+"As the log stands before entry i" is ``standing(log, i)``: the same log cut
+after entry i-1.
+
+Readings I had to choose
+========================
+
+Each item quotes the sentence that left a choice open and says what this file does.
+
+Admission (L3, L4)
+------------------
+A1. "An entry that fails any of that is an L3 (or L4 for a reference problem)
+    violation." One finding per failing entry; the checks run in this order and
+    the first failure names the rule: leaf / envelope / payload shape (L3),
+    ``payload.log`` = origin (L3), every signature verifies under a key in force
+    (L3), references (L4), roles and quorum (L3). References come before roles
+    because a lab entry's organisation and a reveal's committer are read from the
+    entry referenced; an entry whose signatures do not verify is reported as L3
+    only, whatever it refers to.
+A2. "each entry's DSSE signatures must be by keys granted ... holding the role":
+    every signature on an envelope must be by a key in force at that index and
+    verify, and every signer must hold the required role: a signature by any other
+    key is not skipped (as signed notes skip unknown keys) but fails the entry.
+    Quorums count distinct key ids (the envelope already forbids two signatures
+    with one key id).
+A3. Board keys: "regulator board (root keys, m-of-n)" and roles include ``board``.
+    The keys holding ``board`` are the charter's root keys plus any key granted
+    the ``board`` role; key_grant, key_revoke and log_key_change need
+    ``board_quorum`` signatures, all by board keys.
+A4. "not revoked before it": a revocation is final; a later key_grant of the same
+    key id does not bring it back. Revoking a key that is not in force is admitted
+    (harmless). A second grant of a key in force adds its roles to the ones it has.
+A5. A key_grant whose ``keyid`` is not the hex SHA-256 of its ``public_key`` is an
+    L3 violation, as is a charter root key with that mismatch (FORMATS.md: "keyid =
+    hex SHA-256 of the raw Ed25519 public key").
+A6. log_key_change: its ``new_vkey`` (and ``new_mldsa_vkey``) must be named by the
+    origin, carry signature type 0x01 (0x06) and the C2SP key ID
+    SHA-256(name || 0x0A || type || key)[:4] (fields.py: "The key itself (type
+    byte, key ID, name) is checked when the entry is replayed"); otherwise L3.
+    ``old_key_hash`` and ``overlap_end`` are not checked (the auditor has no log key).
+A7. A charter anywhere but index 0 is an L3 violation. If entry 0 is not an
+    admitted charter, the findings are L3 violation (0), L3 not_auditable () and
+    L2; nothing else is judged (no key can be trusted). An empty log has no findings.
+A8. The envelope's payloadType version must be 1, like the payload's ``v``.
+A9. Roles: ``contester:<org>`` of any organisation may sign a contest_finding (the
+    finding names no organisation); ``log`` signs schedule markers; a reveal's
+    signers must each have signed the entry it reveals and be in force at the
+    reveal. No ``organisation`` entry is required before a ``lab:<org>`` key signs.
+A10. L2 compares every leaf that parses; an entry logged out of order is still
+    admitted and its own ``logged_at`` is used as its time.
+
+Calendar and levels
+-------------------
+C1. A calendar month-day that does not exist in a year (02-29) is read as the last
+    day of February. The deadline of cycle Y is the first deadline month-day on or
+    after the lift day of Y, the decision day the first decision month-day on or
+    after that deadline (with the default calendar: all in year Y).
+C2. An instant equal to a deadline counts as after it: the window is open while
+    logged_at < end of the deadline day; a late decision is in time while
+    logged_at < the later of (end of the decision day, the submission) + limit; a
+    reply while logged_at < finding + reply limit; a reveal while < commitment +
+    reveal deadline. Time-dependent findings fire once now_ms reaches that bound.
+C3. Marker deadlines: ``submission_window_closed`` is due at the end of the deadline
+    day, ``decision_due`` at the end of the decision day ("which deadline passed"),
+    ``lift_date`` at the start of the lift day.
+C4. The cycle of a submission is the ``cycle`` of the preregistration it names
+    (not the cycle in which it was logged).
+C5. The frontier level before the first cycle's lift is initial_frontier_level - 1;
+    from it, the initial level; a threshold_schedule takes effect ("a lift") on its
+    date when it is on a lift date, its cycle was not postponed by a postponement
+    logged before that date, and its level is at most one above the frontier just
+    before that date (several schedules on one date are each judged against the
+    frontier before that date). A schedule at or below the frontier is a change of
+    that level's cap. Schedules that break S12 (notice) still take effect.
+C6. Postponements postpone the lift of every cycle C with from_cycle <= C <
+    to_cycle; their ``level`` field is informative and not compared. A postponed
+    schedule never takes effect: the lift in to_cycle needs a schedule of its own.
+C7. The cap of level L at time t: the latest schedule for L in effect by t, else
+    the charter's level table (first row for L), else no cap. A level below the
+    initial frontier is always lifted; a level above it is lifted from the first
+    schedule for it that takes effect.
+C8. Deregulated level in force at t: the highest level of a deregulation in force
+    by t, or -1 (nothing deregulated) when there is none: with no deregulation
+    every run is "above the deregulated level".
+C9. "As the log stands when the question is asked": for a finding about entry i,
+    the entries before i (plus i). For findings that depend on now_ms, the whole log.
+
+Rules
+-----
+R1. S1 lead time: "counted from the pre-registration's logged_at to the claimed
+    start" and "start (start as above)" in the table: the start used is
+    min(claimed, logged_at). P is the version the training_started names.
+R2. S1 submission without a start: the deregulated level is taken at the
+    submission's logged_at; "any version" is the named version and its earlier
+    versions (the notes' definition of a run); P is the version the submission
+    names.
+R3. S2 applies to every pre-registration and every start (deregulated levels too).
+    The cap for S2's pre-registration check is the cap in force at planned_start as
+    the log stands at the pre-registration.
+R4. S3 applies to every run; its cap is the cap in force for the version's level at
+    the event's logged_at; with no cap only the plan is compared (S2 reports the
+    missing cap).
+R5. S4 "after any version of the run started": a training_started logged (by index)
+    before the amendment on the amended version or one of its earlier versions.
+    When several amendments precede, A' is the first of them (one finding each A).
+R6. S5 is read literally from the table: a halt H naming the very version P the
+    submission names, logged before it; H is the first such halt.
+R7. S6 link 3: S1-S5 violations found by auditing the log cut just before D; a
+    finding is "on an entry of that run" when it names any of: the named version,
+    its earlier versions, training events naming those versions, the submission.
+    All of them and D make one finding. S6 link 1 is reported whenever the decision
+    fails admission (L4) at its ``submission`` reference (see A1 for the order).
+R8. S6 link 2 and S10 apply to every decision, approval or rejection.
+R9. S7: a cited result about another submission does not count as passing; every
+    failing cited result is named, whichever submission it is about. A contest is
+    judged by its first resolution logged before D. The suite's level list is not
+    compared with the run's level (S7 does not ask for it).
+R10. S7 "unresolved" means no resolution logged before the approval; a decision
+    need not cite the resolutions (``findings``) for them to count.
+R11. S8: any admitted ``submission_window_closed`` marker of the cycle logged
+    before a submission makes it late, even a marker logged too early.
+R12. S8/S9 judge every decision of a submission (the first and any repeats); S10
+    reports the repeats. "Undecided" means no decision in the whole log.
+R13. S9 "earlier late E of its cycle": a late submission of the same cycle with a
+    lower index, not decided before D; one finding per such E.
+R14. S10: a repeated decision or resolution is named against the first one;
+    "resolved by R after it" looks at the first resolution only; a result after
+    the decision is named against the first decision of S.
+R15. S11 "a decision date passed with a lift T scheduled next": for each schedule T
+    on the lift date of cycle Y+1 that raises the level (level above the frontier
+    just before its date), once the decision day of cycle Y has passed: no
+    approval (any admitted decision "approved") of a submission whose version has
+    level T.level - 1 logged by the end of that decision day, and no postponement
+    covering cycle Y+1 logged before the lift. T need not have been logged before
+    the decision date. A postponement logged after the decision day is only the
+    S11 warning.
+R16. S11 "postponement P logged after the decision date before the lift": P's
+    logged_at is at or after the end of the decision day of from_cycle - 1 (also
+    when it comes after the lift). With the default calendar (decision 12-31, lift
+    01-01) the decision day ends at the lift instant, so "after the decision date,
+    before the lift" is an empty window.
+R17. S11 "lift T into a cycle postponed by P": P logged (by index) before T and T's
+    date in a cycle P postpones.
+R18. S12 applies to threshold_schedule and deregulation; no v1 entry is a "rule
+    change" (a charter is only entry 0).
+R19. S13 retroactive: the start of the effective date is before the entry's
+    logged_at. "Above frontier - lag" is judged as the log stands at X; it may fire
+    together with the (P, X) finding.
+R20. S13 "P freezes X logged before it": X would be in force as the log stands just
+    before P and is not once P is counted.
+R21. S14: a sealed document is any Document with ``sealed`` true (plan, public and
+    secret suite documents, report, evidence). A reveal matches when the revealed
+    content recomputes one of the entry's sealed commitments; an entry with no
+    sealed document cannot match (violation even without the blob); a blob that
+    does not hash to ``content_sha256`` counts as unavailable (not_auditable).
+R22. S14 "unrevealed after the reveal deadline": judged at now_ms like the other
+    time-dependent findings: now_ms has reached the commitment's logged_at +
+    reveal_deadline_days and no admitted reveal naming the entry is in the log
+    (a reveal counts whether or not it matches; a mismatch is its own violation).
+    A reveal logged after the deadline therefore clears the warning; nothing
+    reports it as late. The documents do not say from when the reveal deadline
+    is counted; this file counts it from the commitment entry's logged_at. One
+    warning per entry, even when it holds two sealed documents.
+
+Where the documents disagree with each other
+--------------------------------------------
+D1. POLICY.md's charter row lists "the roles each entry type requires"; the
+    Charter payload has no such field and payloads.py says "The charter may not
+    override these". This file uses TYPES.
+D2. POLICY.md's key_grant row lists "organisation"; the payload has ``holder`` (a
+    name) and the organisation lives in the role (``lab:<org>``).
+D3. POLICY.md's S1 says "the claimed start", the notes' S1 says "counted from the
+    pre-registration's logged_at to the claimed start", but the evidence table and
+    "Claimed times" say the start counts at min(claimed, logged). Reading R1.
+D4. S12 in POLICY.md requires notice for a postponement; the notes exempt it.
+    The notes win (R18).
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from verifier.core.leaf import pae, parse_leaf
+from verifier.entries.codec import parse_payload, references
+from verifier.entries.fields import parse_date, parse_flop, parse_time
+from verifier.entries.payloads import TYPES, Charter, Document
+
+Finding = tuple[str, str, tuple[int, ...]]
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+COMMITMENT_PREFIX = b"frontier-ledger/commitment/v1\n"
+TRAINING_EVENTS = ("training_started", "training_halted", "training_completed")
+UPHELD = ("upheld", "upheld_in_part")
+NO_BLOBS: Mapping[str, bytes] = MappingProxyType({})
+
+
+def finding(rule: str, severity: str, *indices: int) -> Finding:
+    """'a finding names ... the entry indices that prove it ... in ascending order
+    without repeats' (notes, "Evidence")."""
+    return (rule, severity, tuple(sorted(set(indices))))
+
+
+# == The log as read =========================================================
+
+
+@dataclass
+class Entry:
+    """One leaf as read: its time, its typed payload, its signatures, and the
+    admission verdict (set once, in index order)."""
+
+    index: int
+    logged_at: int | None = None  # milliseconds; None when the leaf does not parse
+    type: str | None = None  # None when the leaf or payload does not parse
+    log: str = ""
+    body: Any = None
+    payload_type: str = ""
+    payload: bytes = b""
+    signatures: tuple[tuple[str, bytes], ...] = ()  # (keyid, signature)
+    parse_error: str | None = None
+    verdict: tuple[str, str] | None = None  # (rule, reason) when not admitted
+    admitted: bool = False
+
+
+@dataclass
+class Log:
+    origin: str
+    entries: list[Entry]
+    now_ms: int
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def charter(self) -> Charter:
+        return self.entries[0].body
+
+
+def read_entry(index: int, data: bytes) -> Entry:
+    """FORMATS.md "Leaf": '{"envelope": {DSSE}, "logged_at": ..., "v": 1}'; "Envelope":
+    payloadType 'application/vnd.frontier-ledger.<type>.v1+json'; "Payload": 'Unknown
+    types and versions fail closed'."""
+    try:
+        leaf = parse_leaf(data)
+    except ValueError as exc:
+        return Entry(index, parse_error=f"not a valid leaf: {exc}")
+    env = leaf.envelope
+    entry = Entry(
+        index,
+        logged_at=leaf.logged_at_ms,
+        payload_type=env.payload_type,
+        payload=env.payload,
+        signatures=tuple((s.keyid, s.sig) for s in env.signatures),
+    )
+    if env.type_version != 1:
+        entry.parse_error = f"payloadType version {env.type_version} is not 1"
+        return entry
+    try:
+        payload = parse_payload(env.payload, expected_type=env.entry_type)
+    except ValueError as exc:
+        entry.parse_error = f"payload: {exc}"
+        return entry
+    entry.type, entry.log, entry.body = payload.type, payload.log, payload.body
+    return entry
+
+
+def standing(log: Log, n: int) -> Log:
+    """The log as it stood before entry *n* was appended: entries[:n]."""
+    return Log(log.origin, log.entries[:n], log.now_ms, log.blobs)
+
+
+def admitted(log: Log, *types: str, before: int | None = None) -> list[Entry]:
+    """Admitted entries of the given types (all types if none), in index order."""
+    end = len(log.entries) if before is None else before
+    return [e for e in log.entries[:end] if e.admitted and (not types or e.type in types)]
+
+
+def at(log: Log, index: int) -> Entry:
+    return log.entries[index]
+
+
+# == Time and the calendar ===================================================
+
+
+def start_of(day: dt.date) -> int:
+    """Milliseconds at 00:00:00 UTC of *day*."""
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()) * 1000
+
+
+def end_of(day: dt.date) -> int:
+    """The end of *day*: 00:00:00 UTC of the next day (exclusive)."""
+    return start_of(day + dt.timedelta(days=1))
+
+
+def month_day(year: int, mmdd: str) -> dt.date:
+    """MM-DD in *year*; 02-29 in a common year is read as 02-28 (reading C1)."""
+    month, day = int(mmdd[:2]), int(mmdd[3:])
+    if (month, day) == (2, 29) and not calendar.isleap(year):
+        day = 28
+    return dt.date(year, month, day)
+
+
+def first_on_or_after(day: dt.date, mmdd: str) -> dt.date:
+    candidate = month_day(day.year, mmdd)
+    return candidate if candidate >= day else month_day(day.year + 1, mmdd)
+
+
+def lift_day(charter: Charter, cycle: int) -> dt.date:
+    """'Cycle Y is named by the year of its lift date.'"""
+    return month_day(cycle, charter.calendar.lift)
+
+
+def deadline_day(charter: Charter, cycle: int) -> dt.date:
+    return first_on_or_after(lift_day(charter, cycle), charter.calendar.submission_deadline)
+
+
+def decision_day(charter: Charter, cycle: int) -> dt.date:
+    return first_on_or_after(deadline_day(charter, cycle), charter.calendar.decision)
+
+
+def window_close(charter: Charter, cycle: int) -> int:
+    """'the submission window closes at the end of the deadline day'."""
+    return end_of(deadline_day(charter, cycle))
+
+
+def is_lift_date(charter: Charter, day: dt.date) -> bool:
+    return day == lift_day(charter, day.year)
+
+
+def cycle_containing(charter: Charter, day: dt.date) -> int:
+    """The cycle whose lift day is the last one on or before *day*."""
+    return day.year if day >= lift_day(charter, day.year) else day.year - 1
+
+
+def effective_date(e: Entry) -> dt.date:
+    return parse_date(e.body.effective_date, "effective_date")
+
+
+def effective_ms(e: Entry) -> int:
+    """A threshold change or deregulation takes effect at the start of its date."""
+    return start_of(effective_date(e))
+
+
+def claimed_ms(e: Entry) -> int:
+    """The time a payload claims: ``time`` of a training event, ``submitted_at``."""
+    text = e.body.submitted_at if e.type == "submission" else e.body.time
+    return parse_time(text, "claimed time")
+
+
+def start_ms(t: Entry) -> int:
+    """'A start counts at the earlier of its claimed time and the logged_at of its
+    training_started entry'."""
+    return min(claimed_ms(t), t.logged_at)
+
+
+def tolerance_ms(log: Log) -> int:
+    """'report_tolerance_hours, 48 hours when the charter does not say'."""
+    return log.charter.report_tolerance_hours * HOUR_MS
+
+
+def claim_is_far(log: Log, e: Entry) -> bool:
+    """'A claimed time more than the charter's reporting tolerance ... before or after
+    its entry's logged_at is a warning'."""
+    return abs(claimed_ms(e) - e.logged_at) > tolerance_ms(log)
+
+
+# == Admission: L3 and L4 ====================================================
+
+
+def b64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def signature_verifies(public_key: bytes, e: Entry, sig: bytes) -> bool:
+    """FORMATS.md: 'Signatures are over PAE = "DSSEv1 " + len(type) + " " + type + " "
+    + len(body) + " " + body'."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(sig, pae(e.payload_type, e.payload))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def keys_in_force(log: Log, i: int) -> dict[str, tuple[bytes, set[str]]]:
+    """POLICY.md: 'Every key is granted in the log before it signs anything, with the
+    roles it may sign for ...; revocation is an entry too. ... The key set at index i
+    is what the entries before i say it is'. Root keys hold ``board`` (A3); a
+    revocation is final (A4). Returns keyid -> (public key, roles)."""
+    keys: dict[str, tuple[bytes, set[str]]] = {}
+    for root in log.charter.root_keys:
+        keys[root.keyid] = (b64(root.public_key), {"board"})
+    for grant in admitted(log, "key_grant", before=i):
+        public_key, roles = keys.get(grant.body.keyid, (b64(grant.body.public_key), set()))
+        keys[grant.body.keyid] = (public_key, roles | set(grant.body.roles))
+    for revoke in admitted(log, "key_revoke", before=i):
+        keys.pop(revoke.body.keyid, None)
+    return keys
+
+
+def charter_problem(log: Log) -> str | None:  # noqa: PLR0911 - one return per check
+    """POLICY.md: "charter | board (index 0)", with "root keys and quorum"; L3: "key
+    management entries meet the board quorum". Entry 0 must be a charter for this
+    origin signed by board_quorum of its own root keys (reading A5)."""
+    e = at(log, 0)
+    if e.parse_error:
+        return e.parse_error
+    if e.type != "charter":
+        return "entry 0 is not a charter"
+    if e.log != log.origin:
+        return "the charter is for another log"
+    roots: dict[str, bytes] = {}
+    for root in e.body.root_keys:
+        public_key = b64(root.public_key)
+        if hashlib.sha256(public_key).hexdigest() != root.keyid:
+            return f"root key {root.name}: keyid is not the SHA-256 of its public key"
+        roots[root.keyid] = public_key
+    for keyid, sig in e.signatures:
+        if keyid not in roots:
+            return "the charter is signed by a key that is not one of its root keys"
+        if not signature_verifies(roots[keyid], e, sig):
+            return "a signature on the charter does not verify"
+    if len(e.signatures) < e.body.board_quorum:
+        return "the charter lacks the board quorum of root-key signatures"
+    return None
+
+
+def vkey_problem(vkey: str, origin: str, sig_type: int) -> str | None:
+    """FORMATS.md: 'vkey = <name>+<8 lowercase hex keyid>+<base64(type || pubkey)>';
+    'key ID = SHA-256(name || 0x0A || type || pubkey)[:4]'; 'the log key's name = the
+    origin' (reading A6)."""
+    name, keyid, key_b64 = vkey.split("+", 2)
+    key = b64(key_b64)
+    if name != origin:
+        return "the new log key is not named by the origin"
+    if key[0] != sig_type:
+        return f"the new log key is not of signature type {sig_type:#04x}"
+    if hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex() != keyid:
+        return "the new log key's key ID does not match the key"
+    return None
+
+
+def content_problem(log: Log, e: Entry) -> str | None:
+    """Checks of a payload's own fields that the parser cannot make (readings A5, A6)."""
+    if e.type == "key_grant" and hashlib.sha256(b64(e.body.public_key)).hexdigest() != (
+        e.body.keyid
+    ):
+        return "key_grant: keyid is not the SHA-256 of public_key"
+    if e.type == "log_key_change":
+        problem = vkey_problem(e.body.new_vkey, log.origin, 0x01)
+        if problem is None and e.body.new_mldsa_vkey is not None:
+            problem = vkey_problem(e.body.new_mldsa_vkey, log.origin, 0x06)
+        return problem
+    return None
+
+
+def reference_problem(log: Log, e: Entry, field_name: str | None = None) -> str | None:
+    """L4: 'references point backwards to an entry of the right type'; the table: 'a
+    reference in i is not backwards, or to a wrong type, or to an entry that failed
+    its checks'. With *field_name*, only the references in that field."""
+    for path, target, allowed in references(e.body):
+        if field_name is not None and path.split("[")[0] != field_name:
+            continue
+        if target >= e.index:
+            return f"{path} names entry {target}, which is not earlier"
+        referenced = at(log, target)
+        if not referenced.admitted:
+            return f"{path} names entry {target}, which failed its own checks"
+        if referenced.type not in allowed:
+            return f"{path} names entry {target}, a {referenced.type}, not a {'/'.join(allowed)}"
+    return None
+
+
+def lab_org(log: Log, e: Entry) -> str:
+    """'the org of a preregistration is its org field; training events and submissions
+    take the org of the preregistration they reference'."""
+    if e.type == "preregistration":
+        return e.body.org
+    return at(log, e.body.preregistration).body.org
+
+
+def role_problem(log: Log, e: Entry, keys: dict[str, tuple[bytes, set[str]]]) -> str | None:
+    """POLICY.md: 'A lab key signs only for its own organisation'; TYPES gives the role
+    each type requires; 'key management entries meet the board quorum'; "decision |
+    regulator (quorum if the charter says so)"; "reveal | the committer"."""
+    required = TYPES[e.type][1]
+    signers = [keyid for keyid, _ in e.signatures]
+    charter = log.charter
+    if required == "committer":
+        committers = {keyid for keyid, _ in at(log, e.body.commitment).signatures}
+        if not set(signers) <= committers:
+            return "a reveal must be signed by a key that signed the entry it reveals"
+        return None
+    if required == "lab":
+        role = f"lab:{lab_org(log, e)}"
+    elif required == "contester":
+        role = "contester:"
+    else:
+        role = required
+    for keyid in signers:
+        roles = keys[keyid][1]
+        holds = any(r.startswith(role) for r in roles) if role == "contester:" else role in roles
+        if not holds:
+            return f"{e.type} signed by a key without the role {role}"
+    if required == "board" and len(signers) < charter.board_quorum:
+        return f"{e.type} lacks the board quorum ({charter.board_quorum})"
+    if e.type == "decision" and len(signers) < charter.decision_quorum:
+        return f"decision lacks the decision quorum ({charter.decision_quorum})"
+    return None
+
+
+def admission_problem(log: Log, i: int) -> tuple[str, str] | None:  # noqa: PLR0911 - one per check
+    """L3: 'every entry's envelope verifies under a key granted for that role at that
+    index, not revoked before it; key management entries meet the board quorum.'
+    L4: 'references point backwards to an entry of the right type.' Order: A1."""
+    e = at(log, i)
+    if e.parse_error:
+        return ("L3", e.parse_error)
+    if e.type == "charter":
+        return ("L3", "a charter may only be entry 0")
+    if e.log != log.origin:
+        return ("L3", f"payload.log is {e.log!r}, not this log's origin")
+    problem = content_problem(log, e)
+    if problem:
+        return ("L3", problem)
+    keys = keys_in_force(log, i)
+    for keyid, sig in e.signatures:
+        if keyid not in keys:
+            return ("L3", f"signed by key {keyid[:12]}…, which is not in force at {i}")
+        if not signature_verifies(keys[keyid][0], e, sig):
+            return ("L3", f"the signature of key {keyid[:12]}… does not verify")
+    problem = reference_problem(log, e)
+    if problem:
+        return ("L4", problem)
+    problem = role_problem(log, e, keys)
+    if problem:
+        return ("L3", problem)
+    return None
+
+
+def read_log(origin: str, leaves: Sequence[bytes], now_ms: int, blobs: Mapping[str, bytes]) -> Log:
+    """Read every leaf, then decide admission in index order: each verdict is a
+    function of the entries before it and their verdicts."""
+    log = Log(origin, [read_entry(i, data) for i, data in enumerate(leaves)], now_ms, blobs)
+    problem = charter_problem(log)
+    if problem:
+        log.entries[0].verdict = ("L3", problem)
+        return log
+    log.entries[0].admitted = True
+    for i in range(1, len(log.entries)):
+        verdict = admission_problem(log, i)
+        log.entries[i].verdict = verdict
+        log.entries[i].admitted = verdict is None
+    return log
+
+
+def l2_findings(log: Log) -> set[Finding]:
+    """L2: '`logged_at` never decreases with the index.' Table: 'entry i logged before
+    the latest logged_at so far' names i-1, i."""
+    out = set()
+    for e in log.entries:
+        earlier = [p.logged_at for p in log.entries[: e.index] if p.logged_at is not None]
+        if e.logged_at is not None and earlier and e.logged_at < max(earlier):
+            out.add(finding("L2", "violation", e.index - 1, e.index))
+    return out
+
+
+def admission_findings(log: Log) -> set[Finding]:
+    """Table: 'L3 violation: i is not a valid leaf, or fails its signature, schema,
+    origin, role or quorum checks'; 'L4 violation: a reference in i is not backwards,
+    or to a wrong type, or to an entry that failed its checks'."""
+    return {finding(e.verdict[0], "violation", e.index) for e in log.entries if e.verdict}
+
+
+# == Runs ====================================================================
+
+
+def prereg_of(log: Log, e: Entry) -> Entry:
+    """The preregistration a training event or submission names."""
+    return at(log, e.body.preregistration)
+
+
+def run_versions(log: Log, p: Entry) -> list[Entry]:
+    """'A run is the pre-registration the submission names together with its earlier
+    versions (supersedes).'"""
+    versions = [p]
+    while versions[-1].body.supersedes is not None:
+        versions.append(at(log, versions[-1].body.supersedes))
+    return versions
+
+
+def first_version(log: Log, p: Entry) -> Entry:
+    """'the same first pre-registration through supersedes'."""
+    return run_versions(log, p)[-1]
+
+
+def reported_flop(e: Entry) -> int:
+    text = e.body.final_flop if e.type == "submission" else e.body.cumulative_flop
+    return parse_flop(text, "flop")
+
+
+def sealed_documents(e: Entry) -> list[Document]:
+    """Every Document with ``sealed`` true in a payload (reading R21)."""
+    docs = [getattr(e.body, f.name) for f in dataclasses.fields(e.body)]
+    return [d for d in docs if isinstance(d, Document) and d.sealed]
+
+
+# == Thresholds, the frontier, caps, deregulation ===========================
+
+
+def postponements_of_cycle(log: Log, cycle: int, logged_before: int) -> list[Entry]:
+    """Postponements (admitted in *log*) logged before *logged_before* that postpone
+    the lift of *cycle*: from_cycle <= cycle < to_cycle (reading C6)."""
+    return [
+        p
+        for p in admitted(log, "threshold_postponement")
+        if p.logged_at is not None
+        and p.logged_at < logged_before
+        and p.body.from_cycle <= cycle < p.body.to_cycle
+    ]
+
+
+def frontier_from(charter: Charter, lifts: list[Entry], t: int) -> int:
+    """The frontier level at instant *t* given the schedules that take effect."""
+    first_lift = start_of(lift_day(charter, charter.first_cycle))
+    level = (
+        charter.initial_frontier_level if t >= first_lift else charter.initial_frontier_level - 1
+    )
+    for lift in lifts:
+        if effective_ms(lift) <= t:
+            level = max(level, lift.body.level)
+    return level
+
+
+def schedules_in_effect(log: Log) -> list[Entry]:
+    """S11: 'a lift to level L+1 takes effect only on a lift date'; notes: 'A lift whose
+    cycle was postponed (before it took effect) does not happen'; 'skipping a level' is
+    a violation. Reading C5: walk the admitted schedules by date."""
+    charter = log.charter
+    schedules = sorted(
+        admitted(log, "threshold_schedule"), key=lambda t: (effective_ms(t), t.index)
+    )
+    in_effect: list[Entry] = []
+    for t in schedules:
+        day = effective_date(t)
+        if not is_lift_date(charter, day):
+            continue
+        if postponements_of_cycle(log, cycle_containing(charter, day), effective_ms(t)):
+            continue
+        if t.body.level > frontier_from(charter, in_effect, effective_ms(t) - 1) + 1:
+            continue
+        in_effect.append(t)
+    return in_effect
+
+
+def frontier_at(log: Log, t: int) -> int:
+    """The level in force at instant *t*, 'given every postponement logged before'."""
+    return frontier_from(log.charter, schedules_in_effect(log), t)
+
+
+def cap_at(log: Log, level: int, t: int) -> int | None:
+    """'the cap in force for its level' at *t* (reading C7); None: the level has no cap."""
+    scheduled = [
+        s for s in schedules_in_effect(log) if s.body.level == level and effective_ms(s) <= t
+    ]
+    if scheduled:
+        latest = max(scheduled, key=lambda s: (effective_ms(s), s.index))
+        return parse_flop(latest.body.cap_flop, "cap_flop")
+    for row in log.charter.levels:
+        if row.level == level:
+            return parse_flop(row.cap_flop, "cap_flop")
+    return None
+
+
+def level_lifted_at(log: Log, level: int, t: int) -> bool:
+    """Notes S2: 'the start against the level's lift (the initial frontier level is
+    trainable from the first cycle's lift date; lower levels always)'."""
+    charter = log.charter
+    if level < charter.initial_frontier_level:
+        return True
+    if level == charter.initial_frontier_level:
+        return t >= start_of(lift_day(charter, charter.first_cycle))
+    return any(s.body.level == level and effective_ms(s) <= t for s in schedules_in_effect(log))
+
+
+def on_postponed_lift_date(log: Log, x: Entry) -> list[Entry]:
+    """The postponements (logged before the lift took effect) of the lift on x's date,
+    if x's effective date is a lift date."""
+    day = effective_date(x)
+    if not is_lift_date(log.charter, day):
+        return []
+    return postponements_of_cycle(log, cycle_containing(log.charter, day), effective_ms(x))
+
+
+def deregulation_in_force_rule(log: Log, x: Entry) -> bool:
+    """Notes: 'counting only deregulations that, as the log stands when the question is
+    asked, do not take effect on a lift date whose lift was postponed (before it took
+    effect), and deregulate at most frontier - lag, the frontier being the level in
+    force on their effective date given every postponement logged before that date.'"""
+    if on_postponed_lift_date(log, x):
+        return False
+    return x.body.level <= frontier_at(log, effective_ms(x)) - log.charter.deregulation_lag
+
+
+def deregulated_level_at(log: Log, t: int) -> int:
+    """'The deregulated level in force at a time t is the highest level of a
+    deregulation that took effect by t' (-1: none, reading C8)."""
+    levels = [
+        x.body.level
+        for x in admitted(log, "deregulation")
+        if effective_ms(x) <= t and deregulation_in_force_rule(log, x)
+    ]
+    return max(levels, default=-1)
+
+
+# == S1 ======================================================================
+
+
+def s1_start_without_lead_time(log: Log) -> set[Finding]:
+    """S1: 'every run above the deregulated cap has a pre-registration logged before its
+    training_started (by index and by time), at least the charter's pre-registration
+    lead time before the claimed start.' Notes: 'applies to runs above the deregulated
+    level on the day they start'; table: 'started (start as above) before its
+    pre-registration P was logged, or less than the lead time after' -> P, start."""
+    out = set()
+    lead = log.charter.preregistration_lead_days * DAY_MS
+    for t in admitted(log, "training_started"):
+        p = prereg_of(log, t)
+        start = start_ms(t)
+        if p.body.level <= deregulated_level_at(standing(log, t.index), start):
+            continue
+        if start < p.logged_at + lead:
+            out.add(finding("S1", "violation", p.index, t.index))
+    return out
+
+
+def s1_submission_without_start(log: Log) -> set[Finding]:
+    """Notes: 'a submission whose run (any version) has no training_started logged
+    before it is an S1 violation' (for 'A run above the deregulated level that is
+    submitted'); table: -> P, S (reading R2)."""
+    out = set()
+    for s in admitted(log, "submission"):
+        p = prereg_of(log, s)
+        if p.body.level <= deregulated_level_at(standing(log, s.index), s.logged_at):
+            continue
+        versions = {v.index for v in run_versions(log, p)}
+        starts = [
+            t
+            for t in admitted(log, "training_started", before=s.index)
+            if t.body.preregistration in versions
+        ]
+        if not starts:
+            out.add(finding("S1", "violation", p.index, s.index))
+    return out
+
+
+def s1_claimed_start_far(log: Log) -> set[Finding]:
+    """Table: 'training_started T claims a time beyond the reporting tolerance from its
+    logged_at' -> warning T."""
+    return {
+        finding("S1", "warning", t.index)
+        for t in admitted(log, "training_started")
+        if claim_is_far(log, t)
+    }
+
+
+# == S2 ======================================================================
+
+
+def s2_plan_above_cap(log: Log) -> set[Finding]:
+    """S2: 'planned FLOP <= the cap in force for its level on the start date'. Table:
+    'pre-registration P at a level with no cap, or planning more than the cap at its
+    planned start' -> P."""
+    out = set()
+    for p in admitted(log, "preregistration"):
+        planned_start = parse_time(p.body.planned_start, "planned_start")
+        cap = cap_at(standing(log, p.index), p.body.level, planned_start)
+        if cap is None or parse_flop(p.body.planned_flop, "planned_flop") > cap:
+            out.add(finding("S2", "violation", p.index))
+    return out
+
+
+def s2_start_before_lift_or_above_cap(log: Log) -> set[Finding]:
+    """S2: 'training starts on or after that level's effective date.' Table: 'start T
+    before the level's lift, or plan above the cap in force at the start' -> P, T."""
+    out = set()
+    for t in admitted(log, "training_started"):
+        p = prereg_of(log, t)
+        before_t = standing(log, t.index)
+        start = start_ms(t)
+        cap = cap_at(before_t, p.body.level, start)
+        planned = parse_flop(p.body.planned_flop, "planned_flop")
+        if not level_lifted_at(before_t, p.body.level, start) or cap is None or planned > cap:
+            out.add(finding("S2", "violation", p.index, t.index))
+    return out
+
+
+# == S3 ======================================================================
+
+
+def exceeds_plan_or_cap(log: Log, e: Entry) -> bool:
+    """S3: 'actual cumulative FLOP (submission, halts) <= planned x (1 + tolerance) and
+    <= the cap' (reading R4)."""
+    p = prereg_of(log, e)
+    flop = reported_flop(e)
+    allowed = parse_flop(p.body.planned_flop, "planned_flop") * (
+        1 + Fraction(log.charter.compute_tolerance)
+    )
+    cap = cap_at(standing(log, e.index), p.body.level, e.logged_at)
+    return flop > allowed or (cap is not None and flop > cap)
+
+
+def s3_excess(log: Log) -> set[Finding]:
+    """Table: 'a training event or submission E reports cumulative FLOP above plan x
+    (1 + tolerance) or above the cap, and E is not a halt' -> violation P, E; 'a halt H
+    reports such an excess (the required reaction)' -> notice P, H."""
+    out = set()
+    for e in admitted(log, *TRAINING_EVENTS, "submission"):
+        if exceeds_plan_or_cap(log, e):
+            severity = "notice" if e.type == "training_halted" else "violation"
+            out.add(finding("S3", severity, prereg_of(log, e).index, e.index))
+    return out
+
+
+def s3_claimed_time_far(log: Log) -> set[Finding]:
+    """Table: 'a halt or completion E claims a time beyond the reporting tolerance' ->
+    warning E."""
+    return {
+        finding("S3", "warning", e.index)
+        for e in admitted(log, "training_halted", "training_completed")
+        if claim_is_far(log, e)
+    }
+
+
+# == S4 ======================================================================
+
+
+def amendments_of(log: Log, p: Entry, before: int) -> list[Entry]:
+    return [
+        a for a in admitted(log, "preregistration", before=before) if a.body.supersedes == p.index
+    ]
+
+
+def s4_amendment_after_start(log: Log) -> set[Finding]:
+    """S4: 'amendments (supersedes) only before training starts'. Notes: 'forbids
+    amendments once any version of the run has started'. Table: 'amendment A of P
+    after any version of the run started' -> P, A (reading R5)."""
+    out = set()
+    for a in admitted(log, "preregistration"):
+        if a.body.supersedes is None:
+            continue
+        p = at(log, a.body.supersedes)
+        versions = {v.index for v in run_versions(log, p)}
+        started = [
+            t
+            for t in admitted(log, "training_started", before=a.index)
+            if t.body.preregistration in versions
+        ]
+        if started:
+            out.add(finding("S4", "violation", p.index, a.index))
+    return out
+
+
+def s4_amendment_of_amended(log: Log) -> set[Finding]:
+    """Notes: 'an amendment of an already-amended version is a warning'. Table:
+    'amendment A of a version P already amended by A'' -> P, A', A."""
+    out = set()
+    for a in admitted(log, "preregistration"):
+        if a.body.supersedes is None:
+            continue
+        p = at(log, a.body.supersedes)
+        earlier = amendments_of(log, p, a.index)
+        if earlier:
+            out.add(finding("S4", "warning", p.index, earlier[0].index, a.index))
+    return out
+
+
+def s4_event_on_amended_version(log: Log) -> set[Finding]:
+    """Table: 'a training event E refers to a version P amended by A'' -> P, A', E."""
+    out = set()
+    for e in admitted(log, *TRAINING_EVENTS):
+        p = prereg_of(log, e)
+        earlier = amendments_of(log, p, e.index)
+        if earlier:
+            out.add(finding("S4", "warning", p.index, earlier[0].index, e.index))
+    return out
+
+
+def s4_second_start(log: Log) -> set[Finding]:
+    """Table: 'a second training_started T2 for the same version (first T1)' -> T1, T2."""
+    out = set()
+    for t in admitted(log, "training_started"):
+        earlier = [
+            u
+            for u in admitted(log, "training_started", before=t.index)
+            if u.body.preregistration == t.body.preregistration
+        ]
+        if earlier:
+            out.add(finding("S4", "warning", earlier[0].index, t.index))
+    return out
+
+
+# == S5 ======================================================================
+
+
+def s5_halted_submitted(log: Log) -> set[Finding]:
+    """S5: 'a halted run is not submitted unless a new pre-registration is logged.'
+    Table: 'submission S of a version P with a halt H' -> P, H, S (reading R6)."""
+    out = set()
+    for s in admitted(log, "submission"):
+        halts = [
+            h
+            for h in admitted(log, "training_halted", before=s.index)
+            if h.body.preregistration == s.body.preregistration
+        ]
+        if halts:
+            out.add(finding("S5", "violation", s.body.preregistration, halts[0].index, s.index))
+    return out
+
+
+def s1_to_s5_violations(log: Log) -> set[Finding]:
+    """Every violation of S1-S5 in *log* (warnings and notices are not violations)."""
+    found = (
+        s1_start_without_lead_time(log)
+        | s1_submission_without_start(log)
+        | s2_plan_above_cap(log)
+        | s2_start_before_lift_or_above_cap(log)
+        | s3_excess(log)
+        | s4_amendment_after_start(log)
+        | s5_halted_submitted(log)
+    )
+    return {f for f in found if f[1] == "violation"}
+
+
+# == Submissions: cycle, remedies, on time ==================================
+
+
+def decisions_of(log: Log, s: Entry, before: int | None = None) -> list[Entry]:
+    return [d for d in admitted(log, "decision", before=before) if d.body.submission == s.index]
+
+
+def resolutions_of(log: Log, c: Entry, before: int | None = None) -> list[Entry]:
+    return [
+        r for r in admitted(log, "contest_resolution", before=before) if r.body.finding == c.index
+    ]
+
+
+def approvals(log: Log) -> list[Entry]:
+    return [d for d in admitted(log, "decision") if d.body.outcome == "approved"]
+
+
+def cycle_of(log: Log, s: Entry) -> int:
+    """Reading C4: the cycle of the preregistration the submission names."""
+    return prereg_of(log, s).body.cycle
+
+
+def remedy_problem(log: Log, s: Entry) -> str | None:
+    """Notes: 'a remedy is valid when remedies names a resolution whose outcome is upheld
+    or upheld_in_part, whose finding is about a submission S0 that names a version of
+    the same run (the same first pre-registration through supersedes), and the
+    remedy's model_digest differs from S0's'. None: valid."""
+    r = at(log, s.body.remedies)
+    if r.body.outcome not in UPHELD:
+        return "the resolution it remedies was not upheld"
+    s0 = at(log, at(log, r.body.finding).body.submission)
+    if first_version(log, prereg_of(log, s0)).index != first_version(log, prereg_of(log, s)).index:
+        return "the remedied submission is of another run"
+    if s0.body.model_digest == s.body.model_digest:
+        return "the remedy submits the same model"
+    return None
+
+
+def is_valid_remedy(log: Log, s: Entry) -> bool:
+    return s.body.remedies is not None and remedy_problem(log, s) is None
+
+
+def remedied_submission(log: Log, s: Entry) -> Entry:
+    """S0 of a valid remedy S'."""
+    return at(log, at(log, at(log, s.body.remedies).body.finding).body.submission)
+
+
+def is_on_time(log: Log, s: Entry) -> bool:
+    """Notes: 'A submission is on time if it was logged before the window closed and
+    before the cycle's submission_window_closed marker'; 'a valid remedy keeps S0's
+    on-time status'; otherwise 'such a submission is on time or late by its own
+    logged_at' (reading R11)."""
+    if is_valid_remedy(log, s):
+        return is_on_time(log, remedied_submission(log, s))
+    cycle = cycle_of(log, s)
+    markers = [
+        m
+        for m in admitted(log, "schedule_marker", before=s.index)
+        if m.body.marker == "submission_window_closed" and m.body.cycle == cycle
+    ]
+    return s.logged_at < window_close(log.charter, cycle) and not markers
+
+
+def late_decision_due(log: Log, s: Entry) -> int:
+    """Notes S9: 'a late submission's decision is due by the later of its decision date
+    and its submission, plus the late-decision limit' (reading C2)."""
+    decision_end = end_of(decision_day(log.charter, cycle_of(log, s)))
+    return max(decision_end, s.logged_at) + log.charter.late_decision_limit_days * DAY_MS
+
+
+# == S6 ======================================================================
+
+
+def s6_decision_without_submission(log: Log) -> set[Finding]:
+    """Notes, chain link 1: 'The decision names an earlier entry that is an admitted
+    submission. If it names a later entry, an entry of another type, or an entry that
+    failed its own checks, the decision fails admission (L4) and is reported under
+    S6'. Table: -> X, D (only D if X >= D)."""
+    out = set()
+    for d in log.entries:
+        if d.type != "decision" or d.verdict is None or d.verdict[0] != "L4":
+            continue
+        if reference_problem(log, d, "submission") is None:
+            continue
+        x = d.body.submission
+        out.add(
+            finding("S6", "violation", d.index)
+            if x >= d.index
+            else finding("S6", "violation", x, d.index)
+        )
+    return out
+
+
+def s6_cites_other_submission(log: Log) -> set[Finding]:
+    """Chain link 2: 'Every evaluation result the decision cites is about that
+    submission; every contest resolution it cites resolves a finding about that
+    submission.' Table: 'decision D cites result or resolution R about another
+    submission' -> R, D."""
+    out = set()
+    for d in admitted(log, "decision"):
+        for r in d.body.eval_results:
+            if at(log, r).body.submission != d.body.submission:
+                out.add(finding("S6", "violation", r, d.index))
+        for r in d.body.findings:
+            contest = at(log, at(log, r).body.finding)
+            if contest.body.submission != d.body.submission:
+                out.add(finding("S6", "violation", r, d.index))
+    return out
+
+
+def s6_approval_of_broken_run(log: Log) -> set[Finding]:
+    """Chain link 3: 'If any violation of S1, S2, S3, S4 or S5 was found, at the time
+    the decision is logged, on an entry of that run (its versions, its training events,
+    the submission itself), the approval is an S6 violation that names the decision
+    and the entries of each of those violations.' (reading R7)"""
+    out = set()
+    for d in approvals(log):
+        s = at(log, d.body.submission)
+        versions = {v.index for v in run_versions(log, prereg_of(log, s))}
+        events = {
+            e.index
+            for e in admitted(log, *TRAINING_EVENTS, before=d.index)
+            if e.body.preregistration in versions
+        }
+        run_entries = versions | events | {s.index}
+        broken = [f for f in s1_to_s5_violations(standing(log, d.index)) if run_entries & set(f[2])]
+        if broken:
+            named = [i for f in broken for i in f[2]]
+            out.add(finding("S6", "violation", *named, d.index))
+    return out
+
+
+# == S7 ======================================================================
+
+
+def s7_no_passing_result(log: Log) -> set[Finding]:
+    """S7: 'an approval has a passing eval_result for that submission, from a suite
+    published before the submission deadline of its cycle'. Notes: 'a passing result,
+    among those the decision cites (all the submission's results if it cites none),
+    from a suite logged before the cycle's submission deadline'; table -> S, D."""
+    out = set()
+    for d in approvals(log):
+        s = at(log, d.body.submission)
+        close = window_close(log.charter, cycle_of(log, s))
+        if d.body.eval_results:
+            candidates = [at(log, r) for r in d.body.eval_results]
+        else:
+            candidates = [
+                r
+                for r in admitted(log, "eval_result", before=d.index)
+                if r.body.submission == s.index
+            ]
+        passing = [
+            r
+            for r in candidates
+            if r.body.submission == s.index
+            and r.body.outcome == "pass"
+            and at(log, r.body.suite).logged_at < close
+        ]
+        if not passing:
+            out.add(finding("S7", "violation", s.index, d.index))
+    return out
+
+
+def s7_failing_cited(log: Log) -> set[Finding]:
+    """Notes S7: 'no failing cited result'; table: 'approval D citing failing results
+    R...' -> R..., D."""
+    out = set()
+    for d in approvals(log):
+        failing = [r for r in d.body.eval_results if at(log, r).body.outcome == "fail"]
+        if failing:
+            out.add(finding("S7", "violation", *failing, d.index))
+    return out
+
+
+def contests_on(log: Log, s: Entry, before: int) -> list[Entry]:
+    return [
+        c for c in admitted(log, "contest_finding", before=before) if c.body.submission == s.index
+    ]
+
+
+def s7_unresolved_contest(log: Log) -> set[Finding]:
+    """S7: 'no unresolved or upheld-unremedied contest finding'; table: 'approval D with
+    contest finding C on S unresolved' -> C, D."""
+    out = set()
+    for d in approvals(log):
+        for c in contests_on(log, at(log, d.body.submission), d.index):
+            if not resolutions_of(log, c, before=d.index):
+                out.add(finding("S7", "violation", c.index, d.index))
+    return out
+
+
+def s7_upheld_contest(log: Log) -> set[Finding]:
+    """Notes: 'A contest finding that is upheld (in whole or in part) is upheld against
+    the model that was submitted. That model cannot then be approved — whether or not
+    the resolution says "remedied"'. Table -> C, R, D (reading R9: first resolution)."""
+    out = set()
+    for d in approvals(log):
+        for c in contests_on(log, at(log, d.body.submission), d.index):
+            resolutions = resolutions_of(log, c, before=d.index)
+            if resolutions and resolutions[0].body.outcome in UPHELD:
+                out.add(finding("S7", "violation", c.index, resolutions[0].index, d.index))
+    return out
+
+
+def s7_invalid_remedy(log: Log) -> set[Finding]:
+    """Notes: 'an approval of a remedy that is not valid is an S7 violation'; table:
+    'approval D of remedy submission S' whose remedies R is not a valid remedy' ->
+    R, S', D."""
+    out = set()
+    for d in approvals(log):
+        s = at(log, d.body.submission)
+        if s.body.remedies is not None and remedy_problem(log, s) is not None:
+            out.add(finding("S7", "violation", s.body.remedies, s.index, d.index))
+    return out
+
+
+# == S8 ======================================================================
+
+
+def s8_on_time_decided_off_day(log: Log) -> set[Finding]:
+    """S8: 'on-time submissions ... are decided on the decision date: not earlier (no
+    racing), not later'. Notes: 'the decision date is the whole decision day'. Table:
+    'on-time S decided by D before the decision day or after it' -> S, D."""
+    out = set()
+    for d in admitted(log, "decision"):
+        s = at(log, d.body.submission)
+        if not is_on_time(log, s):
+            continue
+        day = decision_day(log.charter, cycle_of(log, s))
+        if not start_of(day) <= d.logged_at < end_of(day):
+            out.add(finding("S8", "violation", s.index, d.index))
+    return out
+
+
+def s8_on_time_undecided(log: Log) -> set[Finding]:
+    """Table: 'on-time S undecided after its decision day' -> S (judged at now_ms)."""
+    out = set()
+    for s in admitted(log, "submission"):
+        if not is_on_time(log, s):
+            continue
+        day_end = end_of(decision_day(log.charter, cycle_of(log, s)))
+        if log.now_ms >= day_end and not decisions_of(log, s):
+            out.add(finding("S8", "violation", s.index))
+    return out
+
+
+def marker_due(log: Log, m: Entry) -> int:
+    """Reading C3: when each marker's deadline has passed."""
+    charter, cycle = log.charter, m.body.cycle
+    if m.body.marker == "submission_window_closed":
+        return window_close(charter, cycle)
+    if m.body.marker == "decision_due":
+        return end_of(decision_day(charter, cycle))
+    return start_of(lift_day(charter, cycle))
+
+
+def s8_marker_early(log: Log) -> set[Finding]:
+    """Table: 'schedule marker M logged before its deadline' -> M."""
+    return {
+        finding("S8", "violation", m.index)
+        for m in admitted(log, "schedule_marker")
+        if m.logged_at < marker_due(log, m)
+    }
+
+
+def s8_marker_repeated(log: Log) -> set[Finding]:
+    """Table: 'marker M2 repeats M1' -> notice M1, M2."""
+    out = set()
+    for m in admitted(log, "schedule_marker"):
+        earlier = [
+            e
+            for e in admitted(log, "schedule_marker", before=m.index)
+            if (e.body.marker, e.body.cycle) == (m.body.marker, m.body.cycle)
+        ]
+        if earlier:
+            out.add(finding("S8", "notice", earlier[0].index, m.index))
+    return out
+
+
+def s8_claimed_submission_far(log: Log) -> set[Finding]:
+    """Table: 'submission S claims submitted_at beyond the reporting tolerance' ->
+    warning S."""
+    return {
+        finding("S8", "warning", s.index)
+        for s in admitted(log, "submission")
+        if claim_is_far(log, s)
+    }
+
+
+# == S9 ======================================================================
+
+
+def s9_late_decided_out_of_time(log: Log) -> set[Finding]:
+    """S9: 'late submissions are decided in submission order, none before the batch's
+    decision date, each within the late-decision limit.' Table: 'late S decided by D
+    before its batch's decision day, or after its limit' -> S, D."""
+    out = set()
+    for d in admitted(log, "decision"):
+        s = at(log, d.body.submission)
+        if is_on_time(log, s):
+            continue
+        batch_day = start_of(decision_day(log.charter, cycle_of(log, s)))
+        if d.logged_at < batch_day or d.logged_at >= late_decision_due(log, s):
+            out.add(finding("S9", "violation", s.index, d.index))
+    return out
+
+
+def s9_decided_out_of_order(log: Log) -> set[Finding]:
+    """Notes: 'earlier late submissions of the same cycle must be decided first'. Table:
+    'late S decided by D while the earlier late E of its cycle is undecided' ->
+    E, S, D."""
+    out = set()
+    for d in admitted(log, "decision"):
+        s = at(log, d.body.submission)
+        if is_on_time(log, s):
+            continue
+        for e in admitted(log, "submission", before=s.index):
+            if is_on_time(log, e) or cycle_of(log, e) != cycle_of(log, s):
+                continue
+            if not decisions_of(log, e, before=d.index):
+                out.add(finding("S9", "violation", e.index, s.index, d.index))
+    return out
+
+
+def s9_late_undecided(log: Log) -> set[Finding]:
+    """Table: 'late S undecided after its limit' -> S (judged at now_ms)."""
+    return {
+        finding("S9", "violation", s.index)
+        for s in admitted(log, "submission")
+        if not is_on_time(log, s)
+        and log.now_ms >= late_decision_due(log, s)
+        and not decisions_of(log, s)
+    }
+
+
+# == S10 =====================================================================
+
+
+def s10_second_decision(log: Log) -> set[Finding]:
+    """S10: 'each submission gets at most one decision'; table: 'S already decided by D1
+    gets D2' -> D1, D2."""
+    out = set()
+    for d in admitted(log, "decision"):
+        earlier = decisions_of(log, at(log, d.body.submission), before=d.index)
+        if earlier:
+            out.add(finding("S10", "violation", earlier[0].index, d.index))
+    return out
+
+
+def s10_result_after_decision(log: Log) -> set[Finding]:
+    """Table: 'result R about S logged after S's decision D' -> warning D, R."""
+    out = set()
+    for r in admitted(log, "eval_result"):
+        earlier = decisions_of(log, at(log, r.body.submission), before=r.index)
+        if earlier:
+            out.add(finding("S10", "warning", earlier[0].index, r.index))
+    return out
+
+
+def s10_second_resolution(log: Log) -> set[Finding]:
+    """Table: 'finding C resolved by R1 gets R2' -> C, R1, R2."""
+    out = set()
+    for r in admitted(log, "contest_resolution"):
+        c = at(log, r.body.finding)
+        earlier = resolutions_of(log, c, before=r.index)
+        if earlier:
+            out.add(finding("S10", "violation", c.index, earlier[0].index, r.index))
+    return out
+
+
+def s10_reply_late(log: Log) -> set[Finding]:
+    """S10: 'contest findings get a resolution within the reply limit.' Table: 'finding
+    C unresolved after the reply limit / resolved by R after it' -> C / C, R."""
+    out = set()
+    for c in admitted(log, "contest_finding"):
+        due = c.logged_at + log.charter.contest_reply_limit_days * DAY_MS
+        resolutions = resolutions_of(log, c)
+        if not resolutions:
+            if log.now_ms >= due:
+                out.add(finding("S10", "violation", c.index))
+        elif resolutions[0].logged_at >= due:
+            out.add(finding("S10", "violation", c.index, resolutions[0].index))
+    return out
+
+
+# == S11 =====================================================================
+
+
+def s11_not_on_lift_date_or_skipping(log: Log) -> set[Finding]:
+    """S11: 'a lift to level L+1 takes effect only on a lift date'; table: 'threshold
+    change T not on a lift date, or skipping a level' -> T (frontier as the log stands
+    before T, just before T's date)."""
+    out = set()
+    for t in admitted(log, "threshold_schedule"):
+        frontier = frontier_at(standing(log, t.index), effective_ms(t) - 1)
+        if not is_lift_date(log.charter, effective_date(t)) or t.body.level > frontier + 1:
+            out.add(finding("S11", "violation", t.index))
+    return out
+
+
+def s11_lift_into_postponed_cycle(log: Log) -> set[Finding]:
+    """Notes: 'A lift whose cycle was postponed (before it took effect) does not
+    happen.' Table: 'lift T into a cycle postponed by P' -> P, T (reading R17)."""
+    out = set()
+    for t in admitted(log, "threshold_schedule"):
+        cycle = cycle_containing(log.charter, effective_date(t))
+        for p in admitted(log, "threshold_postponement", before=t.index):
+            if p.body.from_cycle <= cycle < p.body.to_cycle:
+                out.add(finding("S11", "violation", p.index, t.index))
+    return out
+
+
+def s11_postponement_backwards(log: Log) -> set[Finding]:
+    """Table: 'postponement P whose to_cycle is not after from_cycle' -> P."""
+    return {
+        finding("S11", "violation", p.index)
+        for p in admitted(log, "threshold_postponement")
+        if p.body.to_cycle <= p.body.from_cycle
+    }
+
+
+def s11_postponement_late(log: Log) -> set[Finding]:
+    """S11: 'otherwise a postponement is logged by that decision date'. Table:
+    'postponement P logged after the decision date before the lift' -> warning P."""
+    return {
+        finding("S11", "warning", p.index)
+        for p in admitted(log, "threshold_postponement")
+        if p.logged_at >= end_of(decision_day(log.charter, p.body.from_cycle - 1))
+    }
+
+
+def s11_lift_without_approval(log: Log) -> set[Finding]:
+    """S11: 'a lift to level L+1 takes effect ... only if some level-L model was
+    approved on or before the previous decision date; otherwise a postponement is
+    logged by that decision date.' Notes: 'judged when a decision date passes'. Table:
+    'a decision date passed with a lift T scheduled next, no approval at the frontier
+    level and no postponement' -> T (reading R15)."""
+    out = set()
+    charter = log.charter
+    for t in admitted(log, "threshold_schedule"):
+        day = effective_date(t)
+        if not is_lift_date(charter, day):
+            continue
+        cycle = cycle_containing(charter, day)
+        decided_by = end_of(decision_day(charter, cycle - 1))
+        if log.now_ms < decided_by or t.body.level <= frontier_at(log, effective_ms(t) - 1):
+            continue
+        approved = [
+            d
+            for d in approvals(log)
+            if d.logged_at < decided_by
+            and prereg_of(log, at(log, d.body.submission)).body.level == t.body.level - 1
+        ]
+        if not approved and not postponements_of_cycle(log, cycle, effective_ms(t)):
+            out.add(finding("S11", "violation", t.index))
+    return out
+
+
+# == S12 =====================================================================
+
+
+def s12_short_notice(log: Log) -> set[Finding]:
+    """S12: 'every threshold change, postponement or rule change is logged at least the
+    notice period before it takes effect'. Notes: 'threshold changes and deregulations
+    need the charter's notice period. A postponement is exempt'. Table -> X."""
+    notice = log.charter.notice_period_days * DAY_MS
+    return {
+        finding("S12", "violation", x.index)
+        for x in admitted(log, "threshold_schedule", "deregulation")
+        if effective_ms(x) - x.logged_at < notice
+    }
+
+
+# == S13 =====================================================================
+
+
+def s13_retroactive_or_above_lag(log: Log) -> set[Finding]:
+    """S13: 'deregulation follows the lift: sizes at or below frontier - lag; never
+    retroactive'. Table: 'deregulation X retroactive, or above frontier - lag' -> X
+    (reading R19)."""
+    out = set()
+    for x in admitted(log, "deregulation"):
+        frontier = frontier_at(standing(log, x.index), effective_ms(x))
+        retroactive = effective_ms(x) < x.logged_at
+        if retroactive or x.body.level > frontier - log.charter.deregulation_lag:
+            out.add(finding("S13", "violation", x.index))
+    return out
+
+
+def s13_on_postponed_lift_date(log: Log) -> set[Finding]:
+    """Notes S13: 'not on a lift date whose lift was postponed'. Table: 'deregulation X
+    on a lift date postponed by P' -> P, X."""
+    return {
+        finding("S13", "violation", p.index, x.index)
+        for x in admitted(log, "deregulation")
+        for p in on_postponed_lift_date(standing(log, x.index), x)
+    }
+
+
+def s13_postponement_freezes(log: Log) -> set[Finding]:
+    """Notes: 'a postponement logged later freezes it'; 'The postponement itself gets an
+    S13 notice naming each deregulation it freezes.' Table: 'postponement P freezes
+    deregulation X logged before it' -> notice X, P (reading R20)."""
+    out = set()
+    for p in admitted(log, "threshold_postponement"):
+        without_p, with_p = standing(log, p.index), standing(log, p.index + 1)
+        for x in admitted(log, "deregulation", before=p.index):
+            if deregulation_in_force_rule(without_p, x) and not deregulation_in_force_rule(
+                with_p, x
+            ):
+                out.add(finding("S13", "notice", x.index, p.index))
+    return out
+
+
+# == S14 =====================================================================
+
+
+def s14_reveal(log: Log) -> set[Finding]:
+    """S14: 'sealed commitments that are revealed match'. Notes: 'needs the revealed
+    document itself (a blob) to recompute SHA-256("frontier-ledger/commitment/v1\\n" ||
+    salt || content); without it the finding is not_auditable.' Table -> C, V."""
+    out = set()
+    for v in admitted(log, "reveal"):
+        c = at(log, v.body.commitment)
+        commitments = {d.sha256 for d in sealed_documents(c)}
+        content = log.blobs.get(v.body.content_sha256)
+        if not commitments:
+            out.add(finding("S14", "violation", c.index, v.index))
+        elif content is None or hashlib.sha256(content).hexdigest() != v.body.content_sha256:
+            out.add(finding("S14", "not_auditable", c.index, v.index))
+        elif (
+            hashlib.sha256(COMMITMENT_PREFIX + b64(v.body.salt) + content).hexdigest()
+            not in commitments
+        ):
+            out.add(finding("S14", "violation", c.index, v.index))
+    return out
+
+
+def s14_unrevealed(log: Log) -> set[Finding]:
+    """S14: 'unrevealed past the charter's reveal deadline is a warning.' Table: 'sealed
+    document of C unrevealed after the reveal deadline' -> warning C (reading R22)."""
+    out = set()
+    for c in admitted(log):
+        if not sealed_documents(c):
+            continue
+        deadline = c.logged_at + log.charter.reveal_deadline_days * DAY_MS
+        reveals = [v for v in admitted(log, "reveal") if v.body.commitment == c.index]
+        if log.now_ms >= deadline and not reveals:
+            out.add(finding("S14", "warning", c.index))
+    return out
+
+
+# == The audit ===============================================================
+
+RULES = (
+    s1_start_without_lead_time,
+    s1_submission_without_start,
+    s1_claimed_start_far,
+    s2_plan_above_cap,
+    s2_start_before_lift_or_above_cap,
+    s3_excess,
+    s3_claimed_time_far,
+    s4_amendment_after_start,
+    s4_amendment_of_amended,
+    s4_event_on_amended_version,
+    s4_second_start,
+    s5_halted_submitted,
+    s6_decision_without_submission,
+    s6_cites_other_submission,
+    s6_approval_of_broken_run,
+    s7_no_passing_result,
+    s7_failing_cited,
+    s7_unresolved_contest,
+    s7_upheld_contest,
+    s7_invalid_remedy,
+    s8_on_time_decided_off_day,
+    s8_on_time_undecided,
+    s8_marker_early,
+    s8_marker_repeated,
+    s8_claimed_submission_far,
+    s9_late_decided_out_of_time,
+    s9_decided_out_of_order,
+    s9_late_undecided,
+    s10_second_decision,
+    s10_result_after_decision,
+    s10_second_resolution,
+    s10_reply_late,
+    s11_not_on_lift_date_or_skipping,
+    s11_lift_into_postponed_cycle,
+    s11_postponement_backwards,
+    s11_postponement_late,
+    s11_lift_without_approval,
+    s12_short_notice,
+    s13_retroactive_or_above_lag,
+    s13_on_postponed_lift_date,
+    s13_postponement_freezes,
+    s14_reveal,
+    s14_unrevealed,
+)
+
+
+def reference_audit(
+    origin: str, leaves: Sequence[bytes], now_ms: int, blobs: Mapping[str, bytes] = NO_BLOBS
+) -> set[Finding]:
+    """Every finding of rules L2, L3, L4 and S1-S14 on the log *leaves* of *origin*,
+    judged at *now_ms*; *blobs* maps SHA-256 hex to revealed documents (S14)."""
+    if not leaves:
+        return set()
+    log = read_log(origin, leaves, now_ms, blobs)
+    out = l2_findings(log) | admission_findings(log)
+    if not log.entries[0].admitted:
+        return out | {finding("L3", "not_auditable")}  # reading A7
+    for rule in RULES:
+        out |= rule(log)
+    return out

@@ -1,0 +1,982 @@
+"""Unit tests of the reference auditor (tests/reference_rules.py) on small signed logs.
+
+One test per finding kind of the table "Evidence: which entries a finding names"
+(docs/policy-notes.md): each builds the smallest log that triggers the finding and
+asserts the exact set of findings, so that nothing else fires by accident.
+
+The default charter (tests/payload_examples.py): calendar 01-01 / 06-30 / 12-31,
+first cycle 2027, levels 0: 1e25, 1: 1e26, 2: 3e26, initial frontier level 1,
+deregulation lag 2, notice 90 days, lead time 30 days, late-decision limit 60 days,
+contest reply limit 30 days, reveal deadline 365 days, tolerance 5%, reporting
+tolerance 48 hours.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import pytest
+
+from tests.governed import Actor, charter_body, envelope, grant_body
+from tests.payload_examples import EXAMPLES, ORIGIN
+from tests.reference_rules import reference_audit
+from verifier.core.leaf import canonical_json, encode_leaf
+from verifier.entries.fields import parse_time
+
+DIGEST = "ab" * 32
+OTHER_DIGEST = "cd" * 32
+PUBLIC = {"sealed": False, "sha256": DIGEST}
+DECISION_TIME = "2027-12-31T12:00:00Z"
+BEFORE_DECISION_DAY_ENDS = "2027-12-31T23:00:00Z"
+SALT = bytes(range(100, 132))
+PLAN = b"the plan of run acme-2027-a"
+
+
+def iso(when: str) -> str:
+    """'2027-01-04' -> '2027-01-04T00:00:00Z'; full times unchanged."""
+    return when + "T00:00:00Z" if len(when) == 10 else when
+
+
+def ms(when: str) -> int:
+    return parse_time(iso(when), "test time")
+
+
+def commitment(salt: bytes, content: bytes) -> str:
+    return hashlib.sha256(b"frontier-ledger/commitment/v1\n" + salt + content).hexdigest()
+
+
+def V(rule: str, *indices: int) -> tuple[str, str, tuple[int, ...]]:
+    return (rule, "violation", indices)
+
+
+def W(rule: str, *indices: int) -> tuple[str, str, tuple[int, ...]]:
+    return (rule, "warning", indices)
+
+
+def N(rule: str, *indices: int) -> tuple[str, str, tuple[int, ...]]:
+    return (rule, "notice", indices)
+
+
+class Ledger:
+    """A governed log being built: a charter (2026-06-01), grants for a regulator, an
+    evaluator, the lab ``acme``, a contester and the sequencer, then test entries."""
+
+    def __init__(self, board_quorum: int = 1, **charter_overrides: Any) -> None:
+        self.board = [Actor("Governor A"), Actor("Governor B")]
+        self.regulator = Actor("Regulator")
+        self.evaluator = Actor("Evaluation unit")
+        self.lab = Actor("Acme")
+        self.contester = Actor("Watchdog")
+        self.sequencer = Actor("Sequencer")
+        self.leaves: list[bytes] = []
+        quorum = self.board[:board_quorum]
+        self.add("charter", charter_body(self.board, board_quorum, **charter_overrides), quorum)
+        for actor, role in [
+            (self.regulator, "regulator"),
+            (self.evaluator, "evaluator"),
+            (self.lab, "lab:acme"),
+            (self.contester, "contester:watchdog"),
+            (self.sequencer, "log"),
+        ]:
+            self.add("key_grant", grant_body(actor, role), quorum)
+
+    def add(
+        self, entry_type: str, body: dict[str, Any], by: list[Actor], at: str = "2026-06-01"
+    ) -> int:
+        return self.add_envelope(envelope(ORIGIN, entry_type, body, *by), at)
+
+    def add_envelope(self, env: dict[str, Any], at: str) -> int:
+        self.leaves.append(encode_leaf(canonical_json(env), ms(at)))
+        return len(self.leaves) - 1
+
+    def audit(self, now: str, blobs: dict[str, bytes] | None = None) -> set[Any]:
+        return reference_audit(ORIGIN, self.leaves, ms(now), blobs or {})
+
+    # -- entries, with the defaults of one on-time run of cycle 2027 -----------------
+
+    def prereg(self, at: str = "2026-11-01", **fields: Any) -> int:
+        body = {**EXAMPLES["preregistration"], "plan": PUBLIC, **fields}
+        return self.add("preregistration", body, [self.lab], at)
+
+    def event(
+        self, kind: str, p: int, at: str, flop: str, time: str | None = None, **extra: Any
+    ) -> int:
+        body = {"preregistration": p, "time": iso(time or at), "cumulative_flop": flop, **extra}
+        return self.add(kind, body, [self.lab], at)
+
+    def started(self, p: int, at: str = "2027-01-04", time: str | None = None) -> int:
+        return self.event("training_started", p, at, "0", time)
+
+    def halted(self, p: int, at: str = "2027-02-01", flop: str = "2e25") -> int:
+        return self.event("training_halted", p, at, flop, halt_criterion="loss spike")
+
+    def completed(
+        self, p: int, at: str = "2027-05-30", flop: str = "7.9e25", time: str | None = None
+    ) -> int:
+        return self.event("training_completed", p, at, flop, time)
+
+    def submission(
+        self, p: int, at: str = "2027-06-01", submitted_at: str | None = None, **fields: Any
+    ) -> int:
+        body = {
+            "preregistration": p,
+            "model_digest": DIGEST,
+            "final_flop": "7.9e25",
+            "submitted_at": iso(submitted_at or at),
+            **fields,
+        }
+        return self.add("submission", body, [self.lab], at)
+
+    def suite(self, at: str = "2026-12-01") -> int:
+        body = {"suite_id": "core", "version": "2027.1", "levels": [1], "public": PUBLIC}
+        return self.add("eval_suite", body, [self.evaluator], at)
+
+    def result(self, s: int, suite: int, at: str = "2027-07-01", outcome: str = "pass") -> int:
+        body = {
+            "submission": s,
+            "suite": suite,
+            "outcome": outcome,
+            "results": [{"category": "bio-uplift", "outcome": outcome}],
+            "report": PUBLIC,
+        }
+        return self.add("eval_result", body, [self.evaluator], at)
+
+    def contest(self, s: int, at: str) -> int:
+        body = {"submission": s, "summary": "jailbreak", "evidence": PUBLIC}
+        return self.add("contest_finding", body, [self.contester], at)
+
+    def resolution(self, c: int, at: str, outcome: str = "dismissed") -> int:
+        body = {"finding": c, "outcome": outcome, "remedied": False, "reason": "test"}
+        return self.add("contest_resolution", body, [self.regulator], at)
+
+    def decision(
+        self,
+        s: int,
+        *,
+        at: str = DECISION_TIME,
+        outcome: str = "approved",
+        results: tuple[int, ...] = (),
+        findings: tuple[int, ...] = (),
+        by: list[Actor] | None = None,
+    ) -> int:
+        body = {
+            "submission": s,
+            "outcome": outcome,
+            "eval_results": list(results),
+            "findings": list(findings),
+            "reason": "test",
+        }
+        return self.add("decision", body, by or [self.regulator], at)
+
+    def marker(self, kind: str, cycle: int, at: str) -> int:
+        return self.add("schedule_marker", {"marker": kind, "cycle": cycle}, [self.sequencer], at)
+
+    def schedule(self, level: int, cap: str, effective: str, at: str) -> int:
+        body = {"level": level, "cap_flop": cap, "effective_date": effective}
+        return self.add("threshold_schedule", body, [self.regulator], at)
+
+    def postponement(self, from_cycle: int, to_cycle: int, at: str, level: int = 2) -> int:
+        body = {"level": level, "from_cycle": from_cycle, "to_cycle": to_cycle, "reason": "test"}
+        return self.add("threshold_postponement", body, [self.regulator], at)
+
+    def deregulation(self, level: int, effective: str, at: str) -> int:
+        body = {"level": level, "effective_date": effective}
+        return self.add("deregulation", body, [self.regulator], at)
+
+    def reveal(self, c: int, salt: bytes, content: bytes, at: str, by: Actor) -> int:
+        body = {
+            "commitment": c,
+            "salt": base64.b64encode(salt).decode(),
+            "content_sha256": hashlib.sha256(content).hexdigest(),
+        }
+        return self.add("reveal", body, [by], at)
+
+
+def submitted_run(lg: Ledger) -> tuple[int, int, int]:
+    """A pre-registered, started, completed and submitted run with a suite: (P, suite, S)."""
+    p = lg.prereg()
+    suite = lg.suite()
+    lg.started(p)
+    lg.completed(p)
+    return p, suite, lg.submission(p)
+
+
+def approved_run(lg: Ledger) -> dict[str, int]:
+    """submitted_run, a passing result (2027-07-01) and an approval on the decision day."""
+    p, suite, s = submitted_run(lg)
+    r = lg.result(s, suite)
+    return {"P": p, "suite": suite, "S": s, "R": r, "D": lg.decision(s)}
+
+
+# == A clean log ================================================================
+
+
+def test_clean_log_has_no_findings() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    suite = lg.suite()
+    lg.marker("lift_date", 2027, "2027-01-01")
+    lg.started(p)
+    lg.completed(p)
+    s = lg.submission(p)
+    lg.marker("submission_window_closed", 2027, "2027-07-01")
+    lg.result(s, suite, at="2027-07-01")
+    lg.decision(s)
+    lg.marker("decision_due", 2027, "2028-01-01")
+    assert p
+    assert lg.audit("2028-03-01") == set()
+
+
+def test_empty_log_has_no_findings() -> None:
+    assert reference_audit(ORIGIN, [], ms("2028-01-01")) == set()
+
+
+def test_matching_reveal_and_a_two_regulator_decision_are_clean() -> None:
+    lg = Ledger(decision_quorum=2)
+    second = Actor("Regulator 2")
+    lg.add("key_grant", grant_body(second, "regulator"), lg.board[:1])
+    p = lg.prereg(plan={"sealed": True, "sha256": commitment(SALT, PLAN)})
+    suite = lg.suite()
+    lg.started(p)
+    s = lg.submission(p)
+    lg.result(s, suite)
+    lg.reveal(p, SALT, PLAN, "2027-08-01", lg.lab)
+    lg.decision(s, by=[lg.regulator, second])
+    assert lg.audit("2028-03-01", {hashlib.sha256(PLAN).hexdigest(): PLAN}) == set()
+
+
+# == L2, L3, L4 ================================================================
+
+
+def test_l2_logged_at_decreases() -> None:
+    lg = Ledger()
+    p = lg.prereg(at="2026-11-01")
+    body = {"org_id": "acme", "legal_name": "Acme", "jurisdiction": "XR", "kind": "lab"}
+    org = lg.add("organisation", body, [lg.regulator], "2026-10-01")
+    assert lg.audit("2027-01-01") == {V("L2", p, org)}
+
+
+def _tampered(env: dict[str, Any]) -> dict[str, Any]:
+    sig = bytearray(base64.b64decode(env["signatures"][0]["sig"]))
+    sig[0] ^= 1
+    return {**env, "signatures": [{**env["signatures"][0], "sig": base64.b64encode(sig).decode()}]}
+
+
+def _l3_bad_signature(lg: Ledger) -> int:
+    body = {**EXAMPLES["preregistration"], "plan": PUBLIC}
+    return lg.add_envelope(
+        _tampered(envelope(ORIGIN, "preregistration", body, lg.lab)), "2026-11-01"
+    )
+
+
+def _l3_not_a_leaf(lg: Ledger) -> int:
+    lg.leaves.append(b'{"not": "a leaf"}')
+    return len(lg.leaves) - 1
+
+
+def _l3_unknown_key(lg: Ledger) -> int:
+    body = {**EXAMPLES["preregistration"], "plan": PUBLIC}
+    return lg.add("preregistration", body, [Actor("Stranger")], "2026-11-01")
+
+
+def _l3_lab_signs_for_another_org(lg: Ledger) -> int:
+    return lg.prereg(org="beta")
+
+
+def _l3_wrong_role(lg: Ledger) -> int:
+    body = {"org_id": "acme", "legal_name": "Acme", "jurisdiction": "XR", "kind": "lab"}
+    return lg.add("organisation", body, [lg.lab], "2026-11-01")
+
+
+def _l3_other_origin(lg: Ledger) -> int:
+    body = {**EXAMPLES["preregistration"], "plan": PUBLIC}
+    env = envelope("other.example/log", "preregistration", body, lg.lab)
+    return lg.add_envelope(env, "2026-11-01")
+
+
+def _l3_revoked_key(lg: Ledger) -> int:
+    lg.add("key_revoke", {"keyid": lg.lab.keyid, "reason": "lost"}, lg.board[:1], "2026-07-01")
+    return lg.prereg()
+
+
+def _l3_charter_after_index_0(lg: Ledger) -> int:
+    return lg.add("charter", charter_body(lg.board, 1), lg.board[:1], "2026-07-01")
+
+
+def _l3_reveal_by_another_key(lg: Ledger) -> int:
+    p = lg.prereg(plan={"sealed": True, "sha256": commitment(SALT, PLAN)})
+    return lg.reveal(p, SALT, PLAN, "2026-12-01", lg.regulator)
+
+
+def _l3_schema(lg: Ledger) -> int:
+    body = {**EXAMPLES["preregistration"], "plan": PUBLIC, "planned_flop": 8e25}
+    return lg.add("preregistration", body, [lg.lab], "2026-11-01")
+
+
+def _l3_grant_keyid_mismatch(lg: Ledger) -> int:
+    body = {**grant_body(Actor("Someone"), "evaluator"), "keyid": "ef" * 32}
+    return lg.add("key_grant", body, lg.board[:1], "2026-07-01")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _l3_not_a_leaf,
+        _l3_bad_signature,
+        _l3_unknown_key,
+        _l3_lab_signs_for_another_org,
+        _l3_wrong_role,
+        _l3_other_origin,
+        _l3_revoked_key,
+        _l3_charter_after_index_0,
+        _l3_reveal_by_another_key,
+        _l3_schema,
+        _l3_grant_keyid_mismatch,
+    ],
+)
+def test_l3_entry_fails_its_checks(make: Any) -> None:
+    lg = Ledger()
+    bad = make(lg)
+    assert lg.audit("2027-01-01") == {V("L3", bad)}
+
+
+def test_l3_key_grant_without_board_quorum() -> None:
+    lg = Ledger(board_quorum=2)
+    grant = lg.add("key_grant", grant_body(Actor("New lab"), "lab:beta"), lg.board[:1])
+    assert lg.audit("2027-01-01") == {V("L3", grant)}
+
+
+def test_l3_decision_without_decision_quorum_is_ignored_by_s_rules() -> None:
+    lg = Ledger(decision_quorum=2)
+    run = approved_run(lg)
+    assert lg.audit(BEFORE_DECISION_DAY_ENDS) == {V("L3", run["D"])}
+    # Not counted as a decision: once the day is over, S is undecided.
+    assert lg.audit("2028-01-01") == {V("L3", run["D"]), V("S8", run["S"])}
+
+
+@pytest.mark.parametrize("entry0", ["organisation", "charter signed by a stranger"])
+def test_l3_not_auditable_without_a_charter(entry0: str) -> None:
+    lg = Ledger()
+    if entry0 == "organisation":
+        body = {"org_id": "acme", "legal_name": "Acme", "jurisdiction": "XR", "kind": "lab"}
+        env = envelope(ORIGIN, "organisation", body, lg.regulator)
+    else:
+        env = envelope(ORIGIN, "charter", charter_body(lg.board, 1), Actor("Stranger"))
+    lg.leaves[0] = encode_leaf(canonical_json(env), ms("2026-06-01"))
+    lg.prereg()
+    assert lg.audit("2027-01-01") == {V("L3", 0), ("L3", "not_auditable", ())}
+
+
+def test_l4_reference_forward_wrong_type_or_to_a_failed_entry() -> None:
+    lg = Ledger()
+    forward = lg.started(99, at="2026-11-01")
+    wrong_type = lg.started(1, at="2026-11-01")  # entry 1 is a key_grant
+    failed = lg.prereg(org="beta")  # L3: signed by a lab:acme key
+    to_failed = lg.started(failed, at="2026-11-02")
+    assert lg.audit("2027-01-01") == {
+        V("L4", forward),
+        V("L4", wrong_type),
+        V("L3", failed),
+        V("L4", to_failed),
+    }
+
+
+# == S1 =======================================================================
+
+
+def test_s1_start_less_than_lead_time_after_preregistration() -> None:
+    lg = Ledger()
+    p = lg.prereg(at="2026-12-20")
+    t = lg.started(p)
+    assert lg.audit("2027-02-01") == {V("S1", p, t)}
+
+
+def test_s1_start_counts_at_the_earlier_of_claimed_and_logged() -> None:
+    lg = Ledger()
+    p = lg.prereg(at="2026-12-01")  # lead time ends 2026-12-31
+    t = lg.started(p, at="2027-01-04", time="2026-12-20")
+    # The start counts on 2026-12-20: inside the lead time and before level 1's lift.
+    assert lg.audit("2027-02-01") == {V("S1", p, t), W("S1", t), V("S2", p, t)}
+
+
+def test_s1_deregulated_run_needs_no_lead_time() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
+    x = lg.deregulation(0, "2028-01-01", "2026-10-01")
+    approval_p, suite, s = submitted_run(lg)
+    lg.result(s, suite)
+    lg.decision(s)
+    p = lg.prereg(
+        at="2028-01-02",
+        level=0,
+        planned_flop="5e24",
+        cycle=2028,
+        planned_start="2028-01-03T00:00:00Z",
+    )
+    lg.started(p, at="2028-01-03")
+    assert x and approval_p
+    assert lg.audit("2028-02-01") == set()
+
+
+def test_s1_submission_without_a_training_start() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    s = lg.submission(p)
+    assert lg.audit("2027-09-01") == {V("S1", p, s)}
+
+
+def test_s1_claimed_start_beyond_reporting_tolerance() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    t = lg.started(p, at="2027-01-04", time="2027-01-10")
+    assert lg.audit("2027-02-01") == {W("S1", t)}
+
+
+# == S2 =======================================================================
+
+
+@pytest.mark.parametrize(("level", "flop"), [(2, "4e26"), (5, "1e26")])
+def test_s2_plan_above_the_cap_or_level_without_cap(level: int, flop: str) -> None:
+    lg = Ledger()
+    p = lg.prereg(level=level, planned_flop=flop)
+    assert lg.audit("2027-01-01") == {V("S2", p)}
+
+
+def test_s2_start_before_the_level_is_lifted() -> None:
+    lg = Ledger()
+    p = lg.prereg(level=2, planned_flop="2e26")  # level 2 has a cap but no lift yet
+    t = lg.started(p)
+    assert lg.audit("2027-02-01") == {V("S2", p, t)}
+
+
+def test_s2_start_after_a_scheduled_lift_is_fine() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
+    _p, suite, s = submitted_run(lg)
+    lg.result(s, suite)
+    p = lg.prereg(
+        at="2027-11-01",
+        level=2,
+        planned_flop="2e26",
+        cycle=2028,
+        planned_start="2028-01-04T00:00:00Z",
+    )
+    lg.decision(s)  # approves a level-1 model: the lift to level 2 may happen
+    lg.started(p, at="2028-01-04")
+    assert lg.audit("2028-02-01") == set()
+
+
+# == S3 =======================================================================
+
+
+def test_s3_reported_compute_above_plan_and_tolerance() -> None:
+    lg = Ledger()
+    p = lg.prereg()  # plans 8e25; 8.4e25 is the tolerance
+    lg.started(p)
+    e = lg.completed(p, flop="9e25")
+    assert lg.audit("2027-06-01") == {V("S3", p, e)}
+
+
+def test_s3_halt_reporting_the_excess_is_a_notice() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    h = lg.halted(p, flop="9e25")
+    assert lg.audit("2027-06-01") == {N("S3", p, h)}
+
+
+def test_s3_claimed_completion_beyond_reporting_tolerance() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    e = lg.completed(p, at="2027-05-30", time="2027-05-20")
+    assert lg.audit("2027-06-01") == {W("S3", e)}
+
+
+# == S4 =======================================================================
+
+
+def test_s4_amendment_after_training_started() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    a = lg.prereg(at="2027-01-10", supersedes=p)
+    assert lg.audit("2027-02-01") == {V("S4", p, a)}
+
+
+def test_s4_amendment_of_an_already_amended_version() -> None:
+    lg = Ledger()
+    p = lg.prereg(at="2026-10-01")
+    a1 = lg.prereg(at="2026-10-02", supersedes=p)
+    a2 = lg.prereg(at="2026-10-03", supersedes=p)
+    assert lg.audit("2026-12-01") == {W("S4", p, a1, a2)}
+
+
+def test_s4_training_event_on_an_amended_version() -> None:
+    lg = Ledger()
+    p = lg.prereg(at="2026-10-01")
+    a = lg.prereg(at="2026-10-02", supersedes=p)
+    t = lg.started(p)
+    assert lg.audit("2027-02-01") == {W("S4", p, a, t)}
+
+
+def test_s4_second_start_of_the_same_version() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    t1 = lg.started(p)
+    t2 = lg.started(p, at="2027-01-05")
+    assert lg.audit("2027-02-01") == {W("S4", t1, t2)}
+
+
+# == S5 =======================================================================
+
+
+def test_s5_halted_version_submitted() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    h = lg.halted(p)
+    s = lg.submission(p)
+    assert lg.audit("2027-09-01") == {V("S5", p, h, s)}
+
+
+def test_s5_new_version_after_the_halt_may_be_submitted() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    lg.halted(p)
+    a = lg.prereg(at="2027-02-02", supersedes=p)
+    s = lg.submission(a)
+    # The amendment comes after the start (S4), but the submission itself is not S5.
+    assert lg.audit("2027-09-01") == {V("S4", p, a)}
+    assert s
+
+
+# == S6 =======================================================================
+
+
+def test_s6_decision_names_an_entry_that_is_not_a_submission() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    d = lg.decision(p, at="2027-01-01", outcome="rejected")
+    assert lg.audit("2027-02-01") == {V("L4", d), V("S6", p, d)}
+
+
+def test_s6_decision_names_a_later_entry() -> None:
+    lg = Ledger()
+    d = lg.decision(50, at="2027-01-01", outcome="rejected")
+    assert lg.audit("2027-02-01") == {V("L4", d), V("S6", d)}
+
+
+def test_s6_decision_names_a_submission_that_failed_its_checks() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    body = {
+        "preregistration": p,
+        "model_digest": DIGEST,
+        "final_flop": "7.9e25",
+        "submitted_at": "2027-06-01T00:00:00Z",
+    }
+    s = lg.add("submission", body, [lg.evaluator], "2027-06-01")
+    d = lg.decision(s, outcome="rejected")
+    assert lg.audit("2028-01-01") == {V("L3", s), V("L4", d), V("S6", s, d)}
+
+
+def test_s6_decision_cites_a_result_about_another_submission() -> None:
+    lg = Ledger()
+    p, suite, s = submitted_run(lg)
+    other = lg.submission(p, at="2027-06-02", model_digest=OTHER_DIGEST)
+    r = lg.result(other, suite)
+    d = lg.decision(s, outcome="rejected", results=(r,))
+    assert lg.audit(BEFORE_DECISION_DAY_ENDS) == {V("S6", r, d)}
+
+
+def test_s6_decision_cites_a_resolution_about_another_submission() -> None:
+    lg = Ledger()
+    p, _suite, s = submitted_run(lg)
+    other = lg.submission(p, at="2027-06-02", model_digest=OTHER_DIGEST)
+    c = lg.contest(other, "2027-07-01")
+    r = lg.resolution(c, "2027-07-10")
+    d = lg.decision(s, outcome="rejected", findings=(r,))
+    assert lg.audit(BEFORE_DECISION_DAY_ENDS) == {V("S6", r, d)}
+
+
+def test_s6_approval_of_a_run_that_broke_s1_to_s5() -> None:
+    lg = Ledger()
+    p = lg.prereg(at="2026-12-20")  # too late for the 2027-01-04 start
+    suite = lg.suite(at="2026-12-21")
+    t = lg.started(p)
+    s = lg.submission(p)
+    lg.result(s, suite)
+    d = lg.decision(s)
+    assert lg.audit("2028-01-01") == {V("S1", p, t), V("S6", p, t, d)}
+
+
+def test_s6_rejection_of_a_broken_run_is_fine() -> None:
+    lg = Ledger()
+    p = lg.prereg(at="2026-12-20")
+    t = lg.started(p)
+    s = lg.submission(p)
+    lg.decision(s, outcome="rejected")
+    assert lg.audit("2028-01-01") == {V("S1", p, t)}
+
+
+def test_s6_facts_after_the_decision_do_not_reach_back() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    e = lg.completed(run["P"], at="2028-01-02", flop="9e25")
+    assert lg.audit("2028-02-01") == {V("S3", run["P"], e)}
+
+
+# == S7 =======================================================================
+
+
+def test_s7_approval_without_a_passing_result() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    d = lg.decision(s)
+    assert lg.audit("2028-01-01") == {V("S7", s, d)}
+
+
+def test_s7_passing_result_from_a_suite_logged_after_the_deadline() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    s = lg.submission(p)
+    late_suite = lg.suite(at="2027-07-01")
+    lg.result(s, late_suite, at="2027-07-02")
+    d = lg.decision(s)
+    assert lg.audit("2028-01-01") == {V("S7", s, d)}
+
+
+def test_s7_approval_citing_a_failing_result() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    passing = lg.result(s, suite)
+    failing = lg.result(s, suite, at="2027-07-02", outcome="fail")
+    d = lg.decision(s, results=(passing, failing))
+    assert lg.audit("2028-01-01") == {V("S7", failing, d)}
+
+
+def test_s7_approval_with_an_unresolved_contest() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    lg.result(s, suite)
+    c = lg.contest(s, "2027-12-15")
+    d = lg.decision(s)
+    assert lg.audit(BEFORE_DECISION_DAY_ENDS) == {V("S7", c, d)}
+
+
+def test_s7_approval_with_an_upheld_contest() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    lg.result(s, suite)
+    c = lg.contest(s, "2027-07-05")
+    r = lg.resolution(c, "2027-07-20", outcome="upheld_in_part")
+    d = lg.decision(s, findings=(r,))
+    assert lg.audit("2028-01-01") == {V("S7", c, r, d)}
+
+
+def _contested_and_remedied(lg: Ledger, outcome: str, digest: str) -> dict[str, int]:
+    p, suite, s = submitted_run(lg)
+    c = lg.contest(s, "2027-07-05")
+    r = lg.resolution(c, "2027-07-20", outcome=outcome)
+    s2 = lg.submission(p, at="2027-08-01", model_digest=digest, remedies=r)
+    lg.result(s2, suite, at="2027-09-01")
+    d0 = lg.decision(s, outcome="rejected")
+    d = lg.decision(s2, at="2027-12-31T13:00:00Z")
+    return {"S": s, "R": r, "S2": s2, "D0": d0, "D": d}
+
+
+def test_s7_valid_remedy_is_decided_with_its_batch() -> None:
+    lg = Ledger()
+    _contested_and_remedied(lg, "upheld", OTHER_DIGEST)
+    assert lg.audit("2028-03-02") == set()
+
+
+@pytest.mark.parametrize(("outcome", "digest"), [("dismissed", OTHER_DIGEST), ("upheld", DIGEST)])
+def test_s7_approval_of_an_invalid_remedy(outcome: str, digest: str) -> None:
+    lg = Ledger()
+    x = _contested_and_remedied(lg, outcome, digest)
+    # Not a valid remedy: S2 is late by its own logged_at, decided on the batch day.
+    assert lg.audit("2028-01-01") == {V("S7", x["R"], x["S2"], x["D"])}
+
+
+# == S8 =======================================================================
+
+
+@pytest.mark.parametrize("when", ["2027-12-01", "2028-01-01T00:00:00Z"])
+def test_s8_on_time_submission_decided_off_the_decision_day(when: str) -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    d = lg.decision(s, at=when, outcome="rejected")
+    assert lg.audit("2028-02-01") == {V("S8", s, d)}
+
+
+def test_s8_on_time_submission_undecided_after_its_decision_day() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    assert lg.audit(BEFORE_DECISION_DAY_ENDS) == set()
+    assert lg.audit("2028-01-01") == {V("S8", s)}
+
+
+def test_s8_marker_logged_before_its_deadline() -> None:
+    lg = Ledger()
+    m = lg.marker("submission_window_closed", 2027, "2027-06-30T23:59:59Z")
+    ok = lg.marker("decision_due", 2027, "2028-01-01")
+    assert ok
+    assert lg.audit("2028-01-02") == {V("S8", m)}
+
+
+def test_s8_marker_after_which_submissions_are_late() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    m = lg.marker("submission_window_closed", 2027, "2027-06-15")
+    s = lg.submission(p, at="2027-06-20")
+    # The early marker is a violation, and it makes S late: due by 2028-03-01.
+    assert lg.audit("2028-03-01") == {V("S8", m), V("S9", s)}
+
+
+def test_s8_marker_repeated() -> None:
+    lg = Ledger()
+    m1 = lg.marker("lift_date", 2027, "2027-01-01")
+    m2 = lg.marker("lift_date", 2027, "2027-01-02")
+    assert lg.audit("2027-02-01") == {N("S8", m1, m2)}
+
+
+def test_s8_submission_time_beyond_reporting_tolerance() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    s = lg.submission(p, at="2027-06-01", submitted_at="2027-05-25")
+    assert lg.audit("2027-09-01") == {W("S8", s)}
+
+
+# == S9 =======================================================================
+
+
+@pytest.mark.parametrize("when", ["2027-09-01", "2028-03-01"])
+def test_s9_late_submission_decided_before_its_batch_or_after_its_limit(when: str) -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    s = lg.submission(p, at="2027-08-01")
+    d = lg.decision(s, at=when, outcome="rejected")
+    assert lg.audit("2028-04-01") == {V("S9", s, d)}
+
+
+def test_s9_late_submission_decided_within_its_limit_is_fine() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    s = lg.submission(p, at="2027-08-01")
+    lg.decision(s, at="2028-02-29T23:59:59Z", outcome="rejected")
+    assert lg.audit("2028-04-01") == set()
+
+
+def test_s9_late_submission_decided_before_an_earlier_late_one() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    e = lg.submission(p, at="2027-08-01")
+    s = lg.submission(p, at="2027-08-05", model_digest=OTHER_DIGEST)
+    d = lg.decision(s, outcome="rejected")
+    lg.decision(e, at="2027-12-31T13:00:00Z", outcome="rejected")
+    assert lg.audit("2028-01-01") == {V("S9", e, s, d)}
+
+
+def test_s9_late_submission_undecided_after_its_limit() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    s = lg.submission(p, at="2027-08-01")
+    assert lg.audit("2028-02-29T23:59:59Z") == set()
+    assert lg.audit("2028-03-01") == {V("S9", s)}
+
+
+# == S10 ======================================================================
+
+
+def test_s10_second_decision_of_a_submission() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    d1 = lg.decision(s, outcome="rejected")
+    d2 = lg.decision(s, at="2027-12-31T13:00:00Z", outcome="rejected")
+    assert lg.audit("2028-01-01") == {V("S10", d1, d2)}
+
+
+def test_s10_result_logged_after_the_decision() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    d = lg.decision(s, outcome="rejected")
+    r = lg.result(s, suite, at="2028-01-05")
+    assert lg.audit("2028-02-01") == {W("S10", d, r)}
+
+
+def test_s10_second_resolution_of_a_finding() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    c = lg.contest(s, "2027-07-01")
+    r1 = lg.resolution(c, "2027-07-10")
+    r2 = lg.resolution(c, "2027-07-11", outcome="upheld")
+    assert lg.audit("2027-09-01") == {V("S10", c, r1, r2)}
+
+
+def test_s10_finding_unresolved_after_the_reply_limit() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    c = lg.contest(s, "2027-07-01")
+    assert lg.audit("2027-07-30T23:59:59Z") == set()
+    assert lg.audit("2027-07-31") == {V("S10", c)}
+
+
+def test_s10_finding_resolved_after_the_reply_limit() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    c = lg.contest(s, "2027-07-01")
+    r = lg.resolution(c, "2027-08-15")
+    assert lg.audit("2027-09-01") == {V("S10", c, r)}
+
+
+# == S11 ======================================================================
+
+
+@pytest.mark.parametrize(("level", "effective"), [(2, "2028-03-01"), (3, "2028-01-01")])
+def test_s11_threshold_change_off_a_lift_date_or_skipping_a_level(
+    level: int, effective: str
+) -> None:
+    lg = Ledger()
+    t = lg.schedule(level, "3e26", effective, "2027-06-01")
+    assert lg.audit("2027-12-01") == {V("S11", t)}
+
+
+def test_s11_lift_into_a_postponed_cycle() -> None:
+    lg = Ledger()
+    p = lg.postponement(2028, 2029, "2027-06-01")
+    t = lg.schedule(2, "3e26", "2028-01-01", "2027-07-01")
+    assert lg.audit("2027-12-01") == {V("S11", p, t)}
+
+
+def test_s11_postponement_to_a_cycle_not_after_its_from_cycle() -> None:
+    lg = Ledger()
+    p = lg.postponement(2028, 2028, "2027-06-01")
+    assert lg.audit("2027-12-01") == {V("S11", p)}
+
+
+def test_s11_postponement_logged_after_the_decision_date() -> None:
+    lg = Ledger(calendar={**EXAMPLES["charter"]["calendar"], "decision": "12-15"})
+    p = lg.postponement(2028, 2029, "2027-12-20")
+    assert lg.audit("2027-12-21") == {W("S11", p)}
+
+
+def test_s11_lift_without_an_approval_or_a_postponement() -> None:
+    lg = Ledger()
+    t = lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    assert lg.audit(BEFORE_DECISION_DAY_ENDS) == set()
+    assert lg.audit("2028-01-01") == {V("S11", t)}
+
+
+def test_s11_lift_after_an_approval_or_with_a_postponement_is_fine() -> None:
+    approved = Ledger()
+    approved.schedule(2, "3e26", "2028-01-01", "2026-10-01")
+    approved_run(approved)
+    assert approved.audit("2028-02-01") == set()
+    postponed = Ledger()
+    postponed.schedule(2, "3e26", "2028-01-01", "2026-10-01")
+    postponed.postponement(2028, 2029, "2027-12-31T12:00:00Z")
+    assert postponed.audit("2028-02-01") == set()
+
+
+# == S12 ======================================================================
+
+
+def test_s12_threshold_change_without_the_notice_period() -> None:
+    lg = Ledger()
+    t = lg.schedule(2, "3e26", "2028-01-01", "2027-12-01")
+    assert lg.audit("2027-12-20") == {V("S12", t)}
+
+
+# == S13 ======================================================================
+
+
+def test_s13_deregulation_above_frontier_minus_lag() -> None:
+    lg = Ledger()
+    x = lg.deregulation(0, "2028-01-01", "2027-06-01")  # the frontier stays at 1
+    assert lg.audit("2027-12-01") == {V("S13", x)}
+
+
+def test_s13_retroactive_deregulation() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
+    approved_run(lg)
+    x = lg.deregulation(0, "2028-01-01", "2028-01-02")
+    assert lg.audit("2028-02-01") == {V("S12", x), V("S13", x)}
+
+
+def test_s13_deregulation_on_a_postponed_lift_date() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    p = lg.postponement(2028, 2029, "2027-07-01")
+    x = lg.deregulation(0, "2028-01-01", "2027-08-01")
+    # With the lift postponed the frontier stays at 1, so level 0 is also above 1 - 2.
+    assert lg.audit("2027-12-01") == {V("S13", p, x), V("S13", x)}
+
+
+def test_s13_postponement_freezes_an_earlier_deregulation() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    x = lg.deregulation(0, "2028-01-01", "2027-07-01")
+    p = lg.postponement(2028, 2029, "2027-08-01")
+    assert lg.audit("2027-12-01") == {N("S13", x, p)}
+
+
+def test_s13_frozen_deregulation_does_not_exempt_a_run_from_s1() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    x = lg.deregulation(0, "2028-01-01", "2027-07-01")
+    pp = lg.postponement(2028, 2029, "2027-08-01")
+    p = lg.prereg(
+        at="2028-01-02",
+        level=0,
+        planned_flop="5e24",
+        cycle=2028,
+        planned_start="2028-01-03T00:00:00Z",
+    )
+    t = lg.started(p, at="2028-01-03")
+    assert lg.audit("2028-01-05") == {N("S13", x, pp), V("S1", p, t)}
+
+
+# == S14 ======================================================================
+
+
+def _sealed_plan(lg: Ledger) -> int:
+    return lg.prereg(plan={"sealed": True, "sha256": commitment(SALT, PLAN)})
+
+
+def test_s14_reveal_does_not_match() -> None:
+    lg = Ledger()
+    p = _sealed_plan(lg)
+    v = lg.reveal(p, bytes(32), PLAN, "2026-12-01", lg.lab)
+    blobs = {hashlib.sha256(PLAN).hexdigest(): PLAN}
+    assert lg.audit("2027-01-01", blobs) == {V("S14", p, v)}
+
+
+def test_s14_revealed_document_unavailable() -> None:
+    lg = Ledger()
+    p = _sealed_plan(lg)
+    v = lg.reveal(p, SALT, PLAN, "2026-12-01", lg.lab)
+    assert lg.audit("2027-01-01") == {("S14", "not_auditable", (p, v))}
+    assert lg.audit("2027-01-01", {hashlib.sha256(PLAN).hexdigest(): PLAN}) == set()
+
+
+def test_s14_sealed_document_unrevealed_after_the_deadline() -> None:
+    lg = Ledger()
+    p = _sealed_plan(lg)  # logged 2026-11-01, reveal deadline 365 days
+    assert lg.audit("2027-10-31T23:59:59Z") == set()
+    assert lg.audit("2027-11-01") == {W("S14", p)}
+    lg.reveal(p, SALT, PLAN, "2027-12-01", lg.lab)  # late: judged at now, it clears
+    assert lg.audit("2027-12-02", {hashlib.sha256(PLAN).hexdigest(): PLAN}) == set()
