@@ -181,7 +181,8 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
     passing = [
         r
         for r in cited
-        if st.results.get(r, (0, 0, ""))[2] == "pass"
+        if st.results.get(r, (-1, 0, ""))[0] == sub.index
+        and st.results[r][2] == "pass"
         and st.suites.get(st.results[r][1], deadline) < deadline
     ]
     failing = [r for r in cited if st.results.get(r, (0, 0, ""))[2] == "fail"]
