@@ -578,7 +578,7 @@ def test_a_failed_write_answers_500_and_stops(
     def disk_full(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ws, "write_atomically", disk_full)
+    monkeypatch.setattr(ws, "atomic_write", disk_full)
     assert witness.post(log.request(0)).status == 500
     monkeypatch.undo()
     # Until a restart, nothing more is decided from a possibly stale memory.

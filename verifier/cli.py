@@ -51,6 +51,7 @@ from verifier.errors import (
     UnknownKeyError,
     VerificationError,
 )
+from verifier.files import write_new_private
 from verifier.policy.audit import AuditState
 from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text
@@ -435,12 +436,7 @@ def cmd_witness_keygen(args: argparse.Namespace) -> int:
     except FormatError as exc:
         raise UsageError(f"--name: {exc}") from None
     # O_EXCL: never overwrite a key (that would orphan the witness's identity).
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (witness_skey(signer) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new_private(Path(args.out), (witness_skey(signer) + "\n").encode())
     print(signer.verifier.vkey)
     return EXIT_OK
 

@@ -17,10 +17,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.storage.durable import write_new_private
 from verifier.core import ed25519
 from verifier.core.encoding import b64encode
 from verifier.core.leaf import check_envelope, pae
+from verifier.files import write_new_private
 
 
 class SigningKeyError(RuntimeError):

@@ -26,10 +26,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.storage.durable import write_new_private
 from verifier.core.mldsa import ALG_MLDSA44, MLDSA44Signer, parse_mldsa_skey
 from verifier.core.note import Ed25519Signer, NoteSigner, parse_skey
 from verifier.errors import FormatError
+from verifier.files import write_new_private
 
 
 class KeyFileError(RuntimeError):

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Protocol
 
 from ledger.ops import metrics
-from ledger.storage.durable import fsync_dir, fsync_file, temp_name
 from ledger.storage.protocol import Head, StoreError
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.tree import TreeEdge, leaf_hashes
@@ -40,6 +39,7 @@ from verifier.core.merkle import verify_consistency
 from verifier.core.note import NoteVerifier
 from verifier.core.prover import Prover
 from verifier.errors import LedgerVerifyError
+from verifier.files import fsync_dir, fsync_file, temp_name
 
 log = logging.getLogger("frontier_ledger.backup")
 

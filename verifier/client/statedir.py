@@ -21,35 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from verifier.core.checkpoint import SignedCheckpoint
 from verifier.errors import FormatError
+from verifier.files import atomic_write
 from verifier.policy import snapshot
 from verifier.policy.audit import AuditState
 
 CHECKPOINT = "checkpoint"
 REPLAY = "replay.json"
 FORMAT = "frontier-verify/replay-state/v1"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace *path* by *data*: never half-written, and the rename survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -111,5 +94,5 @@ class StateDir:
                 "state": body,
             }
             # Crash point: replay state first, checkpoint second (see the module doc).
-            write_atomic(self.path / REPLAY, json.dumps(doc, separators=(",", ":")).encode())
-        write_atomic(self.path / CHECKPOINT, checkpoint.raw)
+            atomic_write(self.path / REPLAY, json.dumps(doc, separators=(",", ":")).encode())
+        atomic_write(self.path / CHECKPOINT, checkpoint.raw)
