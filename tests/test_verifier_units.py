@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import pkgutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import verifier
+from verifier import errors
 from verifier.core import ed25519
 from verifier.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verifier.core.encoding import b64decode_strict, b64encode, parse_decimal
@@ -233,3 +241,55 @@ def test_verifier_imports_nothing_from_the_server_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"verifier pulled in: {out.stdout}"
+
+
+VERIFIER = Path(verifier.__file__).resolve().parent
+
+
+def imported_modules(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, module) for every import statement in *path*, at any depth (lazy ones too)."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: named as written, so it never passes as stdlib
+                yield node.lineno, "." * node.level + (node.module or "")
+            elif node.module == "verifier":  # from verifier import errors
+                yield from ((node.lineno, f"verifier.{alias.name}") for alias in node.names)
+            else:
+                yield node.lineno, node.module or ""
+
+
+def is_stdlib(module: str) -> bool:
+    return module.split(".", maxsplit=1)[0] in sys.stdlib_module_names
+
+
+def test_errors_py_imports_only_the_standard_library() -> None:
+    path = VERIFIER / "errors.py"
+    bad = [f"line {n}: {m}" for n, m in imported_modules(path) if not is_stdlib(m)]
+    assert not bad, f"verifier/errors.py may import only the standard library: {bad}"
+
+
+def test_every_verifier_exception_is_in_the_one_error_tree() -> None:
+    """Exceptions are defined in verifier/errors.py alone, under LedgerVerifyError, each with
+    a docstring saying what fault it names."""
+    stray = []
+    for info in pkgutil.walk_packages(verifier.__path__, "verifier."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == info.name != "verifier.errors"
+            ):
+                stray.append(f"{info.name}.{name}")
+    assert not stray, f"define these in verifier/errors.py: {stray}"
+    tree = [
+        obj
+        for obj in vars(errors).values()
+        if inspect.isclass(obj) and issubclass(obj, BaseException)
+    ]
+    assert len(tree) > 10
+    for cls in tree:
+        assert issubclass(cls, errors.LedgerVerifyError), cls
+        assert cls.__doc__, f"{cls.__name__} needs a docstring naming its fault"

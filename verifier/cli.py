@@ -48,14 +48,16 @@ from verifier.errors import (
     LedgerVerifyError,
     MissingSignatureError,
     RetiredKeyError,
+    SnapshotError,
     UnknownKeyError,
+    UsageError,
     VerificationError,
+    WitnessStoreError,
 )
 from verifier.files import write_new_private
 from verifier.policy.audit import AuditState
 from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text
-from verifier.policy.snapshot import SnapshotError
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -398,10 +400,6 @@ def _open(source: LogSource, args: argparse.Namespace, keys: LogKeys) -> SignedC
     return open_checkpoint(data, keys.trusted(), require_one_of=required, retired=retired)
 
 
-class UsageError(Exception):
-    """Bad arguments (exit 2)."""
-
-
 def cmd_audit(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     keys = _log_keys(args, _state(args))
@@ -448,7 +446,7 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     import stat
 
     from verifier.witness.protocol import Witness, parse_witness_config, parse_witness_skey
-    from verifier.witness.server import FileStore, StoreError, WitnessServer
+    from verifier.witness.server import FileStore, WitnessServer
 
     key_path = Path(args.key)
     if key_path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -461,7 +459,7 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         store = FileStore(Path(args.state))
-    except StoreError as exc:
+    except WitnessStoreError as exc:
         raise UsageError(str(exc)) from None
     with store:
         server = WitnessServer(Witness(signer, config, store), args.host, args.port, args.prefix)

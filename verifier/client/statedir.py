@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verifier.core.checkpoint import SignedCheckpoint
-from verifier.errors import FormatError
+from verifier.errors import FormatError, SnapshotError
 from verifier.files import atomic_write
 from verifier.policy import snapshot
 from verifier.policy.audit import AuditState
@@ -46,7 +46,7 @@ class StateDir:
     def load_replay(self, checkpoint: SignedCheckpoint) -> AuditState | None:
         """The replay state stored for exactly *checkpoint*, or None if there is none.
 
-        Raises :class:`verifier.policy.snapshot.SnapshotError` if the file is damaged.
+        Raises :class:`verifier.errors.SnapshotError` if the file is damaged.
         """
         p = self.path / REPLAY
         if not p.exists():
@@ -55,9 +55,9 @@ class StateDir:
         try:
             doc = json.loads(raw)
         except ValueError:
-            raise snapshot.SnapshotError(f"{p}: not valid JSON") from None
+            raise SnapshotError(f"{p}: not valid JSON") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise snapshot.SnapshotError(f"{p}: not a {FORMAT} file")
+            raise SnapshotError(f"{p}: not a {FORMAT} file")
         if doc.get("checkpoint_sha256") != hashlib.sha256(checkpoint.raw).hexdigest():
             return None  # state of another checkpoint: replay instead
         body = doc.get("state")
@@ -67,13 +67,13 @@ class StateDir:
                 json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
             ).hexdigest()
         ):
-            raise snapshot.SnapshotError(f"{p}: checksum does not match (damaged)")
+            raise SnapshotError(f"{p}: checksum does not match (damaged)")
         try:
             state: AuditState = snapshot.decode(AuditState, body, "replay state")
         except FormatError as exc:
-            raise snapshot.SnapshotError(f"{p}: {exc}") from None
+            raise SnapshotError(f"{p}: {exc}") from None
         if state.size != checkpoint.size or state.replay.origin != checkpoint.origin:
-            raise snapshot.SnapshotError(
+            raise SnapshotError(
                 f"{p}: holds {state.size} entries of {state.replay.origin!r}, "
                 f"not the checkpoint's {checkpoint.size}"
             )

@@ -14,14 +14,11 @@ from collections.abc import Callable
 
 from verifier.core.merkle import EMPTY_ROOT, node_hash, split_point
 from verifier.core.tiles import TILE_HEIGHT, TILE_WIDTH
+from verifier.errors import ProofUnavailable
 
 HASH = 32
 
 TileRead = Callable[[int, int], "bytes | None"]
-
-
-class ProofUnavailable(LookupError):
-    """The store lacks a tile that a proof for this tree size needs."""
 
 
 class Prover:

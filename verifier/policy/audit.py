@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from verifier.core.leaf import Leaf, parse_leaf
-from verifier.entries.registry import AdmissionError, SignatureSink
+from verifier.entries.registry import SignatureSink
 from verifier.entries.replay import CheckedEntry, LogReplay
-from verifier.errors import FormatError
+from verifier.errors import AdmissionError, FormatError
 from verifier.policy.engine import PolicyEngine, PolicyState
 from verifier.policy.findings import SEVERITIES, VIOLATION, Finding
 

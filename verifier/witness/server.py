@@ -39,7 +39,7 @@ from verifier.core.encoding import b64decode_strict, b64encode
 from verifier.core.leaf import loads_strict
 from verifier.core.merkle import HASH_SIZE
 from verifier.core.note import parse_note
-from verifier.errors import FormatError, LedgerVerifyError
+from verifier.errors import FormatError, WitnessStoreError
 from verifier.files import atomic_write
 from verifier.witness.protocol import (
     MAX_REQUEST_SIZE,
@@ -61,10 +61,6 @@ MAX_EVIDENCE_FILES = 10_000
 SOCKET_TIMEOUT_S = 15.0
 #: Connections served at once; more are closed at once (each holds a thread).
 MAX_CONNECTIONS = 64
-
-
-class StoreError(LedgerVerifyError):
-    """The state directory is unusable: locked by another process, corrupt, or unwritable."""
 
 
 def _state_to_json(origin: str, state: LogState) -> bytes:
@@ -143,7 +139,9 @@ class FileStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise StoreError(f"another witness process is using the state in {self.root}") from None
+            raise WitnessStoreError(
+                f"another witness process is using the state in {self.root}"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
@@ -174,9 +172,9 @@ class FileStore:
                 origin, state = _state_from_json(path.read_bytes(), str(path))
             except FormatError as exc:
                 # Never start from zero for a log we have a record of: that is a rollback.
-                raise StoreError(f"corrupt witness state: {exc}") from None
+                raise WitnessStoreError(f"corrupt witness state: {exc}") from None
             if path.name != self._file_name(origin):
-                raise StoreError(f"{path}: the file name does not match its origin")
+                raise WitnessStoreError(f"{path}: the file name does not match its origin")
             self._states[origin] = state
 
     def get(self, origin: str) -> LogState | None:
@@ -190,7 +188,7 @@ class FileStore:
     def update(self, origin: str, decide: Callable[[LogState | None], LogState]) -> LogState:
         with self._lock_for(origin):
             if self._broken is not None:
-                raise StoreError(f"witness state is not writable ({self._broken}); restart")
+                raise WitnessStoreError(f"witness state is not writable ({self._broken}); restart")
             new = decide(self._states.get(origin))
             try:
                 atomic_write(
