@@ -293,3 +293,36 @@ def test_every_verifier_exception_is_in_the_one_error_tree() -> None:
     for cls in tree:
         assert issubclass(cls, errors.LedgerVerifyError), cls
         assert cls.__doc__, f"{cls.__name__} needs a docstring naming its fault"
+
+
+def core_may_import(module: str) -> bool:
+    """The trust core's allowed imports: the standard library, ``cryptography``, other
+    core modules and the error tree (ARCHITECTURE.md: bytes and keys in, results out)."""
+    return (
+        is_stdlib(module)
+        or module == "cryptography"
+        or module.startswith("cryptography.")
+        or module in ("verifier.core", "verifier.errors")
+        or module.startswith("verifier.core.")
+    )
+
+
+def test_verifier_core_imports_only_the_stdlib_cryptography_core_and_errors() -> None:
+    core = sorted((VERIFIER / "core").glob("*.py"))
+    assert len(core) > 10
+    bad = [
+        f"verifier/core/{path.name}:{line} imports {module}"
+        for path in core
+        for line, module in imported_modules(path)
+        if not core_may_import(module)
+    ]
+    assert not bad, "verifier/core may import only the standard library, cryptography, " + (
+        f"verifier.core and verifier.errors: {bad}"
+    )
+
+
+def test_the_core_import_check_catches_what_it_must() -> None:
+    allowed = ["hashlib", "__future__", "cryptography.exceptions", "verifier.core.merkle"]
+    assert all(core_may_import(m) for m in [*allowed, "verifier.errors", "verifier.core"])
+    for outside in ["verifier.entries.fields", "verifier", "verifier.files", "ledger", ".leaf"]:
+        assert not core_may_import(outside), outside

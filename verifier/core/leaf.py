@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.core.encoding import b64decode_strict, b64encode
-from verifier.entries.fields import utc_datetime
 from verifier.errors import FormatError
 
 MAX_LEAF_SIZE = 65_535
@@ -159,6 +158,27 @@ def format_logged_at(ms: int) -> str:
     """UTC milliseconds since the epoch → ``2027-01-04T09:00:00.123Z``."""
     t = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def utc_datetime(text: str) -> dt.datetime:
+    """The UTC ``YYYY-MM-DDTHH:MM:SS`` that *text* starts with.
+
+    The caller has matched *text* against its strict pattern (``logged_at`` here, RFC 3339
+    times in :mod:`verifier.entries.fields`), so the digits are where this reads them.
+
+    ``ValueError`` for a date or time that does not exist (year 0, month 13,
+    31 April, 29 February of a common year, hour 24, minute 60, second 60 or 61),
+    exactly as ``datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")``.
+    """
+    return dt.datetime(
+        int(text[0:4]),
+        int(text[5:7]),
+        int(text[8:10]),
+        int(text[11:13]),
+        int(text[14:16]),
+        int(text[17:19]),
+        tzinfo=dt.UTC,
+    )
 
 
 def parse_logged_at(text: str) -> int:
