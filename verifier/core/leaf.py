@@ -10,6 +10,15 @@ The envelope is DSSE v1::
     {"payload": "<base64>", "payloadType": "application/vnd.frontier-ledger.<type>.v1+json",
      "signatures": [{"keyid": "<hex SHA-256 of the raw Ed25519 key>", "sig": "<base64>"}]}
 
+Each ``sig`` is a 64-byte Ed25519 signature over the DSSE v1 pre-authentication
+encoding (:func:`pae`; lengths in ASCII decimal, SP a single space)::
+
+    "DSSEv1" SP len(payloadType) SP payloadType SP len(payload) SP payload
+
+JSON is RFC 8259 read strictly (:func:`loads_strict`): UTF-8 only, no duplicate
+keys, no NaN or Infinity. Caps: :data:`MAX_LEAF_SIZE` bytes, :data:`MAX_SIGNATURES`
+signatures, :data:`MAX_PAYLOAD_TYPE_LENGTH` characters of ``payloadType``.
+
 This module checks shape only; signatures and key roles are checked by the
 entries layer against the key set replayed from the log.
 """
