@@ -264,10 +264,11 @@ def is_stdlib(module: str) -> bool:
     return module.split(".", maxsplit=1)[0] in sys.stdlib_module_names
 
 
-def test_errors_py_imports_only_the_standard_library() -> None:
-    path = VERIFIER / "errors.py"
+@pytest.mark.parametrize("name", ["errors.py", "files.py"])
+def test_errors_and_files_import_only_the_standard_library(name: str) -> None:
+    path = VERIFIER / name
     bad = [f"line {n}: {m}" for n, m in imported_modules(path) if not is_stdlib(m)]
-    assert not bad, f"verifier/errors.py may import only the standard library: {bad}"
+    assert not bad, f"verifier/{name} may import only the standard library: {bad}"
 
 
 def test_every_verifier_exception_is_in_the_one_error_tree() -> None:
