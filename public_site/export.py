@@ -60,9 +60,9 @@ from ledger.ops.datadir import DataDir
 from ledger.read.mirror import ExportStats, export_log
 from ledger.read.reader import LogReader
 from ledger.storage.backends import open_store
-from ledger.storage.durable import temp_name
 from public_site import render
 from verifier.core.prover import Prover
+from verifier.files import temp_name
 
 #: The host the crawler asks for when no --base-url is given; links to it become root-relative.
 DEFAULT_ORIGIN = "http://mirror.invalid"

@@ -49,11 +49,11 @@ import sqlite_utils
 
 from ledger.read.reader import LogReader
 from ledger.read.views import LogView
-from ledger.storage.durable import fsync_dir, fsync_file, temp_name
 from ledger.storage.protocol import EntryRow, SearchQuery
 from public_site import pages
 from verifier.core.encoding import b64encode
 from verifier.core.leaf import format_logged_at
+from verifier.files import fsync_dir, fsync_file, temp_name
 
 CACHE_DIR = "site-cache"
 PREFIX = "snapshot-"

@@ -8,9 +8,8 @@ import pytest
 
 from tests.governed import Actor, charter_body, envelope, grant_body
 from tests.payload_examples import EXAMPLES
-from verifier.entries.registry import AdmissionError
 from verifier.entries.replay import LogReplay
-from verifier.errors import FormatError, WeakKeyError
+from verifier.errors import AdmissionError, FormatError, WeakKeyError
 
 ORIGIN = "ledger.example/log"
 

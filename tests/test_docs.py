@@ -75,3 +75,26 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert first_block is not None
     lines = [ln.split("#")[0].strip() for ln in first_block.group(1).splitlines()]
     assert lines[:2] == ["make demo", "make test"]
+
+
+VERIFIER = DOCS.parent / "verifier"
+
+
+def test_core_readme_walks_through_every_core_module() -> None:
+    text = (VERIFIER / "core" / "README.md").read_text()
+    for module in sorted((VERIFIER / "core").glob("*.py")):
+        if module.name != "__init__.py":
+            heading = re.compile(rf"^## \d+\. `{re.escape(module.name)}` \(", re.M)
+            assert heading.search(text), f"verifier/core/README.md has no section on {module.name}"
+
+
+@pytest.mark.parametrize("readme", ["verifier/README.md", "verifier/core/README.md"])
+def test_verifier_readmes_name_only_paths_that_exist(readme: str) -> None:
+    path = DOCS.parent / readme
+    text = path.read_text()
+    named = set(re.findall(r"`((?:verifier|tests|docs)/[\w/.]+)`", text))
+    assert named, readme
+    for name in sorted(named):
+        assert (DOCS.parent / name).exists(), f"{readme} names {name}, which does not exist"
+    for link in set(re.findall(r"\]\(([^)#]+)\)", text)):
+        assert (path.parent / link).exists(), f"{readme} links to {link}, which does not exist"

@@ -40,8 +40,14 @@ from verifier.core.mldsa import (
     subtree_message,
 )
 from verifier.core.note import Ed25519Signer, Note, parse_note, sign_note, verify_note
-from verifier.core.trust_policy import QuorumError, open_trusted_checkpoint, parse_trust_policy
-from verifier.errors import FormatError, MissingSignatureError, SignatureError, UnknownKeyError
+from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
+from verifier.errors import (
+    FormatError,
+    MissingSignatureError,
+    QuorumError,
+    SignatureError,
+    UnknownKeyError,
+)
 from verifier.witness.protocol import (
     MemoryStore,
     Witness,

@@ -10,8 +10,8 @@ from verifier.core.checkpoint import Checkpoint
 from verifier.core.cosignature import CosignatureSigner, parse_witness_vkey
 from verifier.core.merkle import EMPTY_ROOT
 from verifier.core.note import Ed25519Signer, Note, parse_note, sign_note
-from verifier.core.trust_policy import QuorumError, open_trusted_checkpoint, parse_trust_policy
-from verifier.errors import FormatError, SignatureError
+from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
+from verifier.errors import FormatError, QuorumError, SignatureError
 
 LOG = Ed25519Signer.from_seed("ledger.example/log", bytes(range(32)))
 W1 = CosignatureSigner.from_seed("witness.example/one", bytes(range(1, 33)))

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+import pkgutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import verifier
+from verifier import errors
 from verifier.core import ed25519
 from verifier.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verifier.core.encoding import b64decode_strict, b64encode, parse_decimal
@@ -233,3 +241,89 @@ def test_verifier_imports_nothing_from_the_server_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"verifier pulled in: {out.stdout}"
+
+
+VERIFIER = Path(verifier.__file__).resolve().parent
+
+
+def imported_modules(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, module) for every import statement in *path*, at any depth (lazy ones too)."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: named as written, so it never passes as stdlib
+                yield node.lineno, "." * node.level + (node.module or "")
+            elif node.module == "verifier":  # from verifier import errors
+                yield from ((node.lineno, f"verifier.{alias.name}") for alias in node.names)
+            else:
+                yield node.lineno, node.module or ""
+
+
+def is_stdlib(module: str) -> bool:
+    return module.split(".", maxsplit=1)[0] in sys.stdlib_module_names
+
+
+@pytest.mark.parametrize("name", ["errors.py", "files.py"])
+def test_errors_and_files_import_only_the_standard_library(name: str) -> None:
+    path = VERIFIER / name
+    bad = [f"line {n}: {m}" for n, m in imported_modules(path) if not is_stdlib(m)]
+    assert not bad, f"verifier/{name} may import only the standard library: {bad}"
+
+
+def test_every_verifier_exception_is_in_the_one_error_tree() -> None:
+    """Exceptions are defined in verifier/errors.py alone, under LedgerVerifyError, each with
+    a docstring saying what fault it names."""
+    stray = []
+    for info in pkgutil.walk_packages(verifier.__path__, "verifier."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == info.name != "verifier.errors"
+            ):
+                stray.append(f"{info.name}.{name}")
+    assert not stray, f"define these in verifier/errors.py: {stray}"
+    tree = [
+        obj
+        for obj in vars(errors).values()
+        if inspect.isclass(obj) and issubclass(obj, BaseException)
+    ]
+    assert len(tree) > 10
+    for cls in tree:
+        assert issubclass(cls, errors.LedgerVerifyError), cls
+        assert cls.__doc__, f"{cls.__name__} needs a docstring naming its fault"
+
+
+def core_may_import(module: str) -> bool:
+    """The trust core's allowed imports: the standard library, ``cryptography``, other
+    core modules and the error tree (ARCHITECTURE.md: bytes and keys in, results out)."""
+    return (
+        is_stdlib(module)
+        or module == "cryptography"
+        or module.startswith("cryptography.")
+        or module in ("verifier.core", "verifier.errors")
+        or module.startswith("verifier.core.")
+    )
+
+
+def test_verifier_core_imports_only_the_stdlib_cryptography_core_and_errors() -> None:
+    core = sorted((VERIFIER / "core").glob("*.py"))
+    assert len(core) > 10
+    bad = [
+        f"verifier/core/{path.name}:{line} imports {module}"
+        for path in core
+        for line, module in imported_modules(path)
+        if not core_may_import(module)
+    ]
+    assert not bad, "verifier/core may import only the standard library, cryptography, " + (
+        f"verifier.core and verifier.errors: {bad}"
+    )
+
+
+def test_the_core_import_check_catches_what_it_must() -> None:
+    allowed = ["hashlib", "__future__", "cryptography.exceptions", "verifier.core.merkle"]
+    assert all(core_may_import(m) for m in [*allowed, "verifier.errors", "verifier.core"])
+    for outside in ["verifier.entries.fields", "verifier", "verifier.files", "ledger", ".leaf"]:
+        assert not core_may_import(outside), outside

@@ -22,9 +22,9 @@ from verifier.client.statedir import REPLAY, StateDir
 from verifier.core.checkpoint import open_checkpoint
 from verifier.core.leaf import canonical_json, encode_leaf, parse_leaf
 from verifier.core.note import parse_vkey
+from verifier.errors import SnapshotError
 from verifier.policy import snapshot
 from verifier.policy.audit import AuditState
-from verifier.policy.snapshot import SnapshotError
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 DEMO_SCENARIO = Path(__file__).parent.parent / "ledger" / "demo" / "scenario.toml"

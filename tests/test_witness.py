@@ -34,7 +34,7 @@ from verifier.core.merkle import EMPTY_ROOT
 from verifier.core.note import Ed25519Signer, parse_note, parse_vkey, sign_note, verify_note
 from verifier.core.prover import Prover
 from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
-from verifier.errors import FormatError
+from verifier.errors import FormatError, WitnessStoreError
 from verifier.witness.protocol import (
     MAX_REQUEST_SIZE,
     LogState,
@@ -46,7 +46,7 @@ from verifier.witness.protocol import (
     parse_witness_skey,
     witness_skey,
 )
-from verifier.witness.server import FileStore, StoreError, WitnessServer
+from verifier.witness.server import FileStore, WitnessServer
 
 REPO = Path(__file__).resolve().parent.parent
 ORIGIN = "ledger.example/log"
@@ -551,7 +551,7 @@ def test_one_process_per_state_and_corrupt_state_refuses_to_start(tmp_path: Path
     state = tmp_path / "state"
     store = FileStore(state)
     try:
-        with pytest.raises(StoreError, match="another witness"):
+        with pytest.raises(WitnessStoreError, match="another witness"):
             FileStore(state)
         log = MemLog().grow(3)
         store.update(ORIGIN, lambda _: LogState(3, log.roots[3], log.checkpoint(), T0))
@@ -561,10 +561,10 @@ def test_one_process_per_state_and_corrupt_state_refuses_to_start(tmp_path: Path
     doc = json.loads(path.read_text())
     doc["size"] = 2  # no longer the checkpoint's size
     path.write_text(json.dumps(doc))
-    with pytest.raises(StoreError, match="corrupt"):
+    with pytest.raises(WitnessStoreError, match="corrupt"):
         FileStore(state)
     path.write_text("{")
-    with pytest.raises(StoreError, match="corrupt"):
+    with pytest.raises(WitnessStoreError, match="corrupt"):
         FileStore(state)
 
 
@@ -578,7 +578,7 @@ def test_a_failed_write_answers_500_and_stops(
     def disk_full(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ws, "write_atomically", disk_full)
+    monkeypatch.setattr(ws, "atomic_write", disk_full)
     assert witness.post(log.request(0)).status == 500
     monkeypatch.undo()
     # Until a restart, nothing more is decided from a possibly stale memory.

@@ -1,9 +1,34 @@
-"""The verifier's exception tree.
+"""The verifier's exception tree: every error the verifier raises, split by fault.
 
-Two roots, split by fault, as in python-tuf: the data is bad (:class:`FormatError`,
-:class:`VerificationError` and its subclasses) or the transport failed
-(:class:`FetchError`). Library code only raises these; the CLI alone maps them to
-exit codes. Nothing here returns a bool that a caller could ignore.
+As in python-tuf, the first split is whose fault it is: the data is bad
+(:class:`FormatError`, :class:`VerificationError` and their subclasses) or the
+transport failed (:class:`FetchError`). The rest name faults of the verifier's own
+edges: a proof the server's tile store cannot make, a witness refusing a
+checkpoint, a witness state directory it cannot use, bad command-line arguments.
+Library code only raises these; the CLI alone maps them to exit codes. Nothing
+here returns a bool that a caller could ignore. Evidence travels on the exception
+(both checkpoints of a fork, the witness's refused checkpoint), so it survives to
+the caller. Standard library only::
+
+    LedgerVerifyError
+    ├── FormatError (also a ValueError)     the input does not parse
+    │   ├── WeakKeyError                     a small-order or non-canonical key
+    │   └── SnapshotError                    a stored replay state of the wrong shape
+    ├── VerificationError                   parsed, but a check failed
+    │   ├── SignatureError
+    │   │   ├── UnknownKeyError              no trusted key signed (names who did)
+    │   │   ├── MissingSignatureError        a required signature is absent
+    │   │   ├── RetiredKeyError              signed only by a retired log key
+    │   │   └── AdmissionError               an entry not signed as the key registry requires
+    │   ├── QuorumError                      too few witness cosignatures
+    │   ├── ProofError                       an inclusion or consistency proof fails
+    │   ├── InconsistencyError               a fork or rollback (carries both checkpoints)
+    │   └── TileMismatch                     a tile or bundle does not hash as it must
+    ├── FetchError                          the log could not be fetched
+    ├── ProofUnavailable (also a LookupError)  the tile store lacks a tile a proof needs
+    ├── Refusal                             a witness will not cosign (carries its answer)
+    ├── WitnessStoreError                   the witness's state directory is unusable
+    └── UsageError                          bad command-line arguments (exit 2)
 """
 
 from __future__ import annotations
@@ -40,6 +65,18 @@ class UnknownKeyError(SignatureError):
         self.unknown = unknown
 
 
+class AdmissionError(SignatureError):
+    """An entry is not signed as the registry requires (unknown, revoked or wrong-role key).
+
+    ``code`` names the rule for machines (``unknown-key``, ``schema``, ...), as the
+    ledger's refusal and the audit's finding report it.
+    """
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class MissingSignatureError(SignatureError):
     """A signature the verifier requires (e.g. the log's ML-DSA-44 one) is absent."""
 
@@ -50,6 +87,18 @@ class RetiredKeyError(SignatureError):
 
 class WeakKeyError(FormatError):
     """A public key is small-order or not canonically encoded; such keys are refused."""
+
+
+class SnapshotError(FormatError):
+    """A state snapshot does not have the shape its types require.
+
+    Raised when a verifier's stored replay state (``replay.json`` of a state directory,
+    the site's cache) is damaged or hand-edited; callers replay from the charter instead.
+    """
+
+
+class QuorumError(VerificationError):
+    """The checkpoint lacks the witness cosignatures the policy requires (C2SP tlog-policy)."""
 
 
 class ProofError(VerificationError):
@@ -77,5 +126,52 @@ class InconsistencyError(VerificationError):
         self.proof = proof
 
 
+class TileMismatch(VerificationError):
+    """A tile or bundle does not match what the data below it hashes to (C2SP tlog-tiles)."""
+
+
 class FetchError(LedgerVerifyError):
     """A resource could not be fetched (network, file system, HTTP status)."""
+
+
+class ProofUnavailable(LedgerVerifyError, LookupError):
+    """The store lacks a tile that a proof for this tree size needs.
+
+    Raised by the prover over the log's own tile store (the server side): the data is
+    not bad, it is missing. Also a :class:`LookupError`, as a missing item is.
+    """
+
+
+class Refusal(LedgerVerifyError):
+    """The witness will not cosign (C2SP tlog-witness ``add-checkpoint``).
+
+    Carries the HTTP answer: ``status``, ``body`` (default: the message and a newline)
+    and ``content_type``; and, when a validly signed checkpoint was refused in a way
+    worth keeping, ``evidence``: the :class:`verifier.witness.protocol.WitnessEvidence`
+    (the checkpoint the witness had cosigned, the one submitted and the proof sent),
+    which the witness stores before it answers.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        body: bytes | None = None,
+        content_type: str = "text/plain; charset=utf-8",
+        evidence: object | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body if body is not None else (message + "\n").encode()
+        self.content_type = content_type
+        self.evidence = evidence
+
+
+class WitnessStoreError(LedgerVerifyError):
+    """The witness's state directory is unusable: locked by another process, corrupt, or
+    unwritable. (Not the ledger's ``StoreError``, which is about the log's database.)"""
+
+
+class UsageError(LedgerVerifyError):
+    """Bad command-line arguments or an unusable key file given on the command line (exit 2)."""

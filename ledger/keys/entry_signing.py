@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.errors import SigningKeyError
-from ledger.storage.durable import write_new_private
 from verifier.core import ed25519
 from verifier.core.encoding import b64encode
 from verifier.core.leaf import check_envelope, pae
+from verifier.files import write_new_private
 
 
 @dataclass(frozen=True)

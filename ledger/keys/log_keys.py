@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import KeyFileError
-from ledger.storage.durable import write_new_private
 from verifier.core.mldsa import ALG_MLDSA44, MLDSA44Signer, parse_mldsa_skey
 from verifier.core.note import Ed25519Signer, NoteSigner, parse_skey
 from verifier.errors import FormatError
+from verifier.files import write_new_private
 
 
 def write_new_key(path: Path, name: str) -> Ed25519Signer:

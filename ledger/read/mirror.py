@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.read.reader import LogReader
-from ledger.storage.durable import atomic_write, fsync_dir
 from verifier.core.tiles import ENTRIES, all_tiles_for_size, tiles_for_size
+from verifier.files import atomic_write, fsync_dir
 
 
 @dataclass
@@ -56,7 +56,7 @@ def export_log(
         for target, data in ((path, body.data), (gz, body.gzipped)):
             if target is None or data is None or target.exists():
                 continue
-            atomic_write(target, data)
+            atomic_write(target, data, sync_dir=False)
             stats.written += 1
             stats.bytes_written += len(data)
     for digest in reader.blob_names():
@@ -65,11 +65,11 @@ def export_log(
             stats.skipped += 1
             continue
         data = reader.blob(digest)
-        atomic_write(path, data)
+        atomic_write(path, data, sync_dir=False)
         stats.written += 1
         stats.bytes_written += len(data)
     for d in {(out / t.path).parent for t in wanted}:
         fsync_dir(d)
-    atomic_write(out / "checkpoint", checkpoint)
+    atomic_write(out / "checkpoint", checkpoint, sync_dir=False)
     fsync_dir(out)
     return stats

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.storage.protocol import LedgerStore
-from verifier.client.statedir import write_atomic
 from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import parse_payload, payload_to_json, references
 from verifier.errors import FormatError
+from verifier.files import atomic_write
 from verifier.policy import snapshot
 from verifier.policy.audit import Auditor, AuditReport, AuditState
 
@@ -117,7 +117,7 @@ class LogView:
             "state": body,
         }
         try:
-            write_atomic(self._cache, json.dumps(doc, separators=(",", ":")).encode())
+            atomic_write(self._cache, json.dumps(doc, separators=(",", ":")).encode())
         except OSError as exc:  # a cache: the site keeps working without it
             log.warning("could not store the site's replay state in %s: %s", self._cache, exc)
             return

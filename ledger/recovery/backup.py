@@ -32,7 +32,6 @@ from typing import Protocol
 
 from ledger.errors import BackupError, StoreError
 from ledger.ops import metrics
-from ledger.storage.durable import fsync_dir, fsync_file, temp_name
 from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.tree import TreeEdge, leaf_hashes
@@ -41,6 +40,7 @@ from verifier.core.merkle import verify_consistency
 from verifier.core.note import NoteVerifier
 from verifier.core.prover import Prover
 from verifier.errors import LedgerVerifyError
+from verifier.files import fsync_dir, fsync_file, temp_name
 
 log = logging.getLogger("frontier_ledger.backup")
 

@@ -20,9 +20,8 @@ from ledger.errors import ReplayAborted
 from ledger.storage.protocol import EntryFacets
 from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import payload_to_json
-from verifier.entries.registry import AdmissionError
 from verifier.entries.replay import CheckedEntry, LogReplay
-from verifier.errors import FormatError
+from verifier.errors import AdmissionError, FormatError
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION
 

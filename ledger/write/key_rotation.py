@@ -37,9 +37,7 @@ from ledger.keys.log_keys import (
     write_private,
 )
 from ledger.ops.datadir import DataDir, WriterLock
-from ledger.storage.durable import fsync_dir
 from ledger.write.open_log import open_writer
-from verifier.client.statedir import write_atomic
 from verifier.core.leaf import parse_leaf
 from verifier.core.mldsa import MLDSA44Signer
 from verifier.core.note import Ed25519Signer, NoteSigner
@@ -47,6 +45,7 @@ from verifier.entries.codec import parse_payload, payload_to_json
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import LogKeyChange
 from verifier.errors import FormatError
+from verifier.files import atomic_write, fsync_dir
 
 
 def key_files(data: DataDir) -> KeyFiles:
@@ -75,7 +74,7 @@ def _resign(data: DataDir) -> int:
 
 
 def _write_vkey(path: Path, vkey: str) -> None:
-    write_atomic(path, (vkey + "\n").encode())
+    atomic_write(path, (vkey + "\n").encode())
 
 
 # -- post-quantum ------------------------------------------------------------------------

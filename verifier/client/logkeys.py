@@ -36,13 +36,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from verifier.client.statedir import write_atomic
 from verifier.core.checkpoint import SignedCheckpoint
 from verifier.core.mldsa import MLDSA44Verifier, parse_mldsa_vkey
 from verifier.core.note import Ed25519Verifier, NoteVerifier, parse_vkey
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import LogKeyChange
 from verifier.errors import FormatError
+from verifier.files import atomic_write
 
 LOG_KEYS = "log-keys.json"
 FORMAT = "frontier-verify/log-keys/v1"
@@ -280,4 +280,4 @@ def save(state_dir: Path, origin: str, changes: Sequence[KeyChange]) -> None:
             for c in changes
         ],
     }
-    write_atomic(state_dir / LOG_KEYS, (json.dumps(doc, indent=1) + "\n").encode())
+    atomic_write(state_dir / LOG_KEYS, (json.dumps(doc, indent=1) + "\n").encode())

@@ -21,35 +21,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from verifier.core.checkpoint import SignedCheckpoint
-from verifier.errors import FormatError
+from verifier.errors import FormatError, SnapshotError
+from verifier.files import atomic_write
 from verifier.policy import snapshot
 from verifier.policy.audit import AuditState
 
 CHECKPOINT = "checkpoint"
 REPLAY = "replay.json"
 FORMAT = "frontier-verify/replay-state/v1"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace *path* by *data*: never half-written, and the rename survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -63,7 +46,7 @@ class StateDir:
     def load_replay(self, checkpoint: SignedCheckpoint) -> AuditState | None:
         """The replay state stored for exactly *checkpoint*, or None if there is none.
 
-        Raises :class:`verifier.policy.snapshot.SnapshotError` if the file is damaged.
+        Raises :class:`verifier.errors.SnapshotError` if the file is damaged.
         """
         p = self.path / REPLAY
         if not p.exists():
@@ -72,13 +55,13 @@ class StateDir:
         try:
             doc = json.loads(raw)
         except ValueError:
-            raise snapshot.SnapshotError(f"{p}: not valid JSON") from None
+            raise SnapshotError(f"{p}: not valid JSON") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise snapshot.SnapshotError(f"{p}: not a {FORMAT} file")
+            raise SnapshotError(f"{p}: not a {FORMAT} file")
         if doc.get("checkpoint_sha256") != hashlib.sha256(checkpoint.raw).hexdigest():
             return None  # state of another checkpoint: replay instead
         if doc.get("schema") != snapshot.schema_id(AuditState):
-            raise snapshot.SnapshotError(
+            raise SnapshotError(
                 f"{p}: written by another version of frontier-verify (its state has another shape)"
             )
         body = doc.get("state")
@@ -88,13 +71,13 @@ class StateDir:
                 json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
             ).hexdigest()
         ):
-            raise snapshot.SnapshotError(f"{p}: checksum does not match (damaged)")
+            raise SnapshotError(f"{p}: checksum does not match (damaged)")
         try:
             state: AuditState = snapshot.decode(AuditState, body, "replay state")
         except FormatError as exc:
-            raise snapshot.SnapshotError(f"{p}: {exc}") from None
+            raise SnapshotError(f"{p}: {exc}") from None
         if state.size != checkpoint.size or state.replay.origin != checkpoint.origin:
-            raise snapshot.SnapshotError(
+            raise SnapshotError(
                 f"{p}: holds {state.size} entries of {state.replay.origin!r}, "
                 f"not the checkpoint's {checkpoint.size}"
             )
@@ -116,5 +99,5 @@ class StateDir:
                 "state": body,
             }
             # Crash point: replay state first, checkpoint second (see the module doc).
-            write_atomic(self.path / REPLAY, json.dumps(doc, separators=(",", ":")).encode())
-        write_atomic(self.path / CHECKPOINT, checkpoint.raw)
+            atomic_write(self.path / REPLAY, json.dumps(doc, separators=(",", ":")).encode())
+        atomic_write(self.path / CHECKPOINT, checkpoint.raw)

@@ -31,15 +31,11 @@ from verifier.core.tiles import (
     tile_path,
     tiles_for_size,
 )
-from verifier.errors import FormatError, VerificationError
+from verifier.errors import FormatError, TileMismatch, VerificationError
 
 Fetch = Callable[[str], bytes]
 #: Called with (first index, leaves) for every verified entry bundle.
 OnLeaves = Callable[[int, list[bytes]], None]
-
-
-class TileMismatch(VerificationError):
-    """A tile or bundle does not match what the data below it hashes to."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,15 @@ The envelope is DSSE v1::
     {"payload": "<base64>", "payloadType": "application/vnd.frontier-ledger.<type>.v1+json",
      "signatures": [{"keyid": "<hex SHA-256 of the raw Ed25519 key>", "sig": "<base64>"}]}
 
+Each ``sig`` is a 64-byte Ed25519 signature over the DSSE v1 pre-authentication
+encoding (:func:`pae`; lengths in ASCII decimal, SP a single space)::
+
+    "DSSEv1" SP len(payloadType) SP payloadType SP len(payload) SP payload
+
+JSON is RFC 8259 read strictly (:func:`loads_strict`): UTF-8 only, no duplicate
+keys, no NaN or Infinity. Caps: :data:`MAX_LEAF_SIZE` bytes, :data:`MAX_SIGNATURES`
+signatures, :data:`MAX_PAYLOAD_TYPE_LENGTH` characters of ``payloadType``.
+
 This module checks shape only; signatures and key roles are checked by the
 entries layer against the key set replayed from the log.
 """
@@ -23,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.core.encoding import b64decode_strict, b64encode
-from verifier.entries.fields import utc_datetime
 from verifier.errors import FormatError
 
 MAX_LEAF_SIZE = 65_535
@@ -159,6 +167,27 @@ def format_logged_at(ms: int) -> str:
     """UTC milliseconds since the epoch → ``2027-01-04T09:00:00.123Z``."""
     t = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+
+
+def utc_datetime(text: str) -> dt.datetime:
+    """The UTC ``YYYY-MM-DDTHH:MM:SS`` that *text* starts with.
+
+    The caller has matched *text* against its strict pattern (``logged_at`` here, RFC 3339
+    times in :mod:`verifier.entries.fields`), so the digits are where this reads them.
+
+    ``ValueError`` for a date or time that does not exist (year 0, month 13,
+    31 April, 29 February of a common year, hour 24, minute 60, second 60 or 61),
+    exactly as ``datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")``.
+    """
+    return dt.datetime(
+        int(text[0:4]),
+        int(text[5:7]),
+        int(text[8:10]),
+        int(text[11:13]),
+        int(text[14:16]),
+        int(text[17:19]),
+        tzinfo=dt.UTC,
+    )
 
 
 def parse_logged_at(text: str) -> int:

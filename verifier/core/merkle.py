@@ -5,6 +5,12 @@ Pure functions of values: bytes in, a value or a typed exception out.
 - ``MTH({}) = SHA-256("")``
 - leaf hash ``SHA-256(0x00 || leaf)``, node hash ``SHA-256(0x01 || left || right)``
 - a tree of n > 1 leaves splits at k, the largest power of two smaller than n.
+
+Proofs are sequences of 32-byte hashes, the leaf's (or the old tree's) side first:
+inclusion ``PATH(m, D[n])`` (§2.1.3), consistency ``PROOF(m, D[n])`` (§2.1.4), at
+most :data:`MAX_PROOF_HASHES` each. Verification follows §2.1.3.2 and §2.1.4.2
+step by step; a hash of the wrong length or a proof that is too long is a
+:class:`FormatError`, a proof that does not lead to the root a :class:`ProofError`.
 """
 
 from __future__ import annotations

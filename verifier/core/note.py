@@ -9,7 +9,11 @@ vkey: ``<name>+<8 lowercase hex key ID>+<base64(0x01 || pubkey32)>``.
 Signer key (as the Go tooling writes it):
 ``PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 || seed32)>``.
 
-Verification (signed-note §"Verifying"): signatures from unknown (name, key ID)
+Limits (signed-note §"Format"): the note is valid UTF-8 with no control character
+but newline; verifiers "MUST accept at least up to 16 signatures" (we take
+:data:`MAX_SIGNATURES`, within :data:`MAX_NOTE_SIZE` bytes).
+
+Verification (signed-note §"Signatures"): signatures from unknown (name, key ID)
 pairs are ignored; a known key whose signature fails rejects the note; a note
 with no signature from a known key is rejected.
 """

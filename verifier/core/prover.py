@@ -6,6 +6,13 @@ subtree. A perfect subtree of height h at index k is read from the one tile at
 level ``h // 8`` that holds its ``2**(h % 8)`` descendants at that level, and
 hashed up inside that tile. A proof therefore touches O(log n) tiles (two or
 three per level), each read once per proof.
+
+Input: ``read_tile(level, index)`` returns a stored hash tile's body, ``hash[32] × W``
+(C2SP tlog-tiles), the widest version the store has, or None. The prover runs on
+the log's side (receipts, witness proofs) and in the verifier's consistency check,
+over tiles whose hashes the caller has checked or will check against a signed root:
+it makes proofs, it does not judge them (:mod:`verifier.core.merkle` does). A tile
+that is missing or too narrow for the tree size is :class:`ProofUnavailable`.
 """
 
 from __future__ import annotations
@@ -14,14 +21,11 @@ from collections.abc import Callable
 
 from verifier.core.merkle import EMPTY_ROOT, node_hash, split_point
 from verifier.core.tiles import TILE_HEIGHT, TILE_WIDTH
+from verifier.errors import ProofUnavailable
 
 HASH = 32
 
 TileRead = Callable[[int, int], "bytes | None"]
-
-
-class ProofUnavailable(LookupError):
-    """The store lacks a tile that a proof for this tree size needs."""
 
 
 class Prover:

@@ -1,10 +1,23 @@
-"""C2SP tlog-tiles arithmetic and paths (tile height 8).
+"""C2SP tlog-tiles arithmetic, paths and bodies (tile height 8).
 
 A tile at level L, index N holds up to 256 consecutive hashes of tree level 8·L:
 level 0 holds leaf hashes; a level-L hash is the root of a full level-(L-1) tile.
 Entry bundles (``tile/entries/...``) hold the leaves of the level-0 tile with the
 same index. Paths encode N in 3-digit groups, all but the last prefixed ``x``
 (1234067 → ``x001/x234/067``); a partial tile of width W (1..255) gets ``.p/W``.
+
+Wire formats (tlog-tiles §"Merkle Tree", §"Partial Tiles", §"Log entries")::
+
+    tile/<L>/<N>[.p/<W>]            <L>: 0..63, no leading zeros (parse_tile_path)
+    tile/entries/<N>[.p/<W>]        <W>: 1..255, no leading zeros
+    tile body:     hash[32] × W     "Full tiles MUST be exactly 256 hashes wide,
+                                    or 8,192 bytes" (split_hashes)
+    bundle body:   (uint16_be(len) || leaf) × W
+                                    "sequences of big-endian uint16 length-prefixed
+                                    log entries" (parse_entry_bundle)
+
+The partial tile at level L of a tree of size s has ``floor(s / 256**L) mod 256``
+hashes (:func:`partial_width`); "Empty tiles MUST NOT be served".
 """
 
 from __future__ import annotations

@@ -33,13 +33,9 @@ from verifier.core.cosignature import CosignatureVerifier, parse_witness_vkey
 from verifier.core.encoding import parse_decimal
 from verifier.core.mldsa import MLDSA44Verifier, parse_log_vkey
 from verifier.core.note import Ed25519Verifier, NoteVerifier
-from verifier.errors import FormatError, VerificationError
+from verifier.errors import FormatError, QuorumError
 
 MAX_POLICY_SIZE = 64 * 1024
-
-
-class QuorumError(VerificationError):
-    """The checkpoint lacks the witness cosignatures the policy requires."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
+from verifier.core.leaf import utc_datetime
 from verifier.errors import FormatError
 
 #: Largest FLOP count we accept: far beyond any plausible run (1e40).
@@ -108,24 +109,6 @@ def parse_time(text: str, what: str) -> int:
     frac = text[20:-1] if len(text) > 20 else ""
     ms = int((frac + "000")[:3]) if frac else 0
     return int(base.timestamp()) * 1000 + ms
-
-
-def utc_datetime(text: str) -> dt.datetime:
-    """The UTC ``YYYY-MM-DDTHH:MM:SS`` that *text* (which matched ``_TIME``) starts with.
-
-    ``ValueError`` for a date or time that does not exist (year 0, month 13,
-    31 April, 29 February of a common year, hour 24, minute 60, second 60 or 61),
-    exactly as ``datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")``.
-    """
-    return dt.datetime(
-        int(text[0:4]),
-        int(text[5:7]),
-        int(text[8:10]),
-        int(text[11:13]),
-        int(text[14:16]),
-        int(text[17:19]),
-        tzinfo=dt.UTC,
-    )
 
 
 def parse_date(text: str, what: str) -> dt.date:

@@ -19,15 +19,7 @@ from typing import Protocol
 from verifier.core import ed25519
 from verifier.core.leaf import Envelope, pae
 from verifier.entries.payloads import Charter, KeyGrant, KeyRevoke
-from verifier.errors import FormatError, SignatureError
-
-
-class AdmissionError(SignatureError):
-    """An entry is not signed as the registry requires (unknown, revoked or wrong-role key)."""
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
+from verifier.errors import AdmissionError, FormatError, SignatureError
 
 
 class SignatureSink(Protocol):

@@ -25,8 +25,8 @@ from verifier.core.mldsa import parse_mldsa_vkey
 from verifier.core.note import parse_vkey
 from verifier.entries.codec import Payload, parse_payload, references
 from verifier.entries.payloads import TYPES, Charter, KeyGrant, KeyRevoke, LogKeyChange
-from verifier.entries.registry import AdmissionError, KeyRecord, KeyRegistry, SignatureSink
-from verifier.errors import FormatError
+from verifier.entries.registry import KeyRecord, KeyRegistry, SignatureSink
+from verifier.errors import AdmissionError, FormatError
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from verifier.core.leaf import Leaf, parse_leaf
 from verifier.entries.codec import parse_payload
 from verifier.entries.payloads import Decision
-from verifier.entries.registry import AdmissionError, SignatureSink
+from verifier.entries.registry import SignatureSink
 from verifier.entries.replay import CheckedEntry, LogReplay
-from verifier.errors import FormatError
+from verifier.errors import AdmissionError, FormatError
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import SEVERITIES, VIOLATION, Finding
 from verifier.policy.rules.decisions import broken_submission_link

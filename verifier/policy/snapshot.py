@@ -27,11 +27,7 @@ import typing
 from functools import cache
 from typing import Any, Union
 
-from verifier.errors import FormatError
-
-
-class SnapshotError(FormatError):
-    """A state snapshot does not have the shape its types require."""
+from verifier.errors import SnapshotError
 
 
 @cache

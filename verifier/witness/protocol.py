@@ -78,8 +78,8 @@ from verifier.core.note import (
 from verifier.errors import (
     FormatError,
     InconsistencyError,
-    LedgerVerifyError,
     ProofError,
+    Refusal,
     SignatureError,
 )
 
@@ -90,6 +90,7 @@ MAX_PROOF_LINES = 63
 MAX_REQUEST_SIZE = len("old \n") + 20 + MAX_PROOF_LINES * 45 + 1 + MAX_NOTE_SIZE
 #: The 409 answer's media type (tlog-witness).
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
+#: Every other answer's media type (also :class:`verifier.errors.Refusal`'s default).
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 #: tlog-cosignature: the timestamp "MUST NOT exceed 2^63 - 1".
 MAX_TIMESTAMP = 2**63 - 1
@@ -351,26 +352,10 @@ class WitnessResponse:
     state: LogState | None = None
 
 
-class Refusal(LedgerVerifyError):
-    """The witness will not cosign: carries the HTTP status and body to answer with."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        body: bytes | None = None,
-        content_type: str = TEXT_CONTENT_TYPE,
-        evidence: WitnessEvidence | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body if body is not None else (message + "\n").encode()
-        self.content_type = content_type
-        self.evidence = evidence
-
-    def response(self) -> WitnessResponse:
-        return WitnessResponse(self.status, self.body, self.content_type, self.evidence)
+def _refused(refusal: Refusal) -> WitnessResponse:
+    """The answer a :class:`verifier.errors.Refusal` carries, with its evidence (if any)."""
+    evidence = refusal.evidence if isinstance(refusal.evidence, WitnessEvidence) else None
+    return WitnessResponse(refusal.status, refusal.body, refusal.content_type, evidence)
 
 
 def _conflict(stored_size: int, message: str, evidence: WitnessEvidence | None = None) -> Refusal:
@@ -404,9 +389,10 @@ class Witness:
         try:
             return self._add_checkpoint(body)
         except Refusal as refusal:
-            if refusal.evidence is not None:
-                self.store.record_evidence(refusal.evidence)
-            return refusal.response()
+            response = _refused(refusal)
+            if response.evidence is not None:
+                self.store.record_evidence(response.evidence)
+            return response
 
     def _add_checkpoint(self, body: bytes) -> WitnessResponse:
         try:

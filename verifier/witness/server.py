@@ -22,13 +22,11 @@ supported ("witnesses SHOULD support, HTTP keep-alive").
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +39,8 @@ from verifier.core.encoding import b64decode_strict, b64encode
 from verifier.core.leaf import loads_strict
 from verifier.core.merkle import HASH_SIZE
 from verifier.core.note import parse_note
-from verifier.errors import FormatError, LedgerVerifyError
+from verifier.errors import FormatError, WitnessStoreError
+from verifier.files import atomic_write
 from verifier.witness.protocol import (
     MAX_REQUEST_SIZE,
     TEXT_CONTENT_TYPE,
@@ -62,35 +61,6 @@ MAX_EVIDENCE_FILES = 10_000
 SOCKET_TIMEOUT_S = 15.0
 #: Connections served at once; more are closed at once (each holds a thread).
 MAX_CONNECTIONS = 64
-
-
-class StoreError(LedgerVerifyError):
-    """The state directory is unusable: locked by another process, corrupt, or unwritable."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace *path* with *data*: temp file in the same directory, fsync, rename, fsync dir."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _state_to_json(origin: str, state: LogState) -> bytes:
@@ -169,7 +139,9 @@ class FileStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise StoreError(f"another witness process is using the state in {self.root}") from None
+            raise WitnessStoreError(
+                f"another witness process is using the state in {self.root}"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
@@ -191,16 +163,18 @@ class FileStore:
         return hashlib.sha256(origin.encode()).hexdigest() + ".json"
 
     def _load(self) -> None:
-        for tmp in self.logs_dir.glob(".*.tmp"):  # a write cut short; its rename never ran
+        # A write cut short (verifier.files.temp_name: .<name>.tmp-<pid>-<hex>); its
+        # rename never ran, so the state file beside it still holds the last good bytes.
+        for tmp in self.logs_dir.glob(".*.tmp*"):
             tmp.unlink()
         for path in sorted(self.logs_dir.glob("*.json")):
             try:
                 origin, state = _state_from_json(path.read_bytes(), str(path))
             except FormatError as exc:
                 # Never start from zero for a log we have a record of: that is a rollback.
-                raise StoreError(f"corrupt witness state: {exc}") from None
+                raise WitnessStoreError(f"corrupt witness state: {exc}") from None
             if path.name != self._file_name(origin):
-                raise StoreError(f"{path}: the file name does not match its origin")
+                raise WitnessStoreError(f"{path}: the file name does not match its origin")
             self._states[origin] = state
 
     def get(self, origin: str) -> LogState | None:
@@ -214,11 +188,13 @@ class FileStore:
     def update(self, origin: str, decide: Callable[[LogState | None], LogState]) -> LogState:
         with self._lock_for(origin):
             if self._broken is not None:
-                raise StoreError(f"witness state is not writable ({self._broken}); restart")
+                raise WitnessStoreError(f"witness state is not writable ({self._broken}); restart")
             new = decide(self._states.get(origin))
             try:
-                write_atomically(
-                    self.logs_dir / self._file_name(origin), _state_to_json(origin, new)
+                atomic_write(
+                    self.logs_dir / self._file_name(origin),
+                    _state_to_json(origin, new),
+                    mode=0o644,
                 )
             except BaseException as exc:
                 # The rename may or may not have happened: stop until a restart re-reads it.
@@ -235,7 +211,7 @@ class FileStore:
             if sum(1 for _ in self.evidence_dir.glob("*.json")) >= MAX_EVIDENCE_FILES:
                 log.warning("evidence directory is full; not keeping %s", path.name)
                 return
-            write_atomically(path, _evidence_to_json(evidence))
+            atomic_write(path, _evidence_to_json(evidence), mode=0o644)
             log.warning("kept evidence %s: %s", path.name, evidence.detail)
         except OSError as exc:  # evidence is best effort; the refusal stands regardless
             log.error("could not write evidence %s: %s", path.name, exc)

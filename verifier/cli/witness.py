@@ -1,0 +1,106 @@
+"""``frontier-verify witness``: run a C2SP tlog-witness that cosigns a log's checkpoints.
+
+``keygen`` writes the witness's signing key (never replacing one); ``serve`` answers
+``POST <prefix>/add-checkpoint`` with :class:`verifier.witness.server.WitnessServer`,
+deciding each request with :class:`verifier.witness.protocol.Witness` and keeping
+its state in ``--state`` (:class:`verifier.witness.server.FileStore`). The witness
+modules are imported only when a witness command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from verifier.cli.options import EXIT_OK
+from verifier.errors import FormatError, UsageError, WitnessStoreError
+from verifier.files import write_new_private
+
+
+def cmd_witness_keygen(args: argparse.Namespace) -> int:
+    """Write a new witness key (PRIVATE+KEY, mode 0600); print its vkey.
+
+    Ed25519 cosignature/v1 (type 0x04) by default; ML-DSA-44 ``subtree/v1``
+    (type 0x06) with ``--mldsa`` (C2SP tlog-cosignature).
+    """
+    from verifier.core.cosignature import CosignatureSigner
+    from verifier.core.mldsa import MLDSA44Signer
+    from verifier.witness.protocol import witness_skey
+
+    signer: CosignatureSigner | MLDSA44Signer
+    try:
+        if args.mldsa:
+            signer = MLDSA44Signer.from_seed(args.name, os.urandom(32))
+        else:
+            signer = CosignatureSigner.from_seed(args.name, os.urandom(32))
+    except FormatError as exc:
+        raise UsageError(f"--name: {exc}") from None
+    # O_EXCL: never overwrite a key (that would orphan the witness's identity).
+    write_new_private(Path(args.out), (witness_skey(signer) + "\n").encode())
+    print(signer.verifier.vkey)
+    return EXIT_OK
+
+
+def cmd_witness_serve(args: argparse.Namespace) -> int:
+    """Serve C2SP tlog-witness add-checkpoint for the logs named in --policy."""
+    import logging
+    import signal
+    import stat
+
+    from verifier.witness.protocol import Witness, parse_witness_config, parse_witness_skey
+    from verifier.witness.server import FileStore, WitnessServer
+
+    key_path = Path(args.key)
+    if key_path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise UsageError(f"witness key {key_path} is readable by group or others; chmod 600 it")
+    try:
+        signer = parse_witness_skey(key_path.read_text())
+        config = parse_witness_config(Path(args.policy).read_text())
+    except FormatError as exc:
+        raise UsageError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        store = FileStore(Path(args.state))
+    except WitnessStoreError as exc:
+        raise UsageError(str(exc)) from None
+    with store:
+        server = WitnessServer(Witness(signer, config, store), args.host, args.port, args.prefix)
+
+        def stop(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        print(f"witness {signer.verifier.vkey}", file=sys.stderr)
+        print(f"   logs: {', '.join(sorted(config.logs))}", file=sys.stderr)
+        print(f"   serving POST {server.url}/add-checkpoint", file=sys.stderr, flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.httpd.server_close()
+    return EXIT_OK
+
+
+def add_witness(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    wp = sub.add_parser("witness", help="run a C2SP tlog-witness that cosigns checkpoints")
+    wsub = wp.add_subparsers(dest="witness_command", required=True, metavar="COMMAND")
+    sp = wsub.add_parser("keygen", help="create the witness's signing key; print its vkey")
+    sp.add_argument("--out", required=True, help="key file to create (mode 0600, never replaced)")
+    sp.add_argument("--name", required=True, help="the witness's name, e.g. witness.example/w1")
+    sp.add_argument(
+        "--mldsa",
+        action="store_true",
+        help="a post-quantum ML-DSA-44 key (tlog-cosignature type 0x06) instead of Ed25519",
+    )
+    sp.set_defaults(func=cmd_witness_keygen)
+    sp = wsub.add_parser("serve", help="serve POST <prefix>/add-checkpoint over HTTP")
+    sp.add_argument("--key", required=True, help="the witness key file (from witness keygen)")
+    sp.add_argument("--policy", required=True, help="tlog-policy file: its log lines are accepted")
+    sp.add_argument("--port", required=True, type=int, help="TCP port to listen on")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--state", required=True, help="directory for the witnessed checkpoints")
+    sp.add_argument("--prefix", default="", help="URL prefix before /add-checkpoint (default none)")
+    sp.set_defaults(func=cmd_witness_serve)
