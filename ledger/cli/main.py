@@ -537,9 +537,7 @@ def build_parser(
     return p
 
 
-def main(
-    argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None
-) -> int:
+def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     """Run one command; *parser* is the composition's (default: the ledger's alone)."""
     args = (parser or build_parser()).parse_args(argv)
     try:
