@@ -60,9 +60,12 @@ else
 fi
 
 echo "== 3. the Dockerfile's install steps, outside Docker ($("$PY" --version))"
-# The build stage: only what docker/Dockerfile.dockerignore lets into the context.
+# The build stage: only what docker/Dockerfile.dockerignore lets into the context (its
+# "!" lines, read from it so this script cannot drift from it).
 mkdir -p "$WORK/src"
-cp -r pyproject.toml README.md verifier ledger public_site "$WORK/src/"
+sed -n 's:^!\(.*[^/]\)/*$:\1:p' docker/Dockerfile.dockerignore | while read -r path; do
+    cp -r --parents "$path" "$WORK/src/"
+done
 find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
 "$PY" -m venv "$WORK/build"
 (cd "$WORK/src" \
