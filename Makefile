@@ -23,9 +23,13 @@ $(BIN)/python:
 	  || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The dependencies come from the lock, every file checked against its sha256 hash
+# (requirements/server.lock: the server and dev extras); the project itself is then
+# installed editable without dependencies, so nothing unpinned comes in with it.
+$(STAMP): $(BIN)/python pyproject.toml $(LOCKS)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/server.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
