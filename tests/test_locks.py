@@ -140,3 +140,11 @@ def test_the_verifier_ships_what_the_tests_run(
     for name, pin in verifier_lock.items():
         assert server_lock[name].version == pin.version, f"{name}: the locks disagree"
         assert set(server_lock[name].hashes) == set(pin.hashes), f"{name}: the hashes differ"
+
+
+def test_the_image_pins_the_locked_pip(server_lock: dict[str, Pin]) -> None:
+    """docker/Dockerfile installs pip==PIP_VERSION from the wheels built from server.lock."""
+    m = re.search(r"^ARG PIP_VERSION=(\S+)$", (ROOT / "docker" / "Dockerfile").read_text(), re.M)
+    assert m
+    assert "pip" in server_lock, "server.lock has no pip: build its wheel in docker/Dockerfile"
+    assert server_lock["pip"].version == Version(m.group(1))
