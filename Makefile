@@ -3,6 +3,7 @@
 #   make test   lint-free tests: unit, property, vectors, integration, crash
 #   make lint   ruff + mypy (strict for verifier/)
 #   make bench  benchmarks/ (installs the peer libraries it compares against)
+#   make lock   regenerate requirements/*.lock (the pinned, hash-checked dependencies)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -11,8 +12,9 @@ STAMP  := $(VENV)/.installed
 DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOCKS  := requirements/verifier.lock requirements/server.lock
 
-.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check
+.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check lock
 
 all: test
 
@@ -21,9 +23,13 @@ $(BIN)/python:
 	  || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The dependencies come from the lock, every file checked against its sha256 hash
+# (requirements/server.lock: the server and dev extras); the project itself is then
+# installed editable without dependencies, so nothing unpinned comes in with it.
+$(STAMP): $(BIN)/python pyproject.toml $(LOCKS)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/server.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -95,6 +101,35 @@ lint: $(STAMP)
 
 bench: $(STAMP) postgres
 	bash benchmarks/run.sh
+
+# requirements/verifier.lock is what `pip install .` needs (the verifier alone),
+# requirements/server.lock what the server and dev extras need; both pinned with
+# their hashes by pip-compile from pyproject.toml, resolved for Python 3.11 (the
+# image's) on this platform. Existing pins are kept; to upgrade them:
+#   make lock LOCK_ARGS=--upgrade              (everything)
+#   make lock LOCK_ARGS='--upgrade-package X'  (one package)
+# --no-emit-find-links/--no-emit-index-url: a machine's pip settings stay out of the locks.
+PIP_TOOLS_VERSION ?= 7.7.0
+LOCK_ARGS ?=
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND='make lock' $(BIN)/pip-compile --quiet --generate-hashes \
+  --allow-unsafe --strip-extras --no-emit-find-links --no-emit-index-url --no-emit-trusted-host \
+  $(LOCK_ARGS)
+lock: $(BIN)/python
+	@$(BIN)/python -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null \
+	  || { echo "make lock resolves for Python 3.11, the image's: rm -rf $(VENV) and set PYTHON=/path/to/python3.11"; exit 1; }
+	@[ -x $(BIN)/pip-compile ] || $(BIN)/python -m pip install --quiet 'pip-tools==$(PIP_TOOLS_VERSION)'
+	@mkdir -p requirements
+	$(PIP_COMPILE) --output-file requirements/verifier.lock pyproject.toml
+	$(PIP_COMPILE) --extra server --extra dev --output-file requirements/server.lock pyproject.toml
+	@{ echo '# The verifier alone, as `pip install .` needs it: cryptography and its dependencies.'; \
+	   echo '# Install: pip install --require-hashes -r requirements/verifier.lock && pip install --no-deps .'; \
+	   cat requirements/verifier.lock; } > requirements/verifier.lock.tmp
+	@{ echo '# The server and dev extras (make venv, make test, make demo, the image): everything'; \
+	   echo '# pyproject.toml names, with their dependencies.'; \
+	   echo '# Install: pip install --require-hashes -r requirements/server.lock && pip install --no-deps -e .'; \
+	   cat requirements/server.lock; } > requirements/server.lock.tmp
+	@mv requirements/verifier.lock.tmp requirements/verifier.lock
+	@mv requirements/server.lock.tmp requirements/server.lock
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts

@@ -7,8 +7,10 @@
 #      or else Debian's docker-compose (1.29) `config`; lint it with dclint (npm) when
 #      npm is there;
 #   3. replay the Dockerfile's install steps outside Docker, with this machine's
-#      Python 3.11: build the wheels as the build stage does, install them into a new
-#      venv as the final stage does (no index: wheels only), then start that venv's
+#      Python 3.11: build the wheels as the build stage does (the dependencies from
+#      requirements/server.lock, hash-checked; then the project's), install them into
+#      a new venv as the final stage does (no index: wheels only), check that it holds
+#      the locked versions and no dev tool, then start that venv's
 #      `frontier-ledger serve` with the image's FRONTIER_LEDGER_* settings and run the
 #      image's HEALTHCHECK command, taken from the Dockerfile, against it.
 #
@@ -60,15 +62,19 @@ else
 fi
 
 echo "== 3. the Dockerfile's install steps, outside Docker ($("$PY" --version))"
-# The build stage: only what docker/Dockerfile.dockerignore lets into the context.
+# The build stage: only what docker/Dockerfile.dockerignore lets into the context (its
+# "!" lines, read from it so this script cannot drift from it).
 mkdir -p "$WORK/src"
-cp -r pyproject.toml README.md verifier ledger public_site "$WORK/src/"
+sed -n 's:^!\(.*[^/]\)/*$:\1:p' docker/Dockerfile.dockerignore | while read -r path; do
+    cp -r --parents "$path" "$WORK/src/"
+done
 find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
 "$PY" -m venv "$WORK/build"
 (cd "$WORK/src" \
   && "$WORK/build/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip==$PIP_VERSION" \
-  && "$WORK/build/bin/python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WORK/wheels" "pip==$PIP_VERSION" '.[server]')
-echo "build stage: $(ls "$WORK/wheels" | wc -l) wheels"
+  && "$WORK/build/bin/python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WORK/wheels" --require-hashes -r requirements/server.lock \
+  && "$WORK/build/bin/python" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WORK/wheels" --no-deps .)
+echo "build stage: $(ls "$WORK/wheels" | wc -l) wheels (the locked dependencies, hash-checked, and the project's)"
 # The final stage: a venv from those wheels alone.
 VENV=$WORK/opt/frontier-ledger
 "$PY" -m venv "$VENV"
@@ -77,6 +83,22 @@ VENV=$WORK/opt/frontier-ledger
 "$VENV/bin/frontier-ledger" --help >/dev/null
 "$VENV/bin/frontier-verify" --help >/dev/null
 echo "final stage: frontier-ledger $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("frontier-ledger"))') installed from the wheels alone"
+# Every package of the final venv at its version in the lock (but the venv's own
+# setuptools), and no dev tool among them.
+"$VENV/bin/python" - requirements/server.lock <<'EOF'
+import importlib.metadata, re, sys
+locked = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+) ", open(sys.argv[1]).read(), re.M))
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+locked = {norm(k): v for k, v in locked.items()}
+installed = {norm(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+installed.pop("frontier-ledger")
+installed.pop("setuptools", None)  # the venv's own (ensurepip's), not installed from the wheels
+wrong = {k: (v, locked.get(k)) for k, v in installed.items() if locked.get(k) != v}
+dev = sorted({"pytest", "mypy", "ruff", "playwright", "hypothesis", "schemathesis", "mutmut"} & set(installed))
+if wrong or dev:
+    sys.exit(f"final stage: not as locked {wrong}; dev tools installed {dev}")
+print(f"final stage: {len(installed)} packages, each at its version in requirements/server.lock; no dev tool")
+EOF
 
 # The image's settings (its ENV lines), on a free loopback port, and its health check.
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

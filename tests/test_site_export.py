@@ -24,7 +24,7 @@ import pytest
 
 from frontier_ledger import cli
 from ledger.demo.build import DemoResult, build_demo
-from public_site.export import API, CSV, FILE, PAGE, TWIN, resolve
+from public_site.export.paths import API, CSV, FILE, PAGE, TWIN, resolve
 from verifier import cli as verify_cli
 
 ORIGIN = "http://mirror.invalid"
@@ -262,7 +262,7 @@ def test_other_links_are_left_alone(href: str) -> None:
 def test_a_failing_page_is_reported_not_fatal() -> None:
     from fastapi import FastAPI
 
-    from public_site.export import AsgiClient
+    from public_site.export.crawler import AsgiClient
 
     app = FastAPI()
 
