@@ -96,8 +96,8 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check verifier ledger public_site
-	$(BIN)/mypy verifier ledger public_site
+	$(BIN)/ruff format --check verifier ledger public_site frontier_ledger
+	$(BIN)/mypy verifier ledger public_site frontier_ledger
 
 bench: $(STAMP) postgres
 	bash benchmarks/run.sh

@@ -18,7 +18,7 @@ import pytest
 from ledger.demo.scenario import ScenarioEntry, load
 from ledger.write.tree import TreeEdge, leaf_hashes
 from tests.adversary import Operator, revoke_regulator, scenario_leaves, with_entry
-from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, EXIT_VIOLATION, main
+from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, EXIT_UNWITNESSED, EXIT_VIOLATION, main
 from verifier.core.checkpoint import Checkpoint
 from verifier.core.cosignature import CosignatureSigner
 from verifier.core.note import sign_note
@@ -152,6 +152,12 @@ def test_entry_signed_by_a_revoked_key(tmp_path: Path, operator: Operator, capsy
     assert code == EXIT_VIOLATION
     assert {f["rule"] for f in findings if f["severity"] == "violation"} >= {"L3"}
     assert any("revoked" in f["message"] for f in findings)
+    # verify, too: its first line is the verdict, not an "OK" before the violations.
+    log = published(tmp_path / "again", operator, BASE, revoke_regulator)
+    assert main(["verify", "--log", str(log), "--vkey", operator.vkey, "--quiet"]) == EXIT_VIOLATION
+    out = capsys.readouterr().out
+    assert out.startswith("VIOLATIONS ") and "the tree is intact" in out.splitlines()[0]
+    assert "OK" not in out.splitlines()[0]
 
 
 def test_key_grant_without_board_quorum(tmp_path: Path, operator: Operator, capsys) -> None:
@@ -235,7 +241,7 @@ def test_receipt_whose_checkpoint_lacks_the_witness_quorum(tmp_path: Path, capsy
             }
         )
     )
-    assert main(["proof", str(receipt), "--policy", str(policy)]) == EXIT_LOG_BROKEN
+    assert main(["proof", str(receipt), "--policy", str(policy)]) == EXIT_UNWITNESSED
     assert "lacks the witness quorum" in capsys.readouterr().err
 
 

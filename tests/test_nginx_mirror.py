@@ -145,7 +145,7 @@ def live(mirror: Mirror) -> Iterator[ServerProcess]:
 def test_the_verifier_accepts_the_mirror_over_http(mirror: Mirror) -> None:
     r = verify(mirror.log_url, mirror.vkey)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"OK {ORIGIN}: tree size {FIRST}," in r.stdout
+    assert r.stdout.startswith(f"VERIFIED {ORIGIN}: tree size {FIRST},")
     # It read the log from nginx, tiles and gzip-compressed bundles alike.
     access = (mirror.nginx.dir / "access.log").read_text()
     assert '"GET /log/tile/entries/000 HTTP/1.1" 200' in access

@@ -22,7 +22,7 @@ from tests.serverproc import (
     run_cli,
 )
 from tests.witnessproc import two_witnesses
-from verifier.cli import EXIT_LOG_BROKEN, EXIT_OK, main
+from verifier.cli import EXIT_OK, EXIT_UNWITNESSED, main
 from verifier.core.note import parse_note
 
 ORIGIN = "witnessed.example/log"
@@ -107,9 +107,10 @@ def test_with_one_witness_down_the_2_of_2_policy_refuses(
     size = append(server, 5, 1000)
     wait_for_cosigners(server, size, {"gov-a.example/witness"})
     code = main(["verify", "--log", server.url("/log"), "--policy", str(strict), "--quiet"])
-    assert code == EXIT_LOG_BROKEN
+    assert code == EXIT_UNWITNESSED
     err = capsys.readouterr().err
     assert "lacks the witness quorum 'both'" in err and "cosigned by: w1" in err
+    assert err.startswith("frontier-verify: NOT WITNESSED") and "LOG BROKEN" not in err
     # Readiness reports the missing cosignature; without --require-witness-quorum it
     # does not stop the server being ready, with it the server is not ready (503).
     body = httpx.get(server.url("/readyz"), timeout=30).json()

@@ -227,9 +227,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def print_report(report: Any, as_json: bool) -> None:
-    from verifier.policy.report import report_json, report_text
+    from verifier.policy.report import report_json, report_text, verdict
 
-    print(report_json(report) if as_json else report_text(report))
+    if as_json:
+        print(report_json(report))
+    else:
+        print(verdict(report))
+        print(report_text(report))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

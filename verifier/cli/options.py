@@ -29,6 +29,8 @@ EXIT_VIOLATION = 1
 EXIT_USAGE = 2
 EXIT_LOG_BROKEN = 3
 EXIT_FETCH = 4
+#: The log's signature is good but the witnesses your policy names have not cosigned.
+EXIT_UNWITNESSED = 5
 
 
 def _read_key_arg(value: str) -> str:

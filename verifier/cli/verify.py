@@ -41,9 +41,9 @@ from verifier.core.note import key_label, parse_vkey
 from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
 from verifier.entries.fields import parse_time
 from verifier.errors import InconsistencyError
-from verifier.policy.audit import AuditState
+from verifier.policy.audit import AuditReport, AuditState
 from verifier.policy.evidence import write_finding_evidence
-from verifier.policy.report import report_json, report_text
+from verifier.policy.report import report_json, report_text, verdict
 
 
 def _open(source: LogSource, args: argparse.Namespace, keys: LogKeys) -> SignedCheckpoint:
@@ -204,12 +204,26 @@ def _report_keys(
             )
 
 
+def _verify_verdict(cp: SignedCheckpoint, result: LogCheck, report: AuditReport) -> str:
+    """The first line ``verify`` prints: what the reader must know before any detail."""
+    where = f"{cp.origin}: tree size {cp.size}, root {b64encode(cp.root)}"
+    if report.violations:
+        return (
+            f"VIOLATIONS {where}: the tree is intact, but {len(report.violations)} "
+            "findings break the log's own rules (L2-L4), listed below"
+        )
+    if result.auditor.state.charterless:
+        return f"VERIFIED {where} (a synthetic test log: the tree and leaf shapes only)"
+    return f"VERIFIED {where}: intact, and every entry passes the log's own rules"
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     keys = log_keys(args, state_dir(args))
     cp = _open(source, args, keys)
     result, after = _check(args, source, cp, keys, schedule=False)
-    print(f"OK {cp.origin}: tree size {cp.size}, root {b64encode(cp.root)}")
+    report = result.auditor.report(0)
+    print(_verify_verdict(cp, result, report))
     signed = [key_label(k) for k in after.known() if cp.note.signed_by(k)]
     print(f"   checkpoint signed by {', '.join(signed)}")
     if result.start_size:
@@ -234,7 +248,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "the log grants and revokes, schemas, roles, references, time order"
         )
     _report_keys(args, result, keys, after, sys.stdout)
-    report = result.auditor.report(0)
     if report.findings:
         print(report_text(report).replace("Audit of", "Entries of", 1))
     return EXIT_VIOLATION if report.violations else EXIT_OK
@@ -251,7 +264,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.evidence:
         n = write_finding_evidence(Path(args.evidence), report, cp, source.fetch)
         print(f"   evidence for {n} findings written to {args.evidence}", file=sys.stderr)
-    print(report_json(report, checkpoint_size=cp.size) if args.json else report_text(report))
+    if args.json:
+        print(report_json(report, checkpoint_size=cp.size))
+    else:
+        print(verdict(report, cp.size))
+        print(report_text(report))
     return EXIT_VIOLATION if report.violations else EXIT_OK
 
 
