@@ -19,6 +19,7 @@ from ledger.errors import (
     ConfigError,
     DataDirError,
     LedgerError,
+    LogDamaged,
     SubmitError,
 )
 from ledger.ops import config
@@ -27,6 +28,8 @@ from ledger.ops.datadir import DataDir, WriterLock
 from verifier.errors import LedgerVerifyError
 
 EXIT_USAGE = 2
+#: fsck, export: the stored log does not verify (as frontier-verify's 'log broken').
+EXIT_DAMAGED = 3
 
 
 def _data(args: argparse.Namespace) -> DataDir:
@@ -124,6 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from ledger.keys.log_keys import KeyFiles, known_verifiers
     from ledger.read.mirror import export_log
     from ledger.read.reader import LogReader
     from ledger.storage.backends import open_store
@@ -141,7 +145,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             cosign = WitnessCollector(
                 parse_trust_policy(policy.read_text()), reader
             ).with_cosignatures
-        stats = export_log(reader, Path(args.out), cosign)
+        keys = known_verifiers(KeyFiles(data.key_path, data.vkey_path))
+        stats = export_log(reader, Path(args.out), cosign, keys=keys)
     finally:
         store.close()
     print(
@@ -257,6 +262,35 @@ def cmd_audit(args: argparse.Namespace) -> int:
         store.close()
     print_report(report, args.json)
     return 1 if report.violations else 0
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from ledger.recovery.fsck import fsck
+
+    data = _data(args)
+    data.check_initialised()
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r  {done}/{total} entries re-hashed ", end="", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    try:
+        result = fsck(data, progress)
+    except LogDamaged as exc:
+        print(f"DAMAGED {data.store_label}: {exc}")
+        if exc.index is not None:
+            print(f"   first bad index: {exc.index}")
+        print("   do not publish or serve this log; restore a backup (docs/operator.md, Faults)")
+        return EXIT_DAMAGED
+    print(
+        f"INTACT {result.origin}: tree size {result.size}; every leaf re-hashed into its "
+        f"tiles ({result.tiles} checked) and into the root of all {result.checkpoints} stored "
+        f"checkpoints, each signed by the log ({time.perf_counter() - t0:.1f} s)"
+    )
+    if result.cosignatures:
+        print(f"   {result.cosignatures} stored witness cosignatures verify")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -401,6 +435,21 @@ def _api_only(options: Any) -> Any:
     return create_api(options)
 
 
+def _add_checks(sub: Any, data_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    """audit (the schedule's rules) and fsck (the stored log against its signatures)."""
+    sp = sub.add_parser("audit", help="audit the log against the schedule's rules")
+    data_arg(sp)
+    sp.add_argument("--json", action="store_true", help="findings as JSON")
+    sp.add_argument("--at", help="judge deadlines as of this RFC 3339 time (default: now)")
+    sp.set_defaults(func=cmd_audit)
+
+    sp = sub.add_parser(
+        "fsck", help="check that the stored log is the signed log: every leaf, tile, checkpoint"
+    )
+    data_arg(sp)
+    sp.set_defaults(func=cmd_fsck)
+
+
 def build_parser(
     app_factory: AppFactory = _api_only, add_commands: AddCommands | None = None
 ) -> argparse.ArgumentParser:
@@ -494,11 +543,7 @@ def build_parser(
     sp.add_argument("--batch", type=int, default=1024, help="entries per commit (default 1024)")
     sp.set_defaults(func=cmd_synth)
 
-    sp = sub.add_parser("audit", help="audit the log against the schedule's rules")
-    data_arg(sp)
-    sp.add_argument("--json", action="store_true", help="findings as JSON")
-    sp.add_argument("--at", help="judge deadlines as of this RFC 3339 time (default: now)")
-    sp.set_defaults(func=cmd_audit)
+    _add_checks(sub, data_arg)
 
     sp = sub.add_parser("demo", help="build the three-cycle demonstration log (a simulation)")
     sp.add_argument(
@@ -534,6 +579,9 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
     except SubmitError as exc:
         print(f"frontier-ledger {args.command}: {exc}", file=sys.stderr)
         return 1
+    except LogDamaged as exc:  # the stored log does not verify (export, restore, serve)
+        print(f"frontier-ledger {args.command}: DAMAGED: {exc}", file=sys.stderr)
+        return EXIT_DAMAGED
     # The two roots: the ledger's own errors and the verifier's (a malformed or
     # unverifiable entry, key or note); OSError for files the user named.
     except (LedgerError, LedgerVerifyError, OSError) as exc:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import KeyFileError
-from verifier.core.mldsa import ALG_MLDSA44, MLDSA44Signer, parse_mldsa_skey
-from verifier.core.note import Ed25519Signer, NoteSigner, parse_skey
+from verifier.core.mldsa import ALG_MLDSA44, MLDSA44Signer, parse_mldsa_skey, parse_mldsa_vkey
+from verifier.core.note import Ed25519Signer, NoteSigner, NoteVerifier, parse_skey, parse_vkey
 from verifier.errors import FormatError
 from verifier.files import write_new_private
 
@@ -134,6 +134,24 @@ class KeyFiles:
     @property
     def retired_dir(self) -> Path:
         return self.keys_dir / RETIRED_DIR
+
+
+def known_verifiers(files: KeyFiles) -> list[NoteVerifier]:
+    """Every public key this log has signed checkpoints with: the log key, the next
+    key of a rotation, the ML-DSA-44 keys, and the retired keys (``retired-keys/``),
+    so that old checkpoints verify too."""
+    out: list[NoteVerifier] = []
+    paths = [files.vkey_path, files.next_vkey, files.mldsa_vkey, files.mldsa_next_vkey]
+    if files.retired_dir.is_dir():
+        paths += sorted(files.retired_dir.glob("*.vkey"))
+    for path in paths:
+        if path.exists():
+            text = path.read_text().strip()
+            try:
+                out.append(parse_vkey(text))
+            except FormatError:
+                out.append(parse_mldsa_vkey(text))
+    return out
 
 
 def load_extra_signers(files: KeyFiles) -> list[NoteSigner]:

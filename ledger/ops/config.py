@@ -40,6 +40,7 @@ DATA_COMMANDS = (
     "export-site",
     "synth",
     "audit",
+    "fsck",
     "backup",
     "restore",
 )

@@ -1,0 +1,227 @@
+"""``frontier-ledger fsck``: check that the stored log is the log that was signed.
+
+The operator's own tools must notice what a foreign verifier would: a leaf edited
+in the database (its stored hash updated too) no longer hashes into the tiles and
+the signed roots. fsck reads everything the store holds, in one pass, and trusts
+none of it:
+
+1. every leaf is read back and re-hashed (RFC 9162 leaf hash), and must parse as
+   a leaf (FORMATS.md "Leaf");
+2. the hashes are built into tiles exactly as the sequencer built them
+   (:class:`ledger.write.tree.TreeEdge`), and every stored tile must equal the
+   tile rebuilt from the leaves — a full tile as soon as it is complete, the
+   rightmost partial tiles at the end;
+3. every stored checkpoint must be signed by one of the log's keys
+   (:func:`ledger.keys.log_keys.known_verifiers`) and carry the root rebuilt from
+   the leaves at its size; the head must be the newest of them. Since every root
+   is recomputed from one sequence of leaves, successive checkpoints are
+   consistent by construction: any two of them are an RFC 9162 prefix pair;
+4. every stored witness cosignature must verify over its checkpoint, under the
+   key the witness policy (DATA/witnesses.policy) names, if there is one.
+
+The first problem stops the check, with the first bad log index when there is one
+(:class:`ledger.errors.LogDamaged`). Nothing is written: the store is opened
+read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ledger.errors import LogDamaged
+from ledger.keys.log_keys import KeyFiles, known_verifiers
+from ledger.ops.datadir import DataDir
+from ledger.storage.backends import open_store
+from ledger.storage.protocol import LedgerStore
+from ledger.write.tree import TreeEdge, leaf_hashes
+from ledger.write.witnessing import POLICY_NAME, cosigned_note
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.leaf import parse_leaf
+from verifier.core.note import NoteVerifier
+from verifier.core.tiles import TILE_WIDTH
+from verifier.core.trust_policy import parse_trust_policy
+from verifier.errors import FormatError, LedgerVerifyError
+
+#: Called with (entries checked, tree size) now and then, for a progress line.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class FsckResult:
+    origin: str
+    size: int
+    tiles: int = 0
+    checkpoints: int = 0
+    cosignatures: int = 0
+    keys: list[str] = field(default_factory=list)
+
+
+def fsck(data: DataDir, progress: Progress | None = None) -> FsckResult:
+    """Check the log of *data*; raise :class:`LogDamaged` at the first problem."""
+    store = open_store(data, readonly=True)
+    try:
+        keys = known_verifiers(KeyFiles(data.key_path, data.vkey_path))
+        if not keys:
+            raise LogDamaged(f"no vkey in {data.root}: the checkpoints cannot be verified")
+        return _Check(store, keys, progress).run(_policy_keys(data.root / POLICY_NAME))
+    finally:
+        store.close()
+
+
+def _policy_keys(path: Path) -> dict[str, NoteVerifier]:
+    """The witnesses' keys, by name, from the log's witness policy (none without one)."""
+    if not path.exists():
+        return {}
+    policy = parse_trust_policy(path.read_text())
+    return {w.name: w.key for w in policy.witnesses.values()}
+
+
+class _Check:
+    def __init__(
+        self, store: LedgerStore, keys: list[NoteVerifier], progress: Progress | None
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.progress = progress
+        self.head = store.head()
+        self.result = FsckResult(store.origin, self.head.size, keys=[k.name for k in keys])
+        self.edge = TreeEdge()
+
+    def run(self, witnesses: dict[str, NoteVerifier]) -> FsckResult:
+        sizes = sorted(self.store.checkpoint_sizes())
+        if not sizes or sizes[-1] != self.head.size:
+            raise LogDamaged(
+                f"the head (size {self.head.size}) is not the newest stored checkpoint "
+                f"(sizes up to {sizes[-1] if sizes else 'none'})"
+            )
+        pending = iter(sizes)
+        next_size = next(pending, None)
+        # Size 0 has a checkpoint too (init signs the empty tree).
+        while next_size == 0:
+            self._checkpoint(0)
+            next_size = next(pending, None)
+        batch: list[bytes] = []
+        for index, leaf in enumerate(self._leaves()):
+            try:
+                parse_leaf(leaf)
+            except FormatError as exc:
+                raise LogDamaged(f"entry {index} is not a valid leaf: {exc}", index) from None
+            batch.append(leaf)
+            count = index + 1
+            # Build tiles up to a tile boundary or a checkpoint size, whichever is first.
+            if count % TILE_WIDTH == 0 or count == next_size:
+                self._append(batch, count - len(batch))
+                batch = []
+            while next_size is not None and next_size == count:
+                self._checkpoint(count)
+                next_size = next(pending, None)
+            if self.progress is not None and count % 65_536 == 0:
+                self.progress(count, self.head.size)
+        if batch:
+            self._append(batch, self.edge.size)
+        if self.edge.size != self.head.size:
+            raise LogDamaged(
+                f"the store holds {self.edge.size} entries, but its head checkpoint says "
+                f"{self.head.size}",
+                min(self.edge.size, self.head.size),
+            )
+        self._final_tiles()
+        self._cosignatures(witnesses)
+        return self.result
+
+    def _leaves(self) -> Iterator[bytes]:
+        return iter(self.store.iter_leaves())
+
+    def _append(self, leaves: list[bytes], first: int) -> None:
+        changed = self.edge.append(leaf_hashes(leaves))
+        for (level, index), data in changed.items():
+            if len(data) == TILE_WIDTH * 32:  # full: final now, and must be stored as is
+                self._compare(level, index, data)
+
+    def _final_tiles(self, *, prefix: bool = False) -> None:
+        """The rightmost partial tile of each level, as the head's size publishes it
+        (with *prefix*: at a smaller size, whose stored tiles may be wider)."""
+        size = self.edge.size
+        for level, hashes in enumerate(self.edge.edge):
+            if hashes:
+                index = (size >> (8 * level)) // TILE_WIDTH
+                self._compare(level, index, b"".join(hashes), prefix=prefix)
+
+    def _compare(self, level: int, index: int, rebuilt: bytes, *, prefix: bool = False) -> None:
+        stored = self.store.read_tile(level, index)
+        self.result.tiles += 1
+        if stored == rebuilt or (
+            prefix and stored is not None and stored[: len(rebuilt)] == rebuilt
+        ):
+            return
+        if stored is None:
+            raise LogDamaged(f"tile {level}/{index} is missing from the store")
+        for i in range(0, min(len(stored), len(rebuilt)), 32):
+            if stored[i : i + 32] != rebuilt[i : i + 32]:
+                first = (index * TILE_WIDTH + i // 32) * TILE_WIDTH**level
+                if level == 0:
+                    raise LogDamaged(
+                        f"entry {first}: its stored leaf does not hash to the leaf hash in "
+                        f"tile 0/{index} (the leaf was changed after it was signed into the tree)",
+                        first,
+                    )
+                raise LogDamaged(
+                    f"tile {level}/{index} hash {i // 32} differs from the tiles below it "
+                    f"(entries from {first} on)",
+                    first,
+                )
+        raise LogDamaged(
+            f"tile {level}/{index} holds {len(stored) // 32} hashes; the leaves give "
+            f"{len(rebuilt) // 32}"
+        )
+
+    def _checkpoint(self, size: int) -> None:
+        note = self.store.read_checkpoint(size)
+        if note is None:  # pragma: no cover - listed by checkpoint_sizes
+            raise LogDamaged(f"the checkpoint of size {size} is listed but missing")
+        try:
+            cp = open_checkpoint(note, self.keys)
+        except LedgerVerifyError as exc:
+            raise LogDamaged(
+                f"the stored checkpoint of size {size} is not validly signed by the log: {exc}",
+                size,
+            ) from None
+        root = self.edge.root()
+        if cp.size != size or cp.root != root:
+            # Name the leaf if a stored tile shows which one changed (a tile is
+            # stored at its widest: compare the rebuilt prefix only).
+            self._final_tiles(prefix=True)
+            raise LogDamaged(
+                f"the stored checkpoint of size {size} does not carry the root of the stored "
+                f"leaves (entries 0..{size - 1}): a leaf was changed, or the checkpoint forks",
+                size,
+            )
+        if size == self.head.size and note != self.head.checkpoint:
+            raise LogDamaged(f"the head is not the stored checkpoint of size {size}", size)
+        self.result.checkpoints += 1
+
+    def _cosignatures(self, witnesses: dict[str, NoteVerifier]) -> None:
+        """Every stored cosignature by a witness the policy names verifies over its checkpoint."""
+        if not witnesses:
+            return
+        for size in self.store.cosigned_sizes():
+            note = self.store.read_checkpoint(size)
+            if note is None:
+                raise LogDamaged(
+                    f"cosignatures are stored for size {size}, which has no checkpoint"
+                )
+            for name, (line, _) in self.store.cosignatures(size).items():
+                key = witnesses.get(name)
+                if key is None:
+                    continue  # a witness the policy no longer names
+                try:
+                    open_checkpoint(cosigned_note(note, [line]), self.keys, other_keys=[key])
+                except LedgerVerifyError as exc:
+                    raise LogDamaged(
+                        f"the stored cosignature of witness {name} on the checkpoint of size "
+                        f"{size} does not verify: {exc}",
+                        size,
+                    ) from None
+                self.result.cosignatures += 1
