@@ -25,6 +25,7 @@ from verifier.entries.codec import parse_payload, references
 from verifier.errors import FormatError
 from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.findings import RULES, fmt_flop
+from verifier.policy.status import submission_schedule
 
 SEARCH_NOTE = (
     "Search is a convenience: it can miss what it was never indexed for. "
@@ -111,6 +112,17 @@ def entry_list(site: Site, query: SearchQuery) -> dict[str, Any]:
     }
 
 
+def _schedule(site: Site, index: int, entry_type: str) -> dict[str, Any] | None:
+    """For a submission: on time or late, and when it is decided (what its receipt said)."""
+    if entry_type != "submission":
+        return None
+    engine = site.view.catch_up().engine
+    if engine is None or engine.state.charter is None:
+        return None
+    schedule = submission_schedule(engine.state, index)
+    return None if schedule is None else schedule.to_json()
+
+
 def entry_page(site: Site, index: int) -> dict[str, Any]:
     """One entry with everything needed to check it, in the browser or offline."""
     row = site.reader.entry(index)
@@ -142,6 +154,7 @@ def entry_page(site: Site, index: int) -> dict[str, Any]:
         else parse_leaf(row.leaf).envelope.payload.decode("utf-8", errors="replace"),
         "signers": described["signers"],
         "refers_to": refs,
+        "schedule": _schedule(site, index, described["type"]),
         "referred_by": [
             {"field": path, "index": i, "url": f"/entries/{i}"}
             for i, path in site.view.referrers(index)

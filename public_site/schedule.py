@@ -25,6 +25,7 @@ from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION, Finding, fmt_flop
 from verifier.policy.state import Run
+from verifier.policy.status import submission_schedule
 
 #: Entry types that make up a run's history, after its pre-registration(s).
 RUN_EVENTS = (
@@ -75,6 +76,11 @@ def _engine(site: Site) -> PolicyEngine:
     if engine is None or engine.state.charter is None:
         raise NotFound("this log has no charter, so it has no schedule")
     return engine
+
+
+def _status(engine: PolicyEngine, index: int) -> str | None:
+    schedule = submission_schedule(engine.state, index)
+    return None if schedule is None else schedule.sentence()
 
 
 def _days_late(actual_ms: int, due_ms: int) -> int:
@@ -189,6 +195,7 @@ def run_page(site: Site, index: int) -> dict[str, Any]:
                 "on_time": s.on_time,
                 "logged_at": format_logged_at(s.logged_ms),
                 "decision": s.decision,
+                "schedule": _status(engine, s.index),
             }
             for s in subs
         ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -351,3 +352,31 @@ def test_revoked_key_and_duplicate(ledger, populated: dict[str, int]) -> None:
         "revoked-key",
         "revoked at index",
     )
+
+
+def test_a_late_submission_is_told_it_is_late_and_when_it_is_decided(
+    ledger, populated: dict[str, int]
+) -> None:
+    server = ledger[0]
+    # The on-time submission's entry page said so.
+    page = httpx.get(server.url(f"/entries/{populated['submission']}"), timeout=30).text
+    assert "On time" in page and "decided with every on-time submission on 2027-12-31" in page
+    # Another model of the same 2027 run, submitted on 2 January 2028: late.
+    body = {
+        **EXAMPLES["submission"],
+        "preregistration": populated["prereg"],
+        "model_digest": "ab" * 32,
+        "submitted_at": "2028-01-02T09:00:00Z",
+    }
+    r = post(server, signed(ledger, "submission", body, "acme"))
+    assert r.status_code == 201, r.text
+    schedule = r.json()["schedule"]
+    assert schedule["on_time"] is False and schedule["cycle"] == 2027
+    assert schedule["deadline"] == "2027-06-30" and schedule["decision_date"] == "2027-12-31"
+    limit = EXAMPLES["charter"]["late_decision_limit_days"]
+    assert schedule["decide_by"] == (
+        dt.date(2028, 1, 2) + dt.timedelta(days=limit)
+    ).isoformat()
+    assert schedule["status"].startswith("late: logged after the 2027 submission deadline")
+    page = httpx.get(server.url(f"/entries/{r.json()['index']}"), timeout=30).text
+    assert "Late" in page and f"by {schedule['decide_by']}" in page

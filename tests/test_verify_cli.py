@@ -120,6 +120,27 @@ def test_audit_of_the_demo_is_clean(demo_export, capsys: pytest.CaptureFixture[s
     assert out.startswith("NO VIOLATIONS ") and "No findings" in out
 
 
+def test_s14_is_judged_from_the_mirrors_revealed_documents(
+    demo_export, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mirror carries the revealed documents (by digest), so a foreign audit of it
+    recomputes each commitment; without them the reveal is only not_auditable."""
+    import shutil
+
+    out, vkey, _ = demo_export
+    blobs = sorted((out / "blobs" / "sha256").iterdir())
+    assert blobs, "the demo reveals a sealed plan: its document must be in the mirror"
+    argv = ["audit", "--vkey", vkey, "--json", "--quiet", "--at", "2030-01-02T00:00:00Z"]
+    assert main([*argv, "--log", str(out)]) == EXIT_OK
+    assert not [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "S14"]
+    bare = tmp_path / "without-documents"
+    shutil.copytree(out, bare)
+    shutil.rmtree(bare / "blobs")
+    assert main([*argv, "--log", str(bare)]) == EXIT_OK
+    s14 = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "S14"]
+    assert [f["severity"] for f in s14] == ["not_auditable"]
+
+
 def test_audit_reports_violations_with_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

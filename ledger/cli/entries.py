@@ -105,6 +105,8 @@ def _report(receipt: dict[str, Any], out: str | None) -> None:
         f"tree size {receipt['tree_size']}",
         file=sys.stderr,
     )
+    if receipt.get("schedule"):
+        print(f"  schedule: {receipt['schedule']['status']}", file=sys.stderr)
     _write(receipt["receipt"], out)
 
 

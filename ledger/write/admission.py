@@ -24,6 +24,7 @@ from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import AdmissionError, FormatError
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION
+from verifier.policy.status import SubmissionSchedule, submission_schedule
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,11 @@ class GovernedAdmission:
         engine.apply(index, entry.payload, logged_ms, findings)
         self._size = index + 1
         return entry
+
+    def submission_schedule(self, index: int) -> SubmissionSchedule | None:
+        """Where the admitted submission at *index* stands: on time or late, decided when."""
+        with self._lock:
+            return submission_schedule(self.engine.state, index)
 
     def sync_to(self, size: int) -> None:
         """Keep the state if it is the state of a log of *size* entries, else drop it.
