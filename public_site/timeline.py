@@ -119,7 +119,11 @@ def _lines(
         text = f"lift of {from_cycle} postponed to {to_cycle}"
         found.append((level, engine.state.cal.lift_ms(from_cycle), text, "postponed", index))
     for eff, level, index in engine.state.deregulated:
-        found.append((level, eff, "deregulated", "deregulated", index))
+        # A postponement freezes a deregulation (S13): shown, but not as in force.
+        if engine.state.deregulation_takes_effect(eff, level):
+            found.append((level, eff, "deregulated", "deregulated", index))
+        else:
+            found.append((level, eff, "deregulation frozen", "postponed", index))
     out = []
     for level, ms, text, kind, index in found:
         c = columns.get(level)

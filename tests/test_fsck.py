@@ -60,6 +60,9 @@ def test_an_edited_leaf_is_named_and_export_refuses_it(
     code, _, err = run(capsys, "export", "--data", str(demo), str(mirror))
     assert code == 3 and "refusing to export" in err and "fsck" in err
     assert not mirror.exists() or not any(mirror.rglob("*"))  # nothing published
+    # The operator's audit judges the signed log, so it refuses the edited store too.
+    code, _, err = run(capsys, "audit", "--data", str(demo))
+    assert code == 3 and "DAMAGED" in err and "entry 17" in err
 
 
 def test_a_tampered_checkpoint_is_named(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:

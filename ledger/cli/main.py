@@ -243,10 +243,14 @@ def print_report(report: Any, as_json: bool) -> None:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from ledger.read.views import LogView
+    from ledger.recovery.fsck import fsck
     from ledger.storage.backends import open_store
     from verifier.entries.fields import parse_time
 
     data = _data(args)
+    # Judge the log that was signed, not a store edited since: fsck first (its
+    # LogDamaged exits 3, as frontier-verify does for a broken log).
+    fsck(data)
     store = open_store(data, readonly=True)
     try:
         view = LogView(store, data.root / "blobs" / "sha256")
