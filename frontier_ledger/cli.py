@@ -14,6 +14,7 @@ from typing import Any
 
 from frontier_ledger.app import create_app
 from ledger.cli import main as ledger_cli
+from ledger.demo.clock import data_clock
 from ledger.ops.clock import FileClock
 from ledger.ops.datadir import DataDir
 
@@ -23,7 +24,8 @@ def cmd_export_site(args: argparse.Namespace) -> int:
     from public_site.export import export_site
 
     data = DataDir.at(args.data, args.key, args.database)
-    clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
+    # A simulation's data directory carries its calendar (DATA/clock).
+    clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else data_clock(data)
     stats = export_site(
         data,
         Path(args.out),

@@ -111,46 +111,95 @@ def test_audit_reports_a_logged_fact_that_breaks_a_rule(
     assert "S3" in out and "without a halt" in out
 
 
-def test_demo_serve_answers_on_its_port(tmp_path: Path) -> None:
-    """What `make demo` runs: build, then serve; stopped once it answers."""
+def test_the_witnessed_demo_serves_cosigned_checkpoints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `make demo` runs: build with two witnesses, serve, and show the trust."""
+    import shutil
     import subprocess
     import sys
     import time
 
     import httpx
 
-    from tests.serverproc import REPO, free_port, terminate
+    from tests.serverproc import REPO, free_port, run_module, terminate
+    from verifier.cli import EXIT_OK, EXIT_UNWITNESSED
+    from verifier.cli import main as verify
 
     port = free_port()
+    data = tmp_path / "demo"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "frontier_ledger",
-            "demo",
-            "--data",
-            str(tmp_path / "demo"),
-            "--serve",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "frontier_ledger", "demo", "--data", str(data), "--serve",
+         "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-    )
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
             try:
-                audit = httpx.get(f"http://127.0.0.1:{port}/api/v1/audit", timeout=2)
+                audit = httpx.get(f"{base}/api/v1/audit", timeout=2)
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the demo server did not answer"
                 time.sleep(0.2)
         assert audit.status_code == 200 and audit.json()["violations"] == 0
-        size = httpx.get(f"http://127.0.0.1:{port}/log/checkpoint").text.split("\n")[1]
-        # Every scenario entry and schedule marker is in the served tree.
+        checkpoint = httpx.get(f"{base}/log/checkpoint").text
+        size = checkpoint.split("\n")[1]
+        # Every scenario entry and schedule marker is in the served tree...
         assert int(size) == audit.json()["tree_size"] > 60
+        # ...under the log's signature and both countries' cosignatures.
+        signers = [line.split(" ")[1] for line in checkpoint.splitlines() if line.startswith("—")]
+        assert signers == [
+            "demo.frontier-ledger.invalid/log",
+            "witness.northmark.example/ledger",
+            "witness.southvale.example/ledger",
+        ]
+        policy = data / "witnesses.policy"
+        assert httpx.get(f"{base}/log/witnesses.policy").text == policy.read_text()
+        assert "quorum both" in policy.read_text() and "group both 2 " in policy.read_text()
+        capsys.readouterr()
+        assert verify(["verify", "--log", f"{base}/log", "--policy", str(policy), "--quiet"]) == (
+            EXIT_OK
+        )
+        assert capsys.readouterr().out.startswith("VERIFIED ")
+        # One cosignature stripped: not witnessed (exit 5), and not "LOG BROKEN".
+        mirror = tmp_path / "mirror"
+        shutil.copytree(data / "static" / "log", mirror)
+        cp = mirror / "checkpoint"
+        cp.write_text("".join(x for x in cp.read_text().splitlines(True) if "southvale" not in x))
+        code = verify(["verify", "--log", str(mirror), "--policy", str(policy), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == EXIT_UNWITNESSED and "NOT WITNESSED" in err and "quorum" in err
+        assert "LOG BROKEN" not in err
+        # A split view shown to each witness is refused.
+        out = run_module("frontier_ledger", "demo-split-view", "--data", str(data), timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.count("409 REFUSED") == 2 and out.stdout.count("422 REFUSED") == 2
     finally:
-        terminate(proc, timeout=20)
+        terminate(proc, timeout=30)
+    # The witnesses stopped with the server, and no address outlives them.
+    witness_lines = [x for x in policy.read_text().splitlines() if x.startswith("witness ")]
+    assert len(witness_lines) == 2 and all(len(x.split()) == 3 for x in witness_lines)
+
+
+def test_a_demo_directory_carries_its_clock(demo, tmp_path: Path) -> None:
+    """`serve` on a demo directory runs on its simulated calendar without a flag; a clock
+    file beside a log that is not a simulation is refused, never used."""
+    from ledger.demo.clock import data_clock
+    from ledger.errors import DataDirError
+    from ledger.ops.datadir import DataDir
+    from ledger.write.open_log import init_log
+
+    result, _ = demo
+    clock = data_clock(result.data)
+    assert clock is not None and clock() == result.now_ms
+    real = DataDir.at(tmp_path / "real")
+    init_log(real, "real.example/log", synthetic=True)
+    assert data_clock(real) is None
+    (real.root / "clock").write_text("2030-01-01T00:00:00Z\n")
+    with pytest.raises(DataDirError, match="not a simulation"):
+        data_clock(real)

@@ -117,6 +117,7 @@ def _set_state(
     app.state.require_quorum = options.require_witness_quorum
     app.state.max_checkpoint_age_s = options.max_checkpoint_age_s
     app.state.backups = _backup_job(options)
+    app.state.witness_policy_path = options.witness_policy or options.data.root / POLICY_NAME
     app.state.witnesses = _witness_collector(options, app.state.reader, writer)
 
 

@@ -58,6 +58,24 @@ def checkpoint(request: Request) -> Response:
 
 
 @router.get(
+    "/witnesses.policy",
+    summary="The log's witness policy (C2SP tlog-policy): its key, its witnesses, the quorum",
+)
+def witness_policy(request: Request) -> Response:
+    """What the operator publishes as the policy to verify with. A verifier should pin
+    the keys it names out of band; this copy only says which the operator uses."""
+    try:
+        text = request.app.state.witness_policy_path.read_bytes()
+    except OSError:
+        raise Problem(404, "no-witness-policy", "this log publishes no witness policy") from None
+    return Response(
+        text,
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": CHECKPOINT_CACHE, **CORS},
+    )
+
+
+@router.get(
     "/blobs/sha256/{digest}",
     summary="A revealed document (plan, report, evidence) by its SHA-256",
     response_class=Response,

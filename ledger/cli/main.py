@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ledger.cli import demo as cli_demo
 from ledger.cli import entries as cli_entries
 from ledger.cli import keys as cli_keys
 from ledger.errors import (
@@ -79,11 +80,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ledger.api.app import ServerOptions
+    from ledger.demo.clock import data_clock
     from ledger.ops.logs import log_config
 
     data = _data(args)
     data.check_initialised()
-    clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else None
+    # A simulation's data directory carries its calendar (DATA/clock).
+    clock = FileClock(Path(args.simulated_clock)) if args.simulated_clock else data_clock(data)
+    if clock is not None:
+        print(f"A SIMULATION: its clock is {clock.path} ({clock.path.read_text().strip()})")
     if args.require_witness_quorum and args.witness_idle_cadence >= args.max_checkpoint_age:
         raise ConfigError(
             f"witnesses.idle_cadence ({args.witness_idle_cadence:g} s) must be shorter than "
@@ -297,73 +302,6 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from ledger.demo.build import build_demo
-    from ledger.read.mirror import export_log
-    from ledger.read.reader import LogReader
-    from ledger.storage.backends import open_store
-
-    root = Path(args.data)
-    print(
-        f"Building the demonstration log (a simulation, October 2026 to January 2030) in {root} …"
-    )
-    result = build_demo(root, database=args.database)
-    store = open_store(result.data, readonly=True)
-    try:
-        stats = export_log(LogReader(store), root / "static" / "log")
-    finally:
-        store.close()
-    violations = len(result.report.violations)
-    print(
-        f"  {result.entries} scenario entries and {result.markers} schedule markers logged; "
-        f"tree size {stats.size}"
-    )
-    print(f"  policy audit: {len(result.report.findings)} findings, {violations} violations")
-    print(f"  static mirror: {root / 'static' / 'log'}")
-    print(f"  log vkey: {result.vkey}")
-    if violations:
-        print_report(result.report, False)
-        return 1
-    if not args.serve:
-        return 0
-    base = f"http://{args.host}:{args.port}"
-    print(
-        f"""
-Open (the log is a SIMULATION: fictional regulator, labs and runs):
-  {base}/                                   the public site: schedule, timeline, entries, scorecards
-  {base}/timeline                           the plan's picture: caps, lifts, every run
-  {base}/log/checkpoint                     the signed checkpoint
-  {base}/api/v1/entries?type=decision       every decision
-  {base}/api/v1/entries/0                   the charter, decoded, with its receipt
-  {base}/api/v1/audit                       the policy audit (no violations)
-  {base}/docs                               the API reference
-Verify it yourself:
-  frontier-verify verify --log {base}/log --vkey '{result.vkey}'
-""",
-        flush=True,
-    )
-    # The same options as `frontier-ledger serve`, parsed by its own parser so
-    # they can never drift apart.
-    serve = build_parser(args.app_factory, args.add_commands).parse_args(
-        [
-            "serve",
-            "--data",
-            str(root),
-            "--host",
-            args.host,
-            "--port",
-            str(args.port),
-            "--simulated-clock",
-            str(root / "clock"),
-            *(["--database", args.database] if args.database else []),
-        ]
-    )
-    # Defaults only: a configuration meant for a real log (its database, its
-    # backups) must never reach the demonstration.
-    config.resolve(serve, "serve", environ={})
-    return cmd_serve(serve)
-
-
 def _progress(done: int, total: int, t0: float) -> None:
     if not sys.stderr.isatty() or not total:
         return
@@ -549,20 +487,7 @@ def build_parser(
 
     _add_checks(sub, data_arg)
 
-    sp = sub.add_parser("demo", help="build the three-cycle demonstration log (a simulation)")
-    sp.add_argument(
-        "--data", required=True, help="directory to build it in (replaced if it exists)"
-    )
-    sp.add_argument(
-        "--database",
-        metavar="URL",
-        help="build it in this empty PostgreSQL database (postgresql://…) instead of SQLite",
-    )
-    sp.add_argument("--serve", action="store_true", help="then serve it")
-    sp.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    sp.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sp.set_defaults(func=cmd_demo)
-
+    cli_demo.add_parsers(sub)
     cli_entries.add_parsers(sub)
     cli_keys.add_parsers(sub)
     return p

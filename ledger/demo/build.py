@@ -15,16 +15,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ledger.demo import witnesses as demo_witnesses
 from ledger.demo.scenario import Scenario, actor_key, load
 from ledger.errors import DemoError
 from ledger.keys.entry_signing import EntryKey
 from ledger.ops.datadir import DataDir, WriterLock
+from ledger.read.reader import LogReader
 from ledger.storage.backends import check_no_log
 from ledger.write.admission import Refusal
 from ledger.write.markers import marker_envelope
 from ledger.write.open_log import MARKER_KEY_NAME, init_log, open_writer
 from ledger.write.sequencer import LogWriter, prepare
+from ledger.write.witnessing import WitnessCollector
 from verifier.core.leaf import format_logged_at
+from verifier.core.trust_policy import parse_trust_policy
 from verifier.policy.audit import Auditor, AuditReport
 from verifier.policy.rules.reveals import due_markers
 
@@ -32,8 +36,17 @@ MARKER_ACTOR = "log-markers"
 
 
 class SimulatedClock:
-    def __init__(self, ms: int) -> None:
+    """The sequencer's clock in a simulation; with *path*, also written to that file
+    (DATA/clock), which the demo's witnesses and later the server read."""
+
+    def __init__(self, ms: int, path: Path | None = None) -> None:
+        self.path = path
+        self.set(ms)
+
+    def set(self, ms: int) -> None:
         self.ms = ms
+        if self.path is not None:
+            self.path.write_text(format_logged_at(ms) + "\n")
 
     def __call__(self) -> int:
         return self.ms
@@ -53,23 +66,84 @@ def scenario_path() -> Path:
     return Path(str(resources.files("ledger.demo") / "scenario.toml"))
 
 
-def _append(
-    writer: LogWriter, clock: SimulatedClock, at_ms: int, envelope: dict[str, Any], what: str
-) -> int:
-    clock.ms = at_ms
-    (result,) = writer.commit([prepare(envelope)])
-    if isinstance(result, Refusal):
-        raise DemoError(f"{what} was refused: {result.message}")
-    return result.index
+class _Build:
+    """Appending a scenario to a new log on its calendar: markers as their deadlines
+    pass, and (with witnesses) every checkpoint cosigned as it is made."""
+
+    def __init__(self, root: Path, scenario: Scenario, writer: LogWriter, clock: SimulatedClock):
+        self.root, self.scenario, self.writer, self.clock = root, scenario, writer, clock
+        admission = writer.admission
+        assert admission is not None
+        self.admission = admission
+        self.indices: dict[str, int] = {}
+        self.markers = 0
+        self.collector: WitnessCollector | None = None
+        self.marker_key = EntryKey.load(root / MARKER_KEY_NAME)
+        # Markers only if the scenario's board grants the marker key the log role.
+        self.with_markers = any(
+            e.type == "key_grant" and e.fields.get("actor") == MARKER_ACTOR
+            for e in scenario.entries
+        )
+
+    def witnessed_by(self, policy: str) -> None:
+        store: Any = self.writer.store  # a LedgerStore: it is the server's own store
+        self.collector = WitnessCollector(
+            parse_trust_policy(policy), LogReader(store), store, idle_cadence_s=0
+        )
+
+    def append(self, at_ms: int, envelope: dict[str, Any], what: str) -> int:
+        self.clock.set(at_ms)
+        (result,) = self.writer.commit([prepare(envelope)])
+        if isinstance(result, Refusal):
+            raise DemoError(f"{what} was refused: {result.message}")
+        if self.collector is not None:
+            expected = len(self.collector.witnesses())
+            if self.collector.cosign_now() != expected:
+                errors = [s.last_error for s in self.collector.status.values() if s.last_error]
+                raise DemoError(f"a witness did not cosign the checkpoint after {what}: {errors}")
+        return result.index
+
+    def markers_until(self, ms: int) -> None:
+        """Append the markers whose deadlines passed by *ms*, as the server's job would."""
+        if not self.with_markers:
+            return
+        due = due_markers(self.admission.engine.state, ms)
+        for when, marker, cycle in due:
+            env = marker_envelope(self.scenario.origin, self.marker_key, marker, cycle)
+            self.append(when, env, f"the {marker} marker of {cycle}")
+        self.markers += len(due)
+
+    def run(self) -> AuditReport:
+        s = self.scenario
+        for entry in s.entries:
+            self.markers_until(entry.at_ms)
+            env = s.envelope(entry, self.indices)
+            self.indices[entry.label] = self.append(entry.at_ms, env, entry.label)
+        self.markers_until(s.now_ms)
+        # Revealed documents are blobs: keep them where the server serves them.
+        blobs = self.root / "blobs" / "sha256"
+        for digest, content in s.blobs().items():
+            blobs.mkdir(parents=True, exist_ok=True)
+            (blobs / digest).write_bytes(content)
+        auditor = Auditor(s.origin, s.blobs())
+        for leaf in self.writer.store.iter_leaves():
+            auditor.feed(leaf)
+        return auditor.report(s.now_ms)
 
 
 def build_demo(
-    root: Path, scenario: Scenario | None = None, *, database: str | None = None
+    root: Path,
+    scenario: Scenario | None = None,
+    *,
+    database: str | None = None,
+    witnessed: bool = False,
 ) -> DemoResult:
     """Create DATA anew at *root* and append the scenario on its calendar.
 
     With *database* (a PostgreSQL URL) the log goes into that database, which
-    must be empty: the directory is replaced, a database is never emptied.
+    must be empty: the directory is replaced, a database is never emptied. With
+    *witnessed*, two witness processes (:mod:`ledger.demo.witnesses`) cosign every
+    checkpoint as it is made, on the simulated calendar.
     """
     scenario = scenario or load(scenario_path())
     data = DataDir.at(root, database=database)
@@ -82,46 +156,28 @@ def build_demo(
     # the scenario's board grants the log role.
     (root / MARKER_KEY_NAME).unlink()
     actor_key(MARKER_ACTOR).write(root / MARKER_KEY_NAME)
-    marker_key = EntryKey.load(root / MARKER_KEY_NAME)
-    # Markers only if the scenario's board grants the marker key the log role.
-    with_markers = any(
-        e.type == "key_grant" and e.fields.get("actor") == MARKER_ACTOR for e in scenario.entries
-    )
-    clock = SimulatedClock(scenario.entries[0].at_ms)
-    indices: dict[str, int] = {}
-    markers = 0
-    with WriterLock(data):
-        writer = open_writer(data, admit=True, clock=clock)
-        try:
-            admission = writer.admission
-            assert admission is not None
-
-            def markers_until(ms: int) -> int:
-                """Append the markers whose deadlines passed by *ms*, as the server's job would."""
-                if not with_markers:
-                    return 0
-                due = due_markers(admission.engine.state, ms)
-                for when, marker, cycle in due:
-                    env = marker_envelope(scenario.origin, marker_key, marker, cycle)
-                    _append(writer, clock, when, env, f"the {marker} marker of {cycle}")
-                return len(due)
-
-            for entry in scenario.entries:
-                markers += markers_until(entry.at_ms)
-                env = scenario.envelope(entry, indices)
-                indices[entry.label] = _append(writer, clock, entry.at_ms, env, entry.label)
-            markers += markers_until(scenario.now_ms)
-            # Revealed documents are blobs: keep them where the server serves them.
-            blobs = root / "blobs" / "sha256"
-            for digest, content in scenario.blobs().items():
-                blobs.mkdir(parents=True, exist_ok=True)
-                (blobs / digest).write_bytes(content)
-            auditor = Auditor(scenario.origin, scenario.blobs())
-            for leaf in writer.store.iter_leaves():
-                auditor.feed(leaf)
-            report = auditor.report(scenario.now_ms)
-        finally:
-            writer.store.close()
+    clock = SimulatedClock(scenario.entries[0].at_ms, root / "clock")
+    running = None
+    if witnessed:
+        demo_witnesses.create(root, vkey)
+        running = demo_witnesses.Running(root)
+    try:
+        with WriterLock(data):
+            writer = open_writer(data, admit=True, clock=clock)
+            try:
+                build = _Build(root, scenario, writer, clock)
+                if running is not None:
+                    build.witnessed_by(demo_witnesses.write_policy(root, vkey, running.urls))
+                report = build.run()
+            finally:
+                writer.store.close()
+    finally:
+        if running is not None:
+            running.stop()
+    if witnessed:
+        # Published without addresses: `frontier-ledger demo --serve` starts the
+        # witnesses again and writes where they listen.
+        demo_witnesses.write_policy(root, vkey, {})
     # The simulated clock the demo server runs on: it carries on from the scenario's end.
-    (root / "clock").write_text(format_logged_at(scenario.now_ms) + "\n")
-    return DemoResult(data, vkey, len(indices), markers, report, scenario.now_ms)
+    clock.set(scenario.now_ms)
+    return DemoResult(data, vkey, len(build.indices), build.markers, report, scenario.now_ms)

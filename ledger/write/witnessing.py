@@ -99,6 +99,14 @@ class WitnessCollector:
         )
         return sum(results)
 
+    def cosign_now(self) -> int:
+        """What :meth:`tick` does, in this thread: for a writer appending without an event
+        loop (the demo's build, which has every checkpoint cosigned as it is made)."""
+        if self.writer_store is None:
+            return 0
+        head = self.reader.head()
+        return sum(self._witness(w, head.size, head.checkpoint) for w in self.witnesses())
+
     def _witness(self, w: Witness, size: int, checkpoint: bytes) -> bool:
         st = self.status[w.name]
         fresh = st.last_ok is not None and time.monotonic() - st.last_ok < self.idle_cadence_s

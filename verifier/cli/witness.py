@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from verifier.cli.options import EXIT_OK
@@ -65,8 +67,10 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
         store = FileStore(Path(args.state))
     except WitnessStoreError as exc:
         raise UsageError(str(exc)) from None
+    clock = _simulated_clock(Path(args.simulated_clock)) if args.simulated_clock else time.time
     with store:
-        server = WitnessServer(Witness(signer, config, store), args.host, args.port, args.prefix)
+        witness = Witness(signer, config, store, clock=clock)
+        server = WitnessServer(witness, args.host, args.port, args.prefix)
 
         def stop(signum: int, frame: object) -> None:
             raise KeyboardInterrupt
@@ -82,6 +86,22 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
         finally:
             server.httpd.server_close()
     return EXIT_OK
+
+
+def _simulated_clock(path: Path) -> Callable[[], float]:
+    """Seconds since the epoch read from *path* (RFC 3339) at each cosignature: a
+    simulation's calendar, so its cosignatures carry its dates. Never for a real log."""
+    from verifier.entries.fields import parse_time
+
+    def now() -> float:
+        try:
+            text = path.read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"simulated clock {path}: {exc.strerror}") from None
+        return parse_time(text, f"simulated clock {path}") / 1000
+
+    now()  # fail at start, not at the first cosignature
+    return now
 
 
 def add_witness(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,4 +123,9 @@ def add_witness(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sp.add_argument("--state", required=True, help="directory for the witnessed checkpoints")
     sp.add_argument("--prefix", default="", help="URL prefix before /add-checkpoint (default none)")
+    sp.add_argument(
+        "--simulated-clock",
+        metavar="FILE",
+        help="take the cosignatures' time from FILE (RFC 3339); simulations only",
+    )
     sp.set_defaults(func=cmd_witness_serve)
