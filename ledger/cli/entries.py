@@ -108,6 +108,10 @@ def _report(receipt: dict[str, Any], out: str | None) -> None:
     if receipt.get("schedule"):
         print(f"  schedule: {receipt['schedule']['status']}", file=sys.stderr)
     _write(receipt["receipt"], out)
+    if out:
+        # The receipt went to a file: the index alone on stdout, for scripts
+        # (PREREG=$(frontier-ledger append … --receipt r.json payload.json)).
+        print(receipt["index"])
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

@@ -131,6 +131,32 @@ class _Build:
         return auditor.report(s.now_ms)
 
 
+#: The actors whose keys the demo hands out for rehearsals (docs/appending.md).
+REHEARSAL_ACTORS = ("acme", "evaluator", "regulator")
+SIMULATION_KEYS = "simulation-keys"
+
+
+def _simulation_keys(root: Path, scenario: Scenario) -> None:
+    """The keys of a lab, an evaluator and the regulator, whose grants the scenario
+    logs, so that anyone can rehearse appending against the demo. They are derived
+    from public names: anyone can compute them, so they mean nothing outside it."""
+    granted = {e.fields.get("actor") for e in scenario.entries if e.type == "key_grant"}
+    out = root / SIMULATION_KEYS
+    out.mkdir(exist_ok=True)
+    for name in REHEARSAL_ACTORS:
+        if name in granted:
+            actor_key(name).write(out / f"{name}.key")
+    (out / "README.txt").write_text(
+        "SIMULATION KEYS - for rehearsing against this demonstration only.\n\n"
+        "Each key is derived from a public name (ledger/demo/scenario.py, actor_key), so\n"
+        "anyone can compute it: it proves nothing and must never sign for a real log.\n"
+        "The demo's board granted them in the log: acme.key signs for the lab Acme\n"
+        "(lab:acme), evaluator.key for the regulator's evaluation unit (evaluator),\n"
+        "regulator.key for the regulator's decisions (regulator).\n"
+        "docs/appending.md rehearses a cycle with them.\n"
+    )
+
+
 def build_demo(
     root: Path,
     scenario: Scenario | None = None,
@@ -178,6 +204,7 @@ def build_demo(
         # Published without addresses: `frontier-ledger demo --serve` starts the
         # witnesses again and writes where they listen.
         demo_witnesses.write_policy(root, vkey, {})
+    _simulation_keys(root, scenario)
     # The simulated clock the demo server runs on: it carries on from the scenario's end.
     clock.set(scenario.now_ms)
     return DemoResult(data, vkey, len(build.indices), build.markers, report, scenario.now_ms)

@@ -48,7 +48,7 @@ def cmd_proof(args: argparse.Namespace) -> int:
         cosigned, earliest = dict(trusted.cosigned), trusted.earliest
     parsed = parse_leaf(leaf)
     cp = verified.checkpoint
-    print(f"OK: entry {proof.index} is in {cp.origin} at tree size {cp.size}")
+    print(f"VERIFIED: entry {proof.index} is in {cp.origin} at tree size {cp.size}")
     if required:
         print("   the checkpoint carries the log's valid ML-DSA-44 (post-quantum) signature")
     if cosigned:

@@ -66,7 +66,10 @@ def _open(source: LogSource, args: argparse.Namespace, keys: LogKeys) -> SignedC
             retired=retired,
         )
         if trusted.cosigned and not args.quiet:
-            names = ", ".join(f"{n} ({t})" for n, t in sorted(trusted.cosigned.items()))
+            names = ", ".join(
+                f"{n} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))})"
+                for n, t in sorted(trusted.cosigned.items())
+            )
             print(f"   cosigned by {names}", file=sys.stderr)
         return trusted.checkpoint
     return open_checkpoint(data, keys.trusted(), require_one_of=required, retired=retired)
