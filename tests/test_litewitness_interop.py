@@ -60,6 +60,8 @@ ORIGIN = "interop.example/log"
 LITE = "witness.gov-c.example"
 OURS = "witness.gov-a.example"
 REQUIRE = os.environ.get("FRONTIER_REQUIRE_INTEROP") == "1"
+#: The first run builds litewitness with Go (minutes); `make test-fast` leaves it out.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
