@@ -1,6 +1,7 @@
 # Frontier Ledger — every target sets itself up on a fresh machine.
 #   make demo   build a log and serve it on http://127.0.0.1:8000
-#   make test   lint-free tests: unit, property, vectors, integration, crash
+#   make test   lint-free tests: unit, property, vectors, integration, crash, interop
+#   make interop  the log witnessed by litewitness (filippo.io/torchwood), built with Go
 #   make lint   ruff + mypy (strict for verifier/)
 #   make bench  benchmarks/ (installs the peer libraries it compares against)
 #   make lock   regenerate requirements/*.lock (the pinned, hash-checked dependencies)
@@ -14,7 +15,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS  := requirements/verifier.lock requirements/server.lock
 
-.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check lock
+.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check lock interop openssh
 
 all: test
 
@@ -37,8 +38,26 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/frontier-ledger demo --data $(DEMO_DATA) --serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) browser axe postgres nginx
-	FRONTIER_REQUIRE_BROWSER=1 FRONTIER_REQUIRE_POSTGRES=1 FRONTIER_REQUIRE_NGINX=1 $(BIN)/python -m pytest -q
+# interop runs tests/test_litewitness_interop.py first; the full run leaves it out.
+test: $(STAMP) browser axe postgres nginx interop
+	FRONTIER_REQUIRE_BROWSER=1 FRONTIER_REQUIRE_POSTGRES=1 FRONTIER_REQUIRE_NGINX=1 \
+	  $(BIN)/python -m pytest -q --ignore=tests/test_litewitness_interop.py
+
+# Interop with an existing witness: litewitness and witnessctl (filippo.io/torchwood, the
+# version pinned in tests/interop/litewitness.sh) are built with Go into .cache/interop/
+# (once: a few minutes; then skipped), and the test runs them on loopback with the
+# witness key in an ssh-agent of its own (Debian's openssh-client). Go is needed only
+# here; FRONTIER_REQUIRE_INTEROP=1 makes a missing Go or a failed build a failure.
+interop: $(STAMP) openssh
+	bash tests/interop/litewitness.sh
+	FRONTIER_REQUIRE_INTEROP=1 $(BIN)/python -m pytest -q tests/test_litewitness_interop.py
+
+openssh:
+	@command -v ssh-agent >/dev/null 2>&1 && command -v ssh-add >/dev/null 2>&1 \
+	  && command -v ssh-keygen >/dev/null 2>&1 || { \
+	  echo "installing Debian's openssh-client for the litewitness interop test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openssh-client; }
 
 # The site's browser tests drive Debian's chromium (Playwright, executable_path).
 browser:
@@ -132,4 +151,4 @@ lock: $(BIN)/python
 	@mv requirements/server.lock.tmp requirements/server.lock
 
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts .cache/interop
