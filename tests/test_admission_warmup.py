@@ -21,10 +21,14 @@ from tests.governed import Actor, charter_body, envelope, grant_body
 ORIGIN = "warm.example/log"
 
 
+#: The board of every log these tests make (its keys must not change between calls).
+BOARD = [Actor(f"Governor {c}") for c in "ABC"]
+
+
 def governed_log(root: Path, grants: int) -> DataDir:
     data = DataDir.at(root)
     init_log(data, ORIGIN)
-    board = [Actor(f"Governor {c}") for c in "ABC"]
+    board = BOARD
     writer = open_writer(data, admit=True)
     try:
         batch = [envelope(ORIGIN, "charter", charter_body(board, 2), *board[:2])]
@@ -124,3 +128,154 @@ def test_a_replay_stops_when_the_server_stops(tmp_path: Path) -> None:
         assert not admission.ready
     finally:
         writer.store.close()
+
+
+def _state(admission: GovernedAdmission) -> str:
+    """The admission state, canonically encoded: equal states encode equally."""
+    import json
+
+    from ledger.write.admission import AdmissionState
+    from verifier.policy import snapshot
+
+    replay, engine = admission.state
+    encoded = snapshot.encode(
+        AdmissionState, AdmissionState(replay, engine.state, admission._facets)
+    )
+    return json.dumps(encoded, sort_keys=True)
+
+
+def grow(data: DataDir, count: int, start: int) -> None:
+    board = BOARD
+    writer = open_writer(data, admit=True)
+    try:
+        batch = [
+            envelope(ORIGIN, "key_grant", grant_body(Actor(f"Office {n}"), "evaluator"), *board[:2])
+            for n in range(start, start + count)
+        ]
+        results = writer.commit([prepare(e) for e in batch])
+        assert not [r for r in results if isinstance(r, Refusal)], results
+        writer.save_admission()  # as the server does when it stops
+    finally:
+        writer.store.close()
+
+
+def test_a_restart_resumes_from_the_stored_state(tmp_path: Path, caplog) -> None:
+    """O(1) restarts: the state stored with a checkpoint, only newer entries replayed."""
+    data = governed_log(tmp_path / "data", 30)
+    grow(data, 10, 30)  # stores the state at size 41
+    stored = data.root / "admission-state.json"
+    assert stored.is_file()
+    # Entries appended after the state was stored (as after a crash): replayed on top.
+    board = BOARD
+    writer = open_writer(data, admit=True)
+    try:
+        writer.admission.resume = None  # type: ignore[union-attr]  # this writer stores nothing
+        more = [
+            envelope(ORIGIN, "key_grant", grant_body(Actor(f"Late {n}"), "evaluator"), *board[:2])
+            for n in range(5)
+        ]
+        assert not [r for r in writer.commit([prepare(e) for e in more]) if isinstance(r, Refusal)]
+    finally:
+        writer.store.close()
+    resumed = open_writer(data, admit=True)
+    full = open_writer(data, admit=True)
+    try:
+        assert full.admission is not None and resumed.admission is not None
+        full.admission.resume = None  # replays from the charter
+        resumed.admission.warm()
+        assert resumed.admission.resumed_from == 41 and resumed.admission.covers(46)
+        assert _state(resumed.admission) == _state(full.admission)
+        # and it admits and refuses as a full replay does
+        [r] = resumed.commit([prepare(stranger_entry())])
+        assert isinstance(r, Refusal) and r.code == "unknown-key"
+    finally:
+        resumed.store.close()
+        full.store.close()
+
+
+def test_a_damaged_or_foreign_state_is_replayed_loudly(tmp_path: Path, caplog) -> None:
+    import logging
+
+    data = governed_log(tmp_path / "data", 12)
+    grow(data, 3, 12)
+    stored = data.root / "admission-state.json"
+    good = stored.read_bytes()
+    for damage, why in (
+        (good.replace(b'"size":16', b'"size":15', 1), "checkpoint of size 15"),
+        (good.replace(b'"replay":{', b'"replay":{"x":0,', 1), "checksum"),
+        (b"{not json", "cannot be read"),
+    ):
+        stored.write_bytes(damage)
+        writer = open_writer(data, admit=True)
+        try:
+            with caplog.at_level(logging.WARNING, logger="ledger.write.admission"):
+                caplog.clear()
+                writer.admission.warm()  # type: ignore[union-attr]
+            assert writer.admission.resumed_from is None  # type: ignore[union-attr]
+            assert writer.admission.covers(16)  # type: ignore[union-attr]
+            assert any(why in r.getMessage() and "replaying the whole log" in r.getMessage()
+                       for r in caplog.records), (why, caplog.text)  # fmt: skip
+        finally:
+            writer.store.close()
+
+
+def test_the_server_stores_the_state_when_it_stops_and_resumes_from_it(tmp_path: Path) -> None:
+    import json
+    import time
+
+    import httpx
+
+    from tests.serverproc import ServerProcess
+
+    data = governed_log(tmp_path / "data", 20)
+    server = ServerProcess(data.root, extra=["--log-level", "info"])
+    server.start()
+    try:
+        grant = envelope(
+            ORIGIN, "key_grant", grant_body(Actor("Office late"), "evaluator"), *BOARD[:2]
+        )
+        r = httpx.post(server.url("/api/v1/entries"), json=grant, timeout=30)
+        assert r.status_code == 201, r.text
+    finally:
+        server.stop()
+    stored = json.loads((data.root / "admission-state.json").read_text())
+    assert stored["size"] == 22 and stored["format"] == "frontier-ledger/admission-state/v1"
+    server.start()
+    try:
+        # /readyz turns green once the writer's state is there: resumed, not replayed.
+        deadline = time.monotonic() + 60
+        while httpx.get(server.url("/readyz"), timeout=10).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    log = server.log_path.read_text()
+    assert "admission resumes from its stored state at size 22" in log
+
+
+def test_the_sequencer_stores_the_state_every_so_many_entries(tmp_path: Path, monkeypatch) -> None:
+    """Between batches, never inside one: a crash then replays at most that many entries."""
+    import asyncio
+    import json
+
+    from ledger.write import sequencer
+
+    monkeypatch.setattr(sequencer, "SAVE_EVERY", 5)
+    data = governed_log(tmp_path / "data", 3)
+    writer = open_writer(data, admit=True)
+
+    async def run() -> None:
+        committer = sequencer.GroupCommitter(writer, max_batch=1)
+        committer.start()
+        for n in range(12):
+            grant = grant_body(Actor(f"Office {n}"), "evaluator")
+            await committer.submit(prepare(envelope(ORIGIN, "key_grant", grant, *BOARD[:2])))
+        await committer.stop()
+
+    try:
+        asyncio.run(run())
+    finally:
+        writer.store.close()
+    stored = json.loads((data.root / "admission-state.json").read_text())
+    # 4 entries, then 12 more one by one: stored at 5, 10 and 15 (every 5), not at 16.
+    assert stored["size"] == 15

@@ -299,6 +299,9 @@ class FailingWriter:
             raise LookupError("tile missing")
         return self.inner.commit(batch, receipts=receipts)
 
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)  # everything else is the real writer's
+
 
 def test_group_committer_survives_an_unexpected_failure(data: DataDir) -> None:
     writer = open_writer(data)

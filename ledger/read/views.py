@@ -8,7 +8,6 @@ incrementally as the published size grows.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -17,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ledger.storage.protocol import LedgerStore
+from ledger.storage.state_file import StaleState, StateFile
 from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import parse_payload, payload_to_json, references
 from verifier.errors import FormatError
-from verifier.files import atomic_write
-from verifier.policy import snapshot
 from verifier.policy.audit import Auditor, AuditReport, AuditState
 
 log = logging.getLogger(__name__)
@@ -76,7 +74,7 @@ class LogView:
         #: target index -> [(referring index, field path)], for "what refers to it".
         self._referrers: dict[int, list[tuple[int, str]]] = {}
         #: Where the replayed state is kept between runs (None: replay at every start).
-        self._cache = cache
+        self._cache = StateFile(cache, VIEW_STATE_FORMAT, ViewState) if cache else None
         self._loaded = cache is None
         self._saved_size = 0
 
@@ -108,43 +106,28 @@ class LogView:
         note = self.store.read_checkpoint(size)
         if note is None:  # pragma: no cover - every published size has its checkpoint
             return
-        body = snapshot.encode(ViewState, ViewState(self._auditor.state, self._referrers))
-        doc = {
-            "format": VIEW_STATE_FORMAT,
-            "schema": snapshot.schema_id(ViewState),
-            "size": size,
-            "checkpoint_sha256": hashlib.sha256(note).hexdigest(),
-            "state": body,
-        }
         try:
-            atomic_write(self._cache, json.dumps(doc, separators=(",", ":")).encode())
+            self._cache.save(ViewState(self._auditor.state, self._referrers), size, note)
         except OSError as exc:  # a cache: the site keeps working without it
-            log.warning("could not store the site's replay state in %s: %s", self._cache, exc)
+            log.warning("could not store the site's replay state in %s: %s", self._cache.path, exc)
             return
         self._saved_size = size
 
     def _load(self) -> None:
         """Resume from the stored state if it matches a checkpoint this store published."""
         assert self._cache is not None
-        if not self._cache.exists():
+        if not self._cache.path.exists():
             return
         try:
-            doc = json.loads(self._cache.read_bytes())
-            size = int(doc["size"])
-            note = self.store.read_checkpoint(size)
-            if doc.get("format") != VIEW_STATE_FORMAT or note is None:
-                raise FormatError("not a state of this log")
-            if hashlib.sha256(note).hexdigest() != doc.get("checkpoint_sha256"):
-                raise FormatError(f"its checkpoint at size {size} is not this log's")
-            if doc.get("schema") != snapshot.schema_id(ViewState):
-                raise FormatError("it was written by another version of the ledger")
-            state: ViewState = snapshot.decode(ViewState, doc["state"], "view state")
+            state, size = self._cache.load(self.store.read_checkpoint)
             if state.audit.size != size:
-                raise FormatError(f"it holds {state.audit.size} entries, not {size}")
+                raise StaleState(f"it holds {state.audit.size} entries, not {size}")
+            if state.audit.replay.origin != self.store.origin:
+                raise StaleState("it is the state of another log")
             auditor = Auditor(self.store.origin, self._blobs, state=state.audit)
-        except (OSError, ValueError, KeyError, TypeError, FormatError) as exc:
+        except (StaleState, FormatError) as exc:
             # A cache: a damaged or foreign one costs a replay, never a wrong page.
-            log.warning("ignoring the site's stored replay state %s: %s", self._cache, exc)
+            log.warning("ignoring the site's stored replay state %s: %s", self._cache.path, exc)
             return
         self._auditor, self._referrers, self._saved_size = auditor, state.referrers, size
 

@@ -473,9 +473,10 @@ class PgStore:
         row = self._read(lambda c: c.execute(pg(sql.READ_CHECKPOINT), (size,)).fetchone())
         return None if row is None else bytes(row[0])
 
-    def iter_leaves(self) -> Iterator[bytes]:
-        """Every leaf in index order, a page at a time (each page its own short read)."""
-        after = -1
+    def iter_leaves(self, start: int = 0) -> Iterator[bytes]:
+        """Every leaf from *start* on, in index order, a page at a time (each page its
+        own short read)."""
+        after = start - 1
         while True:
             rows = self._read(
                 lambda c, after=after: c.execute(  # type: ignore[misc]

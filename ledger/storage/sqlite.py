@@ -407,11 +407,13 @@ class SqliteStore:
         row = self._reader().execute(sql.READ_CHECKPOINT, (size,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def iter_leaves(self) -> Iterator[bytes]:
-        """Every leaf in index order (a dedicated read-only connection, streamed)."""
+    def iter_leaves(self, start: int = 0) -> Iterator[bytes]:
+        """Every leaf from *start* on, in index order (a dedicated read-only connection,
+        streamed)."""
         conn = _connect(self.path, "ro")
         try:
-            for (leaf,) in conn.execute("SELECT leaf FROM entries ORDER BY idx"):
+            rows = conn.execute("SELECT leaf FROM entries WHERE idx >= ? ORDER BY idx", (start,))
+            for (leaf,) in rows:
                 yield bytes(leaf)
         finally:
             conn.close()

@@ -18,12 +18,14 @@ from typing import Any
 
 from ledger.errors import ReplayAborted
 from ledger.storage.protocol import EntryFacets
+from ledger.storage.state_file import StaleState, StateFile
 from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import payload_to_json
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import AdmissionError, FormatError
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION
+from verifier.policy.state import PolicyState
 from verifier.policy.status import SubmissionSchedule, submission_schedule
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,30 @@ def _words(value: Any) -> list[str]:
     return []
 
 
+ADMISSION_STATE_FORMAT = "frontier-ledger/admission-state/v1"
+#: Store the admission state again after this many new entries (and when the server stops).
+SAVE_EVERY = 50_000
+
+
+@dataclass
+class AdmissionState:
+    """Everything admission knows after replaying entries ``0 .. size-1``."""
+
+    replay: LogReplay
+    policy: PolicyState
+    facets: dict[int, tuple[str | None, str | None, int | None, int | None]]
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a writer keeps its admission state between runs, and how to read the log
+    from any index (so a restart replays only what the stored state lacks)."""
+
+    state_file: StateFile
+    leaves_from: Callable[[int], Iterator[bytes]]
+    checkpoint: Callable[[int], bytes | None]
+
+
 class GovernedAdmission:
     """Keeps the replayed state of the log and admits new entries against it."""
 
@@ -78,8 +104,15 @@ class GovernedAdmission:
         *,
         simulated_clock: bool = False,
         blobs: Mapping[str, bytes] | None = None,
+        resume: Resume | None = None,
     ) -> None:
         self.origin = origin
+        #: Restarts resume from a stored state (None: replay the whole log at start).
+        self.resume = resume
+        #: the size the stored state is at (0: none stored by this process yet)
+        self.saved_size = 0
+        #: the size the last rebuild resumed from (None: it replayed from the charter)
+        self.resumed_from: int | None = None
         #: Revealed documents by SHA-256 (DATA/blobs/sha256): a reveal whose document
         #: is here and does not match its commitment is refused (S14).
         self.blobs = blobs
@@ -148,17 +181,64 @@ class GovernedAdmission:
         engine = PolicyEngine(self.blobs)
         self._facets = {}
         self.replayed = 0
+        self.resumed_from = None
         self.replaying = True
         self.rebuilds += 1
         try:
-            return self._replay_all(replay, engine)
+            start = self._resume(replay, engine)
+            if start is not None:
+                replay, engine, leaves = start
+                return self._replay_all(replay, engine, leaves, replay.size)
+            return self._replay_all(replay, engine, self._leaves(), 0)
         finally:
             self.replaying = False
 
-    def _replay_all(
+    def _resume(
         self, replay: LogReplay, engine: PolicyEngine
+    ) -> tuple[LogReplay, PolicyEngine, Iterator[bytes]] | None:
+        """The stored state, and the leaves it lacks; None (and why, loudly) if unusable."""
+        if self.resume is None:
+            return None
+        try:
+            state, size = self.resume.state_file.load(self.resume.checkpoint)
+            if state.replay.origin != self.origin or state.replay.size != size:
+                raise StaleState("it is not a state of this log at its size")
+        except StaleState as exc:
+            path = self.resume.state_file.path
+            if path.exists():
+                log.warning("replaying the whole log for admission: the stored state %s: %s",
+                            path, exc)  # fmt: skip
+            return None
+        engine.state = state.policy
+        self._facets = state.facets
+        self.saved_size = self.resumed_from = size
+        log.info("admission resumes from its stored state at size %d", size)
+        return state.replay, engine, self.resume.leaves_from(size)
+
+    def save(self, size: int, checkpoint: bytes) -> bool:
+        """Store the admission state if it is the state of the committed log of *size*
+        (whose signed checkpoint is *checkpoint*) and grew since it was last stored.
+
+        Called between commits and at shutdown, never inside a write transaction:
+        a stored state always belongs to a checkpoint the log published.
+        """
+        with self._lock:
+            if self.resume is None or self._state is None or self._size != size:
+                return False
+            if size <= self.saved_size:
+                return False
+            replay, engine = self._state
+            self.resume.state_file.save(
+                AdmissionState(replay, engine.state, self._facets), size, checkpoint
+            )
+            self.saved_size = size
+            return True
+
+    def _replay_all(
+        self, replay: LogReplay, engine: PolicyEngine, leaves: Iterator[bytes], start: int
     ) -> tuple[LogReplay, PolicyEngine]:
-        for index, leaf in enumerate(self._leaves()):
+        self.replayed = start
+        for index, leaf in enumerate(leaves, start):
             if self._abort.is_set():
                 raise ReplayAborted("the server is stopping")
             # Entries already in the log were admitted when they were appended;

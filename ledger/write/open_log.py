@@ -12,11 +12,20 @@ from ledger.ops.clock import Clock, system_clock
 from ledger.ops.datadir import DataDir
 from ledger.read.views import BlobDir
 from ledger.storage.backends import check_no_log, create_store, open_store
-from ledger.write.admission import GovernedAdmission
+from ledger.storage.state_file import StateFile
+from ledger.write.admission import (
+    ADMISSION_STATE_FORMAT,
+    AdmissionState,
+    GovernedAdmission,
+    Resume,
+)
 from ledger.write.sequencer import LogWriter
 from verifier.core.checkpoint import Checkpoint, check_origin
 from verifier.core.merkle import EMPTY_ROOT
 from verifier.core.note import sign_note
+
+#: Where the writer keeps its admission state between runs (a cache: see admission.py).
+ADMISSION_STATE_NAME = "admission-state.json"
 
 #: The key the server signs schedule markers with (PEM, mode 0600), beside the log key.
 MARKER_KEY_NAME = "marker.key"
@@ -76,6 +85,13 @@ def open_writer(data: DataDir, *, admit: bool = False, clock: Clock | None = Non
                 store.iter_leaves,
                 simulated_clock=clock is not None,
                 blobs=BlobDir(data.root / "blobs" / "sha256"),
+                resume=Resume(
+                    StateFile(
+                        data.root / ADMISSION_STATE_NAME, ADMISSION_STATE_FORMAT, AdmissionState
+                    ),
+                    store.iter_leaves,
+                    store.read_checkpoint,
+                ),
             )
         return LogWriter(
             store, signer, clock or system_clock, admission=admission, extra_signers=extra

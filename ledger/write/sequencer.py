@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from ledger.errors import EntryRefused, KeyFileError, Overloaded, StoreError
 from ledger.ops import metrics
 from ledger.ops.clock import Clock, system_clock
 from ledger.storage.protocol import EntryRow, Head, LogStore, WriteTransaction
-from ledger.write.admission import GovernedAdmission, Refusal
+from ledger.write.admission import SAVE_EVERY, GovernedAdmission, Refusal
 from ledger.write.tree import TreeEdge, leaf_hashes
 from verifier.core.checkpoint import Checkpoint
 from verifier.core.encoding import b64encode
@@ -51,6 +52,9 @@ from verifier.errors import FormatError
 
 #: Bytes a leaf adds around its envelope: {"envelope":…,"logged_at":"…","v":1}.
 _LEAF_OVERHEAD = len(encode_leaf("{}", 0)) - len("{}")
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,20 @@ class LogWriter:
                 self.admission.sync_to(head.size)
         assert self._edge is not None
         return head, self._edge
+
+    def admission_state_due(self) -> bool:
+        """SAVE_EVERY entries were committed since the admission state was last stored."""
+        a, head = self.admission, self._head
+        if a is None or a.resume is None or head is None:
+            return False
+        return head.size - a.saved_size >= SAVE_EVERY
+
+    def save_admission(self) -> bool:
+        """Store the admission state for the last committed checkpoint (a restart then
+        replays only what came after it); False if there was nothing new to store."""
+        if self.admission is None or self._head is None:
+            return False
+        return self.admission.save(self._head.size, self._head.checkpoint)
 
     def probe(self) -> None:
         """A small write: does the store take writes again? (No entry, no checkpoint.)"""
@@ -449,3 +467,14 @@ class GroupCommitter:
                     f.set_exception(EntryRefused(r))
                 else:
                     f.set_result(r)
+            await self._save_admission()
+
+    async def _save_admission(self) -> None:
+        """Every SAVE_EVERY entries, store the admission state between two batches, so a
+        restart (even after a crash) replays at most that many entries."""
+        if not self.writer.admission_state_due():
+            return
+        try:
+            await asyncio.to_thread(self.writer.save_admission)
+        except OSError as exc:  # the state is a cache: appends go on without it
+            log.warning("could not store the admission state: %s", exc)
