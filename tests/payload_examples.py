@@ -147,6 +147,51 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "reason": "scheduled rotation",
         "new_mldsa_vkey": MLDSA44Signer.from_seed(ORIGIN, bytes(range(32))).verifier.vkey,
     },
+    "model_update": {
+        "preregistration": 5,
+        "decision": 14,
+        "description": "a faster tool-use scaffold; same weights",
+        "model_digest": DIGEST,
+        "inference": {
+            "scaffolding": ["code interpreter", "web search"],
+            "max_inference_flop_per_task": "1e17",
+            "post_training": [{"method": "rl", "flop": "2e23", "description": "tool use"}],
+        },
+        "added_posttraining_flop": "1e22",
+        "offered_from": "2028-02-01T00:00:00Z",
+    },
+    "compute_attestation": {
+        "provider": "stratus",
+        "organisation": "acme",
+        "cluster": "Stratus East 4",
+        "period_start": "2027-01-01T00:00:00Z",
+        "period_end": "2027-04-01T00:00:00Z",
+        "flop_delivered": "6e25",
+        "run": 5,
+    },
+    "charter_amendment": {
+        "changes": {"late_decision_limit_days": 45, "evaluation_scope": ["bio-uplift", "cyber"]},
+        "effective_date": "2028-01-01",
+        "reason": "decisions on late submissions were taking too long",
+    },
+    "observer_statement": {
+        "about": 11,
+        "kind": "attendance",
+        "statement": "attended the evaluation on site",
+    },
+    "staff_declaration": {
+        "staff": "Evaluation officer 7",
+        "kind": "departure",
+        "organisation": "acme",
+        "date": "2027-10-01",
+        "statement": "leaves the regulator; joins Acme",
+    },
+    "research_access": {
+        "decisions": [14],
+        "institutions": ["Institute for Alignment Studies (fictional)"],
+        "access_from": "2028-01-15",
+        "access_until": "2029-01-15",
+    },
 }
 
 

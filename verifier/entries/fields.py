@@ -51,7 +51,8 @@ _IDENT = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,9})?")
 _ROLE = re.compile(
-    r"(?:board|regulator|evaluator|log|(?:lab|contester):[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?)"
+    r"(?:board|regulator|evaluator|log"
+    r"|(?:lab|contester|compute|observer):[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?)"
 )
 # C2SP signed-note vkeys, by shape: <name>+<8 hex>+<base64(type || key)>. Ed25519:
 # 33 bytes, 44 base64 characters; ML-DSA-44: 1313 bytes, 1751 characters and "=".
@@ -270,7 +271,11 @@ DIGEST = Spec("hex64", "SHA-256, 64 lower-case hex digits", max_len=64)
 KEYID = Spec("hex64", "hex SHA-256 of the raw Ed25519 public key", max_len=64)
 PUBKEY = Spec("b64key", "Ed25519 public key, 32 bytes, standard base64", max_len=44)
 DECIMAL = Spec("decimal", "a non-negative decimal string", max_len=20)
-ROLE = Spec("role", "board, regulator, evaluator, log, lab:<org> or contester:<org>", max_len=80)
+ROLE = Spec(
+    "role",
+    "board, regulator, evaluator, log, lab:<org>, contester:<org>, compute:<org> or observer:<org>",
+    max_len=80,
+)
 LOG_VKEY = Spec(
     "vkey",
     "the log's Ed25519 verifier key (C2SP signed-note vkey, type 0x01, named by the origin)",

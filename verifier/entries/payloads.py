@@ -90,6 +90,55 @@ class Document:
 
 
 @dataclass(frozen=True)
+class PostTraining:
+    """Compute spent on the model after pre-training (part of what a model is)."""
+
+    method: Annotated[str, enum("fine_tuning", "rl", "distillation", "other")]
+    flop: Annotated[str, FLOP]
+    description: Annotated[str, TEXT] = ""
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How the model is run: part of its definition, so an approval covers exactly the
+    configuration evaluated (docs/policy-notes.md, "What a model is")."""
+
+    scaffolding: tuple[Annotated[str, NAME], ...]
+    max_inference_flop_per_task: Annotated[str, FLOP]
+    post_training: tuple[PostTraining, ...] = ()
+    document: Document | None = None
+
+
+@dataclass(frozen=True)
+class CharterChanges:
+    """What a charter amendment changes; every field it leaves out stays as it was."""
+
+    calendar: Calendar | None = None
+    calendar_from_cycle: Annotated[int, YEAR] | None = None
+    preregistration_lead_days: Annotated[int, DAYS] | None = None
+    notice_period_days: Annotated[int, DAYS] | None = None
+    late_decision_limit_days: Annotated[int, DAYS] | None = None
+    contest_reply_limit_days: Annotated[int, DAYS] | None = None
+    reveal_deadline_days: Annotated[int, DAYS] | None = None
+    compute_tolerance: Annotated[str, DECIMAL] | None = None
+    report_tolerance_hours: (
+        Annotated[
+            int,
+            Spec("int", "hours a claimed time may lie from its logging", minimum=0, maximum=8760),
+        ]
+        | None
+    ) = None
+    evaluation_scope: tuple[Annotated[str, NAME], ...] | None = None
+    posttraining_update_threshold_flop: Annotated[str, FLOP] | None = None
+    inference_update_threshold_flop: Annotated[str, FLOP] | None = None
+    attestation_tolerance: Annotated[str, DECIMAL] | None = None
+    attestation_interval_days: Annotated[int, DAYS] | None = None
+    research_access_limit_days: Annotated[int, DAYS] | None = None
+    research_access_min_days: Annotated[int, DAYS] | None = None
+    cooling_off_days: Annotated[int, DAYS] | None = None
+
+
+@dataclass(frozen=True)
 class CategoryResult:
     category: Annotated[str, NAME]
     outcome: Annotated[str, enum("pass", "fail")]
@@ -131,6 +180,23 @@ class Charter:
         int,
         Spec("int", "hours a claimed time may differ from its logging", minimum=0, maximum=8760),
     ] = 48
+    #: The regulator's scope: the evaluation categories it may assess (empty: any).
+    evaluation_scope: tuple[Annotated[str, NAME], ...] = ()
+    #: An update to an approved model that adds more post-training compute than this,
+    #: or raises its per-task inference ceiling by more than the next, is evaluated
+    #: and decided anew before it is offered (S15).
+    posttraining_update_threshold_flop: Annotated[str, FLOP] = "1e24"
+    inference_update_threshold_flop: Annotated[str, FLOP] = "1e18"
+    #: A run reporting less compute than attested for it by more than this share (S16).
+    attestation_tolerance: Annotated[str, DECIMAL] = "0.25"
+    #: A compute provider silent for longer than this is shown as such (S16 notice).
+    attestation_interval_days: Annotated[int, DAYS] = 90
+    #: Researchers' access to an approved model opens within this many days (S17)…
+    research_access_limit_days: Annotated[int, DAYS] = 30
+    #: …and lasts at least this long (the plan: "for the next year").
+    research_access_min_days: Annotated[int, DAYS] = 365
+    #: A former staff member may not hold a lab's key within this many days (S19).
+    cooling_off_days: Annotated[int, DAYS] = 365
 
 
 @dataclass(frozen=True)
@@ -245,6 +311,11 @@ class Submission:
     submitted_at: Annotated[str, TIME]
     #: A changed model that remedies an upheld contest finding: the resolution it answers.
     remedies: Annotated[int, index_ref("contest_resolution")] | None = None
+    #: How the model is run (scaffolding, inference ceiling, post-training): evaluated
+    #: and approved together with the weights.
+    inference: InferenceConfig | None = None
+    #: This submission evaluates an update of an approved model (S15).
+    updates: Annotated[int, index_ref("model_update")] | None = None
 
 
 @dataclass(frozen=True)
@@ -304,6 +375,85 @@ class ScheduleMarker:
     cycle: Annotated[int, YEAR]
 
 
+@dataclass(frozen=True)
+class ModelUpdate:
+    """A change to an approved model, declared by its lab before it is offered."""
+
+    preregistration: Annotated[int, index_ref("preregistration")]
+    decision: Annotated[int, index_ref("decision")]
+    description: Annotated[str, TEXT]
+    model_digest: Annotated[str, DIGEST]
+    inference: InferenceConfig
+    added_posttraining_flop: Annotated[str, FLOP]
+    offered_from: Annotated[str, TIME]
+    #: A significant update: the submission of the updated model that was approved.
+    evaluated_as: Annotated[int, index_ref("submission")] | None = None
+
+
+@dataclass(frozen=True)
+class ComputeAttestation:
+    """A compute provider's signed statement of compute it delivered to an organisation."""
+
+    provider: Annotated[str, IDENT]
+    organisation: Annotated[str, IDENT]
+    cluster: Annotated[str, NAME]
+    period_start: Annotated[str, TIME]
+    period_end: Annotated[str, TIME]
+    flop_delivered: Annotated[str, FLOP]
+    #: The run the organisation says this compute served, if it names one.
+    run: Annotated[int, index_ref("preregistration")] | None = None
+
+
+@dataclass(frozen=True)
+class CharterAmendment:
+    """The board changes the charter's rules, with the notice period (S12)."""
+
+    changes: CharterChanges
+    effective_date: Annotated[str, DATE]
+    reason: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class ObserverStatement:
+    """An international observer's statement: attendance at an evaluation, dissent…"""
+
+    about: Annotated[
+        int,
+        index_ref(
+            "preregistration", "submission", "eval_suite", "eval_result", "contest_finding",
+            "contest_resolution", "decision", "threshold_schedule", "threshold_postponement",
+            "deregulation", "model_update", "research_access", "charter_amendment",
+            description="log index of the entry the statement is about",
+        ),
+    ]  # fmt: skip
+    kind: Annotated[str, enum("attendance", "dissent", "concurrence", "note")]
+    statement: Annotated[str, TEXT]
+    document: Document | None = None
+
+
+@dataclass(frozen=True)
+class StaffDeclaration:
+    """A regulator staff member's declaration: a conflict of interest, a divestment, or
+    leaving the regulator (which starts the cooling-off period, S19)."""
+
+    staff: Annotated[str, NAME]
+    kind: Annotated[str, enum("conflict_of_interest", "divestment", "departure")]
+    organisation: Annotated[str, IDENT]
+    date: Annotated[str, DATE]
+    statement: Annotated[str, TEXT]
+
+
+@dataclass(frozen=True)
+class ResearchAccess:
+    """Alignment researchers' access to approved models (the plan: "for the next year")."""
+
+    decisions: tuple[Annotated[int, index_ref("decision")], ...]
+    institutions: tuple[Annotated[str, NAME], ...]
+    access_from: Annotated[str, DATE]
+    access_until: Annotated[str, DATE]
+    terms: Document | None = None
+
+
 #: type name → (dataclass, the role that must sign it). The charter may not
 #: override these: the roles are part of the format, so auditors can rely on them.
 TYPES: dict[str, tuple[type, str]] = {
@@ -328,4 +478,10 @@ TYPES: dict[str, tuple[type, str]] = {
     "schedule_marker": (ScheduleMarker, "log"),
     # New types go last: a replay state stores each entry's type by its position here.
     "log_key_change": (LogKeyChange, "board"),
+    "model_update": (ModelUpdate, "lab"),
+    "compute_attestation": (ComputeAttestation, "compute"),
+    "charter_amendment": (CharterAmendment, "board"),
+    "observer_statement": (ObserverStatement, "observer"),
+    "staff_declaration": (StaffDeclaration, "regulator"),
+    "research_access": (ResearchAccess, "regulator"),
 }

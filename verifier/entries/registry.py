@@ -6,7 +6,9 @@ roles. The key set in force for entry *i* is what entries ``0 .. i-1`` say it
 is — replaying the log gives it, nothing else does (POLICY.md "Actors").
 
 Roles: ``board``, ``regulator``, ``evaluator``, ``log``, ``lab:<org>``,
-``contester:<org>``. A lab key signs only for its own organisation.
+``contester:<org>``, ``compute:<org>`` (a compute provider), ``observer:<org>`` (an
+international observer). A lab key signs only for its own organisation, a compute
+provider's only its own attestations.
 """
 
 from __future__ import annotations
@@ -139,10 +141,11 @@ class KeyRegistry:
         """Raise unless the signers hold *role*, with the quorum the role needs.
 
         ``board`` needs ``board_quorum`` distinct board keys; a ``decision`` needs
-        ``decision_quorum`` regulator keys; ``lab`` and ``contester`` need a key of
-        the organisation *org* (for a contester, any organisation if *org* is None).
+        ``decision_quorum`` regulator keys; ``lab``, ``contester``, ``compute`` and
+        ``observer`` need a key of the organisation *org* (any organisation if *org*
+        is None: contesters and observers).
         """
-        if role in ("lab", "contester"):
+        if role in ORG_ROLES:
             label = f"{role}:{org}" if org else f"{role}:<org>"
             holders = [
                 s
@@ -168,6 +171,10 @@ class KeyRegistry:
                 f"{entry_type} needs {need} signatures by {label} keys; it has {have}",
                 code="quorum-not-met",
             )
+
+
+#: Roles held for an organisation: ``<role>:<org>``.
+ORG_ROLES = ("lab", "contester", "compute", "observer")
 
 
 def _decode_key(b64: str, keyid: str) -> bytes:

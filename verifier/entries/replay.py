@@ -139,9 +139,9 @@ class LogReplay:
                     code="wrong-role",
                 )
         else:
-            self.registry.check_role(
-                list(signers), role, payload.type, org=org if role == "lab" else None
-            )
+            # A lab signs for its own run's organisation, a provider its own attestations.
+            owner = org if role == "lab" else getattr(payload.body, "provider", None)
+            self.registry.check_role(list(signers), role, payload.type, org=owner)
         return CheckedEntry(index, envelope, payload, signers, org)
 
     def apply(self, entry: CheckedEntry) -> None:

@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from verifier.entries.fields import parse_monthday
+from verifier.entries.payloads import Calendar as CalendarPayload
 from verifier.entries.payloads import Charter
 
 DAY_MS = 86_400_000
@@ -46,7 +47,10 @@ class Calendar:
 
     @classmethod
     def of(cls, charter: Charter) -> Calendar:
-        c = charter.calendar
+        return cls.of_payload(charter.calendar)
+
+    @classmethod
+    def of_payload(cls, c: CalendarPayload) -> Calendar:
         return cls(
             parse_monthday(c.lift, "lift"),
             parse_monthday(c.submission_deadline, "submission_deadline"),
@@ -67,3 +71,31 @@ class Calendar:
 
     def is_lift_date(self, d: dt.date) -> bool:
         return (d.month, d.day) == self.lift
+
+
+@dataclass(frozen=True)
+class CycleCalendar:
+    """The calendar of each cycle: the charter's, or an amendment's from its cycle on
+    (docs/policy-notes.md, "Charter amendments"). Answers as :class:`Calendar` does."""
+
+    base: Calendar
+    amended: tuple[tuple[int, Calendar], ...] = ()  # (from cycle, calendar), in order
+
+    def of(self, cycle: int) -> Calendar:
+        found = self.base
+        for from_cycle, cal in self.amended:
+            if cycle >= from_cycle:
+                found = cal
+        return found
+
+    def lift_ms(self, cycle: int) -> int:
+        return self.of(cycle).lift_ms(cycle)
+
+    def window_closes_ms(self, cycle: int) -> int:
+        return self.of(cycle).window_closes_ms(cycle)
+
+    def decision_day(self, cycle: int) -> tuple[int, int]:
+        return self.of(cycle).decision_day(cycle)
+
+    def is_lift_date(self, d: dt.date) -> bool:
+        return self.of(d.year).is_lift_date(d)

@@ -22,7 +22,17 @@ from verifier.entries.codec import Payload
 from verifier.entries.payloads import Charter
 from verifier.policy.calendar import Calendar
 from verifier.policy.findings import VIOLATION, Finding, violation
-from verifier.policy.rules import deadlines, decisions, reveals, runs, thresholds
+from verifier.policy.rules import (
+    access,
+    compute,
+    deadlines,
+    decisions,
+    governance,
+    models,
+    reveals,
+    runs,
+    thresholds,
+)
 from verifier.policy.state import PolicyState, flop
 
 Check = Callable[[PolicyState, int, Any, int], list[Finding]]
@@ -38,7 +48,15 @@ CHECKS: dict[str, Check] = {
     "training_halted": runs.check_training_halted,
     "training_completed": runs.check_training_completed,
     "submission": runs.check_submission,
-    "eval_result": decisions.check_eval_result,
+    "eval_result": lambda st, i, b, ms: [
+        *decisions.check_eval_result(st, i, b, ms),
+        *governance.check_eval_result_scope(st, i, b, ms),
+    ],
+    "model_update": models.check_model_update,
+    "compute_attestation": compute.check_compute_attestation,
+    "charter_amendment": governance.check_charter_amendment,
+    "key_grant": governance.check_key_grant,
+    "research_access": access.check_research_access,
     "contest_resolution": decisions.check_contest_resolution,
     "decision": decisions.check_decision,
     "schedule_marker": reveals.check_schedule_marker,
@@ -50,6 +68,7 @@ APPLIES: dict[str, Apply] = {
     "preregistration": runs.apply_preregistration,
     "training_started": runs.apply_training_started,
     "training_halted": runs.apply_training_halted,
+    "training_completed": runs.apply_training_completed,
     "submission": runs.apply_submission,
     "eval_suite": decisions.apply_eval_suite,
     "eval_result": decisions.apply_eval_result,
@@ -58,6 +77,11 @@ APPLIES: dict[str, Apply] = {
     "decision": decisions.apply_decision,
     "reveal": reveals.apply_reveal,
     "schedule_marker": reveals.apply_schedule_marker,
+    "model_update": models.apply_model_update,
+    "compute_attestation": compute.apply_compute_attestation,
+    "charter_amendment": governance.apply_charter_amendment,
+    "staff_declaration": governance.apply_staff_declaration,
+    "research_access": access.apply_research_access,
 }
 
 

@@ -34,6 +34,11 @@ RULES: dict[str, str] = {
     "S12": "threshold and rule changes are logged the notice period before they take effect",
     "S13": "deregulation follows the lift, is not retroactive, and freezes with a postponement",
     "S14": "revealed commitments match; sealed documents are revealed by the deadline",
+    "S15": "a significant update of an approved model is approved anew before it is offered",
+    "S16": "attested compute is covered by pre-registered runs and reported in full",
+    "S17": "researchers' access to an approved model opens within the limit, for a year",
+    "S18": "the regulator evaluates only within the scope its charter gives it",
+    "S19": "no former staff member holds a lab's key within the cooling-off period",
 }
 
 

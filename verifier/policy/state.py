@@ -8,12 +8,12 @@ caller passes the instant (UTC milliseconds).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
 from verifier.entries.fields import parse_flop
-from verifier.entries.payloads import Charter
-from verifier.policy.calendar import Calendar, date_of
+from verifier.entries.payloads import Charter, CharterChanges
+from verifier.policy.calendar import Calendar, CycleCalendar, date_of
 
 
 @dataclass(slots=True)
@@ -32,9 +32,37 @@ class Run:
     started: int | None = None  # index of training_started
     halted: int | None = None
     chain_started: bool = False  # on the first version: has any version started training?
+    #: On the first version: the most compute the run reported, and where (S16).
+    reported_flop: int = 0
+    reported_at: int | None = None
     #: On the first version: the violations of S1-S5 found on the run's entries, as
     #: (rule, entries named). An approval cannot rest on such a run (S6).
     breaches: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Update:
+    """A declared change to an approved model (S15)."""
+
+    index: int
+    prereg: int
+    decision: int
+    logged_ms: int
+    significant: bool
+
+
+@dataclass(slots=True)
+class Attestation:
+    """Compute a provider attests it delivered to an organisation (S16)."""
+
+    index: int
+    provider: str
+    organisation: str
+    start_ms: int
+    end_ms: int
+    flop: int
+    run: int | None
+    logged_ms: int
 
 
 @dataclass(slots=True)
@@ -49,6 +77,9 @@ class Sub:
     on_time: bool
     model_digest: str = ""
     remedies: int | None = None  # the contest resolution this changed model answers
+    config: str = ""  # digest of the inference configuration submitted with the model
+    max_inference_flop: int = 0  # its per-task inference ceiling
+    outcome: str | None = None  # of its (first) decision
     decision: int | None = None
     results: list[int] = field(default_factory=list)
     findings: list[int] = field(default_factory=list)
@@ -108,18 +139,48 @@ class PolicyState:
     markers: dict[tuple[int, str], int] = field(default_factory=dict)  # (cycle, marker) -> index
     sealed: dict[int, Sealed] = field(default_factory=dict)
     last_logged_ms: int = 0
+    #: Charter amendments: (effective ms, index, changes), in the order they take effect.
+    amendments: list[tuple[int, int, CharterChanges]] = field(default_factory=list)
+    updates: dict[int, Update] = field(default_factory=dict)
+    decided: dict[int, int] = field(default_factory=dict)  # decision -> its submission
+    attestations: dict[int, Attestation] = field(default_factory=dict)
+    #: decision index -> [(access from ms, access until ms, research_access index)]
+    access: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
+    #: staff member's name -> [(departure ms, organisation, declaration index)]
+    departures: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
 
     # -- questions the rules ask ------------------------------------------------
 
     @property
-    def cal(self) -> Calendar:
+    def cal(self) -> CycleCalendar:
+        """Each cycle's calendar: the charter's, or an amendment's from its cycle on."""
         assert self.calendar is not None, "no charter applied"
-        return self.calendar
+        amended = tuple(
+            (c.calendar_from_cycle, Calendar.of_payload(c.calendar))
+            for _, _, c in self.amendments
+            if c.calendar is not None and c.calendar_from_cycle is not None
+        )
+        return CycleCalendar(self.calendar, tuple(sorted(amended, key=lambda x: x[0])))
 
     @property
     def rules(self) -> Charter:
+        """The charter as logged: for what no amendment changes (levels, lag, keys)."""
         assert self.charter is not None, "no charter applied"
         return self.charter
+
+    def rules_at(self, ms: int) -> Charter:
+        """The charter in force at *ms*: amended by every amendment effective by then."""
+        charter = self.rules
+        for effective, _, changes in self.amendments:
+            if effective > ms:
+                break
+            values = {
+                f.name: getattr(changes, f.name)
+                for f in fields(changes)
+                if getattr(changes, f.name) is not None and not f.name.startswith("calendar")
+            }
+            charter = replace(charter, **values)
+        return charter
 
     def cap_at(self, level: int, ms: int) -> int | None:
         """The cap of *level* in force at *ms* (None before any takes effect)."""
@@ -209,12 +270,12 @@ class PolicyState:
             return None
         return original
 
-    def report_tolerance_ms(self) -> int:
+    def report_tolerance_ms(self, ms: int) -> int:
         """How far a claimed time may lie from its entry's logged_at (the charter's)."""
-        return self.rules.report_tolerance_hours * 3_600_000
+        return self.rules_at(ms).report_tolerance_hours * 3_600_000
 
-    def tolerance(self) -> Decimal:
-        return Decimal(self.rules.compute_tolerance)
+    def tolerance(self, ms: int) -> Decimal:
+        return Decimal(self.rules_at(ms).compute_tolerance)
 
     def approved_at_level_by(self, level: int, ms: int) -> int | None:
         for when, lv, index in self.approvals:

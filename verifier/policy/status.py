@@ -73,7 +73,8 @@ def submission_schedule(st: PolicyState, index: int) -> SubmissionSchedule | Non
         decide_by = start
         earlier: tuple[int, ...] = ()
     else:
-        decide_by = max(start, sub.logged_ms) + st.rules.late_decision_limit_days * DAY_MS
+        limit = st.rules_at(sub.logged_ms).late_decision_limit_days
+        decide_by = max(start, sub.logged_ms) + limit * DAY_MS
         late = st.late.get(sub.cycle, [])
         earlier = tuple(late[: late.index(index)]) if index in late else ()
     return SubmissionSchedule(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.findings import NOT_AUDITABLE, WARNING, Finding, finding, violation
+from verifier.policy.rules.access import access_findings
+from verifier.policy.rules.compute import compute_findings
 from verifier.policy.state import PolicyState
 
 
@@ -25,12 +27,13 @@ def time_findings(st: PolicyState, now_ms: int) -> list[Finding]:
         *_unanswered(st, now_ms),
         *_lifts(st, now_ms),
         *_unrevealed(st, now_ms),
+        *compute_findings(st, now_ms),
+        *access_findings(st, now_ms),
     ]
 
 
 def _undecided(st: PolicyState, now_ms: int) -> list[Finding]:
     out: list[Finding] = []
-    limit = st.rules.late_decision_limit_days
     for sub in st.subs.values():
         if sub.decision is not None:
             continue
@@ -43,6 +46,7 @@ def _undecided(st: PolicyState, now_ms: int) -> list[Finding]:
                     f"on-time submission {sub.index} was not decided on the decision date {fmt_date(start)}",
                 )
             )
+        limit = st.rules_at(sub.logged_ms).late_decision_limit_days
         if not sub.on_time and now_ms > max(start, sub.logged_ms) + limit * DAY_MS:
             out.append(
                 violation(
@@ -56,9 +60,9 @@ def _undecided(st: PolicyState, now_ms: int) -> list[Finding]:
 
 def _unanswered(st: PolicyState, now_ms: int) -> list[Finding]:
     out: list[Finding] = []
-    days = st.rules.contest_reply_limit_days
-    limit = days * DAY_MS
     for c in st.contests.values():
+        days = st.rules_at(c.logged_ms).contest_reply_limit_days
+        limit = days * DAY_MS
         if c.resolved_ms is None and now_ms > c.logged_ms + limit:
             out.append(
                 violation(
@@ -104,14 +108,16 @@ def _lifts(st: PolicyState, now_ms: int) -> list[Finding]:
 
 
 def _unrevealed(st: PolicyState, now_ms: int) -> list[Finding]:
-    days = st.rules.reveal_deadline_days
-    return [
-        finding(
-            "S14",
-            WARNING,
-            (s.index,),
-            f"the sealed document of entry {s.index} was not revealed within {days} days",
-        )
-        for s in st.sealed.values()
-        if s.revealed is None and now_ms > s.logged_ms + days * DAY_MS
-    ]
+    out: list[Finding] = []
+    for s in st.sealed.values():
+        days = st.rules_at(s.logged_ms).reveal_deadline_days
+        if s.revealed is None and now_ms > s.logged_ms + days * DAY_MS:
+            out.append(
+                finding(
+                    "S14",
+                    WARNING,
+                    (s.index,),
+                    f"the sealed document of entry {s.index} was not revealed within {days} days",
+                )
+            )
+    return out

@@ -86,11 +86,13 @@ def check_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> 
         ]
     out: list[Finding] = []
     if sub.decision is not None:
+        # The plan: once approved, the regulator has no power over how a model is used.
+        why = "; an approval cannot be withdrawn or restricted" if sub.outcome == "approved" else ""
         out.append(
             refused(
                 "S10",
                 (sub.decision, index),
-                f"submission {sub.index} already has a decision (entry {sub.decision})",
+                f"submission {sub.index} already has a decision (entry {sub.decision}){why}",
             )
         )
     for r in b.eval_results:
@@ -160,7 +162,7 @@ def _timing(st: PolicyState, index: int, sub: Sub, logged_ms: int) -> list[Findi
                 )
             )
             break
-    limit = st.rules.late_decision_limit_days
+    limit = st.rules_at(sub.logged_ms).late_decision_limit_days
     due = max(start, sub.logged_ms) + limit * DAY_MS
     if logged_ms > due:
         out.append(
@@ -255,8 +257,9 @@ def apply_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> 
     sub = st.subs.get(b.submission)
     if sub is None:
         return
+    st.decided[index] = sub.index
     if sub.decision is None:
-        sub.decision = index
+        sub.decision, sub.outcome = index, b.outcome
     if b.outcome == "approved":
         st.approvals.append((logged_ms, sub.level, index))
 

@@ -4,10 +4,14 @@ halted run not submitted (S5)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
 from decimal import Decimal
 
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import (
+    InferenceConfig,
     Preregistration,
     Submission,
     TrainingCompleted,
@@ -79,9 +83,9 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
 
 
 def _compute(
-    st: PolicyState, index: int, run: Run, reported: int, what: str, *, halted: bool
+    st: PolicyState, index: int, run: Run, reported: int, what: str, *, halted: bool, at: int
 ) -> list[Finding]:
-    allowed = Decimal(run.planned_flop) * (1 + st.tolerance())
+    allowed = Decimal(run.planned_flop) * (1 + st.tolerance(at))
     cap = st.cap_at(run.level, 2**62)
     over_plan = Decimal(reported) > allowed
     over_cap = cap is not None and reported > cap
@@ -116,7 +120,9 @@ def _training(
     if run is None:
         return []
     halted = isinstance(b, TrainingHalted)
-    out = _compute(st, index, run, flop(b.cumulative_flop), "training event", halted=halted)
+    out = _compute(
+        st, index, run, flop(b.cumulative_flop), "training event", halted=halted, at=logged_ms
+    )
     if run.superseded_by is not None:
         out.append(
             finding(
@@ -138,14 +144,16 @@ def claimed_time_gap(
     what: str,
     claimed: str,
     consequence: str = "",
+    before_only: bool = False,
 ) -> list[Finding]:
     """A warning when a claimed time lies further from its entry's logged_at than the
-    charter's reporting tolerance (docs/policy-notes.md, "Claimed times")."""
+    charter's reporting tolerance (docs/policy-notes.md, "Claimed times"); with
+    *before_only*, only a claim earlier than the logging (a plan may be later)."""
     gap = parse_time(claimed, what) - logged_ms
-    tolerance = st.report_tolerance_ms()
-    if abs(gap) <= tolerance:
+    tolerance = st.report_tolerance_ms(logged_ms)
+    if abs(gap) <= tolerance or (before_only and gap > 0):
         return []
-    hours = st.rules.report_tolerance_hours
+    hours = st.rules_at(logged_ms).report_tolerance_hours
     days = abs(gap) // DAY_MS
     span = f"{days} days" if days >= 2 else f"{abs(gap) // 3_600_000} hours"
     if gap < 0:
@@ -178,7 +186,7 @@ def check_training_started(
         return out
     start = effective_start(b.time, logged_ms)
     when = fmt_time(start)
-    lead = st.rules.preregistration_lead_days
+    lead = st.rules_at(run.logged_ms).preregistration_lead_days
     if run.level > st.deregulated_level_at(start):
         if start < run.logged_ms:
             out.append(
@@ -225,11 +233,21 @@ def check_training_started(
     return out
 
 
+def _reported(st: PolicyState, prereg: int, reported: int, index: int) -> None:
+    """Keep the most compute a run reported, on its first version (S16 compares it)."""
+    run = st.runs.get(prereg)
+    if run is not None:
+        root = st.runs[run.root]
+        if reported >= root.reported_flop:
+            root.reported_flop, root.reported_at = reported, index
+
+
 def apply_training_started(st: PolicyState, index: int, b: TrainingStarted, logged_ms: int) -> None:
     run = st.runs.get(b.preregistration)
     if run is not None and run.started is None:
         run.started = index
         st.runs[run.root].chain_started = True
+    _reported(st, b.preregistration, flop(b.cumulative_flop), index)
 
 
 def check_training_halted(
@@ -243,6 +261,13 @@ def apply_training_halted(st: PolicyState, index: int, b: TrainingHalted, logged
     run = st.runs.get(b.preregistration)
     if run is not None:
         run.halted = index
+    _reported(st, b.preregistration, flop(b.cumulative_flop), index)
+
+
+def apply_training_completed(
+    st: PolicyState, index: int, b: TrainingCompleted, logged_ms: int
+) -> None:
+    _reported(st, b.preregistration, flop(b.cumulative_flop), index)
 
 
 def check_training_completed(
@@ -282,8 +307,25 @@ def check_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
                 f"run {run.run_id} was halted (entry {run.halted}) and is submitted without a new pre-registration",
             )
         )
-    out += _compute(st, index, run, flop(b.final_flop), "final compute at submission", halted=False)
+    out += _compute(
+        st,
+        index,
+        run,
+        flop(b.final_flop),
+        "final compute at submission",
+        halted=False,
+        at=logged_ms,
+    )
     return out
+
+
+def config_digest(config: InferenceConfig | None) -> str:
+    """A model's inference configuration as one digest: two are the same configuration
+    exactly when their canonical JSON is the same (empty: none was given)."""
+    if config is None:
+        return ""
+    body = json.dumps(asdict(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int) -> None:
@@ -306,6 +348,9 @@ def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
         on_time,
         model_digest=b.model_digest,
         remedies=b.remedies,
+        config=config_digest(b.inference),
+        max_inference_flop=flop(b.inference.max_inference_flop_per_task) if b.inference else 0,
     )
+    _reported(st, b.preregistration, flop(b.final_flop), index)
     if not on_time:
         st.late.setdefault(run.cycle, []).append(index)

@@ -10,10 +10,11 @@ from verifier.policy.findings import NOTICE, WARNING, Finding, finding, refused
 from verifier.policy.state import PolicyState, flop
 
 
-def _notice(
+def notice(
     st: PolicyState, index: int, what: str, effective_ms: int, logged_ms: int
 ) -> list[Finding]:
-    days = st.rules.notice_period_days
+    """S12: a change takes effect the notice period (in force when logged) after it is logged."""
+    days = st.rules_at(logged_ms).notice_period_days
     if effective_ms - logged_ms < days * DAY_MS:
         return [
             refused(
@@ -31,7 +32,7 @@ def check_threshold_schedule(
     out: list[Finding] = []
     eff_date = parse_date(b.effective_date, "effective_date")
     eff = day_start_ms(eff_date)
-    out += _notice(st, index, f"the cap of level {b.level}", eff, logged_ms)
+    out += notice(st, index, f"the cap of level {b.level}", eff, logged_ms)
     if not st.cal.is_lift_date(eff_date):
         out.append(
             refused(
@@ -127,7 +128,7 @@ def check_deregulation(
     out: list[Finding] = []
     eff_date = parse_date(b.effective_date, "effective_date")
     eff = day_start_ms(eff_date)
-    out += _notice(st, index, f"deregulation of level {b.level}", eff, logged_ms)
+    out += notice(st, index, f"deregulation of level {b.level}", eff, logged_ms)
     if eff < logged_ms - DAY_MS:
         out.append(
             refused(

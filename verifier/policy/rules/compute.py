@@ -1,0 +1,144 @@
+"""Compute accounting: what compute providers attest against what labs declared (S16).
+
+A lab's own reports are not the only evidence: a compute provider (a cloud, a data
+centre, a chip registry) attests the compute it delivered to an organisation. Compute
+above the deregulated cap that no run pre-registered before it covers is an
+undeclared large run; a run that reports far less than was attested for it is
+flagged; a provider that stops attesting is shown.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from verifier.entries.fields import parse_time
+from verifier.entries.payloads import ComputeAttestation
+from verifier.policy.calendar import DAY_MS, fmt_date
+from verifier.policy.findings import NOTICE, WARNING, Finding, finding, fmt_flop, violation
+from verifier.policy.state import Attestation, PolicyState, Run, flop
+
+
+def free_cap(st: PolicyState, ms: int) -> int:
+    """The compute a run may use without oversight at *ms*: the deregulated level's cap
+    (0 while no level is deregulated)."""
+    level = st.deregulated_level_at(ms)
+    if level < 0:
+        return 0
+    return st.cap_at(level, ms) or 0
+
+
+def _covers(st: PolicyState, run: Run, org: str, start_ms: int, amount: int) -> bool:
+    """*run* (any version) was pre-registered by *org* before *start_ms* with enough compute."""
+    tolerance = st.tolerance(start_ms)
+    return (
+        run.org == org
+        and run.logged_ms <= start_ms
+        and Decimal(run.planned_flop) * (1 + tolerance) >= amount
+    )
+
+
+def check_compute_attestation(
+    st: PolicyState, index: int, b: ComputeAttestation, logged_ms: int
+) -> list[Finding]:
+    start, end = parse_time(b.period_start, "period_start"), parse_time(b.period_end, "period_end")
+    amount = flop(b.flop_delivered)
+    out: list[Finding] = []
+    if b.run is not None:
+        named = st.runs.get(b.run)
+        if named is not None and named.org != b.organisation:
+            out.append(
+                violation(
+                    "S16",
+                    (b.run, index),
+                    f"{b.provider} attests compute delivered to {b.organisation} for run "
+                    f"{named.run_id}, which is {named.org}'s",
+                )
+            )
+    cap = free_cap(st, start)
+    if amount <= cap:
+        return out
+    if b.run is not None:
+        candidates = [st.runs[b.run]] if b.run in st.runs else []
+    else:
+        candidates = list(st.runs.values())
+    if not any(_covers(st, r, b.organisation, start, amount) for r in candidates):
+        free = (
+            f"above the {fmt_flop(cap)} FLOP a deregulated run may use"
+            if cap
+            else "while no level is deregulated"
+        )
+        out.append(
+            violation(
+                "S16",
+                (index,),
+                f"{b.provider} attests {fmt_flop(amount)} FLOP delivered to {b.organisation} "
+                f"({b.cluster}, {fmt_date(start)} to {fmt_date(end)}), {free}, and no run "
+                f"{b.organisation} pre-registered before it covers that compute: an "
+                "undeclared large run",
+            )
+        )
+    return out
+
+
+def apply_compute_attestation(
+    st: PolicyState, index: int, b: ComputeAttestation, logged_ms: int
+) -> None:
+    st.attestations[index] = Attestation(
+        index,
+        b.provider,
+        b.organisation,
+        parse_time(b.period_start, "period_start"),
+        parse_time(b.period_end, "period_end"),
+        flop(b.flop_delivered),
+        b.run,
+        logged_ms,
+    )
+
+
+def compute_findings(st: PolicyState, now_ms: int) -> list[Finding]:
+    """What the passing of time shows: under-reported runs, silent providers."""
+    return [*_under_reported(st, now_ms), *_silent(st, now_ms)]
+
+
+def _under_reported(st: PolicyState, now_ms: int) -> list[Finding]:
+    attested: dict[int, list[Attestation]] = {}
+    for a in st.attestations.values():
+        if a.run is not None and a.run in st.runs:
+            attested.setdefault(st.runs[a.run].root, []).append(a)
+    out: list[Finding] = []
+    tolerance = Decimal(st.rules_at(now_ms).attestation_tolerance)
+    for root_index, found in sorted(attested.items()):
+        root = st.runs[root_index]
+        total = sum(a.flop for a in found)
+        if root.reported_at is None:
+            continue  # nothing reported yet: judged once the run reports
+        if Decimal(root.reported_flop) < Decimal(total) * (1 - tolerance):
+            out.append(
+                finding(
+                    "S16",
+                    WARNING,
+                    (root_index, *(a.index for a in found), root.reported_at),
+                    f"run {root.run_id} reports {fmt_flop(root.reported_flop)} FLOP, far below "
+                    f"the {fmt_flop(total)} FLOP its providers attest for it",
+                )
+            )
+    return out
+
+
+def _silent(st: PolicyState, now_ms: int) -> list[Finding]:
+    last: dict[str, Attestation] = {}
+    for a in st.attestations.values():
+        if a.provider not in last or a.logged_ms >= last[a.provider].logged_ms:
+            last[a.provider] = a
+    days = st.rules_at(now_ms).attestation_interval_days
+    return [
+        finding(
+            "S16",
+            NOTICE,
+            (a.index,),
+            f"compute provider {provider} has not attested since {fmt_date(a.logged_ms)} "
+            f"(more than {days} days)",
+        )
+        for provider, a in sorted(last.items())
+        if now_ms > a.logged_ms + days * DAY_MS
+    ]

@@ -1,0 +1,93 @@
+"""Who watches the regulator: charter amendments with notice (S12), the regulator's
+scope (S18), staff cooling-off (S19), and no power over an approved model's use."""
+
+from __future__ import annotations
+
+from verifier.entries.fields import parse_date
+from verifier.entries.payloads import CharterAmendment, EvalResult, KeyGrant, StaffDeclaration
+from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
+from verifier.policy.findings import Finding, refused, violation
+from verifier.policy.rules.thresholds import notice
+from verifier.policy.state import PolicyState
+
+
+def check_charter_amendment(
+    st: PolicyState, index: int, b: CharterAmendment, logged_ms: int
+) -> list[Finding]:
+    eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
+    out = notice(st, index, "the charter amendment", eff, logged_ms)
+    c = b.changes
+    if (c.calendar is None) != (c.calendar_from_cycle is None):
+        out.append(
+            refused(
+                "S12",
+                (index,),
+                "a calendar change names both the new calendar and the first cycle it applies to",
+            )
+        )
+    elif c.calendar_from_cycle is not None:
+        # Cycles under way keep their dates: a new calendar starts with a cycle whose
+        # lift is still the notice period away.
+        out += notice(
+            st,
+            index,
+            f"the calendar of cycle {c.calendar_from_cycle}",
+            st.cal.lift_ms(c.calendar_from_cycle),
+            logged_ms,
+        )
+    return out
+
+
+def apply_charter_amendment(
+    st: PolicyState, index: int, b: CharterAmendment, logged_ms: int
+) -> None:
+    eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
+    st.amendments.append((eff, index, b.changes))
+    st.amendments.sort(key=lambda a: (a[0], a[1]))
+
+
+def check_eval_result_scope(
+    st: PolicyState, index: int, b: EvalResult, logged_ms: int
+) -> list[Finding]:
+    """S18: the regulator assesses only the categories its charter lets it assess."""
+    scope = st.rules_at(logged_ms).evaluation_scope
+    outside = sorted({r.category for r in b.results} - set(scope)) if scope else []
+    if not outside:
+        return []
+    return [
+        violation(
+            "S18",
+            (index,),
+            f"the evaluation assesses {', '.join(outside)}, outside the regulator's scope "
+            f"({', '.join(scope)})",
+        )
+    ]
+
+
+def apply_staff_declaration(
+    st: PolicyState, index: int, b: StaffDeclaration, logged_ms: int
+) -> None:
+    if b.kind == "departure":
+        when = day_start_ms(parse_date(b.date, "date"))
+        st.departures.setdefault(b.staff, []).append((when, b.organisation, index))
+
+
+def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) -> list[Finding]:
+    """S19: no key of a lab for a former staff member within the cooling-off period."""
+    labs = {r.split(":", 1)[1] for r in b.roles if r.startswith("lab:")}
+    if not labs:
+        return []
+    out: list[Finding] = []
+    for left, org, declared in st.departures.get(b.holder, []):
+        days = st.rules_at(left).cooling_off_days
+        if left <= logged_ms < left + days * DAY_MS:
+            out.append(
+                refused(
+                    "S19",
+                    (declared, index),
+                    f"{b.holder} left the regulator on {fmt_date(left)} (for {org}); a key of "
+                    f"{', '.join(sorted(labs))} for them {(logged_ms - left) // DAY_MS} days "
+                    f"later is inside the {days}-day cooling-off period",
+                )
+            )
+    return out

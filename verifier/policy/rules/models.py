@@ -1,0 +1,106 @@
+"""What a model is: an approval covers the weights and the inference configuration
+evaluated; a change to an approved model is declared before it is offered, and a
+significant one is evaluated and decided anew first (S15)."""
+
+from __future__ import annotations
+
+from verifier.entries.payloads import ModelUpdate
+from verifier.policy.findings import NOTICE, Finding, finding, fmt_flop, violation
+from verifier.policy.rules.runs import claimed_time_gap, config_digest
+from verifier.policy.state import PolicyState, Update, flop
+
+
+def significant(st: PolicyState, b: ModelUpdate, logged_ms: int) -> str | None:
+    """Why an update needs a new evaluation and decision (None: a lesser update)."""
+    rules = st.rules_at(logged_ms)
+    added = flop(b.added_posttraining_flop)
+    if added > flop(rules.posttraining_update_threshold_flop):
+        return (
+            f"it adds {fmt_flop(added)} FLOP of post-training, above the charter's "
+            f"{fmt_flop(flop(rules.posttraining_update_threshold_flop))}"
+        )
+    approved = st.subs.get(_approved_submission(st, b.decision) or -1)
+    before = approved.max_inference_flop if approved is not None else 0
+    after = flop(b.inference.max_inference_flop_per_task)
+    if after - before > flop(rules.inference_update_threshold_flop):
+        return (
+            f"it raises the per-task inference ceiling from {fmt_flop(before)} to "
+            f"{fmt_flop(after)} FLOP, by more than the charter's "
+            f"{fmt_flop(flop(rules.inference_update_threshold_flop))}"
+        )
+    return None
+
+
+def _approved_submission(st: PolicyState, decision: int) -> int | None:
+    """The submission *decision* approved (None if it approved nothing)."""
+    sub = st.subs.get(st.decided.get(decision, -1))
+    return (
+        sub.index
+        if sub is not None and sub.decision == decision and sub.outcome == "approved"
+        else None
+    )
+
+
+def check_model_update(
+    st: PolicyState, index: int, b: ModelUpdate, logged_ms: int
+) -> list[Finding]:
+    out = claimed_time_gap(
+        st, "S15", index, logged_ms, what="offer date", claimed=b.offered_from, before_only=True
+    )
+    run = st.runs.get(b.preregistration)
+    approved = _approved_submission(st, b.decision)
+    if run is None or approved is None or st.runs[st.subs[approved].prereg].root != run.root:
+        return [
+            *out,
+            violation(
+                "S15",
+                (b.decision, index),
+                f"the update names decision {b.decision}, which approved no model of run "
+                f"{run.run_id if run else b.preregistration}: only an approved model is updated",
+            ),
+        ]
+    why = significant(st, b, logged_ms)
+    if why is None:
+        return [
+            *out,
+            finding(
+                "S15",
+                NOTICE,
+                (b.decision, index),
+                f"a lesser update of the model approved by decision {b.decision}, logged and "
+                f"shown: {b.description[:120]}",
+            ),
+        ]
+    evaluated = st.subs.get(b.evaluated_as) if b.evaluated_as is not None else None
+    if evaluated is None or evaluated.outcome != "approved" or evaluated.decision is None:
+        return [
+            *out,
+            violation(
+                "S15",
+                (b.decision, index),
+                f"the update is significant ({why}), yet it is offered without a new "
+                "evaluation and decision of the updated model",
+            ),
+        ]
+    same = (
+        evaluated.model_digest == b.model_digest
+        and evaluated.config == config_digest(b.inference)
+        and st.runs[evaluated.prereg].root == run.root
+    )
+    if not same:
+        return [
+            *out,
+            violation(
+                "S15",
+                (b.decision, evaluated.index, index),
+                f"the update is significant ({why}); submission {evaluated.index}, which it "
+                "names as evaluated, is not the updated model and configuration of this run",
+            ),
+        ]
+    return out
+
+
+def apply_model_update(st: PolicyState, index: int, b: ModelUpdate, logged_ms: int) -> None:
+    st.updates[index] = Update(
+        index, b.preregistration, b.decision, logged_ms, significant(st, b, logged_ms) is not None
+    )
