@@ -94,6 +94,13 @@ class Resume:
     checkpoint: Callable[[int], bytes | None]
 
 
+#: Entry types whose search facets later entries inherit (by "preregistration",
+#: "submission", "finding" or "commitment"): the only ones kept.
+FACET_SOURCES = frozenset(
+    {"preregistration", "submission", "contest_finding", "eval_suite", "eval_result"}
+)
+
+
 class GovernedAdmission:
     """Keeps the replayed state of the log and admits new entries against it."""
 
@@ -256,7 +263,7 @@ class GovernedAdmission:
                 self.replayed = index + 1
                 continue
             engine.apply(index, entry.payload, parsed.logged_at_ms)
-            self._facets[index] = self._facet_tuple(entry)
+            self._keep_facets(entry, self._facet_tuple(entry))
             self.replayed = index + 1
         self._size = self.replayed
         return replay, engine
@@ -264,9 +271,18 @@ class GovernedAdmission:
     def facets(self, entry: CheckedEntry) -> EntryFacets:
         """Search facets of an admitted entry: its own fields, or its run's."""
         with self._lock:
-            org, run_id, level, cycle = self._facets[entry.index] = self._facet_tuple(entry)
+            org, run_id, level, cycle = facets = self._facet_tuple(entry)
+            self._keep_facets(entry, facets)
         text = " ".join(_words(payload_to_json(entry.payload)))
         return EntryFacets(entry.payload.type, org, run_id, level, cycle, text[:20_000])
+
+    def _keep_facets(
+        self, entry: CheckedEntry, facets: tuple[str | None, str | None, int | None, int | None]
+    ) -> None:
+        """Keep an entry's facets only if later entries may inherit them (what they refer
+        to by these fields): the state stays proportional to runs, not to entries."""
+        if entry.payload.type in FACET_SOURCES:
+            self._facets[entry.index] = facets
 
     def _facet_tuple(
         self, entry: CheckedEntry

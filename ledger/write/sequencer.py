@@ -186,9 +186,12 @@ class LogWriter:
     def save_admission(self) -> bool:
         """Store the admission state for the last committed checkpoint (a restart then
         replays only what came after it); False if there was nothing new to store."""
-        if self.admission is None or self._head is None:
+        if self.admission is None:
             return False
-        return self.admission.save(self._head.size, self._head.checkpoint)
+        # The head this writer last committed, or (nothing appended since the start:
+        # the replay at start is worth keeping too) the one stored.
+        head = self._head or self.store.head()
+        return self.admission.save(head.size, head.checkpoint)
 
     def probe(self) -> None:
         """A small write: does the store take writes again? (No entry, no checkpoint.)"""
