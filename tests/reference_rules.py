@@ -267,8 +267,10 @@ K2. "covered by a run the organisation pre-registered (logged) before the period
     named run if the attestation names one": a pre-registration (any version)
     admitted before the attestation, of ``org`` = the attestation's organisation,
     with logged_at < period_start and planned_flop x (1 + compute tolerance) >=
-    flop_delivered. With a named run only versions of that run (same first version)
-    count, so a named run of another organisation covers nothing (two violations).
+    flop_delivered. With a named run only the pre-registration named counts (not the
+    other versions of its run: a later version's plan replaces an earlier one, and
+    the attestation names the version it served), so a named run of another
+    organisation covers nothing (two violations).
 K3. "A run whose largest reported cumulative compute is below the compute its
     providers attest for it by more than attestation_tolerance": per run (its first
     version and every version through supersedes), the attestations naming any
@@ -279,8 +281,10 @@ K3. "A run whose largest reported cumulative compute is below the compute its
     named entries is logged. Judged on the whole log.
 K4. "A provider that has not attested for more than attestation_interval_days": a
     provider is a ``provider`` value of an admitted attestation; its last attestation
-    (by index) A; the notice once now_ms >= A's logged_at + the interval in force at
-    A. A provider key that never attested is not shown (the finding names A).
+    (by index) A; the notice once now_ms > A's logged_at + the interval in force at A
+    ("more than": silent for exactly the interval is not yet silent, unlike the
+    deadlines of C2). A provider key that never attested is not shown (the finding
+    names A).
 
 Access, scope, staff (S17, S18, S19)
 ------------------------------------
@@ -289,16 +293,19 @@ H1. "each access must last at least research_access_min_days": from its opening
     access_until (the day named is not included).
 H2. "Each approved model's access must open within research_access_limit_days ... of
     its approval": every admitted approval decision, counted from its logged_at,
-    with the limit in force then; "first access X" is the first admitted
-    research_access (by index) naming D; it is late when it opens at or after that
-    bound. With none, the violation (D) appears once now_ms reaches it.
+    with the limit in force then. The model's access opens when its first access
+    opens: "first access X" is the admitted research_access naming D that opens
+    earliest (then the lower index), not the first logged; it is late when it opens
+    at or after that bound. With none, the violation (D) appears once now_ms
+    reaches it.
 H3. "A key_grant of a lab's role to a holder of the same name within
     cooling_off_days ... after a departure": a grant holding any ``lab:`` role (not
     only the organisation the declaration names), whose ``holder`` equals the
     declaration's ``staff`` exactly, logged after a ``departure`` declaration (by
-    index) and before the start of its ``date`` + the cooling-off in force at that
-    instant (as the log stood before the declaration). A grant logged before the
-    departure date counts too. Conflicts and divestments start no cooling-off.
+    index), from the start of its ``date`` to that instant + the cooling-off in force
+    then (as the log stood before the declaration). A grant logged before the
+    departure date is not "after a departure". Conflicts and divestments start no
+    cooling-off.
 H4. S18: a result is outside the scope when any of its ``results[].category`` is not
     in the non-empty scope in force when the result is logged.
 H5. S10 "an approval cannot be withdrawn": no new finding; a second decision on any
@@ -1855,11 +1862,10 @@ def is_covered(log: Log, a: Entry) -> bool:
     period_start = parse_time(a.body.period_start, "period_start")
     delivered = parse_flop(a.body.flop_delivered, "flop_delivered")
     tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
-    named = None if a.body.run is None else at(log, a.body.run)
     for p in admitted(log, "preregistration", before=a.index):
         if p.body.org != a.body.organisation or p.logged_at >= period_start:
             continue
-        if named is not None and not same_run(log, p, named):
+        if a.body.run is not None and p.index != a.body.run:
             continue
         if parse_flop(p.body.planned_flop, "planned_flop") * tolerance >= delivered:
             return True
@@ -1925,7 +1931,7 @@ def s16_silent_provider(log: Log) -> set[Finding]:
     for provider in {a.body.provider for a in attestations}:
         last = [a for a in attestations if a.body.provider == provider][-1]
         interval = days_in_force(log, "attestation_interval_days", last)
-        if log.now_ms >= last.logged_at + interval:
+        if log.now_ms > last.logged_at + interval:
             out.add(finding("S16", "notice", last.index))
     return out
 
@@ -1974,8 +1980,10 @@ def s17_access_late_or_never(log: Log) -> set[Finding]:
         if not accesses:
             if log.now_ms >= due:
                 out.add(finding("S17", "violation", d.index))
-        elif access_opens(accesses[0]) >= due:
-            out.add(finding("S17", "violation", d.index, accesses[0].index))
+            continue
+        first = min(accesses, key=lambda x: (access_opens(x), x.index))
+        if access_opens(first) >= due:
+            out.add(finding("S17", "violation", d.index, first.index))
     return out
 
 
@@ -2011,7 +2019,7 @@ def s19_cooling_off(log: Log) -> set[Finding]:
                 continue
             departure = start_of(parse_date(leaving.body.date, "date"))
             cooling = value_in_force(standing(log, leaving.index), "cooling_off_days", departure)
-            if g.logged_at < departure + cooling * DAY_MS:
+            if departure <= g.logged_at < departure + cooling * DAY_MS:
                 out.add(finding("S19", "violation", leaving.index, g.index))
     return out
 

@@ -1212,7 +1212,8 @@ def attest(lg: Ledger, by: Actor, at: str = "2027-04-02", **fields: Any) -> int:
 
 
 @pytest.mark.parametrize(
-    "case", ["no run", "run logged after the period start", "plan too small", "named run"]
+    "case",
+    ["no run", "run logged after the period start", "plan too small", "named run", "named version"],
 )
 def test_s16_undeclared_large_run(case: str) -> None:
     lg = Ledger()
@@ -1225,6 +1226,9 @@ def test_s16_undeclared_large_run(case: str) -> None:
     elif case == "named run":
         named = lg.prereg(planned_flop="5e25")
         lg.prereg(at="2026-11-02", run_id="acme-2027-b")  # would cover, but is not named
+    elif case == "named version":
+        first = lg.prereg(at="2026-10-01")  # planned 8e25, then amended down to 5e25
+        named = lg.prereg(at="2026-10-02", planned_flop="5e25", supersedes=first)
     a = attest(lg, stratus, run=named)
     assert lg.audit("2027-05-01") == {V("S16", a)}
 
@@ -1290,8 +1294,8 @@ def test_s16_silent_provider() -> None:
     lg.prereg()
     attest(lg, stratus, at="2027-04-01")
     a = attest(lg, stratus, at="2027-04-02")
-    assert lg.audit("2027-06-30T23:59:59Z") == set()
-    assert lg.audit("2027-07-01") == {N("S16", a)}
+    assert lg.audit("2027-07-01") == set()  # silent for exactly 90 days: not more
+    assert lg.audit("2027-07-01T00:00:01Z") == {N("S16", a)}
 
 
 # == S17 ========================================================================
@@ -1335,8 +1339,16 @@ def test_s17_first_access_opening_late(logged: str, start: str) -> None:
     lg = Ledger()
     run = approved_run(lg)
     x = lg.access(run["D"], at=logged, start=start, until="2029-03-01")
-    lg.access(run["D"], at="2028-02-02", until="2029-03-01")
+    lg.access(run["D"], at="2028-02-02", start="2028-02-20", until="2029-03-01")
     assert lg.audit("2028-03-01") == {V("S17", run["D"], x)}
+
+
+def test_s17_the_access_that_opens_first_counts() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    lg.access(run["D"], at="2028-01-05", start="2028-03-01", until="2029-03-01")
+    lg.access(run["D"], at="2028-01-06", until="2029-03-01")  # opens 2028-01-06: in time
+    assert lg.audit("2028-03-02") == set()
 
 
 # == S18 ========================================================================
@@ -1357,7 +1369,7 @@ def departure(lg: Ledger, staff: str, at: str = "2027-09-20", date: str = "2027-
     return lg.add("staff_declaration", body, [lg.regulator], at)
 
 
-@pytest.mark.parametrize("at", ["2027-09-25", "2028-09-29T23:59:59Z"])
+@pytest.mark.parametrize("at", ["2027-10-01", "2028-09-29T23:59:59Z"])
 def test_s19_lab_key_for_former_staff_within_the_cooling_off(at: str) -> None:
     lg = Ledger()
     officer = Actor("Evaluation officer 7")
@@ -1366,13 +1378,14 @@ def test_s19_lab_key_for_former_staff_within_the_cooling_off(at: str) -> None:
     assert lg.audit("2028-10-01") == {V("S19", leaving, g)}
 
 
-def test_s19_after_the_cooling_off_or_another_role_is_fine() -> None:
+def test_s19_before_the_departure_after_the_cooling_off_or_another_role_is_fine() -> None:
     lg = Ledger()
-    officer = Actor("Evaluation officer 7")
-    departure(lg, officer.name)  # 2027-10-01 + 365 days = 2028-09-30
-    lg.grant(officer, "contester:watchdog", "2027-11-01")
+    name = "Evaluation officer 7"
+    departure(lg, name)  # logged 2027-09-20; 2027-10-01 + 365 days = 2028-09-30
+    lg.grant(Actor(name), "lab:acme", "2027-09-30T23:59:59Z")  # before the departure
+    lg.grant(Actor(name), "contester:watchdog", "2027-11-01")
     lg.grant(Actor("Someone else"), "lab:acme", "2027-11-01")
-    lg.grant(officer, "lab:acme", "2028-09-30")
+    lg.grant(Actor(name), "lab:acme", "2028-09-30")
     assert lg.audit("2028-10-01") == set()
 
 
