@@ -1,15 +1,16 @@
 """A second, deliberately plain implementation of Frontier Ledger's audit rules.
 
 Written from the documents alone: design/POLICY.md (the rules), docs/policy-notes.md
-(their readings and the table "Evidence: which entries a finding names"),
-design/FORMATS.md (leaf, DSSE envelope, payload), verifier/entries/payloads.py
-(field names and types, TYPES) and verifier/entries/fields.py (value formats).
+(their readings, the tables "Evidence: which entries a finding names" and "Evidence
+for S15-S19", the fields and entry types added to v1), design/FORMATS.md (leaf, DSSE
+envelope, payload), verifier/entries/payloads.py (field names and types, TYPES) and
+verifier/entries/fields.py (value formats, roles).
 It does not use the project's policy engine or replay; where the two disagree,
 one of them is wrong.
 
     reference_audit(origin, leaves, now_ms, blobs) -> {(rule, severity, indices)}
 
-covers L2, L3, L4 and S1-S14 (L1 and L5 concern checkpoints and witnesses).
+covers L2, L3, L4 and S1-S19 (L1 and L5 concern checkpoints and witnesses).
 
 How it is written: every question is answered by scanning the list of entries
 again ("was run R's pre-registration logged before index i?" scans entries[:i]).
@@ -158,8 +159,8 @@ R16. S11 "postponement P logged after the decision date before the lift": P's
     before the lift" is an empty window.
 R17. S11 "lift T into a cycle postponed by P": P logged (by index) before T and T's
     date in a cycle P postpones.
-R18. S12 applies to threshold_schedule and deregulation; no v1 entry is a "rule
-    change" (a charter is only entry 0).
+R18. S12 applies to threshold_schedule, deregulation and charter_amendment (the
+    "rule change"); a postponement is exempt.
 R19. S13 retroactive: the start of the effective date is before the entry's
     logged_at. "Above frontier - lag" is judged as the log stands at X; it may fire
     together with the (P, X) finding.
@@ -179,6 +180,137 @@ R22. S14 "unrevealed after the reveal deadline": judged at now_ms like the other
     is counted; this file counts it from the commitment entry's logged_at. One
     warning per entry, even when it holds two sealed documents.
 
+R23. S14's warning for an unrevealed document is given only for entries of the types
+    a reveal may name (payloads.py, ``Reveal.commitment``: preregistration,
+    eval_suite, eval_result, contest_finding). A sealed document of another type
+    (an observer statement's document, research access terms) could never be
+    revealed, so the warning could never clear; it is not given.
+
+Admission of the new types (L3)
+-------------------------------
+A11. Notes, the type table: "model_update | lab:<org> (the run's)", "compute_attestation
+    | compute:<provider>", "charter_amendment | the board's quorum", "observer_statement
+    | observer:<org>", "staff_declaration | regulator", "research_access | regulator".
+    Every signer of an attestation must hold ``compute:<payload.provider>``; an
+    observer statement may be signed by ``observer:<org>`` of any organisation (the
+    statement names none); a model_update needs ``lab:`` of the org of the
+    pre-registration it names; a charter_amendment needs board_quorum board keys.
+A12. Entries the notes say are "refused" (an amendment without notice, S12; an access
+    too short or for a decision that approved nothing, S17; a lab key for former
+    staff, S19) are, when a log holds them anyway, treated like the refused entries
+    of S6-S13 before them: admitted, reported under their S rule, and in effect (the
+    amendment's values apply, the granted key may sign).
+
+Charter amendments: which value applies
+---------------------------------------
+G1. "a limit counted from an event (a late submission's decision limit, ...) is the
+    one in force at that event": for S9 the event is the late submission, so its
+    limit is the one in force when the submission is logged, although the limit is
+    counted from the later of the decision date and the submission.
+G2. "in force at that event" / "in force when the entry judged is logged": the value
+    in force at that entry's logged_at, as the log stood before that entry
+    (``in_force_at``); an amendment logged later never counts, even if its
+    effective date is earlier ("An amendment never moves a deadline already
+    running"). Events: the pre-registration (lead time), the contest finding (reply
+    limit), the commitment entry (reveal deadline), the approval (research access
+    limit), the access entry (its minimum length), a provider's last attestation
+    (attestation interval), the departure (cooling-off, H3). Judged entries: the
+    changing entry (notice period, S12), the training event or submission (compute
+    tolerance, S3), the attestation (compute tolerance, S16), the update
+    (thresholds and reporting tolerance, S15), the result (scope, S18), the entry
+    claiming a time (reporting tolerance, S1/S3/S8).
+G3. An amendment takes effect at the start (00:00 UTC) of its effective_date. When
+    several that change one value are in effect, the latest effective date wins,
+    then the higher index. An amendment that breaks S12 still takes effect (as a
+    schedule does, C5).
+G4. "the calendar, for the cycles from calendar_from_cycle on": every admitted
+    amendment naming both, in index order (a later one overrides an earlier one for
+    the cycles it covers), sets the calendar of the cycles >= calendar_from_cycle;
+    its effective_date plays no part in the calendar. Everything drawn from the
+    calendar (lift, deadline and decision days, the cycle containing a date, marker
+    deadlines, the first cycle's lift) uses each cycle's own calendar. An amendment
+    naming a cycle already under way changes that cycle too; it is an S12 violation.
+G5. "a new calendar the notice period before its first cycle's lift": the lift of
+    calendar_from_cycle under the new calendar. A calendar without
+    calendar_from_cycle, or the reverse, names no cycle to take effect from: an S12
+    violation, and no calendar changes. An amendment failing both notice checks is
+    one finding.
+
+Models (S15)
+------------
+M1. The significant/lesser findings are about "the model approved by D": they judge
+    only updates whose decision approved a model of the update's run. "approved no
+    model of that run": the decision was a rejection, or its submission's run (first
+    version through supersedes) is another run; such an update gets only that
+    violation (D, U).
+M2. "raises the per-task inference ceiling above the evaluated one": the evaluated
+    ceiling is that of the submission decided by the update's decision; a submission
+    without ``inference`` counts as 0. ``added_posttraining_flop`` is compared per
+    update, not summed over earlier lesser updates. Both thresholds are strict
+    ("more than"), in force when the update is logged.
+M3. "exactly the updated weights and configuration": the same run, the same
+    model_digest and an equal ``inference`` (every field). An ``evaluated_as`` that
+    is the updated model but has no approval logged (by index) before the update is
+    the first row ("without a valid evaluated_as": D, U); the second row (D, S', U)
+    is for an ``evaluated_as`` that is not the updated model of the run.
+M4. "An offered_from earlier than the update's logging, beyond the reporting
+    tolerance": logged_at - offered_from > tolerance; a later offered_from is fine.
+
+Compute (S16)
+-------------
+K1. "the cap of the deregulated level in force at the period's start": the
+    deregulated level at period_start (reading C8, as the log stands before the
+    attestation) and its cap at period_start (C7); 0 when no level is deregulated
+    or that level has no cap. "Compute above": flop_delivered > that cap.
+K2. "covered by a run the organisation pre-registered (logged) before the period
+    started, planning at least that compute (within the compute tolerance) — the
+    named run if the attestation names one": a pre-registration (any version)
+    admitted before the attestation, of ``org`` = the attestation's organisation,
+    with logged_at < period_start and planned_flop x (1 + compute tolerance) >=
+    flop_delivered. With a named run only the pre-registration named counts (not the
+    other versions of its run: a later version's plan replaces an earlier one, and
+    the attestation names the version it served), so a named run of another
+    organisation covers nothing (two violations).
+K3. "A run whose largest reported cumulative compute is below the compute its
+    providers attest for it by more than attestation_tolerance": per run (its first
+    version and every version through supersedes), the attestations naming any
+    version are summed; reports are the training events' cumulative_flop and the
+    submissions' final_flop; R is the first report with the largest value; the
+    warning fires when largest < attested x (1 - tolerance). A run with no report has
+    no R and gets no warning. The tolerance is the one in force when the latest of the
+    named entries is logged. Judged on the whole log.
+K4. "A provider that has not attested for more than attestation_interval_days": a
+    provider is a ``provider`` value of an admitted attestation; its last attestation
+    (by index) A; the notice once now_ms > A's logged_at + the interval in force at A
+    ("more than": silent for exactly the interval is not yet silent, unlike the
+    deadlines of C2). A provider key that never attested is not shown (the finding
+    names A).
+
+Access, scope, staff (S17, S18, S19)
+------------------------------------
+H1. "each access must last at least research_access_min_days": from its opening
+    ("the later of access_from and the entry's logging") to the start of
+    access_until (the day named is not included).
+H2. "Each approved model's access must open within research_access_limit_days ... of
+    its approval": every admitted approval decision, counted from its logged_at,
+    with the limit in force then. The model's access opens when its first access
+    opens: "first access X" is the admitted research_access naming D that opens
+    earliest (then the lower index), not the first logged; it is late when it opens
+    at or after that bound. With none, the violation (D) appears once now_ms
+    reaches it.
+H3. "A key_grant of a lab's role to a holder of the same name within
+    cooling_off_days ... after a departure": a grant holding any ``lab:`` role (not
+    only the organisation the declaration names), whose ``holder`` equals the
+    declaration's ``staff`` exactly, logged after a ``departure`` declaration (by
+    index), from the start of its ``date`` to that instant + the cooling-off in force
+    then (as the log stood before the declaration). A grant logged before the
+    departure date is not "after a departure". Conflicts and divestments start no
+    cooling-off.
+H4. S18: a result is outside the scope when any of its ``results[].category`` is not
+    in the non-empty scope in force when the result is logged.
+H5. S10 "an approval cannot be withdrawn": no new finding; a second decision on any
+    decided submission is already S10 (R14), whatever the outcomes.
+
 Where the documents disagree with each other
 --------------------------------------------
 D1. POLICY.md's charter row lists "the roles each entry type requires"; the
@@ -191,6 +323,13 @@ D3. POLICY.md's S1 says "the claimed start", the notes' S1 says "counted from th
     "Claimed times" say the start counts at min(claimed, logged). Reading R1.
 D4. S12 in POLICY.md requires notice for a postponement; the notes exempt it.
     The notes win (R18).
+D5. payloads.py has ``Submission.updates`` ("This submission evaluates an update of
+    an approved model"), which the notes do not mention; S15 links the update to
+    the submission through ``evaluated_as``, which must be approved before the
+    update, while ``updates`` must name an earlier update. This file checks
+    ``updates`` as a reference only (L4).
+D6. POLICY.md's actors and roles list no compute provider or observer; the notes
+    and fields.py add ``compute:<org>`` and ``observer:<org>``. The notes win.
 """
 
 from __future__ import annotations
@@ -212,7 +351,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from verifier.core.leaf import pae, parse_leaf
 from verifier.entries.codec import parse_payload, references
 from verifier.entries.fields import parse_date, parse_flop, parse_time
-from verifier.entries.payloads import TYPES, Charter, Document
+from verifier.entries.payloads import TYPES, Calendar, Charter, Document
 
 Finding = tuple[str, str, tuple[int, ...]]
 
@@ -221,6 +360,8 @@ HOUR_MS = 3_600_000
 COMMITMENT_PREFIX = b"frontier-ledger/commitment/v1\n"
 TRAINING_EVENTS = ("training_started", "training_halted", "training_completed")
 UPHELD = ("upheld", "upheld_in_part")
+#: payloads.py, Reveal.commitment: the types of entry a reveal may name (reading R23).
+REVEALABLE = ("preregistration", "eval_suite", "eval_result", "contest_finding")
 NO_BLOBS: Mapping[str, bytes] = MappingProxyType({})
 
 
@@ -332,31 +473,77 @@ def first_on_or_after(day: dt.date, mmdd: str) -> dt.date:
     return candidate if candidate >= day else month_day(day.year + 1, mmdd)
 
 
-def lift_day(charter: Charter, cycle: int) -> dt.date:
+def calendar_of(log: Log, cycle: int) -> Calendar:
+    """Notes: a charter amendment changes 'the calendar, for the cycles from
+    calendar_from_cycle on (cycles under way keep their dates)'; 'a calendar amendment
+    changes the calendar of cycles from calendar_from_cycle on' (reading G4: the
+    amendments admitted in *log*, later ones over earlier ones, whatever their notice)."""
+    cal = log.charter.calendar
+    for a in admitted(log, "charter_amendment"):
+        changes = a.body.changes
+        if changes.calendar is not None and changes.calendar_from_cycle is not None:
+            cal = changes.calendar if cycle >= changes.calendar_from_cycle else cal
+    return cal
+
+
+def lift_day(log: Log, cycle: int) -> dt.date:
     """'Cycle Y is named by the year of its lift date.'"""
-    return month_day(cycle, charter.calendar.lift)
+    return month_day(cycle, calendar_of(log, cycle).lift)
 
 
-def deadline_day(charter: Charter, cycle: int) -> dt.date:
-    return first_on_or_after(lift_day(charter, cycle), charter.calendar.submission_deadline)
+def deadline_day(log: Log, cycle: int) -> dt.date:
+    deadline = calendar_of(log, cycle).submission_deadline
+    return first_on_or_after(lift_day(log, cycle), deadline)
 
 
-def decision_day(charter: Charter, cycle: int) -> dt.date:
-    return first_on_or_after(deadline_day(charter, cycle), charter.calendar.decision)
+def decision_day(log: Log, cycle: int) -> dt.date:
+    return first_on_or_after(deadline_day(log, cycle), calendar_of(log, cycle).decision)
 
 
-def window_close(charter: Charter, cycle: int) -> int:
+def window_close(log: Log, cycle: int) -> int:
     """'the submission window closes at the end of the deadline day'."""
-    return end_of(deadline_day(charter, cycle))
+    return end_of(deadline_day(log, cycle))
 
 
-def is_lift_date(charter: Charter, day: dt.date) -> bool:
-    return day == lift_day(charter, day.year)
+def is_lift_date(log: Log, day: dt.date) -> bool:
+    return day == lift_day(log, day.year)
 
 
-def cycle_containing(charter: Charter, day: dt.date) -> int:
+def cycle_containing(log: Log, day: dt.date) -> int:
     """The cycle whose lift day is the last one on or before *day*."""
-    return day.year if day >= lift_day(charter, day.year) else day.year - 1
+    return day.year if day >= lift_day(log, day.year) else day.year - 1
+
+
+# == Charter values in force =================================================
+
+
+def value_in_force(log: Log, name: str, t: int) -> Any:
+    """Notes: 'a charter_amendment entry ... changes the charter's rules from its
+    effective_date'. The charter's value of *name*, changed by every amendment admitted
+    in *log* that names it and whose effective date has begun by *t*, in order of
+    effective date, then index (reading G3)."""
+    value = getattr(log.charter, name)
+    amendments = sorted(
+        admitted(log, "charter_amendment"), key=lambda a: (effective_ms(a), a.index)
+    )
+    for a in amendments:
+        changed = getattr(a.body.changes, name)
+        if changed is not None and effective_ms(a) <= t:
+            value = changed
+    return value
+
+
+def in_force_at(log: Log, name: str, e: Entry) -> Any:
+    """Notes, "Which value applies": 'a limit counted from an event ... is the one in
+    force at that event; every other value is the one in force when the entry judged
+    is logged.' Either way: the value in force at *e*'s logged_at, as the log stood
+    before *e* (reading G2; the caller passes the event or the judged entry)."""
+    return value_in_force(standing(log, e.index), name, e.logged_at)
+
+
+def days_in_force(log: Log, name: str, e: Entry) -> int:
+    """A number of days in force at *e* (in_force_at), in milliseconds."""
+    return in_force_at(log, name, e) * DAY_MS
 
 
 def effective_date(e: Entry) -> dt.date:
@@ -380,15 +567,16 @@ def start_ms(t: Entry) -> int:
     return min(claimed_ms(t), t.logged_at)
 
 
-def tolerance_ms(log: Log) -> int:
-    """'report_tolerance_hours, 48 hours when the charter does not say'."""
-    return log.charter.report_tolerance_hours * HOUR_MS
+def tolerance_ms(log: Log, e: Entry) -> int:
+    """'report_tolerance_hours, 48 hours when the charter does not say', in force when
+    *e* is logged."""
+    return in_force_at(log, "report_tolerance_hours", e) * HOUR_MS
 
 
 def claim_is_far(log: Log, e: Entry) -> bool:
     """'A claimed time more than the charter's reporting tolerance ... before or after
     its entry's logged_at is a warning'."""
-    return abs(claimed_ms(e) - e.logged_at) > tolerance_ms(log)
+    return abs(claimed_ms(e) - e.logged_at) > tolerance_ms(log, e)
 
 
 # == Admission: L3 and L4 ====================================================
@@ -499,7 +687,8 @@ def reference_problem(log: Log, e: Entry, field_name: str | None = None) -> str 
 
 def lab_org(log: Log, e: Entry) -> str:
     """'the org of a preregistration is its org field; training events and submissions
-    take the org of the preregistration they reference'."""
+    take the org of the preregistration they reference'; a model_update is signed by
+    "lab:<org> (the run's)", the org of the preregistration it names."""
     if e.type == "preregistration":
         return e.body.org
     return at(log, e.body.preregistration).body.org
@@ -508,7 +697,10 @@ def lab_org(log: Log, e: Entry) -> str:
 def role_problem(log: Log, e: Entry, keys: dict[str, tuple[bytes, set[str]]]) -> str | None:
     """POLICY.md: 'A lab key signs only for its own organisation'; TYPES gives the role
     each type requires; 'key management entries meet the board quorum'; "decision |
-    regulator (quorum if the charter says so)"; "reveal | the committer"."""
+    regulator (quorum if the charter says so)"; "reveal | the committer". Notes:
+    "model_update | lab:<org> (the run's)", "compute_attestation | compute:<provider>",
+    "charter_amendment | the board's quorum", "observer_statement | observer:<org>"
+    (reading A11)."""
     required = TYPES[e.type][1]
     signers = [keyid for keyid, _ in e.signatures]
     charter = log.charter
@@ -519,13 +711,15 @@ def role_problem(log: Log, e: Entry, keys: dict[str, tuple[bytes, set[str]]]) ->
         return None
     if required == "lab":
         role = f"lab:{lab_org(log, e)}"
-    elif required == "contester":
-        role = "contester:"
+    elif required == "compute":
+        role = f"compute:{e.body.provider}"
+    elif required in ("contester", "observer"):
+        role = f"{required}:"
     else:
         role = required
     for keyid in signers:
         roles = keys[keyid][1]
-        holds = any(r.startswith(role) for r in roles) if role == "contester:" else role in roles
+        holds = any(r.startswith(role) for r in roles) if role.endswith(":") else role in roles
         if not holds:
             return f"{e.type} signed by a key without the role {role}"
     if required == "board" and len(signers) < charter.board_quorum:
@@ -646,9 +840,10 @@ def postponements_of_cycle(log: Log, cycle: int, logged_before: int) -> list[Ent
     ]
 
 
-def frontier_from(charter: Charter, lifts: list[Entry], t: int) -> int:
+def frontier_from(log: Log, lifts: list[Entry], t: int) -> int:
     """The frontier level at instant *t* given the schedules that take effect."""
-    first_lift = start_of(lift_day(charter, charter.first_cycle))
+    charter = log.charter
+    first_lift = start_of(lift_day(log, charter.first_cycle))
     level = (
         charter.initial_frontier_level if t >= first_lift else charter.initial_frontier_level - 1
     )
@@ -662,18 +857,17 @@ def schedules_in_effect(log: Log) -> list[Entry]:
     """S11: 'a lift to level L+1 takes effect only on a lift date'; notes: 'A lift whose
     cycle was postponed (before it took effect) does not happen'; 'skipping a level' is
     a violation. Reading C5: walk the admitted schedules by date."""
-    charter = log.charter
     schedules = sorted(
         admitted(log, "threshold_schedule"), key=lambda t: (effective_ms(t), t.index)
     )
     in_effect: list[Entry] = []
     for t in schedules:
         day = effective_date(t)
-        if not is_lift_date(charter, day):
+        if not is_lift_date(log, day):
             continue
-        if postponements_of_cycle(log, cycle_containing(charter, day), effective_ms(t)):
+        if postponements_of_cycle(log, cycle_containing(log, day), effective_ms(t)):
             continue
-        if t.body.level > frontier_from(charter, in_effect, effective_ms(t) - 1) + 1:
+        if t.body.level > frontier_from(log, in_effect, effective_ms(t) - 1) + 1:
             continue
         in_effect.append(t)
     return in_effect
@@ -681,7 +875,7 @@ def schedules_in_effect(log: Log) -> list[Entry]:
 
 def frontier_at(log: Log, t: int) -> int:
     """The level in force at instant *t*, 'given every postponement logged before'."""
-    return frontier_from(log.charter, schedules_in_effect(log), t)
+    return frontier_from(log, schedules_in_effect(log), t)
 
 
 def cap_at(log: Log, level: int, t: int) -> int | None:
@@ -705,7 +899,7 @@ def level_lifted_at(log: Log, level: int, t: int) -> bool:
     if level < charter.initial_frontier_level:
         return True
     if level == charter.initial_frontier_level:
-        return t >= start_of(lift_day(charter, charter.first_cycle))
+        return t >= start_of(lift_day(log, charter.first_cycle))
     return any(s.body.level == level and effective_ms(s) <= t for s in schedules_in_effect(log))
 
 
@@ -713,9 +907,9 @@ def on_postponed_lift_date(log: Log, x: Entry) -> list[Entry]:
     """The postponements (logged before the lift took effect) of the lift on x's date,
     if x's effective date is a lift date."""
     day = effective_date(x)
-    if not is_lift_date(log.charter, day):
+    if not is_lift_date(log, day):
         return []
-    return postponements_of_cycle(log, cycle_containing(log.charter, day), effective_ms(x))
+    return postponements_of_cycle(log, cycle_containing(log, day), effective_ms(x))
 
 
 def deregulation_in_force_rule(log: Log, x: Entry) -> bool:
@@ -749,13 +943,12 @@ def s1_start_without_lead_time(log: Log) -> set[Finding]:
     level on the day they start'; table: 'started (start as above) before its
     pre-registration P was logged, or less than the lead time after' -> P, start."""
     out = set()
-    lead = log.charter.preregistration_lead_days * DAY_MS
     for t in admitted(log, "training_started"):
         p = prereg_of(log, t)
         start = start_ms(t)
         if p.body.level <= deregulated_level_at(standing(log, t.index), start):
             continue
-        if start < p.logged_at + lead:
+        if start < p.logged_at + days_in_force(log, "preregistration_lead_days", p):
             out.add(finding("S1", "violation", p.index, t.index))
     return out
 
@@ -830,7 +1023,7 @@ def exceeds_plan_or_cap(log: Log, e: Entry) -> bool:
     p = prereg_of(log, e)
     flop = reported_flop(e)
     allowed = parse_flop(p.body.planned_flop, "planned_flop") * (
-        1 + Fraction(log.charter.compute_tolerance)
+        1 + Fraction(in_force_at(log, "compute_tolerance", e))
     )
     cap = cap_at(standing(log, e.index), p.body.level, e.logged_at)
     return flop > allowed or (cap is not None and flop > cap)
@@ -1018,14 +1211,15 @@ def is_on_time(log: Log, s: Entry) -> bool:
         for m in admitted(log, "schedule_marker", before=s.index)
         if m.body.marker == "submission_window_closed" and m.body.cycle == cycle
     ]
-    return s.logged_at < window_close(log.charter, cycle) and not markers
+    return s.logged_at < window_close(log, cycle) and not markers
 
 
 def late_decision_due(log: Log, s: Entry) -> int:
     """Notes S9: 'a late submission's decision is due by the later of its decision date
-    and its submission, plus the late-decision limit' (reading C2)."""
-    decision_end = end_of(decision_day(log.charter, cycle_of(log, s)))
-    return max(decision_end, s.logged_at) + log.charter.late_decision_limit_days * DAY_MS
+    and its submission, plus the late-decision limit' (reading C2); the limit is the one
+    in force when the late submission is logged (reading G1)."""
+    decision_end = end_of(decision_day(log, cycle_of(log, s)))
+    return max(decision_end, s.logged_at) + days_in_force(log, "late_decision_limit_days", s)
 
 
 # == S6 ======================================================================
@@ -1101,7 +1295,7 @@ def s7_no_passing_result(log: Log) -> set[Finding]:
     out = set()
     for d in approvals(log):
         s = at(log, d.body.submission)
-        close = window_close(log.charter, cycle_of(log, s))
+        close = window_close(log, cycle_of(log, s))
         if d.body.eval_results:
             candidates = [at(log, r) for r in d.body.eval_results]
         else:
@@ -1187,7 +1381,7 @@ def s8_on_time_decided_off_day(log: Log) -> set[Finding]:
         s = at(log, d.body.submission)
         if not is_on_time(log, s):
             continue
-        day = decision_day(log.charter, cycle_of(log, s))
+        day = decision_day(log, cycle_of(log, s))
         if not start_of(day) <= d.logged_at < end_of(day):
             out.add(finding("S8", "violation", s.index, d.index))
     return out
@@ -1199,7 +1393,7 @@ def s8_on_time_undecided(log: Log) -> set[Finding]:
     for s in admitted(log, "submission"):
         if not is_on_time(log, s):
             continue
-        day_end = end_of(decision_day(log.charter, cycle_of(log, s)))
+        day_end = end_of(decision_day(log, cycle_of(log, s)))
         if log.now_ms >= day_end and not decisions_of(log, s):
             out.add(finding("S8", "violation", s.index))
     return out
@@ -1207,12 +1401,12 @@ def s8_on_time_undecided(log: Log) -> set[Finding]:
 
 def marker_due(log: Log, m: Entry) -> int:
     """Reading C3: when each marker's deadline has passed."""
-    charter, cycle = log.charter, m.body.cycle
+    cycle = m.body.cycle
     if m.body.marker == "submission_window_closed":
-        return window_close(charter, cycle)
+        return window_close(log, cycle)
     if m.body.marker == "decision_due":
-        return end_of(decision_day(charter, cycle))
-    return start_of(lift_day(charter, cycle))
+        return end_of(decision_day(log, cycle))
+    return start_of(lift_day(log, cycle))
 
 
 def s8_marker_early(log: Log) -> set[Finding]:
@@ -1260,7 +1454,7 @@ def s9_late_decided_out_of_time(log: Log) -> set[Finding]:
         s = at(log, d.body.submission)
         if is_on_time(log, s):
             continue
-        batch_day = start_of(decision_day(log.charter, cycle_of(log, s)))
+        batch_day = start_of(decision_day(log, cycle_of(log, s)))
         if d.logged_at < batch_day or d.logged_at >= late_decision_due(log, s):
             out.add(finding("S9", "violation", s.index, d.index))
     return out
@@ -1334,7 +1528,7 @@ def s10_reply_late(log: Log) -> set[Finding]:
     C unresolved after the reply limit / resolved by R after it' -> C / C, R."""
     out = set()
     for c in admitted(log, "contest_finding"):
-        due = c.logged_at + log.charter.contest_reply_limit_days * DAY_MS
+        due = c.logged_at + days_in_force(log, "contest_reply_limit_days", c)
         resolutions = resolutions_of(log, c)
         if not resolutions:
             if log.now_ms >= due:
@@ -1354,7 +1548,7 @@ def s11_not_on_lift_date_or_skipping(log: Log) -> set[Finding]:
     out = set()
     for t in admitted(log, "threshold_schedule"):
         frontier = frontier_at(standing(log, t.index), effective_ms(t) - 1)
-        if not is_lift_date(log.charter, effective_date(t)) or t.body.level > frontier + 1:
+        if not is_lift_date(log, effective_date(t)) or t.body.level > frontier + 1:
             out.add(finding("S11", "violation", t.index))
     return out
 
@@ -1364,7 +1558,7 @@ def s11_lift_into_postponed_cycle(log: Log) -> set[Finding]:
     happen.' Table: 'lift T into a cycle postponed by P' -> P, T (reading R17)."""
     out = set()
     for t in admitted(log, "threshold_schedule"):
-        cycle = cycle_containing(log.charter, effective_date(t))
+        cycle = cycle_containing(log, effective_date(t))
         for p in admitted(log, "threshold_postponement", before=t.index):
             if p.body.from_cycle <= cycle < p.body.to_cycle:
                 out.add(finding("S11", "violation", p.index, t.index))
@@ -1386,7 +1580,7 @@ def s11_postponement_late(log: Log) -> set[Finding]:
     return {
         finding("S11", "warning", p.index)
         for p in admitted(log, "threshold_postponement")
-        if p.logged_at >= end_of(decision_day(log.charter, p.body.from_cycle - 1))
+        if p.logged_at >= end_of(decision_day(log, p.body.from_cycle - 1))
     }
 
 
@@ -1397,13 +1591,12 @@ def s11_lift_without_approval(log: Log) -> set[Finding]:
     'a decision date passed with a lift T scheduled next, no approval at the frontier
     level and no postponement' -> T (reading R15)."""
     out = set()
-    charter = log.charter
     for t in admitted(log, "threshold_schedule"):
         day = effective_date(t)
-        if not is_lift_date(charter, day):
+        if not is_lift_date(log, day):
             continue
-        cycle = cycle_containing(charter, day)
-        decided_by = end_of(decision_day(charter, cycle - 1))
+        cycle = cycle_containing(log, day)
+        decided_by = end_of(decision_day(log, cycle - 1))
         if log.now_ms < decided_by or t.body.level <= frontier_at(log, effective_ms(t) - 1):
             continue
         approved = [
@@ -1423,13 +1616,33 @@ def s11_lift_without_approval(log: Log) -> set[Finding]:
 def s12_short_notice(log: Log) -> set[Finding]:
     """S12: 'every threshold change, postponement or rule change is logged at least the
     notice period before it takes effect'. Notes: 'threshold changes and deregulations
-    need the charter's notice period. A postponement is exempt'. Table -> X."""
-    notice = log.charter.notice_period_days * DAY_MS
+    need the charter's notice period. A postponement is exempt'; a charter amendment
+    'must be logged the notice period (in force when it is logged) before it takes
+    effect'. Table -> X (the notice period in force when X is logged, reading G2)."""
     return {
         finding("S12", "violation", x.index)
-        for x in admitted(log, "threshold_schedule", "deregulation")
-        if effective_ms(x) - x.logged_at < notice
+        for x in admitted(log, "threshold_schedule", "deregulation", "charter_amendment")
+        if effective_ms(x) - x.logged_at < days_in_force(log, "notice_period_days", x)
     }
+
+
+def s12_calendar_short_notice(log: Log) -> set[Finding]:
+    """Notes: a charter amendment changes 'the calendar, for the cycles from
+    calendar_from_cycle on'; '... and a new calendar the notice period before its first
+    cycle's lift: otherwise S12'. Table: 'charter amendment X logged less than the
+    notice period before it (or its calendar) takes effect' -> X. A calendar without
+    calendar_from_cycle, or the reverse, names no cycle to take effect from: also X
+    (reading G5)."""
+    out = set()
+    for x in admitted(log, "charter_amendment"):
+        changes = x.body.changes
+        if (changes.calendar is None) != (changes.calendar_from_cycle is None):
+            out.add(finding("S12", "violation", x.index))
+        elif changes.calendar is not None:
+            first_lift = start_of(month_day(changes.calendar_from_cycle, changes.calendar.lift))
+            if first_lift - x.logged_at < days_in_force(log, "notice_period_days", x):
+                out.add(finding("S12", "violation", x.index))
+    return out
 
 
 # == S13 =====================================================================
@@ -1499,15 +1712,315 @@ def s14_reveal(log: Log) -> set[Finding]:
 
 def s14_unrevealed(log: Log) -> set[Finding]:
     """S14: 'unrevealed past the charter's reveal deadline is a warning.' Table: 'sealed
-    document of C unrevealed after the reveal deadline' -> warning C (reading R22)."""
+    document of C unrevealed after the reveal deadline' -> warning C (readings R22,
+    R23)."""
     out = set()
-    for c in admitted(log):
+    for c in admitted(log, *REVEALABLE):
         if not sealed_documents(c):
             continue
-        deadline = c.logged_at + log.charter.reveal_deadline_days * DAY_MS
+        deadline = c.logged_at + days_in_force(log, "reveal_deadline_days", c)
         reveals = [v for v in admitted(log, "reveal") if v.body.commitment == c.index]
         if log.now_ms >= deadline and not reveals:
             out.add(finding("S14", "warning", c.index))
+    return out
+
+
+# == S15 =====================================================================
+
+
+def same_run(log: Log, p: Entry, q: Entry) -> bool:
+    """Two pre-registrations are versions of one run: 'the same first pre-registration
+    through supersedes'."""
+    return first_version(log, p).index == first_version(log, q).index
+
+
+def approved_no_model_of_its_run(log: Log, u: Entry) -> bool:
+    """Notes S15: 'An update naming a decision that approved no model of that run'."""
+    d = at(log, u.body.decision)
+    if d.body.outcome != "approved":
+        return True
+    return not same_run(log, prereg_of(log, at(log, d.body.submission)), prereg_of(log, u))
+
+
+def updates_of_approved_models(log: Log) -> list[Entry]:
+    """Notes S15: 'After approval, every change is declared by the lab in a model_update
+    entry'; the significant/lesser findings are about 'the model approved by D', so
+    they judge only updates whose decision approved a model of their run (reading
+    M1)."""
+    return [u for u in admitted(log, "model_update") if not approved_no_model_of_its_run(log, u)]
+
+
+def is_significant(log: Log, u: Entry) -> bool:
+    """Notes S15: 'An update is significant when it adds more post-training compute than
+    the charter's posttraining_update_threshold_flop (default 1e24), or raises the
+    per-task inference ceiling above the evaluated one by more than
+    inference_update_threshold_flop (default 1e18).' Thresholds in force when U is
+    logged; the evaluated ceiling is that of the submission U's decision approved
+    (reading M2)."""
+    posttraining = parse_flop(in_force_at(log, "posttraining_update_threshold_flop", u), "flop")
+    inference = parse_flop(in_force_at(log, "inference_update_threshold_flop", u), "flop")
+    evaluated = at(log, at(log, u.body.decision).body.submission).body.inference
+    evaluated_ceiling = (
+        0 if evaluated is None else parse_flop(evaluated.max_inference_flop_per_task, "flop")
+    )
+    ceiling = parse_flop(u.body.inference.max_inference_flop_per_task, "flop")
+    added = parse_flop(u.body.added_posttraining_flop, "flop")
+    return added > posttraining or ceiling - evaluated_ceiling > inference
+
+
+def is_updated_model(log: Log, u: Entry, s: Entry) -> bool:
+    """Notes S15: 'a submission of the same run with exactly the updated weights and
+    configuration'."""
+    return (
+        same_run(log, prereg_of(log, s), prereg_of(log, u))
+        and s.body.model_digest == u.body.model_digest
+        and s.body.inference == u.body.inference
+    )
+
+
+def approved_before(log: Log, s: Entry, before: int) -> bool:
+    return any(d.body.outcome == "approved" for d in decisions_of(log, s, before=before))
+
+
+def s15_update_of_no_approved_model(log: Log) -> set[Finding]:
+    """Notes S15: 'An update naming a decision that approved no model of that run is an
+    S15 violation.' Table: 'update U names decision D that approved no model of its run'
+    -> D, U."""
+    return {
+        finding("S15", "violation", u.body.decision, u.index)
+        for u in admitted(log, "model_update")
+        if approved_no_model_of_its_run(log, u)
+    }
+
+
+def s15_significant_without_evaluation(log: Log) -> set[Finding]:
+    """Notes S15: 'A significant update must name (evaluated_as) a submission of the same
+    run with exactly the updated weights and configuration, approved by a decision
+    logged before the update; otherwise it is an S15 violation'. Table: 'significant
+    update U of the model approved by D without a valid evaluated_as' -> D, U (reading
+    M3: no evaluated_as, or one naming the updated model that was not approved before
+    U)."""
+    out = set()
+    for u in updates_of_approved_models(log):
+        if not is_significant(log, u):
+            continue
+        s = None if u.body.evaluated_as is None else at(log, u.body.evaluated_as)
+        if s is None or (is_updated_model(log, u, s) and not approved_before(log, s, u.index)):
+            out.add(finding("S15", "violation", u.body.decision, u.index))
+    return out
+
+
+def s15_evaluated_as_another_model(log: Log) -> set[Finding]:
+    """Table: '... whose evaluated_as S' is not the updated model of the run' -> D, S',
+    U."""
+    out = set()
+    for u in updates_of_approved_models(log):
+        if u.body.evaluated_as is None or not is_significant(log, u):
+            continue
+        if not is_updated_model(log, u, at(log, u.body.evaluated_as)):
+            out.add(finding("S15", "violation", u.body.decision, u.body.evaluated_as, u.index))
+    return out
+
+
+def s15_lesser_update(log: Log) -> set[Finding]:
+    """Notes S15: 'A lesser update gets an S15 notice: logged and shown.' Table: 'lesser
+    update U of the model approved by D' -> notice D, U."""
+    return {
+        finding("S15", "notice", u.body.decision, u.index)
+        for u in updates_of_approved_models(log)
+        if not is_significant(log, u)
+    }
+
+
+def s15_offered_before_logged(log: Log) -> set[Finding]:
+    """Notes S15: 'An offered_from earlier than the update's logging, beyond the
+    reporting tolerance, is an S15 warning (offered before it was declared).' Table ->
+    warning U."""
+    return {
+        finding("S15", "warning", u.index)
+        for u in admitted(log, "model_update")
+        if u.logged_at - parse_time(u.body.offered_from, "offered_from") > tolerance_ms(log, u)
+    }
+
+
+# == S16 =====================================================================
+
+
+def free_cap(log: Log, t: int) -> int:
+    """Notes S16: 'Compute above what a deregulated run may use (the cap of the
+    deregulated level in force at the period's start; nothing while no level is
+    deregulated)' (reading K1)."""
+    level = deregulated_level_at(log, t)
+    cap = cap_at(log, level, t) if level >= 0 else None
+    return 0 if cap is None else cap
+
+
+def is_covered(log: Log, a: Entry) -> bool:
+    """Notes S16: 'must be covered by a run the organisation pre-registered (logged)
+    before the period started, planning at least that compute (within the compute
+    tolerance) — the named run if the attestation names one' (reading K2)."""
+    period_start = parse_time(a.body.period_start, "period_start")
+    delivered = parse_flop(a.body.flop_delivered, "flop_delivered")
+    tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
+    for p in admitted(log, "preregistration", before=a.index):
+        if p.body.org != a.body.organisation or p.logged_at >= period_start:
+            continue
+        if a.body.run is not None and p.index != a.body.run:
+            continue
+        if parse_flop(p.body.planned_flop, "planned_flop") * tolerance >= delivered:
+            return True
+    return False
+
+
+def s16_undeclared_large_run(log: Log) -> set[Finding]:
+    """Notes S16: 'Otherwise it is an S16 violation: an undeclared large run.' Table:
+    'attestation A above the free cap with no covering run' -> A."""
+    out = set()
+    for a in admitted(log, "compute_attestation"):
+        period_start = parse_time(a.body.period_start, "period_start")
+        delivered = parse_flop(a.body.flop_delivered, "flop_delivered")
+        if delivered > free_cap(standing(log, a.index), period_start) and not is_covered(log, a):
+            out.add(finding("S16", "violation", a.index))
+    return out
+
+
+def s16_run_of_another_org(log: Log) -> set[Finding]:
+    """Notes S16: 'An attestation naming a run of another organisation is an S16
+    violation.' Table -> P, A."""
+    return {
+        finding("S16", "violation", a.body.run, a.index)
+        for a in admitted(log, "compute_attestation")
+        if a.body.run is not None and at(log, a.body.run).body.org != a.body.organisation
+    }
+
+
+def s16_reports_far_less_than_attested(log: Log) -> set[Finding]:
+    """Notes S16: 'A run whose largest reported cumulative compute is below the compute
+    its providers attest for it by more than attestation_tolerance (default 25%) is an
+    S16 warning.' Table: 'run P (first version) reports at R far less than attestations
+    A...' -> warning P, A..., R (reading K3)."""
+    out = set()
+    for p in admitted(log, "preregistration"):
+        if p.body.supersedes is not None:
+            continue
+        versions = {v.index for v in admitted(log, "preregistration") if same_run(log, v, p)}
+        attestations = [a for a in admitted(log, "compute_attestation") if a.body.run in versions]
+        reports = [
+            e
+            for e in admitted(log, *TRAINING_EVENTS, "submission")
+            if e.body.preregistration in versions
+        ]
+        if not attestations or not reports:
+            continue
+        largest = max(reported_flop(e) for e in reports)
+        r = next(e for e in reports if reported_flop(e) == largest)
+        attested = sum(parse_flop(a.body.flop_delivered, "flop_delivered") for a in attestations)
+        latest = at(log, max([p.index, r.index] + [a.index for a in attestations]))
+        tolerance = Fraction(in_force_at(log, "attestation_tolerance", latest))
+        if largest < attested * (1 - tolerance):
+            out.add(finding("S16", "warning", p.index, *[a.index for a in attestations], r.index))
+    return out
+
+
+def s16_silent_provider(log: Log) -> set[Finding]:
+    """Notes S16: 'A provider that has not attested for more than
+    attestation_interval_days (default 90) gets an S16 notice'. Table: 'provider silent
+    since its last attestation A' -> notice A (judged at now_ms, reading K4)."""
+    out = set()
+    attestations = admitted(log, "compute_attestation")
+    for provider in {a.body.provider for a in attestations}:
+        last = [a for a in attestations if a.body.provider == provider][-1]
+        interval = days_in_force(log, "attestation_interval_days", last)
+        if log.now_ms > last.logged_at + interval:
+            out.add(finding("S16", "notice", last.index))
+    return out
+
+
+# == S17 =====================================================================
+
+
+def access_opens(x: Entry) -> int:
+    """Notes S17: 'Access opens at the later of access_from and the entry's logging (the
+    log cannot prove an earlier opening).'"""
+    return max(start_of(parse_date(x.body.access_from, "access_from")), x.logged_at)
+
+
+def s17_access_too_short(log: Log) -> set[Finding]:
+    """Notes S17: 'each access must last at least research_access_min_days (default
+    365): otherwise S17'. Table: 'access X shorter than the minimum (refused)' -> X
+    (reading H1)."""
+    out = set()
+    for x in admitted(log, "research_access"):
+        until = start_of(parse_date(x.body.access_until, "access_until"))
+        if until - access_opens(x) < days_in_force(log, "research_access_min_days", x):
+            out.add(finding("S17", "violation", x.index))
+    return out
+
+
+def s17_access_for_non_approval(log: Log) -> set[Finding]:
+    """Notes S17: 'Access for a decision that approved nothing ... is refused'. Table:
+    'access X for decision D that approved nothing (refused)' -> D, X."""
+    return {
+        finding("S17", "violation", d, x.index)
+        for x in admitted(log, "research_access")
+        for d in x.body.decisions
+        if at(log, d).body.outcome != "approved"
+    }
+
+
+def s17_access_late_or_never(log: Log) -> set[Finding]:
+    """Notes S17: 'Each approved model's access must open within
+    research_access_limit_days (default 30) of its approval'; 'access that never
+    opened, or opened late, is reported.' Table: 'approval D with no access after the
+    limit / first access X opening late' -> D / D, X (reading H2)."""
+    out = set()
+    for d in approvals(log):
+        due = d.logged_at + days_in_force(log, "research_access_limit_days", d)
+        accesses = [x for x in admitted(log, "research_access") if d.index in x.body.decisions]
+        if not accesses:
+            if log.now_ms >= due:
+                out.add(finding("S17", "violation", d.index))
+            continue
+        first = min(accesses, key=lambda x: (access_opens(x), x.index))
+        if access_opens(first) >= due:
+            out.add(finding("S17", "violation", d.index, first.index))
+    return out
+
+
+# == S18 =====================================================================
+
+
+def s18_outside_scope(log: Log) -> set[Finding]:
+    """Notes S18: 'An evaluation result with a category outside it is an S18 violation
+    (an empty scope allows any category).' Table -> R (scope in force when R is
+    logged)."""
+    out = set()
+    for r in admitted(log, "eval_result"):
+        scope = in_force_at(log, "evaluation_scope", r)
+        if scope and any(c.category not in scope for c in r.body.results):
+            out.add(finding("S18", "violation", r.index))
+    return out
+
+
+# == S19 =====================================================================
+
+
+def s19_cooling_off(log: Log) -> set[Finding]:
+    """Notes S19: 'A key_grant of a lab's role to a holder of the same name within
+    cooling_off_days (default 365) after a departure is an S19 violation, refused.'
+    Table: 'key grant G of a lab role to a holder who left at declaration L within the
+    cooling-off' -> L, G (reading H3)."""
+    out = set()
+    for g in admitted(log, "key_grant"):
+        if not any(role.startswith("lab:") for role in g.body.roles):
+            continue
+        for leaving in admitted(log, "staff_declaration", before=g.index):
+            if leaving.body.kind != "departure" or leaving.body.staff != g.body.holder:
+                continue
+            departure = start_of(parse_date(leaving.body.date, "date"))
+            cooling = value_in_force(standing(log, leaving.index), "cooling_off_days", departure)
+            if departure <= g.logged_at < departure + cooling * DAY_MS:
+                out.add(finding("S19", "violation", leaving.index, g.index))
     return out
 
 
@@ -1552,11 +2065,26 @@ RULES = (
     s11_postponement_late,
     s11_lift_without_approval,
     s12_short_notice,
+    s12_calendar_short_notice,
     s13_retroactive_or_above_lag,
     s13_on_postponed_lift_date,
     s13_postponement_freezes,
     s14_reveal,
     s14_unrevealed,
+    s15_update_of_no_approved_model,
+    s15_significant_without_evaluation,
+    s15_evaluated_as_another_model,
+    s15_lesser_update,
+    s15_offered_before_logged,
+    s16_undeclared_large_run,
+    s16_run_of_another_org,
+    s16_reports_far_less_than_attested,
+    s16_silent_provider,
+    s17_access_too_short,
+    s17_access_for_non_approval,
+    s17_access_late_or_never,
+    s18_outside_scope,
+    s19_cooling_off,
 )
 
 

@@ -185,6 +185,21 @@ class Ledger:
         body = {"level": level, "effective_date": effective}
         return self.add("deregulation", body, [self.regulator], at)
 
+    def grant(self, actor: Actor, role: str, at: str = "2026-06-01") -> int:
+        return self.add("key_grant", grant_body(actor, role), self.board[:1], at)
+
+    def access(
+        self, *decisions: int, at: str = "2028-01-05", start: str = "", until: str = "2029-01-05"
+    ) -> int:
+        """Researchers' access to the models approved by *decisions* (S17)."""
+        body = {
+            "decisions": list(decisions),
+            "institutions": ["Institute for Alignment Studies"],
+            "access_from": start or at[:10],
+            "access_until": until,
+        }
+        return self.add("research_access", body, [self.regulator], at)
+
     def reveal(self, c: int, salt: bytes, content: bytes, at: str, by: Actor) -> int:
         body = {
             "commitment": c,
@@ -223,8 +238,9 @@ def test_clean_log_has_no_findings() -> None:
     s = lg.submission(p)
     lg.marker("submission_window_closed", 2027, "2027-07-01")
     lg.result(s, suite, at="2027-07-01")
-    lg.decision(s)
+    d = lg.decision(s)
     lg.marker("decision_due", 2027, "2028-01-01")
+    lg.access(d, at="2028-01-05")
     assert p
     assert lg.audit("2028-03-01") == set()
 
@@ -243,7 +259,8 @@ def test_matching_reveal_and_a_two_regulator_decision_are_clean() -> None:
     s = lg.submission(p)
     lg.result(s, suite)
     lg.reveal(p, SALT, PLAN, "2027-08-01", lg.lab)
-    lg.decision(s, by=[lg.regulator, second])
+    d = lg.decision(s, by=[lg.regulator, second])
+    lg.access(d, at="2028-01-05")
     assert lg.audit("2028-03-01", {hashlib.sha256(PLAN).hexdigest(): PLAN}) == set()
 
 
@@ -407,7 +424,7 @@ def test_s1_deregulated_run_needs_no_lead_time() -> None:
     x = lg.deregulation(0, "2028-01-01", "2026-10-01")
     approval_p, suite, s = submitted_run(lg)
     lg.result(s, suite)
-    lg.decision(s)
+    lg.access(lg.decision(s), at="2028-01-01")
     p = lg.prereg(
         at="2028-01-02",
         level=0,
@@ -463,8 +480,9 @@ def test_s2_start_after_a_scheduled_lift_is_fine() -> None:
         cycle=2028,
         planned_start="2028-01-04T00:00:00Z",
     )
-    lg.decision(s)  # approves a level-1 model: the lift to level 2 may happen
+    d = lg.decision(s)  # approves a level-1 model: the lift to level 2 may happen
     lg.started(p, at="2028-01-04")
+    lg.access(d, at="2028-01-05")
     assert lg.audit("2028-02-01") == set()
 
 
@@ -628,6 +646,7 @@ def test_s6_facts_after_the_decision_do_not_reach_back() -> None:
     lg = Ledger()
     run = approved_run(lg)
     e = lg.completed(run["P"], at="2028-01-02", flop="9e25")
+    lg.access(run["D"], at="2028-01-05")
     assert lg.audit("2028-02-01") == {V("S3", run["P"], e)}
 
 
@@ -693,7 +712,8 @@ def _contested_and_remedied(lg: Ledger, outcome: str, digest: str) -> dict[str, 
 
 def test_s7_valid_remedy_is_decided_with_its_batch() -> None:
     lg = Ledger()
-    _contested_and_remedied(lg, "upheld", OTHER_DIGEST)
+    x = _contested_and_remedied(lg, "upheld", OTHER_DIGEST)
+    lg.access(x["D"], at="2028-01-05")
     assert lg.audit("2028-03-02") == set()
 
 
@@ -883,7 +903,7 @@ def test_s11_lift_without_an_approval_or_a_postponement() -> None:
 def test_s11_lift_after_an_approval_or_with_a_postponement_is_fine() -> None:
     approved = Ledger()
     approved.schedule(2, "3e26", "2028-01-01", "2026-10-01")
-    approved_run(approved)
+    approved.access(approved_run(approved)["D"], at="2028-01-05")
     assert approved.audit("2028-02-01") == set()
     postponed = Ledger()
     postponed.schedule(2, "3e26", "2028-01-01", "2026-10-01")
@@ -912,7 +932,7 @@ def test_s13_deregulation_above_frontier_minus_lag() -> None:
 def test_s13_retroactive_deregulation() -> None:
     lg = Ledger()
     lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
-    approved_run(lg)
+    lg.access(approved_run(lg)["D"], at="2028-01-01")
     x = lg.deregulation(0, "2028-01-01", "2028-01-02")
     assert lg.audit("2028-02-01") == {V("S12", x), V("S13", x)}
 
@@ -980,3 +1000,485 @@ def test_s14_sealed_document_unrevealed_after_the_deadline() -> None:
     assert lg.audit("2027-11-01") == {W("S14", p)}
     lg.reveal(p, SALT, PLAN, "2027-12-01", lg.lab)  # late: judged at now, it clears
     assert lg.audit("2027-12-02", {hashlib.sha256(PLAN).hexdigest(): PLAN}) == set()
+
+
+# == Admission of the new entry types (L3) ======================================
+
+OBSERVATION = {"kind": "attendance", "statement": "attended the evaluation"}
+
+
+def attestation_body(run: int | None = None, **fields: Any) -> dict[str, Any]:
+    body = {**EXAMPLES["compute_attestation"], **fields}
+    if run is None:
+        body.pop("run")
+    else:
+        body["run"] = run
+    return body
+
+
+def _l3_attestation_by_another_provider(lg: Ledger) -> int:
+    other = Actor("Nimbus")
+    lg.grant(other, "compute:nimbus")
+    return lg.add("compute_attestation", attestation_body(), [other], "2027-04-02")
+
+
+def _l3_attestation_by_a_lab(lg: Ledger) -> int:
+    return lg.add("compute_attestation", attestation_body(), [lg.lab], "2027-04-02")
+
+
+def _l3_observer_statement_by_a_contester(lg: Ledger) -> int:
+    p = lg.prereg()
+    return lg.add("observer_statement", {"about": p, **OBSERVATION}, [lg.contester], "2027-01-01")
+
+
+def _l3_model_update_by_another_lab(lg: Ledger) -> int:
+    beta = Actor("Beta")
+    lg.grant(beta, "lab:beta")
+    run = approved_run(lg)
+    return lg.add("model_update", update_body(run), [beta], "2028-01-10")
+
+
+def _l3_staff_declaration_by_the_evaluator(lg: Ledger) -> int:
+    return lg.add("staff_declaration", EXAMPLES["staff_declaration"], [lg.evaluator], "2027-09-20")
+
+
+def _l3_research_access_by_the_lab(lg: Ledger) -> int:
+    run = approved_run(lg)
+    body = {**EXAMPLES["research_access"], "decisions": [run["D"]]}
+    return lg.add("research_access", body, [lg.lab], "2028-01-05")
+
+
+def _l3_role_of_the_new_format_misspelt(lg: Ledger) -> int:
+    return lg.grant(Actor("Stratus"), "compute-stratus")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _l3_attestation_by_another_provider,
+        _l3_attestation_by_a_lab,
+        _l3_observer_statement_by_a_contester,
+        _l3_model_update_by_another_lab,
+        _l3_staff_declaration_by_the_evaluator,
+        _l3_research_access_by_the_lab,
+        _l3_role_of_the_new_format_misspelt,
+    ],
+)
+def test_l3_new_entry_type_signed_without_its_role(make: Any) -> None:
+    lg = Ledger()
+    bad = make(lg)
+    assert lg.audit("2028-01-20") == {V("L3", bad)}
+
+
+def test_l3_charter_amendment_without_the_board_quorum() -> None:
+    lg = Ledger(board_quorum=2)
+    body = {**EXAMPLES["charter_amendment"], "effective_date": "2028-01-01"}
+    x = lg.add("charter_amendment", body, lg.board[:1], "2027-06-01")
+    assert lg.audit("2027-07-01") == {V("L3", x)}
+
+
+def test_new_entry_types_signed_by_their_roles_are_admitted() -> None:
+    lg = Ledger(board_quorum=2)
+    provider, observer = Actor("Stratus"), Actor("Observer")
+    lg.add("key_grant", grant_body(provider, "compute:stratus"), lg.board)
+    lg.add("key_grant", grant_body(observer, "observer:un-panel"), lg.board)
+    p = lg.prereg()
+    lg.add("compute_attestation", attestation_body(run=p), [provider], "2027-04-02")
+    lg.add("observer_statement", {"about": p, **OBSERVATION}, [observer], "2027-04-03")
+    lg.add("staff_declaration", EXAMPLES["staff_declaration"], [lg.regulator], "2027-04-04")
+    body = {**EXAMPLES["charter_amendment"], "effective_date": "2028-01-01"}
+    lg.add("charter_amendment", body, lg.board, "2027-06-01")
+    assert lg.audit("2027-06-02") == set()
+
+
+# == S15 ========================================================================
+
+INFERENCE = {
+    "scaffolding": ["code interpreter"],
+    "max_inference_flop_per_task": "1e17",
+    "post_training": [{"method": "rl", "flop": "2e23", "description": "tool use"}],
+}
+RAISED_CEILING = {**INFERENCE, "max_inference_flop_per_task": "2e18"}  # +1.9e18 > 1e18
+
+
+def update_body(run: dict[str, int], **fields: Any) -> dict[str, Any]:
+    return {
+        "preregistration": run["P"],
+        "decision": run["D"],
+        "description": "a change",
+        "model_digest": OTHER_DIGEST,
+        "inference": INFERENCE,
+        "added_posttraining_flop": "1e22",
+        "offered_from": "2028-01-10T00:00:00Z",
+        **fields,
+    }
+
+
+def approved_model(lg: Ledger, outcome: str = "approved") -> dict[str, int]:
+    """An approved run whose submission carries its inference configuration."""
+    p = lg.prereg()
+    suite = lg.suite()
+    lg.started(p)
+    lg.completed(p)
+    s = lg.submission(p, inference=INFERENCE)
+    r = lg.result(s, suite)
+    return {"P": p, "suite": suite, "S": s, "R": r, "D": lg.decision(s, outcome=outcome)}
+
+
+def update(lg: Ledger, run: dict[str, int], at: str = "2028-01-10", **fields: Any) -> int:
+    return lg.add("model_update", update_body(run, **fields), [lg.lab], at)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"added_posttraining_flop": "2e24"}, {"inference": RAISED_CEILING}],
+    ids=["post-training", "inference ceiling"],
+)
+def test_s15_significant_update_without_evaluated_as(change: dict[str, Any]) -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, **change)
+    assert lg.audit("2028-01-20") == {V("S15", run["D"], u)}
+
+
+def test_s15_significant_update_whose_evaluated_as_is_another_model() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    # The original submission: other weights, other configuration.
+    u = update(lg, run, inference=RAISED_CEILING, evaluated_as=run["S"])
+    assert lg.audit("2028-01-20") == {V("S15", run["S"], run["D"], u)}
+
+
+def _updated_model_submitted(lg: Ledger, run: dict[str, int]) -> tuple[int, int]:
+    """The updated model, submitted (late, cycle 2027) and passing: (S', its result)."""
+    s2 = lg.submission(
+        run["P"], at="2028-01-02", model_digest=OTHER_DIGEST, inference=RAISED_CEILING
+    )
+    return s2, lg.result(s2, run["suite"], at="2028-01-03")
+
+
+def test_s15_significant_update_evaluated_and_approved_first_is_clean() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    s2, _r = _updated_model_submitted(lg, run)
+    lg.decision(s2, at="2028-01-05")
+    update(lg, run, inference=RAISED_CEILING, evaluated_as=s2)
+    assert lg.audit("2028-01-20") == set()
+
+
+def test_s15_significant_update_whose_evaluated_model_is_approved_only_after_it() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    s2, _r = _updated_model_submitted(lg, run)
+    u = update(lg, run, at="2028-01-04", offered_from="2028-01-10T00:00:00Z",
+               inference=RAISED_CEILING, evaluated_as=s2)  # fmt: skip
+    lg.decision(s2, at="2028-01-05")
+    assert lg.audit("2028-01-20") == {V("S15", run["D"], u)}
+
+
+def test_s15_update_names_a_decision_that_approved_no_model_of_its_run() -> None:
+    lg = Ledger()
+    run = approved_model(lg, outcome="rejected")
+    u = update(lg, run)
+    assert lg.audit("2028-01-20") == {V("S15", run["D"], u)}
+
+
+def test_s15_lesser_update_is_a_notice() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, added_posttraining_flop="1e24")  # not more than the threshold
+    assert lg.audit("2028-01-20") == {N("S15", run["D"], u)}
+
+
+def test_s15_update_offered_before_it_was_logged() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, at="2028-01-10T00:00:01Z", offered_from="2028-01-08T00:00:00Z")
+    assert lg.audit("2028-01-20") == {N("S15", run["D"], u), W("S15", u)}
+
+
+# == S16 ========================================================================
+
+
+def provider(lg: Ledger) -> Actor:
+    stratus = Actor("Stratus")
+    lg.grant(stratus, "compute:stratus")
+    return stratus
+
+
+def attest(lg: Ledger, by: Actor, at: str = "2027-04-02", **fields: Any) -> int:
+    run = fields.pop("run", None)
+    return lg.add("compute_attestation", attestation_body(run, **fields), [by], at)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["no run", "run logged after the period start", "plan too small", "named run", "named version"],
+)
+def test_s16_undeclared_large_run(case: str) -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    named = None
+    if case == "run logged after the period start":
+        lg.prereg(at="2027-01-01T00:00:01Z", planned_start="2027-03-01T00:00:00Z")
+    elif case == "plan too small":
+        lg.prereg(planned_flop="5.7e25")  # x 1.05 = 5.985e25 < 6e25
+    elif case == "named run":
+        named = lg.prereg(planned_flop="5e25")
+        lg.prereg(at="2026-11-02", run_id="acme-2027-b")  # would cover, but is not named
+    elif case == "named version":
+        first = lg.prereg(at="2026-10-01")  # planned 8e25, then amended down to 5e25
+        named = lg.prereg(at="2026-10-02", planned_flop="5e25", supersedes=first)
+    a = attest(lg, stratus, run=named)
+    assert lg.audit("2027-05-01") == {V("S16", a)}
+
+
+def test_s16_attestation_covered_by_a_run_planned_within_tolerance() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg(planned_flop="5.72e25")  # x 1.05 = 6.006e25 >= 6e25
+    attest(lg, stratus)
+    assert lg.audit("2027-05-01") == set()
+
+
+def test_s16_attestation_under_the_deregulated_cap_needs_no_run() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
+    lg.deregulation(0, "2028-01-01", "2026-10-01")
+    lg.access(approved_run(lg)["D"], at="2028-01-01")
+    period = {"period_start": "2028-01-01T00:00:00Z", "period_end": "2028-04-01T00:00:00Z"}
+    # Beta pre-registered nothing; level 0 (cap 1e25) is deregulated from 2028-01-01.
+    small = attest(lg, stratus, "2028-04-02", organisation="beta", flop_delivered="1e25", **period)
+    large = attest(lg, stratus, "2028-04-03", organisation="beta", flop_delivered="2e25", **period)
+    assert small
+    assert lg.audit("2028-05-01") == {V("S16", large)}
+
+
+def test_s16_attestation_names_a_run_of_another_organisation() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    beta = Actor("Beta")
+    lg.grant(beta, "lab:beta")
+    body = {**EXAMPLES["preregistration"], "plan": PUBLIC, "org": "beta", "run_id": "beta-1"}
+    p = lg.add("preregistration", body, [beta], "2026-11-01")
+    a = attest(lg, stratus, run=p)
+    # Not acme's run, so it does not cover acme's compute either.
+    assert lg.audit("2027-05-01") == {V("S16", p, a), V("S16", a)}
+
+
+def test_s16_run_reports_far_less_than_attested() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    a1 = attest(lg, stratus, run=p, flop_delivered="3e25")
+    a2 = attest(lg, stratus, at="2027-04-03", run=p, flop_delivered="3e25")
+    r = lg.completed(p, at="2027-05-30", flop="4.4e25")  # < 6e25 x 0.75 = 4.5e25
+    assert lg.audit("2027-06-15") == {W("S16", p, a1, a2, r)}
+
+
+def test_s16_run_reporting_within_the_attestation_tolerance_is_fine() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    attest(lg, stratus, run=p)
+    lg.completed(p, at="2027-05-30", flop="4.5e25")
+    assert lg.audit("2027-06-15") == set()
+
+
+def test_s16_silent_provider() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg()
+    attest(lg, stratus, at="2027-04-01")
+    a = attest(lg, stratus, at="2027-04-02")
+    assert lg.audit("2027-07-01") == set()  # silent for exactly 90 days: not more
+    assert lg.audit("2027-07-01T00:00:01Z") == {N("S16", a)}
+
+
+# == S17 ========================================================================
+
+
+def test_s17_access_shorter_than_the_minimum() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    x = lg.access(run["D"], at="2028-01-05", until="2029-01-03")  # 364 days from 2028-01-05
+    assert lg.audit("2028-01-20") == {V("S17", x)}
+
+
+def test_s17_access_lasting_the_minimum_from_its_opening_is_fine() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    lg.access(run["D"], at="2028-01-05", start="2027-12-01", until="2029-01-05")
+    assert lg.audit("2028-03-01") == set()
+
+
+def test_s17_access_for_a_decision_that_approved_nothing() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    d = lg.decision(s, outcome="rejected")
+    x = lg.access(d, at="2028-01-05")
+    assert lg.audit("2028-03-01") == {V("S17", d, x)}
+
+
+def test_s17_approval_with_no_access_after_the_limit() -> None:
+    lg = Ledger()
+    run = approved_run(lg)  # approved 2027-12-31T12:00Z: access due by 2028-01-30T12:00Z
+    assert lg.audit("2028-01-30T11:59:59Z") == set()
+    assert lg.audit("2028-01-30T12:00:00Z") == {V("S17", run["D"])}
+
+
+@pytest.mark.parametrize(
+    ("logged", "start"),
+    [("2028-01-05", "2028-02-15"), ("2028-02-01", "2028-01-01")],
+    ids=["access_from late", "logged late"],
+)
+def test_s17_first_access_opening_late(logged: str, start: str) -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    x = lg.access(run["D"], at=logged, start=start, until="2029-03-01")
+    lg.access(run["D"], at="2028-02-02", start="2028-02-20", until="2029-03-01")
+    assert lg.audit("2028-03-01") == {V("S17", run["D"], x)}
+
+
+def test_s17_the_access_that_opens_first_counts() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    lg.access(run["D"], at="2028-01-05", start="2028-03-01", until="2029-03-01")
+    lg.access(run["D"], at="2028-01-06", until="2029-03-01")  # opens 2028-01-06: in time
+    assert lg.audit("2028-03-02") == set()
+
+
+# == S18 ========================================================================
+
+
+def test_s18_evaluation_result_outside_the_scope() -> None:
+    lg = Ledger(evaluation_scope=["cyber"])
+    _p, suite, s = submitted_run(lg)
+    r = lg.result(s, suite)  # category bio-uplift
+    assert lg.audit("2027-08-01") == {V("S18", r)}
+
+
+# == S19 ========================================================================
+
+
+def departure(lg: Ledger, staff: str, at: str = "2027-09-20", date: str = "2027-10-01") -> int:
+    body = {**EXAMPLES["staff_declaration"], "staff": staff, "date": date}
+    return lg.add("staff_declaration", body, [lg.regulator], at)
+
+
+@pytest.mark.parametrize("at", ["2027-10-01", "2028-09-29T23:59:59Z"])
+def test_s19_lab_key_for_former_staff_within_the_cooling_off(at: str) -> None:
+    lg = Ledger()
+    officer = Actor("Evaluation officer 7")
+    leaving = departure(lg, officer.name)
+    g = lg.grant(officer, "lab:acme", at)
+    assert lg.audit("2028-10-01") == {V("S19", leaving, g)}
+
+
+def test_s19_before_the_departure_after_the_cooling_off_or_another_role_is_fine() -> None:
+    lg = Ledger()
+    name = "Evaluation officer 7"
+    departure(lg, name)  # logged 2027-09-20; 2027-10-01 + 365 days = 2028-09-30
+    lg.grant(Actor(name), "lab:acme", "2027-09-30T23:59:59Z")  # before the departure
+    lg.grant(Actor(name), "contester:watchdog", "2027-11-01")
+    lg.grant(Actor("Someone else"), "lab:acme", "2027-11-01")
+    lg.grant(Actor(name), "lab:acme", "2028-09-30")
+    assert lg.audit("2028-10-01") == set()
+
+
+# == S12: charter amendments ====================================================
+
+
+def amendment(lg: Ledger, changes: dict[str, Any], effective: str, at: str) -> int:
+    body = {"changes": changes, "effective_date": effective, "reason": "test"}
+    return lg.add("charter_amendment", body, lg.board[:1], at)
+
+
+CALENDAR_2 = {
+    "lift": "01-01",
+    "submission_deadline": "05-31",
+    "decision": "11-30",
+    "time_zone": "UTC",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "effective", "at"),
+    [
+        ({"late_decision_limit_days": 45}, "2028-01-01", "2027-12-01"),
+        ({"calendar": CALENDAR_2, "calendar_from_cycle": 2028}, "2028-03-01", "2027-11-01"),
+        ({"calendar": CALENDAR_2}, "2028-03-01", "2027-06-01"),
+        ({"calendar_from_cycle": 2029}, "2028-03-01", "2027-06-01"),
+    ],
+    ids=["short notice", "calendar short notice", "calendar without cycle", "cycle only"],
+)
+def test_s12_charter_amendment_without_notice(
+    changes: dict[str, Any], effective: str, at: str
+) -> None:
+    lg = Ledger()
+    x = amendment(lg, changes, effective, at)
+    assert lg.audit("2027-12-15") == {V("S12", x)}
+
+
+def test_s12_notice_period_of_an_amendment_is_the_one_in_force_when_it_is_logged() -> None:
+    lg = Ledger()
+    amendment(lg, {"notice_period_days": 30}, "2027-06-01", "2027-01-01")
+    early = amendment(lg, {"cooling_off_days": 400}, "2027-06-15", "2027-05-31")  # old: 90
+    ok = amendment(lg, {"cooling_off_days": 500}, "2027-07-15", "2027-06-02")  # new: 30
+    assert ok
+    assert lg.audit("2027-08-01") == {V("S12", early)}
+
+
+# == Charter amendments take effect for every rule ==============================
+
+
+def test_amended_late_decision_limit_applies_to_submissions_logged_after_it() -> None:
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    before = lg.submission(p, at="2027-08-01")  # late, old limit: due 2028-03-01
+    amendment(lg, {"late_decision_limit_days": 20}, "2028-01-01", "2027-09-01")
+    after = lg.submission(p, at="2028-01-02", model_digest=OTHER_DIGEST)  # due 2028-01-22
+    lg.decision(before, at="2028-01-25", outcome="rejected")
+    d = lg.decision(after, at="2028-01-25T01:00:00Z", outcome="rejected")
+    assert lg.audit("2028-02-01") == {V("S9", after, d)}
+
+
+def test_amended_calendar_applies_from_its_cycle() -> None:
+    lg = Ledger()
+    amendment(lg, {"calendar": CALENDAR_2, "calendar_from_cycle": 2028}, "2026-09-01", "2026-06-02")
+    p27 = lg.prereg()
+    lg.started(p27)
+    s27 = lg.submission(p27, at="2027-06-15")  # on time: cycle 2027 keeps 06-30 and 12-31
+    p = lg.prereg(at="2027-11-01", cycle=2028, planned_start="2028-01-04T00:00:00Z")
+    lg.decision(s27, outcome="rejected")
+    lg.started(p, at="2028-01-04")
+    on_time = lg.submission(p, at="2028-05-31T23:00:00Z")
+    late = lg.submission(p, at="2028-06-01", model_digest=OTHER_DIGEST)
+    lg.decision(on_time, at="2028-11-30", outcome="rejected")
+    d = lg.decision(late, at="2029-01-30", outcome="rejected")
+    # Cycle 2028: deadline 05-31, decision day 11-30, so 'late' is late and its limit
+    # (60 days from the end of 2028-11-30) ended on 2029-01-29.
+    assert lg.audit("2029-02-01") == {V("S9", late, d)}
+
+
+def test_amended_scope_applies_to_results_logged_after_it_takes_effect() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    amendment(lg, {"evaluation_scope": ["cyber"]}, "2027-10-01", "2027-06-02")
+    lg.result(s, suite, at="2027-09-30")
+    r = lg.result(s, suite, at="2027-10-01")
+    assert lg.audit("2027-11-01") == {V("S18", r)}
+
+
+# == S10: an approval cannot be withdrawn =======================================
+
+
+def test_s10_second_decision_on_an_approved_submission() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    d2 = lg.decision(run["S"], at="2027-12-31T13:00:00Z", outcome="rejected")
+    assert lg.audit(BEFORE_DECISION_DAY_ENDS) == {V("S10", run["D"], d2)}
