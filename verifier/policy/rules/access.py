@@ -18,11 +18,17 @@ def _approval_ms(st: PolicyState, decision: int) -> int | None:
     return None
 
 
+def opens(b: ResearchAccess, logged_ms: int) -> int:
+    """When access opens: at access_from, but never before the entry was logged (the log
+    cannot prove an earlier opening; docs/policy-notes.md, "Claimed times")."""
+    return max(day_start_ms(parse_date(b.access_from, "access_from")), logged_ms)
+
+
 def check_research_access(
     st: PolicyState, index: int, b: ResearchAccess, logged_ms: int
 ) -> list[Finding]:
     out: list[Finding] = []
-    start = day_start_ms(parse_date(b.access_from, "access_from"))
+    start = opens(b, logged_ms)
     until = day_start_ms(parse_date(b.access_until, "access_until"))
     minimum = st.rules_at(logged_ms).research_access_min_days
     if until - start < minimum * DAY_MS:
@@ -47,9 +53,7 @@ def check_research_access(
 
 
 def apply_research_access(st: PolicyState, index: int, b: ResearchAccess, logged_ms: int) -> None:
-    # Access opens when it is logged at the earliest: the log cannot prove an
-    # earlier opening (docs/policy-notes.md, "Claimed times").
-    start = max(day_start_ms(parse_date(b.access_from, "access_from")), logged_ms)
+    start = opens(b, logged_ms)
     until = day_start_ms(parse_date(b.access_until, "access_until"))
     for d in b.decisions:
         st.access.setdefault(d, []).append((start, until, index))

@@ -238,7 +238,8 @@ def _reported(st: PolicyState, prereg: int, reported: int, index: int) -> None:
     run = st.runs.get(prereg)
     if run is not None:
         root = st.runs[run.root]
-        if reported >= root.reported_flop:
+        # The first report of the largest compute names it (docs/policy-notes.md, S16).
+        if reported > root.reported_flop or root.reported_at is None:
             root.reported_flop, root.reported_at = reported, index
 
 
