@@ -1822,16 +1822,6 @@ def s15_evaluated_as_another_model(log: Log) -> set[Finding]:
     return out
 
 
-def s15_lesser_update(log: Log) -> set[Finding]:
-    """Notes S15: 'A lesser update gets an S15 notice: logged and shown.' Table: 'lesser
-    update U of the model approved by D' -> notice D, U."""
-    return {
-        finding("S15", "notice", u.body.decision, u.index)
-        for u in updates_of_approved_models(log)
-        if not is_significant(log, u)
-    }
-
-
 def s15_offered_before_logged(log: Log) -> set[Finding]:
     """Notes S15: 'An offered_from earlier than the update's logging, beyond the
     reporting tolerance, is an S15 warning (offered before it was declared).' Table ->
@@ -2074,7 +2064,6 @@ RULES = (
     s15_update_of_no_approved_model,
     s15_significant_without_evaluation,
     s15_evaluated_as_another_model,
-    s15_lesser_update,
     s15_offered_before_logged,
     s16_undeclared_large_run,
     s16_run_of_another_org,

@@ -374,9 +374,7 @@ def test_a_late_submission_is_told_it_is_late_and_when_it_is_decided(
     assert schedule["on_time"] is False and schedule["cycle"] == 2027
     assert schedule["deadline"] == "2027-06-30" and schedule["decision_date"] == "2027-12-31"
     limit = EXAMPLES["charter"]["late_decision_limit_days"]
-    assert schedule["decide_by"] == (
-        dt.date(2028, 1, 2) + dt.timedelta(days=limit)
-    ).isoformat()
+    assert schedule["decide_by"] == (dt.date(2028, 1, 2) + dt.timedelta(days=limit)).isoformat()
     assert schedule["status"].startswith("late: logged after the 2027 submission deadline")
     page = httpx.get(server.url(f"/entries/{r.json()['index']}"), timeout=30).text
     assert "Late" in page and f"by {schedule['decide_by']}" in page

@@ -1183,18 +1183,18 @@ def test_s15_update_names_a_decision_that_approved_no_model_of_its_run() -> None
     assert lg.audit("2028-01-20") == {V("S15", run["D"], u)}
 
 
-def test_s15_lesser_update_is_a_notice() -> None:
+def test_s15_lesser_update_is_no_finding() -> None:
     lg = Ledger()
     run = approved_model(lg)
-    u = update(lg, run, added_posttraining_flop="1e24")  # not more than the threshold
-    assert lg.audit("2028-01-20") == {N("S15", run["D"], u)}
+    update(lg, run, added_posttraining_flop="1e24")  # not more than the threshold
+    assert lg.audit("2028-01-20") == set()
 
 
 def test_s15_update_offered_before_it_was_logged() -> None:
     lg = Ledger()
     run = approved_model(lg)
     u = update(lg, run, at="2028-01-10T00:00:01Z", offered_from="2028-01-08T00:00:00Z")
-    assert lg.audit("2028-01-20") == {N("S15", run["D"], u), W("S15", u)}
+    assert lg.audit("2028-01-20") == {W("S15", u)}
 
 
 # == S16 ========================================================================

@@ -177,8 +177,7 @@ def test_policy_quorum_refused(
     policy = tmp_path / "strict.policy"
     policy.write_text(f"log {vkey}\nwitness w {witness.verifier.vkey}\nquorum w\n")
     assert (
-        main(["verify", "--log", str(out), "--policy", str(policy), "--quiet"])
-        == EXIT_UNWITNESSED
+        main(["verify", "--log", str(out), "--policy", str(policy), "--quiet"]) == EXIT_UNWITNESSED
     )
     err = capsys.readouterr().err
     assert "NOT WITNESSED" in err and "lacks the witness quorum" in err

@@ -5,7 +5,7 @@ significant one is evaluated and decided anew first (S15)."""
 from __future__ import annotations
 
 from verifier.entries.payloads import ModelUpdate
-from verifier.policy.findings import NOTICE, Finding, finding, fmt_flop, violation
+from verifier.policy.findings import Finding, fmt_flop, violation
 from verifier.policy.rules.runs import claimed_time_gap, config_digest
 from verifier.policy.state import PolicyState, Update, flop
 
@@ -61,16 +61,9 @@ def check_model_update(
         ]
     why = significant(st, b, logged_ms)
     if why is None:
-        return [
-            *out,
-            finding(
-                "S15",
-                NOTICE,
-                (b.decision, index),
-                f"a lesser update of the model approved by decision {b.decision}, logged and "
-                f"shown: {b.description[:120]}",
-            ),
-        ]
+        # A lesser update is a fact the register and the model's page show; it breaks
+        # nothing, so it is not a finding (policy-notes, S15).
+        return out
     evaluated = st.subs.get(b.evaluated_as) if b.evaluated_as is not None else None
     if evaluated is None or evaluated.outcome != "approved" or evaluated.decision is None:
         return [
