@@ -15,7 +15,7 @@ batches of 256 and waits for every ``Add`` future before the next batch.
    binary exists; ``<hash>`` covers main.go, go.mod and go.sum.
 2. Sign and ``prepare`` the entries once (``bench_append.make_entries``), enough
    for about ``--seconds`` of our commits; write the leaves that our sequencer
-   makes of them (``encode_leaf``: ~463 bytes) one per line for Tessera, so both
+   makes of them (``encode_leaf``: ~467 bytes) one per line for Tessera, so both
    sides log entries of the same bytes and count.
 3. ``--repeats`` times, alternating which goes first: ours, one fresh-log run of
    ``bench_append.run(entries, 256)`` (the code path of bench_append.py's batch
@@ -23,6 +23,11 @@ batches of 256 and waits for every ``Add`` future before the next batch.
    Tessera, one fresh-log run of ``tessera-bench -runs 1`` on the same entries'
    leaves, in ``bench-out/tessera-work/`` (the same disk). Both skip the first
    three batches.
+   Each run's CPU time (user + system, every thread: ``time.process_time`` for
+   ours, the finished child's rusage for Tessera) per entry is recorded too: on
+   this shared 2-core VM it moves much less with the load than entries/s. It
+   covers the whole run (log creation, warm-up, Tessera's start and its wait
+   for the checkpoint), divided by every entry appended.
 4. Check that Tessera's published checkpoint has the RFC 9162 root of those
    leaves (computed here with ``ledger.write.tree``): it logged exactly them.
 
@@ -44,6 +49,7 @@ import base64
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -162,6 +168,12 @@ def write_leaves(entries: list[Any], path: Path) -> list[bytes]:
     return leaves
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (tessera-bench runs)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def tessera_run(binary: Path, leaves_file: Path, count: int) -> dict[str, Any]:
     WORK.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
@@ -234,20 +246,28 @@ def main(argv: list[str] | None = None) -> int:
             order = ("ours", "tessera") if i % 2 == 0 else ("tessera", "ours")
             for side in order:
                 if side == "ours":
+                    c0 = time.process_time()
                     r = ours_run(entries, BATCH)
+                    r["cpu_us_per_entry"] = (time.process_time() - c0) / count * 1e6
                     ours.append(r)
-                    rate = r["leaves_per_s"]
+                    rate, cpu_us = r["leaves_per_s"], r["cpu_us_per_entry"]
                 else:
+                    c0 = children_cpu()
                     t = tessera_run(binary, leaves_file, count)
                     run = t["runs"][0]
+                    run["cpu_us_per_entry"] = (children_cpu() - c0) / count * 1e6
                     if run["tree_size"] != count or run["root"] != expected_root:
                         raise RuntimeError(
                             f"Tessera's checkpoint ({run['tree_size']}, {run['root']}) is not the "
                             f"RFC 9162 tree of the {count} leaves ({expected_root})"
                         )
                     theirs.append(t)
-                    rate = run["entries_per_s"]
-                print(f"  repeat {i + 1}, {side}: {rate:,.0f} entries/s", flush=True)
+                    rate, cpu_us = run["entries_per_s"], run["cpu_us_per_entry"]
+                print(
+                    f"  repeat {i + 1}, {side}: {rate:,.0f} entries/s, "
+                    f"{cpu_us:.1f} µs of CPU per entry",
+                    flush=True,
+                )
 
     best_ours = max(ours, key=lambda r: r["leaves_per_s"])
     t_runs = [t["runs"][0] for t in theirs]
@@ -269,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                 "all_entries_per_s": [r["leaves_per_s"] for r in ours],
                 "best_entries_per_s": best_ours["leaves_per_s"],
                 "median_entries_per_s": med_ours,
+                "median_cpu_us_per_entry": statistics.median(r["cpu_us_per_entry"] for r in ours),
             },
             "tessera": {
                 "module": meta["tessera_module"],
@@ -281,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 "all_entries_per_s": [r["entries_per_s"] for r in t_runs],
                 "best_entries_per_s": best_t["entries_per_s"],
                 "median_entries_per_s": med_t,
+                "median_cpu_us_per_entry": statistics.median(r["cpu_us_per_entry"] for r in t_runs),
             },
             "ratio_ours_tessera_best": ratio,
             "ratio_ours_tessera_median": med_ours / med_t,
@@ -302,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{med_ours:,.0f}",
             f"{best_ours['p50_ms']:.2f}",
             f"{best_ours['p99_ms']:.2f}",
+            f"{results['ours']['median_cpu_us_per_entry']:.1f}",
             "in the commit",
         ],
         [
@@ -310,10 +333,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{med_t:,.0f}",
             f"{best_t['p50_ms']:.2f}",
             f"{best_t['p99_ms']:.2f}",
+            f"{results['tessera']['median_cpu_us_per_entry']:.1f}",
             f"+{best_t['publish_lag_ms']:.0f} ms",
         ],
     ]
-    header = ["side", "best entries/s", "median", "p50 ms/batch", "p99 ms/batch", "checkpoint"]
+    header = ["side", "best entries/s", "median", "p50 ms/batch", "p99 ms/batch", "CPU µs/entry"]
+    header.append("checkpoint")
     print(table(rows, header))
     print(
         f"\nours/Tessera = {ratio:.2f} (best of {args.repeats} each; medians: "

@@ -163,6 +163,7 @@ def tessera(d: dict[str, Any]) -> str:
             "SQLite WAL, `synchronous=FULL`: one fdatasync per batch; checkpoint signed in it",
             f"{o['best_entries_per_s']:,.0f}",
             f"{o['median_entries_per_s']:,.0f}",
+            f"{o.get('median_cpu_us_per_entry', float('nan')):.1f}",
         ],
         [
             f"Tessera {t['version']} POSIX driver: 256 × `Add`, await the futures",
@@ -170,10 +171,11 @@ def tessera(d: dict[str, Any]) -> str:
             f"checkpoint every {t['checkpoint_interval']} (+{best_t['publish_lag_ms']:.0f} ms)",
             f"{t['best_entries_per_s']:,.0f}",
             f"{t['median_entries_per_s']:,.0f}",
+            f"{t.get('median_cpu_us_per_entry', float('nan')):.1f}",
         ],
     ]
     return (
-        md(["side", "durability", "entries/s (best)", "median"], rows)
+        md(["side", "durability", "entries/s (best)", "median", "CPU µs/entry (median)"], rows)
         + f"\n\nours/Tessera = **{d['ratio_ours_tessera_best']:.2f}** (medians "
         f"{d['ratio_ours_tessera_median']:.2f}; {d['entries_per_run']:,} entries of "
         f"{d['leaf_bytes_mean']:.0f} bytes per run). {stamp(d)}"
