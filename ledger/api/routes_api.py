@@ -13,6 +13,7 @@ from ledger.api.deps import committer_of, reader_of, view_of
 from ledger.api.problems import Problem
 from ledger.api.responses import JSONBody
 from ledger.errors import EntryRefused, NotFound, Overloaded, StoreError
+from ledger.read.register import register
 from ledger.storage.protocol import EntryRow, SearchQuery
 from ledger.write.sequencer import prepare
 from verifier.core.encoding import b64encode
@@ -205,6 +206,17 @@ def get_schema(entry_type: Annotated[str, Path(max_length=64)]) -> Response:
     return Response(orjson.dumps(schema), media_type="application/schema+json")
 
 
+def _as_of(request: Request, at: str | None) -> int:
+    """The time deadlines are judged at: *at*, or now (never before the newest entry)."""
+    try:
+        if at:
+            return parse_time(at, "at")
+    except FormatError as exc:
+        raise Problem(400, "invalid-request", str(exc)) from None
+    now: int = request.app.state.clock()
+    return max(now, reader_of(request).head().logged_at_ms)
+
+
 @router.get("/audit", summary="The policy audit of the log: every finding, by rule")
 def get_audit(
     request: Request,
@@ -215,14 +227,7 @@ def get_audit(
     view = view_of(request)
     if not view.governed:
         raise Problem(404, "not-governed", "a synthetic test log has no schedule to audit")
-    try:
-        now = (
-            parse_time(at, "at")
-            if at
-            else max(request.app.state.clock(), reader_of(request).head().logged_at_ms)
-        )
-    except FormatError as exc:
-        raise Problem(400, "invalid-request", str(exc)) from None
+    now = _as_of(request, at)
     report = view.audit(now)
     return JSONBody(
         {
@@ -233,6 +238,24 @@ def get_audit(
             "findings": [f.to_json() for f in report.findings],
         }
     )
+
+
+@router.get(
+    "/register",
+    summary="The register of approved models: each approval with what it covers, and its receipt",
+)
+def get_register(
+    request: Request,
+    at: Annotated[
+        str | None, Query(max_length=40, description="judge deadlines as of this time")
+    ] = None,
+) -> JSONBody:
+    view = view_of(request)
+    if not view.governed:
+        raise Problem(404, "not-governed", "a synthetic test log approves no models")
+    reader = reader_of(request)
+    now = _as_of(request, at)
+    return JSONBody(register(reader, view, now))
 
 
 @router.get(
