@@ -325,6 +325,32 @@ def _reveal(site: Site, payload: dict[str, Any] | None, size: int) -> dict[str, 
     }
 
 
+#: A line this long is part of a paragraph that was wrapped by hand, not a line of its own.
+REFLOW_CHARS = 60
+
+
+def text_blocks(text: str) -> list[dict[str, Any]]:
+    """A plain-text document as blocks a page can lay out at any width: paragraphs
+    wrapped by hand become one paragraph; "- " lines become a list; a block of short
+    lines (a title, an address) keeps its lines. The raw text is the document."""
+    blocks: list[dict[str, Any]] = []
+    for block in (b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()):
+        lines = block.strip("\n").split("\n")
+        if lines[0].startswith("- ") and all(ln.startswith(("- ", "  ")) for ln in lines):
+            items: list[str] = []
+            for ln in lines:
+                if ln.startswith("- "):
+                    items.append(ln[2:].strip())
+                else:
+                    items[-1] += " " + ln.strip()
+            blocks.append({"kind": "list", "items": items})
+        elif any(len(ln) >= REFLOW_CHARS for ln in lines):
+            blocks.append({"kind": "paragraph", "text": " ".join(ln.strip() for ln in lines)})
+        else:
+            blocks.append({"kind": "lines", "lines": [ln.strip() for ln in lines]})
+    return blocks
+
+
 def _earliest_witness(site: Site, index: int) -> str | None:
     """When a witness first cosigned a checkpoint that includes the entry (it existed by then)."""
     ts = site.reader.store.earliest_cosignature_after(index)
@@ -351,6 +377,7 @@ def document_page(site: Site, digest: str) -> dict[str, Any]:
         "available": content is not None,
         "size": len(content) if content is not None else None,
         "text": text,
+        "blocks": text_blocks(text) if text is not None else [],
         "raw_url": blob_url(digest) if content is not None else None,
         "named_by": naming,
         # Named only as a commitment: the content is sealed, not published.

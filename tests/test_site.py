@@ -507,3 +507,21 @@ def test_document_pages_refuse_what_is_not_a_document(demo) -> None:
     server, _ = demo
     for path in ("/documents/" + "0" * 64, "/documents/xyz", "/documents/" + "A" * 64):
         assert httpx.get(server.url(path), timeout=30).status_code == 404, path
+
+
+def test_a_plain_text_document_is_laid_out_in_blocks() -> None:
+    from public_site.pages import text_blocks
+
+    text = (
+        "Title of the plan (fictional)\nA lab\n\n"
+        + "A paragraph wrapped by hand at a width that suits a terminal, not a\n"
+        + "phone.\n\n- one item\n  that goes on\n- another\n"
+    )
+    assert text_blocks(text) == [
+        {"kind": "lines", "lines": ["Title of the plan (fictional)", "A lab"]},
+        {
+            "kind": "paragraph",
+            "text": "A paragraph wrapped by hand at a width that suits a terminal, not a phone.",
+        },
+        {"kind": "list", "items": ["one item that goes on", "another"]},
+    ]

@@ -64,6 +64,12 @@ def shot(pg, name: str) -> None:
     pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def part(pg, selector: str, name: str) -> None:
+    """A screenshot of one part of the page (docs/images/ shows some of these)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.locator(selector).screenshot(path=str(SHOTS / f"{name}.png"))
+
+
 def test_home_search_entry_and_verify_in_the_browser(server, page) -> None:
     page.goto(server.url("/"))
     assert "Where the schedule stands" in page.inner_text("main")
@@ -133,6 +139,9 @@ def test_the_whole_trust_chain_verifies_against_a_pinned_policy(server, page) ->
     )
     assert page.get_attribute("#verify-result", "data-source") == "pinned"
     shot(page, "entry-verified")
+    part(page, 'section[aria-labelledby="check"]', "entry-trust-chain")
+    page.goto(server.url("/keys"))
+    part(page, 'section[aria-labelledby="witnesses"]', "keys-witnesses")
     # Forgotten: back to the server's keys, and the verdict says so.
     page.goto(server.url("/keys"))
     page.click("#pin-details summary")
@@ -316,7 +325,7 @@ def test_a_revealed_document_is_checked_against_its_commitment(server, page) -> 
     shot(page, "reveal-verified")
     page.click("text=Read the revealed document")
     assert page.inner_text("h1").startswith("Document")
-    assert "Acme One — training plan (fictional)" in page.inner_text("pre.document")
+    assert "Acme One — training plan (fictional)" in page.inner_text("div.document")
     shot(page, "document")
 
 
