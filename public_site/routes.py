@@ -181,9 +181,8 @@ def entry(request: Request, index: int, fmt: Format = None) -> Response:
 
 @router.get("/documents/{digest}")
 @_not_found_as_page
-def document(
-    request: Request, digest: Annotated[str, Path(max_length=64)], fmt: Format = None
-) -> Response:
+def document(request: Request, digest: str, fmt: Format = None) -> Response:
+    # Anything but 64 lower-case hex digits is no document's name: 404, as a page.
     data = pages.document_page(_site(request), digest)
     return _page(request, "document.html", data, fmt)
 
