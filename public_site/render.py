@@ -12,12 +12,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from public_site.labels import field_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -47,6 +50,13 @@ def _pretty(value: Any) -> str:
 
 
 env.filters["pretty"] = _pretty
+env.filters["label"] = field_label
+#: A key, digest, salt or id: shown as a hash, which may wrap anywhere (words may not).
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_.:@-]{24,}")
+#: A time or date of the payload formats (RFC 3339 UTC, or a date): never wrapped.
+_WHEN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+Z)?")
+env.tests["token"] = lambda v: isinstance(v, str) and _TOKEN.fullmatch(v) is not None
+env.tests["when"] = lambda v: isinstance(v, str) and _WHEN.fullmatch(v) is not None
 env.filters["clip"] = lambda s, n=120: s if len(s) <= n else s[: n - 1] + "…"
 
 

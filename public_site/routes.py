@@ -21,7 +21,7 @@ from public_site import pages, render, schedule, timeline
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
-from verifier.policy.calendar import DAY_MS, day_start_ms
+from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
 
 router = APIRouter(include_in_schema=False)
 static = StaticFiles(directory=render.STATIC)
@@ -32,7 +32,23 @@ Short = Annotated[str | None, Query(max_length=64)]
 
 def _site(request: Request) -> pages.Site:
     state = request.app.state
-    return pages.Site(state.reader, state.view, state.vkey, state.clock(), state.mldsa_vkey)
+    return pages.Site(
+        state.reader,
+        state.view,
+        state.vkey,
+        state.clock(),
+        state.mldsa_vkey,
+        _witness_policy(request),
+    )
+
+
+def _witness_policy(request: Request) -> str | None:
+    """The policy text /log/witnesses.policy serves (None if the log publishes none)."""
+    path = getattr(request.app.state, "witness_policy_path", None)
+    try:
+        return path.read_text() if path is not None else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None) -> Response:
@@ -51,8 +67,18 @@ def _context(request: Request, **values: Any) -> dict[str, Any]:
         "query": "",
         # A log without a charter (a synthetic test log) has no schedule pages to link to.
         "schedule_pages": request.app.state.view.governed,
+        "simulation": _simulation(request),
         **values,
     }
+
+
+def _simulation(request: Request) -> dict[str, str] | None:
+    """For a log whose charter says it is a simulation: the simulated date the site shows."""
+    state = request.app.state
+    engine = state.view.catch_up().engine if state.view.governed else None
+    if engine is None or engine.state.charter is None or not engine.state.charter.simulation:
+        return None
+    return {"today": fmt_date(state.clock())}
 
 
 def _not_found_as_page(route: Callable[..., Response]) -> Callable[..., Response]:
@@ -151,6 +177,14 @@ def entry(request: Request, index: int, fmt: Format = None) -> Response:
         return _error(request, 404, "log indices start at 0")
     data = pages.entry_page(_site(request), index)
     return _page(request, "entry.html", data, fmt)
+
+
+@router.get("/documents/{digest}")
+@_not_found_as_page
+def document(request: Request, digest: str, fmt: Format = None) -> Response:
+    # Anything but 64 lower-case hex digits is no document's name: 404, as a page.
+    data = pages.document_page(_site(request), digest)
+    return _page(request, "document.html", data, fmt)
 
 
 @router.get("/timeline")

@@ -36,7 +36,7 @@ HOSTILE = (SCRIPT, SVG, LINK, RTL)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, DemoResult]]:
-    yield from serve_demo(tmp_path_factory, "site-demo")
+    yield from serve_demo(tmp_path_factory, "site-demo", witnessed=True)
 
 
 def hostile_scenario():
@@ -366,3 +366,163 @@ def test_ten_kilobyte_hostile_strings_in_an_unchecked_log(tmp_path: Path) -> Non
         assert r.status_code == 404 and "no charter" in r.text
     finally:
         server.stop()
+
+
+# -- who vouches: the witnesses on the home and keys pages ------------------------------
+
+
+def test_home_and_keys_pages_say_who_vouches_and_when(demo) -> None:
+    server, result = demo
+    policy = (result.data.root / "witnesses.policy").read_text()
+    home = get(server, "/", format="json").json()["witnesses"]
+    assert home["policy_url"] == "/log/witnesses.policy" and home["policy"] == policy
+    assert home["quorum"] == "both northmark and southvale" and home["quorum_met"] is True
+    assert home["checkpoint_size"] == result.entries + result.markers
+    by_name = {w["name"]: w for w in home["witnesses"]}
+    assert set(by_name) == {"northmark", "southvale"} == set(home["cosigned_by"])
+    north = by_name["northmark"]
+    assert north["country"] == "the Northmark Ministry of Foreign Affairs"
+    assert north["key_name"] == "witness.northmark.example/ledger" and north["vkey"] in policy
+    # The witnesses run on the simulated calendar, as the site does: a day before "today".
+    assert (north["cosigned_at"], north["age"]) == ("2030-01-01T00:00:00Z", "1 day ago")
+    page = get(server, "/").text
+    assert "Who vouches for it" in page and 'href="/log/witnesses.policy"' in page
+    assert "the Southvale Treaty Office (fictional)" in page
+    assert "just now ago" not in page and "1 day ago" in page
+    keys = get(server, "/keys", format="json").json()
+    assert keys["witnesses"]["witnesses"] == home["witnesses"] and keys["vkey"] == result.vkey
+    page = get(server, "/keys").text
+    for w in home["witnesses"]:
+        assert w["vkey"].replace("+", "&#43;") in page or w["vkey"] in page
+    assert 'id="pin-panel"' in page and 'id="witnesses"' in page
+
+
+def test_a_log_without_witnesses_says_so(tmp_path_factory) -> None:
+    for server, _ in serve_demo(tmp_path_factory, "site-unwitnessed"):
+        assert get(server, "/", format="json").json()["witnesses"] is None
+        assert "No witness has cosigned this checkpoint yet" in get(server, "/").text
+        data = get(server, "/entries/3", format="json").json()["proof"]
+        assert data["policy"] is None and data["cosigned_by"] == []
+
+
+def test_every_page_says_it_is_a_simulation_and_its_date(demo) -> None:
+    server, _ = demo
+    for path in ["/", "/entries", "/entries/5", "/timeline", "/runs", "/keys", "/compliance"]:
+        text = get(server, path).text
+        assert 'class="simulation" role="note"' in text, path
+        assert 'as of <time datetime="2030-01-02">2030-01-02</time>' in text, path
+    missing = httpx.get(server.url("/entries/99999"), timeout=30)
+    assert missing.status_code == 404 and 'class="simulation"' in missing.text
+
+
+# -- an entry page: labels, links, documents, the whole checkpoint --------------------
+
+
+def test_entry_page_carries_the_cosigned_checkpoint_and_the_policy(demo) -> None:
+    server, result = demo
+    d = get(server, "/entries/10", format="json").json()["proof"]
+    served = httpx.get(server.url("/log/checkpoint"), timeout=30).text
+    assert d["checkpoint"] == served  # what /log/checkpoint publishes, cosignatures and all
+    assert d["cosigned_by"] == [
+        "witness.northmark.example/ledger",
+        "witness.southvale.example/ledger",
+    ]
+    assert d["policy"] == (result.data.root / "witnesses.policy").read_text()
+    receipt = get(server, "/entries/10", format="json").json()["receipt"]
+    assert receipt.endswith(served)
+
+
+def test_fields_have_labels_and_protocol_fields_are_set_apart(demo) -> None:
+    server, _ = demo
+    subs = get(server, "/entries", type="submission", format="json").json()["entries"]
+    page = get(server, subs[0]["url"]).text
+    says = page.split('id="says"', 1)[1].split("</section>", 1)[0]
+    assert "final compute (FLOP)" in says and "model (SHA-256 of the weights)" in says
+    assert "final flop" not in says and "<dt>v</dt>" not in says and "<dt>log</dt>" not in says
+    assert "schema version 1" in page  # the protocol fields, stated once as the format
+
+
+def test_links_name_each_entry_by_its_type_and_field(demo) -> None:
+    server, _ = demo
+    result = get(server, "/entries", type="eval_result", format="json").json()["entries"][0]
+    data = get(server, result["url"], format="json").json()
+    (sub,) = [r for r in data["refers_to"] if r["field"] == "submission"]
+    assert sub["a_type"] == "a submission"
+    back = get(server, sub["url"], format="json").json()["referred_by"]
+    (me,) = [r for r in back if r["index"] == data["index"]]
+    assert (me["a_type"], me["field_label"]) == ("an evaluation result", "submission")
+    page = get(server, sub["url"]).text
+    assert (
+        f'<a href="/entries/{data["index"]}">entry {data["index"]}</a>, an evaluation result '
+        "(its “submission” field)" in page
+    )
+
+
+def test_every_document_field_links_to_its_document(demo) -> None:
+    """Plans, suite descriptions, reports and evidence: each readable, with its digest."""
+    import hashlib
+
+    server, _ = demo
+    size = get(server, "/", format="json").json()["checkpoint"]["size"]
+    linked = 0
+    for index in range(size):
+        data = get(server, f"/entries/{index}", format="json").json()
+        for f in data["fields"]:
+            doc = f["document"]
+            if doc is None:
+                continue
+            assert doc["url"], (index, f["name"], "every demo document is readable")
+            page = get(server, f"/entries/{index}").text
+            assert f'href="{doc["url"]}"' in page and f'href="{doc["raw_url"]}"' in page
+            raw = get(server, doc["raw_url"]).content
+            assert doc["raw_url"].endswith(hashlib.sha256(raw).hexdigest())
+            text = get(server, doc["url"]).text
+            assert "fictional" in text and f'href="{doc["raw_url"]}"' in text
+            linked += 1
+    assert linked >= 16  # 15 documents, the sealed plan shown from its entry and its reveal
+
+
+def test_a_sealed_plan_links_to_its_reveal_and_the_reveal_to_the_document(demo) -> None:
+    server, _ = demo
+    (reveal,) = get(server, "/entries", type="reveal", format="json").json()["entries"]
+    data = get(server, reveal["url"], format="json").json()
+    r = data["reveal"]
+    sealed = get(server, r["commitment_url"], format="json").json()
+    (plan,) = [f for f in sealed["fields"] if f["name"] == "plan"]
+    assert plan["document"]["sealed"] and plan["document"]["revealed_in"] == data["index"]
+    assert plan["document"]["url"] == r["document_url"]
+    page = get(server, reveal["url"]).text
+    assert f'<a id="revealed-document" href="{r["raw_url"]}">' in page
+    assert r["proof"]["index"] == r["commitment"] and r["proof"]["hashes"]
+    doc = get(server, r["document_url"], format="json").json()
+    assert [(n["index"], n["field"]) for n in doc["named_by"]] == [
+        (data["index"], "content_sha256")
+    ]
+    assert doc["text"].startswith("Acme One — training plan (fictional)")
+    # The commitment itself is no document's name: its page says the content is sealed.
+    sealed_page = get(server, f"/documents/{plan['document']['sha256']}", format="json").json()
+    assert sealed_page["available"] is False and sealed_page["sealed_in"]
+
+
+def test_document_pages_refuse_what_is_not_a_document(demo) -> None:
+    server, _ = demo
+    for path in ("/documents/" + "0" * 64, "/documents/xyz", "/documents/" + "a" * 65):
+        assert httpx.get(server.url(path), timeout=30).status_code == 404, path
+
+
+def test_a_plain_text_document_is_laid_out_in_blocks() -> None:
+    from public_site.pages import text_blocks
+
+    text = (
+        "Title of the plan (fictional)\nA lab\n\n"
+        + "A paragraph wrapped by hand at a width that suits a terminal, not a\n"
+        + "phone.\n\n- one item\n  that goes on\n- another\n"
+    )
+    assert text_blocks(text) == [
+        {"kind": "lines", "lines": ["Title of the plan (fictional)", "A lab"]},
+        {
+            "kind": "paragraph",
+            "text": "A paragraph wrapped by hand at a width that suits a terminal, not a phone.",
+        },
+        {"kind": "list", "items": ["one item that goes on", "another"]},
+    ]
