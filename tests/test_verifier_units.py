@@ -218,6 +218,23 @@ def test_leaf_and_envelope_shape() -> None:
         loads_strict(b'{"a":NaN}', what="x")
 
 
+@pytest.mark.parametrize(
+    "text", [rb'"\ud800"', rb'{"a": ["x\udfffy"]}', rb'{"\udc00": 1}', rb'"\ude00\ud83d"']
+)
+def test_json_escaping_a_lone_surrogate_is_refused(text: bytes) -> None:
+    with pytest.raises(FormatError, match="lone surrogate"):
+        loads_strict(text, what="x")
+
+
+def test_json_escapes_of_real_characters_are_read() -> None:
+    # A surrogate pair escapes one astral character; an escaped backslash is no escape.
+    assert loads_strict(rb'["\ud83d\ude00", "\u00e9", "\\ud800"]', what="x") == [
+        "\U0001f600",
+        "\u00e9",
+        "\\ud800",
+    ]
+
+
 FORBIDDEN = [
     "ledger",
     "public_site",
