@@ -473,6 +473,19 @@ def test_405_names_the_allowed_methods(log: Log) -> None:
     assert "GET" in r.headers.get("allow", "")
 
 
+@pytest.mark.parametrize(
+    "params",
+    [{"q": "\x00"}, {"q": "a\x00b"}, {"org": "\x00"}, {"type": "decision\x00"}, {"run": "\x00"}],
+)
+def test_nul_in_a_search_is_a_clean_answer(log: Log, params: dict[str, str]) -> None:
+    # Once a 5xx: 500 from SQLite (its full-text query ended at the NUL), 503 from
+    # PostgreSQL (its text cannot hold a NUL). Now nothing matches, as for any word
+    # that is not in the log.
+    r = log.get("/api/v1/entries", params=params)
+    assert r.status_code == 200, r.text
+    assert r.json()["entries"] == []
+
+
 def test_gzip_refused_with_q0_is_not_sent(log: Log) -> None:
     headers, body = _raw_bytes(log, "/log/tile/entries/000", "gzip;q=0, identity")
     assert "content-encoding" not in headers
