@@ -46,6 +46,8 @@ class ServerOptions:
     read_only: bool = False
     max_batch: int = 256
     max_queue: int = 4096
+    #: how long an append's (capped) request body may take to arrive; then 408
+    body_timeout_s: float = 10.0
     clock: Clock | None = None  # a simulated clock (simulations and tests only)
     marker_interval_s: float = 60.0
     #: tlog-policy naming the witnesses (default: DATA/witnesses.policy if present)
@@ -113,6 +115,7 @@ def _set_state(
     app.state.vkey, app.state.mldsa_vkey = _published_keys(options.data)
     app.state.committer = committer
     app.state.read_only = options.read_only
+    app.state.body_timeout_s = options.body_timeout_s
     app.state.clock = options.clock or system_clock
     app.state.require_quorum = options.require_witness_quorum
     app.state.max_checkpoint_age_s = options.max_checkpoint_age_s

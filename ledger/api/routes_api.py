@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from ledger.api.deps import committer_of, reader_of, view_of
@@ -27,23 +28,48 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 
 #: A leaf is at most 65,535 bytes; the envelope JSON that makes it is smaller.
 MAX_REQUEST_BYTES = 96 * 1024
+#: What an append may be sent as (type/subtype; parameters such as charset are ignored).
+APPEND_MEDIA_TYPES = ("application/json", "application/vnd.dsse.envelope.v1+json")
 RETRY_AFTER_SECONDS = "1"
 NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
 #: Indices and sizes are SQLite integers: 0 .. 2**63 - 1.
 IndexPath = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
-async def _read_capped(request: Request) -> bytes:
+def media_type(content_type: str) -> str:
+    """The type/subtype of a Content-Type header, lower-cased: media types are
+    case-insensitive (RFC 9110 §8.3.1), so ``APPLICATION/JSON`` is ``application/json``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+async def _read_capped(request: Request, timeout_s: float) -> bytes:
+    """The request body, at most MAX_REQUEST_BYTES of it, within *timeout_s* seconds.
+
+    A client that stalls mid-body is answered 408 and its connection closed (RFC 9110
+    §15.5.9), instead of holding a connection and a task for as long as it likes.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
         raise Problem(413, "too-large", f"request body over {MAX_REQUEST_BYTES} bytes")
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > MAX_REQUEST_BYTES:
-            raise Problem(413, "too-large", f"request body over {MAX_REQUEST_BYTES} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > MAX_REQUEST_BYTES:
+                    raise Problem(413, "too-large", f"request body over {MAX_REQUEST_BYTES} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Problem(
+            408,
+            "body-timeout",
+            f"the request body did not arrive within {timeout_s:g} s",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        # Nobody is left to read the answer; it still must not be a 500 in the log.
+        raise Problem(400, "incomplete-body", "the client left before sending the body") from None
     return b"".join(chunks)
 
 
@@ -53,13 +79,9 @@ async def _read_capped(request: Request) -> bytes:
     status_code=201,
 )
 async def append_entry(request: Request) -> Response:
-    ctype = request.headers.get("content-type", "")
-    if ctype.split(";")[0].strip() not in (
-        "application/json",
-        "application/vnd.dsse.envelope.v1+json",
-    ):
+    if media_type(request.headers.get("content-type", "")) not in APPEND_MEDIA_TYPES:
         raise Problem(415, "unsupported-media-type", "send the DSSE envelope as application/json")
-    body = await _read_capped(request)
+    body = await _read_capped(request, request.app.state.body_timeout_s)
     try:
         envelope = loads_strict(body, what="request body")
         prepared = prepare(envelope)
