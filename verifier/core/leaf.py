@@ -193,9 +193,13 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def format_logged_at(ms: int) -> str:
-    """UTC milliseconds since the epoch → ``2027-01-04T09:00:00.123Z``."""
-    t = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+    """UTC milliseconds since the epoch → ``2027-01-04T09:00:00.123Z``.
+
+    Four digits of year always (``isoformat``; ``strftime("%Y")`` writes year 3 as
+    ``3`` on glibc, which is no RFC 3339).
+    """
+    t = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).replace(tzinfo=None)
+    return t.isoformat(timespec="seconds") + f".{ms % 1000:03d}Z"
 
 
 def utc_datetime(text: str) -> dt.datetime:
