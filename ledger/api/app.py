@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.api import problems, routes_api, routes_health, routes_log
+from ledger.api import openapi, problems, routes_api, routes_health, routes_log
 from ledger.errors import DataDirError, ReplayAborted, StoreError
 from ledger.keys.log_keys import MLDSA_VKEY
 from ledger.ops.clock import Clock, system_clock
@@ -234,4 +234,5 @@ def create_api(options: ServerOptions) -> FastAPI:
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)
     app.include_router(routes_health.router)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

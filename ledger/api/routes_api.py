@@ -8,9 +8,22 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.requests import ClientDisconnect
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from ledger.api.deps import committer_of, reader_of, view_of
+from ledger.api.openapi import (
+    UTC_TIME,
+    AppendReceipt,
+    Audit,
+    ConsistencyProof,
+    Entry,
+    EntryTypes,
+    InclusionProof,
+    Receipt,
+    SearchAnswer,
+    content,
+    problems,
+)
 from ledger.api.problems import Problem
 from ledger.api.responses import JSONBody
 from ledger.errors import EntryRefused, NotFound, Overloaded, StoreError
@@ -31,9 +44,15 @@ MAX_REQUEST_BYTES = 96 * 1024
 #: What an append may be sent as (type/subtype; parameters such as charset are ignored).
 APPEND_MEDIA_TYPES = ("application/json", "application/vnd.dsse.envelope.v1+json")
 RETRY_AFTER_SECONDS = "1"
+#: Indices and sizes are the stores' integers: 0 .. 2**63 - 1.
 NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
-#: Indices and sizes are SQLite integers: 0 .. 2**63 - 1.
 IndexPath = Annotated[int, Path(ge=0, le=2**63 - 1)]
+#: RFC 3339 UTC, as the API reads times (verifier.entries.fields.parse_time).
+UtcTime = Annotated[
+    str | None,
+    Query(max_length=40, description="RFC 3339 UTC", json_schema_extra={"pattern": UTC_TIME}),
+]
+_LOCATION = {"Location": {"description": "/api/v1/entries/<index>", "schema": {"type": "string"}}}
 
 
 def media_type(content_type: str) -> str:
@@ -77,6 +96,24 @@ async def _read_capped(request: Request, timeout_s: float) -> bytes:
     "/entries",
     summary="Append a DSSE envelope; answers with its receipt once it is durable",
     status_code=201,
+    responses={
+        201: {"model": AppendReceipt, "description": "Logged and durable", "headers": _LOCATION},
+        200: {
+            "model": AppendReceipt,
+            "description": "The same envelope was logged before: its original receipt",
+            "headers": _LOCATION,
+        },
+        **problems(400, 403, 408, 409, 413, 415, 422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"$ref": "#/components/schemas/Envelope"}}
+                for media in APPEND_MEDIA_TYPES
+            },
+        }
+    },
 )
 async def append_entry(request: Request) -> Response:
     if media_type(request.headers.get("content-type", "")) not in APPEND_MEDIA_TYPES:
@@ -146,7 +183,11 @@ def _summary(row: EntryRow) -> dict[str, Any]:
     }
 
 
-@router.get("/entries/{index}", summary="One entry: leaf bytes, decoded payload, signers, receipt")
+@router.get(
+    "/entries/{index}",
+    summary="One entry: leaf bytes, decoded payload, signers, receipt",
+    responses={200: {"model": Entry}, **problems(400, 404, 503)},
+)
 def get_entry(index: IndexPath, request: Request) -> JSONBody:
     try:
         row = reader_of(request).entry(index)
@@ -164,7 +205,9 @@ def get_entry(index: IndexPath, request: Request) -> JSONBody:
 
 
 @router.get(
-    "/entries/{index}/receipt", summary="An offline receipt for the entry at the latest checkpoint"
+    "/entries/{index}/receipt",
+    summary="An offline receipt for the entry at the latest checkpoint",
+    responses={200: {"model": Receipt}, **problems(400, 404, 503)},
 )
 def get_receipt(index: IndexPath, request: Request) -> JSONBody:
     try:
@@ -181,7 +224,9 @@ SEARCH_NOTE = (
 
 
 @router.get(
-    "/entries", summary="Search entries by type, organisation, run, level, cycle, time, text"
+    "/entries",
+    summary="Search entries by type, organisation, run, level, cycle, time, text",
+    responses={200: {"model": SearchAnswer}, **problems(400, 503)},
 )
 def search_entries(
     request: Request,
@@ -192,8 +237,8 @@ def search_entries(
     level: Annotated[int | None, Query(ge=0, le=63)] = None,
     cycle: Annotated[int | None, Query(ge=2000, le=2999)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[str | None, Query(max_length=40, description="RFC 3339 UTC")] = None,
-    until: Annotated[str | None, Query(max_length=40, description="RFC 3339 UTC")] = None,
+    since: UtcTime = None,
+    until: UtcTime = None,
     after: Annotated[int, Query(ge=-1, le=2**63 - 1)] = -1,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JSONBody:
@@ -213,13 +258,27 @@ def search_entries(
     )
 
 
-@router.get("/schemas", summary="The entry types this log knows")
+@router.get(
+    "/schemas", summary="The entry types this log knows", responses={200: {"model": EntryTypes}}
+)
 def list_schemas() -> JSONBody:
     return JSONBody({"types": {t: f"/api/v1/schemas/{t}" for t in TYPES}})
 
 
-@router.get("/schemas/{entry_type}", summary="JSON Schema of an entry type's payload")
-def get_schema(entry_type: Annotated[str, Path(max_length=64)]) -> Response:
+@router.get(
+    "/schemas/{entry_type}",
+    summary="JSON Schema of an entry type's payload",
+    response_class=Response,
+    responses={
+        200: content(
+            "application/schema+json", {"type": "object"}, "a JSON Schema (draft 2020-12)"
+        ),
+        **problems(400, 404),
+    },
+)
+def get_schema(
+    entry_type: Annotated[str, Path(max_length=64, json_schema_extra={"enum": list(TYPES)})],
+) -> Response:
     try:
         schema = json_schema(entry_type)
     except FormatError as exc:
@@ -227,13 +286,13 @@ def get_schema(entry_type: Annotated[str, Path(max_length=64)]) -> Response:
     return Response(orjson.dumps(schema), media_type="application/schema+json")
 
 
-@router.get("/audit", summary="The policy audit of the log: every finding, by rule")
-def get_audit(
-    request: Request,
-    at: Annotated[
-        str | None, Query(max_length=40, description="judge deadlines as of this time")
-    ] = None,
-) -> JSONBody:
+@router.get(
+    "/audit",
+    summary="The policy audit of the log: every finding, by rule",
+    responses={200: {"model": Audit}, **problems(400, 404, 503)},
+)
+def get_audit(request: Request, at: UtcTime = None) -> JSONBody:
+    """Deadlines are judged as of *at* (default: now, by the server's clock)."""
     view = view_of(request)
     if not view.governed:
         raise Problem(404, "not-governed", "a synthetic test log has no schedule to audit")
@@ -258,7 +317,9 @@ def get_audit(
 
 
 @router.get(
-    "/proofs/inclusion", summary="Inclusion proof of the entry at index in a published tree size"
+    "/proofs/inclusion",
+    summary="Inclusion proof of the entry at index in a published tree size",
+    responses={200: {"model": InclusionProof}, **problems(400, 404, 503)},
 )
 def inclusion_proof(request: Request, index: NonNeg, tree_size: NonNeg | None = None) -> JSONBody:
     reader = reader_of(request)
@@ -279,7 +340,11 @@ def inclusion_proof(request: Request, index: NonNeg, tree_size: NonNeg | None = 
     )
 
 
-@router.get("/proofs/consistency", summary="Consistency proof between two published tree sizes")
+@router.get(
+    "/proofs/consistency",
+    summary="Consistency proof between two published tree sizes",
+    responses={200: {"model": ConsistencyProof}, **problems(400, 404, 503)},
+)
 def consistency_proof(
     request: Request, old_size: NonNeg, new_size: NonNeg | None = None
 ) -> JSONBody:
@@ -300,7 +365,12 @@ def consistency_proof(
     )
 
 
-@router.get("/checkpoints/{size}", summary="The signed checkpoint published at a tree size")
+@router.get(
+    "/checkpoints/{size}",
+    summary="The signed checkpoint published at a tree size",
+    response_class=PlainTextResponse,
+    responses=problems(400, 404, 503),
+)
 def checkpoint_at(size: IndexPath, request: Request) -> Response:
     try:
         note = reader_of(request).checkpoint_at(size)
