@@ -469,6 +469,24 @@ def test_out_of_range_path_numbers_are_problems(log: Log, path: str) -> None:
         assert_problem(r, r.status_code if r.status_code in (400, 404) else 404)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/entries/+0.0",  # once entry 0 (found by fuzzing from the schema)
+        "/api/v1/entries/05/receipt",
+        "/api/v1/entries/-0",
+        "/api/v1/checkpoints/1_00",
+        "/api/v1/entries?limit=%205",
+        "/api/v1/entries?after=5.0",
+        "/api/v1/proofs/inclusion?index=0&tree_size=0100",
+    ],
+)
+def test_numbers_are_read_in_one_spelling_only(log: Log, path: str) -> None:
+    # One URL per entry, size or page: "+0.0", "05" or " 5" are not numbers here.
+    detail = assert_problem(log.get(path), 400)
+    assert "plain decimal digits" in detail
+
+
 def test_405_names_the_allowed_methods(log: Log) -> None:
     r = log.post("/log/checkpoint")
     assert_problem(r, 405)

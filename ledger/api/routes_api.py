@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BeforeValidator
 from starlette.requests import ClientDisconnect
 from starlette.responses import PlainTextResponse, Response
 
@@ -44,9 +46,22 @@ MAX_REQUEST_BYTES = 96 * 1024
 #: What an append may be sent as (type/subtype; parameters such as charset are ignored).
 APPEND_MEDIA_TYPES = ("application/json", "application/vnd.dsse.envelope.v1+json")
 RETRY_AFTER_SECONDS = "1"
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def _canonical(value: object) -> object:
+    """An integer of a path or query in its one spelling: decimal digits, a minus sign at
+    most, no leading zero. (pydantic would also read "+0.0", "05", " 5" and "5_0" as 0, 5,
+    5 and 50: one entry under many URLs.)"""
+    if isinstance(value, str) and (not _CANONICAL_INT.fullmatch(value) or value == "-0"):
+        raise ValueError("not an integer in plain decimal digits")
+    return value
+
+
+Canonical = BeforeValidator(_canonical)
 #: Indices and sizes are the stores' integers: 0 .. 2**63 - 1.
-NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
-IndexPath = Annotated[int, Path(ge=0, le=2**63 - 1)]
+NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1), Canonical]
+IndexPath = Annotated[int, Path(ge=0, le=2**63 - 1), Canonical]
 #: RFC 3339 UTC, as the API reads times (verifier.entries.fields.parse_time).
 UtcTime = Annotated[
     str | None,
@@ -234,13 +249,13 @@ def search_entries(
     type: Annotated[str | None, Query(max_length=64)] = None,
     org: Annotated[str | None, Query(max_length=64)] = None,
     run: Annotated[str | None, Query(max_length=64)] = None,
-    level: Annotated[int | None, Query(ge=0, le=63)] = None,
-    cycle: Annotated[int | None, Query(ge=2000, le=2999)] = None,
+    level: Annotated[int | None, Query(ge=0, le=63), Canonical] = None,
+    cycle: Annotated[int | None, Query(ge=2000, le=2999), Canonical] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     since: UtcTime = None,
     until: UtcTime = None,
-    after: Annotated[int, Query(ge=-1, le=2**63 - 1)] = -1,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[int, Query(ge=-1, le=2**63 - 1), Canonical] = -1,
+    limit: Annotated[int, Query(ge=1, le=500), Canonical] = 50,
 ) -> JSONBody:
     try:
         since_ms = parse_time(since, "since") if since else None
