@@ -2,6 +2,7 @@
 #   make demo   build a log and serve it on http://127.0.0.1:8000
 #   make test   lint-free tests: unit, property, vectors, integration, crash, interop
 #   make interop  the log witnessed by litewitness (filippo.io/torchwood), built with Go
+#   make fuzz-api  the HTTP API and the site fuzzed in-process, with many examples
 #   make lint   ruff + mypy (strict for verifier/)
 #   make bench  benchmarks/ (installs the peer libraries it compares against)
 #   make lock   regenerate requirements/*.lock (the pinned, hash-checked dependencies)
@@ -15,7 +16,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS  := requirements/verifier.lock requirements/server.lock
 
-.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check lock interop openssh
+.PHONY: all venv demo test test-fast fuzz-api lint bench clean browser axe postgres nginx docker-check lock interop openssh
 
 all: test
 
@@ -112,6 +113,13 @@ axe:
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
+
+# tests/test_api_fuzz.py with FUZZ_API_EXAMPLES examples per API operation (schemathesis,
+# from /openapi.json) and per site property (hypothesis), where make test runs a few
+# dozen. Minutes, not seconds: run it before a release, or after changing a route.
+FUZZ_API_EXAMPLES ?= 2000
+fuzz-api: $(STAMP)
+	FRONTIER_FUZZ_EXAMPLES=$(FUZZ_API_EXAMPLES) $(BIN)/python -m pytest -q tests/test_api_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -60,6 +60,51 @@ env.tests["when"] = lambda v: isinstance(v, str) and _WHEN.fullmatch(v) is not N
 env.filters["clip"] = lambda s, n=120: s if len(s) <= n else s[: n - 1] + "…"
 
 
+def prefers_html(accept: str) -> bool:
+    """Whether a client's ``Accept`` header (RFC 9110 §12.5.1) would rather have HTML than
+    JSON: yes with no header or ``*/*`` (HTML is the site's own representation), no if
+    it names JSON or problem+json above HTML, or refuses HTML (``q=0``)."""
+    if not accept.strip():
+        return True
+    html_q = _quality(accept, "text", "html")
+    json_q = max(
+        _quality(accept, "application", "json"), _quality(accept, "application", "problem+json")
+    )
+    return html_q > 0 and html_q >= json_q
+
+
+def _quality(accept: str, kind: str, subtype: str) -> float:
+    """The q of the most specific media range of *accept* matching kind/subtype (0 if none)."""
+    best: tuple[int, float] = (-1, 0.0)
+    for item in accept.split(","):
+        media, *params = item.split(";")
+        k, _, sub = media.strip().lower().partition("/")
+        if (k, sub) == (kind, subtype):
+            specificity = 2
+        elif (k, sub) == (kind, "*"):
+            specificity = 1
+        elif (k, sub) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        if specificity > best[0]:
+            best = (specificity, q)
+    return best[1]
+
+
+#: What XML 1.0 does not allow in a document (§2.2 Char): C0 controls but tab, line feed
+#: and carriage return, lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def html(template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     body = env.get_template(template).render(**context)
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
@@ -91,6 +136,10 @@ def _cell(value: Any) -> str:
 
 def atom(context: dict[str, Any]) -> Response:
     body = env.get_template("feed.atom").render(**context)
+    # An entry's text (or a filter in the feed's title) may hold what XML cannot: the
+    # feed must stay well-formed, so each such character is shown as U+FFFD.
     return Response(
-        body.encode(), media_type="application/atom+xml; charset=utf-8", headers=SECURITY_HEADERS
+        _NOT_XML.sub("\ufffd", body).encode(),
+        media_type="application/atom+xml; charset=utf-8",
+        headers=SECURITY_HEADERS,
     )

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from ledger.api.problems import problem_response
 from ledger.errors import NotFound
 from ledger.storage.protocol import SearchQuery
 from public_site import pages, render, schedule, timeline
@@ -28,6 +29,8 @@ static = StaticFiles(directory=render.STATIC)
 
 Format = Annotated[str | None, Query(pattern="^(html|json|csv)$", alias="format")]
 Short = Annotated[str | None, Query(max_length=64)]
+#: Log indices are the stores' integers: 0 .. 2**63 - 1 (as the API's).
+MAX_INDEX = 2**63 - 1
 
 
 def _site(request: Request) -> pages.Site:
@@ -58,7 +61,17 @@ def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None
 
 
 def _error(request: Request, status: int, message: str) -> Response:
-    return render.html("error.html", _context(request, status=status, message=message), status)
+    """An error as the client asked for it: the site's error page for a browser, the
+    API's problem document (RFC 9457) for a JSON or CSV twin, or a program that prefers
+    JSON (docs/api.md, Errors)."""
+    if request.query_params.get("format") not in ("json", "csv") and render.prefers_html(
+        request.headers.get("accept", "")
+    ):
+        return render.html("error.html", _context(request, status=status, message=message), status)
+    slug = "not-found" if status == 404 else "bad-request"
+    return problem_response(
+        status, slug, message, instance=request.url.path, headers=render.SECURITY_HEADERS
+    )
 
 
 def _context(request: Request, **values: Any) -> dict[str, Any]:
@@ -118,7 +131,7 @@ def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares th
     since: Short = None,
     until: Short = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    after: Annotated[int, Query(ge=-1)] = -1,
+    after: int = -1,
 ) -> Response:
     filters = {
         "type": type or "",
@@ -137,6 +150,8 @@ def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares th
         cycle_n = _small_int(cycle, "cycle", 2000, 2999)
     except FormatError as exc:
         return _error(request, 400, str(exc))
+    if not -1 <= after <= MAX_INDEX:
+        return _error(request, 400, f"after: not a log index from -1 to {MAX_INDEX}")
     query = SearchQuery(
         entry_type=type or None,
         org=org or None,
@@ -173,8 +188,8 @@ def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares th
 @router.get("/entries/{index}")
 @_not_found_as_page
 def entry(request: Request, index: int, fmt: Format = None) -> Response:
-    if index < 0:
-        return _error(request, 404, "log indices start at 0")
+    if not 0 <= index <= MAX_INDEX:
+        return _error(request, 404, f"log indices run from 0 to {MAX_INDEX}")
     data = pages.entry_page(_site(request), index)
     return _page(request, "entry.html", data, fmt)
 

@@ -88,6 +88,28 @@ def test_search_filters(demo) -> None:
     assert set(decisions[:2]) <= set(window)
 
 
+def test_nul_in_a_search_is_a_clean_answer(demo) -> None:
+    # Once a 5xx: 500 from SQLite (its full-text query ended at the NUL), 503 from
+    # PostgreSQL (its text cannot hold a NUL). A NUL separates words; a filter with one
+    # matches nothing.
+    server, _ = demo
+    jailbreak = search(server, q="jailbreak")
+    assert jailbreak and search(server, q="jailbreak\x00") == jailbreak
+    assert search(server, q="\x00") == []
+    for name in ("type", "org", "run"):
+        assert search(server, **{name: "acme\x00"}) == [], name
+    # The site's list runs the same search.
+    for params, found in (
+        ({"q": "jailbreak\x00"}, jailbreak),
+        ({"q": "zzyzx\x00qqq"}, []),
+        ({"org": "\x00"}, []),
+        ({"type": "decision\x00"}, []),
+    ):
+        r = httpx.get(server.url("/entries"), params={**params, "format": "json"}, timeout=30)
+        assert r.status_code == 200, (params, r.text[:300])
+        assert [e["index"] for e in r.json()["entries"]] == found, params
+
+
 def test_search_pages(demo) -> None:
     server, _ = demo
     seen, after = [], -1

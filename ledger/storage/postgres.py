@@ -525,6 +525,10 @@ class PgStore:
         Text matches every word (letters and digits; case and accents ignored),
         as SQLite's FTS5 search does; text with no words matches nothing.
         """
+        if any("\x00" in v for v in (q.entry_type, q.org, q.run_id) if v is not None):
+            # PostgreSQL text cannot hold a NUL (psycopg refuses to send one), so no
+            # stored value equals such a filter: nothing matches, as in SQLite.
+            return []
         head = self.head().size  # only what a published checkpoint covers
         where: list[str] = ["e.idx > %s", "e.idx < %s"]
         args: list[str | int] = [q.after, head]
