@@ -72,11 +72,15 @@ C1. A calendar month-day that does not exist in a year (02-29) is read as the la
     day of February. The deadline of cycle Y is the first deadline month-day on or
     after the lift day of Y, the decision day the first decision month-day on or
     after that deadline (with the default calendar: all in year Y).
-C2. An instant equal to a deadline counts as after it: the window is open while
-    logged_at < end of the deadline day; a late decision is in time while
-    logged_at < the later of (end of the decision day, the submission) + limit; a
-    reply while logged_at < finding + reply limit; a reveal while < commitment +
-    reveal deadline. Time-dependent findings fire once now_ms reaches that bound.
+C2. A day ends at the start of the next day, so the submission window is open while
+    logged_at < end of the deadline day, and "after the decision day" means at or
+    after its end. A limit counted from an instant ("after its limit", "after the
+    reply limit", "after the reveal deadline") is passed only strictly after that
+    instant: a late decision is in time while logged_at <= the later of (end of the
+    decision day, the submission) + limit; a reply while logged_at <= finding + reply
+    limit; the reveal warning and the "undecided" and "unresolved" findings fire once
+    now_ms is beyond the bound. (The notes' table words these as "after" the limit;
+    an instant equal to the limit is not after it.)
 C3. Marker deadlines: ``submission_window_closed`` is due at the end of the deadline
     day, ``decision_due`` at the end of the decision day ("which deadline passed"),
     ``lift_date`` at the start of the lift day.
@@ -113,7 +117,10 @@ R2. S1 submission without a start: the deregulated level is taken at the
     names.
 R3. S2 applies to every pre-registration and every start (deregulated levels too).
     The cap for S2's pre-registration check is the cap in force at planned_start as
-    the log stands at the pre-registration.
+    the log stands at the pre-registration. A level with no cap is reported on the
+    pre-registration only ("P at a level with no cap"); a start is judged against the
+    level's lift and, when the level has a cap in force, that cap ("plan above the cap
+    in force at the start"): with no cap there is nothing for the plan to be above.
 R4. S3 applies to every run; its cap is the cap in force for the version's level at
     the event's logged_at; with no cap only the plan is compared (S2 reports the
     missing cap).
@@ -171,7 +178,7 @@ R21. S14: a sealed document is any Document with ``sealed`` true (plan, public a
     sealed document cannot match (violation even without the blob); a blob that
     does not hash to ``content_sha256`` counts as unavailable (not_auditable).
 R22. S14 "unrevealed after the reveal deadline": judged at now_ms like the other
-    time-dependent findings: now_ms has reached the commitment's logged_at +
+    time-dependent findings: now_ms is beyond the commitment's logged_at +
     reveal_deadline_days and no admitted reveal naming the entry is in the log
     (a reveal counts whether or not it matches; a mismatch is its own violation).
     A reveal logged after the deadline therefore clears the warning; nothing
@@ -816,7 +823,8 @@ def s2_start_before_lift_or_above_cap(log: Log) -> set[Finding]:
         start = start_ms(t)
         cap = cap_at(before_t, p.body.level, start)
         planned = parse_flop(p.body.planned_flop, "planned_flop")
-        if not level_lifted_at(before_t, p.body.level, start) or cap is None or planned > cap:
+        above_cap = cap is not None and planned > cap
+        if not level_lifted_at(before_t, p.body.level, start) or above_cap:
             out.add(finding("S2", "violation", p.index, t.index))
     return out
 
@@ -1261,7 +1269,7 @@ def s9_late_decided_out_of_time(log: Log) -> set[Finding]:
         if is_on_time(log, s):
             continue
         batch_day = start_of(decision_day(log.charter, cycle_of(log, s)))
-        if d.logged_at < batch_day or d.logged_at >= late_decision_due(log, s):
+        if d.logged_at < batch_day or d.logged_at > late_decision_due(log, s):
             out.add(finding("S9", "violation", s.index, d.index))
     return out
 
@@ -1289,7 +1297,7 @@ def s9_late_undecided(log: Log) -> set[Finding]:
         finding("S9", "violation", s.index)
         for s in admitted(log, "submission")
         if not is_on_time(log, s)
-        and log.now_ms >= late_decision_due(log, s)
+        and log.now_ms > late_decision_due(log, s)
         and not decisions_of(log, s)
     }
 
@@ -1337,9 +1345,9 @@ def s10_reply_late(log: Log) -> set[Finding]:
         due = c.logged_at + log.charter.contest_reply_limit_days * DAY_MS
         resolutions = resolutions_of(log, c)
         if not resolutions:
-            if log.now_ms >= due:
+            if log.now_ms > due:
                 out.add(finding("S10", "violation", c.index))
-        elif resolutions[0].logged_at >= due:
+        elif resolutions[0].logged_at > due:
             out.add(finding("S10", "violation", c.index, resolutions[0].index))
     return out
 
@@ -1506,7 +1514,7 @@ def s14_unrevealed(log: Log) -> set[Finding]:
             continue
         deadline = c.logged_at + log.charter.reveal_deadline_days * DAY_MS
         reveals = [v for v in admitted(log, "reveal") if v.body.commitment == c.index]
-        if log.now_ms >= deadline and not reveals:
+        if log.now_ms > deadline and not reveals:
             out.add(finding("S14", "warning", c.index))
     return out
 
