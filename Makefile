@@ -3,6 +3,7 @@
 #   make test   lint-free tests: unit, property, vectors, integration, crash
 #   make lint   ruff + mypy (strict for verifier/)
 #   make bench  benchmarks/ (installs the peer libraries it compares against)
+#   make fuzz   differential fuzzing of the audit: engine against reference, admission against audit
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -12,7 +13,7 @@ DEMO_DATA ?= demo-data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check
+.PHONY: all venv demo test test-fast fuzz lint bench clean browser axe postgres nginx docker-check
 
 all: test
 
@@ -87,6 +88,17 @@ axe:
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
+
+# Differential fuzzing (tests/test_differential.py): FUZZ_EXAMPLES random schedules
+# (tests/schedules.py), each appended through admission with what it refuses forced in;
+# the policy engine's findings against the reference auditor's, and admission against
+# audit. Each new kind of disagreement is reduced and written to tests/scenarios/found/;
+# the summary says how many schedules ran and what was found (FRONTIER_FUZZ_SEED=n to
+# repeat a run).
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(STAMP)
+	FRONTIER_FUZZ=1 FRONTIER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s \
+	  -p no:cacheprovider tests/test_differential.py -k engine_equals_reference
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
