@@ -87,15 +87,18 @@ C3. Marker deadlines: ``submission_window_closed`` is due at the end of the dead
 C4. The cycle of a submission is the ``cycle`` of the preregistration it names
     (not the cycle in which it was logged).
 C5. The frontier level before the first cycle's lift is initial_frontier_level - 1;
-    from it, the initial level; a threshold_schedule takes effect ("a lift") on its
-    date when it is on a lift date, its cycle was not postponed by a postponement
-    logged before that date, and its level is at most one above the frontier just
-    before that date (several schedules on one date are each judged against the
-    frontier before that date). A schedule at or below the frontier is a change of
-    that level's cap. Schedules that break S12 (notice) still take effect.
+    from it, the initial level; a threshold_schedule takes effect on its date when it
+    is on a lift date and its level is at most one above the frontier just before
+    that date (several schedules on one date are each judged against the frontier
+    before that date). A schedule above the frontier is a lift and takes effect only
+    if its cycle was not postponed by a postponement logged before that date; a
+    schedule at or below the frontier is a change of that level's cap, which a
+    postponement does not stop ("A lift whose cycle was postponed ... does not
+    happen": postponements concern lifts). Schedules that break S12 (notice) still
+    take effect.
 C6. Postponements postpone the lift of every cycle C with from_cycle <= C <
     to_cycle; their ``level`` field is informative and not compared. A postponed
-    schedule never takes effect: the lift in to_cycle needs a schedule of its own.
+    lift never takes effect: the lift in to_cycle needs a schedule of its own.
 C7. The cap of level L at time t: the latest schedule for L in effect by t, else
     the charter's level table (first row for L), else no cap. A level below the
     initial frontier is always lifted; a level above it is lifted from the first
@@ -163,8 +166,9 @@ R16. S11 "postponement P logged after the decision date before the lift": P's
     when it comes after the lift). With the default calendar (decision 12-31, lift
     01-01) the decision day ends at the lift instant, so "after the decision date,
     before the lift" is an empty window.
-R17. S11 "lift T into a cycle postponed by P": P logged (by index) before T and T's
-    date in a cycle P postpones.
+R17. S11 "lift T into a cycle postponed by P": P logged (by index) before T, T's
+    date in a cycle P postpones, and T a lift (its level above the frontier just
+    before its date, as the log stands before T).
 R18. S12 applies to threshold_schedule and deregulation; no v1 entry is a "rule
     change" (a charter is only entry 0).
 R19. S13 retroactive: the start of the effective date is before the entry's
@@ -678,9 +682,11 @@ def schedules_in_effect(log: Log) -> list[Entry]:
         day = effective_date(t)
         if not is_lift_date(charter, day):
             continue
-        if postponements_of_cycle(log, cycle_containing(charter, day), effective_ms(t)):
+        frontier = frontier_from(charter, in_effect, effective_ms(t) - 1)
+        if t.body.level > frontier + 1:
             continue
-        if t.body.level > frontier_from(charter, in_effect, effective_ms(t) - 1) + 1:
+        lift = t.body.level > frontier
+        if lift and postponements_of_cycle(log, cycle_containing(charter, day), effective_ms(t)):
             continue
         in_effect.append(t)
     return in_effect
@@ -1372,6 +1378,8 @@ def s11_lift_into_postponed_cycle(log: Log) -> set[Finding]:
     happen.' Table: 'lift T into a cycle postponed by P' -> P, T (reading R17)."""
     out = set()
     for t in admitted(log, "threshold_schedule"):
+        if t.body.level <= frontier_at(standing(log, t.index), effective_ms(t) - 1):
+            continue  # a change of a lifted level's cap, not a lift (reading C5)
         cycle = cycle_containing(log.charter, effective_date(t))
         for p in admitted(log, "threshold_postponement", before=t.index):
             if p.body.from_cycle <= cycle < p.body.to_cycle:

@@ -871,6 +871,18 @@ def test_s11_lift_into_a_postponed_cycle() -> None:
     assert lg.audit("2027-12-01") == {V("S11", p, t)}
 
 
+def test_s11_a_cap_change_on_a_postponed_lift_date_is_not_a_lift() -> None:
+    """A postponement stops lifts; a new cap for the level already in force still takes
+    effect on the lift date (here it admits a plan the charter's cap would not)."""
+    lg = Ledger()
+    lg.postponement(2028, 2029, "2027-06-01")
+    lg.schedule(1, "2e26", "2028-01-01", "2027-07-01")
+    lg.prereg(
+        at="2027-11-01", cycle=2028, planned_flop="1.5e26", planned_start="2028-01-04T00:00:00Z"
+    )
+    assert lg.audit("2027-12-01") == set()
+
+
 def test_s11_postponement_to_a_cycle_not_after_its_from_cycle() -> None:
     lg = Ledger()
     p = lg.postponement(2028, 2028, "2027-06-01")
