@@ -62,6 +62,11 @@ POSTPONED_BY_LEVEL = (
     "approval for it); the notes speak of 'a lift into a cycle postponed by P' and 'a lift whose "
     "cycle was postponed' (and the engine's own freezing of deregulations ignores the level)"
 )
+MARKER_REPEAT = (
+    "S8: a schedule marker logged early that repeats an earlier one gets only the 'before its "
+    "deadline' violation; the engine returns before the 'M2 repeats M1' notice the evidence "
+    "table also lists"
+)
 LATE_LIMIT = (
     "S9: the engine counts the late-decision limit from the start of the decision day; the "
     "notes say the decision is due by 'the later of its decision date and its submission, plus "
@@ -80,9 +85,9 @@ ENGINE_SUSPECTED: dict[str, str] = {
     "even when P was logged after that lift took effect; the notes: 'not on a lift date whose "
     "lift was postponed' and 'A lift whose cycle was postponed (before it took effect) does not "
     "happen' (the engine's own freezing_postponement requires P logged before the lift)",
-    "d777652404": "S8: a schedule marker logged early that repeats an earlier one gets only the "
-    "'before its deadline' violation; the engine returns before the 'M2 repeats M1' notice the "
-    "evidence table also lists",
+    "d777652404": MARKER_REPEAT,
+    "bf368c460b": MARKER_REPEAT,
+    "9c344a0fd5": MARKER_REPEAT,
 }
 #: Found scenarios where the documents allow both readings: noted, not decided here.
 RUN_VERSIONS = (
@@ -91,10 +96,13 @@ RUN_VERSIONS = (
     "versions' (the reference) but also say 'any version of the run' and, for remedies, 'the same "
     "run (the same first pre-registration through supersedes)' (the engine: every version)"
 )
-SKIPPING_LIFT = (
-    "docs ambiguous: whether a threshold schedule that skips a level (an S11 violation, forced in) "
-    "still takes effect, raising the frontier and giving the level its cap (the engine) or not "
-    "(the reference); POLICY.md says only 'a lift to level L+1 takes effect only on a lift date'"
+INVALID_LIFT = (
+    "docs ambiguous: whether a threshold schedule that breaks S11 (skips a level, or is off a "
+    "lift date; refused, forced in) still takes effect, raising the frontier and giving the level "
+    "its cap (the engine) or not (the reference). POLICY.md: 'a lift to level L+1 takes effect "
+    "only on a lift date and only if some level-L model was approved', but neither side applies "
+    "the approval condition to the state either. (In the engine a level the frontier skipped is "
+    "then never 'lifted', so its runs break S2.)"
 )
 REMEDY_OF_SECOND_RESOLUTION = (
     "docs ambiguous: whether a remedy may name a second resolution of the finding (itself an S10 "
@@ -108,8 +116,9 @@ AMENDED_TWICE = (
     "once before, the engine names the latest amendment, the reference the first"
 )
 DOCS_AMBIGUOUS: dict[str, str] = {
-    "103fc48727": SKIPPING_LIFT,
-    "cd754191a8": SKIPPING_LIFT,
+    "103fc48727": INVALID_LIFT,
+    "cd754191a8": INVALID_LIFT,
+    "cf2ab18aa6": INVALID_LIFT,
     "9122366800": RUN_VERSIONS,
     "315e1e3f44": RUN_VERSIONS,
     "3431477d4e": RUN_VERSIONS,
@@ -244,7 +253,11 @@ def compare(app: Appended, now: int, size: int) -> Disagreement:
     report = engine_report(s.origin, leaves, now, s.blobs())
     engine = {(f.rule, f.severity, f.indices) for f in report.findings}
     reference = reference_audit(s.origin, leaves, now, s.blobs())
-    types = [e.type for e in s.entries]
+    # A marker's kind is its name: an early window-closed marker is not an early decision_due.
+    types = [
+        f"{e.type}:{e.fields.get('marker')}" if e.type == "schedule_marker" else e.type
+        for e in s.entries
+    ]
     out = Disagreement(now, size, types, engine - reference, reference - engine)
     out.messages = {(f.rule, f.severity, f.indices): f.message for f in report.findings}
     if size == len(app.leaves):
