@@ -104,6 +104,13 @@ INVALID_LIFT = (
     "the approval condition to the state either. (In the engine a level the frontier skipped is "
     "then never 'lifted', so its runs break S2.)"
 )
+FREEZES = (
+    "docs ambiguous: which deregulations a postponement 'freezes' (the S13 notice X, P): the "
+    "engine names those taking effect on a postponed lift date (also one above frontier - lag "
+    "that would never have been in force), the reference those the postponement stops from "
+    "being in force under either condition of 'the deregulated level in force' (also one a month "
+    "after the postponed lift, allowed only by the lift's new frontier)"
+)
 REMEDY_OF_SECOND_RESOLUTION = (
     "docs ambiguous: whether a remedy may name a second resolution of the finding (itself an S10 "
     "violation): 'a remedy is valid when remedies names a resolution whose outcome is upheld or "
@@ -119,6 +126,7 @@ DOCS_AMBIGUOUS: dict[str, str] = {
     "103fc48727": INVALID_LIFT,
     "cd754191a8": INVALID_LIFT,
     "cf2ab18aa6": INVALID_LIFT,
+    "85e6866eeb": INVALID_LIFT,
     "9122366800": RUN_VERSIONS,
     "315e1e3f44": RUN_VERSIONS,
     "3431477d4e": RUN_VERSIONS,
@@ -136,10 +144,8 @@ DOCS_AMBIGUOUS: dict[str, str] = {
     "names the first, the reference one finding per E",
     "a95dba0e00": AMENDED_TWICE,
     "61af6ba002": AMENDED_TWICE,
-    "a9f400060d": "docs ambiguous: whether a postponement 'freezes' (S13 notice X, P) a "
-    "deregulation that would not have taken effect anyway (above frontier - lag): the engine "
-    "names every deregulation on the postponed lift dates, the reference only those the "
-    "postponement stops from being in force",
+    "a9f400060d": FREEZES,
+    "eff6713563": FREEZES,
     "99d20ba71b": "docs ambiguous: whether a key_revoke of a key that was never granted fails its "
     "checks (L3, the engine) or is admitted as harmless (the reference); the documents do not say",
     "cad68419a5": "docs ambiguous: S6 chain link 1 for a decision that fails its own signature "
