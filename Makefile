@@ -6,6 +6,8 @@
 #   make lint   ruff + mypy (strict for verifier/)
 #   make bench  benchmarks/ (installs the peer libraries it compares against)
 #   make lock   regenerate requirements/*.lock (the pinned, hash-checked dependencies)
+#   make fuzz   both fuzzers, with many examples: fuzz-audit (engine against reference,
+#               admission against audit) and fuzz-api
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -16,7 +18,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS  := requirements/verifier.lock requirements/server.lock
 
-.PHONY: all venv demo test test-fast fuzz-api lint bench clean browser axe postgres nginx docker-check lock interop openssh
+.PHONY: all venv demo test test-fast fuzz fuzz-audit fuzz-api lint bench clean browser axe postgres nginx docker-check lock interop openssh
 
 all: test
 
@@ -114,12 +116,25 @@ axe:
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
 
+fuzz: fuzz-audit fuzz-api
+
 # tests/test_api_fuzz.py with FUZZ_API_EXAMPLES examples per API operation (schemathesis,
 # from /openapi.json) and per site property (hypothesis), where make test runs a few
 # dozen. Minutes, not seconds: run it before a release, or after changing a route.
 FUZZ_API_EXAMPLES ?= 2000
 fuzz-api: $(STAMP)
 	FRONTIER_FUZZ_EXAMPLES=$(FUZZ_API_EXAMPLES) $(BIN)/python -m pytest -q tests/test_api_fuzz.py
+
+# Differential fuzzing (tests/test_differential.py): FUZZ_EXAMPLES random schedules
+# (tests/schedules.py), each appended through admission with what it refuses forced in;
+# the policy engine's findings against the reference auditor's, and admission against
+# audit. Each new kind of disagreement is reduced and written to tests/scenarios/found/;
+# the summary says how many schedules ran and what was found (FRONTIER_FUZZ_SEED=n to
+# repeat a run).
+FUZZ_EXAMPLES ?= 10000
+fuzz-audit: $(STAMP)
+	FRONTIER_FUZZ=1 FRONTIER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s \
+	  -p no:cacheprovider tests/test_differential.py -k engine_equals_reference
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
