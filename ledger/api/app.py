@@ -11,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio.to_thread
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.api import openapi, problems, routes_api, routes_health, routes_log
+from ledger.api.fastpath import FastPath, LivenessCache
 from ledger.errors import DataDirError, ReplayAborted, StoreError
 from ledger.keys.log_keys import MLDSA_VKEY
 from ledger.ops.clock import Clock, system_clock
@@ -187,6 +190,26 @@ def _backup_job(options: ServerOptions) -> BackupJob | None:
     )
 
 
+#: Worker threads for the ``def`` routes (AnyIO's default is 40). Pages and API reads
+#: are Python work under one GIL: more threads do not serve them faster, they only
+#: make the event loop wait longer for the GIL after each socket write (with 40,
+#: /healthz's p99 was 2-8x higher at a crowd; benchmarks/README.md, "Reads at a crowd").
+ROUTE_THREADS = int(os.environ.get("XFL_ROUTE_THREADS", "4"))
+
+
+def _fewer_route_threads() -> Callable[[], None]:
+    """:data:`ROUTE_THREADS` for this server's run; returns what puts AnyIO's limit
+    back (tests run many apps in one process)."""
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    tokens = limiter.total_tokens
+    limiter.total_tokens = ROUTE_THREADS
+
+    def restore() -> None:
+        limiter.total_tokens = tokens
+
+    return restore
+
+
 def create_api(options: ServerOptions) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -211,6 +234,8 @@ def create_api(options: ServerOptions) -> FastAPI:
             cache=options.data.root / "site-cache" / "view-state.json",
         )
         _set_state(app, options, writer, committer)
+        app.state.liveness = LivenessCache(app.state.reader)
+        restore_threads = _fewer_route_threads()
         scheduler = None
         warmup = _warm_up(writer)
         if writer is not None and committer is not None:
@@ -230,6 +255,7 @@ def create_api(options: ServerOptions) -> FastAPI:
             store.close()
             if lock is not None:
                 lock.release()
+            restore_threads()
 
     app = FastAPI(
         title="Frontier Ledger",
@@ -243,6 +269,8 @@ def create_api(options: ServerOptions) -> FastAPI:
     # The database is unreachable (PostgreSQL restarting): 503, retry shortly.
     app.add_exception_handler(StoreError, problems.handle_store)
     app.add_exception_handler(Exception, problems.handle_unexpected)
+    # Full tiles from memory, the checkpoint and /healthz, before the framework.
+    app.add_middleware(FastPath)
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)
     app.include_router(routes_health.router)

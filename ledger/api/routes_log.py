@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import PlainTextResponse, Response
@@ -12,6 +12,7 @@ from ledger.api.deps import reader_of
 from ledger.api.openapi import TILE_PATH, TILE_PATH_MAX_LENGTH, content, problems
 from ledger.api.problems import Problem
 from ledger.errors import NotFound
+from ledger.read.reader import LogReader, TileBody
 from verifier.errors import FormatError
 
 router = APIRouter(prefix="/log", tags=["tlog-tiles"])
@@ -52,12 +53,21 @@ def accepts_gzip(header: str) -> bool:
     responses=problems(503),
 )
 def checkpoint(request: Request) -> Response:
-    witnesses = request.app.state.witnesses
-    note = (
-        witnesses.published(request.app.state.require_quorum)
-        if witnesses is not None
-        else reader_of(request).checkpoint()
-    )
+    return checkpoint_response(published_checkpoint(request.app.state))
+
+
+def published_checkpoint(state: Any) -> bytes:
+    """The checkpoint to serve: the latest, or with witnesses the one they cosigned."""
+    witnesses = state.witnesses
+    if witnesses is not None:
+        note: bytes = witnesses.published(state.require_quorum)
+        return note
+    reader: LogReader = state.reader
+    return reader.checkpoint()
+
+
+def checkpoint_response(note: bytes) -> Response:
+    """What ``GET /log/checkpoint`` answers (here and in :mod:`ledger.api.fastpath`)."""
     return Response(
         note,
         media_type="text/plain; charset=utf-8",
@@ -137,12 +147,18 @@ def tile(
         raise Problem(400, "bad-tile-path", str(exc)) from None
     except NotFound as exc:
         raise Problem(404, "tile-not-found", str(exc)) from None
+    return tile_response(path, body, request.headers.get("accept-encoding", ""))
+
+
+def tile_response(path: str, body: TileBody, accept_encoding: str) -> Response:
+    """What ``GET /log/tile/<path>`` answers for *body* (here and in
+    :mod:`ledger.api.fastpath`); *path* is the part after ``tile/``."""
     headers = {"Cache-Control": IMMUTABLE_CACHE, **CORS}
     data = body.data
     if path.startswith("entries/"):
         # tlog-tiles: "Entry bundles SHOULD be compressed at the HTTP layer".
         headers["Vary"] = "Accept-Encoding"
-        if accepts_gzip(request.headers.get("accept-encoding", "")):
+        if accepts_gzip(accept_encoding):
             data = body.gzipped if body.gzipped is not None else gzip.compress(data, 6, mtime=0)
             headers["Content-Encoding"] = "gzip"
     return Response(data, media_type="application/octet-stream", headers=headers)

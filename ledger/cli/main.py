@@ -80,7 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ledger.api.app import ServerOptions
-    from ledger.api.http11 import ProblemH11Protocol
+    from ledger.api.rawtiles import protocol_for
     from ledger.demo.clock import data_clock
     from ledger.ops.logs import log_config
 
@@ -126,7 +126,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=args.port,
-        http=ProblemH11Protocol,  # h11, its own 400s as problem documents too
+        # h11, its own 400s as problem documents too, and full tiles from memory first.
+        http=protocol_for(app),
         workers=1,
         log_level=args.log_level,
         log_config=log_config(args.log_format, args.log_level),

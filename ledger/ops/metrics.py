@@ -118,13 +118,19 @@ WITNESS_FAILURES = Counter(
 BACKUP_FAILURES = Counter(
     "frontier_backup_failures_total", "Scheduled online backups that failed (none was written)."
 )
+#: Answered before h11 and the app (ledger/api/rawtiles.py): how much of the tile
+#: traffic a server's memory takes, and that the fast path is in use.
+TILES_FROM_MEMORY = Counter(
+    "frontier_tiles_from_memory_total",
+    "Full tiles and entry bundles answered from memory before the HTTP framework.",
+)
 
 
 def exposition(gauges: Iterable[Gauge]) -> str:
     lines: list[str] = []
     for m in (APPENDS, REFUSALS, COMMIT_FAILURES, BATCH_SIZE, COMMIT_SECONDS):
         lines += m.render()
-    for m in (WITNESS_SECONDS, WITNESS_FAILURES, BACKUP_FAILURES):
+    for m in (WITNESS_SECONDS, WITNESS_FAILURES, BACKUP_FAILURES, TILES_FROM_MEMORY):
         lines += m.render()
     for g in gauges:
         lines += g.render()

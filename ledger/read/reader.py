@@ -7,8 +7,9 @@ the store's read-only connections and never block the sequencer.
 from __future__ import annotations
 
 import gzip
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from ledger.errors import NotFound
@@ -30,6 +31,51 @@ class TileBody:
     data: bytes
     gzipped: bytes | None = None
 
+    @property
+    def size(self) -> int:
+        return len(self.data) + (len(self.gzipped) if self.gzipped is not None else 0)
+
+
+#: Bytes of full tiles and bundles kept in memory (they never change).
+FULL_TILE_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class FullTiles:
+    """Full tiles and entry bundles by (level, index), least recently used first out.
+
+    A full tile's bytes never change once its 256 hashes (or entries) exist, so
+    nothing here is ever stale; the cache is bounded by the bytes it holds. Safe
+    from any thread; :meth:`get` does no I/O (the server's fast path answers from it
+    on the event loop).
+    """
+
+    def __init__(self, max_bytes: int = FULL_TILE_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[int, int], TileBody] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, level: int, index: int) -> TileBody | None:
+        with self._lock:
+            body = self._items.get((level, index))
+            if body is not None:
+                self._items.move_to_end((level, index))
+            return body
+
+    def put(self, level: int, index: int, body: TileBody) -> None:
+        with self._lock:
+            old = self._items.pop((level, index), None)
+            if old is not None:
+                self.bytes -= old.size
+            self._items[(level, index)] = body
+            self.bytes += body.size
+            while self.bytes > self.max_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self.bytes -= dropped.size
+
+    def __len__(self) -> int:
+        return len(self._items)
+
 
 class LogReader:
     """Read side of a log: tiles, bundles, entries, checkpoints, blobs and proofs."""
@@ -41,7 +87,7 @@ class LogReader:
             blobs_dir if blobs_dir is not None else store.data_root / "blobs" / "sha256"
         )
         # Full tiles and bundles are immutable: cache them (bytes and gzip).
-        self._full = lru_cache(maxsize=1024)(self._load_full)
+        self.full_tiles = FullTiles()
 
     def head(self) -> Head:
         return self.store.head()
@@ -88,6 +134,10 @@ class LogReader:
             return self._full(tile.level, tile.index)
         return TileBody(self._load(tile.level, tile.index, tile.width))
 
+    def cached_tile(self, level: int, index: int) -> TileBody | None:
+        """A full tile or bundle if it is in memory (no I/O; None otherwise)."""
+        return self.full_tiles.get(level, index)
+
     def _load(self, level: int, index: int, width: int) -> bytes:
         if level == ENTRIES:
             leaves = self.store.read_leaves(index * TILE_WIDTH, index * TILE_WIDTH + width)
@@ -99,9 +149,24 @@ class LogReader:
             raise NotFound(f"tile {level}/{index} is missing from the store")
         return data[: width * 32]
 
-    def _load_full(self, level: int, index: int) -> TileBody:
-        data = self._load(level, index, TILE_WIDTH)
-        return TileBody(data, gzip.compress(data, 6, mtime=0) if level == ENTRIES else None)
+    def _full(self, level: int, index: int) -> TileBody:
+        body = self.full_tiles.get(level, index)
+        if body is None:
+            data = self._load(level, index, TILE_WIDTH)
+            body = TileBody(data, gzip.compress(data, 6, mtime=0) if level == ENTRIES else None)
+            self.full_tiles.put(level, index, body)
+        return body
+
+    def _proof_tile(self, level: int, index: int) -> bytes | None:
+        """A stored hash tile for the prover: a full one from memory when it is there
+        (it never changes), else from the store (and kept if it is full)."""
+        body = self.full_tiles.get(level, index)
+        if body is not None:
+            return body.data
+        data = self.store.read_tile(level, index)
+        if data is not None and len(data) == TILE_WIDTH * 32:
+            self.full_tiles.put(level, index, TileBody(data))
+        return data
 
     def entry(self, index: int) -> EntryRow:
         row = self.store.read_entry(index)
@@ -121,11 +186,11 @@ class LogReader:
         n = self._size(size)
         if not 0 <= index < n:
             raise NotFound(f"index {index} is not in the tree of size {n}")
-        return n, Prover(self.store.read_tile).inclusion(index, n)
+        return n, Prover(self._proof_tile).inclusion(index, n)
 
     def consistency(self, old_size: int, new_size: int | None = None) -> tuple[int, list[bytes]]:
         n = self._size(new_size)
         if not 0 <= old_size <= n:
             raise NotFound(f"old size {old_size} is larger than the tree size {n}")
         self._size(old_size)
-        return n, Prover(self.store.read_tile).consistency(old_size, n)
+        return n, Prover(self._proof_tile).consistency(old_size, n)

@@ -84,8 +84,21 @@ class LogView:
         self._cache = StateFile(cache, VIEW_STATE_FORMAT, ViewState) if cache else None
         self._loaded = cache is None
         self._saved_size = 0
+        #: Entries fed with their references noted (-1: not loaded; see catch_up).
+        self._caught_up = -1
 
     def catch_up(self) -> Auditor:
+        """The auditor, fed every entry up to the store's head.
+
+        Up to date (the common case, and every call of a page after its first), this
+        takes no lock: pages and API reads run side by side instead of queueing on
+        the lock one after the other. Behind, one thread feeds the new entries while
+        the others wait for it. :attr:`_caught_up` is set only once an entry's
+        references are noted too, so a reader without the lock never sees an entry
+        fed and its references not yet.
+        """
+        if self._caught_up >= self.store.head().size:
+            return self._auditor
         with self._lock:
             if not self._loaded:
                 self._loaded = True
@@ -99,6 +112,7 @@ class LogView:
                     self._note_references(index)
                 if self._cache is not None and self._auditor.size - self._saved_size >= SAVE_EVERY:
                     self._save()
+            self._caught_up = self._auditor.size
             return self._auditor
 
     def save(self) -> None:
