@@ -19,7 +19,8 @@ from ledger.write.tree import TreeEdge, leaf_hashes
 from tests.merkle_reference import NaiveTree
 from verifier.core import merkle
 from verifier.core.checkpoint import Checkpoint
-from verifier.core.note import Ed25519Signer, sign_note
+from verifier.core.cosignature import CosignatureSigner
+from verifier.core.note import Ed25519Signer, NoteSignature, sign_note
 from verifier.core.prover import Prover
 from verifier.core.tiles import (
     ENTRIES,
@@ -42,7 +43,7 @@ from verifier.core.tlog_proof import (
     parse_tlog_proof,
     verify_tlog_proof,
 )
-from verifier.errors import FormatError, ProofError, ProofUnavailable
+from verifier.errors import FormatError, ProofError, ProofUnavailable, SignatureError
 
 SMALL = 40
 AROUND_A_TILE = (255, 256, 257, 511, 512, 513)
@@ -402,13 +403,16 @@ def test_tlog_proof_rejections_are_exact() -> None:
             parse_tlog_proof(text)
     ok = parse_tlog_proof("c2sp.org/tlog-proof@v1\nindex 0\n" + "\n".join([h] * 64) + "\n\nx")
     assert len(ok.path) == 64
-    for bad in ["index 01", "index -1", "index  1"]:
-        with pytest.raises(FormatError, match="tlog-proof index"):
-            parse_tlog_proof(f"c2sp.org/tlog-proof@v1\n{bad}\n\nx")
-    with pytest.raises(FormatError, match="tlog-proof hash"):
-        parse_tlog_proof("c2sp.org/tlog-proof@v1\nindex 0\nAAAA\n\nx")
-    with pytest.raises(FormatError, match="tlog-proof extra"):
-        parse_tlog_proof("c2sp.org/tlog-proof@v1\nextra AA\nindex 0\n\nx")
+    for text, field in [
+        ("index 01", "tlog-proof index: '01' is not a canonical decimal number"),
+        ("index -1", "tlog-proof index: '-1' is not a canonical decimal number"),
+        ("index  1", "tlog-proof index: ' 1' is not a canonical decimal number"),
+        ("index 0\nAAAA", "tlog-proof hash: "),
+        ("extra AA\nindex 0", "tlog-proof extra: not canonical padded base64"),
+    ]:
+        with pytest.raises(FormatError) as info:
+            parse_tlog_proof(f"c2sp.org/tlog-proof@v1\n{text}\n\nx")
+        assert str(info.value).startswith(field), text
 
 
 def test_tlog_proof_verifies_the_leaf_under_the_signed_root() -> None:
@@ -422,6 +426,24 @@ def test_tlog_proof_verifies_the_leaf_under_the_signed_root() -> None:
         verify_tlog_proof(b"b", proof, signer.verifier)
     with rejects(ProofError, "leaf index 3 is not below tree size 3"):
         verify_tlog_proof(b"c", TlogProof(3, proof.path, note), [signer.verifier])
+
+
+def test_tlog_proof_checks_the_witness_cosignatures_it_is_given() -> None:
+    t = NaiveTree([b"a"])
+    signer = Ed25519Signer.from_seed("example.org/log", bytes(range(32)))
+    witness = CosignatureSigner.from_seed("witness.example/w", bytes(range(2, 34)))
+    text = Checkpoint("example.org/log", 1, t.mth(0, 1)).to_text()
+    good = witness.cosign(text, 1_800_000_000)
+    forged = NoteSignature(good.name, good.key_id, good.signature[:-1] + b"\x00")
+    for cosig, ok in [(good, True), (forged, False)]:
+        proof = TlogProof(0, (), sign_note(text, [signer], [cosig]))
+        verify_tlog_proof(b"a", proof, signer.verifier)  # witnesses not asked about
+        if ok:
+            got = verify_tlog_proof(b"a", proof, signer.verifier, other_keys=(witness.verifier,))
+            assert got.checkpoint.note.verified_by == ("example.org/log", "witness.example/w")
+        else:
+            with rejects(SignatureError, "signature by witness.example/w does not verify"):
+                verify_tlog_proof(b"a", proof, signer.verifier, other_keys=(witness.verifier,))
 
 
 # == tiles.py ====================================================================
