@@ -512,3 +512,15 @@ def test_a_note_whose_text_is_one_empty_line() -> None:
     assert note.startswith("\n\n\u2014".encode())
     assert parse_note(note).text == "\n"
     assert verify_note(note, [LOG.verifier]).verified_by == (ORIGIN,)
+
+
+def test_more_keys_named_and_a_bad_signer_key_encoding() -> None:
+    a = Ed25519Signer.from_seed(ORIGIN, bytes(range(3, 35)))
+    with pytest.raises(UnknownKeyError) as info:
+        open_checkpoint(note_of(NEW_LOG), [LOG.verifier, a.verifier])
+    trusted = f"{key_label(LOG.verifier)}, {key_label(a.verifier)}"
+    assert str(info.value).startswith(
+        f"checkpoint is not signed by any log key this verifier trusts ({trusted}); it is "
+    )
+    with rejects(FormatError, "signer key: not canonical padded base64"):
+        parse_skey(f"PRIVATE+KEY+{ORIGIN}+{LOG.key_id.hex()}+AAA")

@@ -391,6 +391,22 @@ def test_s3_halt_and_completion_claims_beyond_the_reporting_tolerance() -> None:
 # == S4, S5 ====================================================================
 
 
+def test_only_requests_are_refused_facts_and_warnings_are_logged() -> None:
+    """docs/policy-notes.md, "Which violations are refused at the door"."""
+    lg = Ledger()
+    p = lg.prereg(at="2026-12-20")
+    lg.started(p, at="2027-01-04T00:00:00Z", time="2027-01-10T00:00:00Z")  # S1, S1 warning
+    lg.completed(p, flop="9e25")  # S3: a fact
+    lg.prereg(at="2027-06-01", supersedes=p)  # S4: a request
+    refusable = {(f.rule, f.severity, f.refusable) for f in audit(lg, "2027-07-01").findings}
+    assert refusable == {
+        ("S1", "violation", False),
+        ("S1", "warning", False),
+        ("S3", "violation", False),
+        ("S4", "violation", True),
+    }
+
+
 def test_s4_amendment_after_the_start_and_events_on_an_amended_version() -> None:
     lg = Ledger()
     p = lg.prereg(at="2026-10-01")
@@ -1104,6 +1120,18 @@ def test_s12_notice_period_exactly(at: str, short: bool) -> None:
     assert seen(lg, "2027-12-01") == (expected if short else set())
 
 
+def test_s12_a_deregulation_needs_the_notice_period_too() -> None:
+    lg = Ledger()
+    dereg_world(lg)
+    x = lg.deregulation(0, "2028-03-01", "2028-01-02")
+    assert V(
+        "S12",
+        (x,),
+        "deregulation of level 0 takes effect on 2028-03-01, less than the 90-day notice "
+        "period after it was logged (2028-01-02)",
+    ) in seen(lg, "2028-02-01")
+
+
 # == S13: deregulation =========================================================
 
 
@@ -1396,7 +1424,7 @@ def test_status_of_an_on_time_submission() -> None:
     lg = Ledger()
     _p, _suite, s = submitted(lg)
     status = schedule_of(lg, s, "2027-06-02")
-    assert status is not None
+    assert status is not None and status.index == s
     assert status.to_json() == {
         "cycle": 2027,
         "on_time": True,
