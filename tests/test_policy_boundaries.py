@@ -506,6 +506,7 @@ def test_s8_on_time_decision_on_the_decision_day(at: str, expected: str | None) 
     _p, suite, s = submitted(lg)
     lg.result(s, suite)
     d = lg.decision(s, at=at)
+    lg.access(d, at="2028-01-05")  # researchers' access opens in time (S17)
     found = audit(lg, "2028-02-01").findings
     if expected is None:
         assert found == ()
@@ -925,7 +926,8 @@ def test_s7_valid_remedy_keeps_its_batch(outcome: str) -> None:
     s2 = lg.submission(p, at="2027-08-01", model_digest=OTHER_DIGEST, remedies=r)
     lg.result(s2, suite, at="2027-09-01")
     lg.decision(s, outcome="rejected")
-    lg.decision(s2, at="2027-12-31T13:00:00Z")
+    d2 = lg.decision(s2, at="2027-12-31T13:00:00Z")
+    lg.access(d2)  # researchers' access opens in time (S17)
     assert seen(lg, "2028-03-02") == set()
     status = schedule_of(lg, s2, "2028-03-02")
     assert status is not None and status.on_time and status.remedies == r
@@ -1023,7 +1025,8 @@ def test_s11_each_passing_decision_day_is_judged() -> None:
     lg = Ledger()
     lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
     t = lg.schedule(3, "1e27", "2029-01-01", "2026-10-02")
-    approved_run(lg)  # level 1 approved in 2027: the lift to 2 happens
+    run = approved_run(lg)  # level 1 approved in 2027: the lift to 2 happens
+    lg.access(run["D"])  # researchers' access opens in time (S17)
     assert {(r, i) for r, _, i, _ in seen(lg, "2028-12-31T23:59:59.999Z")} == set()
     assert seen(lg, "2029-01-01") == {
         V(
@@ -1090,8 +1093,9 @@ def test_a_postponement_voids_a_lift_only_if_logged_before_it_takes_effect(
         planned_start="2028-01-04T00:00:00Z",
     )
     x = lg.deregulation(0, "2028-01-01", "2026-10-03")
-    approved_run(lg)
+    run = approved_run(lg)
     pp = lg.postponement(2028, 2029, at)
+    lg.access(run["D"], at="2028-01-02")  # researchers' access opens in time (S17)
     t = lg.started(p2, at="2028-01-04")
     found = {(r, sev, i) for r, sev, i, _ in seen(lg, "2028-02-01")}
     if postponed:
@@ -1138,7 +1142,8 @@ def test_s12_a_deregulation_needs_the_notice_period_too() -> None:
 def dereg_world(lg: Ledger) -> None:
     """Level 2 lifted on 2028-01-01 (approved in 2027): level 0 may be deregulated then."""
     lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
-    approved_run(lg)
+    run = approved_run(lg)
+    lg.access(run["D"], at="2028-01-01T12:00:00Z")  # researchers' access in time (S17)
 
 
 def test_s13_same_day_deregulation_is_not_retroactive() -> None:
