@@ -89,7 +89,8 @@ def test_home_search_entry_and_verify_in_the_browser(server, page) -> None:
     assert page.url.endswith(f"/entries/{index}")
     assert page.inner_text("h1").startswith(f"Entry {index}: decision")
     # Nothing pinned: the check runs against the keys this server sends, and says so.
-    assert "You have pinned no keys" in page.inner_text("#pin-status")
+    # (verify.js fills the panel once it has loaded: wait for it, within the timeout)
+    sync_api.expect(page.locator("#pin-status")).to_contain_text("You have pinned no keys")
     verdict = verify(page, "ok")
     assert verdict.startswith("Verified against the keys this server sends, not keys you pinned")
     assert f"entry {index} is in the log" in verdict
@@ -228,7 +229,8 @@ def test_a_malformed_policy_is_refused_with_the_line_that_is_wrong(
     error = page.locator("#pin-error")
     sync_api.expect(error).to_contain_text("Not pinned: ")
     assert message in error.inner_text(), error.inner_text()
-    assert "You have pinned no keys" in page.inner_text("#pin-status")
+    # (verify.js fills the panel once it has loaded: wait for it, within the timeout)
+    sync_api.expect(page.locator("#pin-status")).to_contain_text("You have pinned no keys")
 
 
 def _tampered(server, page, index: int, edit) -> str:
