@@ -23,8 +23,8 @@ engine is fixed; the random test does not fail again on a disagreement those
 cases already show (same rule, severity, number of entries and side).
 
 Settings: FRONTIER_FUZZ_EXAMPLES (default 200) schedules, derandomized unless
-FRONTIER_FUZZ_SEED is set; ``make fuzz-audit`` (part of ``make fuzz``) runs FRONTIER_FUZZ=1, which keeps going
-after a disagreement and prints a summary.
+FRONTIER_FUZZ_SEED is set; ``make fuzz-audit`` (part of ``make fuzz``) runs
+FRONTIER_FUZZ=1, which keeps going after a disagreement and prints a summary.
 """
 
 from __future__ import annotations
