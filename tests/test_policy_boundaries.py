@@ -1382,6 +1382,41 @@ def test_s14_the_first_reveal_is_the_one_that_counts() -> None:
     assert {(r, s) for r, s, _, _ in seen(lg, "2028-01-01", BLOBS)} == {("S14", "violation")}
 
 
+# == S17: researchers' access opens within the limit of the approval ===========
+
+
+def test_s17_no_access_is_reported_only_once_the_limit_has_passed() -> None:
+    lg = Ledger()
+    run = approved_run(lg)  # approved 2027-12-31T12:00Z: access due by 2028-01-30T12:00Z
+    assert not seen(lg, "2028-01-30T12:00:00.000Z")  # access may still open at that instant
+    assert seen(lg, "2028-01-30T12:00:00.001Z") == {
+        V(
+            "S17",
+            (run["D"],),
+            f"the model approved by decision {run['D']} on 2027-12-31 has no researchers' "
+            "access 30 days later",
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    ("logged", "late"),
+    [("2028-01-30T12:00:00.000Z", False), ("2028-01-30T12:00:00.001Z", True)],
+    ids=["at the limit", "a millisecond late"],
+)
+def test_s17_access_opening_at_the_limit_is_in_time(logged: str, late: bool) -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    x = lg.access(run["D"], at=logged, start="2028-01-30", until="2029-02-01")  # opens when logged
+    want = V(
+        "S17",
+        (run["D"], x),
+        f"researchers' access to the model approved by decision {run['D']} opens on "
+        "2028-01-30, after the 30-day limit",
+    )
+    assert seen(lg, "2028-03-01") == ({want} if late else set())
+
+
 # == The charter ===============================================================
 
 
