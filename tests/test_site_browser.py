@@ -588,6 +588,12 @@ def test_a_register_rows_receipt_downloads_and_verifies(server, browser) -> None
         pg.set_default_timeout(TIMEOUT_MS)
         pg.goto(server.url("/register"))
         assert pg.locator("nav a").nth(1).inner_text() == "Approved models"
+        # On a phone the table at a glance is one card per approval: nothing to scroll.
+        glance = pg.locator("section[aria-labelledby=at-a-glance] .table-wrap")
+        wide, box = glance.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert wide <= box, f"the register's table scrolls sideways ({wide} > {box} px)"
+        cells = pg.locator("table.register tbody tr").first.locator("td")
+        assert cells.first.evaluate("e => getComputedStyle(e, '::before').content") == ('"Model: "')
         first = pg.locator("section.model").first
         decision = int(first.get_attribute("id").removeprefix("decision-"))
         part(pg, "section.model >> nth=0", "register-row")
