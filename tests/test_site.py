@@ -320,9 +320,11 @@ def test_a_run_page_tells_the_whole_history(demo) -> None:
     assert kinds == [
         "training_started",
         "training_completed",
+        "compute_attestation",  # the cloud's own account of the compute
         "submission",
         "eval_result",
         "decision",
+        "research_access",  # the approved model opens to researchers
     ]
     assert late["status"] == "decided: approved" and late["submissions"][0]["on_time"] is False
     halted = get(server, runs["cobalt-2027"]["url"], format="json").json()
