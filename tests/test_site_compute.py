@@ -93,9 +93,10 @@ def test_compute_lists_exactly_the_attestations_in_the_log(demo) -> None:
     }
     # The page shows each attestation once, as a row one can link to, and no other.
     page = get(server, "/compute").text
-    assert page.count('<tr id="attestation-') == len(expected)
+    assert page.count('<tr role="row" id="attestation-') == len(expected)
     for i in expected:
-        assert f'<tr id="attestation-{i}"><td><a href="/entries/{i}">{i}</a>' in page
+        row = f'<tr role="row" id="attestation-{i}"><td role="cell" data-label="Entry">'
+        assert row + f'<a href="/entries/{i}">{i}</a>' in page
 
 
 def test_compute_csv_twin_has_a_row_per_attestation(demo) -> None:
