@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from ledger.demo.build import SIMULATION_KEYS, DemoResult
+from ledger.demo.scenario import load
 from public_site.compute import CSV_COLUMNS
 from tests.serverproc import ServerProcess, run_cli, serve_demo
 from tests.test_read_api import log_leaves
@@ -38,6 +39,8 @@ UNDECLARED = {
 }
 #: When the rehearsal appends it: after the demo's last entry, as docs/appending.md does.
 APPEND_AT = "2030-12-31T10:00:00Z"
+#: A run whose lab reports 5e25 FLOP while its cloud attests 8e25 FLOP for it (S16).
+SHORT = Path(__file__).parent / "scenarios" / "s16_run_reports_far_less_than_attested.toml"
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +217,30 @@ def test_compute_is_in_the_nav_and_on_the_home_page(demo) -> None:
     home = get(server, "/").text
     assert '<nav aria-label="Site">' in home and '<a href="/compute">Compute</a>' in home
     assert '<a href="/compute">compute attested</a>' in home
+    org = get(server, "/orgs/cobalt").text
+    assert '<a href="/compute">compute attested for every organisation' in org
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from (server for server, _ in serve_demo(tmp_path_factory, "compute-short", load(SHORT)))
+
+
+def test_a_run_reporting_far_less_than_attested_is_flagged(short) -> None:
+    attested = logged(short, "compute_attestation")
+    (index,) = attested
+    run = attested[index]["run"]
+    reports = [
+        i for i, p in logged(short, "training_completed").items() if p["preregistration"] == run
+    ]
+    data = get(short, "/compute", format="json").json()
+    (row,) = data["runs"]
+    assert row["index"] == run and row["attestations"] == [index]
+    assert (row["attested"], row["reported"], row["reported_share"]) == ("8e25", "5e25", "62.5%")
+    assert row["short"] and row["reported_in"] == reports[-1]
+    assert row["finding"]["severity"] == "warning" and row["finding"]["rule"] == "S16"
+    assert {x["index"] for x in row["finding"]["links"]} == {run, index, reports[-1]}
+    assert data["summary"]["short_runs"] == 1 and data["summary"]["undeclared"] == 0
+    page = get(short, "/compute").text
+    assert '<strong class="bad">falls short</strong>' in page
+    assert f'<a href="/entries/{reports[-1]}">entry {reports[-1]}</a>' in page
