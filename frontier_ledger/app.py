@@ -8,7 +8,7 @@ from ledger.api.app import ServerOptions, create_api
 from ledger.ops.clock import Clock
 from ledger.ops.datadir import DataDir
 from public_site import routes as site_routes
-from public_site import routes_downloads, routes_register
+from public_site import routes_compute, routes_downloads, routes_register
 
 
 def create_app(options: ServerOptions) -> FastAPI:
@@ -18,6 +18,7 @@ def create_app(options: ServerOptions) -> FastAPI:
     # app.state.view, which the API's lifespan opens.
     app.include_router(site_routes.router)
     app.include_router(routes_register.router)
+    app.include_router(routes_compute.router)
     app.include_router(routes_downloads.router)
     app.mount("/static", site_routes.static, name="static")
     return app

@@ -202,6 +202,14 @@ TYPE_LABELS = {
     "research_access": "researchers' access",
 }
 
+#: What a compute attestation's standing under S16 is, in words (the compute page).
+COMPUTE_STATUS_LABELS = {
+    "undeclared": "undeclared large run: no run pre-registered before it covers it",
+    "other_organisation": "names a run of another organisation",
+    "covered": "covered by a run pre-registered before it",
+    "free": "within what a deregulated run may use",
+}
+
 _INDEX = re.compile(r"\[[0-9]+\]")
 
 
@@ -225,3 +233,8 @@ def a_type(entry_type: str) -> str:
     """The type with its article: "a submission", "an evaluation result"."""
     label = type_label(entry_type)
     return ("an " if label[:1] in "aeiou" else "a ") + label
+
+
+def compute_status_label(status: str) -> str:
+    """An attestation's status on the compute page (``undeclared``, ``covered``...) in words."""
+    return COMPUTE_STATUS_LABELS.get(status, status.replace("_", " "))

@@ -33,7 +33,7 @@ from verifier.core.tlog_proof import TlogProof
 from verifier.entries.codec import parse_payload, references
 from verifier.errors import FormatError
 from verifier.policy.calendar import DAY_MS, fmt_date
-from verifier.policy.findings import RULES, fmt_flop
+from verifier.policy.findings import RULES, VIOLATION, fmt_flop
 from verifier.policy.rules.reveals import COMMITMENT_PREFIX
 from verifier.policy.status import submission_schedule
 
@@ -597,10 +597,26 @@ def compliance(site: Site) -> dict[str, Any]:
                 ],
             }
         )
+    engine = site.view.catch_up().engine
+    attestations = engine.state.attestations if engine is not None else {}
     return {
         "as_of": format_logged_at(site.now_ms),
         "tree_size": report.size,
         "violations": len(report.violations),
+        # S16's undeclared large runs, first: compute a provider attests that no run covers.
+        "undeclared_runs": [
+            {
+                "index": f.indices[0],
+                "url": f"/entries/{f.indices[0]}",
+                "compute_url": f"/compute#attestation-{f.indices[0]}",
+                "message": f.message,
+            }
+            for f in report.findings
+            if f.rule == "S16"
+            and f.severity == VIOLATION
+            and len(f.indices) == 1
+            and f.indices[0] in attestations
+        ],
         "rules": groups,
         "all_rules": [{"rule": r, "text": t} for r, t in RULES.items()],
     }

@@ -411,6 +411,7 @@ def test_the_entry_list_with_any_filters(
             "/",
             "/register",
             "/feeds/register.atom",
+            "/compute",
             "/timeline",
             "/runs",
             "/orgs",

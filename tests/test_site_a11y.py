@@ -60,6 +60,7 @@ PAGES = [
 #: Pages of the schedule; ``{prereg}`` is the index of the demo's first pre-registration.
 SCHEDULE_PAGES = [
     "/register",
+    "/compute",
     "/timeline",
     "/runs",
     "/runs/{prereg}",
@@ -221,7 +222,7 @@ def test_pinning_and_a_failed_check_are_accessible(server, page) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/register", "/entries", "/entries/10", "/keys", "/regulator"]
+    "path", ["/", "/register", "/compute", "/entries", "/entries/10", "/keys", "/regulator"]
 )
 def test_phone_viewport(server, browser, path: str) -> None:
     context = browser.new_context(

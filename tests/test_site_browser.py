@@ -384,6 +384,7 @@ def test_pages_work_without_javascript(server, browser) -> None:
 PAGE_KINDS = {
     "home": "/",
     "register": "/register",
+    "compute": "/compute",
     "timeline": "/timeline",
     "entries": "/entries",
     "entry": "/entries/{prereg}",
@@ -612,5 +613,25 @@ def test_a_register_rows_receipt_downloads_and_verifies(server, browser) -> None
         first.get_by_role("link", name=f"entry {decision}").first.click()
         assert pg.url.endswith(f"/entries/{decision}")
         assert pg.inner_text("h1") == f"Entry {decision}: decision"
+    finally:
+        context.close()
+
+
+def test_the_compute_tables_are_cards_on_a_phone(server, browser) -> None:
+    """At 390 px each table of /compute shows its rows as labelled lines: no table box
+    scrolls sideways, and each attestation's cells say which column they are."""
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(server.url("/compute"))
+        wraps = pg.locator(".table-wrap")
+        assert wraps.count() == 3
+        for i in range(wraps.count()):
+            wide, box = wraps.nth(i).evaluate("e => [e.scrollWidth, e.clientWidth]")
+            assert wide <= box, f"table {i} of /compute scrolls sideways ({wide} > {box} px)"
+        cell = pg.locator("section[aria-labelledby=attestations] tbody tr").first.locator("td")
+        assert cell.first.evaluate("e => getComputedStyle(e, '::before').content") == '"Entry: "'
+        part(pg, "section[aria-labelledby=attestations]", "compute-attestations-390")
     finally:
         context.close()

@@ -172,6 +172,29 @@ def test_the_register_its_twins_feed_and_receipts_are_mirrored(
     assert 'href="/register/index.csv"' in html and 'href="/feeds/register.atom"' in html
 
 
+def test_the_compute_page_and_its_twins_are_mirrored(demo) -> None:
+    """/compute, its JSON and CSV twins: every attestation of the mirrored log, each row
+    linking to its entry's page in the mirror."""
+    result, out = demo
+    attested = [
+        i
+        for i in range(size_of(result))
+        if json.loads((out / "entries" / str(i) / "index.json").read_text())["type"]
+        == "compute_attestation"
+    ]
+    assert attested
+    compute = json.loads((out / "compute" / "index.json").read_text())
+    assert [a["index"] for a in compute["attestations"]] == attested
+    rows = (out / "compute" / "index.csv").read_text().splitlines()
+    assert rows[0].startswith("index,logged_at,provider,") and len(rows) == 1 + len(attested)
+    html = (out / "compute" / "index.html").read_text()
+    assert 'href="/compute/index.csv"' in html and 'href="/compute/index.json"' in html
+    for i in attested:
+        assert f'<a href="/entries/{i}">{i}</a>' in html
+    # The crawler finds it as a reader does: from the nav of every page.
+    assert '<a href="/compute">Compute</a>' in (out / "index.html").read_text()
+
+
 def test_the_mirrors_log_verifies(demo, capsys: pytest.CaptureFixture[str]) -> None:
     result, out = demo
     assert verify_cli.main(["verify", "--log", str(out / "log"), "--vkey", result.vkey]) == 0
