@@ -20,6 +20,10 @@ from ledger.demo.scenario import load
 from tests.schedules import Schedule, schedules
 from tests.test_differential import append, found_files
 from verifier.cli import main
+from verifier.client.fetch import LogSource, RemoteBlobs
+from verifier.client.logcheck import check_log
+from verifier.core.checkpoint import open_checkpoint
+from verifier.core.note import parse_vkey
 from verifier.entries.replay import LogReplay
 from verifier.policy.audit import Auditor, AuditReport
 from verifier.policy.spill import SpillDict, low_memory_audit
@@ -108,4 +112,14 @@ def test_the_cli_audit_is_the_same_with_low_memory(
     plain = capsys.readouterr().out
     second = main([*argv, "--low-memory"])
     assert (second, capsys.readouterr().out) == (first, plain)
+    # A fresh spilled state is a whole-log check: every tile and bundle against the
+    # checkpoint, as without one (not the incremental path of a stored state).
+    source = LogSource(str(tmp_path / "out"))
+    cp = open_checkpoint(source.fetch("checkpoint"), parse_vkey(result.vkey))
+    runs = [
+        check_log(cp, source.fetch, start, schedule=True, blobs=RemoteBlobs(source))
+        for start in (None, low_memory_audit(cp.origin, hot=2))
+    ]
+    counts = {(r.tiles_checked, r.bundles_checked, r.start_size) for r in runs}
+    assert len(counts) == 1 and next(iter(counts))[1] > 0
     assert main([*argv, "--low-memory", "--state", str(tmp_path / "state")]) != 0

@@ -36,6 +36,8 @@ V = TypeVar("V")
 HOT = 4096
 #: Records read from disk at a time when iterating.
 BATCH = 512
+#: SQLite's page cache for the spilled records.
+CACHE_KIB = 2048
 
 
 class SpillDict(MutableMapping[int, V], Generic[V]):
@@ -159,6 +161,12 @@ def spill(state: Any, hot: int = HOT) -> sqlite3.Connection:
     :class:`SpillDict` (in a private temporary database, deleted when closed)."""
     hints = typing.get_type_hints(type(state))
     db = sqlite3.connect("", isolation_level=None)  # "": a temporary file of its own
+    # Nothing here outlives the process: no journal, no sync; a small page cache, so
+    # that what is spilled is on disk (in the OS's cache), not in this process.
+    db.execute("PRAGMA journal_mode = OFF")
+    db.execute("PRAGMA synchronous = OFF")
+    db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    db.execute("PRAGMA temp_store = FILE")
     for name in SPILLED:
         if getattr(state, name):
             raise ValueError(f"spill: {name} is not empty")
