@@ -8,7 +8,7 @@ from ledger.api.app import ServerOptions, create_api
 from ledger.ops.clock import Clock
 from ledger.ops.datadir import DataDir
 from public_site import routes as site_routes
-from public_site import routes_downloads
+from public_site import routes_compute, routes_downloads, routes_register
 
 
 def create_app(options: ServerOptions) -> FastAPI:
@@ -17,6 +17,8 @@ def create_app(options: ServerOptions) -> FastAPI:
     # The public site for journalists and the public reads app.state.reader and
     # app.state.view, which the API's lifespan opens.
     app.include_router(site_routes.router)
+    app.include_router(routes_register.router)
+    app.include_router(routes_compute.router)
     app.include_router(routes_downloads.router)
     app.mount("/static", site_routes.static, name="static")
     return app

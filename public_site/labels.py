@@ -15,7 +15,7 @@ import re
 PROTOCOL_FIELDS = ("type", "v", "log")
 
 #: Fields that hold a document by digest (FORMATS.md "Blobs and commitments").
-DOCUMENT_FIELDS = ("plan", "public", "secret", "report", "evidence")
+DOCUMENT_FIELDS = ("plan", "public", "secret", "report", "evidence", "document", "terms")
 
 FIELD_LABELS = {
     # common
@@ -33,7 +33,7 @@ FIELD_LABELS = {
     "calendar": "calendar",
     "lift": "lift date (month-day)",
     "submission_deadline": "submission deadline (month-day)",
-    "decision": "decision date (month-day)",
+    "calendar.decision": "decision date (month-day)",
     "time_zone": "time zone",
     "first_cycle": "first cycle",
     "cap_flop": "cap (FLOP)",
@@ -108,6 +108,7 @@ FIELD_LABELS = {
     "detail": "detail",
     "report": "evaluation report",
     # contests and decisions
+    "decision": "decision",
     "summary": "summary",
     "evidence": "evidence",
     "finding": "contest finding",
@@ -122,6 +123,50 @@ FIELD_LABELS = {
     # documents
     "sealed": "sealed",
     "sha256": "SHA-256",
+    # the parameters of S15-S19 (charter and charter amendments)
+    "evaluation_scope": "what the regulator may evaluate (categories)",
+    # an update above either threshold is evaluated and decided anew (S15)
+    "posttraining_update_threshold_flop": "update threshold: post-training added (FLOP)",
+    "inference_update_threshold_flop": "update threshold: inference ceiling raised (FLOP per task)",
+    "attestation_tolerance": "tolerance between reported and attested compute",
+    "attestation_interval_days": "a compute provider attests at least every (days)",
+    "research_access_limit_days": "researchers' access opens within (days of approval)",
+    "research_access_min_days": "researchers' access lasts at least (days)",
+    "cooling_off_days": "cooling-off period for departing staff (days)",
+    "changes": "what changes",
+    "calendar_from_cycle": "new calendar from cycle",
+    # what a model is: its inference configuration
+    "inference": "inference configuration",
+    "scaffolding": "scaffolding and tools",
+    "max_inference_flop_per_task": "inference compute ceiling (FLOP per task)",
+    "post_training": "post-training",
+    "method": "method",
+    "flop": "compute (FLOP)",
+    "description": "description",
+    "document": "document",
+    "updates": "evaluates the model update",
+    # model updates
+    "added_posttraining_flop": "post-training compute added (FLOP)",
+    "offered_from": "offered from",
+    "evaluated_as": "evaluated and approved as the submission",
+    # compute attestations
+    "provider": "compute provider",
+    "organisation": "organisation",
+    "cluster": "cluster",
+    "period_start": "period from",
+    "period_end": "period to",
+    "flop_delivered": "compute delivered (FLOP)",
+    "run": "for the run (as the organisation says)",
+    # observers, staff, researchers
+    "about": "about the entry",
+    "statement": "statement",
+    "staff": "staff member",
+    "date": "date",
+    "decisions": "approvals (decisions)",
+    "institutions": "research institutions",
+    "access_from": "access from",
+    "access_until": "access until",
+    "terms": "terms of access",
     # protocol
     "type": "entry type",
     "v": "schema version",
@@ -149,15 +194,35 @@ TYPE_LABELS = {
     "decision": "decision",
     "reveal": "reveal of a sealed document",
     "schedule_marker": "schedule marker",
+    "model_update": "update of an approved model",
+    "compute_attestation": "compute attestation",
+    "charter_amendment": "charter amendment",
+    "observer_statement": "observer's statement",
+    "staff_declaration": "staff declaration",
+    "research_access": "researchers' access",
+}
+
+#: What a compute attestation's standing under S16 is, in words (the compute page).
+COMPUTE_STATUS_LABELS = {
+    "undeclared": "undeclared large run: no run pre-registered before it covers it",
+    "other_organisation": "names a run of another organisation",
+    "covered": "covered by a run pre-registered before it",
+    "free": "within what a deregulated run may use",
 }
 
 _INDEX = re.compile(r"\[[0-9]+\]")
 
 
 def field_label(path: str) -> str:
-    """A field (or a field path such as ``eval_results[0]``) in words."""
-    name = _INDEX.sub("", path).rsplit(".", 1)[-1]
-    return FIELD_LABELS.get(name, name.replace("_", " "))
+    """A field (or a field path such as ``eval_results[0]`` or ``calendar.decision``) in
+    words: the label of its longest labelled tail (``calendar.decision`` is a date of the
+    calendar, ``decision`` an entry)."""
+    parts = _INDEX.sub("", path).split(".")
+    for i in range(len(parts)):
+        label = FIELD_LABELS.get(".".join(parts[i:]))
+        if label is not None:
+            return label
+    return parts[-1].replace("_", " ")
 
 
 def type_label(entry_type: str) -> str:
@@ -168,3 +233,8 @@ def a_type(entry_type: str) -> str:
     """The type with its article: "a submission", "an evaluation result"."""
     label = type_label(entry_type)
     return ("an " if label[:1] in "aeiou" else "a ") + label
+
+
+def compute_status_label(status: str) -> str:
+    """An attestation's status on the compute page (``undeclared``, ``covered``...) in words."""
+    return COMPUTE_STATUS_LABELS.get(status, status.replace("_", " "))

@@ -33,7 +33,7 @@ from verifier.core.tlog_proof import TlogProof
 from verifier.entries.codec import parse_payload, references
 from verifier.errors import FormatError
 from verifier.policy.calendar import DAY_MS, fmt_date
-from verifier.policy.findings import RULES, fmt_flop
+from verifier.policy.findings import RULES, VIOLATION, fmt_flop
 from verifier.policy.rules.reveals import COMMITMENT_PREFIX
 from verifier.policy.status import submission_schedule
 
@@ -62,6 +62,9 @@ class Site:
 
 def _detail(entry_type: str, payload: dict[str, Any]) -> str:
     """What this entry says, in a few words (for lists and feeds)."""
+    special = _detail_of_plan_types(entry_type, payload)
+    if special:
+        return special
     for key in ("outcome", "marker", "legal_name", "holder", "name", "model_name", "summary"):
         value = payload.get(key)
         if isinstance(value, str) and value:
@@ -77,6 +80,60 @@ def _detail(entry_type: str, payload: dict[str, Any]) -> str:
         old, until = payload.get("old_key_hash"), payload.get("overlap_end")
         return f"log key {old} → {key}, both until {until}"
     return ""
+
+
+def _update_detail(p: dict[str, Any]) -> str:
+    return f"update offered from {str(p.get('offered_from', '?'))[:10]}: {p.get('description')}"
+
+
+def _attestation_detail(p: dict[str, Any]) -> str:
+    return (
+        f"{p.get('provider')} attests {p.get('flop_delivered')} FLOP delivered to "
+        f"{p.get('organisation')} ({p.get('cluster')}, {str(p.get('period_start', '?'))[:10]} "
+        f"to {str(p.get('period_end', '?'))[:10]})"
+    )
+
+
+def _amendment_detail(p: dict[str, Any]) -> str:
+    changes = p.get("changes")
+    what = ", ".join(field_label(k) for k in changes) if isinstance(changes, dict) else ""
+    return f"the charter's rules change from {p.get('effective_date')}: {what}"
+
+
+def _observer_detail(p: dict[str, Any]) -> str:
+    kind = str(p.get("kind", "")).replace("_", " ")
+    return f"{kind} about entry {p.get('about')}: {p.get('statement', '')}"
+
+
+def _staff_detail(p: dict[str, Any]) -> str:
+    kind = str(p.get("kind", "")).replace("_", " ")
+    return f"{p.get('staff')}: {kind} ({p.get('organisation')}, {p.get('date')})"
+
+
+def _access_detail(p: dict[str, Any]) -> str:
+    decisions = p.get("decisions") or []
+    institutions = ", ".join(map(str, p.get("institutions") or []))
+    models = f"{len(decisions)} approved model{'s' if len(decisions) != 1 else ''}"
+    return (
+        f"researchers' access to {models} from {p.get('access_from')} "
+        f"to {p.get('access_until')}: {institutions}"
+    )
+
+
+#: The entry types of the plan's model, compute, governance and research rules, in words.
+_PLAN_DETAILS = {
+    "model_update": _update_detail,
+    "compute_attestation": _attestation_detail,
+    "charter_amendment": _amendment_detail,
+    "observer_statement": _observer_detail,
+    "staff_declaration": _staff_detail,
+    "research_access": _access_detail,
+}
+
+
+def _detail_of_plan_types(entry_type: str, p: dict[str, Any]) -> str:
+    detail = _PLAN_DETAILS.get(entry_type)
+    return detail(p) if detail is not None else ""
 
 
 def _headline(row: EntryRow, entry_type: str, payload: dict[str, Any] | None) -> str:
@@ -459,7 +516,11 @@ def schedule_now(site: Site) -> dict[str, Any] | None:
 
 
 def home(site: Site) -> dict[str, Any]:
+    from public_site.register import answers  # it reads the schedule module, which reads this
+
     return {
+        # The questions a reader asks first, answered first (public_site/register.py).
+        "answers": answers(site),
         "checkpoint": checkpoint_info(site),
         "witnesses": trust.witnesses(site),
         "schedule": schedule_now(site),
@@ -536,10 +597,26 @@ def compliance(site: Site) -> dict[str, Any]:
                 ],
             }
         )
+    engine = site.view.catch_up().engine
+    attestations = engine.state.attestations if engine is not None else {}
     return {
         "as_of": format_logged_at(site.now_ms),
         "tree_size": report.size,
         "violations": len(report.violations),
+        # S16's undeclared large runs, first: compute a provider attests that no run covers.
+        "undeclared_runs": [
+            {
+                "index": f.indices[0],
+                "url": f"/entries/{f.indices[0]}",
+                "compute_url": f"/compute#attestation-{f.indices[0]}",
+                "message": f.message,
+            }
+            for f in report.findings
+            if f.rule == "S16"
+            and f.severity == VIOLATION
+            and len(f.indices) == 1
+            and f.indices[0] in attestations
+        ],
         "rules": groups,
         "all_rules": [{"rule": r, "text": t} for r, t in RULES.items()],
     }

@@ -215,7 +215,7 @@ def runs_page(request: Request, fmt: Format = None) -> Response:
     data = {"runs": schedule.runs(_site(request))}
     if fmt == "csv":
         keys = ["index", "org", "run_id", "level", "cycle", "amended", "halted", "submitted"]
-        keys += ["on_time", "decided"]
+        keys += ["on_time", "decided", "outcome"]
         return render.csv_response(([r[k] for k in keys] for r in data["runs"]), keys, "runs.csv")
     return _page(request, "runs.html", data, fmt)
 
@@ -257,7 +257,7 @@ def regulator_page(request: Request, fmt: Format = None) -> Response:
     data = schedule.regulator(_site(request))
     if fmt == "csv":
         keys = ["submission", "org", "run_id", "cycle", "on_time", "required", "due", "decision"]
-        keys += ["decided", "days_late"]
+        keys += ["decided", "outcome", "days_late"]
         rows = ([d[k] for k in keys] for d in data["decisions"])
         return render.csv_response(rows, keys, "regulator-decisions.csv")
     return _page(request, "regulator.html", data, fmt)

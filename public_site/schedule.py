@@ -24,7 +24,7 @@ from verifier.errors import FormatError
 from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION, Finding, fmt_flop
-from verifier.policy.state import Run
+from verifier.policy.state import PolicyState, Run, Sub
 from verifier.policy.status import submission_schedule
 
 #: Entry types that make up a run's history, after its pre-registration(s).
@@ -38,6 +38,11 @@ RUN_EVENTS = (
     "contest_resolution",
     "decision",
     "reveal",
+    # after its approval: declared updates, researchers' access; and what others say of it
+    "model_update",
+    "research_access",
+    "compute_attestation",
+    "observer_statement",
 )
 
 
@@ -97,7 +102,10 @@ def _versions(engine: PolicyEngine, root: int) -> list[Run]:
 
 
 def _history(site: Site, reader: Reader, versions: list[Run]) -> Iterator[Entry]:
-    """Every entry that refers to the run, to its submissions or to their contests."""
+    """Every entry that refers to the run or, in turn, to an entry of its history: its
+    training, submissions, results, contests and decisions; after an approval, the
+    model's declared updates and researchers' access; compute attested for the run and
+    observers' statements about any of these."""
     seen: set[int] = {v.index for v in versions}
     todo = [v.index for v in versions]
     while todo:
@@ -110,8 +118,7 @@ def _history(site: Site, reader: Reader, versions: list[Run]) -> Iterator[Entry]
                 continue
             seen.add(index)
             yield e
-            if e.type in ("submission", "contest_finding"):
-                todo.append(index)
+            todo.append(index)
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, str]]:
@@ -169,6 +176,7 @@ def run_page(site: Site, index: int) -> dict[str, Any]:
         if chain.intersection(f.indices)
     ]
     subs = [engine.state.subs[e.index] for e in events if e.index in engine.state.subs]
+    st = engine.state
     return {
         "index": index,
         "root": run.root,
@@ -195,6 +203,7 @@ def run_page(site: Site, index: int) -> dict[str, Any]:
                 "on_time": s.on_time,
                 "logged_at": format_logged_at(s.logged_ms),
                 "decision": s.decision,
+                "outcome": s.outcome,
                 "schedule": _status(engine, s.index),
             }
             for s in subs
@@ -204,7 +213,7 @@ def run_page(site: Site, index: int) -> dict[str, Any]:
                 "index": e.index,
                 "type": e.type,
                 "logged_at": format_logged_at(e.logged_ms),
-                "what": _event_text(e),
+                "what": _event_text(e, st),
                 "url": f"/entries/{e.index}",
             }
             for e in events
@@ -226,8 +235,46 @@ def _refs(site: Site, index: int) -> list[dict[str, Any]]:
     return [link(site, target, path) for path, target, _ in references(body)]
 
 
-def _event_text(e: Entry) -> str:
+def _update_text(p: dict[str, Any], significant: bool) -> str:
+    description = str(p.get("description", "")).rstrip(".")
+    text = (
+        f"{'significant' if significant else 'lesser'} update of the approved model declared: "
+        f"{description}; offered from {str(p.get('offered_from', '?'))[:10]}"
+    )
+    if p.get("evaluated_as") is not None:
+        text += f"; evaluated as submission {p['evaluated_as']}"
+    return text
+
+
+def _plan_event_text(e: Entry, st: PolicyState) -> str | None:
+    """The entry types that follow an approval, or come from others than the lab."""
     p = e.payload
+    if e.type == "model_update":
+        update = st.updates.get(e.index)
+        return _update_text(p, update is not None and update.significant)
+    if e.type == "compute_attestation":
+        return (
+            f"{p.get('provider')} attests {p.get('flop_delivered')} FLOP delivered "
+            f"({p.get('cluster')}, {str(p.get('period_start', '?'))[:10]} to "
+            f"{str(p.get('period_end', '?'))[:10]})"
+        )
+    if e.type == "research_access":
+        institutions = ", ".join(map(str, p.get("institutions") or []))
+        return (
+            f"researchers' access from {p.get('access_from')} to {p.get('access_until')}: "
+            f"{institutions}"
+        )
+    if e.type == "observer_statement":
+        kind = str(p.get("kind", "")).replace("_", " ")
+        return f"observer's statement ({kind}) about entry {p.get('about')}: {p.get('statement')}"
+    return None
+
+
+def _event_text(e: Entry, st: PolicyState) -> str:
+    p = e.payload
+    plan = _plan_event_text(e, st)
+    if plan is not None:
+        return plan
     outcome = str(p.get("outcome", "?")).replace("_", " ")
     texts = {
         "training_started": f"training started at {p.get('time', '?')}",
@@ -252,15 +299,26 @@ def _event_text(e: Entry) -> str:
 def runs(site: Site) -> list[dict[str, Any]]:
     """Every run (by its first pre-registration), newest first."""
     engine = _engine(site)
+    by_root: dict[int, list[Sub]] = {}
+    for s in sorted(engine.state.subs.values(), key=lambda s: s.index):
+        by_root.setdefault(engine.state.runs[s.prereg].root, []).append(s)
     out = []
     for root in sorted(
         (r.index for r in engine.state.runs.values() if r.root == r.index), reverse=True
     ):
         latest = _versions(engine, root)[-1]
-        sub = next(
-            (s for s in engine.state.subs.values() if engine.state.runs[s.prereg].root == root),
-            None,
-        )
+        subs = by_root.get(root, [])
+        sub = subs[0] if subs else None
+        decisions = [
+            {
+                "submission": s.index,
+                "decision": s.decision,
+                "outcome": s.outcome,
+                "url": f"/entries/{s.decision}",
+            }
+            for s in subs
+            if s.decision is not None
+        ]
         out.append(
             {
                 "index": root,
@@ -273,10 +331,24 @@ def runs(site: Site) -> list[dict[str, Any]]:
                 "halted": latest.halted is not None,
                 "submitted": sub is not None,
                 "on_time": sub.on_time if sub is not None else None,
-                "decided": sub is not None and sub.decision is not None,
+                "decided": bool(decisions),
+                "outcome": _run_outcome(subs),
+                "decisions": decisions,
             }
         )
     return out
+
+
+def _run_outcome(subs: list[Sub]) -> str | None:
+    """What was decided about a run: "approved" if any of its models was, "rejected" if
+    every decision rejected, "pending" while a submission waits; None if nothing was
+    submitted."""
+    outcomes = [s.outcome for s in subs]
+    if "approved" in outcomes:
+        return "approved"
+    if not outcomes:
+        return None
+    return "pending" if None in outcomes else "rejected"
 
 
 # -- organisations ----------------------------------------------------------------------
@@ -393,7 +465,96 @@ def organisation(site: Site, org: str) -> dict[str, Any]:
             if any(entry_org.get(i) == org for i in f.indices)
         ],
         "feed": f"/feeds/entries.atom?org={org}",
+        **_plan_entries(site, engine, reader, org),
     }
+
+
+def _plan_entries(
+    site: Site, engine: PolicyEngine, reader: Reader, org: str
+) -> dict[str, list[dict[str, Any]]]:
+    """What others logged about an organisation, and what followed its approvals: compute
+    attested for it, updates of its approved models, researchers' access to them, and
+    the regulator's staff declarations that name it."""
+    st = engine.state
+    attestations = [
+        {
+            "index": a.index,
+            "url": f"/entries/{a.index}",
+            "provider": a.provider,
+            "cluster": reader.get(a.index).payload.get("cluster", ""),
+            "period_start": fmt_date(a.start_ms),
+            "period_end": fmt_date(a.end_ms),
+            "flop": fmt_flop(a.flop),
+            "run": st.runs[a.run].root if a.run in st.runs else None,
+            "run_id": st.runs[a.run].run_id if a.run in st.runs else None,
+        }
+        for a in sorted(st.attestations.values(), key=lambda a: a.index)
+        if a.organisation == org
+    ]
+    updates = [
+        {
+            "index": u.index,
+            "url": f"/entries/{u.index}",
+            "run": st.runs[u.prereg].root,
+            "decision": u.decision,
+            "significant": u.significant,
+            "description": reader.get(u.index).payload.get("description", ""),
+            "offered_from": str(reader.get(u.index).payload.get("offered_from", ""))[:10],
+        }
+        for u in sorted(st.updates.values(), key=lambda u: u.index)
+        if u.prereg in st.runs and st.runs[u.prereg].org == org
+    ]
+    ours = {
+        d
+        for d, sub in st.decided.items()
+        if sub in st.subs and st.runs[st.subs[sub].prereg].org == org
+    }
+    access: dict[int, dict[str, Any]] = {}
+    for d in sorted(ours & set(st.access)):
+        for start, until, index in st.access[d]:
+            row = access.setdefault(
+                index,
+                {
+                    "index": index,
+                    "url": f"/entries/{index}",
+                    "from": fmt_date(start),
+                    "until": fmt_date(until),
+                    "institutions": list(reader.get(index).payload.get("institutions", ())),
+                    "decisions": [],
+                },
+            )
+            row["decisions"].append(d)
+    return {
+        "attestations": attestations,
+        "updates": updates,
+        "research_access": [access[i] for i in sorted(access)],
+        "staff_declarations": _staff_naming(site, reader, org),
+    }
+
+
+def _staff_naming(site: Site, reader: Reader, org: str) -> list[dict[str, Any]]:
+    """The regulator's staff declarations that name *org* (a conflict, a departure to it)."""
+    out: list[dict[str, Any]] = []
+    after = -1
+    while True:
+        rows = site.reader.store.search(
+            SearchQuery(entry_type="staff_declaration", after=after, limit=500)
+        )
+        for row in rows:
+            p = reader.get(row.index).payload
+            if p.get("organisation") == org:
+                out.append(
+                    {
+                        "index": row.index,
+                        "url": f"/entries/{row.index}",
+                        "staff": p.get("staff", ""),
+                        "kind": str(p.get("kind", "")).replace("_", " "),
+                        "date": p.get("date", ""),
+                    }
+                )
+        if len(rows) < 500:
+            return out
+        after = rows[-1].index
 
 
 # -- the regulator ----------------------------------------------------------------------
@@ -432,6 +593,7 @@ def regulator(site: Site) -> dict[str, Any]:
                 "due": fmt_date(due),
                 "decision": sub.decision,
                 "decided": fmt_date(actual) if actual is not None else None,
+                "outcome": sub.outcome,
                 "early": actual is not None and actual < start,
                 "days_late": _days_late(actual if actual is not None else now, due)
                 if actual is not None or now > due
@@ -474,6 +636,8 @@ def regulator(site: Site) -> dict[str, Any]:
             ),
             "late_submissions_decided": sum(1 for d in decided if not d["on_time"]),
             "pending": len(decisions) - len(decided),
+            "approved": sum(1 for d in decided if d["outcome"] == "approved"),
+            "rejected": sum(1 for d in decided if d["outcome"] == "rejected"),
             "contest_replies_in_time": sum(
                 1 for c in contests if c["replied"] and c["days_late"] == 0
             ),

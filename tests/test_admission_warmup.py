@@ -204,6 +204,8 @@ def test_a_damaged_or_foreign_state_is_replayed_loudly(tmp_path: Path, caplog) -
         (good.replace(b'"size":16', b'"size":15', 1), "checkpoint of size 15"),
         (good.replace(b'"replay":{', b'"replay":{"x":0,', 1), "checksum"),
         (b"{not json", "cannot be read"),
+        # kept by a version that kept fewer search facets: same shape, other format
+        (good.replace(b"admission-state/v2", b"admission-state/v1", 1), "not a frontier"),
     ):
         stored.write_bytes(damage)
         writer = open_writer(data, admit=True)
@@ -239,7 +241,7 @@ def test_the_server_stores_the_state_when_it_stops_and_resumes_from_it(tmp_path:
     finally:
         server.stop()
     stored = json.loads((data.root / "admission-state.json").read_text())
-    assert stored["size"] == 22 and stored["format"] == "frontier-ledger/admission-state/v1"
+    assert stored["size"] == 22 and stored["format"] == "frontier-ledger/admission-state/v2"
     server.start()
     try:
         # /readyz turns green once the writer's state is there: resumed, not replayed.

@@ -364,6 +364,7 @@ def check_answer(r: httpx.Response, target: str, accept: str | None) -> None:
     page=st.sampled_from(
         [
             "/entries/{}",
+            "/entries/{}/receipt.json",
             "/runs/{}",
             "/orgs/{}",
             "/api/v1/entries/{}",
@@ -408,6 +409,9 @@ def test_the_entry_list_with_any_filters(
     page=st.sampled_from(
         [
             "/",
+            "/register",
+            "/feeds/register.atom",
+            "/compute",
             "/timeline",
             "/runs",
             "/orgs",

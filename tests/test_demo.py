@@ -149,6 +149,14 @@ def test_the_witnessed_demo_serves_cosigned_checkpoints(
                 assert time.monotonic() < deadline, "the demo server did not answer"
                 time.sleep(0.2)
         assert audit.status_code == 200 and audit.json()["violations"] == 0
+        # The guide (printed before the server serves) names the register first of all
+        # the site's pages: the one a journalist opens first.
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            if line.startswith(b"Open ("):
+                break
+        first = proc.stdout.readline().split()
+        assert first and first[0].decode() == f"{base}/register", first
         checkpoint = httpx.get(f"{base}/log/checkpoint").text
         size = checkpoint.split("\n")[1]
         # Every scenario entry and schedule marker is in the served tree...

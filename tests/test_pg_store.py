@@ -60,6 +60,7 @@ from tests import pgserver
 from tests.pgserver import PgCluster, cluster_or_skip, second_writer_store
 from tests.serverproc import REPO, ServerProcess, run_cli, run_module, serve_demo
 from tests.test_crash import canonical, fetch_leaves
+from tests.test_read_api import approvals_in_log, log_leaves
 from verifier.core import merkle
 from verifier.core.checkpoint import open_checkpoint
 from verifier.core.leaf import parse_leaf
@@ -736,6 +737,13 @@ def test_site_and_sqlite_download_of_a_postgresql_log(
             assert http.get(server.url("/")).status_code == 200
             page = http.get(server.url("/entries"), params={"q": "jailbreak"})
             assert page.status_code == 200 and "/entries/" in page.text
+            # The register, read from PostgreSQL: exactly the approvals in the log's own
+            # entry bundles, each with its lab's registered name (found by a search).
+            register = http.get(server.url("/register"), params={"format": "json"}).json()
+            models = register["models"]
+            got = {m["decision"]: (m["lab"], m["level"], m["cycle"]) for m in models}
+            assert got == approvals_in_log(log_leaves(server)) and got
+            assert all(m["lab_name"] not in ("", m["lab"]) for m in models)
             r = http.get(server.url("/downloads/ledger.sqlite"))
             assert r.status_code == 200, r.text[:300]
             assert r.headers["content-type"] == "application/vnd.sqlite3"

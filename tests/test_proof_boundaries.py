@@ -231,6 +231,8 @@ def test_hashes_must_be_32_bytes(size: int) -> None:
         merkle.verify_inclusion(H, 0, 4, [H, bad], H)
     with rejects(FormatError, f"consistency input hash: expected 32 bytes, got {size}"):
         merkle.verify_consistency(1, 2, bad, H, [H])
+    with rejects(FormatError, f"consistency input hash: expected 32 bytes, got {size}"):
+        merkle.verify_consistency(1, 2, H, bad, [H])
     with rejects(FormatError, f"consistency proof hash 0: expected 32 bytes, got {size}"):
         merkle.verify_consistency(1, 2, H, H, [bad])
 

@@ -110,6 +110,23 @@ def test_nul_in_a_search_is_a_clean_answer(demo) -> None:
         assert [e["index"] for e in r.json()["entries"]] == found, params
 
 
+def test_search_finds_what_others_logged_about_an_organisation(demo) -> None:
+    """Compute a provider attests for an organisation, a staff declaration that names it,
+    an observer's statement about an entry of its run, and researchers' access to its one
+    approved model: each is found under the organisation's name (and the run's)."""
+    server, _ = demo
+    attested = search(server, type="compute_attestation", org="cobalt")
+    assert attested and {payload_of(server, i)["organisation"] for i in attested} == {"cobalt"}
+    assert search(server, type="compute_attestation", run="cobalt-2028") == attested
+    staff = search(server, type="staff_declaration", org="borealis")
+    assert {payload_of(server, i)["kind"] for i in staff} == {"conflict_of_interest", "divestment"}
+    observed = search(server, type="observer_statement")  # about Acme's evaluation, decision
+    assert search(server, type="observer_statement", org="acme") == observed
+    assert [payload_of(server, i)["kind"] for i in observed] == ["attendance", "dissent"]
+    (access,) = search(server, type="research_access", org="cobalt")
+    assert payload_of(server, access)["decisions"] == search(server, type="decision", org="cobalt")
+
+
 def test_search_pages(demo) -> None:
     server, _ = demo
     seen, after = [], -1

@@ -245,6 +245,7 @@ def test_nul_in_the_search_or_a_filter_is_a_clean_answer(demo) -> None:
         "/orgs",
         "/orgs/acme",
         "/regulator",
+        "/compute",
     ],
 )
 def test_hostile_strings_render_inert_and_legible(hostile, path: str) -> None:
@@ -320,9 +321,11 @@ def test_a_run_page_tells_the_whole_history(demo) -> None:
     assert kinds == [
         "training_started",
         "training_completed",
+        "compute_attestation",  # the cloud's own account of the compute
         "submission",
         "eval_result",
         "decision",
+        "research_access",  # the approved model opens to researchers
     ]
     assert late["status"] == "decided: approved" and late["submissions"][0]["on_time"] is False
     halted = get(server, runs["cobalt-2027"]["url"], format="json").json()
@@ -459,8 +462,9 @@ def test_ten_kilobyte_hostile_strings_in_an_unchecked_log(tmp_path: Path) -> Non
         page = get(server, "/entries/0").text
         assert "The payload does not parse" in page  # not a governed type: shown raw, escaped
         assert page.count("&lt;script&gt;alert(") >= 100  # the payload, legible as text
-        r = httpx.get(server.url("/timeline"), timeout=30)
-        assert r.status_code == 404 and "no charter" in r.text
+        for path in ("/timeline", "/compute"):
+            r = httpx.get(server.url(path), timeout=30)
+            assert r.status_code == 404 and "no charter" in r.text, path
     finally:
         server.stop()
 

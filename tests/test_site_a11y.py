@@ -58,7 +58,16 @@ PAGES = [
     "/compliance",
 ]
 #: Pages of the schedule; ``{prereg}`` is the index of the demo's first pre-registration.
-SCHEDULE_PAGES = ["/timeline", "/runs", "/runs/{prereg}", "/orgs", "/orgs/acme", "/regulator"]
+SCHEDULE_PAGES = [
+    "/register",
+    "/compute",
+    "/timeline",
+    "/runs",
+    "/runs/{prereg}",
+    "/orgs",
+    "/orgs/acme",
+    "/regulator",
+]
 #: A document the demo publishes (the first pre-registration's plan), and a reveal.
 DOCUMENT_PAGES = ["{document}", "/entries/{reveal}"]
 
@@ -212,7 +221,9 @@ def test_pinning_and_a_failed_check_are_accessible(server, page) -> None:
     check(page, "entries-10-not-verified")
 
 
-@pytest.mark.parametrize("path", ["/entries", "/entries/10", "/keys", "/regulator"])
+@pytest.mark.parametrize(
+    "path", ["/", "/register", "/compute", "/entries", "/entries/10", "/keys", "/regulator"]
+)
 def test_phone_viewport(server, browser, path: str) -> None:
     context = browser.new_context(
         viewport={"width": 375, "height": 740}, is_mobile=True, bypass_csp=True

@@ -383,6 +383,8 @@ def test_pages_work_without_javascript(server, browser) -> None:
 #: first pre-registration, "{document}" a document it names.
 PAGE_KINDS = {
     "home": "/",
+    "register": "/register",
+    "compute": "/compute",
     "timeline": "/timeline",
     "entries": "/entries",
     "entry": "/entries/{prereg}",
@@ -535,5 +537,101 @@ def test_csv_and_atom_downloads_parse(server, browser) -> None:
         links = [e.find(f"{atom}link").get("href") for e in feed.findall(f"{atom}entry")]
         listed = pg.request.get(server.url("/entries?org=acme&format=json")).json()["entries"]
         assert links and {x.rsplit("/", 1)[1] for x in links} == {str(e["index"]) for e in listed}
+    finally:
+        context.close()
+
+
+#: The home page's four answers, by the id of their headings.
+QUESTIONS = ("q-approved", "q-late", "q-failed", "q-rules")
+
+
+def test_the_home_page_answers_in_one_screen(server, browser) -> None:
+    """At 1280 x 900 the four answers (approved models, who was late, failed evaluations,
+    approvals that broke a rule) are on the first screen, before anything else; on a
+    phone they come first too."""
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        try:
+            pg = context.new_page()
+            pg.set_default_timeout(TIMEOUT_MS)
+            pg.goto(server.url("/"))
+            boxes = [pg.locator(f"#{q}").bounding_box() for q in QUESTIONS]
+            assert all(b is not None for b in boxes)
+            vouch = pg.locator("#vouch").bounding_box()
+            assert vouch is not None and all(b["y"] < vouch["y"] for b in boxes)
+            if width == 1280:
+                section = pg.locator("section[aria-labelledby=answers]").bounding_box()
+                assert section is not None and section["y"] + section["height"] <= 900, section
+            SHOTS.mkdir(parents=True, exist_ok=True)  # what a reader sees first, unscrolled
+            pg.screenshot(path=str(SHOTS / f"home-first-screen-{width}.png"))
+        finally:
+            context.close()
+
+
+def test_a_register_rows_receipt_downloads_and_verifies(server, browser) -> None:
+    """From the register, a reader downloads an approval's receipt: it is the offline proof
+    that entry is in the log (checked here as frontier-verify proof checks it)."""
+    from verifier.core.note import parse_vkey
+    from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
+
+    wide = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:  # what a reader sees first, unscrolled (docs/images/register.png)
+        pg = wide.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(server.url("/register"))
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(SHOTS / "register-first-screen-1280.png"))
+    finally:
+        wide.close()
+    context = browser.new_context(accept_downloads=True, viewport={"width": 390, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(server.url("/register"))
+        assert pg.locator("nav a").nth(1).inner_text() == "Approved models"
+        # On a phone the table at a glance is one card per approval: nothing to scroll.
+        glance = pg.locator("section[aria-labelledby=at-a-glance] .table-wrap")
+        wide, box = glance.evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert wide <= box, f"the register's table scrolls sideways ({wide} > {box} px)"
+        cells = pg.locator("table.register tbody tr").first.locator("td")
+        assert cells.first.evaluate("e => getComputedStyle(e, '::before').content") == ('"Model: "')
+        first = pg.locator("section.model").first
+        decision = int(first.get_attribute("id").removeprefix("decision-"))
+        part(pg, "section.model >> nth=0", "register-row")
+        with pg.expect_download() as info:
+            first.get_by_text("Download the receipt").click()
+        assert info.value.suggested_filename == f"{decision}.receipt.json"
+        receipt = json.loads(Path(info.value.path()).read_text())
+        vkey = pg.request.get(server.url("/keys?format=json")).json()["vkey"]
+        verified = verify_tlog_proof(
+            base64.b64decode(receipt["leaf"]),
+            parse_tlog_proof(receipt["tlog_proof"]),
+            parse_vkey(vkey),
+        )
+        assert verified.index == decision
+        # The row's links lead to the decision, its run and its lab.
+        first.get_by_role("link", name=f"entry {decision}").first.click()
+        assert pg.url.endswith(f"/entries/{decision}")
+        assert pg.inner_text("h1") == f"Entry {decision}: decision"
+    finally:
+        context.close()
+
+
+def test_the_compute_tables_are_cards_on_a_phone(server, browser) -> None:
+    """At 390 px each table of /compute shows its rows as labelled lines: no table box
+    scrolls sideways, and each attestation's cells say which column they are."""
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(server.url("/compute"))
+        wraps = pg.locator(".table-wrap")
+        assert wraps.count() == 3
+        for i in range(wraps.count()):
+            wide, box = wraps.nth(i).evaluate("e => [e.scrollWidth, e.clientWidth]")
+            assert wide <= box, f"table {i} of /compute scrolls sideways ({wide} > {box} px)"
+        cell = pg.locator("section[aria-labelledby=attestations] tbody tr").first.locator("td")
+        assert cell.first.evaluate("e => getComputedStyle(e, '::before').content") == '"Entry: "'
+        part(pg, "section[aria-labelledby=attestations]", "compute-attestations-390")
     finally:
         context.close()

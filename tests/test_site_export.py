@@ -10,10 +10,12 @@ the incremental export and ``--base-url``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -27,6 +29,8 @@ from ledger.demo.build import DemoResult, build_demo, scenario_path
 from ledger.demo.scenario import load
 from public_site.export.paths import API, CSV, FILE, PAGE, TWIN, resolve
 from verifier import cli as verify_cli
+from verifier.core.note import parse_vkey
+from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
 ORIGIN = "http://mirror.invalid"
 
@@ -134,6 +138,61 @@ def test_every_link_in_the_mirror_resolves_to_a_file(demo) -> None:
     feed = (out / "feeds" / "entries.atom").read_text()
     assert 'href="/entries/0"' in feed or 'href="/entries/' in feed
     assert "mirror.invalid" not in feed
+
+
+def test_the_register_its_twins_feed_and_receipts_are_mirrored(
+    demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The register's page, JSON (the API's document, mirrored beside it) and CSV twins,
+    its Atom feed, and each approval's receipt, which verifies offline."""
+    result, out = demo
+    register = json.loads((out / "register" / "index.json").read_text())
+    assert register["approved"] == len(register["models"]) >= 5
+    assert register == json.loads((out / "api" / "v1" / "register" / "index.json").read_text())
+    assert (out / "register" / "index.html").is_file()
+    assert (out / "register" / "index.csv").read_text().startswith("decision,decided_at,lab,")
+    feed = (out / "feeds" / "register.atom").read_text()
+    hrefs = re.findall(r'href="([^"]+)"', feed)
+    for href in hrefs:  # every link of the feed is a file of the mirror
+        target = out / unquote(urlsplit(href).path).lstrip("/")
+        assert target.is_file() or (target / "index.html").is_file(), href
+    vkey = parse_vkey(result.vkey)
+    for m in register["models"]:
+        path = out / "entries" / str(m["decision"]) / "receipt.json"
+        receipt = json.loads(path.read_text())
+        verified = verify_tlog_proof(
+            base64.b64decode(receipt["leaf"]), parse_tlog_proof(receipt["tlog_proof"]), vkey
+        )
+        assert verified.index == m["decision"]
+        assert f"/entries/{m['decision']}/receipt.json" in hrefs
+        assert f"/register#decision-{m['decision']}" in hrefs
+        assert verify_cli.main(["proof", str(path), "--vkey", result.vkey]) == 0
+        assert f"VERIFIED: entry {m['decision']} is in" in capsys.readouterr().out
+    html = (out / "register" / "index.html").read_text()
+    assert 'href="/register/index.csv"' in html and 'href="/feeds/register.atom"' in html
+
+
+def test_the_compute_page_and_its_twins_are_mirrored(demo) -> None:
+    """/compute, its JSON and CSV twins: every attestation of the mirrored log, each row
+    linking to its entry's page in the mirror."""
+    result, out = demo
+    attested = [
+        i
+        for i in range(size_of(result))
+        if json.loads((out / "entries" / str(i) / "index.json").read_text())["type"]
+        == "compute_attestation"
+    ]
+    assert attested
+    compute = json.loads((out / "compute" / "index.json").read_text())
+    assert [a["index"] for a in compute["attestations"]] == attested
+    rows = (out / "compute" / "index.csv").read_text().splitlines()
+    assert rows[0].startswith("index,logged_at,provider,") and len(rows) == 1 + len(attested)
+    html = (out / "compute" / "index.html").read_text()
+    assert 'href="/compute/index.csv"' in html and 'href="/compute/index.json"' in html
+    for i in attested:
+        assert f'<a href="/entries/{i}">{i}</a>' in html
+    # The crawler finds it as a reader does: from the nav of every page.
+    assert '<a href="/compute">Compute</a>' in (out / "index.html").read_text()
 
 
 def test_the_mirrors_log_verifies(demo, capsys: pytest.CaptureFixture[str]) -> None:

@@ -250,6 +250,26 @@ class Deregulated(_Strict):
     url: str
 
 
+class EvaluatedUpdate(_Strict):
+    """The significant update an approval evaluates (it approves an updated model)."""
+
+    entry: int = Field(ge=0)
+    url: str
+    of_decision: int = Field(ge=0)
+    of_url: str
+
+
+class Remedy(_Strict):
+    """The upheld contest finding a changed model answers."""
+
+    resolution: int = Field(ge=0)
+    resolution_url: str
+    finding: int = Field(ge=0)
+    finding_url: str
+    outcome: str
+    of_submission: int = Field(ge=0)
+
+
 class ApprovedModel(_Strict):
     """One approval: what it covers (the model, its configuration, its evaluation), what
     followed (contests, updates, researchers' access, deregulation) and its receipt."""
@@ -258,6 +278,7 @@ class ApprovedModel(_Strict):
     url: str
     decided_at: str = Field(pattern=LOGGED_AT)
     lab: str
+    lab_name: str
     model: str
     run_id: str
     run_url: str | None
@@ -271,8 +292,10 @@ class ApprovedModel(_Strict):
     inference: dict[str, Any] | None
     post_training_flop: str
     updates_model: int | None
+    evaluates_update: EvaluatedUpdate | None
     results: list[RegisterResult]
     contests: list[RegisterContest]
+    remedies: Remedy | None
     updates: list[RegisterUpdate]
     research_access: list[RegisterAccess]
     deregulated_from: Deregulated | None

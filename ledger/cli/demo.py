@@ -129,6 +129,7 @@ def _print_guide(root: Path, base: str, policy: str, running: Any) -> None:
     print(
         f"""
 Open (the log is a SIMULATION: fictional regulator, labs, runs and countries):
+  {base}/register                           the register: every approved model, with its receipt
   {base}/                                   the public site: schedule, timeline, entries, scorecards
   {base}/timeline                           the plan's picture: caps, lifts, every run
   {base}/keys                               the log's keys and the witnesses that cosign it

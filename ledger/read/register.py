@@ -17,6 +17,7 @@ from typing import Any
 
 from ledger.read.reader import LogReader
 from ledger.read.views import LogView
+from ledger.storage.protocol import SearchQuery
 from verifier.core.leaf import format_logged_at, parse_leaf
 from verifier.entries.codec import parse_payload, payload_to_json
 from verifier.errors import FormatError
@@ -29,6 +30,7 @@ CSV_COLUMNS = (
     "decision",
     "decided_at",
     "lab",
+    "lab_name",
     "model",
     "run_id",
     "level",
@@ -38,6 +40,7 @@ CSV_COLUMNS = (
     "max_inference_flop_per_task",
     "scaffolding",
     "post_training_flop",
+    "evaluates_update",
     "results",
     "contests",
     "updates",
@@ -131,6 +134,22 @@ def _contests(st: PolicyState, entries: _Entries, submission: int) -> list[dict[
     return out
 
 
+def _remedies(st: PolicyState, resolution: int | None) -> dict[str, Any] | None:
+    """For a changed model that remedies an upheld contest finding: what it answers."""
+    finding = st.resolutions.get(resolution) if resolution is not None else None
+    contest = st.contests.get(finding) if finding is not None else None
+    if resolution is None or contest is None:
+        return None
+    return {
+        "resolution": resolution,
+        "resolution_url": f"/entries/{resolution}",
+        "finding": contest.index,
+        "finding_url": f"/entries/{contest.index}",
+        "outcome": contest.outcome,
+        "of_submission": contest.submission,
+    }
+
+
 def _updates(st: PolicyState, entries: _Entries, decision: int) -> list[dict[str, Any]]:
     out = []
     for u in sorted(st.updates.values(), key=lambda u: u.index):
@@ -169,6 +188,37 @@ def _access(st: PolicyState, entries: _Entries, decision: int) -> list[dict[str,
     return out
 
 
+def _lab_names(reader: LogReader, entries: _Entries) -> dict[str, str]:
+    """Organisation id -> its legal name, from the log's ``organisation`` entries."""
+    names: dict[str, str] = {}
+    after = -1
+    while True:
+        rows = reader.store.search(SearchQuery(entry_type="organisation", after=after, limit=500))
+        for row in rows:
+            payload = entries.get(row.index)[0]
+            if isinstance(payload.get("org_id"), str):
+                names[payload["org_id"]] = str(payload.get("legal_name", payload["org_id"]))
+        if len(rows) < 500:
+            return names
+        after = rows[-1].index
+
+
+def _evaluated_updates(st: PolicyState, entries: _Entries) -> dict[int, dict[str, Any]]:
+    """Submission -> the significant update it evaluates (the update names it as
+    ``evaluated_as``): such an approval is of an updated model, not of a new one."""
+    out: dict[int, dict[str, Any]] = {}
+    for u in sorted(st.updates.values(), key=lambda u: u.index):
+        evaluated = entries.get(u.index)[0].get("evaluated_as")
+        if isinstance(evaluated, int) and evaluated not in out:
+            out[evaluated] = {
+                "entry": u.index,
+                "url": f"/entries/{u.index}",
+                "of_decision": u.decision,
+                "of_url": f"/entries/{u.decision}",
+            }
+    return out
+
+
 def _about(findings: tuple[Finding, ...], indices: set[int]) -> list[dict[str, Any]]:
     return [f.to_json() for f in findings if indices.intersection(f.indices)]
 
@@ -182,6 +232,8 @@ def approved_models(reader: LogReader, view: LogView, now_ms: int) -> list[dict[
     st = engine.state
     report = auditor.report(now_ms)
     entries = _Entries(reader)
+    names = _lab_names(reader, entries)
+    evaluated = _evaluated_updates(st, entries)
     rows = []
     for decision, submission in sorted(st.decided.items()):
         sub = st.subs.get(submission)
@@ -199,6 +251,7 @@ def approved_models(reader: LogReader, view: LogView, now_ms: int) -> list[dict[
                 "url": f"/entries/{decision}",
                 "decided_at": format_logged_at(decided_ms),
                 "lab": run.org if run else "",
+                "lab_name": names.get(run.org, run.org) if run else "",
                 "model": prereg_payload.get("model_name", ""),
                 "run_id": run.run_id if run else "",
                 "run_url": f"/runs/{run.root}" if run else None,
@@ -212,8 +265,10 @@ def approved_models(reader: LogReader, view: LogView, now_ms: int) -> list[dict[
                 "inference": inference,
                 "post_training_flop": fmt_flop(_post_training_flop(inference)),
                 "updates_model": sub_payload.get("updates"),
+                "evaluates_update": evaluated.get(submission),
                 "results": _results(st, entries, sub.results),
                 "contests": _contests(st, entries, submission),
+                "remedies": _remedies(st, sub.remedies),
                 "updates": _updates(st, entries, decision),
                 "research_access": _access(st, entries, decision),
                 "deregulated_from": _deregulation(st, sub.level),
@@ -252,6 +307,7 @@ def csv_row(model: dict[str, Any]) -> list[str]:
         str(model["decision"]),
         model["decided_at"],
         model["lab"],
+        model["lab_name"],
         model["model"],
         model["run_id"],
         str(model["level"]),
@@ -261,10 +317,22 @@ def csv_row(model: dict[str, Any]) -> list[str]:
         str(inference.get("max_inference_flop_per_task", "")),
         "; ".join(inference.get("scaffolding", ())),
         model["post_training_flop"],
+        str(model["evaluates_update"]["entry"]) if model["evaluates_update"] else "",
         "; ".join(
-            f"{r['suite_id']} {r['suite_version']}: {r['outcome']}" for r in model["results"]
+            f"{r['suite_id']} {r['suite_version']}: {r['outcome']}"
+            + " ("
+            + ", ".join(f"{c['category']} {c['outcome']}" for c in r["categories"])
+            + ")"
+            for r in model["results"]
         ),
-        "; ".join(f"{c['entry']}: {c['outcome']}" for c in model["contests"]),
+        "; ".join(
+            [f"{c['entry']}: {c['outcome']}" for c in model["contests"]]
+            + (
+                [f"remedies {model['remedies']['finding']}: {model['remedies']['outcome']}"]
+                if model["remedies"]
+                else []
+            )
+        ),
         "; ".join(
             f"{u['entry']}: {'significant' if u['significant'] else 'lesser'}"
             for u in model["updates"]

@@ -70,7 +70,10 @@ def _words(value: Any) -> list[str]:
     return []
 
 
-ADMISSION_STATE_FORMAT = "frontier-ledger/admission-state/v1"
+#: v2: decisions' facets are kept too (researchers' access inherits its model's run). A
+#: v1 state lacks them, and its shape is the same, so only the format tells it apart: a
+#: v1 file is replayed from the start once, rather than resumed with facets missing.
+ADMISSION_STATE_FORMAT = "frontier-ledger/admission-state/v2"
 #: Store the admission state again after this many new entries (and when the server stops).
 SAVE_EVERY = 50_000
 
@@ -95,9 +98,10 @@ class Resume:
 
 
 #: Entry types whose search facets later entries inherit (by "preregistration",
-#: "submission", "finding" or "commitment"): the only ones kept.
+#: "submission", "finding", "commitment", "run", "about" or a single "decisions"):
+#: the only ones kept.
 FACET_SOURCES = frozenset(
-    {"preregistration", "submission", "contest_finding", "eval_suite", "eval_result"}
+    {"preregistration", "submission", "contest_finding", "eval_suite", "eval_result", "decision"}
 )
 
 
@@ -289,12 +293,20 @@ class GovernedAdmission:
     ) -> tuple[str | None, str | None, int | None, int | None]:
         # (The replay needs only these; the text for search is built for new entries.)
         body = entry.payload.body
-        org = entry.org or getattr(body, "org_id", None)
+        # A compute attestation or a staff declaration is about the organisation it names
+        # (the one served, the one a staff member joins): its feed and filter show it.
+        org = entry.org or getattr(body, "org_id", None) or getattr(body, "organisation", None)
         run_id = getattr(body, "run_id", None)
         level = getattr(body, "level", None)
         cycle = getattr(body, "cycle", None)
-        for name in ("preregistration", "submission", "finding", "commitment"):
-            ref = getattr(body, name, None)
+        # The entry whose facets it inherits: its run's (an attestation's claimed run, an
+        # observer's statement about an entry of a run), as far as they are kept.
+        names = ("preregistration", "submission", "finding", "commitment", "run", "about")
+        refs: list[object] = [getattr(body, name, None) for name in names]
+        decisions: tuple[int, ...] = getattr(body, "decisions", ())
+        if len(decisions) == 1:  # researchers' access to one approved model: its run's
+            refs.append(decisions[0])
+        for ref in refs:
             if isinstance(ref, int) and ref in self._facets:
                 o, r, lv, c = self._facets[ref]
                 org, run_id, level, cycle = (

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 #: The host the crawler asks for when no --base-url is given; links to it become root-relative.
 DEFAULT_ORIGIN = "http://mirror.invalid"
 SNAPSHOT = "/downloads/ledger.sqlite"
-FEEDS = ("/feeds/entries.atom",)
+FEEDS = ("/feeds/entries.atom", "/feeds/register.atom")
 
 PAGE, TWIN, CSV, API, FILE, LOG = "page", "twin", "csv", "api", "file", "log"
 #: Paths served as files with their own names (no index.html).
