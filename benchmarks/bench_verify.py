@@ -716,6 +716,75 @@ def profile_audit(argv: Sequence[str], path: Path, top: int = 18) -> dict[str, A
 # -- main ---------------------------------------------------------------------------
 
 
+def quick(args: argparse.Namespace) -> int:
+    """``--quick``: only ``verify --jobs 1`` against the floor, interleaved (wall and CPU
+    time: on a loaded machine CPU time is the steadier), and the peak RSS of ``audit
+    --jobs 1`` and ``audit --low-memory --jobs 1`` at each size of ``--memory-sizes``."""
+    (big,) = build_logs(args.size, args.labs, 0, args.rebuild)
+    leaves = read_leaves(big)
+    loaded = [
+        (_key(raw), sig, msg) for raw, sig, msg in signature_triples(leaves, actor_keys(args.labs))
+    ]
+    cmd = ["verify", "--log", str(big.export), "--vkey", str(big.vkey), "--quiet", "--jobs", "1"]
+    ratios: list[float] = []
+    cpu_ratios: list[float] = []
+    rounds: list[dict[str, float]] = []
+    print(f"verify --jobs 1 of {big.size:,} entries against the floor, interleaved:", flush=True)
+    for r in range(max(1, args.runs)):
+        child = run_child(cmd)
+        cpu0 = time.process_time()
+        sig_s = _timed(lambda: floor_signatures(loaded))[0]
+        tree_s = _timed(lambda: floor_tree(leaves))[0]
+        floor_cpu = time.process_time() - cpu0
+        floor_s = sig_s + tree_s
+        ratios.append(child.wall_s / floor_s)
+        cpu_ratios.append(child.cpu_s / floor_cpu)
+        rounds.append(
+            {
+                "verify_s": child.wall_s,
+                "verify_cpu_s": child.cpu_s,
+                "floor_s": floor_s,
+                "floor_cpu_s": floor_cpu,
+                "ratio": ratios[-1],
+                "cpu_ratio": cpu_ratios[-1],
+            }
+        )
+        print(
+            f"  round {r + 1}: verify {child.wall_s:.2f} s (CPU {child.cpu_s:.2f}), floor "
+            f"{floor_s:.2f} s (CPU {floor_cpu:.2f}; Ed25519 {sig_s:.2f} + tree {tree_s:.2f}) "
+            f"= {ratios[-1]:.2f}x wall, {cpu_ratios[-1]:.2f}x CPU "
+            f"(load average {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
+    memory: dict[str, Any] = {}
+    for size in (int(x) for x in args.memory_sizes.split(",") if x):
+        (info,) = build_logs(size, args.labs, 0, args.rebuild)
+        at = format_logged_at(int(info.meta()["last_logged_ms"]))
+        base = ["audit", "--log", str(info.export), "--vkey", str(info.vkey), "--quiet"]
+        base += ["--at", at, "--jobs", "1"]
+        for label, extra in (("audit", []), ("audit --low-memory", ["--low-memory"])):
+            got = run_child([*base, *extra])
+            memory[f"{label} {size}"] = {
+                "maxrss_kib": got.maxrss_kib,
+                "wall_s": got.wall_s,
+                "first_line": got.first_line,
+                "rc": got.rc,
+            }
+            print(
+                f"  {label} of {size:,}: peak RSS {got.maxrss_kib / 1024:.0f} MiB, "
+                f"{got.wall_s:.1f} s",
+                flush=True,
+            )
+    best = min(ratios)
+    print(
+        f"verify --jobs 1 / floor: best {best:.2f}, rounds {', '.join(f'{x:.2f}' for x in ratios)}"
+    )
+    write_json(
+        "verify-quick", {"size": big.size, "rounds": rounds, "best_ratio": best, "memory": memory}
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--size", type=int, default=100_000, help="the large log (default 10^5)")
@@ -725,7 +794,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="runs per timing (best is kept)")
     ap.add_argument("--no-profile", action="store_true", help="skip the cProfile audit run")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached logs")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="only verify --jobs 1 against the floor and audit's peak RSS per --memory-sizes",
+    )
+    ap.add_argument("--memory-sizes", default="10000,100000", help="for --quick, comma-separated")
     args = ap.parse_args(argv)
+    if args.quick:
+        return quick(args)
     runs = max(1, args.runs)
 
     load_start = os.getloadavg()[0]

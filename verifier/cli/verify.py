@@ -40,10 +40,11 @@ from verifier.core.encoding import b64encode
 from verifier.core.note import key_label, parse_vkey
 from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
 from verifier.entries.fields import parse_time
-from verifier.errors import InconsistencyError
+from verifier.errors import InconsistencyError, UsageError
 from verifier.policy.audit import AuditReport, AuditState
 from verifier.policy.evidence import write_finding_evidence
 from verifier.policy.report import report_json, report_text, verdict
+from verifier.policy.spill import low_memory_audit
 
 
 def _open(source: LogSource, args: argparse.Namespace, keys: LogKeys) -> SignedCheckpoint:
@@ -150,6 +151,10 @@ def _check(
             )
         else:
             reload = partial(state.load_replay, old)
+    if getattr(args, "low_memory", False):
+        # audit --low-memory (never with --state: see add_audit): records on disk.
+        start = low_memory_audit(cp.origin)
+        reload = partial(low_memory_audit, cp.origin)
     result = check_log(
         cp,
         source.fetch,
@@ -257,6 +262,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    if args.low_memory and state_dir(args) is not None:
+        raise UsageError("--low-memory cannot be used with --state (the state is kept in memory)")
     source = LogSource(args.log)
     keys = log_keys(args, state_dir(args))
     cp = _open(source, args, keys)
@@ -300,4 +307,11 @@ def add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_state_args(sp, "audit only the new entries next time (findings so far are kept)")
     sp.add_argument("--quiet", action="store_true", help="no progress line")
+    sp.add_argument(
+        "--low-memory",
+        action="store_true",
+        help="keep the schedule's older records (runs, submissions, results, ...) in a "
+        "temporary file, not in memory: memory stays flat as the log grows; the same "
+        "findings, somewhat slower; not with --state",
+    )
     sp.set_defaults(func=cmd_audit)

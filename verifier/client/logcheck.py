@@ -124,7 +124,9 @@ def _run(  # noqa: PLR0917 - private; called with one shared argument tuple
         if progress is not None:
             progress(auditor.size - base, todo)
 
-    if state is None:
+    if base == 0:
+        # The whole log (a fresh state too, as audit --low-memory passes one): every
+        # tile and bundle checked against the checkpoint, leaves fed bundle by bundle.
         result = verify_tile_log(checkpoint, fetch, lambda _first, leaves: feed(leaves))
         tiles, bundles = result.tiles_checked, result.bundles_checked
     else:

@@ -30,9 +30,11 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from verifier.core.encoding import b64decode_strict, b64encode
+from verifier.core.frozen import build
 from verifier.errors import FormatError
 
 MAX_LEAF_SIZE = 65_535
@@ -91,6 +93,8 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+#: The decoder's scanner: ``_DECODER.decode`` is this, between two white-space matches.
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # set in __init__, untyped
 
 
 def loads_strict(data: bytes | str, *, what: str) -> Any:
@@ -110,7 +114,14 @@ def loads_strict(data: bytes | str, *, what: str) -> Any:
         except UnicodeDecodeError as exc:
             raise FormatError(f"{what}: not valid UTF-8 (byte {exc.start})") from None
     try:
-        obj = _DECODER.decode(data)
+        # Text that starts with a value and ends where it ends is all that a log holds;
+        # decode() itself (white space, "Expecting value", "Extra data") reads the rest.
+        try:
+            obj, end = _SCAN(data, 0)
+        except StopIteration:
+            end = -1
+        if end != len(data):
+            obj = _DECODER.decode(data)
     except FormatError as exc:
         raise FormatError(f"{what}: {exc}") from None
     except (ValueError, RecursionError) as exc:
@@ -223,15 +234,53 @@ def utc_datetime(text: str) -> dt.datetime:
     )
 
 
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+DAY_MS = 86_400_000
+
+
+@lru_cache(maxsize=4096)
+def _day_ms(date: str) -> int:
+    """UTC milliseconds at the start of ``YYYY-MM-DD`` (cached: a log's entries share days).
+
+    ``ValueError`` for a day that does not exist, as ``datetime.date`` raises it.
+    """
+    day = dt.date(int(date[0:4]), int(date[5:7]), int(date[8:10]))
+    return (day.toordinal() - _EPOCH_ORDINAL) * DAY_MS
+
+
+def utc_ms(text: str) -> int:
+    """UTC milliseconds since the epoch of the ``YYYY-MM-DDTHH:MM:SS`` that *text* starts with.
+
+    Exactly ``int(utc_datetime(text).timestamp()) * 1000``, and the same ``ValueError``
+    for a date or time that does not exist (hour 24, minute 60, second 60 or 61, …),
+    without building a datetime per call: POSIX time has no leap seconds, so a UTC
+    time of day is hours, minutes and seconds counted from the start of its day.
+    """
+    hour, minute, second = int(text[11:13]), int(text[14:16]), int(text[17:19])
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError(f"no such time of day: {text[11:19]}")
+    return _day_ms(text[0:10]) + ((hour * 60 + minute) * 60 + second) * 1000
+
+
 def parse_logged_at(text: str) -> int:
     """``2027-01-04T09:00:00.123Z`` → UTC milliseconds since the epoch."""
-    if not isinstance(text, str) or not _LOGGED_AT.fullmatch(text):
-        raise FormatError("logged_at must be YYYY-MM-DDTHH:MM:SS.mmmZ")
+    ms = _logged_ms(text) if isinstance(text, str) else None
+    if ms is None:
+        if not isinstance(text, str) or not _LOGGED_AT.fullmatch(text):
+            raise FormatError("logged_at must be YYYY-MM-DDTHH:MM:SS.mmmZ")
+        raise FormatError(f"logged_at {text!r} is not a valid date and time")
+    return ms
+
+
+@lru_cache(maxsize=1024)
+def _logged_ms(text: str) -> int | None:
+    """parse_logged_at's value, None if it raises (cached: a commit's entries share one)."""
+    if not _LOGGED_AT.fullmatch(text):
+        return None
     try:
-        t = utc_datetime(text)
+        return utc_ms(text) + int(text[20:23])
     except ValueError:
-        raise FormatError(f"logged_at {text!r} is not a valid date and time") from None
-    return int(t.timestamp()) * 1000 + int(text[20:23])
+        return None
 
 
 def canonical_json(obj: Any) -> str:
@@ -271,6 +320,13 @@ def parse_leaf(data: bytes) -> Leaf:
     """Parse a leaf strictly (shape only)."""
     if len(data) > MAX_LEAF_SIZE:
         raise FormatError(f"leaf is {len(data)} bytes; the limit is {MAX_LEAF_SIZE}")
+    leaf = _parse_canonical_leaf(data)
+    return leaf if leaf is not None else _parse_leaf_json(data)
+
+
+def _parse_leaf_json(data: bytes) -> Leaf:
+    """The general strict parser of a leaf: what every leaf the fast path does not
+    take is read (or refused) by."""
     obj = loads_strict(data, what="leaf")
     if not isinstance(obj, dict) or obj.keys() != _LEAF_KEYS:
         raise FormatError("leaf must be an object with exactly envelope, logged_at and v")
@@ -279,3 +335,100 @@ def parse_leaf(data: bytes) -> Leaf:
     envelope = check_envelope(obj["envelope"])
     ms = parse_logged_at(obj["logged_at"])
     return Leaf(envelope, obj["logged_at"], ms, data)
+
+
+# -- the canonical leaf, read without a JSON parser -----------------------------------
+#
+# Every leaf the sequencer writes is canonical JSON (sorted keys, no white space) made of
+# ASCII strings that need no escape (base64, hex, the payload type, the time), so its
+# bytes are always exactly these pieces, in this order:
+#
+#     {"envelope":{"payload":"P","payloadType":"T","signatures":[S(,S)*]},"logged_at":"A","v":1}
+#     S = {"keyid":"K","sig":"G"}
+#
+# where no P, T, K, G or A holds a quote or a backslash. Text of that form has a single
+# reading as JSON: no white space, no escape, no duplicate key, no number but the 1. So
+# reading it by position gives exactly the object json.loads gives, and the same checks
+# as check_envelope and parse_logged_at then make the same Leaf. Anything else (or
+# anything these checks refuse) goes to the general strict parser, which gives the
+# error: this path only ever accepts, never refuses.
+
+#: A string of that form: printable ASCII without a quote or a backslash.
+_CHARS = rb"[\x20\x21\x23-\x5b\x5d-\x7e]*"
+_S = b"(" + _CHARS + b")"
+_SIGNATURE = rb'\{"keyid":"' + _CHARS + rb'","sig":"' + _CHARS + rb'"\}'
+_CANONICAL = re.compile(
+    rb'\{"envelope":\{"payload":"'
+    + _S
+    + rb'","payloadType":"'
+    + _S
+    + rb'","signatures":\['
+    + b"("
+    + _SIGNATURE
+    + b"(?:,"
+    + _SIGNATURE
+    + b")*)"
+    + rb'\]\},"logged_at":"'
+    + _S
+    + rb'","v":1\}'
+)
+_CANONICAL_SIGNATURE = re.compile(rb'\{"keyid":"' + _S + rb'","sig":"' + _S + rb'"\}')
+
+
+def _parse_canonical_leaf(data: bytes) -> Leaf | None:
+    """The leaf, if *data* is a canonical leaf that passes every check; else None."""
+    m = _CANONICAL.fullmatch(data)
+    if m is None:
+        return None
+    payload_b64, payload_type, logged_at = (m.group(i).decode("ascii") for i in (1, 2, 4))
+    # The list is signatures and commas only, so findall reads every one, in order.
+    sigs = _CANONICAL_SIGNATURE.findall(m.group(3))
+    if len(sigs) > MAX_SIGNATURES:
+        return None
+    # The checks of check_envelope and parse_logged_at.
+    kind = _payload_kind(payload_type)
+    ms = _logged_ms(logged_at)
+    keyids = [k.decode("ascii") for k, _ in sigs]
+    if kind is None or ms is None or not all(map(_is_keyid, keyids)):
+        return None
+    if len(set(keyids)) != len(keyids):
+        return None
+    try:
+        payload = b64decode_strict(payload_b64, what="envelope payload")
+        signatures = tuple(
+            build(
+                EnvelopeSignature,
+                {"keyid": k, "sig": b64decode_strict(g.decode("ascii"), what="sig", length=64)},
+            )
+            for k, (_, g) in zip(keyids, sigs, strict=True)
+        )
+    except FormatError:
+        return None
+    envelope = build(
+        Envelope,
+        {
+            "payload": payload,
+            "payload_type": payload_type,
+            "signatures": signatures,
+            "entry_type": kind[0],
+            "type_version": kind[1],
+        },
+    )
+    return build(
+        Leaf, {"envelope": envelope, "logged_at": logged_at, "logged_at_ms": ms, "raw": data}
+    )
+
+
+@lru_cache(maxsize=256)
+def _payload_kind(payload_type: str) -> tuple[str, int] | None:
+    """(entry type, version) of a valid payloadType, else None (cached: a log has few)."""
+    m = PAYLOAD_TYPE.fullmatch(payload_type)
+    if m is None or len(payload_type) > MAX_PAYLOAD_TYPE_LENGTH:
+        return None
+    return m.group(1), int(m.group(2))
+
+
+@lru_cache(maxsize=1024)
+def _is_keyid(keyid: str) -> bool:
+    """Whether *keyid* is 64 lower-case hex digits (cached: the same keys sign a log)."""
+    return _KEYID.fullmatch(keyid) is not None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Union
 
+from verifier.core.frozen import build, buildable
 from verifier.core.leaf import loads_strict
 from verifier.entries.fields import PATTERNS, Spec, int_checker, str_checker
 from verifier.entries.payloads import TYPES
@@ -164,9 +165,16 @@ def _object_parser(cls: type, ignore: frozenset[str] = frozenset()) -> Converter
 
         return stripped
     allowed = names | ignore
+    # (name, default or _ABSENT if required, null allowed, converter) per field.
     steps = tuple(
-        (f.name, f.default is dataclasses.MISSING, *_field(hints[f.name])) for f in fields
+        (f.name, _ABSENT if f.default is dataclasses.MISSING else f.default, *_field(hints[f.name]))
+        for f in fields
     )
+    # Every payload class is a plain frozen dataclass without default factories, so the
+    # value is built from its fields in declaration order, defaults included, exactly as
+    # its __init__ would store them (verifier.core.frozen).
+    if not buildable(cls) or any(f.default_factory is not dataclasses.MISSING for f in fields):
+        raise AssertionError(f"{cls.__name__}: not a plain frozen dataclass")  # pragma: no cover
 
     def parse(obj: Any, what: str) -> Any:
         if not isinstance(obj, dict):
@@ -174,21 +182,22 @@ def _object_parser(cls: type, ignore: frozenset[str] = frozenset()) -> Converter
         if not allowed.issuperset(obj):
             unknown = sorted(set(obj) - allowed)
             raise FormatError(f"{what}: unknown field {unknown[0][:40]!r}")
-        kwargs: dict[str, Any] = {}
-        for name, required, nullable, convert in steps:
+        values: dict[str, Any] = {}
+        for name, default, nullable, convert in steps:
             value = obj.get(name, _ABSENT)
             if value is _ABSENT:
-                if required:
+                if default is _ABSENT:
                     sub = f"{what}.{name}" if what else name
                     raise FormatError(f"{sub}: required field is missing")
+                values[name] = default
             elif value is None:
                 if not nullable:
                     sub = f"{what}.{name}" if what else name
                     raise FormatError(f"{sub}: must not be null")
-                kwargs[name] = None
+                values[name] = None
             else:
-                kwargs[name] = convert(value, f"{what}.{name}" if what else name)
-        return cls(**kwargs)
+                values[name] = convert(value, f"{what}.{name}" if what else name)
+        return build(cls, values)
 
     return parse
 
@@ -215,7 +224,7 @@ def parse_payload(data: bytes, *, expected_type: str | None = None) -> Payload:
         raise FormatError("payload.log: required: the origin of the log this entry is meant for")
     cls, _ = TYPES[t]
     body = _object_parser(cls, _ENVELOPE_KEYS)(obj, "")
-    return Payload(t, PAYLOAD_VERSION, log, body)
+    return build(Payload, {"type": t, "v": PAYLOAD_VERSION, "log": log, "body": body})
 
 
 def payload_to_json(p: Payload) -> dict[str, Any]:

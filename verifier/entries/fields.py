@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 
-from verifier.core.leaf import utc_datetime
+from verifier.core.leaf import utc_ms
 from verifier.errors import FormatError
 
 #: Largest FLOP count we accept: far beyond any plausible run (1e40).
@@ -78,6 +78,20 @@ PATTERNS = {
 
 def parse_flop(text: str, what: str) -> int:
     """A non-negative integral FLOP count written as a decimal string."""
+    n = _flop_value(text) if isinstance(text, str) else None
+    return n if n is not None else _parse_flop(text, what)
+
+
+@lru_cache(maxsize=1024)
+def _flop_value(text: str) -> int | None:
+    """parse_flop's value, None if it raises (cached: plans and reports repeat sizes)."""
+    try:
+        return _parse_flop(text, "")
+    except FormatError:
+        return None
+
+
+def _parse_flop(text: str, what: str) -> int:
     if not isinstance(text, str) or not _FLOP.fullmatch(text):
         raise FormatError(f'{what}: {str(text)[:40]!r} is not a decimal FLOP string such as "3e26"')
     if "e" not in text:  # the plain form: the regex admits only ASCII digits
@@ -99,17 +113,31 @@ def parse_flop(text: str, what: str) -> int:
 
 def parse_time(text: str, what: str) -> int:
     """RFC 3339 UTC time with ``Z`` → milliseconds since the epoch."""
+    ms = _time_value(text) if isinstance(text, str) else None
+    return ms if ms is not None else _parse_time(text, what)
+
+
+@lru_cache(maxsize=4096)
+def _time_value(text: str) -> int | None:
+    """parse_time's value, None if it raises (cached: times repeat across entries)."""
+    try:
+        return _parse_time(text, "")
+    except FormatError:
+        return None
+
+
+def _parse_time(text: str, what: str) -> int:
     if not isinstance(text, str) or not _TIME.fullmatch(text):
         raise FormatError(
             f"{what}: {str(text)[:40]!r} is not an RFC 3339 UTC time like 2027-01-04T09:00:00Z"
         )
     try:
-        base = utc_datetime(text)
+        base = utc_ms(text)
     except ValueError:
         raise FormatError(f"{what}: {text} is not a valid date and time") from None
     frac = text[20:-1] if len(text) > 20 else ""
     ms = int((frac + "000")[:3]) if frac else 0
-    return int(base.timestamp()) * 1000 + ms
+    return base + ms
 
 
 def parse_date(text: str, what: str) -> dt.date:
@@ -172,7 +200,8 @@ def str_checker(spec: Spec) -> Callable[[object, str], str]:
                 raise FormatError(f"{what}: expected a string")
             if len(value) > max_len:
                 raise FormatError(f"{what}: longer than {max_len} characters")
-            if search(value):
+            # Printable text holds no control character; only other text is searched.
+            if not value.isprintable() and search(value):
                 raise FormatError(f"{what}: contains control characters")
             return value
 
@@ -192,7 +221,8 @@ def str_checker(spec: Spec) -> Callable[[object, str], str]:
 
         return one_of
     if kind in _COMPILED and kind not in _PARSED:
-        fullmatch = _COMPILED[kind].fullmatch
+        # Cached: identifiers, digests and key ids recur from entry to entry.
+        fullmatch = lru_cache(maxsize=1024)(_COMPILED[kind].fullmatch)
 
         def matching(value: object, what: str) -> str:
             if not isinstance(value, str):
