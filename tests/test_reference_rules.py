@@ -1348,8 +1348,8 @@ def test_s17_access_for_a_decision_that_approved_nothing() -> None:
 def test_s17_approval_with_no_access_after_the_limit() -> None:
     lg = Ledger()
     run = approved_run(lg)  # approved 2027-12-31T12:00Z: access due by 2028-01-30T12:00Z
-    assert lg.audit("2028-01-30T11:59:59Z") == set()
-    assert lg.audit("2028-01-30T12:00:00Z") == {V("S17", run["D"])}
+    assert lg.audit("2028-01-30T12:00:00Z") == set()  # "within" includes the limit itself
+    assert lg.audit("2028-01-30T12:00:00.001Z") == {V("S17", run["D"])}
 
 
 @pytest.mark.parametrize(
