@@ -5,6 +5,7 @@
 #   make fuzz-api  the HTTP API and the site fuzzed in-process, with many examples
 #   make lint   ruff + mypy (strict for verifier/)
 #   make bench  benchmarks/ (installs the peer libraries it compares against)
+#   make mutation  mutation testing of the rule engine and the proof code (slow; not in make test)
 #   make lock   regenerate requirements/*.lock (the pinned, hash-checked dependencies)
 #   make fuzz   both fuzzers, with many examples: fuzz-audit (engine against reference,
 #               admission against audit) and fuzz-api
@@ -18,7 +19,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS  := requirements/verifier.lock requirements/server.lock
 
-.PHONY: all venv demo test test-fast fuzz fuzz-audit fuzz-api lint bench clean browser axe postgres nginx docker-check lock interop openssh
+.PHONY: all venv demo test test-fast fuzz fuzz-audit fuzz-api lint bench mutation clean browser axe postgres nginx docker-check lock interop openssh
 
 all: test
 
@@ -144,6 +145,17 @@ lint: $(STAMP)
 bench: $(STAMP) postgres
 	bash benchmarks/run.sh
 
+# Mutation testing (docs/testing.md, "Mutation testing"): mutmut mutates verifier/policy/
+# and the proof and note code of verifier/core/ ([tool.mutmut] in pyproject.toml), runs
+# the fast tests against every mutant on ONE worker (the machine's cores are shared),
+# then prints the score per module. Incremental: results stay in mutants/ and only
+# changed functions are tested again; `rm -rf mutants` starts over. Not part of `make test`.
+FRONTIER_TEST_VECTORS ?= $(abspath $(CURDIR)/../shared/test-vectors)
+MUTMUT_ARGS ?=
+mutation: $(STAMP)
+	FRONTIER_TEST_VECTORS=$(FRONTIER_TEST_VECTORS) $(BIN)/mutmut run --max-children 1 $(MUTMUT_ARGS)
+	$(BIN)/python -m tests.mutation_scores --json mutants/scores.json
+
 # requirements/verifier.lock is what `pip install .` needs (the verifier alone),
 # requirements/server.lock what the server and dev extras need; both pinned with
 # their hashes by pip-compile from pyproject.toml, resolved for Python 3.11 (the
@@ -174,4 +186,4 @@ lock: $(BIN)/python
 	@mv requirements/server.lock.tmp requirements/server.lock
 
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts .cache/interop
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts .cache/interop mutants

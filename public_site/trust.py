@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ledger.read.receipts import receipt_checkpoint
 from verifier.core.trust_policy import TrustPolicy, parse_trust_policy
 from verifier.errors import FormatError
 
@@ -51,23 +52,11 @@ def policy(site: Site) -> TrustPolicy | None:
 def cosigned(site: Site, index: int = -1) -> Cosigned:
     """The newest checkpoint that holds entry *index* and whose cosignatures meet the
     served policy's quorum (what ``/log/checkpoint`` publishes with a quorum required);
-    the latest checkpoint if none does, or if the log has no policy."""
-    head = site.reader.head()
-    trust = policy(site)
-    cosigs = site.reader.store.cosignatures(head.size)
-    if trust is not None and not trust.quorum_met(set(cosigs)):
-        for size in site.reader.store.cosigned_sizes():
-            older = site.reader.store.cosignatures(size)
-            if size > index and trust.quorum_met(set(older)):
-                note = site.reader.checkpoint_at(size)
-                return Cosigned(size, _with_lines(note, older), older)
-    return Cosigned(head.size, _with_lines(head.checkpoint, cosigs), cosigs)
-
-
-def _with_lines(note: bytes, cosigs: dict[str, tuple[str, int]]) -> str:
-    """The log-signed note with the cosignature lines after its own (signed-note order)."""
-    lines = "".join(line if line.endswith("\n") else line + "\n" for line, _ in cosigs.values())
-    return note.decode() + lines
+    the latest checkpoint if none does, or if the log has no policy. It is the checkpoint
+    of the entry's offline receipt (:mod:`ledger.read.receipts`), which the API and
+    ``/entries/{index}/receipt.json`` serve."""
+    cp = receipt_checkpoint(site.reader, index, policy(site))
+    return Cosigned(cp.size, cp.note.decode(), cp.cosignatures)
 
 
 def iso(seconds: int) -> str:

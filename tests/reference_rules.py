@@ -2026,7 +2026,7 @@ def s17_access_late_or_never(log: Log) -> set[Finding]:
         due = d.logged_at + days_in_force(log, "research_access_limit_days", d)
         accesses = [x for x in admitted(log, "research_access") if d.index in x.body.decisions]
         if not accesses:
-            if log.now_ms > due:
+            if log.now_ms > due:  # "within" the limit: opening at the due instant is on time
                 out.add(finding("S17", "violation", d.index))
             continue
         first = min(accesses, key=lambda x: (access_opens(x), x.index))

@@ -88,6 +88,20 @@ def search_words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", plain.casefold())
 
 
+def search_tsquery(text: str) -> str:
+    """A ``to_tsquery`` text that reads *text* as SQLite's search does: each
+    whitespace-separated word (at most 16) a phrase of its letters and digits, all of
+    them required, so "acme-2027" finds the words acme and 2027 side by side, not apart.
+    Empty when *text* has no words. Only letters and digits reach the query, so user
+    input is never query syntax."""
+    phrases = [search_words(w) for w in text.translate(_NOT_IN_PHRASES).split()[:16]]
+    return " & ".join("(" + " <-> ".join(p) + ")" for p in phrases if p)
+
+
+#: As SQLite's search: a double quote or a NUL separates words.
+_NOT_IN_PHRASES = str.maketrans({'"': " ", "\x00": " "})
+
+
 def _dead(conn: psycopg.Connection[Any]) -> bool:
     return bool(conn.closed or conn.broken)
 
@@ -549,11 +563,11 @@ class PgStore:
             where.append("e.logged_at_ms < %s")
             args.append(q.until_ms)
         if q.text:  # as SQLite: an empty text is no filter; text without words matches nothing
-            words = search_words(q.text)[:16]
-            if not words:
+            query = search_tsquery(q.text)
+            if not query:
                 return []
-            where.append("e.tsv @@ plainto_tsquery('simple'::regconfig, %s::text)")
-            args.append(" ".join(words))
+            where.append("e.tsv @@ to_tsquery('simple'::regconfig, %s::text)")
+            args.append(query)
         sql = (
             f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE {' AND '.join(where)} "  # noqa: S608
             f"ORDER BY e.idx {'DESC' if q.newest_first else 'ASC'} LIMIT %s"
