@@ -176,7 +176,9 @@ R15. S11 "a decision date passed with a lift T scheduled next": for each schedul
     level T.level - 1 logged by the end of that decision day, and no postponement
     covering cycle Y+1 logged before the lift. T need not have been logged before
     the decision date. A postponement logged after the decision day is only the
-    S11 warning.
+    S11 warning. Settled (notes, S11): a schedule that breaks S11 when logged (its
+    own S11 finding, e.g. a lift into a cycle already postponed) takes no effect, so
+    it is not a lift scheduled next either.
 R16. S11 "postponement P logged after the decision date before the lift": P's
     logged_at is at or after the end of the decision day of from_cycle - 1 (also
     when it comes after the lift). With the default calendar (decision 12-31, lift
@@ -1657,6 +1659,8 @@ def s11_lift_without_approval(log: Log) -> set[Finding]:
         decided_by = end_of(decision_day(log, cycle - 1))
         if log.now_ms < decided_by or t.body.level <= frontier_at(log, effective_ms(t) - 1):
             continue
+        if t.s11:
+            continue  # it breaks S11 itself, so takes no effect: no lift is scheduled (R15)
         approved = [
             d
             for d in approvals(log)
