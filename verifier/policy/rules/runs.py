@@ -205,23 +205,25 @@ def check_training_started(
                     f"run {run.run_id} started {when}, less than the {lead}-day lead time after its pre-registration ({fmt_date(run.logged_ms)})",
                 )
             )
-        effective = st.level_effective_ms(run.level)
-        if effective is None or start < effective:
-            lifted = f"before level {run.level} was lifted" + (
-                f" ({fmt_date(effective)})" if effective else " (it has not been)"
+    # S2 holds at a deregulated level too: deregulation lifts S1's oversight, but the
+    # level's cap is what makes a run one of that level (docs/policy-notes.md, S2).
+    effective = st.level_effective_ms(run.level)
+    if effective is None or start < effective:
+        lifted = f"before level {run.level} was lifted" + (
+            f" ({fmt_date(effective)})" if effective else " (it has not been)"
+        )
+        out.append(
+            violation("S2", (run.index, index), f"run {run.run_id} started {when}, {lifted}")
+        )
+    cap = st.cap_at(run.level, start)
+    if cap is not None and run.planned_flop > cap:
+        out.append(
+            violation(
+                "S2",
+                (run.index, index),
+                f"run {run.run_id} plans more than the level-{run.level} cap in force when it started",
             )
-            out.append(
-                violation("S2", (run.index, index), f"run {run.run_id} started {when}, {lifted}")
-            )
-        cap = st.cap_at(run.level, start)
-        if cap is not None and run.planned_flop > cap:
-            out.append(
-                violation(
-                    "S2",
-                    (run.index, index),
-                    f"run {run.run_id} plans more than the level-{run.level} cap in force when it started",
-                )
-            )
+        )
     if run.started is not None:
         out.append(
             finding(
