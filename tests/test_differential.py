@@ -401,8 +401,9 @@ def fuzz() -> None:
         f"  schedules run:      {tally['schedules']}",
         f"  entries appended:   {tally['entries']} ({tally['refused']} refused by admission, "
         "forced in)",
-        f"  schedules showing only disagreements already recorded in {FOUND.name}/: "
-        f"{tally['recorded']}",
+        # Nothing is known in advance (every found scenario agrees): "already written"
+        # means a kind this run wrote a scenario for earlier.
+        f"  schedules showing only disagreements already written in this run: {tally['recorded']}",
     ]
     lines += [f"    {path}: {title}" for path, title in written]
     lines.append(f"  new disagreements found: {len(written)}")
