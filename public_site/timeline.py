@@ -165,14 +165,15 @@ def _lines(
         )
     )
     for eff, level, index in engine.state.lifts:
-        if not engine.state.lift_postponed(level, eff):  # the engine's own rule, read-only
+        if not engine.state.lift_postponed(eff):  # the engine's own rule, read-only
             cap = engine.state.cap_at(level, eff)
             found.append(
                 (level, eff, f"lift: cap {fmt_flop(cap) if cap else '?'} FLOP", "lift", index)
             )
-    for (level, from_cycle), (to_cycle, index, _) in sorted(engine.state.postponed.items()):
-        text = f"lift of {from_cycle} postponed to {to_cycle}"
-        found.append((level, engine.state.cal.lift_ms(from_cycle), text, "postponed", index))
+    for p in engine.state.postponements:
+        for cycle in range(p.from_cycle, p.to_cycle):
+            text = f"lift of {cycle} postponed to {p.to_cycle}"
+            found.append((p.level, engine.state.cal.lift_ms(cycle), text, "postponed", p.index))
     for eff, level, index in engine.state.deregulated:
         # A postponement freezes a deregulation (S13): shown, but not as in force.
         if engine.state.deregulation_takes_effect(eff, level):

@@ -24,6 +24,9 @@ Readings I had to choose
 ========================
 
 Each item quotes the sentence that left a choice open and says what this file does.
+Where the engine and this file disagreed and the documents allowed both readings, the
+reading was settled and written into docs/policy-notes.md; those items say "Settled"
+and where the notes now state it, and both implementations follow them.
 
 Admission (L3, L4)
 ------------------
@@ -46,8 +49,10 @@ A3. Board keys: "regulator board (root keys, m-of-n)" and roles include ``board`
     the ``board`` role; key_grant, key_revoke and log_key_change need
     ``board_quorum`` signatures, all by board keys.
 A4. "not revoked before it": a revocation is final; a later key_grant of the same
-    key id does not bring it back. Revoking a key that is not in force is admitted
-    (harmless). A second grant of a key in force adds its roles to the ones it has.
+    key id does not bring it back. Settled (notes, "Rule by rule", L3): a key_revoke
+    must name a key in force at its index (a root key, or granted and not revoked);
+    revoking a key never granted, or one already revoked, is an L3 violation. A
+    second grant of a key in force adds its roles to the ones it has.
 A5. A key_grant whose ``keyid`` is not the hex SHA-256 of its ``public_key`` is an
     L3 violation, as is a charter root key with that mismatch (FORMATS.md: "keyid =
     hex SHA-256 of the raw Ed25519 public key").
@@ -83,23 +88,27 @@ C2. A day ends at the start of the next day, so the submission window is open wh
     now_ms is beyond the bound. (The notes' table words these as "after" the limit;
     an instant equal to the limit is not after it.)
 C3. Marker deadlines: ``submission_window_closed`` is due at the end of the deadline
-    day, ``decision_due`` at the end of the decision day ("which deadline passed"),
-    ``lift_date`` at the start of the lift day.
+    day, ``lift_date`` at the start of the lift day. Settled (notes, S8):
+    ``decision_due`` is due at the start of the decision day, when decisions become
+    due.
 C4. The cycle of a submission is the ``cycle`` of the preregistration it names
     (not the cycle in which it was logged).
 C5. The frontier level before the first cycle's lift is initial_frontier_level - 1;
-    from it, the initial level; a threshold_schedule takes effect on its date when it
-    is on a lift date and its level is at most one above the frontier just before
-    that date (several schedules on one date are each judged against the frontier
-    before that date). A schedule above the frontier is a lift and takes effect only
-    if its cycle was not postponed by a postponement logged before that date; a
-    schedule at or below the frontier is a change of that level's cap, which a
-    postponement does not stop ("A lift whose cycle was postponed ... does not
-    happen": postponements concern lifts). Schedules that break S12 (notice) still
-    take effect.
+    from it, the initial level, raised by each lift that takes effect. Settled (notes,
+    S11): a threshold_schedule that breaks S11 (not on a lift date, skipping a level,
+    a lift into a cycle postponed by a postponement logged before it) takes no
+    effect: no frontier, no cap. Each schedule is judged once, as the log stands
+    before it (in the admission pass, like a verdict): whether it is a lift (its
+    level above the frontier just before its date) and its S11 findings. A lift
+    takes effect only if its cycle was not postponed by a postponement logged before
+    its date, and a lift that does not happen sets no cap either; a schedule at or
+    below the frontier is a change of that level's cap, which a postponement does
+    not stop ("A lift whose cycle was postponed ... does not happen": postponements
+    concern lifts). Schedules that break S12 (notice) still take effect.
 C6. Postponements postpone the lift of every cycle C with from_cycle <= C <
-    to_cycle; their ``level`` field is informative and not compared. A postponed
-    lift never takes effect: the lift in to_cycle needs a schedule of its own.
+    to_cycle; their ``level`` field is informative and not compared (settled, notes
+    S11: lifts are matched by cycle, for any lift). A postponed lift never takes
+    effect: the lift in to_cycle needs a schedule of its own.
 C7. The cap of level L at time t: the latest schedule for L in effect by t, else
     the charter's level table (first row for L), else no cap. A level below the
     initial frontier is always lifted; a level above it is lifted from the first
@@ -116,9 +125,10 @@ R1. S1 lead time: "counted from the pre-registration's logged_at to the claimed
     start" and "start (start as above)" in the table: the start used is
     min(claimed, logged_at). P is the version the training_started names.
 R2. S1 submission without a start: the deregulated level is taken at the
-    submission's logged_at; "any version" is the named version and its earlier
-    versions (the notes' definition of a run); P is the version the submission
-    names.
+    submission's logged_at; "any version" is any version of the run. Settled (notes,
+    "The chain of an approval"): a run is its first pre-registration and every
+    version that supersedes it, directly or transitively; an entry naming any
+    version belongs to the whole run. P is the version the submission names.
 R3. S2 applies to every pre-registration and every start (deregulated levels too).
     The cap for S2's pre-registration check is the cap in force at planned_start as
     the log stands at the pre-registration. A level with no cap is reported on the
@@ -129,20 +139,25 @@ R4. S3 applies to every run; its cap is the cap in force for the version's level
     the event's logged_at; with no cap only the plan is compared (S2 reports the
     missing cap).
 R5. S4 "after any version of the run started": a training_started logged (by index)
-    before the amendment on the amended version or one of its earlier versions.
-    When several amendments precede, A' is the first of them (one finding each A).
+    before the amendment on any version of the run (R2). Settled (notes, S4): when
+    several amendments of P precede, A' is the first of them (one finding each A).
 R6. S5 is read literally from the table: a halt H naming the very version P the
     submission names, logged before it; H is the first such halt.
 R7. S6 link 3: S1-S5 violations found by auditing the log cut just before D; a
     finding is "on an entry of that run" when it names any of: the named version,
     its earlier versions, training events naming those versions, the submission.
-    All of them and D make one finding. S6 link 1 is reported whenever the decision
-    fails admission (L4) at its ``submission`` reference (see A1 for the order).
+    All of them and D make one finding. The run is every version of its first
+    pre-registration (R2), with the training events and submissions naming them.
+    Settled (notes, chain link 1): S6 link 1 is reported only when the decision
+    fails admission with the L4 verdict and its ``submission`` reference is at fault
+    (see A1 for the order); a decision failing its own checks (L3) is that alone.
 R8. S6 link 2 and S10 apply to every decision, approval or rejection.
 R9. S7: a cited result about another submission does not count as passing; every
-    failing cited result is named, whichever submission it is about. A contest is
-    judged by its first resolution logged before D. The suite's level list is not
-    compared with the run's level (S7 does not ask for it).
+    failing cited result is named, whichever submission it is about. Settled (notes,
+    S7): an approval citing no results cites all the submission's results logged
+    before it, for both clauses (a passing one needed, no failing one among them).
+    A contest is judged by its first resolution logged before D. The suite's level
+    list is not compared with the run's level (S7 does not ask for it).
 R10. S7 "unresolved" means no resolution logged before the approval; a decision
     need not cite the resolutions (``findings``) for them to count.
 R11. S8: any admitted ``submission_window_closed`` marker of the cycle logged
@@ -150,7 +165,7 @@ R11. S8: any admitted ``submission_window_closed`` marker of the cycle logged
 R12. S8/S9 judge every decision of a submission (the first and any repeats); S10
     reports the repeats. "Undecided" means no decision in the whole log.
 R13. S9 "earlier late E of its cycle": a late submission of the same cycle with a
-    lower index, not decided before D; one finding per such E.
+    lower index, not decided before D; one finding per such E (settled, notes S9).
 R14. S10: a repeated decision or resolution is named against the first one;
     "resolved by R after it" looks at the first resolution only; a result after
     the decision is named against the first decision of S.
@@ -161,7 +176,9 @@ R15. S11 "a decision date passed with a lift T scheduled next": for each schedul
     level T.level - 1 logged by the end of that decision day, and no postponement
     covering cycle Y+1 logged before the lift. T need not have been logged before
     the decision date. A postponement logged after the decision day is only the
-    S11 warning.
+    S11 warning. Settled (notes, S11): a schedule that breaks S11 when logged (its
+    own S11 finding, e.g. a lift into a cycle already postponed) takes no effect, so
+    it is not a lift scheduled next either.
 R16. S11 "postponement P logged after the decision date before the lift": P's
     logged_at is at or after the end of the decision day of from_cycle - 1 (also
     when it comes after the lift). With the default calendar (decision 12-31, lift
@@ -173,10 +190,12 @@ R17. S11 "lift T into a cycle postponed by P": P logged (by index) before T, T's
 R18. S12 applies to threshold_schedule, deregulation and charter_amendment (the
     "rule change"); a postponement is exempt.
 R19. S13 retroactive: the start of the effective date is before the entry's
-    logged_at. "Above frontier - lag" is judged as the log stands at X; it may fire
-    together with the (P, X) finding.
+    logged_at, with no slack (settled, notes S13). "Above frontier - lag" is judged
+    as the log stands at X; it may fire together with the (P, X) finding, which needs
+    P logged before the lift on X's date took effect (settled).
 R20. S13 "P freezes X logged before it": X would be in force as the log stands just
-    before P and is not once P is counted.
+    before P and is not once P is counted (settled, notes "Postponements and
+    deregulation").
 R21. S14: a sealed document is any Document with ``sealed`` true (plan, public and
     secret suite documents, report, evidence). A reveal matches when the revealed
     content recomputes one of the entry's sealed commitments; an entry with no
@@ -196,6 +215,10 @@ R23. S14's warning for an unrevealed document is given only for entries of the t
     eval_suite, eval_result, contest_finding). A sealed document of another type
     (an observer statement's document, research access terms) could never be
     revealed, so the warning could never clear; it is not given.
+
+R24. Settled (notes, "Contests and remedies"): only a finding's first resolution
+    takes effect; a remedy naming a second resolution of its finding is not valid
+    (so it is on time or late by its own logged_at, and its approval is S7).
 
 Admission of the new types (L3)
 -------------------------------
@@ -306,9 +329,10 @@ H2. "Each approved model's access must open within research_access_limit_days ..
     its approval": every admitted approval decision, counted from its logged_at,
     with the limit in force then. The model's access opens when its first access
     opens: "first access X" is the admitted research_access naming D that opens
-    earliest (then the lower index), not the first logged; it is late when it opens
-    at or after that bound. With none, the violation (D) appears once now_ms
-    reaches it.
+    earliest (then the lower index), not the first logged. "Within" the limit
+    includes its last instant (C2: the limit itself is not after it): access is late
+    when it opens after approval + limit, and with none the violation (D) appears
+    once now_ms is beyond that bound (the table: "no access after the limit").
 H3. "A key_grant of a lab's role to a holder of the same name within
     cooling_off_days ... after a departure": a grant holding any ``lab:`` role (not
     only the organisation the declaration names), whose ``holder`` equals the
@@ -401,6 +425,10 @@ class Entry:
     parse_error: str | None = None
     verdict: tuple[str, str] | None = None  # (rule, reason) when not admitted
     admitted: bool = False
+    #: A threshold schedule as judged when it was logged (reading C5): whether it
+    #: raises the level above the frontier just before its date, and its S11 findings.
+    lift: bool = False
+    s11: frozenset[Finding] = frozenset()
 
 
 @dataclass
@@ -760,6 +788,8 @@ def admission_problem(log: Log, i: int) -> tuple[str, str] | None:  # noqa: PLR0
             return ("L3", f"signed by key {keyid[:12]}…, which is not in force at {i}")
         if not signature_verifies(keys[keyid][0], e, sig):
             return ("L3", f"the signature of key {keyid[:12]}… does not verify")
+    if e.type == "key_revoke" and e.body.keyid not in keys:
+        return ("L3", "key_revoke: the key is not in force (never granted, or revoked before)")
     problem = reference_problem(log, e)
     if problem:
         return ("L4", problem)
@@ -779,9 +809,12 @@ def read_log(origin: str, leaves: Sequence[bytes], now_ms: int, blobs: Mapping[s
         return log
     log.entries[0].admitted = True
     for i in range(1, len(log.entries)):
+        e = log.entries[i]
         verdict = admission_problem(log, i)
-        log.entries[i].verdict = verdict
-        log.entries[i].admitted = verdict is None
+        e.verdict = verdict
+        e.admitted = verdict is None
+        if e.admitted and e.type == "threshold_schedule":
+            e.lift, e.s11 = judge_schedule(standing(log, i), e)
     return log
 
 
@@ -811,18 +844,19 @@ def prereg_of(log: Log, e: Entry) -> Entry:
     return at(log, e.body.preregistration)
 
 
-def run_versions(log: Log, p: Entry) -> list[Entry]:
-    """'A run is the pre-registration the submission names together with its earlier
-    versions (supersedes).'"""
-    versions = [p]
-    while versions[-1].body.supersedes is not None:
-        versions.append(at(log, versions[-1].body.supersedes))
-    return versions
-
-
 def first_version(log: Log, p: Entry) -> Entry:
     """'the same first pre-registration through supersedes'."""
-    return run_versions(log, p)[-1]
+    while p.body.supersedes is not None:
+        p = at(log, p.body.supersedes)
+    return p
+
+
+def run_versions(log: Log, p: Entry) -> list[Entry]:
+    """Notes: 'A run is its first pre-registration together with every version that
+    supersedes it, directly or transitively; an entry naming any version belongs to the
+    whole run.' Every admitted version of p's run in *log*, in index order."""
+    root = first_version(log, p).index
+    return [v for v in admitted(log, "preregistration") if first_version(log, v).index == root]
 
 
 def reported_flop(e: Entry) -> int:
@@ -852,39 +886,58 @@ def postponements_of_cycle(log: Log, cycle: int, logged_before: int) -> list[Ent
 
 
 def frontier_from(log: Log, lifts: list[Entry], t: int) -> int:
-    """The frontier level at instant *t* given the schedules that take effect."""
+    """The frontier level at instant *t* given the schedules that take effect: raised
+    by each lift among them (reading C5)."""
     charter = log.charter
     first_lift = start_of(lift_day(log, charter.first_cycle))
     level = (
         charter.initial_frontier_level if t >= first_lift else charter.initial_frontier_level - 1
     )
     for lift in lifts:
-        if effective_ms(lift) <= t:
+        if lift.lift and effective_ms(lift) <= t:
             level = max(level, lift.body.level)
     return level
 
 
+def judge_schedule(before: Log, t: Entry) -> tuple[bool, frozenset[Finding]]:
+    """A threshold schedule as the log stands before it (*before*): whether it is a lift
+    (its level above the frontier just before its date) and its S11 findings. S11: 'a
+    lift to level L+1 takes effect only on a lift date'; table: 'threshold change T not
+    on a lift date, or skipping a level' -> T; 'lift T into a cycle postponed by P' ->
+    P, T (reading R17: P logged before T, whatever level it names)."""
+    day = effective_date(t)
+    if not is_lift_date(before, day):
+        return False, frozenset({finding("S11", "violation", t.index)})
+    frontier = frontier_at(before, effective_ms(t) - 1)
+    if t.body.level <= frontier:
+        return False, frozenset()  # a change of a lifted level's cap, not a lift
+    found = set()
+    if t.body.level > frontier + 1:
+        found.add(finding("S11", "violation", t.index))
+    cycle = cycle_containing(before, day)
+    for p in admitted(before, "threshold_postponement"):
+        if p.body.from_cycle <= cycle < p.body.to_cycle:
+            found.add(finding("S11", "violation", p.index, t.index))
+    return True, frozenset(found)
+
+
 def schedules_in_effect(log: Log) -> list[Entry]:
-    """S11: 'a lift to level L+1 takes effect only on a lift date'; notes: 'A lift whose
-    cycle was postponed (before it took effect) does not happen'; 'skipping a level' is
-    a violation. Reading C5: walk the admitted schedules by date."""
-    schedules = sorted(
-        admitted(log, "threshold_schedule"), key=lambda t: (effective_ms(t), t.index)
-    )
-    in_effect: list[Entry] = []
-    for t in schedules:
-        day = effective_date(t)
-        if not is_lift_date(log, day):
-            continue
-        frontier = frontier_from(log, in_effect, effective_ms(t) - 1)
-        if t.body.level > frontier + 1:
-            continue
-        lift = t.body.level > frontier
-        if lift and postponements_of_cycle(log, cycle_containing(log, day), effective_ms(t)):
-            continue
-            continue
-        in_effect.append(t)
-    return in_effect
+    """Notes: 'A threshold schedule that breaks S11 ... takes no effect'; 'A lift whose
+    cycle was postponed (before it took effect) does not happen' (neither the level nor
+    its cap). Reading C5: the admitted schedules without an S11 finding when logged,
+    less the lifts whose cycle a postponement logged before their date postpones."""
+    in_effect = [
+        t
+        for t in admitted(log, "threshold_schedule")
+        if not t.s11
+        and not (
+            t.lift
+            and postponements_of_cycle(
+                log, cycle_containing(log, effective_date(t)), effective_ms(t)
+            )
+        )
+    ]
+    return sorted(in_effect, key=lambda t: (effective_ms(t), t.index))
 
 
 def frontier_at(log: Log, t: int) -> int:
@@ -914,7 +967,9 @@ def level_lifted_at(log: Log, level: int, t: int) -> bool:
         return True
     if level == charter.initial_frontier_level:
         return t >= start_of(lift_day(log, charter.first_cycle))
-    return any(s.body.level == level and effective_ms(s) <= t for s in schedules_in_effect(log))
+    return any(
+        s.lift and s.body.level == level and effective_ms(s) <= t for s in schedules_in_effect(log)
+    )
 
 
 def on_postponed_lift_date(log: Log, x: Entry) -> list[Entry]:
@@ -1194,6 +1249,8 @@ def remedy_problem(log: Log, s: Entry) -> str | None:
     the same run (the same first pre-registration through supersedes), and the
     remedy's model_digest differs from S0's'. None: valid."""
     r = at(log, s.body.remedies)
+    if resolutions_of(log, at(log, r.body.finding))[0].index != r.index:
+        return "it names a second resolution of the finding: only the first takes effect"
     if r.body.outcome not in UPHELD:
         return "the resolution it remedies was not upheld"
     s0 = at(log, at(log, r.body.finding).body.submission)
@@ -1332,11 +1389,17 @@ def s7_no_passing_result(log: Log) -> set[Finding]:
 
 
 def s7_failing_cited(log: Log) -> set[Finding]:
-    """Notes S7: 'no failing cited result'; table: 'approval D citing failing results
-    R...' -> R..., D."""
+    """Notes S7: 'no failing cited result', and an approval that cites none cites all
+    the submission's results (logged before it), for this clause too; table: 'approval
+    D citing failing results R...' -> R..., D."""
     out = set()
     for d in approvals(log):
-        failing = [r for r in d.body.eval_results if at(log, r).body.outcome == "fail"]
+        cited = d.body.eval_results or [
+            r.index
+            for r in admitted(log, "eval_result", before=d.index)
+            if r.body.submission == d.body.submission
+        ]
+        failing = [r for r in cited if at(log, r).body.outcome == "fail"]
         if failing:
             out.add(finding("S7", "violation", *failing, d.index))
     return out
@@ -1420,7 +1483,7 @@ def marker_due(log: Log, m: Entry) -> int:
     if m.body.marker == "submission_window_closed":
         return window_close(log, cycle)
     if m.body.marker == "decision_due":
-        return end_of(decision_day(log, cycle))
+        return start_of(decision_day(log, cycle))
     return start_of(lift_day(log, cycle))
 
 
@@ -1556,30 +1619,10 @@ def s10_reply_late(log: Log) -> set[Finding]:
 # == S11 =====================================================================
 
 
-def s11_not_on_lift_date_or_skipping(log: Log) -> set[Finding]:
-    """S11: 'a lift to level L+1 takes effect only on a lift date'; table: 'threshold
-    change T not on a lift date, or skipping a level' -> T (frontier as the log stands
-    before T, just before T's date)."""
-    out = set()
-    for t in admitted(log, "threshold_schedule"):
-        frontier = frontier_at(standing(log, t.index), effective_ms(t) - 1)
-        if not is_lift_date(log, effective_date(t)) or t.body.level > frontier + 1:
-            out.add(finding("S11", "violation", t.index))
-    return out
-
-
-def s11_lift_into_postponed_cycle(log: Log) -> set[Finding]:
-    """Notes: 'A lift whose cycle was postponed (before it took effect) does not
-    happen.' Table: 'lift T into a cycle postponed by P' -> P, T (reading R17)."""
-    out = set()
-    for t in admitted(log, "threshold_schedule"):
-        if t.body.level <= frontier_at(standing(log, t.index), effective_ms(t) - 1):
-            continue  # a change of a lifted level's cap, not a lift (reading C5)
-        cycle = cycle_containing(log, effective_date(t))
-        for p in admitted(log, "threshold_postponement", before=t.index):
-            if p.body.from_cycle <= cycle < p.body.to_cycle:
-                out.add(finding("S11", "violation", p.index, t.index))
-    return out
+def s11_schedule_refused(log: Log) -> set[Finding]:
+    """S11 findings of each threshold schedule, judged as the log stood before it
+    (judge_schedule): not on a lift date, skipping a level, into a postponed cycle."""
+    return {f for t in admitted(log, "threshold_schedule") for f in t.s11}
 
 
 def s11_postponement_backwards(log: Log) -> set[Finding]:
@@ -1616,6 +1659,8 @@ def s11_lift_without_approval(log: Log) -> set[Finding]:
         decided_by = end_of(decision_day(log, cycle - 1))
         if log.now_ms < decided_by or t.body.level <= frontier_at(log, effective_ms(t) - 1):
             continue
+        if t.s11:
+            continue  # it breaks S11 itself, so takes no effect: no lift is scheduled (R15)
         approved = [
             d
             for d in approvals(log)
@@ -2066,8 +2111,7 @@ RULES = (
     s10_result_after_decision,
     s10_second_resolution,
     s10_reply_late,
-    s11_not_on_lift_date_or_skipping,
-    s11_lift_into_postponed_cycle,
+    s11_schedule_refused,
     s11_postponement_backwards,
     s11_postponement_late,
     s11_lift_without_approval,

@@ -16,11 +16,11 @@ refuses is forced in anyway, as a dishonest operator could. Then:
     judged at it.
 
 A disagreement is written to tests/scenarios/found/<hash>.toml (readable, with the
-findings each side alone reported as comments) before the test fails; every file
-there is a regression case below. A case whose disagreement is the engine's
-(triaged as such) is marked in ENGINE_SUSPECTED and expected to fail until the
-engine is fixed; the random test does not fail again on a disagreement those
-cases already show (same rule, severity, number of entries and side).
+findings each side alone reported as comments) before the test fails. Every file
+there is a regression case below: once triaged, the reading it settled is written in
+docs/policy-notes.md (and the reference's header of readings), the side that was
+wrong is fixed, and the file's ``expect`` lists the rules its audit raises. Nothing
+is expected to fail: the random test fails on any disagreement.
 
 Settings: FRONTIER_FUZZ_EXAMPLES (default 200) schedules, derandomized unless
 FRONTIER_FUZZ_SEED is set; ``make fuzz-audit`` (part of ``make fuzz``) runs
@@ -33,9 +33,7 @@ import hashlib
 import logging
 import os
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -47,117 +45,12 @@ from tests.reference_rules import reference_audit
 from tests.schedules import Schedule, rfc3339, schedules, to_toml
 from verifier.core.leaf import canonical_json, encode_leaf
 from verifier.policy.audit import Auditor, AuditReport
-from verifier.policy.findings import VIOLATION
+from verifier.policy.findings import NOTICE, VIOLATION
 
 FOUND = Path(__file__).parent / "scenarios" / "found"
 EXAMPLES = int(os.environ.get("FRONTIER_FUZZ_EXAMPLES", "200"))
 SEED = os.environ.get("FRONTIER_FUZZ_SEED")
 FUZZ = os.environ.get("FRONTIER_FUZZ") == "1"
-
-#: Found scenarios whose disagreement is the engine's (or admission's): the regression
-#: case is expected to fail until the engine's owner fixes it. file stem -> why.
-POSTPONED_BY_LEVEL = (
-    "S11: the engine matches a postponement to a lift by (level, cycle), so a lift of another "
-    "level into a postponed cycle is neither flagged (P, T) nor stopped (and S11 then expects an "
-    "approval for it); the notes speak of 'a lift into a cycle postponed by P' and 'a lift whose "
-    "cycle was postponed' (and the engine's own freezing of deregulations ignores the level)"
-)
-MARKER_REPEAT = (
-    "S8: a schedule marker logged early that repeats an earlier one gets only the 'before its "
-    "deadline' violation; the engine returns before the 'M2 repeats M1' notice the evidence "
-    "table also lists"
-)
-LATE_LIMIT = (
-    "S9: the engine counts the late-decision limit from the start of the decision day; the "
-    "notes say the decision is due by 'the later of its decision date and its submission, plus "
-    "the late-decision limit', and 'the decision date is the whole decision day'"
-)
-ENGINE_SUSPECTED: dict[str, str] = {
-    "51334ed6f9": "S13: the engine calls a deregulation retroactive only when it takes effect "
-    "more than a day before it is logged (effective < logged_at - 1 day), so one logged during "
-    "its effective date (or at midnight after it) passes; the notes time a deregulation from the "
-    "start of its effective date and say 'not retroactive'",
-    "b40c765ac2": POSTPONED_BY_LEVEL,
-    "61aa4ece8c": POSTPONED_BY_LEVEL,
-    "b529c5a3c9": LATE_LIMIT,
-    "e561baaae8": LATE_LIMIT,
-    "2d33007c35": "S13: the engine reports a deregulation on a lift date 'postponed by P' (P, X) "
-    "even when P was logged after that lift took effect; the notes: 'not on a lift date whose "
-    "lift was postponed' and 'A lift whose cycle was postponed (before it took effect) does not "
-    "happen' (the engine's own freezing_postponement requires P logged before the lift)",
-    "d777652404": MARKER_REPEAT,
-    "bf368c460b": MARKER_REPEAT,
-    "9c344a0fd5": MARKER_REPEAT,
-}
-#: Found scenarios where the documents allow both readings: noted, not decided here.
-RUN_VERSIONS = (
-    "docs ambiguous: which versions make a run when an entry names a superseded version. The "
-    "notes define 'A run is the pre-registration the submission names together with its earlier "
-    "versions' (the reference) but also say 'any version of the run' and, for remedies, 'the same "
-    "run (the same first pre-registration through supersedes)' (the engine: every version)"
-)
-INVALID_LIFT = (
-    "docs ambiguous: whether a threshold schedule that breaks S11 (skips a level, or is off a "
-    "lift date; refused, forced in) still takes effect, raising the frontier and giving the level "
-    "its cap (the engine) or not (the reference). POLICY.md: 'a lift to level L+1 takes effect "
-    "only on a lift date and only if some level-L model was approved', but neither side applies "
-    "the approval condition to the state either. (In the engine a level the frontier skipped is "
-    "then never 'lifted', so its runs break S2.)"
-)
-FREEZES = (
-    "docs ambiguous: which deregulations a postponement 'freezes' (the S13 notice X, P): the "
-    "engine names those taking effect on a postponed lift date (also one above frontier - lag "
-    "that would never have been in force), the reference those the postponement stops from "
-    "being in force under either condition of 'the deregulated level in force' (also one a month "
-    "after the postponed lift, allowed only by the lift's new frontier)"
-)
-REMEDY_OF_SECOND_RESOLUTION = (
-    "docs ambiguous: whether a remedy may name a second resolution of the finding (itself an S10 "
-    "violation): 'a remedy is valid when remedies names a resolution whose outcome is upheld or "
-    "upheld_in_part' (the reference) or only the finding's first, effective resolution (the "
-    "engine; the remedy is then invalid, late by its own logged_at, and S7/S9 follow)"
-)
-AMENDED_TWICE = (
-    "docs ambiguous: the S4 warnings 'amendment A of a version P already amended by A'' and 'a "
-    "training event E refers to a version P amended by A'' name A': with P amended more than "
-    "once before, the engine names the latest amendment, the reference the first"
-)
-DOCS_AMBIGUOUS: dict[str, str] = {
-    "103fc48727": INVALID_LIFT,
-    "cd754191a8": INVALID_LIFT,
-    "cf2ab18aa6": INVALID_LIFT,
-    "85e6866eeb": INVALID_LIFT,
-    "9122366800": RUN_VERSIONS,
-    "315e1e3f44": RUN_VERSIONS,
-    "3431477d4e": RUN_VERSIONS,
-    "1e80e8495d": RUN_VERSIONS,
-    "234daa1d94": RUN_VERSIONS,
-    "8bdfc23229": "docs ambiguous: S7 'a passing result, among those the decision cites (all the "
-    "submission's results if it cites none)' then 'no failing cited result': whether an approval "
-    "citing nothing is judged on the submission's failing results (the engine) or cites no "
-    "failing result (the reference; the table says 'approval D citing failing results')",
-    "cfe66ff3a7": "docs ambiguous: when the decision_due marker is due: POLICY.md says a marker "
-    "records 'which deadline passed'; the engine takes the start of the decision day, the "
-    "reference its end",
-    "de535c3958": "docs ambiguous: S9 'late S decided by D while the earlier late E of its cycle "
-    "is undecided' names E, S, D: with several earlier late submissions undecided, the engine "
-    "names the first, the reference one finding per E",
-    "a95dba0e00": AMENDED_TWICE,
-    "61af6ba002": AMENDED_TWICE,
-    "a9f400060d": FREEZES,
-    "eff6713563": FREEZES,
-    "99d20ba71b": "docs ambiguous: whether a key_revoke of a key that was never granted fails its "
-    "checks (L3, the engine) or is admitted as harmless (the reference); the documents do not say",
-    "cad68419a5": "docs ambiguous: S6 chain link 1 for a decision that fails its own signature "
-    "check (L3) and names an entry that failed its checks: the notes report S6 with the L4 "
-    "failure ('the decision fails admission (L4) and is reported under S6'); the engine reports "
-    "it for any decision that failed admission, the reference only with the L4 verdict",
-    "f00101fddd": REMEDY_OF_SECOND_RESOLUTION,
-    "f869ca1ac1": REMEDY_OF_SECOND_RESOLUTION,
-    "e3cf96934e": REMEDY_OF_SECOND_RESOLUTION,
-    "204aba9efb": REMEDY_OF_SECOND_RESOLUTION,
-    "6f961940ae": AMENDED_TWICE,
-}
 
 Triple = tuple[str, str, tuple[int, ...]]
 #: what kind of disagreement: ("engine-only" | "reference-only", rule, severity, entries
@@ -421,30 +314,13 @@ def found_files() -> list[Path]:
     return sorted(FOUND.glob("*.toml"))
 
 
-def expected_to_fail(stem: str) -> str | None:
-    return ENGINE_SUSPECTED.get(stem) or DOCS_AMBIGUOUS.get(stem)
-
-
-@cache
-def known_kinds() -> frozenset[Kind]:
-    """Disagreements the found scenarios still expected to fail already show."""
-    out: set[Kind] = set()
-    for path in found_files():
-        if expected_to_fail(path.stem):
-            for d in check(load(path)):
-                out |= d.kinds()
-    return frozenset(out)
-
-
 # -- the random test ------------------------------------------------------------------
 
 
-def new_disagreement(s: Scenario, known: set[Kind] | frozenset[Kind]) -> Disagreement | None:
-    """The first audit of *s* that shows a disagreement not in *known*, if any."""
-    for d in check(s, second_now(s)):
-        if d.kinds() - known:
-            return d
-    return None
+def first_disagreement(s: Scenario) -> Disagreement | None:
+    """The first audit of *s* that shows a disagreement, if any."""
+    found = check(s, second_now(s))
+    return found[0] if found else None
 
 
 SETTINGS = {
@@ -467,7 +343,7 @@ def test_engine_equals_reference_and_admission_equals_audit() -> None:
     @settings(max_examples=EXAMPLES, derandomize=SEED is None, **SETTINGS)
     @given(schedules())
     def differential(s: Schedule) -> None:
-        d = new_disagreement(s, known_kinds())
+        d = first_disagreement(s)
         if d is not None:
             last[:] = [(s, d)]
             raise AssertionError(describe(cut(s, d), d)[0])
@@ -492,7 +368,7 @@ def fuzz() -> None:
     a kind not seen before is reduced and written at once; a summary ends the run."""
     tally = {"schedules": 0, "entries": 0, "refused": 0, "recorded": 0}
     written: list[tuple[Path, str]] = []
-    seen: set[Kind] = set(known_kinds())
+    seen: set[Kind] = set()
 
     @settings(max_examples=EXAMPLES, derandomize=False, phases=[Phase.generate], **SETTINGS)
     @given(schedules())
@@ -525,8 +401,9 @@ def fuzz() -> None:
         f"  schedules run:      {tally['schedules']}",
         f"  entries appended:   {tally['entries']} ({tally['refused']} refused by admission, "
         "forced in)",
-        f"  schedules showing only disagreements already recorded in {FOUND.name}/: "
-        f"{tally['recorded']}",
+        # Nothing is known in advance (every found scenario agrees): "already written"
+        # means a kind this run wrote a scenario for earlier.
+        f"  schedules showing only disagreements already written in this run: {tally['recorded']}",
     ]
     lines += [f"    {path}: {title}" for path, title in written]
     lines.append(f"  new disagreements found: {len(written)}")
@@ -572,15 +449,19 @@ def test_toml_strings_escape_what_toml_requires() -> None:
 # -- found scenarios as regression cases ------------------------------------------------
 
 
-def _cases() -> Iterator[object]:
-    for path in found_files():
-        reason = expected_to_fail(path.stem)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        yield pytest.param(path, marks=marks, id=path.stem)
+def raised_rules(app: Appended) -> list[str]:
+    """The rules the engine's audit of *app* raises (notices aside), as ``expect`` lists
+    them (tests/test_scenarios.py)."""
+    s = app.scenario
+    report = engine_report(s.origin, app.leaves, s.now_ms, s.blobs())
+    return sorted({f.rule for f in report.findings if f.severity != NOTICE})
 
 
-@pytest.mark.parametrize("path", list(_cases()))
+@pytest.mark.parametrize("path", found_files(), ids=lambda p: p.stem)
 def test_found_scenario_agrees(path: Path) -> None:
+    """Engine and reference agree on the scenario, and its audit raises the rules its
+    ``expect`` lists: the reading it settled stays settled on both sides."""
     s = load(path)
-    found = check(s)
+    app, found = audit(s)
     assert not found, "; ".join(describe(s, d)[0] for d in found)
+    assert raised_rules(app) == sorted(set(s.expect))

@@ -154,7 +154,8 @@ class Auditor:
                     rule, VIOLATION, (index,), f"entry {index} should not have been admitted: {exc}"
                 )
             )
-            new.extend(self._broken_chain(index, parsed))
+            if rule == "L4":
+                new.extend(self._broken_chain(index, parsed))
         except FormatError as exc:
             self.replay.skip(index)
             new.append(
@@ -162,7 +163,6 @@ class Auditor:
                     "L3", VIOLATION, (index,), f"entry {index} should not have been admitted: {exc}"
                 )
             )
-            new.extend(self._broken_chain(index, parsed))
         else:
             if self.engine is not None:
                 new.extend(
@@ -174,8 +174,10 @@ class Auditor:
         return new
 
     def _broken_chain(self, index: int, parsed: Leaf) -> list[Finding]:
-        """A decision that failed admission is still judged on its chain (S6): a
-        reader must learn that it names something that is not a submission."""
+        """A properly signed decision that failed admission on a reference (L4) is
+        still judged on its chain (S6): a reader must learn that it names something that
+        is not a submission. A decision that fails its own checks (L3) is that finding
+        alone."""
         if self.engine is None:
             return []
         try:

@@ -174,9 +174,7 @@ def _check_reveal(
 def _apply_charter(st: PolicyState, index: int, charter: Charter) -> None:
     st.charter = charter
     st.calendar = Calendar.of(charter)
-    first = st.cal.lift_ms(charter.first_cycle)
+    # The charter's level table gives each level its cap from the start; when a level
+    # becomes trainable is its lift (docs/policy-notes.md, S2), not its cap.
     for lc in charter.levels:
-        # The initial levels are trainable from the start; the frontier level
-        # from the first cycle's lift date (docs/policy-notes.md, S2).
-        effective = 0 if lc.level <= charter.initial_frontier_level else first
-        st.caps.setdefault(lc.level, []).append((effective, flop(lc.cap_flop), index))
+        st.caps.setdefault(lc.level, []).append((0, flop(lc.cap_flop), index))

@@ -28,7 +28,9 @@ class Run:
     planned_flop: int
     logged_ms: int
     root: int  # index of the first version of this pre-registration
-    superseded_by: int | None = None
+    superseded_by: int | None = None  # the latest amendment of this version
+    #: The first amendment of this version: the one S4's warnings name (A').
+    first_amendment: int | None = None
     started: int | None = None  # index of training_started
     halted: int | None = None
     chain_started: bool = False  # on the first version: has any version started training?
@@ -38,6 +40,21 @@ class Run:
     #: On the first version: the violations of S1-S5 found on the run's entries, as
     #: (rule, entries named). An approval cannot rest on such a run (S6).
     breaches: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Postponement:
+    """A threshold postponement: the lifts of cycles from_cycle .. to_cycle - 1 do not
+    happen if it was logged before they take effect, whatever level they lift to."""
+
+    index: int
+    level: int  # as the entry states it (informative: a postponement stops a cycle's lift)
+    from_cycle: int
+    to_cycle: int
+    logged_ms: int
+
+    def covers(self, cycle: int) -> bool:
+        return self.from_cycle <= cycle < self.to_cycle
 
 
 @dataclass(slots=True)
@@ -116,9 +133,7 @@ class PolicyState:
         default_factory=dict
     )  # level -> [(effective_ms, cap, index)]
     lifts: list[tuple[int, int, int]] = field(default_factory=list)  # (effective_ms, level, index)
-    postponed: dict[tuple[int, int], tuple[int, int, int]] = field(
-        default_factory=dict
-    )  # (level, from_cycle) -> (to_cycle, index, logged_ms)
+    postponements: list[Postponement] = field(default_factory=list)  # in index order
     deregulated: list[tuple[int, int, int]] = field(
         default_factory=list
     )  # (effective_ms, level, index)
@@ -185,24 +200,37 @@ class PolicyState:
     def cap_at(self, level: int, ms: int) -> int | None:
         """The cap of *level* in force at *ms* (None before any takes effect)."""
         cap = None
-        for eff, value, _ in self.caps.get(level, []):
-            if eff <= ms:
+        for eff, value, index in self.caps.get(level, []):
+            if eff <= ms and not self._postponed_lift(index):
                 cap = value
         return cap
+
+    def _postponed_lift(self, index: int) -> bool:
+        """Whether the threshold schedule at *index* is a lift that does not happen (a
+        postponement of its cycle was logged before it took effect): nor does its cap."""
+        return any(i == index and self.lift_postponed(eff) for eff, _, i in self.lifts)
 
     def frontier_at(self, ms: int) -> int:
         """The highest level trainable at *ms*: the initial level, raised by every lift
         that took effect by then and was not postponed."""
         level = self.rules.initial_frontier_level
         for eff, lv, _ in self.lifts:
-            if eff <= ms and lv > level and not self.lift_postponed(lv, eff):
+            if eff <= ms and lv > level and not self.lift_postponed(eff):
                 level = lv
         return level
 
-    def lift_postponed(self, level: int, effective_ms: int) -> bool:
-        """A lift is void if a postponement for its cycle was logged before it took effect."""
-        p = self.postponed.get((level, date_of(effective_ms).year))
-        return p is not None and p[2] < effective_ms
+    def postponements_of(self, cycle: int, before_ms: int | None = None) -> list[Postponement]:
+        """The postponements of *cycle*'s lift (logged before *before_ms*, if given)."""
+        return [
+            p
+            for p in self.postponements
+            if p.covers(cycle) and (before_ms is None or p.logged_ms < before_ms)
+        ]
+
+    def lift_postponed(self, effective_ms: int) -> bool:
+        """A lift is void if a postponement of its cycle was logged before it took
+        effect, whatever level the lift or the postponement names."""
+        return bool(self.postponements_of(date_of(effective_ms).year, effective_ms))
 
     def level_effective_ms(self, level: int) -> int | None:
         """When *level* became trainable (its lift, or the charter for the initial levels)."""
@@ -213,9 +241,7 @@ class PolicyState:
                 if level == charter.initial_frontier_level
                 else 0
             )
-        times = [
-            eff for eff, lv, _ in self.lifts if lv == level and not self.lift_postponed(lv, eff)
-        ]
+        times = [eff for eff, lv, _ in self.lifts if lv == level and not self.lift_postponed(eff)]
         return min(times) if times else None
 
     def deregulated_level_at(self, ms: int) -> int:
@@ -238,16 +264,19 @@ class PolicyState:
             return False
         return level <= self.frontier_at(effective_ms) - self.rules.deregulation_lag
 
-    def freezing_postponement(self, effective_ms: int) -> int | None:
-        """The postponement (its index) of the lift on *effective_ms*, if that is a
-        lift date whose lift was postponed before it took effect."""
+    def freezing_postponements(self, effective_ms: int) -> list[Postponement]:
+        """The postponements of the lift on *effective_ms*, if that is a lift date,
+        logged before the lift took effect."""
         day = date_of(effective_ms)
         if not self.cal.is_lift_date(day):
-            return None
-        for (_, cycle), (_, index, logged_ms) in sorted(self.postponed.items()):
-            if cycle == day.year and logged_ms < effective_ms:
-                return index
-        return None
+            return []
+        return self.postponements_of(day.year, effective_ms)
+
+    def freezing_postponement(self, effective_ms: int) -> int | None:
+        """The first postponement (its index) of the lift on *effective_ms*, if that is a
+        lift date whose lift was postponed before it took effect."""
+        found = self.freezing_postponements(effective_ms)
+        return found[0].index if found else None
 
     def remedied_submission(
         self, prereg: int, model_digest: str, remedies: int | None

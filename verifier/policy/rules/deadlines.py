@@ -47,7 +47,8 @@ def _undecided(st: PolicyState, now_ms: int) -> list[Finding]:
                 )
             )
         limit = st.rules_at(sub.logged_ms).late_decision_limit_days
-        if not sub.on_time and now_ms > max(start, sub.logged_ms) + limit * DAY_MS:
+        # Counted from the end of the decision day: the decision date is the whole day.
+        if not sub.on_time and now_ms > max(end, sub.logged_ms) + limit * DAY_MS:
             out.append(
                 violation(
                     "S9",
@@ -92,17 +93,20 @@ def _lifts(st: PolicyState, now_ms: int) -> list[Finding]:
         frontier = st.frontier_at(end - 1)
         lift = st.cal.lift_ms(cycle + 1)
         scheduled = [i for eff, lv, i in st.lifts if lv == frontier + 1 and eff == lift]
-        if scheduled and st.approved_at_level_by(frontier, end) is None:
-            postponed = st.postponed.get((frontier + 1, cycle + 1))
-            if postponed is None or postponed[2] >= end:
-                out.append(
-                    violation(
-                        "S11",
-                        (scheduled[0],),
-                        f"no level-{frontier} model was approved by {fmt_date(start)}, yet the "
-                        f"lift to level {frontier + 1} on {fmt_date(lift)} was not postponed by then",
-                    )
+        if (
+            scheduled
+            and st.approved_at_level_by(frontier, end) is None
+            and not st.postponements_of(cycle + 1, end)
+        ):
+            out += [
+                violation(
+                    "S11",
+                    (i,),
+                    f"no level-{frontier} model was approved by {fmt_date(start)}, yet the "
+                    f"lift to level {frontier + 1} on {fmt_date(lift)} was not postponed by then",
                 )
+                for i in scheduled
+            ]
         cycle += 1
     return out
 

@@ -153,7 +153,7 @@ def _timing(st: PolicyState, index: int, sub: Sub, logged_ms: int) -> list[Findi
     for earlier in st.late.get(sub.cycle, []):
         if earlier == sub.index:
             break
-        if st.subs[earlier].decision is None:
+        if st.subs[earlier].decision is None:  # one finding per earlier one undecided
             out.append(
                 refused(
                     "S9",
@@ -161,9 +161,9 @@ def _timing(st: PolicyState, index: int, sub: Sub, logged_ms: int) -> list[Findi
                     f"late submission {sub.index} is decided before the earlier late submission {earlier}",
                 )
             )
-            break
     limit = st.rules_at(sub.logged_ms).late_decision_limit_days
-    due = max(start, sub.logged_ms) + limit * DAY_MS
+    # Counted from the end of the decision day: the decision date is the whole day.
+    due = max(end, sub.logged_ms) + limit * DAY_MS
     if logged_ms > due:
         out.append(
             violation(

@@ -83,25 +83,26 @@ def apply_reveal(st: PolicyState, index: int, b: Reveal, logged_ms: int) -> None
 def check_schedule_marker(
     st: PolicyState, index: int, b: ScheduleMarker, logged_ms: int
 ) -> list[Finding]:
+    out: list[Finding] = []
     expected = marker_deadline(st, b.marker, b.cycle)
     if logged_ms < expected:
-        return [
+        out.append(
             refused(
                 "S8",
                 (index,),
                 f"the {b.marker} marker of {b.cycle} is logged on {fmt_date(logged_ms)}, before {fmt_date(expected)}",
             )
-        ]
-    if (b.cycle, b.marker) in st.markers:
-        return [
+        )
+    if (b.cycle, b.marker) in st.markers:  # early and a repeat: both findings
+        out.append(
             finding(
                 "S8",
                 NOTICE,
                 (st.markers[(b.cycle, b.marker)], index),
                 f"the {b.marker} marker of {b.cycle} is logged twice",
             )
-        ]
-    return []
+        )
+    return out
 
 
 def apply_schedule_marker(st: PolicyState, index: int, b: ScheduleMarker, logged_ms: int) -> None:

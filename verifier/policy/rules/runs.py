@@ -27,26 +27,25 @@ def check_preregistration(
     st: PolicyState, index: int, b: Preregistration, logged_ms: int
 ) -> list[Finding]:
     out: list[Finding] = []
+    # The plan is judged against the cap in force at its planned start (POLICY.md S2:
+    # "the cap in force for its level on the start date"); none in force then is S2.
     cap = st.cap_at(b.level, parse_time(b.planned_start, "planned_start"))
-    scheduled = st.caps.get(b.level)
-    if scheduled is None:
+    if cap is None:
         out.append(
             refused(
                 "S2",
                 (index,),
-                f"run {b.run_id} is planned at level {b.level}, which has no cap in the charter or a threshold schedule",
+                f"run {b.run_id} is planned at level {b.level}, which has no cap in force at its planned start ({b.planned_start}) in the charter or a threshold schedule",
             )
         )
-    else:
-        limit = cap if cap is not None else scheduled[-1][1]
-        if flop(b.planned_flop) > limit:
-            out.append(
-                refused(
-                    "S2",
-                    (index,),
-                    f"run {b.run_id} plans {b.planned_flop} FLOP, above the level-{b.level} cap of {fmt_flop(limit)} FLOP",
-                )
+    elif flop(b.planned_flop) > cap:
+        out.append(
+            refused(
+                "S2",
+                (index,),
+                f"run {b.run_id} plans {b.planned_flop} FLOP, above the level-{b.level} cap of {fmt_flop(cap)} FLOP",
             )
+        )
     if b.supersedes is not None:
         old = st.runs.get(b.supersedes)
         if old is not None:
@@ -59,13 +58,13 @@ def check_preregistration(
                         f"run {root.run_id} is amended after its training started",
                     )
                 )
-            if old.superseded_by is not None:
+            if old.first_amendment is not None:
                 out.append(
                     finding(
                         "S4",
                         WARNING,
-                        (b.supersedes, old.superseded_by, index),
-                        f"amendment of a pre-registration that was already amended (entry {old.superseded_by})",
+                        (b.supersedes, old.first_amendment, index),
+                        f"amendment of a pre-registration that was already amended (entry {old.first_amendment})",
                     )
                 )
     return out
@@ -76,6 +75,8 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
     if b.supersedes is not None and b.supersedes in st.runs:
         old = st.runs[b.supersedes]
         old.superseded_by = index
+        if old.first_amendment is None:
+            old.first_amendment = index
         root = old.root
     st.runs[index] = Run(
         index, b.org, b.run_id, b.level, b.cycle, flop(b.planned_flop), logged_ms, root
@@ -123,13 +124,13 @@ def _training(
     out = _compute(
         st, index, run, flop(b.cumulative_flop), "training event", halted=halted, at=logged_ms
     )
-    if run.superseded_by is not None:
+    if run.first_amendment is not None:
         out.append(
             finding(
                 "S4",
                 WARNING,
-                (run.index, run.superseded_by, index),
-                f"training event refers to entry {run.index}, which was amended by entry {run.superseded_by}",
+                (run.index, run.first_amendment, index),
+                f"training event refers to entry {run.index}, which was amended by entry {run.first_amendment}",
             )
         )
     return out
@@ -204,23 +205,25 @@ def check_training_started(
                     f"run {run.run_id} started {when}, less than the {lead}-day lead time after its pre-registration ({fmt_date(run.logged_ms)})",
                 )
             )
-        effective = st.level_effective_ms(run.level)
-        if effective is None or start < effective:
-            lifted = f"before level {run.level} was lifted" + (
-                f" ({fmt_date(effective)})" if effective else " (it has not been)"
+    # S2 holds at a deregulated level too: deregulation lifts S1's oversight, but the
+    # level's cap is what makes a run one of that level (docs/policy-notes.md, S2).
+    effective = st.level_effective_ms(run.level)
+    if effective is None or start < effective:
+        lifted = f"before level {run.level} was lifted" + (
+            f" ({fmt_date(effective)})" if effective else " (it has not been)"
+        )
+        out.append(
+            violation("S2", (run.index, index), f"run {run.run_id} started {when}, {lifted}")
+        )
+    cap = st.cap_at(run.level, start)
+    if cap is not None and run.planned_flop > cap:
+        out.append(
+            violation(
+                "S2",
+                (run.index, index),
+                f"run {run.run_id} plans more than the level-{run.level} cap in force when it started",
             )
-            out.append(
-                violation("S2", (run.index, index), f"run {run.run_id} started {when}, {lifted}")
-            )
-        cap = st.cap_at(run.level, start)
-        if cap is not None and run.planned_flop > cap:
-            out.append(
-                violation(
-                    "S2",
-                    (run.index, index),
-                    f"run {run.run_id} plans more than the level-{run.level} cap in force when it started",
-                )
-            )
+        )
     if run.started is not None:
         out.append(
             finding(

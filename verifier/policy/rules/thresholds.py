@@ -3,11 +3,13 @@ before a change takes effect (S12), deregulation that follows the lift (S13)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import Deregulation, ThresholdPostponement, ThresholdSchedule
-from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
+from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date, fmt_time
 from verifier.policy.findings import NOTICE, WARNING, Finding, finding, refused
-from verifier.policy.state import PolicyState, flop
+from verifier.policy.state import PolicyState, Postponement, flop
 
 
 def notice(
@@ -29,44 +31,52 @@ def notice(
 def check_threshold_schedule(
     st: PolicyState, index: int, b: ThresholdSchedule, logged_ms: int
 ) -> list[Finding]:
-    out: list[Finding] = []
+    eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
+    out = notice(st, index, f"the cap of level {b.level}", eff, logged_ms)
+    return out + _s11(st, index, b)
+
+
+def _s11(st: PolicyState, index: int, b: ThresholdSchedule) -> list[Finding]:
+    """S11: a threshold change on a lift date, a lift one level at a time and not into
+    a cycle a postponement logged before it postponed (whatever level that names)."""
     eff_date = parse_date(b.effective_date, "effective_date")
-    eff = day_start_ms(eff_date)
-    out += notice(st, index, f"the cap of level {b.level}", eff, logged_ms)
     if not st.cal.is_lift_date(eff_date):
-        out.append(
+        return [
             refused(
                 "S11",
                 (index,),
                 f"a threshold change takes effect on {b.effective_date}, which is not a lift date",
             )
-        )
-        return out
-    frontier = st.frontier_at(eff - 1)
+        ]
+    out: list[Finding] = []
+    frontier = st.frontier_at(day_start_ms(eff_date) - 1)
     if b.level > frontier:
         if b.level > frontier + 1:
             out.append(
                 refused("S11", (index,), f"a lift to level {b.level} skips level {frontier + 1}")
             )
         cycle = eff_date.year
-        postponed = st.postponed.get((b.level, cycle))
-        if postponed is not None:
-            out.append(
-                refused(
-                    "S11",
-                    (index, postponed[1]),
-                    f"the lift to level {b.level} in {cycle} was postponed to {postponed[0]} (entry {postponed[1]})",
-                )
+        out += [
+            refused(
+                "S11",
+                (index, p.index),
+                f"the lift to level {b.level} in {cycle} was postponed to {p.to_cycle} (entry {p.index})",
             )
+            for p in st.postponements_of(cycle)
+        ]
     return out
 
 
 def apply_threshold_schedule(
     st: PolicyState, index: int, b: ThresholdSchedule, logged_ms: int
 ) -> None:
+    # A schedule that breaks S11 (refused at admission, present only if forced in)
+    # takes no effect: a refused entry cannot change the rules (docs/policy-notes.md).
+    if _s11(st, index, b):
+        return
     eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
     st.caps.setdefault(b.level, []).append((eff, flop(b.cap_flop), index))
-    st.caps[b.level].sort()
+    st.caps[b.level].sort(key=lambda c: (c[0], c[2]))  # the latest schedule wins a date
     if b.level > st.frontier_at(eff - 1):
         st.lifts.append((eff, b.level, index))
         st.lifts.sort()
@@ -101,8 +111,10 @@ def check_threshold_postponement(
 
 
 def _frozen(st: PolicyState, index: int, b: ThresholdPostponement, logged_ms: int) -> list[Finding]:
-    """S13 notice: the deregulations this postponement stops from taking effect."""
-    lift_dates = {st.cal.lift_ms(cycle) for cycle in range(b.from_cycle, b.to_cycle)}
+    """S13 notice: the deregulations this postponement stops from taking effect: those
+    that would take effect without it and do not with it."""
+    postponement = Postponement(index, b.level, b.from_cycle, b.to_cycle, logged_ms)
+    with_it = replace(st, postponements=[*st.postponements, postponement])
     return [
         finding(
             "S13",
@@ -111,15 +123,15 @@ def _frozen(st: PolicyState, index: int, b: ThresholdPostponement, logged_ms: in
             f"the postponement freezes the deregulation of level {level} (entry {dereg}) that was to take effect on {fmt_date(eff)}",
         )
         for eff, level, dereg in st.deregulated
-        if eff in lift_dates and eff > logged_ms
+        if st.deregulation_takes_effect(eff, level)
+        and not with_it.deregulation_takes_effect(eff, level)
     ]
 
 
 def apply_threshold_postponement(
     st: PolicyState, index: int, b: ThresholdPostponement, logged_ms: int
 ) -> None:
-    for cycle in range(b.from_cycle, b.to_cycle):
-        st.postponed[(b.level, cycle)] = (b.to_cycle, index, logged_ms)
+    st.postponements.append(Postponement(index, b.level, b.from_cycle, b.to_cycle, logged_ms))
 
 
 def check_deregulation(
@@ -129,12 +141,12 @@ def check_deregulation(
     eff_date = parse_date(b.effective_date, "effective_date")
     eff = day_start_ms(eff_date)
     out += notice(st, index, f"deregulation of level {b.level}", eff, logged_ms)
-    if eff < logged_ms - DAY_MS:
+    if eff < logged_ms:
         out.append(
             refused(
                 "S13",
                 (index,),
-                f"deregulation is retroactive: effective {b.effective_date}, logged {fmt_date(logged_ms)}",
+                f"deregulation is retroactive: effective {b.effective_date}, logged {fmt_time(logged_ms)}",
             )
         )
     frontier = st.frontier_at(eff)
@@ -147,16 +159,15 @@ def check_deregulation(
                 f"level {b.level} is deregulated while the frontier on {b.effective_date} is level {frontier}: at most level {frontier - lag} may be",
             )
         )
-    for (lv, cycle), (to_cycle, pidx, _) in st.postponed.items():
-        if cycle == eff_date.year and st.cal.is_lift_date(eff_date):
-            out.append(
-                refused(
-                    "S13",
-                    (index, pidx),
-                    f"deregulation on {b.effective_date} while the lift of level {lv} is postponed to {to_cycle}",
-                )
-            )
-            break
+    # Only a postponement logged before the lift took effect stops it.
+    out += [
+        refused(
+            "S13",
+            (index, p.index),
+            f"deregulation on {b.effective_date}, a lift date whose lift was postponed to {p.to_cycle} (entry {p.index})",
+        )
+        for p in st.freezing_postponements(eff)
+    ]
     return out
 
 
