@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.governed import Actor, grant_body
 from tests.payload_examples import EXAMPLES, ORIGIN
 from tests.test_policy_boundaries import N, V, W, seen
@@ -357,6 +359,34 @@ def test_s16_attestation_at_the_deregulated_cap_needs_no_run() -> None:
             "pre-registered before it covers that compute: an undeclared large run",
         )
     }
+
+
+CAPLESS_LEVEL_0 = [{"level": 1, "cap_flop": "1e26"}, {"level": 2, "cap_flop": "3e26"}]
+
+
+def _capless(flop: str) -> tuple[Ledger, int]:
+    """Level 0 deregulated, but the charter gives it no cap: a deregulated run may use
+    nothing (the cap of the deregulated level, and there is none)."""
+    lg = Ledger(levels=CAPLESS_LEVEL_0)
+    stratus = provider(lg)
+    _deregulated(lg)
+    return lg, attest(lg, stratus, "2028-04-02", organisation="beta", flop_delivered=flop, **PERIOD)
+
+
+def test_s16_a_deregulated_level_without_a_cap_frees_no_compute() -> None:
+    lg, a = _capless("1")
+    assert {(r, s, i) for r, s, i, _ in seen(lg, "2028-05-01")} == {("S16", "violation", (a,))}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the sentence says no level is deregulated when the deregulated level has no "
+    "cap (compute.check_compute_attestation tests the cap, not the level)",
+)
+def test_s16_a_deregulated_level_without_a_cap_is_not_called_no_deregulation() -> None:
+    lg, _a = _capless("1")
+    ((_rule, _severity, _indices, message),) = seen(lg, "2028-05-01")
+    assert "while no level is deregulated" not in message
 
 
 def test_s16_compute_tolerance_is_the_one_in_force_at_the_period_start() -> None:
