@@ -389,7 +389,7 @@ def test_s16_a_deregulated_level_without_a_cap_is_not_called_no_deregulation() -
     assert "while no level is deregulated" not in message
 
 
-def test_s16_compute_tolerance_is_the_one_in_force_at_the_period_start() -> None:
+def test_s16_compute_tolerance_is_the_charters_as_amended() -> None:
     lg = Ledger()
     stratus = provider(lg)
     _deregulated(lg)
@@ -534,7 +534,7 @@ def test_s17_access_one_day_short_of_the_minimum() -> None:
     }
 
 
-def test_s17_minimum_is_the_one_in_force_when_the_access_is_logged() -> None:
+def test_s17_minimum_is_the_charters_as_amended() -> None:
     lg = Ledger()
     amendment(lg, {"research_access_min_days": 300}, "2026-09-01", "2026-06-01")
     run = approved_run(lg)
