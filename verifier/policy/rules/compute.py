@@ -62,11 +62,15 @@ def check_compute_attestation(
     else:
         candidates = list(st.runs.values())
     if not any(_covers(st, r, b.organisation, start, amount) for r in candidates):
-        free = (
-            f"above the {fmt_flop(cap)} FLOP a deregulated run may use"
-            if cap
-            else "while no level is deregulated"
-        )
+        # free_cap is 0 in two cases the reader must tell apart: no level deregulated,
+        # or a deregulated level that the charter gives no cap (it frees no compute).
+        level = st.deregulated_level_at(start)
+        if cap:
+            free = f"above the {fmt_flop(cap)} FLOP a deregulated run may use"
+        elif level < 0:
+            free = "while no level is deregulated"
+        else:
+            free = f"while deregulated level {level} has no cap in the charter"
         out.append(
             violation(
                 "S16",

@@ -1,0 +1,767 @@
+"""The engine's S15-S19 (and the charter amendments' S12) at the edges of their rules.
+
+Each test builds a small signed log with the ``Ledger`` of tests/test_reference_rules.py
+(default charter: update thresholds 1e24 post-training and 1e18 inference FLOP,
+compute tolerance 5 %, attestation tolerance 25 %, attestation interval 90 days,
+research access within 30 days and for at least 365, cooling-off 365 days, notice 90
+days) and audits it with the real auditor. Every finding is named exactly: rule,
+severity, entries and sentence (docs/policy-notes.md, "The whole plan" and "Evidence
+for S15-S19"); where a rule has a limit, the log is judged on it and just past it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.governed import Actor, grant_body
+from tests.payload_examples import EXAMPLES, ORIGIN
+from tests.test_policy_boundaries import N, V, W, seen
+from tests.test_reference_rules import (
+    CALENDAR_2,
+    DIGEST,
+    INFERENCE,
+    OTHER_DIGEST,
+    RAISED_CEILING,
+    Ledger,
+    amendment,
+    approved_model,
+    approved_run,
+    attest,
+    departure,
+    ms,
+    provider,
+    submitted_run,
+    update,
+)
+from verifier.policy.audit import Auditor
+from verifier.policy.state import Attestation, PolicyState, Update
+
+
+def replayed(lg: Ledger) -> PolicyState:
+    """The policy state after the whole log (what the register and the site read)."""
+    auditor = Auditor(ORIGIN)
+    for leaf in lg.leaves:
+        auditor.feed(leaf)
+    assert auditor.state.policy is not None
+    return auditor.state.policy
+
+
+WITHOUT = "yet it is offered without a new evaluation and decision of the updated model"
+
+
+# == S15: significant updates =====================================================
+
+
+def test_s15_post_training_exactly_at_the_threshold_is_a_lesser_update() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, added_posttraining_flop="1e24")
+    assert seen(lg, "2028-01-20") == set()
+    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), False)
+
+
+def test_s15_post_training_one_flop_above_the_threshold_is_significant() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, added_posttraining_flop="1000000000000000000000001")
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            "the update is significant (it adds 1e24 FLOP of post-training, above the "
+            f"charter's 1e24), {WITHOUT}",
+        )
+    }
+    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), True)
+
+
+def _ceiling(flop: str) -> dict[str, Any]:
+    return {**INFERENCE, "max_inference_flop_per_task": flop}
+
+
+def test_s15_inference_ceiling_raised_by_exactly_the_threshold_is_a_lesser_update() -> None:
+    lg = Ledger()
+    run = approved_model(lg)  # evaluated ceiling 1e17
+    update(lg, run, inference=_ceiling("1100000000000000000"))  # + 1e18
+    assert seen(lg, "2028-01-20") == set()
+
+
+def test_s15_inference_ceiling_raised_by_one_flop_more_is_significant() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, inference=_ceiling("1100000000000000001"))
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            "the update is significant (it raises the per-task inference ceiling from 1e17 "
+            f"to 1.1e18 FLOP, by more than the charter's 1e18), {WITHOUT}",
+        )
+    }
+
+
+def test_s15_threshold_is_the_one_in_force_when_the_update_is_logged() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    lg.access(run["D"], at="2028-01-01")
+    amendment(lg, {"posttraining_update_threshold_flop": "5e24"}, "2028-04-01", "2028-01-01")
+    first = update(
+        lg,
+        run,
+        at="2028-03-31T23:59:59.999Z",
+        added_posttraining_flop="2e24",
+        offered_from="2028-04-01T00:00:00Z",
+    )
+    update(
+        lg,
+        run,
+        at="2028-04-01",
+        added_posttraining_flop="5e24",
+        offered_from="2028-04-01T00:00:00Z",
+    )  # not more than 5e24
+    late = update(
+        lg,
+        run,
+        at="2028-04-02",
+        added_posttraining_flop="6e24",
+        offered_from="2028-04-02T00:00:00Z",
+    )
+    assert seen(lg, "2028-04-20") == {
+        V(
+            "S15",
+            (run["D"], first),
+            "the update is significant (it adds 2e24 FLOP of post-training, above the "
+            f"charter's 1e24), {WITHOUT}",
+        ),
+        V(
+            "S15",
+            (run["D"], late),
+            "the update is significant (it adds 6e24 FLOP of post-training, above the "
+            f"charter's 5e24), {WITHOUT}",
+        ),
+    }
+
+
+def test_s15_update_naming_a_rejection() -> None:
+    lg = Ledger()
+    run = approved_model(lg, outcome="rejected")
+    u = update(lg, run, inference=_ceiling("1000000000000000001"))
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            f"the update names decision {run['D']}, which approved no model of run "
+            "acme-2027-a: only an approved model is updated",
+        )
+    }
+    # Nothing was approved, so the ceiling is raised from nothing: by more than 1e18.
+    assert replayed(lg).updates[u].significant
+
+
+def test_s15_update_naming_the_approval_of_another_run() -> None:
+    lg = Ledger()
+    other = lg.prereg(at="2026-10-31", run_id="acme-2027-b")
+    run = approved_model(lg)
+    u = update(lg, run, preregistration=other)
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            f"the update names decision {run['D']}, which approved no model of run "
+            "acme-2027-b: only an approved model is updated",
+        )
+    }
+
+
+def test_s15_update_offered_before_it_was_logged_beyond_the_tolerance() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    update(lg, run, at="2028-01-10T00:00:00Z", offered_from="2028-01-08T00:00:00Z")  # 48 h
+    u = update(lg, run, at="2028-01-10T00:00:00.001Z", offered_from="2028-01-08T00:00:00Z")
+    assert seen(lg, "2028-01-20") == {
+        W(
+            "S15",
+            (u,),
+            f"entry {u} was logged 2028-01-10, 2 days after the offer date it claims "
+            "(2028-01-08T00:00:00Z), beyond the 48-hour reporting tolerance",
+        )
+    }
+
+
+def _evaluated(lg: Ledger, run: dict[str, int], outcome: str = "approved", **fields: Any) -> int:
+    """A submission of the updated model (weights OTHER_DIGEST, RAISED_CEILING), decided."""
+    body = {"model_digest": OTHER_DIGEST, "inference": RAISED_CEILING, **fields}
+    s2 = lg.submission(body.pop("p", run["P"]), at="2028-01-02", **body)
+    lg.result(s2, run["suite"], at="2028-01-03")
+    lg.decision(s2, at="2028-01-05", outcome=outcome)
+    return s2
+
+
+def test_s15_significant_update_evaluated_and_approved_is_clean() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    s2 = _evaluated(lg, run)
+    update(lg, run, inference=RAISED_CEILING, evaluated_as=s2)
+    assert seen(lg, "2028-01-20") == set()
+
+
+def test_s15_significant_update_whose_evaluation_was_rejected() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    s2 = _evaluated(lg, run, outcome="rejected")
+    u = update(lg, run, inference=RAISED_CEILING, evaluated_as=s2)
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            "the update is significant (it raises the per-task inference ceiling from 1e17 "
+            f"to 2e18 FLOP, by more than the charter's 1e18), {WITHOUT}",
+        )
+    }
+
+
+NOT_IT = "is not the updated model and configuration of this run"
+RAISED = (
+    "it raises the per-task inference ceiling from 1e17 to 2e18 FLOP, by more than the "
+    "charter's 1e18"
+)
+
+
+def test_s15_evaluated_as_other_weights() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    s2 = _evaluated(lg, run, model_digest="ef" * 32)
+    u = update(lg, run, inference=RAISED_CEILING, evaluated_as=s2)
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], s2, u),
+            f"the update is significant ({RAISED}); submission {s2}, which it names as "
+            f"evaluated, {NOT_IT}",
+        )
+    }
+
+
+def test_s15_evaluated_as_the_same_weights_with_another_configuration() -> None:
+    lg = Ledger()
+    run = approved_model(lg)
+    s2 = _evaluated(lg, run, inference=_ceiling("3e18"))
+    u = update(lg, run, inference=RAISED_CEILING, evaluated_as=s2)
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], s2, u),
+            f"the update is significant ({RAISED}); submission {s2}, which it names as "
+            f"evaluated, {NOT_IT}",
+        )
+    }
+
+
+def test_s15_evaluated_as_the_same_model_of_another_run() -> None:
+    lg = Ledger()
+    other = lg.prereg(at="2026-10-31", run_id="acme-2027-b")
+    run = approved_model(lg)
+    lg.started(other, at="2028-01-01")
+    s2 = _evaluated(lg, run, p=other)
+    u = update(lg, run, inference=RAISED_CEILING, evaluated_as=s2)
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], s2, u),
+            f"the update is significant ({RAISED}); submission {s2}, which it names as "
+            f"evaluated, {NOT_IT}",
+        )
+    }
+
+
+# == S16: compute attestations ====================================================
+
+
+def test_s16_attestation_covered_exactly_at_the_compute_tolerance() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg(planned_flop="6e25")
+    attest(lg, stratus, flop_delivered="6.3e25")  # 6e25 x 1.05
+    assert seen(lg, "2027-05-01") == set()
+
+
+def test_s16_attestation_one_flop_above_the_compute_tolerance() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg(planned_flop="6e25")
+    a = attest(lg, stratus, flop_delivered="63000000000000000000000001")
+    assert seen(lg, "2027-05-01") == {
+        V(
+            "S16",
+            (a,),
+            "stratus attests 6.3e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
+            "2027-04-01), while no level is deregulated, and no run acme pre-registered "
+            "before it covers that compute: an undeclared large run",
+        )
+    }
+
+
+def test_s16_a_run_logged_at_the_instant_the_period_starts_covers_it() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg(at="2027-01-01T00:00:00Z", planned_start="2027-03-01T00:00:00Z")
+    attest(lg, stratus)
+    assert seen(lg, "2027-05-01") == set()
+
+
+def test_s16_one_flop_is_above_nothing_while_no_level_is_deregulated() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    a = attest(lg, stratus, flop_delivered="1")
+    assert seen(lg, "2027-05-01") == {
+        V(
+            "S16",
+            (a,),
+            "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
+            "2027-04-01), while no level is deregulated, and no run acme pre-registered "
+            "before it covers that compute: an undeclared large run",
+        )
+    }
+
+
+def _deregulated(lg: Ledger) -> None:
+    """Level 0 (cap 1e25) deregulated from 2028-01-01, with a tolerance amended too."""
+    lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
+    lg.deregulation(0, "2028-01-01", "2026-10-01")
+    amendment(lg, {"compute_tolerance": "0.1"}, "2027-12-01", "2026-10-01")
+    lg.access(approved_run(lg)["D"], at="2028-01-01")
+
+
+PERIOD = {"period_start": "2028-01-01T00:00:00Z", "period_end": "2028-04-01T00:00:00Z"}
+
+
+def test_s16_attestation_at_the_deregulated_cap_needs_no_run() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    _deregulated(lg)
+    attest(lg, stratus, "2028-04-02", organisation="beta", flop_delivered="1e25", **PERIOD)
+    a = attest(
+        lg,
+        stratus,
+        "2028-04-03",
+        organisation="beta",
+        flop_delivered="10000000000000000000000001",
+        **PERIOD,
+    )
+    assert seen(lg, "2028-05-01") == {
+        V(
+            "S16",
+            (a,),
+            "stratus attests 1e25 FLOP delivered to beta (Stratus East 4, 2028-01-01 to "
+            "2028-04-01), above the 1e25 FLOP a deregulated run may use, and no run beta "
+            "pre-registered before it covers that compute: an undeclared large run",
+        )
+    }
+
+
+CAPLESS_LEVEL_0 = [{"level": 1, "cap_flop": "1e26"}, {"level": 2, "cap_flop": "3e26"}]
+
+
+def _capless(flop: str) -> tuple[Ledger, int]:
+    """Level 0 deregulated, but the charter gives it no cap: a deregulated run may use
+    nothing (the cap of the deregulated level, and there is none)."""
+    lg = Ledger(levels=CAPLESS_LEVEL_0)
+    stratus = provider(lg)
+    _deregulated(lg)
+    return lg, attest(lg, stratus, "2028-04-02", organisation="beta", flop_delivered=flop, **PERIOD)
+
+
+def test_s16_a_deregulated_level_without_a_cap_frees_no_compute() -> None:
+    lg, a = _capless("1")
+    assert {(r, s, i) for r, s, i, _ in seen(lg, "2028-05-01")} == {("S16", "violation", (a,))}
+
+
+def test_s16_a_deregulated_level_without_a_cap_is_not_called_no_deregulation() -> None:
+    lg, _a = _capless("1")
+    ((_rule, _severity, _indices, message),) = seen(lg, "2028-05-01")
+    assert "while no level is deregulated" not in message
+    assert "while deregulated level 0 has no cap in the charter" in message
+
+
+def test_s16_compute_tolerance_is_the_charters_as_amended() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    _deregulated(lg)
+    lg.prereg(
+        at="2028-01-01",
+        cycle=2028,
+        planned_start="2028-02-01T00:00:00Z",
+        planned_flop="5e25",
+        run_id="acme-2028-a",
+    )
+    attest(lg, stratus, "2028-04-02", flop_delivered="5.5e25", **PERIOD)  # 5e25 x 1.1
+    assert seen(lg, "2028-05-01") == set()
+
+
+def test_s16_attestation_names_another_organisations_run() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    beta = Actor("Beta")
+    lg.grant(beta, "lab:beta")
+    body = {
+        **EXAMPLES["preregistration"],
+        "plan": {"sealed": False, "sha256": DIGEST},
+        "org": "beta",
+        "run_id": "beta-1",
+    }
+    p = lg.add("preregistration", body, [beta], "2026-11-01")
+    lg.prereg(at="2026-11-02")  # acme's own run covers the compute: only the naming is wrong
+    a = attest(lg, stratus, run=p, flop_delivered="1")
+    assert seen(lg, "2027-05-01") == {
+        V(
+            "S16",
+            (p, a),
+            "stratus attests compute delivered to acme for run beta-1, which is beta's",
+        ),
+        V(
+            "S16",
+            (a,),
+            "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
+            "2027-04-01), while no level is deregulated, and no run acme pre-registered "
+            "before it covers that compute: an undeclared large run",
+        ),
+    }
+
+
+def test_s16_the_named_run_covers_its_compute() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    attest(lg, stratus, run=p)
+    assert seen(lg, "2027-05-01") == set()
+
+
+def test_s16_attestations_are_kept_as_attested() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    a = attest(lg, stratus, at="2027-04-02T10:00:00Z", run=p)
+    assert replayed(lg).attestations == {
+        a: Attestation(
+            a,
+            "stratus",
+            "acme",
+            ms("2027-01-01"),
+            ms("2027-04-01"),
+            6 * 10**25,
+            p,
+            ms("2027-04-02T10:00:00Z"),
+        )
+    }
+
+
+def _reporting(lg: Ledger, stratus: Actor, flop: str) -> tuple[int, int, int, int, int]:
+    """A run with no report yet (first) and a run attested 3e25 + 3e25 reporting *flop*."""
+    quiet = lg.prereg(at="2026-10-30", run_id="acme-2027-q")
+    p = lg.prereg()
+    lg.started(p)
+    attest(lg, stratus, at="2027-04-01", run=quiet, flop_delivered="1e25")
+    attest(lg, stratus, at="2027-04-01T01:00:00Z", flop_delivered="1e24")  # names no run
+    a1 = attest(lg, stratus, at="2027-04-02", run=p, flop_delivered="3e25")
+    a2 = attest(lg, stratus, at="2027-04-03", run=p, flop_delivered="3e25")
+    return quiet, p, a1, a2, lg.completed(p, at="2027-05-30", flop=flop)
+
+
+def test_s16_report_exactly_at_the_attestation_tolerance_is_fine() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    _reporting(lg, stratus, "4.5e25")  # 6e25 x 0.75
+    assert seen(lg, "2027-06-15") == set()
+
+
+def test_s16_report_one_flop_below_the_attestation_tolerance() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    _q, p, a1, a2, r = _reporting(lg, stratus, "44999999999999999999999999")
+    assert seen(lg, "2027-06-15") == {
+        W(
+            "S16",
+            (p, a1, a2, r),
+            "run acme-2027-a reports 4.5e25 FLOP, far below the 6e25 FLOP its providers "
+            "attest for it",
+        )
+    }
+
+
+def test_s16_provider_silent_for_exactly_the_interval_then_a_millisecond_more() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg()
+    attest(lg, stratus, at="2027-04-02T00:00:00Z")
+    a = attest(lg, stratus, at="2027-04-02T00:00:00Z")  # the same instant: the later entry
+    assert seen(lg, "2027-07-01T00:00:00Z") == set()
+    assert seen(lg, "2027-07-01T00:00:00.001Z") == {
+        N(
+            "S16",
+            (a,),
+            "compute provider stratus has not attested since 2027-04-02 (more than 90 days)",
+        )
+    }
+
+
+# == S17: researchers' access =====================================================
+
+
+def test_s17_access_lasting_exactly_the_minimum_is_fine() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    lg.access(run["D"], at="2028-01-05", until="2029-01-04")  # 365 days (2028 is leap)
+    assert seen(lg, "2028-01-20") == set()
+
+
+def test_s17_access_one_day_short_of_the_minimum() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    x = lg.access(run["D"], at="2028-01-05", until="2029-01-03")
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S17",
+            (x,),
+            "researchers' access from 2028-01-05 to 2029-01-03 is shorter than the charter's "
+            "365 days",
+        )
+    }
+
+
+def test_s17_minimum_is_the_charters_as_amended() -> None:
+    lg = Ledger()
+    amendment(lg, {"research_access_min_days": 300}, "2026-09-01", "2026-06-01")
+    run = approved_run(lg)
+    lg.access(run["D"], at="2028-01-05", until="2028-11-01")  # 301 days
+    assert seen(lg, "2028-01-20") == set()
+
+
+def test_s17_access_for_a_decision_that_approved_nothing() -> None:
+    lg = Ledger()
+    _p, _suite, s = submitted_run(lg)
+    d = lg.decision(s, outcome="rejected")
+    x = lg.access(d, at="2028-01-05")
+    assert seen(lg, "2028-03-01") == {
+        V("S17", (d, x), f"decision {d} approved no model, so there is nothing to open")
+    }
+
+
+def test_s17_access_is_kept_from_its_opening_to_the_start_of_its_last_day() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    x = lg.access(run["D"], at="2028-01-05T10:00:00Z", start="2028-01-01", until="2029-01-06")
+    assert replayed(lg).access == {run["D"]: [(ms("2028-01-05T10:00:00Z"), ms("2029-01-06"), x)]}
+
+
+def test_s17_every_approval_is_judged() -> None:
+    lg = Ledger()
+    p1 = lg.prereg()
+    p2 = lg.prereg(at="2026-11-02", run_id="acme-2027-b")
+    suite = lg.suite()
+    for p in (p1, p2):
+        lg.started(p)
+    for p in (p1, p2):
+        lg.completed(p)
+    s1 = lg.submission(p1)
+    s2 = lg.submission(p2, model_digest=OTHER_DIGEST)
+    lg.result(s1, suite)
+    lg.result(s2, suite)
+    d1 = lg.decision(s1)
+    d2 = lg.decision(s2, at="2027-12-31T13:00:00Z")
+    x = lg.access(d2, at="2028-02-01", until="2029-03-01")
+    assert seen(lg, "2028-03-01") == {
+        V(
+            "S17",
+            (d1,),
+            f"the model approved by decision {d1} on 2027-12-31 has no researchers' "
+            "access 30 days later",
+        ),
+        V(
+            "S17",
+            (d2, x),
+            f"researchers' access to the model approved by decision {d2} opens on "
+            "2028-02-01, after the 30-day limit",
+        ),
+    }
+
+
+# == S18: the regulator's scope ===================================================
+
+
+def test_s18_categories_outside_the_scope_are_listed() -> None:
+    lg = Ledger(evaluation_scope=["cyber", "autonomy"])
+    _p, suite, s = submitted_run(lg)
+    categories = ["persuasion", "cyber", "bio-uplift"]
+    body = {
+        "submission": s,
+        "suite": suite,
+        "outcome": "pass",
+        "results": [{"category": c, "outcome": "pass"} for c in categories],
+        "report": {"sealed": False, "sha256": DIGEST},
+    }
+    r = lg.add("eval_result", body, [lg.evaluator], "2027-07-01")
+    assert seen(lg, "2027-08-01") == {
+        V(
+            "S18",
+            (r,),
+            "the evaluation assesses bio-uplift, persuasion, outside the regulator's scope "
+            "(cyber, autonomy)",
+        )
+    }
+
+
+def test_s18_scope_is_the_one_in_force_when_the_result_is_logged() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    amendment(lg, {"evaluation_scope": ["cyber"]}, "2027-10-01", "2027-06-02")
+    lg.result(s, suite, at="2027-09-30T23:59:59.999Z")
+    r = lg.result(s, suite, at="2027-10-01")
+    assert seen(lg, "2027-11-01") == {
+        V("S18", (r,), "the evaluation assesses bio-uplift, outside the regulator's scope (cyber)")
+    }
+
+
+# == S19: cooling-off =============================================================
+
+
+def _cooling(lg: Ledger, name: str, at: str, *roles: str) -> int:
+    """A key for *name* with *roles*, granted at *at*."""
+    return lg.add("key_grant", grant_body(Actor(name), *roles), lg.board[:1], at)
+
+
+OFFICER = "Evaluation officer 7"
+
+
+def test_s19_key_at_the_instant_of_the_departure() -> None:
+    lg = Ledger()
+    leaving = departure(lg, OFFICER)  # departs 2027-10-01
+    g = _cooling(lg, OFFICER, "2027-10-01T00:00:00Z", "lab:beta", "lab:acme")
+    assert seen(lg, "2028-10-01") == {
+        V(
+            "S19",
+            (leaving, g),
+            "Evaluation officer 7 left the regulator on 2027-10-01 (for acme); a key of "
+            "acme, beta for them 0 days later is inside the 365-day cooling-off period",
+        )
+    }
+
+
+def test_s19_days_later_are_whole_days() -> None:
+    lg = Ledger()
+    leaving = departure(lg, OFFICER)
+    g = _cooling(lg, OFFICER, "2027-10-11T12:00:00Z", "lab:acme")
+    assert seen(lg, "2028-10-01") == {
+        V(
+            "S19",
+            (leaving, g),
+            "Evaluation officer 7 left the regulator on 2027-10-01 (for acme); a key of "
+            "acme for them 10 days later is inside the 365-day cooling-off period",
+        )
+    }
+
+
+def test_s19_key_at_the_end_of_the_cooling_off_is_fine() -> None:
+    lg = Ledger()
+    departure(lg, OFFICER)
+    _cooling(lg, OFFICER, "2028-09-30T00:00:00Z", "lab:acme")  # 2027-10-01 + 365 days
+    assert seen(lg, "2028-10-01") == set()
+
+
+def test_s19_cooling_off_is_the_one_in_force_at_the_departure() -> None:
+    lg = Ledger()
+    amendment(lg, {"cooling_off_days": 100}, "2027-09-01", "2027-06-01")
+    leaving = departure(lg, OFFICER)
+    amendment(lg, {"cooling_off_days": 10}, "2028-01-01", "2027-10-02")
+    g = _cooling(lg, OFFICER, "2028-01-08T23:59:59.999Z", "lab:acme")
+    _cooling(lg, OFFICER, "2028-01-09", "lab:acme")
+    assert seen(lg, "2028-10-01") == {
+        V(
+            "S19",
+            (leaving, g),
+            "Evaluation officer 7 left the regulator on 2027-10-01 (for acme); a key of "
+            "acme for them 99 days later is inside the 100-day cooling-off period",
+        )
+    }
+
+
+# == S12: charter amendments ======================================================
+
+
+def test_s12_amendment_exactly_the_notice_period_before_it_takes_effect() -> None:
+    lg = Ledger()
+    amendment(lg, {"cooling_off_days": 400}, "2027-12-30", "2027-10-01")  # 90 days
+    x = amendment(lg, {"cooling_off_days": 400}, "2027-12-30", "2027-10-01T00:00:00.001Z")
+    assert seen(lg, "2028-01-01") == {
+        V(
+            "S12",
+            (x,),
+            "the charter amendment takes effect on 2027-12-30, less than the 90-day notice "
+            "period after it was logged (2027-10-01)",
+        )
+    }
+
+
+def test_s12_calendar_and_amendment_both_short_of_notice() -> None:
+    lg = Ledger()
+    x = amendment(
+        lg, {"calendar": CALENDAR_2, "calendar_from_cycle": 2028}, "2027-12-01", "2027-11-01"
+    )
+    assert seen(lg, "2027-12-15") == {
+        V(
+            "S12",
+            (x,),
+            "the charter amendment takes effect on 2027-12-01, less than the 90-day notice "
+            "period after it was logged (2027-11-01)",
+        ),
+        V(
+            "S12",
+            (x,),
+            "the calendar of cycle 2028 takes effect on 2028-01-01, less than the 90-day "
+            "notice period after it was logged (2027-11-01)",
+        ),
+    }
+
+
+def test_s12_calendar_with_notice_is_fine() -> None:
+    lg = Ledger()
+    amendment(lg, {"calendar": CALENDAR_2, "calendar_from_cycle": 2028}, "2027-09-01", "2027-06-01")
+    assert seen(lg, "2027-12-15") == set()
+
+
+def test_s12_calendar_without_its_cycle_or_cycle_without_calendar() -> None:
+    lg = Ledger()
+    x = amendment(lg, {"calendar": CALENDAR_2}, "2028-03-01", "2027-06-01")
+    y = amendment(lg, {"calendar_from_cycle": 2029}, "2028-03-01", "2027-06-01")
+    message = "a calendar change names both the new calendar and the first cycle it applies to"
+    assert seen(lg, "2027-12-15") == {V("S12", (x,), message), V("S12", (y,), message)}
+
+
+def _result(lg: Ledger, s: int, suite: int) -> int:
+    """A result logged 2027-12-15, then the decision on the decision day."""
+    r = lg.result(s, suite, at="2027-12-15")
+    lg.decision(s, outcome="rejected")
+    return r
+
+
+def test_amendments_apply_in_the_order_they_take_effect() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    amendment(lg, {"evaluation_scope": ["cyber"]}, "2027-12-01", "2027-06-02")
+    amendment(lg, {"evaluation_scope": ["bio-uplift"]}, "2027-11-01", "2027-06-03")
+    ok = lg.result(s, suite, at="2027-11-15")  # only the second is in force
+    r = _result(lg, s, suite)  # both are: the one taking effect later wins
+    assert ok
+    assert seen(lg, "2028-03-01") == {
+        V("S18", (r,), "the evaluation assesses bio-uplift, outside the regulator's scope (cyber)")
+    }
+
+
+def test_amendments_taking_effect_the_same_day_apply_in_log_order() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    amendment(lg, {"evaluation_scope": ["bio-uplift"]}, "2027-12-01", "2027-06-02")
+    amendment(lg, {"evaluation_scope": ["cyber"]}, "2027-12-01", "2027-06-03")
+    r = _result(lg, s, suite)
+    assert seen(lg, "2028-03-01") == {
+        V("S18", (r,), "the evaluation assesses bio-uplift, outside the regulator's scope (cyber)")
+    }
