@@ -31,6 +31,8 @@ from verifier.errors import LedgerVerifyError
 EXIT_USAGE = 2
 #: fsck, export: the stored log does not verify (as frontier-verify's 'log broken').
 EXIT_DAMAGED = 3
+#: fsck: the log is intact, but its search index disagrees with it (reindex rebuilds it).
+EXIT_INDEX = 4
 
 
 def _data(args: argparse.Namespace) -> DataDir:
@@ -299,6 +301,37 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     )
     if result.cosignatures:
         print(f"   {result.cosignatures} stored witness cosignatures verify")
+    if result.index_problems:
+        print(
+            f"   search index: does not match the log ({'; '.join(result.index_problems)}); "
+            "rebuild it with 'frontier-ledger reindex' (search may miss or mislabel entries "
+            "meanwhile; the log itself is intact)"
+        )
+        return EXIT_INDEX
+    lag = result.size - result.indexed
+    print(
+        f"   search index: covers all {result.size} entries, each row equal to its entry"
+        if not lag
+        else f"   search index: covers entries 0..{result.indexed - 1} (each row equal to its "
+        f"entry), {lag} behind the log: the writer indexes them when it starts (or is "
+        "doing so now)"
+    )
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from ledger.write.open_log import open_writer
+
+    data = _data(args)
+    t0 = time.perf_counter()
+    with WriterLock(data):
+        writer = open_writer(data)
+        try:
+            writer.store.clear_index()
+            size = writer.open_index()
+        finally:
+            writer.store.close()
+    print(f"Rebuilt the search index of {size} entries in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -390,6 +423,12 @@ def _add_checks(sub: Any, data_arg: Callable[[argparse.ArgumentParser], None]) -
     )
     data_arg(sp)
     sp.set_defaults(func=cmd_fsck)
+
+    sp = sub.add_parser(
+        "reindex", help="rebuild the search index from the log (takes the writer lock)"
+    )
+    data_arg(sp)
+    sp.set_defaults(func=cmd_reindex)
 
 
 def build_parser(

@@ -41,6 +41,7 @@ DATA_COMMANDS = (
     "synth",
     "audit",
     "fsck",
+    "reindex",
     "backup",
     "restore",
 )
