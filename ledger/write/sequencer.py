@@ -27,8 +27,8 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from ledger.errors import (
     EntryRefused,
@@ -118,6 +118,9 @@ class Receipt:
     checkpoint: bytes
     inclusion_proof: tuple[bytes, ...]
     duplicate: bool = False
+    #: For a submission to a governed log: where it stands on the schedule (on time or
+    #: late, decided when), as JSON (:class:`verifier.policy.status.SubmissionSchedule`).
+    schedule: dict[str, Any] | None = None
 
     def tlog_proof(self) -> str:
         return TlogProof(self.index, self.inclusion_proof, self.checkpoint).to_text()
@@ -137,6 +140,13 @@ class Receipt:
                 "tlog_proof": self.tlog_proof(),
             },
         }
+
+
+class Committer(Protocol):
+    """What the API appends through: :class:`GroupCommitter` in the writer's own process,
+    ``ledger.api.workers.RemoteCommitter`` in an HTTP worker."""
+
+    async def submit(self, entry: PreparedEntry) -> Receipt: ...
 
 
 class _Overlay:
@@ -451,12 +461,17 @@ class GroupCommitter:
             self._task = None
 
     async def submit(self, entry: PreparedEntry) -> Receipt:
+        return await self.enqueue(entry)
+
+    def enqueue(self, entry: PreparedEntry) -> asyncio.Future[Receipt]:
+        """Queue *entry*; the future gets its receipt once it is durable (or the refusal,
+        or the store's error). :class:`Overloaded` if the queue is full."""
         fut: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((entry, fut))
         except asyncio.QueueFull:
             raise Overloaded("the sequencer queue is full") from None
-        return await fut
+        return fut
 
     async def _probe(self) -> None:
         try:
@@ -493,7 +508,7 @@ class GroupCommitter:
                 continue
             t0 = time.perf_counter()
             try:
-                receipts = await asyncio.to_thread(self.writer.commit, [e for e, _ in live])
+                receipts = await asyncio.to_thread(self._commit, [e for e, _ in live])
             except Exception as exc:  # noqa: BLE001 - the sequencer must outlive any one batch
                 metrics.COMMIT_FAILURES.inc()
                 # Nothing of this batch is durable (the transaction rolled back);
@@ -520,6 +535,19 @@ class GroupCommitter:
                 else:
                     f.set_result(r)
             await self._save_admission()
+
+    def _commit(self, batch: list[PreparedEntry]) -> list[Receipt | Refusal]:
+        out = self.writer.commit(batch)
+        admission = self.writer.admission
+        if admission is None:
+            return out
+        for i, (p, r) in enumerate(zip(batch, out, strict=True)):
+            if isinstance(r, Receipt) and p.payload_type.endswith(".submission.v1+json"):
+                # A lab learns at once whether it was on time, and when it will be decided.
+                schedule = admission.submission_schedule(r.index)
+                if schedule is not None:
+                    out[i] = replace(r, schedule=schedule.to_json())
+        return out
 
     async def _save_admission(self) -> None:
         """Every SAVE_EVERY entries, store the admission state between two batches, so a
