@@ -1,7 +1,7 @@
 """Durable appends in process: LogWriter.commit with group commit, as the server does it.
 
     .venv/bin/python benchmarks/bench_append.py [--seconds S] [--sizes 1,16,256]
-        [--repeats R] [--profile]
+        [--repeats R] [--onto 1000000,10000000] [--profile]
 
 For each batch size, a fresh log is created (``init_log`` in a temporary
 directory under bench-out/, on the same disk as the repository, so fsync is
@@ -17,6 +17,13 @@ run with the best throughput (and its latencies), the JSON has every run. An
 extra row times batch 256 with ``receipts=False`` (the bulk-load path of
 ``frontier-ledger synth``) to show what the receipts cost. ``--profile``
 runs batch 256 once more under cProfile and prints the top functions.
+
+``--onto`` (default 10^6 and 10^7) also appends batches of 256 onto a copy of
+the cached synthetic log of that many entries (bench-out/logs/, built with
+``frontier-ledger synth`` if missing), in the same run: the copy is made once
+per size and the ``--repeats`` runs follow each other on it (each adds a few
+thousand entries to millions), then it is deleted. Every commit includes the
+search index write that follows it (``ledger/write/indexer.py``).
 """
 
 from __future__ import annotations
@@ -87,29 +94,41 @@ def run(
     profiler: cProfile.Profile | None = None,
     base: Path | None = None,
 ) -> dict[str, Any]:
-    nbatches = len(entries) // batch
+    if base is not None:
+        return _run_on(base, entries, batch, receipts, profiler)
     with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
-        writer = open_writer(log_in(tmp, base))
-        start = writer.store.head().size
-        try:
-            pragmas = writer.store.conn_pragmas()
-            lat: list[float] = []
-            for b in range(nbatches):
-                chunk = entries[b * batch : (b + 1) * batch]
-                if profiler and b >= WARMUP_BATCHES:
-                    profiler.enable()
-                t = time.perf_counter()
-                out = writer.commit(chunk, receipts=receipts)
-                dt = time.perf_counter() - t
-                if profiler:
-                    profiler.disable()
-                if len(out) != (len(chunk) if receipts else 0):
-                    raise RuntimeError("commit returned the wrong number of receipts")
-                if b >= WARMUP_BATCHES:
-                    lat.append(dt)
-            size = writer.store.head().size
-        finally:
-            writer.store.close()
+        return _run_on(log_in(tmp, None).root, entries, batch, receipts, profiler)
+
+
+def _run_on(
+    root: Path,
+    entries: list[PreparedEntry],
+    batch: int,
+    receipts: bool,
+    profiler: cProfile.Profile | None,
+) -> dict[str, Any]:
+    nbatches = len(entries) // batch
+    writer = open_writer(DataDir.at(root))
+    start = writer.store.head().size
+    try:
+        pragmas = writer.store.conn_pragmas()
+        lat: list[float] = []
+        for b in range(nbatches):
+            chunk = entries[b * batch : (b + 1) * batch]
+            if profiler and b >= WARMUP_BATCHES:
+                profiler.enable()
+            t = time.perf_counter()
+            out = writer.commit(chunk, receipts=receipts)
+            dt = time.perf_counter() - t
+            if profiler:
+                profiler.disable()
+            if len(out) != (len(chunk) if receipts else 0):
+                raise RuntimeError("commit returned the wrong number of receipts")
+            if b >= WARMUP_BATCHES:
+                lat.append(dt)
+        size = writer.store.head().size
+    finally:
+        writer.store.close()
     if size != start + nbatches * batch:
         raise RuntimeError(f"log has {size} entries, expected {start + nbatches * batch}")
     elapsed = sum(lat)
@@ -142,7 +161,16 @@ def best_run(
     receipts: bool = True,
     base: Path | None = None,
 ) -> dict[str, Any]:
-    runs = [run(entries, batch, receipts=receipts, base=base) for _ in range(repeats)]
+    if base is None:
+        runs = [run(entries, batch, receipts=receipts) for _ in range(repeats)]
+    else:
+        # On one copy of a large log the runs follow each other (fresh envelopes each
+        # time: a resubmission would only return its receipt).
+        n = len(entries) // repeats
+        runs = [
+            run(entries[k * n : (k + 1) * n], batch, receipts=receipts, base=base)
+            for k in range(repeats)
+        ]
     best = max(runs, key=lambda r: r["leaves_per_s"])
     return {
         **best,
@@ -172,9 +200,10 @@ class _TimedConnection:
     def __init__(self, conn: Any, totals: collections.Counter[str]) -> None:
         self._conn = conn
         self._totals = totals
+        self.paused = False
 
     def execute(self, sql: str, *args: Any) -> Any:
-        if sql != "COMMIT":
+        if sql != "COMMIT" or self.paused:
             return self._conn.execute(sql, *args)
         t = time.perf_counter()
         try:
@@ -211,7 +240,7 @@ def _timing(targets: list[tuple[Any, str, str]], totals: collections.Counter[str
 
 
 def breakdown(
-    entries: list[PreparedEntry], batch: int, base: Path | None = None
+    entries: list[PreparedEntry], batch: int, root: Path | None = None
 ) -> dict[str, float]:
     """Wall time per leaf of each step of LogWriter.commit, without a profiler.
 
@@ -234,10 +263,24 @@ def breakdown(
     ]
     nbatches = len(entries) // batch
     with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
-        writer = open_writer(log_in(tmp, base))
+        writer = open_writer(DataDir.at(root) if root is not None else log_in(tmp, None))
         store = writer.store
         conn = store._writer
-        store._writer = _TimedConnection(conn, totals)  # type: ignore[assignment]
+        timed_conn = _TimedConnection(conn, totals)
+        store._writer = timed_conn  # type: ignore[assignment]
+        index = writer.indexer.after_commit
+
+        def after_commit(rows: Any) -> None:
+            # The index's own COMMIT (no fsync) is part of this step, not of the log's.
+            timed_conn.paused = True
+            t = time.perf_counter()
+            try:
+                index(rows)
+            finally:
+                totals["search index write (after COMMIT)"] += time.perf_counter() - t
+                timed_conn.paused = False
+
+        writer.indexer.after_commit = after_commit  # type: ignore[method-assign]
         try:
             with _timing(targets, totals):
                 for b in range(WARMUP_BATCHES):
@@ -272,10 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="fresh-log runs per batch size")
     ap.add_argument(
         "--onto",
-        type=int,
-        default=1_000_000,
-        help="also append batches of 256 onto a copy of the cached log of this many entries "
-        "(built with frontier-ledger synth if missing; 0 to skip)",
+        default="1000000,10000000",
+        help="also append batches of 256 onto a copy of the cached log of each of these "
+        "sizes (built with frontier-ledger synth if missing; 0 to skip)",
     )
     ap.add_argument("--profile", action="store_true", help="cProfile batch 256 afterwards")
     args = ap.parse_args(argv)
@@ -287,14 +329,16 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_batches": WARMUP_BATCHES,
         "runs": [],
     }
-    base = ensure_log(args.onto) if args.onto and 256 in sizes else None
+    onto = [int(n) for n in str(args.onto).split(",") if int(n)] if 256 in sizes else []
+    bases = {n: ensure_log(n) for n in onto}
     plan: list[tuple[int, bool, Path | None]] = [(b, True, None) for b in sizes]
     if 256 in sizes:
         plan.append((256, False, None))
-        if base is not None:
-            plan.append((256, True, base))
+        plan += [(256, True, bases[n]) for n in onto]
     cache: dict[int, list[PreparedEntry]] = {}
-    for batch, receipts, onto in plan:
+    cache_extra: dict[str, list[PreparedEntry]] = {}
+    onto_parts: dict[int, dict[str, float]] = {}
+    for batch, receipts, base in plan:
         if batch not in cache:
             per_commit = calibrate(batch)
             nbatches = max(20, min(5000, int(args.seconds / per_commit))) + WARMUP_BATCHES
@@ -305,10 +349,26 @@ def main(argv: list[str] | None = None) -> int:
             )
             cache[batch] = make_entries(nbatches * batch)
         entries = cache[batch]
-        if onto is not None:
-            entries = entries[: len(entries) // 2]  # each commit is slower on a large log
-            print(f"batch {batch} onto a copy of {onto.relative_to(OUT.parent)} ...", flush=True)
-        r = best_run(entries, batch, args.repeats, receipts=receipts, base=onto)
+        if base is None:
+            r = best_run(entries, batch, args.repeats, receipts=receipts)
+        else:
+            if "onto" not in cache_extra:
+                # The runs on one copy each need entries of their own, as many as a fresh
+                # run, and the breakdown after them half as many again.
+                more = make_entries(len(entries) * (args.repeats - 1) + len(entries) // 2)
+                cache_extra["onto"] = entries + more
+            entries = cache_extra["onto"]
+            n = len(cache[batch]) * args.repeats
+            print(f"batch {batch} onto a copy of {base.relative_to(OUT.parent)} ...", flush=True)
+            with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
+                t0 = time.perf_counter()
+                copy = log_in(tmp, base).root
+                print(f"  copied in {time.perf_counter() - t0:.0f} s", flush=True)
+                r = best_run(entries[:n], batch, args.repeats, receipts=receipts, base=copy)
+                try:
+                    onto_parts[r["initial_size"]] = breakdown(entries[n:], batch, copy)
+                except (AttributeError, KeyError) as exc:
+                    print(f"(breakdown unavailable: internals changed: {exc})")
         results["runs"].append(r)
         runs = ", ".join(f"{x:,.0f}" for x in r["all_leaves_per_s"])
         thirds = " / ".join(f"{x:,.0f}" for x in r["leaves_per_s_by_third"])
@@ -350,10 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             parts = {"new log": breakdown(cache[256], 256)}
-            if base is not None:
-                parts[f"onto {args.onto:,}"] = breakdown(
-                    cache[256][: len(cache[256]) // 2], 256, base
-                )
+            parts |= {f"onto {n:,}": p for n, p in sorted(onto_parts.items())}
         except (AttributeError, KeyError) as exc:
             print(f"\n(breakdown unavailable: internals changed: {exc})")
         else:
