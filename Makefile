@@ -2,9 +2,13 @@
 #   make demo   build a log and serve it on http://127.0.0.1:8000
 #   make test   lint-free tests: unit, property, vectors, integration, crash, interop
 #   make interop  the log witnessed by litewitness (filippo.io/torchwood), built with Go
+#   make fuzz-api  the HTTP API and the site fuzzed in-process, with many examples
 #   make lint   ruff + mypy (strict for verifier/)
 #   make bench  benchmarks/ (installs the peer libraries it compares against)
+#   make mutation  mutation testing of the rule engine and the proof code (slow; not in make test)
 #   make lock   regenerate requirements/*.lock (the pinned, hash-checked dependencies)
+#   make fuzz   both fuzzers, with many examples: fuzz-audit (engine against reference,
+#               admission against audit) and fuzz-api
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -15,7 +19,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCKS  := requirements/verifier.lock requirements/server.lock
 
-.PHONY: all venv demo test test-fast lint bench clean browser axe postgres nginx docker-check lock interop openssh
+.PHONY: all venv demo test test-fast fuzz fuzz-audit fuzz-api lint bench mutation clean browser axe postgres nginx docker-check lock interop openssh
 
 all: test
 
@@ -113,6 +117,26 @@ axe:
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
 
+fuzz: fuzz-audit fuzz-api
+
+# tests/test_api_fuzz.py with FUZZ_API_EXAMPLES examples per API operation (schemathesis,
+# from /openapi.json) and per site property (hypothesis), where make test runs a few
+# dozen. Minutes, not seconds: run it before a release, or after changing a route.
+FUZZ_API_EXAMPLES ?= 2000
+fuzz-api: $(STAMP)
+	FRONTIER_FUZZ_EXAMPLES=$(FUZZ_API_EXAMPLES) $(BIN)/python -m pytest -q tests/test_api_fuzz.py
+
+# Differential fuzzing (tests/test_differential.py): FUZZ_EXAMPLES random schedules
+# (tests/schedules.py), each appended through admission with what it refuses forced in;
+# the policy engine's findings against the reference auditor's, and admission against
+# audit. Each new kind of disagreement is reduced and written to tests/scenarios/found/;
+# the summary says how many schedules ran and what was found (FRONTIER_FUZZ_SEED=n to
+# repeat a run).
+FUZZ_EXAMPLES ?= 10000
+fuzz-audit: $(STAMP)
+	FRONTIER_FUZZ=1 FRONTIER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s \
+	  -p no:cacheprovider tests/test_differential.py -k engine_equals_reference
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check verifier ledger public_site frontier_ledger
@@ -120,6 +144,17 @@ lint: $(STAMP)
 
 bench: $(STAMP) postgres
 	bash benchmarks/run.sh
+
+# Mutation testing (docs/testing.md, "Mutation testing"): mutmut mutates verifier/policy/
+# and the proof and note code of verifier/core/ ([tool.mutmut] in pyproject.toml), runs
+# the fast tests against every mutant on ONE worker (the machine's cores are shared),
+# then prints the score per module. Incremental: results stay in mutants/ and only
+# changed functions are tested again; `rm -rf mutants` starts over. Not part of `make test`.
+FRONTIER_TEST_VECTORS ?= $(abspath $(CURDIR)/../shared/test-vectors)
+MUTMUT_ARGS ?=
+mutation: $(STAMP)
+	FRONTIER_TEST_VECTORS=$(FRONTIER_TEST_VECTORS) $(BIN)/mutmut run --max-children 1 $(MUTMUT_ARGS)
+	$(BIN)/python -m tests.mutation_scores --json mutants/scores.json
 
 # requirements/verifier.lock is what `pip install .` needs (the verifier alone),
 # requirements/server.lock what the server and dev extras need; both pinned with
@@ -151,4 +186,4 @@ lock: $(BIN)/python
 	@mv requirements/server.lock.tmp requirements/server.lock
 
 clean:
-	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts .cache/interop
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache build *.egg-info test-artifacts .cache/interop mutants

@@ -2,12 +2,14 @@
 # Frontier Ledger benchmarks (`make bench`). Prints figures and writes bench-out/*.json.
 #
 #   bash benchmarks/run.sh            everything, in order
-#   bash benchmarks/run.sh tiles http only the named ones (tiles append proofs http ed25519 admission e2e verify site site_export backends load mirror)
+#   bash benchmarks/run.sh tiles http only the named ones (tiles append proofs http ed25519 admission e2e verify site site_export backends load mirror tessera)
 #
 # Installs the peer libraries into .venv first. nginx and wrk (Debian packages) are
 # installed by bench_http.py if missing and we are root; without them it measures
 # what it can and says so. bench_backends.py runs a throwaway PostgreSQL cluster of
 # Debian's postgresql ('make postgres' installs it); without it, it says so.
+# bench_tessera.py builds its Go peer (Tessera, pinned in benchmarks/tessera/go.mod)
+# with the installed Go into bench-out/tessera/ once; without Go, it says so and fails.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -39,7 +41,7 @@ for tool in nginx wrk; do
 done
 
 mkdir -p bench-out
-all=(tiles append proofs http ed25519 admission e2e verify site site_export backends load mirror)
+all=(tiles append proofs http ed25519 admission e2e verify site site_export backends load mirror tessera)
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${all[@]}")
 

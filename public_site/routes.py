@@ -15,24 +15,43 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from ledger.api.problems import problem_response
 from ledger.errors import NotFound
 from ledger.storage.protocol import SearchQuery
 from public_site import pages, render, schedule, timeline
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
-from verifier.policy.calendar import DAY_MS, day_start_ms
+from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
 
 router = APIRouter(include_in_schema=False)
 static = StaticFiles(directory=render.STATIC)
 
 Format = Annotated[str | None, Query(pattern="^(html|json|csv)$", alias="format")]
 Short = Annotated[str | None, Query(max_length=64)]
+#: Log indices are the stores' integers: 0 .. 2**63 - 1 (as the API's).
+MAX_INDEX = 2**63 - 1
 
 
 def _site(request: Request) -> pages.Site:
     state = request.app.state
-    return pages.Site(state.reader, state.view, state.vkey, state.clock(), state.mldsa_vkey)
+    return pages.Site(
+        state.reader,
+        state.view,
+        state.vkey,
+        state.clock(),
+        state.mldsa_vkey,
+        _witness_policy(request),
+    )
+
+
+def _witness_policy(request: Request) -> str | None:
+    """The policy text /log/witnesses.policy serves (None if the log publishes none)."""
+    path = getattr(request.app.state, "witness_policy_path", None)
+    try:
+        return path.read_text() if path is not None else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None) -> Response:
@@ -42,7 +61,17 @@ def _page(request: Request, template: str, data: dict[str, Any], fmt: str | None
 
 
 def _error(request: Request, status: int, message: str) -> Response:
-    return render.html("error.html", _context(request, status=status, message=message), status)
+    """An error as the client asked for it: the site's error page for a browser, the
+    API's problem document (RFC 9457) for a JSON or CSV twin, or a program that prefers
+    JSON (docs/api.md, Errors)."""
+    if request.query_params.get("format") not in ("json", "csv") and render.prefers_html(
+        request.headers.get("accept", "")
+    ):
+        return render.html("error.html", _context(request, status=status, message=message), status)
+    slug = "not-found" if status == 404 else "bad-request"
+    return problem_response(
+        status, slug, message, instance=request.url.path, headers=render.SECURITY_HEADERS
+    )
 
 
 def _context(request: Request, **values: Any) -> dict[str, Any]:
@@ -51,8 +80,18 @@ def _context(request: Request, **values: Any) -> dict[str, Any]:
         "query": "",
         # A log without a charter (a synthetic test log) has no schedule pages to link to.
         "schedule_pages": request.app.state.view.governed,
+        "simulation": _simulation(request),
         **values,
     }
+
+
+def _simulation(request: Request) -> dict[str, str] | None:
+    """For a log whose charter says it is a simulation: the simulated date the site shows."""
+    state = request.app.state
+    engine = state.view.catch_up().engine if state.view.governed else None
+    if engine is None or engine.state.charter is None or not engine.state.charter.simulation:
+        return None
+    return {"today": fmt_date(state.clock())}
 
 
 def _not_found_as_page(route: Callable[..., Response]) -> Callable[..., Response]:
@@ -92,7 +131,7 @@ def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares th
     since: Short = None,
     until: Short = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    after: Annotated[int, Query(ge=-1)] = -1,
+    after: int = -1,
 ) -> Response:
     filters = {
         "type": type or "",
@@ -111,6 +150,8 @@ def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares th
         cycle_n = _small_int(cycle, "cycle", 2000, 2999)
     except FormatError as exc:
         return _error(request, 400, str(exc))
+    if not -1 <= after <= MAX_INDEX:
+        return _error(request, 400, f"after: not a log index from -1 to {MAX_INDEX}")
     query = SearchQuery(
         entry_type=type or None,
         org=org or None,
@@ -147,10 +188,18 @@ def entries(  # noqa: PLR0917 - one parameter per filter, as FastAPI declares th
 @router.get("/entries/{index}")
 @_not_found_as_page
 def entry(request: Request, index: int, fmt: Format = None) -> Response:
-    if index < 0:
-        return _error(request, 404, "log indices start at 0")
+    if not 0 <= index <= MAX_INDEX:
+        return _error(request, 404, f"log indices run from 0 to {MAX_INDEX}")
     data = pages.entry_page(_site(request), index)
     return _page(request, "entry.html", data, fmt)
+
+
+@router.get("/documents/{digest}")
+@_not_found_as_page
+def document(request: Request, digest: str, fmt: Format = None) -> Response:
+    # Anything but 64 lower-case hex digits is no document's name: 404, as a page.
+    data = pages.document_page(_site(request), digest)
+    return _page(request, "document.html", data, fmt)
 
 
 @router.get("/timeline")

@@ -17,9 +17,9 @@ from typing import Any
 
 from ledger.errors import NotFound
 from ledger.storage.protocol import SearchQuery
-from public_site.pages import Site
+from public_site.pages import Site, link, payload_fields
 from verifier.core.leaf import format_logged_at, parse_leaf
-from verifier.entries.codec import parse_payload, payload_to_json
+from verifier.entries.codec import parse_payload, payload_to_json, references
 from verifier.errors import FormatError
 from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.engine import PolicyEngine
@@ -212,7 +212,18 @@ def run_page(site: Site, index: int) -> dict[str, Any]:
         "decision": None if decision is None else decision.payload.get("outcome"),
         "findings": findings,
         "registered": reader.get(latest.index).payload,
+        "registered_fields": payload_fields(
+            site, latest.index, reader.get(latest.index).payload, _refs(site, latest.index), None
+        ),
     }
+
+
+def _refs(site: Site, index: int) -> list[dict[str, Any]]:
+    try:
+        body = parse_payload(parse_leaf(site.reader.entry(index).leaf).envelope.payload).body
+    except FormatError:
+        return []
+    return [link(site, target, path) for path, target, _ in references(body)]
 
 
 def _event_text(e: Entry) -> str:
@@ -230,6 +241,7 @@ def _event_text(e: Entry) -> str:
         "contest_resolution": f"contest {outcome}; "
         f"remedied: {'yes' if p.get('remedied') else 'no'}",
         "decision": f"decision: {outcome} — {p.get('reason', '')}",
+        "reveal": f"sealed document of entry {p.get('commitment')} revealed",
     }
     text = texts.get(e.type, e.type.replace("_", " "))
     if e.type.startswith("training_"):
@@ -416,6 +428,7 @@ def regulator(site: Site) -> dict[str, Any]:
                     if sub.on_time
                     else f"from {fmt_date(start)} to {fmt_date(due)}"
                 ),
+                "required_from": fmt_date(start),
                 "due": fmt_date(due),
                 "decision": sub.decision,
                 "decided": fmt_date(actual) if actual is not None else None,

@@ -73,26 +73,33 @@ C1. A calendar month-day that does not exist in a year (02-29) is read as the la
     day of February. The deadline of cycle Y is the first deadline month-day on or
     after the lift day of Y, the decision day the first decision month-day on or
     after that deadline (with the default calendar: all in year Y).
-C2. An instant equal to a deadline counts as after it: the window is open while
-    logged_at < end of the deadline day; a late decision is in time while
-    logged_at < the later of (end of the decision day, the submission) + limit; a
-    reply while logged_at < finding + reply limit; a reveal while < commitment +
-    reveal deadline. Time-dependent findings fire once now_ms reaches that bound.
+C2. A day ends at the start of the next day, so the submission window is open while
+    logged_at < end of the deadline day, and "after the decision day" means at or
+    after its end. A limit counted from an instant ("after its limit", "after the
+    reply limit", "after the reveal deadline") is passed only strictly after that
+    instant: a late decision is in time while logged_at <= the later of (end of the
+    decision day, the submission) + limit; a reply while logged_at <= finding + reply
+    limit; the reveal warning and the "undecided" and "unresolved" findings fire once
+    now_ms is beyond the bound. (The notes' table words these as "after" the limit;
+    an instant equal to the limit is not after it.)
 C3. Marker deadlines: ``submission_window_closed`` is due at the end of the deadline
     day, ``decision_due`` at the end of the decision day ("which deadline passed"),
     ``lift_date`` at the start of the lift day.
 C4. The cycle of a submission is the ``cycle`` of the preregistration it names
     (not the cycle in which it was logged).
 C5. The frontier level before the first cycle's lift is initial_frontier_level - 1;
-    from it, the initial level; a threshold_schedule takes effect ("a lift") on its
-    date when it is on a lift date, its cycle was not postponed by a postponement
-    logged before that date, and its level is at most one above the frontier just
-    before that date (several schedules on one date are each judged against the
-    frontier before that date). A schedule at or below the frontier is a change of
-    that level's cap. Schedules that break S12 (notice) still take effect.
+    from it, the initial level; a threshold_schedule takes effect on its date when it
+    is on a lift date and its level is at most one above the frontier just before
+    that date (several schedules on one date are each judged against the frontier
+    before that date). A schedule above the frontier is a lift and takes effect only
+    if its cycle was not postponed by a postponement logged before that date; a
+    schedule at or below the frontier is a change of that level's cap, which a
+    postponement does not stop ("A lift whose cycle was postponed ... does not
+    happen": postponements concern lifts). Schedules that break S12 (notice) still
+    take effect.
 C6. Postponements postpone the lift of every cycle C with from_cycle <= C <
     to_cycle; their ``level`` field is informative and not compared. A postponed
-    schedule never takes effect: the lift in to_cycle needs a schedule of its own.
+    lift never takes effect: the lift in to_cycle needs a schedule of its own.
 C7. The cap of level L at time t: the latest schedule for L in effect by t, else
     the charter's level table (first row for L), else no cap. A level below the
     initial frontier is always lifted; a level above it is lifted from the first
@@ -114,7 +121,10 @@ R2. S1 submission without a start: the deregulated level is taken at the
     names.
 R3. S2 applies to every pre-registration and every start (deregulated levels too).
     The cap for S2's pre-registration check is the cap in force at planned_start as
-    the log stands at the pre-registration.
+    the log stands at the pre-registration. A level with no cap is reported on the
+    pre-registration only ("P at a level with no cap"); a start is judged against the
+    level's lift and, when the level has a cap in force, that cap ("plan above the cap
+    in force at the start"): with no cap there is nothing for the plan to be above.
 R4. S3 applies to every run; its cap is the cap in force for the version's level at
     the event's logged_at; with no cap only the plan is compared (S2 reports the
     missing cap).
@@ -157,8 +167,9 @@ R16. S11 "postponement P logged after the decision date before the lift": P's
     when it comes after the lift). With the default calendar (decision 12-31, lift
     01-01) the decision day ends at the lift instant, so "after the decision date,
     before the lift" is an empty window.
-R17. S11 "lift T into a cycle postponed by P": P logged (by index) before T and T's
-    date in a cycle P postpones.
+R17. S11 "lift T into a cycle postponed by P": P logged (by index) before T, T's
+    date in a cycle P postpones, and T a lift (its level above the frontier just
+    before its date, as the log stands before T).
 R18. S12 applies to threshold_schedule, deregulation and charter_amendment (the
     "rule change"); a postponement is exempt.
 R19. S13 retroactive: the start of the effective date is before the entry's
@@ -172,7 +183,7 @@ R21. S14: a sealed document is any Document with ``sealed`` true (plan, public a
     sealed document cannot match (violation even without the blob); a blob that
     does not hash to ``content_sha256`` counts as unavailable (not_auditable).
 R22. S14 "unrevealed after the reveal deadline": judged at now_ms like the other
-    time-dependent findings: now_ms has reached the commitment's logged_at +
+    time-dependent findings: now_ms is beyond the commitment's logged_at +
     reveal_deadline_days and no admitted reveal naming the entry is in the log
     (a reveal counts whether or not it matches; a mismatch is its own violation).
     A reveal logged after the deadline therefore clears the warning; nothing
@@ -865,9 +876,12 @@ def schedules_in_effect(log: Log) -> list[Entry]:
         day = effective_date(t)
         if not is_lift_date(log, day):
             continue
-        if postponements_of_cycle(log, cycle_containing(log, day), effective_ms(t)):
+        frontier = frontier_from(log, in_effect, effective_ms(t) - 1)
+        if t.body.level > frontier + 1:
             continue
-        if t.body.level > frontier_from(log, in_effect, effective_ms(t) - 1) + 1:
+        lift = t.body.level > frontier
+        if lift and postponements_of_cycle(log, cycle_containing(log, day), effective_ms(t)):
+            continue
             continue
         in_effect.append(t)
     return in_effect
@@ -1009,7 +1023,8 @@ def s2_start_before_lift_or_above_cap(log: Log) -> set[Finding]:
         start = start_ms(t)
         cap = cap_at(before_t, p.body.level, start)
         planned = parse_flop(p.body.planned_flop, "planned_flop")
-        if not level_lifted_at(before_t, p.body.level, start) or cap is None or planned > cap:
+        above_cap = cap is not None and planned > cap
+        if not level_lifted_at(before_t, p.body.level, start) or above_cap:
             out.add(finding("S2", "violation", p.index, t.index))
     return out
 
@@ -1455,7 +1470,7 @@ def s9_late_decided_out_of_time(log: Log) -> set[Finding]:
         if is_on_time(log, s):
             continue
         batch_day = start_of(decision_day(log, cycle_of(log, s)))
-        if d.logged_at < batch_day or d.logged_at >= late_decision_due(log, s):
+        if d.logged_at < batch_day or d.logged_at > late_decision_due(log, s):
             out.add(finding("S9", "violation", s.index, d.index))
     return out
 
@@ -1483,7 +1498,7 @@ def s9_late_undecided(log: Log) -> set[Finding]:
         finding("S9", "violation", s.index)
         for s in admitted(log, "submission")
         if not is_on_time(log, s)
-        and log.now_ms >= late_decision_due(log, s)
+        and log.now_ms > late_decision_due(log, s)
         and not decisions_of(log, s)
     }
 
@@ -1531,9 +1546,9 @@ def s10_reply_late(log: Log) -> set[Finding]:
         due = c.logged_at + days_in_force(log, "contest_reply_limit_days", c)
         resolutions = resolutions_of(log, c)
         if not resolutions:
-            if log.now_ms >= due:
+            if log.now_ms > due:
                 out.add(finding("S10", "violation", c.index))
-        elif resolutions[0].logged_at >= due:
+        elif resolutions[0].logged_at > due:
             out.add(finding("S10", "violation", c.index, resolutions[0].index))
     return out
 
@@ -1558,6 +1573,8 @@ def s11_lift_into_postponed_cycle(log: Log) -> set[Finding]:
     happen.' Table: 'lift T into a cycle postponed by P' -> P, T (reading R17)."""
     out = set()
     for t in admitted(log, "threshold_schedule"):
+        if t.body.level <= frontier_at(standing(log, t.index), effective_ms(t) - 1):
+            continue  # a change of a lifted level's cap, not a lift (reading C5)
         cycle = cycle_containing(log, effective_date(t))
         for p in admitted(log, "threshold_postponement", before=t.index):
             if p.body.from_cycle <= cycle < p.body.to_cycle:
@@ -1720,7 +1737,7 @@ def s14_unrevealed(log: Log) -> set[Finding]:
             continue
         deadline = c.logged_at + days_in_force(log, "reveal_deadline_days", c)
         reveals = [v for v in admitted(log, "reveal") if v.body.commitment == c.index]
-        if log.now_ms >= deadline and not reveals:
+        if log.now_ms > deadline and not reveals:
             out.add(finding("S14", "warning", c.index))
     return out
 
@@ -1968,11 +1985,11 @@ def s17_access_late_or_never(log: Log) -> set[Finding]:
         due = d.logged_at + days_in_force(log, "research_access_limit_days", d)
         accesses = [x for x in admitted(log, "research_access") if d.index in x.body.decisions]
         if not accesses:
-            if log.now_ms >= due:
+            if log.now_ms > due:  # "within" the limit: opening at the due instant is on time
                 out.add(finding("S17", "violation", d.index))
             continue
         first = min(accesses, key=lambda x: (access_opens(x), x.index))
-        if access_opens(first) >= due:
+        if access_opens(first) > due:
             out.add(finding("S17", "violation", d.index, first.index))
     return out
 

@@ -234,16 +234,25 @@ class ServerProcess:
 
 
 def serve_demo(
-    factory: Any, name: str, scenario: Any = None, database: str | None = None
+    factory: Any,
+    name: str,
+    scenario: Any = None,
+    database: str | None = None,
+    *,
+    witnessed: bool = False,
 ) -> Iterator[tuple[ServerProcess, Any]]:
     """Build the demo (or *scenario*) in a fresh directory and serve it on its simulated clock.
 
     A fixture body: ``yield from serve_demo(tmp_path_factory, "name")`` yields
-    (server, DemoResult) and stops the server afterwards.
+    (server, DemoResult) and stops the server afterwards. With *witnessed*, the demo's
+    two witnesses cosign every checkpoint as it is built (as ``make demo`` does); the
+    server then publishes their policy and serves the cosigned checkpoint.
     """
     from ledger.demo.build import build_demo
 
-    result = build_demo(factory.mktemp(name) / "data", scenario, database=database)
+    result = build_demo(
+        factory.mktemp(name) / "data", scenario, database=database, witnessed=witnessed
+    )
     root = result.data.root
     server = ServerProcess(
         root, extra=["--simulated-clock", str(root / "clock")], database=database

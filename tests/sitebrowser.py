@@ -31,8 +31,9 @@ needs_chromium = pytest.mark.skipif(
 
 
 def demo_server(factory: pytest.TempPathFactory, name: str) -> Iterator[ServerProcess]:
-    """The three-cycle demo, served on loopback on its simulated clock (a fixture body)."""
-    for server, _ in serve_demo(factory, name):
+    """The three-cycle demo, witnessed as ``make demo`` builds it, served on loopback on
+    its simulated clock (a fixture body)."""
+    for server, _ in serve_demo(factory, name, witnessed=True):
         yield server
 
 

@@ -139,6 +139,15 @@ def test_schema_error(world: dict) -> None:
     refused(world, envelope(ORIGIN, "organisation", bad, world["regulator"]), None, "kind")
 
 
+def test_a_string_escaping_a_lone_surrogate_is_refused(world: dict) -> None:
+    # json.dumps writes the lone surrogate as the escape "\ud800": valid JSON syntax, but
+    # no Unicode character (no UTF-8 stores or shows it; parsers disagree on it).
+    bad = dict(EXAMPLES["organisation"], legal_name="Acme \ud800 Labs")
+    refused(
+        world, envelope(ORIGIN, "organisation", bad, world["regulator"]), None, "lone surrogate"
+    )
+
+
 def test_payload_type_mismatch(world: dict) -> None:
     env = envelope(ORIGIN, "organisation", EXAMPLES["organisation"], world["regulator"])
     import base64

@@ -205,3 +205,93 @@ def test_a_demo_directory_carries_its_clock(demo, tmp_path: Path) -> None:
     (real.root / "clock").write_text("2030-01-01T00:00:00Z\n")
     with pytest.raises(DataDirError, match="not a simulation"):
         data_clock(real)
+
+
+# -- documents: the demo's plans, suites, reports and evidence are readable ---------------
+
+
+def test_every_document_of_the_demo_is_served_or_sealed(demo) -> None:
+    """Every document field holds the digest of a document the demo serves (public), or
+    the commitment of a sealed one whose reveal is served and matches it."""
+    import base64
+    import hashlib
+
+    from verifier.policy.rules.reveals import COMMITMENT_PREFIX
+
+    result, entries = demo
+    blobs = {p.name: p.read_bytes() for p in (result.data.root / "blobs" / "sha256").iterdir()}
+    assert all(hashlib.sha256(data).hexdigest() == name for name, data in blobs.items())
+    sealed, public = [], []
+    for _, payload, _ in entries:
+        for name in ("plan", "public", "secret", "report", "evidence"):
+            doc = payload.get(name)
+            if isinstance(doc, dict):
+                (sealed if doc["sealed"] else public).append(doc["sha256"])
+    assert len(public) >= 14 and all(d in blobs for d in public)
+    texts = [blobs[d].decode() for d in public]
+    assert all("fictional" in t and len(t.split("\n\n")) >= 3 for t in texts)
+    reveals = of(entries, "reveal")
+    assert len(reveals) == len(sealed) >= 2  # a sealed plan and a sealed suite, both revealed
+    for reveal, _ in reveals:
+        content = blobs[reveal["content_sha256"]]
+        salt = base64.b64decode(reveal["salt"])
+        assert hashlib.sha256(COMMITMENT_PREFIX + salt + content).hexdigest() in sealed
+    assert not any(d in blobs for d in sealed), "a commitment is not a document's name"
+
+
+def test_scenario_documents_fill_digests_commitments_and_reveals(tmp_path: Path) -> None:
+    import base64
+    import hashlib
+
+    salt = base64.b64encode(bytes(range(32))).decode()
+    (tmp_path / "s.toml").write_text(
+        f"""base = "{SCENARIOS / "base.toml"}"
+[[change]]
+label = "prereg-acme"
+[change.documents.plan]
+sealed = true
+salt = "{salt}"
+text = "The plan."
+
+[[add]]
+after = "decision-acme"
+label = "reveal-acme"
+type = "reveal"
+at = "2027-12-31T12:00:00Z"
+by = ["acme"]
+reveals = "plan"
+fields = {{ commitment = "@prereg-acme" }}
+"""
+    )
+    s = load(tmp_path / "s.toml")
+    entries = {e.label: e for e in s.entries}
+    expected = hashlib.sha256(b"frontier-ledger/commitment/v1\n" + bytes(range(32)) + b"The plan.")
+    assert entries["prereg-acme"].fields["plan"] == {"sealed": True, "sha256": expected.hexdigest()}
+    digest = hashlib.sha256(b"The plan.").hexdigest()
+    assert entries["reveal-acme"].fields == {
+        "commitment": "@prereg-acme",
+        "salt": salt,
+        "content_sha256": digest,
+    }
+    assert s.blobs() == {digest: b"The plan."}  # sealed: served only once revealed
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ('{ text = "x", sealed = true }', "needs a 32-byte base64 'salt'"),
+        ('{ text = "x", sealed = true, salt = "AAAA" }', "needs a 32-byte base64 'salt'"),
+        ('{ text = "x", salt = "AAAA" }', "only a sealed document has a salt"),
+        ('{ body = "x" }', "a document is a text, or a table with a 'text'"),
+        ('{ text = "x", title = "y" }', "unknown keys"),
+    ],
+)
+def test_scenario_documents_are_parsed_strictly(tmp_path: Path, document: str, error: str) -> None:
+    from ledger.errors import ScenarioError
+
+    (tmp_path / "s.toml").write_text(
+        f'base = "{SCENARIOS / "base.toml"}"\n[[change]]\nlabel = "prereg-acme"\n'
+        f"documents = {{ plan = {document} }}\n"
+    )
+    with pytest.raises(ScenarioError, match=error):
+        load(tmp_path / "s.toml")

@@ -297,6 +297,12 @@ def test_refusals_leave_the_log_unchanged(ledger, populated: dict[str, int]) -> 
     bad = {"type": "organisation", "v": 1, "log": ORIGIN, **org, "kind": "bank"}
     env = sign_envelope(json.dumps(bad).encode(), payload_type_for("organisation"), [key])
     refused(ledger, env, 422, "schema", "kind")
+    # A string escaping a lone surrogate (json.dumps writes "\ud800" as the escape): no
+    # UTF-8 can store or show it, so it is refused, not left to fail the whole batch
+    # at commit (as it once did, with 503 for every entry committed with it).
+    bad = {"type": "organisation", "v": 1, "log": ORIGIN, **org, "legal_name": "A \ud800 B"}
+    env = sign_envelope(json.dumps(bad).encode(), payload_type_for("organisation"), [key])
+    refused(ledger, env, 422, "schema", "lone surrogate")
     # References: to a missing entry, and to an entry of the wrong type.
     start = {**EXAMPLES["training_started"], "preregistration": 10_000}
     refused(

@@ -22,6 +22,8 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -467,10 +469,45 @@ def test_out_of_range_path_numbers_are_problems(log: Log, path: str) -> None:
         assert_problem(r, r.status_code if r.status_code in (400, 404) else 404)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/entries/+0.0",  # once entry 0 (found by fuzzing from the schema)
+        "/api/v1/entries/05/receipt",
+        "/api/v1/entries/-0",
+        "/api/v1/checkpoints/1_00",
+        "/api/v1/entries?limit=%205",
+        "/api/v1/entries?after=5.0",
+        "/api/v1/proofs/inclusion?index=0&tree_size=0100",
+    ],
+)
+def test_numbers_are_read_in_one_spelling_only(log: Log, path: str) -> None:
+    # One URL per entry, size or page: "+0.0", "05" or " 5" are not numbers here.
+    detail = assert_problem(log.get(path), 400)
+    assert "plain decimal digits" in detail
+
+
 def test_405_names_the_allowed_methods(log: Log) -> None:
     r = log.post("/log/checkpoint")
     assert_problem(r, 405)
     assert "GET" in r.headers.get("allow", "")
+    # Every method of the path, not only the first route's (once "Allow: POST" alone).
+    r = log.http.request("PUT", log.server.url("/api/v1/entries"))
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"q": "\x00"}, {"q": "a\x00b"}, {"org": "\x00"}, {"type": "decision\x00"}, {"run": "\x00"}],
+)
+def test_nul_in_a_search_is_a_clean_answer(log: Log, params: dict[str, str]) -> None:
+    # Once a 5xx: 500 from SQLite (its full-text query ended at the NUL), 503 from
+    # PostgreSQL (its text cannot hold a NUL). Now nothing matches, as for any word
+    # that is not in the log.
+    r = log.get("/api/v1/entries", params=params)
+    assert r.status_code == 200, r.text
+    assert r.json()["entries"] == []
 
 
 def test_gzip_refused_with_q0_is_not_sent(log: Log) -> None:
@@ -483,7 +520,15 @@ def test_gzip_refused_with_q0_is_not_sent(log: Log) -> None:
 
 
 @pytest.mark.parametrize(
-    "ctype", ["application/json; charset=utf-8", "application/vnd.dsse.envelope.v1+json"]
+    "ctype",
+    [
+        "application/json; charset=utf-8",
+        "application/vnd.dsse.envelope.v1+json",
+        # Media types and their parameters are case-insensitive (RFC 9110 §8.3.1):
+        # these were once refused with 415.
+        "APPLICATION/JSON",
+        "Application/Json; Charset=UTF-8",
+    ],
 )
 def test_append_receipt_verifies_and_duplicate_gets_same_index(log: Log, ctype: str) -> None:
     _, before = log.checkpoint()
@@ -589,3 +634,99 @@ def test_consistency_for_unpublished_sizes_is_404(log: Log, params: dict[str, in
 @pytest.mark.parametrize("size", [150, 299, 10**9])
 def test_inclusion_for_unpublished_size_is_404(log: Log, size: int) -> None:
     assert_problem(log.get("/api/v1/proofs/inclusion", params={"index": 0, "tree_size": size}), 404)
+
+
+# -- what is refused before a route: framing, stalled uploads -----------------------------
+
+BODY_TIMEOUT_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def framing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server whose appends must arrive within BODY_TIMEOUT_S (SQLite)."""
+    data, _ = init_test_log(tmp_path_factory.mktemp("framing") / "data", ORIGIN)
+    server = ServerProcess(data.root, extra=["--body-timeout", str(BODY_TIMEOUT_S)])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def raw_exchange(
+    server: ServerProcess, data: bytes, *, timeout: float = 30.0
+) -> tuple[int, dict[str, str], bytes]:
+    """Send *data* as is on a fresh connection, read the answer until the server closes
+    the connection (bounded by *timeout*), and parse it."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
+        s.sendall(data)
+        received = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+    return status, headers, body
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /api/v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+        b"POST /api/v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"Content-Length: 3\r\n\r\n{}",
+        b"POST /api/v1/entries HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+        b"GET /log/checkpoint HTTP/1.1\r\nHost x\r\n\r\n",
+        b"NOT AN HTTP REQUEST\r\n\r\n",
+    ],
+    ids=[
+        "bad-content-length",
+        "two-content-lengths",
+        "unknown-transfer-coding",
+        "header-without-colon",
+        "no-request-line",
+    ],
+)
+def test_requests_the_http_server_cannot_parse_get_a_problem(
+    framing: ServerProcess, request_bytes: bytes
+) -> None:
+    # uvicorn refuses these before the app sees them; once in plain text.
+    status, headers, body = raw_exchange(framing, request_bytes)
+    assert_problem((status, headers, body), 400)
+    assert headers.get("connection") == "close"
+
+
+def test_a_stalled_upload_gets_408_and_nothing_is_logged(framing: ServerProcess) -> None:
+    log_before = framing.log_path.read_text(errors="replace")
+    size_before = httpx.get(framing.url("/api/v1/entries"), timeout=30).json()
+    body = json.dumps(make_envelopes(ORIGIN, 1)[0]).encode()
+    head = (
+        b"POST /api/v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    t0 = time.monotonic()
+    # Headers and half the body, then nothing: the server answers and closes by itself.
+    status, headers, answer = raw_exchange(framing, head + body[: len(body) // 2], timeout=30)
+    waited = time.monotonic() - t0
+    detail = assert_problem((status, headers, answer), 408)
+    assert "did not arrive" in detail
+    assert headers.get("connection") == "close"
+    assert BODY_TIMEOUT_S * 0.9 <= waited < BODY_TIMEOUT_S + 20, waited
+    # A client that leaves mid-body is no server error either.
+    with socket.create_connection(("127.0.0.1", framing.port), timeout=30) as s:
+        s.sendall(head + body[:10])
+    # Nothing was appended, and nothing went wrong in the server's log.
+    assert httpx.get(framing.url("/api/v1/entries"), timeout=30).json() == size_before
+    r = httpx.get(framing.url("/log/checkpoint"), timeout=30)
+    assert r.status_code == 200 and r.text.split("\n")[1] == "0"
+    time.sleep(0.5)  # let the server notice the second client's departure
+    new_lines = framing.log_path.read_text(errors="replace")[len(log_before) :]
+    assert "Traceback" not in new_lines and "ERROR" not in new_lines, new_lines
+    # An upload within the limit is appended as usual.
+    r = httpx.post(framing.url("/api/v1/entries"), content=body, headers=JSON_CT, timeout=30)
+    assert r.status_code == 201, r.text

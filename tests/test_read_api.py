@@ -5,6 +5,7 @@ runs twice: in SQLite and in a real PostgreSQL database (``--database``)."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,9 @@ import pytest
 from ledger.demo.build import DemoResult, build_demo, scenario_path
 from ledger.demo.scenario import load
 from tests.serverproc import ServerProcess
+from verifier.core.leaf import parse_leaf
 from verifier.core.note import parse_vkey
+from verifier.core.tiles import ENTRIES, parse_entry_bundle, tiles_for_size
 from verifier.core.tlog_proof import parse_tlog_proof, verify_tlog_proof
 from verifier.policy.rules.reveals import due_markers
 from verifier.policy.state import PolicyState
@@ -85,6 +88,28 @@ def test_search_filters(demo) -> None:
     assert set(decisions[:2]) <= set(window)
 
 
+def test_nul_in_a_search_is_a_clean_answer(demo) -> None:
+    # Once a 5xx: 500 from SQLite (its full-text query ended at the NUL), 503 from
+    # PostgreSQL (its text cannot hold a NUL). A NUL separates words; a filter with one
+    # matches nothing.
+    server, _ = demo
+    jailbreak = search(server, q="jailbreak")
+    assert jailbreak and search(server, q="jailbreak\x00") == jailbreak
+    assert search(server, q="\x00") == []
+    for name in ("type", "org", "run"):
+        assert search(server, **{name: "acme\x00"}) == [], name
+    # The site's list runs the same search.
+    for params, found in (
+        ({"q": "jailbreak\x00"}, jailbreak),
+        ({"q": "zzyzx\x00qqq"}, []),
+        ({"org": "\x00"}, []),
+        ({"type": "decision\x00"}, []),
+    ):
+        r = httpx.get(server.url("/entries"), params={**params, "format": "json"}, timeout=30)
+        assert r.status_code == 200, (params, r.text[:300])
+        assert [e["index"] for e in r.json()["entries"]] == found, params
+
+
 def test_search_pages(demo) -> None:
     server, _ = demo
     seen, after = [], -1
@@ -127,6 +152,59 @@ def test_entry_details_name_the_signers_and_carry_a_receipt(demo) -> None:
         parse_vkey(result.vkey),
     )
     assert verified.index == index
+
+
+def log_leaves(server: ServerProcess) -> list[bytes]:
+    """Every leaf, read as any client reads the log: its entry bundles (tlog-tiles)."""
+    note = httpx.get(server.url("/log/checkpoint"), timeout=30).text
+    size = int(note.split("\n")[1])
+    leaves: list[bytes] = []
+    for tile in tiles_for_size(size, ENTRIES):
+        r = httpx.get(server.url(f"/log/{tile.path}"), timeout=30)
+        assert r.status_code == 200, tile.path
+        leaves += parse_entry_bundle(r.content, tile.width)
+    assert len(leaves) == size
+    return leaves
+
+
+def approvals_in_log(leaves: list[bytes]) -> dict[int, tuple[str, int, int]]:
+    """decision index -> (lab, level, cycle), for every decision that approves a model."""
+    payloads = {}
+    for i, leaf in enumerate(leaves):
+        env = parse_leaf(leaf).envelope
+        payloads[i] = (env.entry_type, json.loads(env.payload))
+    out = {}
+    for i, (kind, body) in payloads.items():
+        if kind == "decision" and body["outcome"] == "approved":
+            prereg = payloads[payloads[body["submission"]][1]["preregistration"]][1]
+            out[i] = (prereg["org"], prereg["level"], prereg["cycle"])
+    return out
+
+
+def test_register_lists_exactly_the_approved_models_in_the_log(demo) -> None:
+    server, result = demo
+    expected = approvals_in_log(log_leaves(server))
+    assert len(expected) >= 3  # the demo approves several models over its cycles
+    body = get(server, "/api/v1/register")
+    got = {m["decision"]: (m["lab"], m["level"], m["cycle"]) for m in body["models"]}
+    assert got == expected
+    assert body["approved"] == len(expected) and body["with_violations"] == 0
+    # Each row's receipt verifies offline against the log's key, for its decision.
+    for m in body["models"]:
+        receipt = get(server, m["api_receipt"])
+        verified = verify_tlog_proof(
+            base64.b64decode(receipt["leaf"]),
+            parse_tlog_proof(receipt["tlog_proof"]),
+            parse_vkey(result.vkey),
+        )
+        assert verified.index == m["decision"]
+    # What the plan asks the register to show is there, for the demo's updated model.
+    updated = [m for m in body["models"] if m["updates"]]
+    assert updated and {u["significant"] for u in updated[0]["updates"]} == {True, False}
+    assert all(m["results"] and m["inference"] for m in body["models"])
+    assert any(m["research_access"] for m in body["models"])
+    r = httpx.get(server.url("/api/v1/register"), params={"at": "yesterday"}, timeout=30)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
 
 
 def test_audit_endpoint(demo) -> None:

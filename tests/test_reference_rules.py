@@ -468,6 +468,16 @@ def test_s2_start_before_the_level_is_lifted() -> None:
     assert lg.audit("2027-02-01") == {V("S2", p, t)}
 
 
+def test_s2_start_of_a_run_at_a_level_without_a_cap_names_only_the_plan() -> None:
+    """The initial frontier level is lifted; with no cap in force there is nothing for
+    the plan to be above at the start: the missing cap is the pre-registration's finding."""
+    levels = [{"level": 0, "cap_flop": "1e25"}, {"level": 2, "cap_flop": "3e26"}]
+    lg = Ledger(levels=levels)
+    p = lg.prereg(planned_flop="8e25")  # level 1, which has no cap
+    lg.started(p)
+    assert lg.audit("2027-02-01") == {V("S2", p)}
+
+
 def test_s2_start_after_a_scheduled_lift_is_fine() -> None:
     lg = Ledger()
     lg.schedule(2, "3e26", "2028-01-01", "2026-10-01")
@@ -758,7 +768,7 @@ def test_s8_marker_after_which_submissions_are_late() -> None:
     m = lg.marker("submission_window_closed", 2027, "2027-06-15")
     s = lg.submission(p, at="2027-06-20")
     # The early marker is a violation, and it makes S late: due by 2028-03-01.
-    assert lg.audit("2028-03-01") == {V("S8", m), V("S9", s)}
+    assert lg.audit("2028-03-01T00:00:00.001Z") == {V("S8", m), V("S9", s)}
 
 
 def test_s8_marker_repeated() -> None:
@@ -779,7 +789,7 @@ def test_s8_submission_time_beyond_reporting_tolerance() -> None:
 # == S9 =======================================================================
 
 
-@pytest.mark.parametrize("when", ["2027-09-01", "2028-03-01"])
+@pytest.mark.parametrize("when", ["2027-09-01", "2028-03-01T00:00:00.001Z"])
 def test_s9_late_submission_decided_before_its_batch_or_after_its_limit(when: str) -> None:
     lg = Ledger()
     p = lg.prereg()
@@ -814,8 +824,8 @@ def test_s9_late_submission_undecided_after_its_limit() -> None:
     p = lg.prereg()
     lg.started(p)
     s = lg.submission(p, at="2027-08-01")
-    assert lg.audit("2028-02-29T23:59:59Z") == set()
-    assert lg.audit("2028-03-01") == {V("S9", s)}
+    assert lg.audit("2028-03-01") == set()  # due by then: not yet after its limit
+    assert lg.audit("2028-03-01T00:00:00.001Z") == {V("S9", s)}
 
 
 # == S10 ======================================================================
@@ -850,8 +860,8 @@ def test_s10_finding_unresolved_after_the_reply_limit() -> None:
     lg = Ledger()
     _p, _suite, s = submitted_run(lg)
     c = lg.contest(s, "2027-07-01")
-    assert lg.audit("2027-07-30T23:59:59Z") == set()
-    assert lg.audit("2027-07-31") == {V("S10", c)}
+    assert lg.audit("2027-07-31") == set()  # the reply limit itself is not after it
+    assert lg.audit("2027-07-31T00:00:00.001Z") == {V("S10", c)}
 
 
 def test_s10_finding_resolved_after_the_reply_limit() -> None:
@@ -879,6 +889,18 @@ def test_s11_lift_into_a_postponed_cycle() -> None:
     p = lg.postponement(2028, 2029, "2027-06-01")
     t = lg.schedule(2, "3e26", "2028-01-01", "2027-07-01")
     assert lg.audit("2027-12-01") == {V("S11", p, t)}
+
+
+def test_s11_a_cap_change_on_a_postponed_lift_date_is_not_a_lift() -> None:
+    """A postponement stops lifts; a new cap for the level already in force still takes
+    effect on the lift date (here it admits a plan the charter's cap would not)."""
+    lg = Ledger()
+    lg.postponement(2028, 2029, "2027-06-01")
+    lg.schedule(1, "2e26", "2028-01-01", "2027-07-01")
+    lg.prereg(
+        at="2027-11-01", cycle=2028, planned_flop="1.5e26", planned_start="2028-01-04T00:00:00Z"
+    )
+    assert lg.audit("2027-12-01") == set()
 
 
 def test_s11_postponement_to_a_cycle_not_after_its_from_cycle() -> None:
@@ -996,8 +1018,8 @@ def test_s14_revealed_document_unavailable() -> None:
 def test_s14_sealed_document_unrevealed_after_the_deadline() -> None:
     lg = Ledger()
     p = _sealed_plan(lg)  # logged 2026-11-01, reveal deadline 365 days
-    assert lg.audit("2027-10-31T23:59:59Z") == set()
-    assert lg.audit("2027-11-01") == {W("S14", p)}
+    assert lg.audit("2027-11-01") == set()  # the deadline itself is not after it
+    assert lg.audit("2027-11-01T00:00:00.001Z") == {W("S14", p)}
     lg.reveal(p, SALT, PLAN, "2027-12-01", lg.lab)  # late: judged at now, it clears
     assert lg.audit("2027-12-02", {hashlib.sha256(PLAN).hexdigest(): PLAN}) == set()
 
@@ -1326,8 +1348,9 @@ def test_s17_access_for_a_decision_that_approved_nothing() -> None:
 def test_s17_approval_with_no_access_after_the_limit() -> None:
     lg = Ledger()
     run = approved_run(lg)  # approved 2027-12-31T12:00Z: access due by 2028-01-30T12:00Z
-    assert lg.audit("2028-01-30T11:59:59Z") == set()
-    assert lg.audit("2028-01-30T12:00:00Z") == {V("S17", run["D"])}
+    # "Within" the limit includes its last instant: access may still open then.
+    assert lg.audit("2028-01-30T12:00:00Z") == set()
+    assert lg.audit("2028-01-30T12:00:00.001Z") == {V("S17", run["D"])}
 
 
 @pytest.mark.parametrize(
@@ -1459,9 +1482,9 @@ def test_amended_calendar_applies_from_its_cycle() -> None:
     on_time = lg.submission(p, at="2028-05-31T23:00:00Z")
     late = lg.submission(p, at="2028-06-01", model_digest=OTHER_DIGEST)
     lg.decision(on_time, at="2028-11-30", outcome="rejected")
-    d = lg.decision(late, at="2029-01-30", outcome="rejected")
+    d = lg.decision(late, at="2029-01-30T09:00:00Z", outcome="rejected")
     # Cycle 2028: deadline 05-31, decision day 11-30, so 'late' is late and its limit
-    # (60 days from the end of 2028-11-30) ended on 2029-01-29.
+    # (60 days from the end of 2028-11-30) is the start of 2029-01-30.
     assert lg.audit("2029-02-01") == {V("S9", late, d)}
 
 

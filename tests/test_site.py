@@ -36,7 +36,7 @@ HOSTILE = (SCRIPT, SVG, LINK, RTL)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, DemoResult]]:
-    yield from serve_demo(tmp_path_factory, "site-demo")
+    yield from serve_demo(tmp_path_factory, "site-demo", witnessed=True)
 
 
 def hostile_scenario():
@@ -161,6 +161,73 @@ def test_bad_requests_get_a_page_that_says_what_was_wrong(demo) -> None:
     # Blank form fields mean "any", as a browser sends them.
     blank = {"q": "", "type": "", "org": "", "level": "", "cycle": "", "since": "", "until": ""}
     assert httpx.get(server.url("/entries"), params=blank, timeout=30).status_code == 200
+
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+def assert_problem(r: httpx.Response, status: int) -> dict:
+    assert r.status_code == status, (r.status_code, r.text[:300])
+    assert r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert PROBLEM_KEYS <= set(problem) <= PROBLEM_KEYS | {"instance"}
+    assert problem["status"] == status and problem["type"].startswith("urn:frontier-ledger:")
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        # Once 500s (OverflowError: beyond SQLite's integers); the API answered 400.
+        ("/entries", {"after": str(2**63)}, 400),
+        ("/entries", {"after": str(2**70)}, 400),
+        ("/entries", {"after": "-2"}, 400),
+        (f"/entries/{2**63}", {}, 404),
+        (f"/entries/{2**64}", {}, 404),
+        ("/entries/-1", {}, 404),
+    ],
+)
+def test_numbers_out_of_range_get_the_error_page(
+    demo, path: str, params: dict[str, str], status: int
+) -> None:
+    server, _ = demo
+    r = httpx.get(server.url(path), params=params, timeout=30)
+    assert r.status_code == status and r.headers["content-type"].startswith("text/html")
+    assert "Browse the entries" in r.text
+    # ... and the JSON twin the same error as a problem document.
+    assert_problem(
+        httpx.get(server.url(path), params={**params, "format": "json"}, timeout=30), status
+    )
+
+
+def test_an_error_is_a_problem_document_for_a_twin_or_a_json_client(demo) -> None:
+    server, _ = demo
+    detail = assert_problem(
+        httpx.get(server.url("/entries/99999"), params={"format": "json"}, timeout=30), 404
+    )["detail"]
+    assert "no entry at index 99999" in detail
+    r = httpx.get(server.url("/entries"), params={"level": "x9", "format": "csv"}, timeout=30)
+    assert "level" in assert_problem(r, 400)["detail"]
+    for accept in ("application/json", "application/problem+json", "text/html;q=0, */*"):
+        r = httpx.get(server.url("/orgs/nobody"), headers={"accept": accept}, timeout=30)
+        assert_problem(r, 404)
+    # A browser (or any client that takes HTML) still gets the page.
+    for accept in ("text/html,application/xhtml+xml,*/*;q=0.8", "*/*"):
+        r = httpx.get(server.url("/orgs/nobody"), headers={"accept": accept}, timeout=30)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+
+
+def test_nul_in_the_search_or_a_filter_is_a_clean_answer(demo) -> None:
+    # Once a 500: SQLite's full-text query ended at the NUL.
+    server, _ = demo
+    for params in ({"q": "a\x00b"}, {"q": "\x00"}, {"org": "\x00", "format": "json"}):
+        r = httpx.get(server.url("/entries"), params=params, timeout=30)
+        assert r.status_code == 200, (params, r.text[:300])
+    acme = get(server, "/entries", q="acme", format="json").json()["entries"]
+    assert get(server, "/entries", q="acme\x00", format="json").json()["entries"] == acme
+    # The feed's title names the filter: still well-formed XML with a NUL in it.
+    feed = ET.fromstring(get(server, "/feeds/entries.atom", org="a\x00b").content)
+    assert feed.find(f"{ATOM}title").text == "Frontier Ledger entries by a\ufffdb"
 
 
 @pytest.mark.parametrize(
@@ -349,13 +416,43 @@ def test_ten_kilobyte_hostile_strings_in_an_unchecked_log(tmp_path: Path) -> Non
     payload = json.dumps(
         {"type": "synthetic", "v": 1, "log": "hostile.example/log", "name": name, "link": LINK}
     ).encode()
-    envelope = sign_envelope(Ed25519PrivateKey.generate(), SYNTHETIC_TYPE, payload)
+    key = Ed25519PrivateKey.generate()
+    envelope = sign_envelope(key, SYNTHETIC_TYPE, payload)
+    # Names an organisation payload may hold that XML may not (U+FFFF: the feed was not
+    # XML), and a lone surrogate escaped in JSON (no UTF-8 has it: every page listing
+    # the entry was a 500; now the payload does not parse and is shown as it is).
+    org_type = "application/vnd.frontier-ledger.organisation.v1+json"
+    odd = [
+        sign_envelope(
+            key,
+            org_type,
+            b'{"type": "organisation", "v": 1, "log": "%s", '
+            b'"org_id": "odd", "legal_name": "%s", "jurisdiction": "J", "kind": "lab"}'
+            % (b"hostile.example/log", legal_name),
+        )
+        for legal_name in (b"ffff \\uffff del \\u007f", b"lone \\ud800")
+    ]
     server = ServerProcess(data.root)
     server.start()
     try:
-        r = httpx.post(server.url("/api/v1/entries"), json=envelope, timeout=30)
-        assert r.status_code == 201, r.text
-        for path in ("/", "/entries", "/entries/0", "/feeds/entries.atom"):
+        for env in (envelope, *odd):
+            r = httpx.post(server.url("/api/v1/entries"), json=env, timeout=30)
+            assert r.status_code == 201, r.text
+        assert get(server, "/entries/1", format="json").json()["payload"]["legal_name"] == (
+            "ffff \uffff del \x7f"
+        )
+        assert get(server, "/api/v1/entries/2").json()["payload_error"]
+        for path in ("/api/v1/entries/1", "/entries/2?format=json", "/entries?format=csv"):
+            get(server, path)
+        ET.fromstring(get(server, "/feeds/entries.atom").content)  # well-formed XML
+        for path in (
+            "/",
+            "/entries",
+            "/entries/0",
+            "/entries/1",
+            "/entries/2",
+            "/feeds/entries.atom",
+        ):
             text = get(server, path).text
             assert "<script>alert" not in text and "<svg onload" not in text, path
             assert 'href="javascript:' not in text, path
@@ -366,3 +463,165 @@ def test_ten_kilobyte_hostile_strings_in_an_unchecked_log(tmp_path: Path) -> Non
         assert r.status_code == 404 and "no charter" in r.text
     finally:
         server.stop()
+
+
+# -- who vouches: the witnesses on the home and keys pages ------------------------------
+
+
+def test_home_and_keys_pages_say_who_vouches_and_when(demo) -> None:
+    server, result = demo
+    policy = (result.data.root / "witnesses.policy").read_text()
+    home = get(server, "/", format="json").json()["witnesses"]
+    assert home["policy_url"] == "/log/witnesses.policy" and home["policy"] == policy
+    assert home["quorum"] == "both northmark and southvale" and home["quorum_met"] is True
+    assert home["checkpoint_size"] == result.entries + result.markers
+    by_name = {w["name"]: w for w in home["witnesses"]}
+    assert set(by_name) == {"northmark", "southvale"} == set(home["cosigned_by"])
+    north = by_name["northmark"]
+    assert north["country"] == "the Northmark Ministry of Foreign Affairs"
+    assert north["key_name"] == "witness.northmark.example/ledger" and north["vkey"] in policy
+    # The witnesses run on the simulated calendar, as the site does: they cosigned the
+    # demo's last checkpoint when it was logged, half a day before the site's "today".
+    assert (north["cosigned_at"], north["age"]) == ("2030-01-01T12:00:00Z", "12 hours ago")
+    page = get(server, "/").text
+    assert "Who vouches for it" in page and 'href="/log/witnesses.policy"' in page
+    assert "the Southvale Treaty Office (fictional)" in page
+    assert "just now ago" not in page and "12 hours ago" in page
+    keys = get(server, "/keys", format="json").json()
+    assert keys["witnesses"]["witnesses"] == home["witnesses"] and keys["vkey"] == result.vkey
+    page = get(server, "/keys").text
+    for w in home["witnesses"]:
+        assert w["vkey"].replace("+", "&#43;") in page or w["vkey"] in page
+    assert 'id="pin-panel"' in page and 'id="witnesses"' in page
+
+
+def test_a_log_without_witnesses_says_so(tmp_path_factory) -> None:
+    for server, _ in serve_demo(tmp_path_factory, "site-unwitnessed"):
+        assert get(server, "/", format="json").json()["witnesses"] is None
+        assert "No witness has cosigned this checkpoint yet" in get(server, "/").text
+        data = get(server, "/entries/3", format="json").json()["proof"]
+        assert data["policy"] is None and data["cosigned_by"] == []
+
+
+def test_every_page_says_it_is_a_simulation_and_its_date(demo) -> None:
+    server, _ = demo
+    for path in ["/", "/entries", "/entries/5", "/timeline", "/runs", "/keys", "/compliance"]:
+        text = get(server, path).text
+        assert 'class="simulation" role="note"' in text, path
+        assert 'as of <time datetime="2030-01-02">2030-01-02</time>' in text, path
+    missing = httpx.get(server.url("/entries/99999"), timeout=30)
+    assert missing.status_code == 404 and 'class="simulation"' in missing.text
+
+
+# -- an entry page: labels, links, documents, the whole checkpoint --------------------
+
+
+def test_entry_page_carries_the_cosigned_checkpoint_and_the_policy(demo) -> None:
+    server, result = demo
+    d = get(server, "/entries/10", format="json").json()["proof"]
+    served = httpx.get(server.url("/log/checkpoint"), timeout=30).text
+    assert d["checkpoint"] == served  # what /log/checkpoint publishes, cosignatures and all
+    assert d["cosigned_by"] == [
+        "witness.northmark.example/ledger",
+        "witness.southvale.example/ledger",
+    ]
+    assert d["policy"] == (result.data.root / "witnesses.policy").read_text()
+    receipt = get(server, "/entries/10", format="json").json()["receipt"]
+    assert receipt.endswith(served)
+
+
+def test_fields_have_labels_and_protocol_fields_are_set_apart(demo) -> None:
+    server, _ = demo
+    subs = get(server, "/entries", type="submission", format="json").json()["entries"]
+    page = get(server, subs[0]["url"]).text
+    says = page.split('id="says"', 1)[1].split("</section>", 1)[0]
+    assert "final compute (FLOP)" in says and "model (SHA-256 of the weights)" in says
+    assert "final flop" not in says and "<dt>v</dt>" not in says and "<dt>log</dt>" not in says
+    assert "schema version 1" in page  # the protocol fields, stated once as the format
+
+
+def test_links_name_each_entry_by_its_type_and_field(demo) -> None:
+    server, _ = demo
+    result = get(server, "/entries", type="eval_result", format="json").json()["entries"][0]
+    data = get(server, result["url"], format="json").json()
+    (sub,) = [r for r in data["refers_to"] if r["field"] == "submission"]
+    assert sub["a_type"] == "a submission"
+    back = get(server, sub["url"], format="json").json()["referred_by"]
+    (me,) = [r for r in back if r["index"] == data["index"]]
+    assert (me["a_type"], me["field_label"]) == ("an evaluation result", "submission")
+    page = get(server, sub["url"]).text
+    assert (
+        f'<a href="/entries/{data["index"]}">entry {data["index"]}</a>, an evaluation result '
+        "(its “submission” field)" in page
+    )
+
+
+def test_every_document_field_links_to_its_document(demo) -> None:
+    """Plans, suite descriptions, reports and evidence: each readable, with its digest."""
+    import hashlib
+
+    server, _ = demo
+    size = get(server, "/", format="json").json()["checkpoint"]["size"]
+    linked = 0
+    for index in range(size):
+        data = get(server, f"/entries/{index}", format="json").json()
+        for f in data["fields"]:
+            doc = f["document"]
+            if doc is None:
+                continue
+            assert doc["url"], (index, f["name"], "every demo document is readable")
+            page = get(server, f"/entries/{index}").text
+            assert f'href="{doc["url"]}"' in page and f'href="{doc["raw_url"]}"' in page
+            raw = get(server, doc["raw_url"]).content
+            assert doc["raw_url"].endswith(hashlib.sha256(raw).hexdigest())
+            text = get(server, doc["url"]).text
+            assert "fictional" in text and f'href="{doc["raw_url"]}"' in text
+            linked += 1
+    assert linked >= 16  # 15 documents, the sealed plan shown from its entry and its reveal
+
+
+def test_a_sealed_plan_links_to_its_reveal_and_the_reveal_to_the_document(demo) -> None:
+    server, _ = demo
+    # The first reveal is Acme's sealed 2027 plan (the second, a sealed red-team suite).
+    reveal, _ = get(server, "/entries", type="reveal", format="json").json()["entries"]
+    data = get(server, reveal["url"], format="json").json()
+    r = data["reveal"]
+    sealed = get(server, r["commitment_url"], format="json").json()
+    (plan,) = [f for f in sealed["fields"] if f["name"] == "plan"]
+    assert plan["document"]["sealed"] and plan["document"]["revealed_in"] == data["index"]
+    assert plan["document"]["url"] == r["document_url"]
+    page = get(server, reveal["url"]).text
+    assert f'<a id="revealed-document" href="{r["raw_url"]}">' in page
+    assert r["proof"]["index"] == r["commitment"] and r["proof"]["hashes"]
+    doc = get(server, r["document_url"], format="json").json()
+    assert [(n["index"], n["field"]) for n in doc["named_by"]] == [
+        (data["index"], "content_sha256")
+    ]
+    assert doc["text"].startswith("Acme One — training plan (fictional)")
+    # The commitment itself is no document's name: its page says the content is sealed.
+    sealed_page = get(server, f"/documents/{plan['document']['sha256']}", format="json").json()
+    assert sealed_page["available"] is False and sealed_page["sealed_in"]
+
+
+def test_document_pages_refuse_what_is_not_a_document(demo) -> None:
+    server, _ = demo
+    for path in ("/documents/" + "0" * 64, "/documents/xyz", "/documents/" + "a" * 65):
+        assert httpx.get(server.url(path), timeout=30).status_code == 404, path
+
+
+def test_a_plain_text_document_is_laid_out_in_blocks() -> None:
+    from public_site.pages import text_blocks
+
+    text = (
+        "Title of the plan (fictional)\nA lab\n\n"
+        + "A paragraph wrapped by hand at a width that suits a terminal, not a\n"
+        + "phone.\n\n- one item\n  that goes on\n- another\n"
+    )
+    assert text_blocks(text) == [
+        {"kind": "lines", "lines": ["Title of the plan (fictional)", "A lab"]},
+        {
+            "kind": "paragraph",
+            "text": "A paragraph wrapped by hand at a width that suits a terminal, not a phone.",
+        },
+        {"kind": "list", "items": ["one item that goes on", "another"]},
+    ]

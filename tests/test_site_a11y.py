@@ -59,6 +59,8 @@ PAGES = [
 ]
 #: Pages of the schedule; ``{prereg}`` is the index of the demo's first pre-registration.
 SCHEDULE_PAGES = ["/timeline", "/runs", "/runs/{prereg}", "/orgs", "/orgs/acme", "/regulator"]
+#: A document the demo publishes (the first pre-registration's plan), and a reveal.
+DOCUMENT_PAGES = ["{document}", "/entries/{reveal}"]
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +157,25 @@ def test_schedule_page_has_no_serious_accessibility_violations(
     check(page, slug(template.replace("{prereg}", "run")))
 
 
+@pytest.fixture(scope="module")
+def document_paths(server: ServerProcess, prereg_index: int) -> dict[str, str]:
+    entry = httpx.get(server.url(f"/entries/{prereg_index}"), params={"format": "json"}, timeout=30)
+    (plan,) = [f["document"] for f in entry.json()["fields"] if f["name"] == "plan"]
+    reveals = httpx.get(
+        server.url("/entries"), params={"type": "reveal", "format": "json"}, timeout=30
+    ).json()["entries"]
+    return {"document": plan["url"], "reveal": str(reveals[0]["index"])}
+
+
+@pytest.mark.parametrize("template", DOCUMENT_PAGES)
+def test_document_pages_have_no_serious_accessibility_violations(
+    server, page, document_paths: dict[str, str], template: str
+) -> None:
+    response = page.goto(server.url(template.format(**document_paths)))
+    assert response is not None and response.status == 200
+    check(page, slug(template.strip("{}")))
+
+
 def test_entry_page_after_verifying_in_the_browser(server, page) -> None:
     """The verdict the page writes after "Verify in my browser" is checked too."""
     page.goto(server.url("/entries/10"))
@@ -163,7 +184,35 @@ def test_entry_page_after_verifying_in_the_browser(server, page) -> None:
     check(page, "entries-10-verified")
 
 
-@pytest.mark.parametrize("path", ["/entries", "/entries/10"])
+def test_pinning_and_a_failed_check_are_accessible(server, page) -> None:
+    """The pinning panel opened, an error in it, and a verdict that fails."""
+    page.goto(server.url("/keys"))
+    page.click("#pin-details summary")
+    page.fill("#pin-text", "witnes nobody\n")
+    page.click("#pin-save")
+    sync_api.expect(page.locator("#pin-error")).to_contain_text("Not pinned")
+    check(page, "keys-pin-error")
+    # A policy naming a northmark key the log does not carry: the quorum is not met.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from verifier.core.cosignature import CosignatureVerifier
+
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    other = CosignatureVerifier.from_public_key("witness.northmark.example/ledger", raw).vkey
+    policy = httpx.get(server.url("/log/witnesses.policy"), timeout=30).text
+    lines = [f"witness northmark {other}" if x.startswith("witness northmark ") else x
+             for x in policy.splitlines()]  # fmt: skip
+    page.fill("#pin-text", "\n".join(lines) + "\n")
+    page.click("#pin-save")
+    sync_api.expect(page.locator("#pin-status")).to_contain_text("Pinned by you")
+    page.goto(server.url("/entries/10"))
+    page.click("#verify-button")
+    sync_api.expect(page.locator("#verify-result")).to_have_class("bad")
+    check(page, "entries-10-not-verified")
+
+
+@pytest.mark.parametrize("path", ["/entries", "/entries/10", "/keys", "/regulator"])
 def test_phone_viewport(server, browser, path: str) -> None:
     context = browser.new_context(
         viewport={"width": 375, "height": 740}, is_mobile=True, bypass_csp=True

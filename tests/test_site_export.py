@@ -23,7 +23,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from frontier_ledger import cli
-from ledger.demo.build import DemoResult, build_demo
+from ledger.demo.build import DemoResult, build_demo, scenario_path
+from ledger.demo.scenario import load
 from public_site.export.paths import API, CSV, FILE, PAGE, TWIN, resolve
 from verifier import cli as verify_cli
 
@@ -279,3 +280,24 @@ def test_export_site_refuses_a_missing_log(tmp_path: Path, capsys) -> None:
     assert cli.main(["export-site", "--data", str(tmp_path / "none"), str(tmp_path / "o")]) == 2
     assert "no log database" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_a_witnessed_log_is_mirrored_with_its_policy_and_documents(tmp_path: Path) -> None:
+    """The witnessed demo: the mirror holds the policy its pages link to, the cosigned
+    checkpoint its entry pages check, and every document they link to."""
+    result = build_demo(tmp_path / "data", witnessed=True)
+    out = tmp_path / "mirror"
+    export(result.data.root, out, "--simulated-clock", str(result.data.root / "clock"))
+    policy = (out / "log" / "witnesses.policy").read_text()
+    assert policy == (result.data.root / "witnesses.policy").read_text()
+    assert 'href="/log/witnesses.policy"' in (out / "index.html").read_text()
+    assert_links_resolve(out)
+    checkpoint = (out / "log" / "checkpoint").read_text()
+    assert checkpoint.count("\n— ") == 3  # the log and both witnesses
+    entry = json.loads((out / "entries" / "10" / "index.json").read_text())
+    assert entry["proof"]["checkpoint"] == checkpoint and entry["proof"]["policy"] == policy
+    documents = list((out / "documents").glob("*/index.html"))
+    # One page per document the scenario writes out: public ones, and sealed ones revealed.
+    written = {d.content for e in load(scenario_path()).entries for d in e.documents.values()}
+    assert len(documents) == len(written) >= 15
+    assert all("fictional" in d.read_text() for d in documents)

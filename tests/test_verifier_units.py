@@ -18,7 +18,14 @@ from verifier import errors
 from verifier.core import ed25519
 from verifier.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verifier.core.encoding import b64decode_strict, b64encode, parse_decimal
-from verifier.core.leaf import canonical_json, check_envelope, encode_leaf, loads_strict, parse_leaf
+from verifier.core.leaf import (
+    canonical_json,
+    check_envelope,
+    encode_leaf,
+    format_logged_at,
+    loads_strict,
+    parse_leaf,
+)
 from verifier.core.merkle import EMPTY_ROOT
 from verifier.core.note import (
     Ed25519Signer,
@@ -216,6 +223,36 @@ def test_leaf_and_envelope_shape() -> None:
         loads_strict(b'{"a":1,"a":2}', what="x")
     with pytest.raises(FormatError):
         loads_strict(b'{"a":NaN}', what="x")
+
+
+@pytest.mark.parametrize(
+    "text", [rb'"\ud800"', rb'{"a": ["x\udfffy"]}', rb'{"\udc00": 1}', rb'"\ude00\ud83d"']
+)
+def test_json_escaping_a_lone_surrogate_is_refused(text: bytes) -> None:
+    with pytest.raises(FormatError, match="lone surrogate"):
+        loads_strict(text, what="x")
+
+
+@pytest.mark.parametrize(
+    "text", ["0003-11-01T05:37:58.000Z", "0999-12-31T23:59:59.999Z", "2027-01-04T09:00:00.123Z"]
+)
+def test_times_are_written_with_four_digit_years(text: str) -> None:
+    # strftime("%Y") wrote year 3 as "3": the API's audit echoed ?at=0003-… as "3-11-01…".
+    from verifier.entries.fields import parse_time
+    from verifier.policy.calendar import fmt_time
+
+    ms = parse_time(text, "t")
+    assert format_logged_at(ms) == text
+    assert fmt_time(ms) == text[:19] + "Z"
+
+
+def test_json_escapes_of_real_characters_are_read() -> None:
+    # A surrogate pair escapes one astral character; an escaped backslash is no escape.
+    assert loads_strict(rb'["\ud83d\ude00", "\u00e9", "\\ud800"]', what="x") == [
+        "\U0001f600",
+        "\u00e9",
+        "\\ud800",
+    ]
 
 
 FORBIDDEN = [

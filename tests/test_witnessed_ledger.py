@@ -161,3 +161,38 @@ def test_quorum_gated_publishing(setup: dict) -> None:
         "gov-a.example/witness",
         "gov-b.example/witness",
     }
+
+
+def test_receipts_are_made_against_the_newest_checkpoint_the_quorum_cosigned(
+    setup: dict, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """w2 is still down: the latest checkpoint lacks the 2-of-2 quorum. A receipt for an
+    entry that an older, fully cosigned checkpoint holds is made against that one, so the
+    2-of-2 policy accepts it; a receipt for a newer entry is made against the latest
+    checkpoint, and the policy refuses it, saying so. The entry page checks the same
+    checkpoint (one function chooses it: ledger/read/receipts.py)."""
+    import json
+
+    from verifier.core.tlog_proof import parse_tlog_proof
+
+    server, strict = setup["server"], setup["strict"]
+    head = int(httpx.get(server.url("/log/checkpoint"), timeout=30).text.split("\n")[1])
+
+    def receipt(index: int) -> tuple[int, object]:
+        body = httpx.get(server.url(f"/api/v1/entries/{index}/receipt"), timeout=30).json()
+        path = tmp_path / f"{index}.receipt.json"
+        path.write_text(json.dumps(body))
+        note = parse_tlog_proof(body["tlog_proof"]).checkpoint
+        return int(note.split(b"\n")[1]), path
+
+    size, old = receipt(3)
+    assert 3 < size < head
+    assert main(["proof", str(old), "--policy", str(strict)]) == EXIT_OK
+    assert "witnessed by w1, w2" in capsys.readouterr().out
+    page = httpx.get(server.url("/entries/3"), params={"format": "json"}, timeout=30).json()
+    assert page["proof"]["tree_size"] == size
+    size, new = receipt(head - 1)
+    assert size == head
+    assert main(["proof", str(new), "--policy", str(strict)]) == EXIT_UNWITNESSED
+    assert "lacks the witness quorum" in capsys.readouterr().err
+    assert main(["proof", str(new), "--vkey", setup["vkey"]]) == EXIT_OK

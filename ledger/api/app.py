@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.api import problems, routes_api, routes_health, routes_log
+from ledger.api import openapi, problems, routes_api, routes_health, routes_log
 from ledger.errors import DataDirError, ReplayAborted, StoreError
 from ledger.keys.log_keys import MLDSA_VKEY
 from ledger.ops.clock import Clock, system_clock
@@ -46,6 +46,8 @@ class ServerOptions:
     read_only: bool = False
     max_batch: int = 256
     max_queue: int = 4096
+    #: how long an append's (capped) request body may take to arrive; then 408
+    body_timeout_s: float = 10.0
     clock: Clock | None = None  # a simulated clock (simulations and tests only)
     marker_interval_s: float = 60.0
     #: tlog-policy naming the witnesses (default: DATA/witnesses.policy if present)
@@ -113,6 +115,7 @@ def _set_state(
     app.state.vkey, app.state.mldsa_vkey = _published_keys(options.data)
     app.state.committer = committer
     app.state.read_only = options.read_only
+    app.state.body_timeout_s = options.body_timeout_s
     app.state.clock = options.clock or system_clock
     app.state.require_quorum = options.require_witness_quorum
     app.state.max_checkpoint_age_s = options.max_checkpoint_age_s
@@ -243,4 +246,5 @@ def create_api(options: ServerOptions) -> FastAPI:
     app.include_router(routes_log.router)
     app.include_router(routes_api.router)
     app.include_router(routes_health.router)
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app

@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Mount
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -20,6 +21,7 @@ _TITLES = {
     400: "Bad request",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
     413: "Payload too large",
     415: "Unsupported media type",
@@ -49,15 +51,15 @@ class Problem(Exception):
         self.extra = extra or {}
 
 
-def problem_response(
+def problem_body(
     status: int,
     slug: str,
     detail: str,
     *,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
-) -> Response:
+) -> bytes:
+    """The JSON of a problem document."""
     body: dict[str, Any] = {
         "type": f"urn:frontier-ledger:problem:{slug}",
         "title": _TITLES.get(status, "Error"),
@@ -67,9 +69,20 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra or {})
-    return Response(
-        orjson.dumps(body), status_code=status, media_type=PROBLEM_TYPE, headers=headers
-    )
+    return orjson.dumps(body)
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    body = problem_body(status, slug, detail, instance=instance, extra=extra)
+    return Response(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
 
 async def handle_problem(request: Request, exc: Exception) -> Response:
@@ -90,11 +103,29 @@ async def handle_http(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no resource at {request.url.path}"
-    # Keep the exception's headers: a 405 must say what is Allowed (RFC 9110 §15.5.6).
-    headers = dict(exc.headers) if exc.headers else None
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        # A 405 must say what the resource allows (RFC 9110 §15.5.6): every method of
+        # every route at this path (the router names only the first route it tried).
+        # Static files (a mount, which takes any method to refuse it) serve GET and HEAD.
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed) if allowed else headers.get("Allow", "GET, HEAD")
     return problem_response(
-        exc.status_code, slug, detail, instance=request.url.path, headers=headers
+        exc.status_code, slug, detail, instance=request.url.path, headers=headers or None
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app's routes (not its mounts) answer at the request's path."""
+    routes = [r for r in request.app.routes if not isinstance(r, Mount)]
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
 
 
 async def handle_store(request: Request, exc: Exception) -> Response:

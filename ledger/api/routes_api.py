@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from starlette.responses import Response
+from pydantic import BeforeValidator
+from starlette.requests import ClientDisconnect
+from starlette.responses import PlainTextResponse, Response
 
 from ledger.api.deps import committer_of, reader_of, view_of
+from ledger.api.openapi import (
+    UTC_TIME,
+    AppendReceipt,
+    Audit,
+    ConsistencyProof,
+    Entry,
+    EntryTypes,
+    InclusionProof,
+    Receipt,
+    Register,
+    SearchAnswer,
+    content,
+    problems,
+)
 from ledger.api.problems import Problem
 from ledger.api.responses import JSONBody
 from ledger.errors import EntryRefused, NotFound, Overloaded, StoreError
+from ledger.read.receipts import receipt
+from ledger.read.register import register
 from ledger.storage.protocol import EntryRow, SearchQuery
 from ledger.write.sequencer import prepare
 from verifier.core.encoding import b64encode
 from verifier.core.leaf import format_logged_at, loads_strict
-from verifier.core.tlog_proof import RECEIPT_MEDIA_TYPE, TlogProof
 from verifier.entries.codec import json_schema
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import TYPES
@@ -26,23 +45,67 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 
 #: A leaf is at most 65,535 bytes; the envelope JSON that makes it is smaller.
 MAX_REQUEST_BYTES = 96 * 1024
+#: What an append may be sent as (type/subtype; parameters such as charset are ignored).
+APPEND_MEDIA_TYPES = ("application/json", "application/vnd.dsse.envelope.v1+json")
 RETRY_AFTER_SECONDS = "1"
-NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1)]
-#: Indices and sizes are SQLite integers: 0 .. 2**63 - 1.
-IndexPath = Annotated[int, Path(ge=0, le=2**63 - 1)]
+_CANONICAL_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 
 
-async def _read_capped(request: Request) -> bytes:
+def _canonical(value: object) -> object:
+    """An integer of a path or query in its one spelling: decimal digits, a minus sign at
+    most, no leading zero. (pydantic would also read "+0.0", "05", " 5" and "5_0" as 0, 5,
+    5 and 50: one entry under many URLs.)"""
+    if isinstance(value, str) and (not _CANONICAL_INT.fullmatch(value) or value == "-0"):
+        raise ValueError("not an integer in plain decimal digits")
+    return value
+
+
+Canonical = BeforeValidator(_canonical)
+#: Indices and sizes are the stores' integers: 0 .. 2**63 - 1.
+NonNeg = Annotated[int, Query(ge=0, le=2**63 - 1), Canonical]
+IndexPath = Annotated[int, Path(ge=0, le=2**63 - 1), Canonical]
+#: RFC 3339 UTC, as the API reads times (verifier.entries.fields.parse_time).
+UtcTime = Annotated[
+    str | None,
+    Query(max_length=40, description="RFC 3339 UTC", json_schema_extra={"pattern": UTC_TIME}),
+]
+_LOCATION = {"Location": {"description": "/api/v1/entries/<index>", "schema": {"type": "string"}}}
+
+
+def media_type(content_type: str) -> str:
+    """The type/subtype of a Content-Type header, lower-cased: media types are
+    case-insensitive (RFC 9110 §8.3.1), so ``APPLICATION/JSON`` is ``application/json``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+async def _read_capped(request: Request, timeout_s: float) -> bytes:
+    """The request body, at most MAX_REQUEST_BYTES of it, within *timeout_s* seconds.
+
+    A client that stalls mid-body is answered 408 and its connection closed (RFC 9110
+    §15.5.9), instead of holding a connection and a task for as long as it likes.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
         raise Problem(413, "too-large", f"request body over {MAX_REQUEST_BYTES} bytes")
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > MAX_REQUEST_BYTES:
-            raise Problem(413, "too-large", f"request body over {MAX_REQUEST_BYTES} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > MAX_REQUEST_BYTES:
+                    raise Problem(413, "too-large", f"request body over {MAX_REQUEST_BYTES} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Problem(
+            408,
+            "body-timeout",
+            f"the request body did not arrive within {timeout_s:g} s",
+            headers={"Connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        # Nobody is left to read the answer; it still must not be a 500 in the log.
+        raise Problem(400, "incomplete-body", "the client left before sending the body") from None
     return b"".join(chunks)
 
 
@@ -50,15 +113,29 @@ async def _read_capped(request: Request) -> bytes:
     "/entries",
     summary="Append a DSSE envelope; answers with its receipt once it is durable",
     status_code=201,
+    responses={
+        201: {"model": AppendReceipt, "description": "Logged and durable", "headers": _LOCATION},
+        200: {
+            "model": AppendReceipt,
+            "description": "The same envelope was logged before: its original receipt",
+            "headers": _LOCATION,
+        },
+        **problems(400, 403, 408, 409, 413, 415, 422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"$ref": "#/components/schemas/Envelope"}}
+                for media in APPEND_MEDIA_TYPES
+            },
+        }
+    },
 )
 async def append_entry(request: Request) -> Response:
-    ctype = request.headers.get("content-type", "")
-    if ctype.split(";")[0].strip() not in (
-        "application/json",
-        "application/vnd.dsse.envelope.v1+json",
-    ):
+    if media_type(request.headers.get("content-type", "")) not in APPEND_MEDIA_TYPES:
         raise Problem(415, "unsupported-media-type", "send the DSSE envelope as application/json")
-    body = await _read_capped(request)
+    body = await _read_capped(request, request.app.state.body_timeout_s)
     try:
         envelope = loads_strict(body, what="request body")
         prepared = prepare(envelope)
@@ -98,16 +175,11 @@ async def append_entry(request: Request) -> Response:
 
 
 def _receipt(request: Request, index: int, leaf: bytes) -> dict[str, Any]:
-    reader = reader_of(request)
-    head = reader.head()
-    note = head.checkpoint
+    # One function makes every receipt, the site's too (ledger/read/receipts.py); it
+    # carries the cosigned checkpoint when the witnesses have signed it.
     witnesses = request.app.state.witnesses
-    if witnesses is not None:
-        # Receipts carry the cosigned checkpoint when the witnesses have signed it.
-        note = witnesses.published(False)
-    _, proof = reader.inclusion(index, head.size)
-    text = TlogProof(index, tuple(proof), note).to_text()
-    return {"media_type": RECEIPT_MEDIA_TYPE, "leaf": b64encode(leaf), "tlog_proof": text}
+    policy = witnesses.policy if witnesses is not None else None
+    return receipt(reader_of(request), index, policy, leaf)
 
 
 def _summary(row: EntryRow) -> dict[str, Any]:
@@ -119,7 +191,11 @@ def _summary(row: EntryRow) -> dict[str, Any]:
     }
 
 
-@router.get("/entries/{index}", summary="One entry: leaf bytes, decoded payload, signers, receipt")
+@router.get(
+    "/entries/{index}",
+    summary="One entry: leaf bytes, decoded payload, signers, receipt",
+    responses={200: {"model": Entry}, **problems(400, 404, 503)},
+)
 def get_entry(index: IndexPath, request: Request) -> JSONBody:
     try:
         row = reader_of(request).entry(index)
@@ -137,7 +213,9 @@ def get_entry(index: IndexPath, request: Request) -> JSONBody:
 
 
 @router.get(
-    "/entries/{index}/receipt", summary="An offline receipt for the entry at the latest checkpoint"
+    "/entries/{index}/receipt",
+    summary="An offline receipt for the entry at the latest checkpoint",
+    responses={200: {"model": Receipt}, **problems(400, 404, 503)},
 )
 def get_receipt(index: IndexPath, request: Request) -> JSONBody:
     try:
@@ -154,7 +232,9 @@ SEARCH_NOTE = (
 
 
 @router.get(
-    "/entries", summary="Search entries by type, organisation, run, level, cycle, time, text"
+    "/entries",
+    summary="Search entries by type, organisation, run, level, cycle, time, text",
+    responses={200: {"model": SearchAnswer}, **problems(400, 503)},
 )
 def search_entries(
     request: Request,
@@ -162,13 +242,13 @@ def search_entries(
     type: Annotated[str | None, Query(max_length=64)] = None,
     org: Annotated[str | None, Query(max_length=64)] = None,
     run: Annotated[str | None, Query(max_length=64)] = None,
-    level: Annotated[int | None, Query(ge=0, le=63)] = None,
-    cycle: Annotated[int | None, Query(ge=2000, le=2999)] = None,
+    level: Annotated[int | None, Query(ge=0, le=63), Canonical] = None,
+    cycle: Annotated[int | None, Query(ge=2000, le=2999), Canonical] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[str | None, Query(max_length=40, description="RFC 3339 UTC")] = None,
-    until: Annotated[str | None, Query(max_length=40, description="RFC 3339 UTC")] = None,
-    after: Annotated[int, Query(ge=-1, le=2**63 - 1)] = -1,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    since: UtcTime = None,
+    until: UtcTime = None,
+    after: Annotated[int, Query(ge=-1, le=2**63 - 1), Canonical] = -1,
+    limit: Annotated[int, Query(ge=1, le=500), Canonical] = 50,
 ) -> JSONBody:
     try:
         since_ms = parse_time(since, "since") if since else None
@@ -186,13 +266,27 @@ def search_entries(
     )
 
 
-@router.get("/schemas", summary="The entry types this log knows")
+@router.get(
+    "/schemas", summary="The entry types this log knows", responses={200: {"model": EntryTypes}}
+)
 def list_schemas() -> JSONBody:
     return JSONBody({"types": {t: f"/api/v1/schemas/{t}" for t in TYPES}})
 
 
-@router.get("/schemas/{entry_type}", summary="JSON Schema of an entry type's payload")
-def get_schema(entry_type: Annotated[str, Path(max_length=64)]) -> Response:
+@router.get(
+    "/schemas/{entry_type}",
+    summary="JSON Schema of an entry type's payload",
+    response_class=Response,
+    responses={
+        200: content(
+            "application/schema+json", {"type": "object"}, "a JSON Schema (draft 2020-12)"
+        ),
+        **problems(400, 404),
+    },
+)
+def get_schema(
+    entry_type: Annotated[str, Path(max_length=64, json_schema_extra={"enum": list(TYPES)})],
+) -> Response:
     try:
         schema = json_schema(entry_type)
     except FormatError as exc:
@@ -200,24 +294,28 @@ def get_schema(entry_type: Annotated[str, Path(max_length=64)]) -> Response:
     return Response(orjson.dumps(schema), media_type="application/schema+json")
 
 
-@router.get("/audit", summary="The policy audit of the log: every finding, by rule")
-def get_audit(
-    request: Request,
-    at: Annotated[
-        str | None, Query(max_length=40, description="judge deadlines as of this time")
-    ] = None,
-) -> JSONBody:
+def _as_of(request: Request, at: str | None) -> int:
+    """The time deadlines are judged at: *at*, or now (never before the newest entry)."""
+    try:
+        if at:
+            return parse_time(at, "at")
+    except FormatError as exc:
+        raise Problem(400, "invalid-request", str(exc)) from None
+    now: int = request.app.state.clock()
+    return max(now, reader_of(request).head().logged_at_ms)
+
+
+@router.get(
+    "/audit",
+    summary="The policy audit of the log: every finding, by rule",
+    responses={200: {"model": Audit}, **problems(400, 404, 503)},
+)
+def get_audit(request: Request, at: UtcTime = None) -> JSONBody:
+    """Deadlines are judged as of *at* (default: now, by the server's clock)."""
     view = view_of(request)
     if not view.governed:
         raise Problem(404, "not-governed", "a synthetic test log has no schedule to audit")
-    try:
-        now = (
-            parse_time(at, "at")
-            if at
-            else max(request.app.state.clock(), reader_of(request).head().logged_at_ms)
-        )
-    except FormatError as exc:
-        raise Problem(400, "invalid-request", str(exc)) from None
+    now = _as_of(request, at)
     report = view.audit(now)
     return JSONBody(
         {
@@ -231,7 +329,24 @@ def get_audit(
 
 
 @router.get(
-    "/proofs/inclusion", summary="Inclusion proof of the entry at index in a published tree size"
+    "/register",
+    summary="The register of approved models: each approval with what it covers, and its receipt",
+    responses={200: {"model": Register}, **problems(400, 404, 503)},
+)
+def get_register(request: Request, at: UtcTime = None) -> JSONBody:
+    """Findings about each approval are judged as of *at* (default: now)."""
+    view = view_of(request)
+    if not view.governed:
+        raise Problem(404, "not-governed", "a synthetic test log approves no models")
+    reader = reader_of(request)
+    now = _as_of(request, at)
+    return JSONBody(register(reader, view, now))
+
+
+@router.get(
+    "/proofs/inclusion",
+    summary="Inclusion proof of the entry at index in a published tree size",
+    responses={200: {"model": InclusionProof}, **problems(400, 404, 503)},
 )
 def inclusion_proof(request: Request, index: NonNeg, tree_size: NonNeg | None = None) -> JSONBody:
     reader = reader_of(request)
@@ -252,7 +367,11 @@ def inclusion_proof(request: Request, index: NonNeg, tree_size: NonNeg | None = 
     )
 
 
-@router.get("/proofs/consistency", summary="Consistency proof between two published tree sizes")
+@router.get(
+    "/proofs/consistency",
+    summary="Consistency proof between two published tree sizes",
+    responses={200: {"model": ConsistencyProof}, **problems(400, 404, 503)},
+)
 def consistency_proof(
     request: Request, old_size: NonNeg, new_size: NonNeg | None = None
 ) -> JSONBody:
@@ -273,7 +392,12 @@ def consistency_proof(
     )
 
 
-@router.get("/checkpoints/{size}", summary="The signed checkpoint published at a tree size")
+@router.get(
+    "/checkpoints/{size}",
+    summary="The signed checkpoint published at a tree size",
+    response_class=PlainTextResponse,
+    responses=problems(400, 404, 503),
+)
 def checkpoint_at(size: IndexPath, request: Request) -> Response:
     try:
         note = reader_of(request).checkpoint_at(size)

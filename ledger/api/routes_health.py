@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from ledger.api.health import checkpoint_age, liveness, readiness
+from ledger.api.openapi import Liveness, Readiness
 from ledger.ops import metrics
 from ledger.write.sequencer import GroupCommitter
 
 router = APIRouter(tags=["operations"])
+_RETRY = {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}}
+
+
+def _answers(model: type, no: str) -> dict[int | str, dict[str, Any]]:
+    """200 and 503 both answer the same report (not a problem document: its checks)."""
+    return {200: {"model": model}, 503: {"model": model, "description": no, "headers": _RETRY}}
 
 
 def _json(body: object, status: int) -> Response:
@@ -22,7 +30,11 @@ def _json(body: object, status: int) -> Response:
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
-@router.get("/healthz", summary="Liveness: the process answers and can read its store")
+@router.get(
+    "/healthz",
+    summary="Liveness: the process answers and can read its store",
+    responses=_answers(Liveness, "the store cannot be read"),
+)
 def healthz(request: Request) -> Response:
     check = liveness(request.app.state.reader)
     return _json({"ok": check.ok, "detail": check.detail}, 200 if check.ok else 503)
@@ -31,6 +43,7 @@ def healthz(request: Request) -> Response:
 @router.get(
     "/readyz",
     summary="Readiness: store, writer, and the latest checkpoint served with its witness quorum",
+    responses=_answers(Readiness, "not ready: the failed check says why"),
 )
 def readyz(request: Request) -> Response:
     state = request.app.state
@@ -53,7 +66,11 @@ def _replaying(committer: GroupCommitter | None) -> int | None:
     return admission.replayed if admission is not None and admission.replaying else None
 
 
-@router.get("/metrics", summary="Prometheus metrics (text exposition format 0.0.4)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format 0.0.4)",
+    response_class=PlainTextResponse,
+)
 def prometheus(request: Request) -> Response:
     state = request.app.state
     gauges = [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Path, Request
+from starlette.responses import PlainTextResponse, Response
 
 from ledger.api.deps import reader_of
+from ledger.api.openapi import TILE_PATH, TILE_PATH_MAX_LENGTH, content, problems
 from ledger.api.problems import Problem
 from ledger.errors import NotFound
 from verifier.errors import FormatError
@@ -19,6 +21,7 @@ CHECKPOINT_CACHE = "public, max-age=2, must-revalidate"
 #: Tiles and bundles are immutable: "caching headers SHOULD be long-lived".
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 CORS = {"Access-Control-Allow-Origin": "*"}
+_BYTES = {"type": "string", "format": "binary"}
 
 
 def accepts_gzip(header: str) -> bool:
@@ -42,7 +45,12 @@ def accepts_gzip(header: str) -> bool:
     return bool(star)
 
 
-@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+@router.get(
+    "/checkpoint",
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint)",
+    response_class=PlainTextResponse,
+    responses=problems(503),
+)
 def checkpoint(request: Request) -> Response:
     witnesses = request.app.state.witnesses
     note = (
@@ -60,6 +68,8 @@ def checkpoint(request: Request) -> Response:
 @router.get(
     "/witnesses.policy",
     summary="The log's witness policy (C2SP tlog-policy): its key, its witnesses, the quorum",
+    response_class=PlainTextResponse,
+    responses=problems(404),
 )
 def witness_policy(request: Request) -> Response:
     """What the operator publishes as the policy to verify with. A verifier should pin
@@ -79,8 +89,15 @@ def witness_policy(request: Request) -> Response:
     "/blobs/sha256/{digest}",
     summary="A revealed document (plan, report, evidence) by its SHA-256",
     response_class=Response,
+    responses={
+        200: content("application/octet-stream", _BYTES, "the document, byte for byte"),
+        **problems(400, 404),
+    },
 )
-def blob(digest: str, request: Request) -> Response:
+def blob(
+    digest: Annotated[str, Path(json_schema_extra={"pattern": "^[0-9a-f]{64}$"})],
+    request: Request,
+) -> Response:
     try:
         data = reader_of(request).blob(digest)
     except FormatError as exc:
@@ -98,8 +115,21 @@ def blob(digest: str, request: Request) -> Response:
     "/tile/{path:path}",
     summary="A hash tile or an entry bundle (C2SP tlog-tiles)",
     response_class=Response,
+    responses={
+        200: content("application/octet-stream", _BYTES, "the tile's hashes, or the bundle"),
+        **problems(400, 404, 503),
+    },
 )
-def tile(path: str, request: Request) -> Response:
+def tile(
+    path: Annotated[
+        str,
+        Path(
+            description="<L>/<N>[.p/<W>], e.g. 0/x001/234 or entries/000.p/17",
+            json_schema_extra={"pattern": TILE_PATH, "maxLength": TILE_PATH_MAX_LENGTH},
+        ),
+    ],
+    request: Request,
+) -> Response:
     full_path = "tile/" + path
     try:
         body = reader_of(request).tile(full_path)

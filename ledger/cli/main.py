@@ -84,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ledger.api.app import ServerOptions
+    from ledger.api.http11 import ProblemH11Protocol
     from ledger.demo.clock import data_clock
     from ledger.ops.logs import log_config
 
@@ -106,6 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             read_only=args.read_only or bool(args.worker_fds),
             max_batch=args.max_batch,
             max_queue=args.max_queue,
+            body_timeout_s=args.body_timeout,
             clock=clock,
             marker_interval_s=args.marker_interval,
             witness_policy=Path(args.witness_policy) if args.witness_policy else None,
@@ -120,6 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     )
     uvicorn_options: dict[str, Any] = {
+        "http": ProblemH11Protocol,  # h11, its own 400s as problem documents too
         "log_level": args.log_level,
         "log_config": log_config(args.log_format, args.log_level),
     }
@@ -577,6 +580,7 @@ def build_parser(
         ("server", "workers"),
         ("server", "max_batch"),
         ("server", "max_queue"),
+        ("server", "body_timeout"),
         ("logging", "level"),
         ("logging", "format"),
         ("markers", "interval"),

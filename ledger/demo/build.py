@@ -132,14 +132,15 @@ class _Build:
 
 
 #: The actors whose keys the demo hands out for rehearsals (docs/appending.md).
-REHEARSAL_ACTORS = ("acme", "evaluator", "regulator")
+REHEARSAL_ACTORS = ("acme", "evaluator", "regulator", "stratus")
 SIMULATION_KEYS = "simulation-keys"
 
 
 def _simulation_keys(root: Path, scenario: Scenario) -> None:
-    """The keys of a lab, an evaluator and the regulator, whose grants the scenario
-    logs, so that anyone can rehearse appending against the demo. They are derived
-    from public names: anyone can compute them, so they mean nothing outside it."""
+    """The keys of a lab, an evaluator, the regulator and a compute provider, whose
+    grants the scenario logs, so that anyone can rehearse appending against the demo.
+    They are derived from public names: anyone can compute them, so they mean nothing
+    outside it."""
     granted = {e.fields.get("actor") for e in scenario.entries if e.type == "key_grant"}
     out = root / SIMULATION_KEYS
     out.mkdir(exist_ok=True)
@@ -152,7 +153,8 @@ def _simulation_keys(root: Path, scenario: Scenario) -> None:
         "anyone can compute it: it proves nothing and must never sign for a real log.\n"
         "The demo's board granted them in the log: acme.key signs for the lab Acme\n"
         "(lab:acme), evaluator.key for the regulator's evaluation unit (evaluator),\n"
-        "regulator.key for the regulator's decisions (regulator).\n"
+        "regulator.key for the regulator's decisions (regulator), stratus.key for the\n"
+        "compute provider Stratus Cloud (compute:stratus).\n"
         "docs/appending.md rehearses a cycle with them.\n"
     )
 

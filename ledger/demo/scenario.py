@@ -16,16 +16,40 @@ in a key_grant expand to the actors' public keys. A scenario may start from
 another (``base = "base.toml"``) and ``[[change]]``, ``[[remove]]`` or ``[[add]]``
 entries by label.
 
+Documents an entry names by digest (a plan, a suite's description, a report,
+contest evidence) can be written out in the scenario; the loader fills the
+field with the document's digest, or with its commitment if it is sealed
+(FORMATS.md "Blobs and commitments"), and the demo serves public and revealed
+documents as blobs::
+
+    [entry.documents]
+    plan = '''The plan, in words…'''           # public: {sealed = false, sha256 = SHA-256(text)}
+
+    [entry.documents.plan]                       # sealed: {sealed = true, sha256 = commitment}
+    sealed = true
+    salt = "<32 bytes, standard base64>"
+    text = '''…'''
+
+A reveal of a sealed document needs only ``reveals = "plan"`` and the
+``commitment`` field (``"@label"`` of the entry that sealed it): the loader fills
+``salt`` and ``content_sha256`` and keeps the text as the revealed blob. (A reveal
+may instead give ``content`` and every field itself, as the rule tests do to
+reveal the wrong document.)
+
 Actors' keys are derived from their names (SHA-256 of a fixed prefix and the
 name): reproducible, and for simulations and tests only — never for a real log.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import dataclasses
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +59,7 @@ from ledger.errors import ScenarioError
 from ledger.keys.entry_signing import EntryKey, payload_type_for, sign_envelope
 from verifier.core.leaf import canonical_json
 from verifier.entries.fields import parse_time
+from verifier.policy.rules.reveals import COMMITMENT_PREFIX
 
 KEY_PREFIX = b"frontier-ledger simulation key v1 (never use for a real log):"
 
@@ -42,6 +67,60 @@ KEY_PREFIX = b"frontier-ledger simulation key v1 (never use for a real log):"
 def actor_key(name: str) -> EntryKey:
     seed = hashlib.sha256(KEY_PREFIX + name.encode()).digest()
     return EntryKey(Ed25519PrivateKey.from_private_bytes(seed))
+
+
+SALT_BYTES = 32
+
+
+@dataclass(frozen=True)
+class ScenarioDocument:
+    """A document an entry names by digest, written out in the scenario."""
+
+    text: str
+    sealed: bool = False
+    salt: str | None = None  # sealed only: 32 bytes, standard base64
+
+    @property
+    def content(self) -> bytes:
+        return self.text.encode()
+
+    @property
+    def sha256(self) -> str:
+        """The digest of the content (a blob's name; a reveal's ``content_sha256``)."""
+        return hashlib.sha256(self.content).hexdigest()
+
+    def field(self) -> dict[str, Any]:
+        """The payload's document field: the content's digest, or the commitment if sealed."""
+        if not self.sealed:
+            return {"sealed": False, "sha256": self.sha256}
+        assert self.salt is not None
+        salt = base64.b64decode(self.salt)
+        digest = hashlib.sha256(COMMITMENT_PREFIX + salt + self.content).hexdigest()
+        return {"sealed": True, "sha256": digest}
+
+
+def _document(raw: Any, where: str) -> ScenarioDocument:
+    if isinstance(raw, str):
+        return ScenarioDocument(raw)
+    if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+        raise ScenarioError(f"{where}: a document is a text, or a table with a 'text'")
+    unknown = set(raw) - {"text", "sealed", "salt"}
+    if unknown:
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+    sealed = raw.get("sealed", False)
+    if not isinstance(sealed, bool):
+        raise ScenarioError(f"{where}: 'sealed' is true or false")
+    salt = raw.get("salt")
+    if sealed:
+        try:
+            ok = len(base64.b64decode(str(salt), validate=True)) == SALT_BYTES
+        except binascii.Error:
+            ok = False
+        if not ok:
+            raise ScenarioError(f"{where}: a sealed document needs a 32-byte base64 'salt'")
+    elif salt is not None:
+        raise ScenarioError(f"{where}: only a sealed document has a salt")
+    return ScenarioDocument(raw["text"], sealed, salt if sealed else None)
 
 
 @dataclass(frozen=True)
@@ -52,6 +131,10 @@ class ScenarioEntry:
     by: tuple[str, ...]
     fields: dict[str, Any]
     content: str | None = None  # a revealed document's content (blob), for reveals
+    #: documents written out in the scenario, by field name (their digests are in fields)
+    documents: Mapping[str, ScenarioDocument] = field(default_factory=dict)
+    #: for a reveal: which sealed document of the committed entry it reveals
+    reveals: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,11 +149,17 @@ class Scenario:
         return {e.label: i for i, e in enumerate(self.entries)}
 
     def blobs(self) -> dict[str, bytes]:
+        """Documents anyone may read, by SHA-256: public ones and revealed ones.
+
+        A sealed document stays out until a reveal gives its content."""
         out = {}
         for e in self.entries:
             if e.content is not None:
                 data = e.content.encode()
                 out[hashlib.sha256(data).hexdigest()] = data
+            for doc in e.documents.values():
+                if not doc.sealed:
+                    out[doc.sha256] = doc.content
         return out
 
     def envelopes(self) -> list[tuple[int, dict[str, Any]]]:
@@ -84,18 +173,49 @@ class Scenario:
         return _envelope(self.origin, entry, indices)
 
 
+def _with_documents(
+    e: ScenarioEntry, raw: Mapping[str, Any], fields: dict[str, Any]
+) -> ScenarioEntry:
+    """*e* with *fields* and the documents of *raw* added, each field filled with its digest."""
+    documents = dict(e.documents)
+    for name, doc in raw.items():
+        documents[name] = _document(doc, f"entry {e.label}, document {name}")
+    for name, doc in documents.items():
+        fields[name] = doc.field()
+    return dataclasses.replace(e, fields=fields, documents=documents)
+
+
 def _entry(raw: dict[str, Any]) -> ScenarioEntry:
     try:
-        return ScenarioEntry(
+        e = ScenarioEntry(
             label=str(raw["label"]),
             type=str(raw["type"]),
             at_ms=parse_time(str(raw["at"]), "at"),
             by=tuple(raw.get("by", ())),
-            fields=dict(raw.get("fields", {})),
+            fields={},
             content=raw.get("content"),
+            reveals=raw.get("reveals"),
         )
     except KeyError as exc:
         raise ScenarioError(f"entry {raw.get('label', '?')}: missing {exc}") from None
+    fields, documents = dict(raw.get("fields", {})), raw.get("documents", {})
+    both = sorted(set(fields) & set(documents))
+    if both:
+        raise ScenarioError(f"entry {e.label}: {both} given both as fields and as documents")
+    return _with_documents(e, documents, fields)
+
+
+def _fill_reveal(e: ScenarioEntry, entries: list[ScenarioEntry]) -> ScenarioEntry:
+    """A reveal that names a sealed document (``reveals``) gets its salt, digest and text."""
+    target = e.fields.get("commitment")
+    if not (isinstance(target, str) and target.startswith("@")):
+        raise ScenarioError(f"entry {e.label}: a reveal's commitment is '@label'")
+    sealed = entries[_find(entries, target[1:])].documents
+    doc = sealed.get(e.reveals or "")
+    if doc is None or not doc.sealed:
+        raise ScenarioError(f"entry {e.label}: {target} has no sealed document {e.reveals!r}")
+    fields = {**e.fields, "salt": doc.salt, "content_sha256": doc.sha256}
+    return dataclasses.replace(e, fields=fields, content=doc.text)
 
 
 def load(path: Path) -> Scenario:
@@ -114,18 +234,21 @@ def load(path: Path) -> Scenario:
         e = entries[i]
         fields = copy.deepcopy(e.fields)
         fields.update(op.get("fields", {}))
-        entries[i] = ScenarioEntry(
-            e.label,
-            e.type,
-            parse_time(op["at"], "at") if "at" in op else e.at_ms,
-            tuple(op.get("by", e.by)),
-            fields,
-            op.get("content", e.content),
+        # A field given outright replaces the document that filled it.
+        kept = {k: d for k, d in e.documents.items() if k not in op.get("fields", {})}
+        e = dataclasses.replace(
+            e,
+            at_ms=parse_time(op["at"], "at") if "at" in op else e.at_ms,
+            by=tuple(op.get("by", e.by)),
+            content=op.get("content", e.content),
+            documents=kept,
         )
+        entries[i] = _with_documents(e, op.get("documents", {}), fields)
     for op in doc.get("add", []):
         new = _entry(op)
         pos = _find(entries, op["after"]) + 1 if "after" in op else len(entries)
         entries.insert(pos, new)
+    entries = [_fill_reveal(e, entries) if e.reveals is not None else e for e in entries]
     if "now" in doc:
         now = parse_time(doc["now"], "now")
     return Scenario(

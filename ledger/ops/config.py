@@ -199,6 +199,15 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "server",
+        "body_timeout",
+        "float",
+        10.0,
+        "seconds an append's request body may take to arrive; a slower upload gets 408 and its connection is closed",
+        _SERVE,
+        minimum=0.1,
+    ),
+    Setting(
         "logging",
         "level",
         "critical|error|warning|info|debug|trace",

@@ -7,6 +7,7 @@ incrementally as the published size grows.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -19,6 +20,7 @@ from ledger.storage.protocol import LedgerStore
 from ledger.storage.state_file import StaleState, StateFile
 from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import parse_payload, payload_to_json, references
+from verifier.entries.payloads import Document, Reveal
 from verifier.errors import FormatError
 from verifier.policy.audit import Auditor, AuditReport, AuditState
 
@@ -55,6 +57,9 @@ class ViewState:
 
     audit: AuditState
     referrers: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    #: SHA-256 hex -> [(index, field)] of the entries that name it: a document's
+    #: digest (public), a commitment (sealed), or a reveal's content_sha256
+    documents: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
 
 
 VIEW_STATE_FORMAT = "frontier-ledger/view-state/v1"
@@ -73,6 +78,8 @@ class LogView:
         self._lock = threading.Lock()
         #: target index -> [(referring index, field path)], for "what refers to it".
         self._referrers: dict[int, list[tuple[int, str]]] = {}
+        #: digest -> [(naming index, field)], for "which entries name this document".
+        self._documents: dict[str, list[tuple[int, str]]] = {}
         #: Where the replayed state is kept between runs (None: replay at every start).
         self._cache = StateFile(cache, VIEW_STATE_FORMAT, ViewState) if cache else None
         self._loaded = cache is None
@@ -107,7 +114,9 @@ class LogView:
         if note is None:  # pragma: no cover - every published size has its checkpoint
             return
         try:
-            self._cache.save(ViewState(self._auditor.state, self._referrers), size, note)
+            self._cache.save(
+                ViewState(self._auditor.state, self._referrers, self._documents), size, note
+            )
         except OSError as exc:  # a cache: the site keeps working without it
             log.warning("could not store the site's replay state in %s: %s", self._cache.path, exc)
             return
@@ -130,6 +139,7 @@ class LogView:
             log.warning("ignoring the site's stored replay state %s: %s", self._cache.path, exc)
             return
         self._auditor, self._referrers, self._saved_size = auditor, state.referrers, size
+        self._documents = state.documents
 
     def _note_references(self, index: int) -> None:
         checked = self._auditor.last_checked
@@ -137,11 +147,20 @@ class LogView:
             return  # only admitted entries count as referring to anything
         for path, target, _ in references(checked.payload.body):
             self._referrers.setdefault(target, []).append((index, path))
+        for name, digest in _named_documents(checked.payload.body):
+            self._documents.setdefault(digest, []).append((index, name))
 
     def referrers(self, index: int) -> list[tuple[int, str]]:
         """Entries that refer to the entry at *index* (admitted ones), in log order."""
         self.catch_up()
         return list(self._referrers.get(index, ()))
+
+    def naming(self, digest: str) -> list[tuple[int, str]]:
+        """Admitted entries that name the SHA-256 *digest* (hex), with the field that does:
+        a document field (its digest, or its commitment if sealed) or a reveal's
+        ``content_sha256``. In log order."""
+        self.catch_up()
+        return list(self._documents.get(digest, ()))
 
     def audit(self, now_ms: int) -> AuditReport:
         return self.catch_up().report(now_ms)
@@ -173,3 +192,16 @@ class LogView:
             )
         out["signers"] = signers
         return out
+
+
+def _named_documents(body: object) -> Iterator[tuple[str, str]]:
+    """(field, SHA-256 hex) of every document an entry's payload names by digest."""
+    if isinstance(body, Reveal):
+        yield "content_sha256", body.content_sha256
+        return
+    if not dataclasses.is_dataclass(body):
+        return
+    for f in dataclasses.fields(body):
+        value = getattr(body, f.name)
+        if isinstance(value, Document):
+            yield f.name, value.sha256

@@ -39,10 +39,11 @@ from pathlib import Path
 from ledger.errors import LogDamaged
 from ledger.keys.log_keys import KeyFiles, known_verifiers
 from ledger.ops.datadir import DataDir
+from ledger.read.receipts import cosigned_note
 from ledger.storage.backends import open_store
 from ledger.storage.protocol import LedgerStore
 from ledger.write.tree import TreeEdge, leaf_hashes
-from ledger.write.witnessing import POLICY_NAME, cosigned_note
+from ledger.write.witnessing import POLICY_NAME
 from verifier.core.checkpoint import open_checkpoint
 from verifier.core.leaf import parse_leaf
 from verifier.core.note import NoteVerifier

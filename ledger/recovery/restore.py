@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ledger.errors import BackupError, DataDirError, StoreError
 from ledger.ops.datadir import DataDir, WriterLock
+from ledger.read.receipts import cosigned_note
 from ledger.recovery.backup import (
     ReadableLog,
     RestorePlan,
@@ -39,7 +40,7 @@ from ledger.recovery.backup import (
 from ledger.storage.backends import open_store, sqlite_path
 from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
-from ledger.write.witnessing import POLICY_NAME, cosigned_note
+from ledger.write.witnessing import POLICY_NAME
 from verifier.core.note import NoteVerifier, parse_vkey
 from verifier.core.trust_policy import TrustPolicy, open_trusted_checkpoint, parse_trust_policy
 from verifier.errors import LedgerVerifyError

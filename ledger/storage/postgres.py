@@ -91,6 +91,20 @@ def search_words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", plain.casefold())
 
 
+def search_tsquery(text: str) -> str:
+    """A ``to_tsquery`` text that reads *text* as SQLite's search does: each
+    whitespace-separated word (at most 16) a phrase of its letters and digits, all of
+    them required, so "acme-2027" finds the words acme and 2027 side by side, not apart.
+    Empty when *text* has no words. Only letters and digits reach the query, so user
+    input is never query syntax."""
+    phrases = [search_words(w) for w in text.translate(_NOT_IN_PHRASES).split()[:16]]
+    return " & ".join("(" + " <-> ".join(p) + ")" for p in phrases if p)
+
+
+#: As SQLite's search: a double quote or a NUL separates words.
+_NOT_IN_PHRASES = str.maketrans({'"': " ", "\x00": " "})
+
+
 def _dead(conn: psycopg.Connection[Any]) -> bool:
     return bool(conn.closed or conn.broken)
 
@@ -679,6 +693,10 @@ class PgStore:
         Text matches every word (letters and digits; case and accents ignored),
         as SQLite's FTS5 search does; text with no words matches nothing.
         """
+        if any("\x00" in v for v in (q.entry_type, q.org, q.run_id) if v is not None):
+            # PostgreSQL text cannot hold a NUL (psycopg refuses to send one), so no
+            # stored value equals such a filter: nothing matches, as in SQLite.
+            return []
         head = self.head().size  # only what a published checkpoint covers
         low, high = q.after, head  # idx > low and idx < high
         # logged_at never decreases along the log: a time range is an index range.
@@ -703,11 +721,11 @@ class PgStore:
                 where.append(f"f.{col} = %s")
                 args.append(val)
         if q.text:  # as SQLite: an empty text is no filter; text without words matches nothing
-            words = search_words(q.text)[:16]
-            if not words:
+            query = search_tsquery(q.text)
+            if not query:
                 return []
-            where.append("f.tsv @@ plainto_tsquery('simple'::regconfig, %s::text)")
-            args.append(" ".join(words))
+            where.append("f.tsv @@ to_tsquery('simple'::regconfig, %s::text)")
+            args.append(query)
         key, source = "e.idx", "entries e"
         if where:
             key, source = "f.idx", "facets f JOIN entries e ON e.idx = f.idx"

@@ -652,9 +652,16 @@ def _upgrade(conn: sqlite3.Connection) -> None:
 
 
 def _fts_query(text: str) -> str:
-    """Words as FTS5 phrase tokens, so user text can never be FTS5 syntax."""
-    words = [w for w in text.replace('"', " ").split() if w][:16]
+    """Words as FTS5 phrase tokens, so user text can never be FTS5 syntax.
+
+    A double quote would end the phrase, and a NUL ends the query string inside SQLite
+    (an "unterminated string" error): both separate words, as any punctuation does.
+    """
+    words = [w for w in text.translate(_NOT_IN_PHRASES).split() if w][:16]
     return " ".join(f'"{w}"' for w in words) or '""'
+
+
+_NOT_IN_PHRASES = str.maketrans({'"': " ", "\x00": " "})
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

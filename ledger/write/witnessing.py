@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from ledger.errors import NotFound
 from ledger.ops import metrics
 from ledger.read.reader import LogReader
+from ledger.read.receipts import cosigned_note
 from ledger.storage.protocol import LedgerStore
-from verifier.core.note import Note, parse_note
+from verifier.core.note import parse_note
 from verifier.core.trust_policy import TrustPolicy, Witness
 from verifier.errors import LedgerVerifyError
 from verifier.witness.protocol import format_add_checkpoint
@@ -41,13 +42,6 @@ class WitnessStatus:
     last_error: str | None = None
     failures: int = 0
     latency_s: list[float] = field(default_factory=list)
-
-
-def cosigned_note(checkpoint: bytes, lines: list[str]) -> bytes:
-    """The log-signed checkpoint with cosignature lines appended (signed-note order kept)."""
-    note = parse_note(checkpoint)
-    extra = parse_note((note.text + "\n" + "".join(lines)).encode()).signatures if lines else ()
-    return Note(note.text, (*note.signatures, *extra)).to_bytes()
 
 
 def _post(url: str, body: bytes, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:

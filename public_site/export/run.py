@@ -6,7 +6,8 @@ process and crawls it (:class:`~public_site.export.crawler.SiteCrawler`); with
 share of the entry pages while this one crawls the rest. Once every crawl is
 done it writes the log in the C2SP tlog-tiles layout
 (:func:`ledger.read.mirror.export_log`, last, so the mirror's log holds every
-entry its pages show) and ``OUT/README.txt``: how to serve and verify the mirror.
+entry its pages show), the log's witness policy beside it (``OUT/log/witnesses.policy``,
+which the pages link to), and ``OUT/README.txt``: how to serve and verify the mirror.
 """
 
 from __future__ import annotations
@@ -239,6 +240,10 @@ async def _main_shard(job: Job, workers: list[Future[SiteExportStats]]) -> SiteE
             state.witnesses.with_cosignatures if state.witnesses is not None else None
         )
         stats.log = export_log(state.reader, job.out / "log", cosign)
+        # The witness policy the pages link to (/log/witnesses.policy), beside the log.
+        if state.witness_policy_path.is_file():
+            policy = state.witness_policy_path.read_bytes()
+            crawler.writer.put(PurePosixPath("log", "witnesses.policy"), policy)
         crawler.writer.put(
             PurePosixPath("README.txt"),
             README.format(

@@ -16,8 +16,9 @@ encoding (:func:`pae`; lengths in ASCII decimal, SP a single space)::
     "DSSEv1" SP len(payloadType) SP payloadType SP len(payload) SP payload
 
 JSON is RFC 8259 read strictly (:func:`loads_strict`): UTF-8 only, no duplicate
-keys, no NaN or Infinity. Caps: :data:`MAX_LEAF_SIZE` bytes, :data:`MAX_SIGNATURES`
-signatures, :data:`MAX_PAYLOAD_TYPE_LENGTH` characters of ``payloadType``.
+keys, no NaN or Infinity, no string escaping a lone surrogate. Caps:
+:data:`MAX_LEAF_SIZE` bytes, :data:`MAX_SIGNATURES` signatures,
+:data:`MAX_PAYLOAD_TYPE_LENGTH` characters of ``payloadType``.
 
 This module checks shape only; signatures and key roles are checked by the
 entries layer against the key set replayed from the log.
@@ -93,11 +94,15 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant
 
 
 def loads_strict(data: bytes | str, *, what: str) -> Any:
-    """``json.loads`` that rejects duplicate keys, NaN/Infinity and anything but UTF-8.
+    """``json.loads`` that rejects duplicate keys, NaN/Infinity, anything but UTF-8 and
+    lone surrogates.
 
     Bytes are decoded as strict UTF-8 first: ``json.loads`` would also guess
     UTF-16/32 and let through lone surrogates, so two verifiers could read the
     same leaf differently (RFC 8259 §8.1: JSON exchanged between systems is UTF-8).
+    An escaped lone surrogate (``"\\ud800"``) is refused too: it is no Unicode
+    character, parsers disagree on what it reads as (RFC 8259 §8.2), and it has no
+    UTF-8 to store, index or show it in.
     """
     if isinstance(data, bytes | bytearray):
         try:
@@ -105,11 +110,35 @@ def loads_strict(data: bytes | str, *, what: str) -> Any:
         except UnicodeDecodeError as exc:
             raise FormatError(f"{what}: not valid UTF-8 (byte {exc.start})") from None
     try:
-        return _DECODER.decode(data)
+        obj = _DECODER.decode(data)
     except FormatError as exc:
         raise FormatError(f"{what}: {exc}") from None
     except (ValueError, RecursionError) as exc:
         raise FormatError(f"{what}: not valid JSON ({str(exc)[:120]})") from None
+    # Valid UTF-8 holds no surrogate: only a \u escape can have made one.
+    if "\\u" in data and _has_lone_surrogate(obj):
+        raise FormatError(f"{what}: a string escapes a lone surrogate (not a Unicode character)")
+    return obj
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(obj: Any) -> bool:
+    """Whether any string (key or value) of a decoded JSON value holds a surrogate
+    (a pair of escapes decodes to one astral character, so any left is lone)."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def check_envelope(obj: Any) -> Envelope:
@@ -164,9 +193,13 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 
 def format_logged_at(ms: int) -> str:
-    """UTC milliseconds since the epoch → ``2027-01-04T09:00:00.123Z``."""
-    t = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+    """UTC milliseconds since the epoch → ``2027-01-04T09:00:00.123Z``.
+
+    Four digits of year always (``isoformat``; ``strftime("%Y")`` writes year 3 as
+    ``3`` on glibc, which is no RFC 3339).
+    """
+    t = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).replace(tzinfo=None)
+    return t.isoformat(timespec="seconds") + f".{ms % 1000:03d}Z"
 
 
 def utc_datetime(text: str) -> dt.datetime:

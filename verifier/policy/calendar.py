@@ -35,8 +35,9 @@ def fmt_date(ms: int) -> str:
 
 
 def fmt_time(ms: int) -> str:
-    """An instant as RFC 3339 UTC to the second: 2027-01-05T09:00:00Z."""
-    return dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An instant as RFC 3339 UTC to the second: 2027-01-05T09:00:00Z (four-digit year)."""
+    t = dt.datetime.fromtimestamp(ms // 1000, tz=dt.UTC).replace(tzinfo=None)
+    return t.isoformat(timespec="seconds") + "Z"
 
 
 @dataclass(frozen=True)
