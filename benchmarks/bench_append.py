@@ -1,7 +1,7 @@
 """Durable appends in process: LogWriter.commit with group commit, as the server does it.
 
     .venv/bin/python benchmarks/bench_append.py [--seconds S] [--sizes 1,16,256]
-        [--repeats R] [--onto 1000000,10000000] [--profile]
+        [--repeats R] [--onto 1000000,10000000] [--profile] [--interleave N]
 
 For each batch size, a fresh log is created (``init_log`` in a temporary
 directory under bench-out/, on the same disk as the repository, so fsync is
@@ -24,6 +24,11 @@ the cached synthetic log of that many entries (bench-out/logs/, built with
 per size and the ``--repeats`` runs follow each other on it (each adds a few
 thousand entries to millions), then it is deleted. Every commit includes the
 search index write that follows it (``ledger/write/indexer.py``).
+
+``--interleave N`` measures only batch 256 on a new log against batch 256 onto a
+copy of the cached log of N entries, the runs alternating (new, onto, onto,
+new, ...; ``--repeats`` pairs), for a machine whose load swings: the ratio of
+the medians is the figure.
 """
 
 from __future__ import annotations
@@ -180,6 +185,44 @@ def best_run(
     }
 
 
+def interleaved(size: int, seconds: float, repeats: int) -> dict[str, Any]:
+    """Batch 256 on a new log and onto a copy of the cached log of *size* entries, the
+    runs alternating (new, onto, onto, new, ...), so that a machine whose load swings
+    during the benchmark weighs on both alike. Fresh envelopes for every run."""
+    base = ensure_log(size)
+    per_commit = calibrate(256)
+    nbatches = max(20, min(5000, int(seconds / per_commit))) + WARMUP_BATCHES
+    per_run = nbatches * 256
+    print(f"interleaved: {repeats} x 2 runs of {nbatches} commits of 256 ...", flush=True)
+    entries = make_entries(2 * repeats * per_run)
+    chunks = iter(entries[k * per_run : (k + 1) * per_run] for k in range(2 * repeats))
+    new: list[dict[str, Any]] = []
+    onto: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
+        copy = log_in(tmp, base).root
+        for k in range(repeats):
+            order = ("new", "onto") if k % 2 == 0 else ("onto", "new")
+            for which in order:
+                if which == "new":
+                    new.append(run(next(chunks), 256))
+                else:
+                    onto.append(run(next(chunks), 256, base=copy))
+                last = (new if which == "new" else onto)[-1]
+                print(f"  {which}: {last['leaves_per_s']:,.0f} leaves/s", flush=True)
+    med_new = statistics.median(r["leaves_per_s"] for r in new)
+    med_onto = statistics.median(r["leaves_per_s"] for r in onto)
+    return {
+        "size": size,
+        "new_leaves_per_s": [r["leaves_per_s"] for r in new],
+        "onto_leaves_per_s": [r["leaves_per_s"] for r in onto],
+        "onto_initial_sizes": [r["initial_size"] for r in onto],
+        "new_p50_p99_ms": [(r["p50_ms"], r["p99_ms"]) for r in new],
+        "onto_p50_p99_ms": [(r["p50_ms"], r["p99_ms"]) for r in onto],
+        "median_ratio": med_onto / med_new,
+        "best_ratio": max(r["leaves_per_s"] for r in onto) / max(r["leaves_per_s"] for r in new),
+    }
+
+
 def profile(entries: list[PreparedEntry], batch: int) -> str:
     prof = cProfile.Profile()
     r = run(entries, batch, profiler=prof)
@@ -320,8 +363,23 @@ def main(argv: list[str] | None = None) -> int:
         "sizes (built with frontier-ledger synth if missing; 0 to skip)",
     )
     ap.add_argument("--profile", action="store_true", help="cProfile batch 256 afterwards")
+    ap.add_argument(
+        "--interleave",
+        type=int,
+        metavar="N",
+        help="only compare batch 256 on a new log and onto the cached log of N entries, "
+        "runs alternating (--repeats pairs); writes bench-out/append_interleaved.json",
+    )
     args = ap.parse_args(argv)
     OUT.mkdir(exist_ok=True)
+    if args.interleave:
+        r = interleaved(args.interleave, args.seconds, args.repeats)
+        print(
+            f"onto {args.interleave:,} / new log: median {r['median_ratio']:.2f}, "
+            f"best {r['best_ratio']:.2f} (target ≥ 0.8)"
+        )
+        write_json("append_interleaved", r)
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
 
     results: dict[str, Any] = {
