@@ -1,7 +1,7 @@
 """Durable appends in process: LogWriter.commit with group commit, as the server does it.
 
     .venv/bin/python benchmarks/bench_append.py [--seconds S] [--sizes 1,16,256]
-        [--repeats R] [--profile]
+        [--repeats R] [--onto 1000000,10000000] [--profile] [--interleave N]
 
 For each batch size, a fresh log is created (``init_log`` in a temporary
 directory under bench-out/, on the same disk as the repository, so fsync is
@@ -17,6 +17,18 @@ run with the best throughput (and its latencies), the JSON has every run. An
 extra row times batch 256 with ``receipts=False`` (the bulk-load path of
 ``frontier-ledger synth``) to show what the receipts cost. ``--profile``
 runs batch 256 once more under cProfile and prints the top functions.
+
+``--onto`` (default 10^6 and 10^7) also appends batches of 256 onto a copy of
+the cached synthetic log of that many entries (bench-out/logs/, built with
+``frontier-ledger synth`` if missing), in the same run: the copy is made once
+per size and the ``--repeats`` runs follow each other on it (each adds a few
+thousand entries to millions), then it is deleted. Every commit includes the
+search index write that follows it (``ledger/write/indexer.py``).
+
+``--interleave N`` measures only batch 256 on a new log against batch 256 onto a
+copy of the cached log of N entries, the runs alternating (new, onto, onto,
+new, ...; ``--repeats`` pairs), for a machine whose load swings: the ratio of
+the medians is the figure.
 """
 
 from __future__ import annotations
@@ -87,29 +99,41 @@ def run(
     profiler: cProfile.Profile | None = None,
     base: Path | None = None,
 ) -> dict[str, Any]:
-    nbatches = len(entries) // batch
+    if base is not None:
+        return _run_on(base, entries, batch, receipts, profiler)
     with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
-        writer = open_writer(log_in(tmp, base))
-        start = writer.store.head().size
-        try:
-            pragmas = writer.store.conn_pragmas()
-            lat: list[float] = []
-            for b in range(nbatches):
-                chunk = entries[b * batch : (b + 1) * batch]
-                if profiler and b >= WARMUP_BATCHES:
-                    profiler.enable()
-                t = time.perf_counter()
-                out = writer.commit(chunk, receipts=receipts)
-                dt = time.perf_counter() - t
-                if profiler:
-                    profiler.disable()
-                if len(out) != (len(chunk) if receipts else 0):
-                    raise RuntimeError("commit returned the wrong number of receipts")
-                if b >= WARMUP_BATCHES:
-                    lat.append(dt)
-            size = writer.store.head().size
-        finally:
-            writer.store.close()
+        return _run_on(log_in(tmp, None).root, entries, batch, receipts, profiler)
+
+
+def _run_on(
+    root: Path,
+    entries: list[PreparedEntry],
+    batch: int,
+    receipts: bool,
+    profiler: cProfile.Profile | None,
+) -> dict[str, Any]:
+    nbatches = len(entries) // batch
+    writer = open_writer(DataDir.at(root))
+    start = writer.store.head().size
+    try:
+        pragmas = writer.store.conn_pragmas()
+        lat: list[float] = []
+        for b in range(nbatches):
+            chunk = entries[b * batch : (b + 1) * batch]
+            if profiler and b >= WARMUP_BATCHES:
+                profiler.enable()
+            t = time.perf_counter()
+            out = writer.commit(chunk, receipts=receipts)
+            dt = time.perf_counter() - t
+            if profiler:
+                profiler.disable()
+            if len(out) != (len(chunk) if receipts else 0):
+                raise RuntimeError("commit returned the wrong number of receipts")
+            if b >= WARMUP_BATCHES:
+                lat.append(dt)
+        size = writer.store.head().size
+    finally:
+        writer.store.close()
     if size != start + nbatches * batch:
         raise RuntimeError(f"log has {size} entries, expected {start + nbatches * batch}")
     elapsed = sum(lat)
@@ -142,13 +166,60 @@ def best_run(
     receipts: bool = True,
     base: Path | None = None,
 ) -> dict[str, Any]:
-    runs = [run(entries, batch, receipts=receipts, base=base) for _ in range(repeats)]
+    if base is None:
+        runs = [run(entries, batch, receipts=receipts) for _ in range(repeats)]
+    else:
+        # On one copy of a large log the runs follow each other (fresh envelopes each
+        # time: a resubmission would only return its receipt).
+        n = len(entries) // repeats
+        runs = [
+            run(entries[k * n : (k + 1) * n], batch, receipts=receipts, base=base)
+            for k in range(repeats)
+        ]
     best = max(runs, key=lambda r: r["leaves_per_s"])
     return {
         **best,
         "repeats": repeats,
         "all_leaves_per_s": [r["leaves_per_s"] for r in runs],
         "median_leaves_per_s": statistics.median(r["leaves_per_s"] for r in runs),
+    }
+
+
+def interleaved(size: int, seconds: float, repeats: int) -> dict[str, Any]:
+    """Batch 256 on a new log and onto a copy of the cached log of *size* entries, the
+    runs alternating (new, onto, onto, new, ...), so that a machine whose load swings
+    during the benchmark weighs on both alike. Fresh envelopes for every run."""
+    base = ensure_log(size)
+    per_commit = calibrate(256)
+    nbatches = max(20, min(5000, int(seconds / per_commit))) + WARMUP_BATCHES
+    per_run = nbatches * 256
+    print(f"interleaved: {repeats} x 2 runs of {nbatches} commits of 256 ...", flush=True)
+    entries = make_entries(2 * repeats * per_run)
+    chunks = iter(entries[k * per_run : (k + 1) * per_run] for k in range(2 * repeats))
+    new: list[dict[str, Any]] = []
+    onto: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
+        copy = log_in(tmp, base).root
+        for k in range(repeats):
+            order = ("new", "onto") if k % 2 == 0 else ("onto", "new")
+            for which in order:
+                if which == "new":
+                    new.append(run(next(chunks), 256))
+                else:
+                    onto.append(run(next(chunks), 256, base=copy))
+                last = (new if which == "new" else onto)[-1]
+                print(f"  {which}: {last['leaves_per_s']:,.0f} leaves/s", flush=True)
+    med_new = statistics.median(r["leaves_per_s"] for r in new)
+    med_onto = statistics.median(r["leaves_per_s"] for r in onto)
+    return {
+        "size": size,
+        "new_leaves_per_s": [r["leaves_per_s"] for r in new],
+        "onto_leaves_per_s": [r["leaves_per_s"] for r in onto],
+        "onto_initial_sizes": [r["initial_size"] for r in onto],
+        "new_p50_p99_ms": [(r["p50_ms"], r["p99_ms"]) for r in new],
+        "onto_p50_p99_ms": [(r["p50_ms"], r["p99_ms"]) for r in onto],
+        "median_ratio": med_onto / med_new,
+        "best_ratio": max(r["leaves_per_s"] for r in onto) / max(r["leaves_per_s"] for r in new),
     }
 
 
@@ -172,9 +243,10 @@ class _TimedConnection:
     def __init__(self, conn: Any, totals: collections.Counter[str]) -> None:
         self._conn = conn
         self._totals = totals
+        self.paused = False
 
     def execute(self, sql: str, *args: Any) -> Any:
-        if sql != "COMMIT":
+        if sql != "COMMIT" or self.paused:
             return self._conn.execute(sql, *args)
         t = time.perf_counter()
         try:
@@ -211,7 +283,7 @@ def _timing(targets: list[tuple[Any, str, str]], totals: collections.Counter[str
 
 
 def breakdown(
-    entries: list[PreparedEntry], batch: int, base: Path | None = None
+    entries: list[PreparedEntry], batch: int, root: Path | None = None
 ) -> dict[str, float]:
     """Wall time per leaf of each step of LogWriter.commit, without a profiler.
 
@@ -234,10 +306,24 @@ def breakdown(
     ]
     nbatches = len(entries) // batch
     with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
-        writer = open_writer(log_in(tmp, base))
+        writer = open_writer(DataDir.at(root) if root is not None else log_in(tmp, None))
         store = writer.store
         conn = store._writer
-        store._writer = _TimedConnection(conn, totals)  # type: ignore[assignment]
+        timed_conn = _TimedConnection(conn, totals)
+        store._writer = timed_conn  # type: ignore[assignment]
+        index = writer.indexer.after_commit
+
+        def after_commit(rows: Any) -> None:
+            # The index's own COMMIT (no fsync) is part of this step, not of the log's.
+            timed_conn.paused = True
+            t = time.perf_counter()
+            try:
+                index(rows)
+            finally:
+                totals["search index write (after COMMIT)"] += time.perf_counter() - t
+                timed_conn.paused = False
+
+        writer.indexer.after_commit = after_commit  # type: ignore[method-assign]
         try:
             with _timing(targets, totals):
                 for b in range(WARMUP_BATCHES):
@@ -272,14 +358,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="fresh-log runs per batch size")
     ap.add_argument(
         "--onto",
-        type=int,
-        default=1_000_000,
-        help="also append batches of 256 onto a copy of the cached log of this many entries "
-        "(built with frontier-ledger synth if missing; 0 to skip)",
+        default="1000000,10000000",
+        help="also append batches of 256 onto a copy of the cached log of each of these "
+        "sizes (built with frontier-ledger synth if missing; 0 to skip)",
     )
     ap.add_argument("--profile", action="store_true", help="cProfile batch 256 afterwards")
+    ap.add_argument(
+        "--interleave",
+        type=int,
+        metavar="N",
+        help="only compare batch 256 on a new log and onto the cached log of N entries, "
+        "runs alternating (--repeats pairs); writes bench-out/append_interleaved.json",
+    )
     args = ap.parse_args(argv)
     OUT.mkdir(exist_ok=True)
+    if args.interleave:
+        r = interleaved(args.interleave, args.seconds, args.repeats)
+        print(
+            f"onto {args.interleave:,} / new log: median {r['median_ratio']:.2f}, "
+            f"best {r['best_ratio']:.2f} (target ≥ 0.8)"
+        )
+        write_json("append_interleaved", r)
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
 
     results: dict[str, Any] = {
@@ -287,14 +387,16 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_batches": WARMUP_BATCHES,
         "runs": [],
     }
-    base = ensure_log(args.onto) if args.onto and 256 in sizes else None
+    onto = [int(n) for n in str(args.onto).split(",") if int(n)] if 256 in sizes else []
+    bases = {n: ensure_log(n) for n in onto}
     plan: list[tuple[int, bool, Path | None]] = [(b, True, None) for b in sizes]
     if 256 in sizes:
         plan.append((256, False, None))
-        if base is not None:
-            plan.append((256, True, base))
+        plan += [(256, True, bases[n]) for n in onto]
     cache: dict[int, list[PreparedEntry]] = {}
-    for batch, receipts, onto in plan:
+    cache_extra: dict[str, list[PreparedEntry]] = {}
+    onto_parts: dict[int, dict[str, float]] = {}
+    for batch, receipts, base in plan:
         if batch not in cache:
             per_commit = calibrate(batch)
             nbatches = max(20, min(5000, int(args.seconds / per_commit))) + WARMUP_BATCHES
@@ -305,10 +407,26 @@ def main(argv: list[str] | None = None) -> int:
             )
             cache[batch] = make_entries(nbatches * batch)
         entries = cache[batch]
-        if onto is not None:
-            entries = entries[: len(entries) // 2]  # each commit is slower on a large log
-            print(f"batch {batch} onto a copy of {onto.relative_to(OUT.parent)} ...", flush=True)
-        r = best_run(entries, batch, args.repeats, receipts=receipts, base=onto)
+        if base is None:
+            r = best_run(entries, batch, args.repeats, receipts=receipts)
+        else:
+            if "onto" not in cache_extra:
+                # The runs on one copy each need entries of their own, as many as a fresh
+                # run, and the breakdown after them half as many again.
+                more = make_entries(len(entries) * (args.repeats - 1) + len(entries) // 2)
+                cache_extra["onto"] = entries + more
+            entries = cache_extra["onto"]
+            n = len(cache[batch]) * args.repeats
+            print(f"batch {batch} onto a copy of {base.relative_to(OUT.parent)} ...", flush=True)
+            with tempfile.TemporaryDirectory(prefix="append-tmp-", dir=OUT) as tmp:
+                t0 = time.perf_counter()
+                copy = log_in(tmp, base).root
+                print(f"  copied in {time.perf_counter() - t0:.0f} s", flush=True)
+                r = best_run(entries[:n], batch, args.repeats, receipts=receipts, base=copy)
+                try:
+                    onto_parts[r["initial_size"]] = breakdown(entries[n:], batch, copy)
+                except (AttributeError, KeyError) as exc:
+                    print(f"(breakdown unavailable: internals changed: {exc})")
         results["runs"].append(r)
         runs = ", ".join(f"{x:,.0f}" for x in r["all_leaves_per_s"])
         thirds = " / ".join(f"{x:,.0f}" for x in r["leaves_per_s_by_third"])
@@ -350,10 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             parts = {"new log": breakdown(cache[256], 256)}
-            if base is not None:
-                parts[f"onto {args.onto:,}"] = breakdown(
-                    cache[256][: len(cache[256]) // 2], 256, base
-                )
+            parts |= {f"onto {n:,}": p for n, p in sorted(onto_parts.items())}
         except (AttributeError, KeyError) as exc:
             print(f"\n(breakdown unavailable: internals changed: {exc})")
         else:

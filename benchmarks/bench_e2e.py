@@ -1,10 +1,10 @@
 """End-to-end appends over HTTP: 16 concurrent clients against ``frontier-ledger serve``.
 
     .venv/bin/python benchmarks/bench_e2e.py [--duration 15] [--warmup 2] [--clients 16]
-        [--entries 50000] [--client raw|httpx] [--only floor governed synthetic]
-        [--marker-interval S] [--py-spy [PATH]]
+        [--entries 50000] [--client raw|httpx] [--marker-interval S] [--py-spy [PATH]]
+        [--workers N] [--only floor governed governed-workers synthetic synthetic-workers]
 
-Three servers, each alone on 127.0.0.1 (a free port), one after the other, each
+Five servers, each alone on 127.0.0.1 (a free port), one after the other, each
 loaded the same way and stopped (by pid) before the next starts:
 
 - ``floor``: a minimal FastAPI app on uvicorn, one worker (this script started
@@ -21,6 +21,12 @@ loaded the same way and stopped (by pid) before the next starts:
   admission (signature, schema, role, policy preflight) and is logged.
 - ``synthetic``: the same server on a log made with ``init_log(..., synthetic=True)``
   (no charter, no admission), loaded with the same request bodies.
+- ``governed-workers``, ``synthetic-workers``: the same two with ``serve --workers
+  N`` (``--workers``, default 2): N HTTP worker processes parse, check signatures
+  and answer, the server's own process sequences and signs. Each governed server
+  starts from a copy of the same log.
+
+Server CPU is the server process's plus its workers'.
 
 The bodies are signed before anything is timed. The load: ``--clients``
 connections (HTTP/1.1 keep-alive), each sending one request at a time (closed
@@ -69,6 +75,9 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 CLOCK = "2026-10-10T00:00:00Z"
+#: The servers measured, in this order: the floor, then the log as one process and with
+#: HTTP workers in front of its writer (serve --workers), governed and synthetic.
+SERVERS = ("floor", "governed", "governed-workers", "synthetic", "synthetic-workers")
 BASE_SCENARIO = REPO / "tests" / "scenarios" / "base.toml"
 WORK = OUT / "e2e-work"
 PATH = "/api/v1/entries"
@@ -167,13 +176,24 @@ class Server:
             proc.wait(timeout=STOP_TIMEOUT_S)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (Linux /proc)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        """User + system CPU time so far of the process and its live children (its HTTP
+        workers, with ``--workers``), from Linux /proc."""
+        return sum(_cpu(pid) for pid in [self.pid, *_children(self.pid)])
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ledger_server(name: str, data: Path, extra: Sequence[str] = ()) -> Server:
@@ -454,6 +474,7 @@ def measure(
         nonlocal spy
         time.sleep(max(0.0, warm_end - time.perf_counter()))
         cpu["server0"], cpu["client0"] = server.cpu_seconds(), time.process_time()
+        cpu["writer0"] = _cpu(server.pid)
         if py_spy is not None:
             exe, out = py_spy
             spy = subprocess.Popen(
@@ -462,6 +483,7 @@ def measure(
                     "record",
                     "--pid",
                     str(server.pid),
+                    "--subprocesses",  # the HTTP workers too, with --workers
                     "--duration",
                     str(int(duration)),
                     "--rate",
@@ -477,6 +499,7 @@ def measure(
             )
         time.sleep(max(0.0, end - time.perf_counter()))
         cpu["server1"], cpu["client1"] = server.cpu_seconds(), time.process_time()
+        cpu["writer1"] = _cpu(server.pid)
 
     watcher = threading.Thread(target=window_watch)
     watcher.start()
@@ -506,9 +529,15 @@ def measure(
         "transport_errors": dict(load.errors),
         "pool_exhausted": load.exhausted,
         "server_cpu_s": cpu.get("server1", 0) - cpu.get("server0", 0),
+        # the server's own process alone (with --workers: the writer, without HTTP)
+        "writer_cpu_s": cpu.get("writer1", 0) - cpu.get("writer0", 0),
         "client_cpu_s": cpu.get("client1", 0) - cpu.get("client0", 0),
     }
     out["server_cpu_pct"] = 100 * out["server_cpu_s"] / seconds
+    out["writer_cpu_pct"] = 100 * out["writer_cpu_s"] / seconds
+    if window:
+        out["server_cpu_us_per_request"] = 1e6 * out["server_cpu_s"] / len(window)
+        out["writer_cpu_us_per_request"] = 1e6 * out["writer_cpu_s"] / len(window)
     out["client_cpu_pct"] = 100 * out["client_cpu_s"] / seconds
     if size0 is not None:
         all_created = sum(1 for _, _, st in load.done if st == 201)
@@ -549,16 +578,21 @@ def one_server(
 ) -> tuple[dict[str, Any], list[tuple[str, float, float]]]:
     """Start the server *name*, load it, stop it; return its figures and profile."""
     data = WORK / name
+    workers = ["--workers", str(args.workers)] if name.endswith("-workers") else []
     if name == "floor":
         server = floor_server()
-    elif name == "governed":
-        extra = ["--simulated-clock", str(clock_file)]
+    elif name.startswith("governed"):
+        # Every governed server starts from the same log (charter and grants).
+        if data.exists():
+            shutil.rmtree(data)
+        shutil.copytree(WORK / "governed-initial", data)
+        extra = ["--simulated-clock", str(clock_file), *workers]
         if args.marker_interval is not None:
             extra += ["--marker-interval", str(args.marker_interval)]
         server = ledger_server(name, data, extra)
     else:
         build_synthetic(data, origin)
-        server = ledger_server(name, data)
+        server = ledger_server(name, data, workers)
     spy = (spy_exe, OUT / f"e2e-pyspy-{name}.txt") if spy_exe and name != "floor" else None
     loadavg = os.getloadavg()
     try:
@@ -621,29 +655,35 @@ def report(
                 f"{r['max_ms']:.1f}",
                 pct,
                 f"{r['server_cpu_pct']:.0f}%",
+                f"{r.get('server_cpu_us_per_request', float('nan')):,.0f}",
+                f"{r.get('writer_cpu_us_per_request', float('nan')):,.0f}",
                 f"{r['client_cpu_pct']:.0f}%",
                 json.dumps(errors) if errors else "none",
             ]
         )
     header = ["server", "req/s", "201/s", "p50 ms", "p99 ms", "max ms", "% of floor"]
-    header += ["server CPU", "client CPU", "errors"]
+    header += ["server CPU", "µs CPU/req", "of which own process", "client CPU", "errors"]
     print()
     print(table(rows, header))
     summary: dict[str, Any] = {}
-    if floor and "governed" in results:
-        pct = 100 * results["governed"]["created_per_s"] / floor["created_per_s"]
-        summary["governed_pct_of_floor"] = pct
-        summary["target_pct_of_floor"] = 50
-        summary["target_met"] = pct >= 50
-        verdict = "met" if pct >= 50 else "NOT met"
-        print(f"\ngoverned appends: {pct:.0f}% of the floor (target ≥ 50%: {verdict})")
-    if "governed" in results and "synthetic" in results:
-        g, s = results["governed"], results["synthetic"]
-        if g["created_per_s"] and s["created_per_s"]:
+    print()
+    for name in ("governed", "governed-workers"):
+        if floor and name in results:
+            pct = 100 * results[name]["created_per_s"] / floor["created_per_s"]
+            key = name.replace("-", "_")
+            summary[f"{key}_pct_of_floor"] = pct
+            summary["target_pct_of_floor"] = 50
+            summary[f"{key}_target_met"] = pct >= 50
+            verdict = "met" if pct >= 50 else "NOT met"
+            print(f"{name} appends: {pct:.0f}% of the floor (target ≥ 50%: {verdict})")
+    for suffix in ("", "-workers"):
+        g, s = results.get("governed" + suffix), results.get("synthetic" + suffix)
+        if g and s and g["created_per_s"] and s["created_per_s"]:
             per = 1e6 / g["created_per_s"] - 1e6 / s["created_per_s"]
-            summary["admission_cost_us_per_entry"] = per
+            summary[f"admission_cost_us_per_entry{suffix.replace('-', '_')}"] = per
             print(
-                f"cost of admission: {s['created_per_s']:,.0f} -> {g['created_per_s']:,.0f} "
+                f"cost of admission{suffix and ' (' + suffix[1:] + ')'}: "
+                f"{s['created_per_s']:,.0f} -> {g['created_per_s']:,.0f} "
                 f"entries/s, {per:,.0f} µs more per entry"
             )
     for name, profile in profiles.items():
@@ -678,8 +718,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--only",
         nargs="+",
-        choices=("floor", "governed", "synthetic"),
-        default=["floor", "governed", "synthetic"],
+        choices=SERVERS,
+        default=list(SERVERS),
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="HTTP workers of the *-workers servers (serve --workers N; default 2)",
     )
     ap.add_argument(
         "--py-spy",
@@ -703,7 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
     clock_file = WORK / "clock"
-    origin, governed_size = build_governed(WORK / "governed", clock_file)
+    origin, governed_size = build_governed(WORK / "governed-initial", clock_file)
     t0 = time.perf_counter()
     bodies = organisation_bodies(origin, args.entries)
     print(

@@ -103,10 +103,13 @@ def proofs(d: dict[str, Any]) -> str:
         ["entries", "inclusion µs/proof", "proof length", "consistency µs/proof", "proof length"],
         rows,
     )
-    for kind in ("inclusion", "consistency"):
-        key = f"{kind}_ratio_1e6_1e3"
-        if key in d:
-            out += f"\n\n{kind}: 10^6 / 10^3 = **{d[key]:.2f}** (target ≤ {d['ratio_target']})"
+    for exp in (6, 7):
+        for kind in ("inclusion", "consistency"):
+            key = f"{kind}_ratio_1e{exp}_1e3"
+            if key in d:
+                out += (
+                    f"\n\n{kind}: 10^{exp} / 10^3 = **{d[key]:.2f}** (target ≤ {d['ratio_target']})"
+                )
     return out + f"\n\n{stamp(d)}"
 
 

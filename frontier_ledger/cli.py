@@ -82,7 +82,7 @@ def _add_export_site(sub: Any, data_arg: Callable[[argparse.ArgumentParser], Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return ledger_cli.build_parser(create_app, _add_export_site)
+    return ledger_cli.build_parser(create_app, _add_export_site, ("-m", "frontier_ledger"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,7 @@ exception (:class:`EntryRefused` carries the refusal with its rule;
     ├── SigningKeyError       an entry-signing key file is, likewise
     ├── StoreError            the database refused or failed an operation
     │   ├── HeadMoved         the checkpoint compare-and-swap lost to another writer
+    │   ├── IndexBehind       the search index lags the log (the writer catches it up)
     │   └── BackupError       a backup could not be taken or is unfit to restore
     ├── LogDamaged            stored data does not verify against the signed log
     ├── EntryRefused          admission refused an entry (nothing was written)
@@ -70,6 +71,11 @@ class HeadMoved(StoreError):
     The transaction is rolled back, so nothing was written and nothing signed is
     published; the caller reloads the head and tries again.
     """
+
+
+class IndexBehind(StoreError):
+    """The search index does not cover the whole log yet: the writer catches it up
+    before it commits (resubmissions are found through the index)."""
 
 
 class BackupError(StoreError):

@@ -194,6 +194,16 @@ class ServerProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def children(self) -> list[int]:
+        """Pids of the server's child processes (its HTTP workers, with ``--workers``)."""
+        if self.proc is None:
+            return []
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        try:
+            return [int(p) for p in path.read_text().split()]
+        except OSError:
+            return []
+
     def kill(self) -> int | None:
         """SIGKILL the process (a crash) and reap it; return its exit status."""
         return self._signal(signal.SIGKILL)

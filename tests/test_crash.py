@@ -3,7 +3,10 @@
 Several client threads append synthetic envelopes over HTTP while the server is
 killed (SIGKILL, no clean shutdown) and restarted at least 20 times (10 times with
 the log in PostgreSQL: each restart there also re-takes the writer's advisory
-lock the killed process's session held). Clients retry
+lock the killed process's session held). The same again with two HTTP workers in
+front of the writer (``serve --workers 2``, half as many cycles): each cycle
+SIGKILLs either the writer (its workers die with it) or one worker (the writer
+starts another, appends go on through the other). Clients retry
 on connection errors and 503 with bounded loops. Afterwards, against the restarted
 server:
 
@@ -20,6 +23,7 @@ server:
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import threading
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from ledger.demo.synth import synthetic_envelopes
 from tests.serverproc import ServerProcess, init_test_log
@@ -151,13 +156,15 @@ def fetch_leaves(http: httpx.Client, server: ServerProcess, size: int) -> list[b
     return leaves
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "http-workers"])
 def test_crash_loop_loses_nothing_acknowledged(
-    tmp_path: Path, backend: str, database: str | None
+    tmp_path: Path, backend: str, database: str | None, workers: int
 ) -> None:
     data, vkey_text = init_test_log(tmp_path / "data", ORIGIN, database=database)
     vkey = parse_vkey(vkey_text)
     rng = random.Random(SEED)
-    server = ServerProcess(data.root, database=database)
+    extra = ["--workers", str(workers)] if workers else []
+    server = ServerProcess(data.root, database=database, extra=extra)
     server.start()
     shared = Shared(server)
     poll_done = threading.Event()
@@ -171,7 +178,8 @@ def test_crash_loop_loses_nothing_acknowledged(
     try:
         for t in [*clients, poller]:
             t.start()
-        for _ in range(KILLS[backend]):
+        cycles = KILLS[backend] // 2 if workers else KILLS[backend]
+        for _ in range(cycles):
             # Let the restarted server acknowledge something, then crash it at a
             # random moment (often in the middle of a group commit).
             before = len(shared.acks)
@@ -181,6 +189,13 @@ def test_crash_loop_loses_nothing_acknowledged(
                 time.sleep(0.05)
             time.sleep(rng.uniform(0.0, 0.4))
             progress.append(len(shared.acks) - before)
+            children = server.children()
+            if children and rng.random() < 0.5:
+                # One HTTP worker crashes (mid-request, as likely as not); the writer
+                # starts another, and the other worker goes on appending meanwhile.
+                os.kill(rng.choice(children), signal.SIGKILL)
+                kills += 1
+                continue
             server.kill()
             kills += 1
             time.sleep(rng.uniform(0.0, 0.1))
@@ -201,7 +216,7 @@ def test_crash_loop_loses_nothing_acknowledged(
         assert all(p > 0 for p in progress), f"a restart acknowledged nothing: {progress}"
 
         _check_final_state(server, shared, vkey, kills)
-        assert kills >= KILLS[backend]
+        assert kills >= cycles
 
         # A graceful stop (SIGTERM) exits by itself and releases the writer lock:
         # the next start serves the same checkpoint.

@@ -73,17 +73,20 @@ class People:
         return {**self.public[name], "roles": list(roles), "holder": name, "reason": "appointed"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[0, 2], ids=["one-process", "http-workers"])
 def ledger(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[ServerProcess, str, People, Path]]:
+    """The server, as one process, then with two HTTP workers in front of the writer
+    (``serve --workers 2``): every append and refusal below must read the same."""
     root = tmp_path_factory.mktemp("governed")
     data = DataDir.at(root / "data")
     vkey = init_log(data, ORIGIN)
     people = People(root)
     # The schedule runs on a simulated calendar: the test moves the clock.
     set_clock(root, "2026-10-01T09:00:00Z")
-    server = ServerProcess(data.root, extra=["--simulated-clock", str(root / "clock")])
+    workers = ["--workers", str(request.param)] if request.param else []
+    server = ServerProcess(data.root, extra=["--simulated-clock", str(root / "clock"), *workers])
     server.start()
     try:
         yield server, vkey, people, root
@@ -384,3 +387,18 @@ def test_a_late_submission_is_told_it_is_late_and_when_it_is_decided(
     assert schedule["status"].startswith("late: logged after the 2027 submission deadline")
     page = httpx.get(server.url(f"/entries/{r.json()['index']}"), timeout=30).text
     assert "Late" in page and f"by {schedule['decide_by']}" in page
+
+
+def test_http_workers_check_the_signatures_before_the_writer(
+    ledger, populated: dict[str, int]
+) -> None:
+    """With workers, entries signed by granted keys reach the writer with their signatures
+    verified (ledger/write/precheck.py); the refusals above read the same either way."""
+    server = ledger[0]
+    text = httpx.get(server.url("/metrics"), timeout=30).text
+    (line,) = [x for x in text.splitlines() if x.startswith("frontier_entries_prechecked_total ")]
+    prechecked = float(line.split()[1])
+    if "--workers" in server.extra:
+        assert prechecked > 0
+    else:
+        assert prechecked == 0

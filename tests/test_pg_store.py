@@ -111,10 +111,11 @@ def test_init_creates_the_schema_in_the_database_and_the_keys_in_data(
                 "FROM information_schema.columns WHERE table_schema = 'public'"
             ).fetchall()
         )
-    assert (meta["origin"], meta["profile"], meta["schema_version"]) == (ORIGIN, "synthetic", "1")
+    assert (meta["origin"], meta["profile"], meta["schema_version"]) == (ORIGIN, "synthetic", "2")
     assert types["entries.leaf"] == types["tiles.data"] == types["head.root"] == "bytea"
     assert types["entries.idx"] == types["checkpoints.size"] == "bigint"
-    assert types["entries.tsv"] == "tsvector"
+    assert types["facets.tsv"] == "tsvector"
+    assert "entries.tsv" not in types  # the search index is in tables of its own
 
     # A second init into another directory, same database: refused, nothing written.
     d2 = tmp_path / "two"

@@ -6,7 +6,7 @@ from fastapi import Request
 
 from ledger.read.reader import LogReader
 from ledger.read.views import LogView
-from ledger.write.sequencer import GroupCommitter
+from ledger.write.sequencer import Committer
 
 
 def reader_of(request: Request) -> LogReader:
@@ -19,6 +19,6 @@ def view_of(request: Request) -> LogView:
     return view
 
 
-def committer_of(request: Request) -> GroupCommitter | None:
-    committer: GroupCommitter | None = getattr(request.app.state, "committer", None)
+def committer_of(request: Request) -> Committer | None:
+    committer: Committer | None = getattr(request.app.state, "committer", None)
     return committer

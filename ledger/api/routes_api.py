@@ -164,13 +164,9 @@ async def append_entry(request: Request) -> Response:
             503, "not-durable", f"the entry was not logged: {exc}", headers={"Retry-After": "5"}
         ) from None
     answer = receipt.to_json()
-    admission = committer.writer.admission
-    if admission is not None and prepared.payload_type.endswith(".submission.v1+json"):
-        # A lab learns at once whether it was on time, and when it will be decided.
-        # (off the event loop: it waits for the admission lock a commit may hold)
-        schedule = await asyncio.to_thread(admission.submission_schedule, receipt.index)
-        if schedule is not None:
-            answer["schedule"] = schedule.to_json()
+    if receipt.schedule is not None:
+        # A submission learns at once whether it was on time, and when it will be decided.
+        answer["schedule"] = receipt.schedule
     return JSONBody(
         answer,
         status_code=200 if receipt.duplicate else 201,

@@ -7,9 +7,11 @@ Every command prints what it did; errors go to stderr as one sentence and exit 2
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ from verifier.errors import LedgerVerifyError
 EXIT_USAGE = 2
 #: fsck, export: the stored log does not verify (as frontier-verify's 'log broken').
 EXIT_DAMAGED = 3
+#: fsck: the log is intact, but its search index disagrees with it (reindex rebuilds it).
+EXIT_INDEX = 4
 
 
 def _data(args: argparse.Namespace) -> DataDir:
@@ -99,7 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = args.app_factory(
         ServerOptions(
             data,
-            read_only=args.read_only,
+            # An HTTP worker never writes: it appends through the writer (ledger.api.workers).
+            read_only=args.read_only or bool(args.worker_fds),
             max_batch=args.max_batch,
             max_queue=args.max_queue,
             body_timeout_s=args.body_timeout,
@@ -116,22 +121,61 @@ def cmd_serve(args: argparse.Namespace) -> int:
             backup_keep=args.backup_keep,
         )
     )
+    uvicorn_options: dict[str, Any] = {
+        # h11, its own 400s as problem documents too, and full tiles from memory first.
+        "http": protocol_for(app),
+        "log_level": args.log_level,
+        "log_config": log_config(args.log_format, args.log_level),
+    }
+    if args.worker_fds:
+        return _serve_as_worker(app, args.worker_fds, uvicorn_options)
     base = f"http://{args.host}:{args.port}"
     print(f"Serving {data.root} on {base}", flush=True)
     print(f"  checkpoint: {base}/log/checkpoint", flush=True)
     print(f"  tiles:      {base}/log/tile/0/000  (C2SP tlog-tiles)", flush=True)
     print(f"  API docs:   {base}/docs", flush=True)
-    # One worker, always: the sequencer must run in exactly one process.
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        # h11, its own 400s as problem documents too, and full tiles from memory first.
-        http=protocol_for(app),
-        workers=1,
-        log_level=args.log_level,
-        log_config=log_config(args.log_format, args.log_level),
-    )
+    if args.workers:
+        return _serve_with_workers(app, args, uvicorn_options)
+    # One process: it sequences, signs and answers HTTP.
+    uvicorn.run(app, host=args.host, port=args.port, workers=1, **uvicorn_options)
+    return 0
+
+
+def _serve_with_workers(app: Any, args: argparse.Namespace, uvicorn_options: dict[str, Any]) -> int:
+    """This process sequences and signs; ``--workers`` processes answer HTTP."""
+    import asyncio
+    import logging.config
+
+    from ledger.api.workers import listen_socket, run_writer
+
+    if args.read_only:
+        raise ConfigError(
+            "--workers puts HTTP workers in front of the writer; for reads alone, run "
+            "several 'serve --read-only' (or the static mirror) instead"
+        )
+    logging.config.dictConfig(uvicorn_options["log_config"])
+    listen = listen_socket(args.host, args.port)
+    # The workers run this same command (same settings), as workers of this process.
+    command = [sys.executable, *args.program, *args.argv]
+    print(f"  {args.workers} HTTP workers; this process (pid {os.getpid()}) sequences", flush=True)
+    asyncio.run(run_writer(app, listen, command, args.workers))
+    return 0
+
+
+def _serve_as_worker(app: Any, fds: str, uvicorn_options: dict[str, Any]) -> int:
+    """An HTTP worker of a ``serve --workers`` process: read-only, appending through it."""
+    import socket
+
+    import uvicorn
+
+    from ledger.api.workers import as_worker, die_with_parent, worker_fds
+
+    listen_fd, link_fd, parent = worker_fds(fds)
+    die_with_parent(parent)
+    listen = socket.socket(fileno=listen_fd)
+    link = socket.socket(fileno=link_fd)
+    server = uvicorn.Server(uvicorn.Config(as_worker(app, link), **uvicorn_options))
+    server.run(sockets=[listen])
     return 0
 
 
@@ -166,13 +210,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from ledger.demo.synth import synthetic_envelopes
     from ledger.write.open_log import open_writer
-    from ledger.write.sequencer import prepare
 
     data = _data(args)
     if args.count < 0:
         raise ConfigError("--count must be zero or more")
+    if args.batch < 1 or args.jobs < 1:
+        raise ConfigError("--batch and --jobs must be at least 1")
     with WriterLock(data):
         writer = open_writer(data)
         try:
@@ -183,18 +227,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
                 )
             start = writer.store.head().size
             t0 = time.perf_counter()
-            batch = []
             done = 0
-            for env in synthetic_envelopes(writer.store.origin, args.count, start):
-                batch.append(prepare(env))
-                if len(batch) == args.batch:
-                    writer.commit(batch, receipts=False)
-                    done += len(batch)
-                    batch = []
-                    _progress(done, args.count, t0)
-            if batch:
+            for batch in _synthetic_batches(writer.store.origin, start, args):
                 writer.commit(batch, receipts=False)
                 done += len(batch)
+                _progress(done, args.count, t0)
             size = writer.store.head().size
         finally:
             writer.store.close()
@@ -203,6 +240,57 @@ def cmd_synth(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     print(f"Appended {done} synthetic entries in {elapsed:.1f} s; tree size is now {size}")
     return 0
+
+
+def _synthetic_batches(origin: str, start: int, args: argparse.Namespace) -> Iterator[list[Any]]:
+    """Batches of prepared synthetic entries, signed in ``--jobs`` processes (a few batches
+    ahead of the commits, no more)."""
+    import concurrent.futures
+    import multiprocessing
+    from collections import deque
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.demo.synth import SYNTHETIC_TYPE, envelope_of, prepared_chunk
+    from ledger.write.sequencer import PreparedEntry, prepare
+
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes_raw()
+    ranges = [
+        (n, min(args.batch, start + args.count - n))
+        for n in range(start, start + args.count, args.batch)
+    ]
+
+    def batch_of(chunk: list[Any]) -> list[PreparedEntry]:
+        out = [PreparedEntry(envelope_of(e), e[0], e[1], SYNTHETIC_TYPE) for e in chunk]
+        # Made without parsing: the first of each batch must be what prepare() makes.
+        check = prepare(json.loads(chunk[0][0]))
+        if (check.envelope_json, check.envelope_hash, check.envelope) != (
+            out[0].envelope_json,
+            out[0].envelope_hash,
+            out[0].envelope,
+        ):
+            raise AssertionError("synthetic entries are not what prepare() makes of them")
+        return out
+
+    if args.jobs == 1:
+        for n, count in ranges:
+            yield batch_of(prepared_chunk(origin, raw, n, count))
+        return
+    spawn = multiprocessing.get_context("spawn")  # the writer lock's descriptor stays here
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
+        pending: deque[concurrent.futures.Future[Any]] = deque()
+        todo = iter(ranges)
+        for n, count in todo:
+            pending.append(pool.submit(prepared_chunk, origin, raw, n, count))
+            if len(pending) >= 2 * args.jobs:
+                break
+        while pending:
+            chunk = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(prepared_chunk, origin, raw, *nxt))
+            yield batch_of(chunk)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -303,6 +391,37 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     )
     if result.cosignatures:
         print(f"   {result.cosignatures} stored witness cosignatures verify")
+    if result.index_problems:
+        print(
+            f"   search index: does not match the log ({'; '.join(result.index_problems)}); "
+            "rebuild it with 'frontier-ledger reindex' (search may miss or mislabel entries "
+            "meanwhile; the log itself is intact)"
+        )
+        return EXIT_INDEX
+    lag = result.size - result.indexed
+    print(
+        f"   search index: covers all {result.size} entries, each row equal to its entry"
+        if not lag
+        else f"   search index: covers entries 0..{result.indexed - 1} (each row equal to its "
+        f"entry), {lag} behind the log: the writer indexes them when it starts (or is "
+        "doing so now)"
+    )
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from ledger.write.open_log import open_writer
+
+    data = _data(args)
+    t0 = time.perf_counter()
+    with WriterLock(data):
+        writer = open_writer(data)
+        try:
+            writer.store.clear_index()
+            size = writer.open_index()
+        finally:
+            writer.store.close()
+    print(f"Rebuilt the search index of {size} entries in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -395,15 +514,24 @@ def _add_checks(sub: Any, data_arg: Callable[[argparse.ArgumentParser], None]) -
     data_arg(sp)
     sp.set_defaults(func=cmd_fsck)
 
+    sp = sub.add_parser(
+        "reindex", help="rebuild the search index from the log (takes the writer lock)"
+    )
+    data_arg(sp)
+    sp.set_defaults(func=cmd_reindex)
+
 
 def build_parser(
-    app_factory: AppFactory = _api_only, add_commands: AddCommands | None = None
+    app_factory: AppFactory = _api_only,
+    add_commands: AddCommands | None = None,
+    program: Sequence[str] = ("-m", "ledger.cli.main"),
 ) -> argparse.ArgumentParser:
+    """The commands; *program* is how ``python`` runs them again (``serve --workers``)."""
     p = argparse.ArgumentParser(
         prog="frontier-ledger",
         description="Operate a Frontier Ledger log: a C2SP tlog-tiles transparency log.",
     )
-    p.set_defaults(app_factory=app_factory, add_commands=add_commands)
+    p.set_defaults(app_factory=app_factory, add_commands=add_commands, program=tuple(program))
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def config_arg(sp: argparse.ArgumentParser) -> None:
@@ -450,6 +578,7 @@ def build_parser(
         ("server", "host"),
         ("server", "port"),
         ("server", "read_only"),
+        ("server", "workers"),
         ("server", "max_batch"),
         ("server", "max_queue"),
         ("server", "body_timeout"),
@@ -472,6 +601,8 @@ def build_parser(
         metavar="FILE",
         help="take the sequencer's time from FILE (RFC 3339); simulations only",
     )
+    # Set by a 'serve --workers N' process on the workers it starts (ledger.api.workers).
+    sp.add_argument("--worker-fds", help=argparse.SUPPRESS)
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("export", help="write the log as static tlog-tiles files")
@@ -488,6 +619,13 @@ def build_parser(
     data_arg(sp)
     sp.add_argument("--count", type=int, required=True, help="number of entries to append")
     sp.add_argument("--batch", type=int, default=1024, help="entries per commit (default 1024)")
+    sp.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="sign the entries in N processes while this one commits (default 1: inline)",
+    )
     sp.set_defaults(func=cmd_synth)
 
     _add_checks(sub, data_arg)
@@ -500,7 +638,9 @@ def build_parser(
 
 def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     """Run one command; *parser* is the composition's (default: the ledger's alone)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = (parser or build_parser()).parse_args(argv)
+    args.argv = argv  # serve --workers starts its workers with the same arguments
     try:
         if args.command in config.DATA_COMMANDS:
             config.resolve(args, args.command)

@@ -41,6 +41,7 @@ DATA_COMMANDS = (
     "synth",
     "audit",
     "fsck",
+    "reindex",
     "backup",
     "restore",
 )
@@ -174,6 +175,16 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "serve reads only; refuse appends (a read replica, or during maintenance)",
         _SERVE,
+    ),
+    Setting(
+        "server",
+        "workers",
+        "int",
+        0,
+        "HTTP worker processes in front of the one that sequences and signs (0: that one "
+        "process answers HTTP too); they parse, check signatures and serve reads on other cores",
+        _SERVE,
+        minimum=0,
     ),
     Setting(
         "server", "max_batch", "int", 256, "largest group commit, in entries", _SERVE, minimum=1

@@ -4,6 +4,7 @@
 
     DATA/
       ledger.sqlite      the log (entries, tiles, checkpoints); WAL files beside it
+      index.sqlite       its search index, derived from it (ledger.storage.sqlite_index)
       log.key            PRIVATE+KEY+… signer key, mode 0600 (never in the database)
       log.vkey           the public verifier key, for anyone
       ledger.lock        held (flock) by the one process that may sign

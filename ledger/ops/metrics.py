@@ -98,6 +98,10 @@ REFUSALS = Counter(
 COMMIT_FAILURES = Counter(
     "frontier_commit_failures_total", "Batches whose commit failed (nothing of them is durable)."
 )
+PRECHECKED = Counter(
+    "frontier_entries_prechecked_total",
+    "Entries whose signatures an HTTP worker verified before they were sequenced.",
+)
 BATCH_SIZE = Histogram(
     "frontier_batch_size", "Entries per group commit.", (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 )
@@ -128,7 +132,7 @@ TILES_FROM_MEMORY = Counter(
 
 def exposition(gauges: Iterable[Gauge]) -> str:
     lines: list[str] = []
-    for m in (APPENDS, REFUSALS, COMMIT_FAILURES, BATCH_SIZE, COMMIT_SECONDS):
+    for m in (APPENDS, REFUSALS, COMMIT_FAILURES, PRECHECKED, BATCH_SIZE, COMMIT_SECONDS):
         lines += m.render()
     for m in (WITNESS_SECONDS, WITNESS_FAILURES, BACKUP_FAILURES, TILES_FROM_MEMORY):
         lines += m.render()

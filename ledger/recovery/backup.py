@@ -32,6 +32,7 @@ from typing import Protocol
 
 from ledger.errors import BackupError, StoreError
 from ledger.ops import metrics
+from ledger.storage import sqlite_index
 from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.tree import TreeEdge, leaf_hashes
@@ -283,7 +284,18 @@ def install_backup(plan: RestorePlan, db_path: Path, blobs_dir: Path, now: float
     """
     root = db_path.parent
     aside: Path | None = None
-    olds = [p for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")) if p.exists()]
+    # The search index belongs to the replaced database too: the writer rebuilds it
+    # from the restored log when it starts (ledger.write.indexer).
+    olds = [
+        p
+        for p in (
+            db_path,
+            Path(f"{db_path}-wal"),
+            Path(f"{db_path}-shm"),
+            *sqlite_index.files(db_path),
+        )
+        if p.exists()
+    ]
     cache = root / "site-cache"
     if olds or cache.exists():
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")

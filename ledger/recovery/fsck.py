@@ -17,7 +17,13 @@ none of it:
    is recomputed from one sequence of leaves, successive checkpoints are
    consistent by construction: any two of them are an RFC 9162 prefix pair;
 4. every stored witness cosignature must verify over its checkpoint, under the
-   key the witness policy (DATA/witnesses.policy) names, if there is one.
+   key the witness policy (DATA/witnesses.policy) names, if there is one;
+5. the search index (derived from the log, written after each commit: see
+   ``ledger/storage/README.md``) is compared row by row with the entries it
+   covers. It is not the log: one that lags (a crash between a commit and its
+   index write) or disagrees is reported, not counted as damage; the writer
+   catches up a lagging index when it starts, and ``frontier-ledger reindex``
+   rebuilds one that disagrees.
 
 The first problem stops the check, with the first bad log index when there is one
 (:class:`ledger.errors.LogDamaged`). Nothing is written: the store is opened
@@ -57,6 +63,9 @@ class FsckResult:
     checkpoints: int = 0
     cosignatures: int = 0
     keys: list[str] = field(default_factory=list)
+    #: entries the search index covers, and how it disagrees with the log (if it does)
+    indexed: int = 0
+    index_problems: list[str] = field(default_factory=list)
 
 
 def fsck(data: DataDir, progress: Progress | None = None) -> FsckResult:
@@ -130,6 +139,7 @@ class _Check:
             )
         self._final_tiles()
         self._cosignatures(witnesses)
+        self.result.indexed, self.result.index_problems = self.store.check_index()
         return self.result
 
     def _leaves(self) -> Iterator[bytes]:

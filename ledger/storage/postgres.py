@@ -45,12 +45,14 @@ from psycopg import errors as pgerrors
 from ledger.errors import HeadMoved, StoreError
 from ledger.storage import sql
 from ledger.storage.postgres_schema import (
+    UPGRADABLE_VERSION,
     close_quietly,
     connect,
     create_schema,
     label_of,
     read_meta,
     refuse_existing,
+    upgrade,
 )
 from ledger.storage.protocol import (
     ENTRY_COLUMNS,
@@ -58,6 +60,7 @@ from ledger.storage.protocol import (
     Head,
     SearchQuery,
     entry_from_columns,
+    envelope_prefix,
     facet_columns,
 )
 from ledger.storage.sql import pg
@@ -141,21 +144,28 @@ class _PgTx:
         return self._head
 
     def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]:
-        unique = list(dict.fromkeys(envelope_hashes))
-        if not unique:
+        # Through the search index, which the writer keeps caught up with the head
+        # before it commits (indexed_size); a prefix names candidates, the log decides.
+        wanted = {envelope_prefix(h): h for h in dict.fromkeys(envelope_hashes)}
+        if not wanted:
             return {}
         rows = self.c.execute(
-            "SELECT envelope_hash, idx FROM entries WHERE envelope_hash = ANY(%s)", (unique,)
+            "SELECT e.envelope_hash, e.idx FROM envelopes x JOIN entries e ON e.idx = x.idx "
+            "WHERE x.prefix = ANY(%s)",
+            (list(wanted),),
         ).fetchall()
-        return {bytes(h): idx for h, idx in rows}
+        found = ((bytes(h), idx) for h, idx in rows)
+        return {h: idx for h, idx in found if wanted.get(envelope_prefix(h)) == h}
+
+    def indexed_size(self) -> int:
+        return int(_one(self.c, "SELECT size FROM index_state WHERE id = 1")[0])
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:
         with self.c.cursor() as cur:
             cur.executemany(
                 "INSERT INTO entries (idx, leaf, leaf_hash, envelope_hash, logged_at_ms, "
-                "payload_type, entry_type, org, run_id, level, cycle, tsv) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                "to_tsvector('simple'::regconfig, %s::text))",
+                "payload_type, entry_type, org, run_id, level, cycle) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     (
                         r.index,
@@ -165,7 +175,6 @@ class _PgTx:
                         r.logged_at_ms,
                         r.payload_type,
                         *facet_columns(r),
-                        _document(r),
                     )
                     for r in rows
                 ],
@@ -209,6 +218,99 @@ class _PgTx:
 
     def read_leaf(self, index: int) -> EntryRow | None:
         return _read_entry(self.c, index)
+
+
+def _one(conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()) -> Any:
+    """The one row *query* returns (StoreError if none: the schema is not a log's)."""
+    row = conn.execute(query, args).fetchone()
+    if row is None:
+        raise StoreError(f"the database has no row for: {query[:60]}")
+    return row
+
+
+def _check_index(conn: psycopg.Connection[Any]) -> tuple[int, list[str]]:
+    """Every row of the search index compared with the entry it indexes (one snapshot)."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _check_index_in(conn)
+
+
+def _check_index_in(conn: psycopg.Connection[Any]) -> tuple[int, list[str]]:
+    size, last = _one(conn, "SELECT size, last_leaf_hash FROM index_state WHERE id = 1")
+    head = _one(conn, pg(sql.READ_HEAD))[0]
+    row = conn.execute("SELECT leaf_hash FROM entries WHERE idx = %s", (size - 1,)).fetchone()
+    if size > head or (size and (row is None or bytes(row[0]) != bytes(last))):
+        return size, [f"it says it covers {size} entries, which are not this log's first ones"]
+    problems: list[str] = []
+    facets, same = _one(
+        conn,
+        "SELECT count(*), count(e.idx) FROM facets f LEFT JOIN entries e ON e.idx = f.idx "
+        "AND e.entry_type IS NOT DISTINCT FROM f.entry_type AND e.org IS NOT DISTINCT FROM f.org "
+        "AND e.run_id IS NOT DISTINCT FROM f.run_id AND e.level IS NOT DISTINCT FROM f.level "
+        "AND e.cycle IS NOT DISTINCT FROM f.cycle AND f.idx < %s",
+        (size,),
+    )
+    if facets != size or same != size:
+        problems.append(
+            f"{facets} facet rows for {size} entries, {same} of them equal to the entry's"
+        )
+    envelopes, same = _one(
+        conn,
+        "SELECT count(*), count(e.idx) FROM envelopes x LEFT JOIN entries e ON e.idx = x.idx "
+        "AND x.prefix = ('x' || encode(substr(e.envelope_hash, 1, 8), 'hex'))::bit(64)::bigint "
+        "AND x.idx < %s",
+        (size,),
+    )
+    if envelopes != size or same != size:
+        problems.append(
+            f"{envelopes} envelope rows for {size} entries, {same} of them the entry's envelope"
+        )
+    return size, problems
+
+
+def _first_logged_at(conn: psycopg.Connection[Any], ms: int, size: int) -> int:
+    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
+    a binary search, since ``logged_at`` never decreases along the log."""
+    lo, hi = 0, size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = %s", (mid,)).fetchone()
+        if row is not None and row[0] >= ms:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _index(conn: psycopg.Connection[Any], rows: Sequence[EntryRow]) -> int:
+    """Add *rows* to the search index in one transaction that need not be durable
+    (``synchronous_commit = off``: what a crash loses is indexed again from the log)."""
+    with conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = off")
+        size = _one(conn, "SELECT size FROM index_state WHERE id = 1 FOR UPDATE")[0]
+        rows = [r for r in rows if r.index >= size]
+        if not rows:
+            return int(size)
+        if rows[0].index != size:
+            raise ValueError(f"index rows start at {rows[0].index}; the index covers {size}")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO envelopes (prefix, idx) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                [(envelope_prefix(r.envelope_hash), r.index) for r in rows],
+            )
+            cur.executemany(
+                "INSERT INTO facets (idx, entry_type, org, run_id, level, cycle, tsv) VALUES "
+                "(%s, %s, %s, %s, %s, %s, to_tsvector('simple'::regconfig, %s::text))",
+                [(r.index, *facet_columns(r), _document(r)) for r in rows],
+            )
+        last = rows[-1]
+        conn.execute(
+            "UPDATE index_state SET size = %s, last_leaf_hash = %s WHERE id = 1",
+            (last.index + 1, last.leaf_hash),
+        )
+        # Crash point: rows and size commit together, so the index is always exactly
+        # the log's entries 0 .. size-1.
+    return last.index + 1
 
 
 def _document(r: EntryRow) -> str | None:
@@ -299,7 +401,15 @@ class PgStore:
         A writer (``readonly=False``) connects at once and takes the log's
         advisory lock, so a second writer fails here, before serving anything.
         """
-        meta = read_meta(url)
+        meta = read_meta(url, upgradable=not readonly)
+        if meta["schema_version"] == str(UPGRADABLE_VERSION):
+            conn = connect(url)
+            try:
+                upgrade(conn, label_of(url))
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot upgrade the log in {label_of(url)}: {exc}") from exc
+            finally:
+                close_quietly(conn)
         store = cls(
             url,
             data_root,
@@ -483,6 +593,50 @@ class PgStore:
     def read_entry(self, index: int) -> EntryRow | None:
         return self._read(lambda c: _read_entry(c, index))
 
+    def read_entries(self, start: int, end: int) -> list[EntryRow]:
+        """Entries ``start .. end-1`` with their facets (no search text), in index order."""
+        rows = self._read(lambda c: c.execute(pg(sql.READ_ENTRIES), (start, end)).fetchall())
+        return [entry_from_columns(r) for r in rows]
+
+    # -- the search index (derived; see README.md) ------------------------------
+
+    def index_state(self) -> tuple[int, bytes | None]:
+        """(entries the search index covers, leaf hash of the last of them)."""
+        row = self._read(
+            lambda c: _one(c, "SELECT size, last_leaf_hash FROM index_state WHERE id = 1")
+        )
+        return int(row[0]), None if row[1] is None else bytes(row[1])
+
+    def index_entries(self, rows: Sequence[EntryRow]) -> int:
+        """Add committed *rows* to the search index (its own transaction, not durable);
+        return the size it covers now."""
+        if self.readonly:
+            raise StoreError("this store was opened read-only")
+        with self._write_lock:
+            conn = self._writer_conn()
+            try:
+                return _index(conn, rows)
+            except psycopg.Error as exc:
+                if _dead(conn):
+                    self._drop_writer()
+                raise StoreError(
+                    f"could not update the search index in {self.label}: {exc}"
+                ) from exc
+
+    def check_index(self) -> tuple[int, list[str]]:
+        """(entries the search index covers, how it disagrees with the log): O(entries)."""
+        return self._read(_check_index)
+
+    def clear_index(self) -> None:
+        """Empty the search index (it no longer matches the log); the writer rebuilds it."""
+        if self.readonly:
+            raise StoreError("this store was opened read-only")
+        with self._write_lock:
+            conn = self._writer_conn()
+            with conn.transaction():
+                conn.execute("TRUNCATE envelopes, facets")
+                conn.execute("UPDATE index_state SET size = 0, last_leaf_hash = NULL WHERE id = 1")
+
     def read_checkpoint(self, size: int) -> bytes | None:
         row = self._read(lambda c: c.execute(pg(sql.READ_CHECKPOINT), (size,)).fetchone())
         return None if row is None else bytes(row[0])
@@ -544,8 +698,18 @@ class PgStore:
             # stored value equals such a filter: nothing matches, as in SQLite.
             return []
         head = self.head().size  # only what a published checkpoint covers
-        where: list[str] = ["e.idx > %s", "e.idx < %s"]
-        args: list[str | int] = [q.after, head]
+        low, high = q.after, head  # idx > low and idx < high
+        # logged_at never decreases along the log: a time range is an index range.
+        if q.since_ms is not None:
+            since = q.since_ms
+            low = max(low, self._read(lambda c: _first_logged_at(c, since, head)) - 1)
+        if q.until_ms is not None:
+            until = q.until_ms
+            high = min(high, self._read(lambda c: _first_logged_at(c, until, head)))
+        # Filters and words come from the search index (facets), which covers the log
+        # up to the writer's last commit; a list without them reads the log itself.
+        where: list[str] = []
+        args: list[str | int] = []
         for col, val in (
             ("entry_type", q.entry_type),
             ("org", q.org),
@@ -554,23 +718,22 @@ class PgStore:
             ("cycle", q.cycle),
         ):
             if val is not None:
-                where.append(f"e.{col} = %s")
+                where.append(f"f.{col} = %s")
                 args.append(val)
-        if q.since_ms is not None:
-            where.append("e.logged_at_ms >= %s")
-            args.append(q.since_ms)
-        if q.until_ms is not None:
-            where.append("e.logged_at_ms < %s")
-            args.append(q.until_ms)
         if q.text:  # as SQLite: an empty text is no filter; text without words matches nothing
             query = search_tsquery(q.text)
             if not query:
                 return []
-            where.append("e.tsv @@ to_tsquery('simple'::regconfig, %s::text)")
+            where.append("f.tsv @@ to_tsquery('simple'::regconfig, %s::text)")
             args.append(query)
+        key, source = "e.idx", "entries e"
+        if where:
+            key, source = "f.idx", "facets f JOIN entries e ON e.idx = f.idx"
+        where[:0] = [f"{key} > %s", f"{key} < %s"]
+        args[:0] = [low, high]
         sql = (
-            f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE {' AND '.join(where)} "  # noqa: S608
-            f"ORDER BY e.idx {'DESC' if q.newest_first else 'ASC'} LIMIT %s"
+            f"SELECT {ENTRY_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
+            f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT %s"
         )
         args.append(max(1, min(q.limit, 500)))
         rows = self._read(lambda c: c.execute(sql, args).fetchall())

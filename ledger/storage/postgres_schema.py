@@ -16,13 +16,58 @@ import psycopg
 from ledger.errors import StoreError
 from ledger.ops.datadir import redact_url
 
-SCHEMA_VERSION = 1
+#: 2: no secondary index on ``entries``; the search index is in tables of its own.
+SCHEMA_VERSION = 2
+#: The version a writer upgrades in place (:func:`upgrade`).
+UPGRADABLE_VERSION = 1
 CONNECT_TIMEOUT_S = 5
 #: The tables of a log: init refuses a database holding any of them.
-TABLES = ("meta", "entries", "tiles", "checkpoints", "cosignatures", "head")
+TABLES = (
+    "meta",
+    "entries",
+    "tiles",
+    "checkpoints",
+    "cosignatures",
+    "head",
+    "index_state",
+    "envelopes",
+    "facets",
+)
 
-DDL = """
+# The search index (envelope hashes, facets, words): derived from ``entries`` and
+# written after each commit, in a transaction of its own (see README.md).
+INDEX_DDL = """
+CREATE TABLE index_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    size BIGINT NOT NULL,
+    last_leaf_hash BYTEA
+);
+INSERT INTO index_state (id, size, last_leaf_hash) VALUES (1, 0, NULL);
+-- the first 8 bytes of each envelope's SHA-256, confirmed against entries.envelope_hash
+CREATE TABLE envelopes (prefix BIGINT NOT NULL, idx BIGINT NOT NULL, PRIMARY KEY (prefix, idx));
+CREATE TABLE facets (
+    idx BIGINT PRIMARY KEY,
+    entry_type TEXT NOT NULL,
+    org TEXT,
+    run_id TEXT,
+    level BIGINT,
+    cycle BIGINT,
+    -- the payload's words (a convenience: completeness comes from the log itself)
+    tsv TSVECTOR
+);
+CREATE INDEX facets_entry_type ON facets (entry_type);
+CREATE INDEX facets_org ON facets (org) WHERE org IS NOT NULL;
+CREATE INDEX facets_run_id ON facets (run_id) WHERE run_id IS NOT NULL;
+CREATE INDEX facets_level ON facets (level) WHERE level IS NOT NULL;
+CREATE INDEX facets_cycle ON facets (cycle) WHERE cycle IS NOT NULL;
+CREATE INDEX facets_tsv ON facets USING GIN (tsv);
+"""
+
+DDL = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- No secondary index: every row lands at the right edge of the primary key, so a
+-- commit costs the same on a large log as on a small one.
 CREATE TABLE entries (
     idx BIGINT PRIMARY KEY CHECK (idx >= 0),
     leaf BYTEA NOT NULL,
@@ -34,19 +79,8 @@ CREATE TABLE entries (
     org TEXT,
     run_id TEXT,
     level BIGINT,
-    cycle BIGINT,
-    -- the payload's words (a convenience: completeness comes from the log itself)
-    tsv TSVECTOR
+    cycle BIGINT
 );
-CREATE UNIQUE INDEX entries_envelope_hash ON entries (envelope_hash);
-CREATE INDEX entries_entry_type ON entries (entry_type);
-CREATE INDEX entries_org ON entries (org);
-CREATE INDEX entries_run_id ON entries (run_id);
-CREATE INDEX entries_level ON entries (level);
-CREATE INDEX entries_cycle ON entries (cycle);
-CREATE INDEX entries_logged_at_ms ON entries (logged_at_ms);
-CREATE INDEX entries_payload_type ON entries (payload_type);
-CREATE INDEX entries_tsv ON entries USING GIN (tsv);
 CREATE TABLE tiles (
     level BIGINT NOT NULL,
     idx BIGINT NOT NULL,
@@ -75,6 +109,32 @@ CREATE TABLE head (
     logged_at_ms BIGINT NOT NULL
 );
 """
+    + INDEX_DDL
+)
+
+#: Version 1's secondary indexes and full-text column on ``entries`` (dropped by upgrade).
+_V1_DROP = """
+DROP INDEX IF EXISTS entries_envelope_hash, entries_entry_type, entries_org, entries_run_id,
+    entries_level, entries_cycle, entries_logged_at_ms, entries_payload_type, entries_tsv;
+ALTER TABLE entries DROP COLUMN IF EXISTS tsv;
+"""
+
+
+def upgrade(conn: psycopg.Connection[Any], label: str) -> None:
+    """Version 1 to 2, in one transaction: the secondary indexes leave ``entries`` and the
+    search index gets its tables (empty: the writer builds it from the log)."""
+    with conn.transaction():
+        conn.execute("SET LOCAL synchronous_commit = on")
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version' FOR UPDATE"
+        ).fetchone()
+        if row is None or row[0] != str(UPGRADABLE_VERSION):
+            return  # another process upgraded it meanwhile
+        conn.execute(_V1_DROP)
+        conn.execute(INDEX_DDL)
+        conn.execute(
+            "UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
 
 
 def label_of(url: str) -> str:
@@ -161,8 +221,9 @@ def create_schema(
         )
 
 
-def read_meta(url: str) -> dict[str, str]:
-    """The log's meta table; StoreError if the database holds no log of this schema version."""
+def read_meta(url: str, *, upgradable: bool = False) -> dict[str, str]:
+    """The log's meta table; StoreError if the database holds no log of this schema version
+    (with *upgradable*, version :data:`UPGRADABLE_VERSION` is accepted too)."""
     label = label_of(url)
     conn = connect(url)
     try:
@@ -178,9 +239,14 @@ def read_meta(url: str) -> dict[str, str]:
         close_quietly(conn)
     if "origin" not in meta or "schema_version" not in meta:
         raise StoreError(f"{label} is not a frontier-ledger database")
-    if meta["schema_version"] != str(SCHEMA_VERSION):
+    version = meta["schema_version"]
+    if version != str(SCHEMA_VERSION) and not (upgradable and version == str(UPGRADABLE_VERSION)):
+        how = (
+            " (open it for writing once, e.g. with serve, to upgrade it)"
+            if version == str(UPGRADABLE_VERSION)
+            else ""
+        )
         raise StoreError(
-            f"{label} has schema version {meta['schema_version']}; "
-            f"this build reads {SCHEMA_VERSION}"
+            f"{label} has schema version {version}; this build reads {SCHEMA_VERSION}{how}"
         )
     return meta

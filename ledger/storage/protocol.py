@@ -3,12 +3,15 @@
 What is stored (ARCHITECTURE.md, "Bytes are authoritative"):
 
 - entries: the leaf bytes exactly as the sequencer wrote them, with a few
-  indexed columns (leaf hash, envelope hash for idempotent resubmission,
-  ``logged_at``, payload type);
+  columns beside them (leaf hash, envelope hash for idempotent resubmission,
+  ``logged_at``, payload type, search facets), keyed by log index alone;
 - tiles: one row per (level, index) holding the widest version of the tile;
   a narrower partial tile is a prefix of it;
 - checkpoints: every signed checkpoint, by tree size;
-- head: the latest checkpoint, replaced only by compare-and-swap.
+- head: the latest checkpoint, replaced only by compare-and-swap;
+- the search index, derived from the entries and written after each commit
+  (envelope hashes, facets, words), covering the log's first ``index_state()[0]``
+  entries: see README.md in this package.
 """
 
 from __future__ import annotations
@@ -97,10 +100,22 @@ def facet_columns(r: EntryRow) -> tuple[str, str | None, str | None, int | None,
     return f.entry_type, f.org, f.run_id, f.level, f.cycle
 
 
+def envelope_prefix(envelope_hash: bytes) -> int:
+    """The key the search index files an envelope hash under: its first 8 bytes, as a
+    signed 64-bit integer (a match is confirmed against ``entries.envelope_hash``)."""
+    return int.from_bytes(envelope_hash[:8], "big", signed=True)
+
+
 class WriteTransaction(Protocol):
     def head(self) -> Head: ...
 
-    def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]: ...
+    def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        """Indices of the envelopes the search index holds (the caller keeps it caught up)."""
+        ...
+
+    def indexed_size(self) -> int:
+        """How many entries the search index covers, as this transaction sees it."""
+        ...
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None: ...
 
@@ -133,7 +148,27 @@ class LogStore(Protocol):
 
     def read_entry(self, index: int) -> EntryRow | None: ...
 
+    def read_entries(self, start: int, end: int) -> list[EntryRow]: ...
+
     def read_checkpoint(self, size: int) -> bytes | None: ...
+
+    def index_state(self) -> tuple[int, bytes | None]:
+        """(entries ``0 .. n-1`` the search index covers, leaf hash of entry ``n-1``)."""
+        ...
+
+    def index_entries(self, rows: Sequence[EntryRow]) -> int:
+        """Add committed *rows* (consecutive, from the index's size on; rows it has are
+        skipped) to the search index, in a transaction of its own that need not be
+        durable; return the size it covers now."""
+        ...
+
+    def clear_index(self) -> None:
+        """Empty the search index, to rebuild it from entry 0."""
+        ...
+
+    def check_index(self) -> tuple[int, list[str]]:
+        """(entries the search index covers, each way it disagrees with the log)."""
+        ...
 
     def checkpoint_sizes(self) -> Iterator[int]: ...
 

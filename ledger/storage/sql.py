@@ -18,6 +18,9 @@ def pg(sql: str) -> str:
 READ_HEAD = "SELECT size, root, note, logged_at_ms FROM head WHERE id = 1"
 READ_TILE = "SELECT data FROM tiles WHERE level = ? AND idx = ?"
 READ_ENTRY = f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.idx = ?"  # noqa: S608 - a constant
+READ_ENTRIES = (
+    f"SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx"  # noqa: S608
+)
 READ_LEAVES = "SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx"
 READ_CHECKPOINT = "SELECT note FROM checkpoints WHERE size = ?"
 CHECKPOINT_SIZES = "SELECT size FROM checkpoints ORDER BY size"

@@ -9,6 +9,9 @@
   connections, one per thread.
 - The head is replaced by compare-and-swap inside a ``BEGIN IMMEDIATE``
   transaction, which also takes SQLite's write lock before the sequencer signs.
+- No secondary index in the log's file: what finds entries by envelope hash,
+  type, organisation, run or words is the search index, a second file written
+  after each commit (:mod:`ledger.storage.sqlite_index`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ledger.errors import HeadMoved, StoreError
-from ledger.storage import sql
+from ledger.storage import sql, sqlite_index
 from ledger.storage.protocol import (
     ENTRY_COLUMNS,
     EntryRow,
@@ -34,7 +37,10 @@ from ledger.storage.protocol import (
     facet_columns,
 )
 
-SCHEMA_VERSION = 2
+#: 3: no secondary index in the log's file (the search index is its own file).
+SCHEMA_VERSION = 3
+#: The version a writer upgrades in place (it drops the indexes version 3 moved out).
+UPGRADABLE_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -77,13 +83,9 @@ def _create_schema(db: sqlite_utils.Database) -> None:
         },
         strict=True,
     )
-    for cols in (["entry_type"], ["org"], ["run_id"], ["level"], ["cycle"], ["logged_at_ms"]):
-        db.table("entries").create_index(cols)
-    # Full-text search over each payload's words (a convenience: completeness
-    # comes from the log itself, not from search).
-    db.execute("CREATE VIRTUAL TABLE entries_fts USING fts5(text, tokenize = 'unicode61')")
-    db.table("entries").create_index(["envelope_hash"], unique=True)
-    db.table("entries").create_index(["payload_type"])
+    # No secondary index: every row lands at the right edge of the table (keyed by
+    # log index), so a commit costs the same on a large log as on a small one. The
+    # search index (envelope hashes, facets, words) is derived, in its own file.
     db.table("tiles").create(
         {"level": int, "idx": int, "data": bytes},
         pk=("level", "idx"),
@@ -119,17 +121,12 @@ class _SqliteTx:
         return _read_head(self.c)
 
     def find_envelopes(self, envelope_hashes: Sequence[bytes]) -> dict[bytes, int]:
-        out: dict[bytes, int] = {}
-        unique = list(dict.fromkeys(envelope_hashes))
-        for i in range(0, len(unique), 500):  # stay under SQLite's parameter limit
-            chunk = unique[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.c.execute(
-                f"SELECT envelope_hash, idx FROM entries WHERE envelope_hash IN ({marks})",  # noqa: S608 - only placeholders
-                chunk,
-            )
-            out.update((bytes(h), idx) for h, idx in rows)
-        return out
+        # The writer keeps the search index caught up with the head before it
+        # commits (indexed_size), so the index knows every envelope in the log.
+        return sqlite_index.find(self.c, envelope_hashes)
+
+    def indexed_size(self) -> int:
+        return sqlite_index.state(self.c)[0]
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:
         self.c.executemany(
@@ -148,9 +145,6 @@ class _SqliteTx:
                 for r in rows
             ],
         )
-        texts = [(r.index, r.facets.text) for r in rows if r.facets is not None and r.facets.text]
-        if texts:
-            self.c.executemany("INSERT INTO entries_fts (rowid, text) VALUES (?, ?)", texts)
 
     def put_tiles(self, tiles: Mapping[tuple[int, int], bytes]) -> None:
         self.c.executemany(
@@ -231,11 +225,14 @@ class WalCheckpointer:
     def _run(self) -> None:
         conn = _connect(self.path, "rw")
         try:
+            indexed = sqlite_index.attach(conn, self.path, readonly=False)
             while not self._stop.is_set():
                 if self.dirty.wait(self.INTERVAL_S) and not self._stop.is_set():
                     self.dirty.clear()
                     with contextlib.suppress(sqlite3.Error):
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        conn.execute("PRAGMA main.wal_checkpoint(PASSIVE)")
+                        if indexed:
+                            conn.execute("PRAGMA ix.wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
 
@@ -267,6 +264,10 @@ class SqliteStore:
         if writer is not None:
             writer.execute("PRAGMA wal_autocheckpoint = 0")
             writer.execute("PRAGMA journal_size_limit = 67108864")
+            # The search index: created here if missing (it is derived from the log;
+            # the writer fills it, see ledger.write.indexer).
+            sqlite_index.attach(writer, path, readonly=False)
+            writer.execute(f"PRAGMA {sqlite_index.SCHEMA}.journal_size_limit = 67108864")
             self._checkpointer = WalCheckpointer(path)
 
     # -- creation and opening -------------------------------------------------
@@ -338,15 +339,24 @@ class SqliteStore:
         if row is None or origin_row is None:
             conn.close()
             raise StoreError(f"{path} is not a frontier-ledger database")
-        if int(row[0]) != SCHEMA_VERSION:
+        version = int(row[0])
+        if version == UPGRADABLE_VERSION and not readonly:
+            _upgrade(conn)
+        elif version != SCHEMA_VERSION:
             conn.close()
+            how = (
+                " (open it for writing once, e.g. with serve, to upgrade it)"
+                if (version == UPGRADABLE_VERSION)
+                else ""
+            )
             raise StoreError(
-                f"{path} has schema version {row[0]}; this build reads {SCHEMA_VERSION}"
+                f"{path} has schema version {row[0]}; this build reads {SCHEMA_VERSION}{how}"
             )
         profile = profile_row[0] if profile_row else "governed"
         if readonly:
             store = cls(path, None, origin_row[0], profile)
             store._local.conn = conn
+            store._local.indexed = sqlite_index.attach(conn, path, readonly=True)
             store._readers.append(conn)
             return store
         return cls(path, conn, origin_row[0], profile)
@@ -385,10 +395,20 @@ class SqliteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = _connect(self.path, "ro")
+            self._local.indexed = sqlite_index.attach(conn, self.path, readonly=True)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
+
+    def _searchable(self) -> sqlite3.Connection | None:
+        """A reader connection with the search index attached (None without the index file:
+        a read-only server before any writer built it)."""
+        conn = self._reader()
+        if not self._local.indexed:
+            # The writer may have created it since this connection was opened.
+            self._local.indexed = sqlite_index.attach(conn, self.path, readonly=True)
+        return conn if self._local.indexed else None
 
     def head(self) -> Head:
         return _read_head(self._reader())
@@ -402,6 +422,54 @@ class SqliteStore:
 
     def read_entry(self, index: int) -> EntryRow | None:
         return _read_entry(self._reader(), index)
+
+    def read_entries(self, start: int, end: int) -> list[EntryRow]:
+        """Entries ``start .. end-1`` with their facets (no search text), in index order."""
+        rows = self._reader().execute(sql.READ_ENTRIES, (start, end))
+        return [entry_from_columns(r) for r in rows]
+
+    # -- the search index (derived; see sqlite_index) ----------------------------
+
+    def index_state(self) -> tuple[int, bytes | None]:
+        """(entries the search index covers, leaf hash of the last of them)."""
+        with self._write_lock:
+            return sqlite_index.state(self._writing_conn())
+
+    def index_entries(self, rows: Sequence[EntryRow]) -> int:
+        """Add committed *rows* to the search index (not durable: see sqlite_index);
+        return the size it covers now."""
+        with self._write_lock:
+            try:
+                return sqlite_index.write(self._writing_conn(), rows)
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not update the search index: {exc}") from exc
+            finally:
+                if self._checkpointer is not None:
+                    self._checkpointer.dirty.set()
+
+    def check_index(self) -> tuple[int, list[str]]:
+        """(entries the search index covers, how it disagrees with the log): O(entries)."""
+        conn = _connect(self.path, "ro")
+        try:
+            if not sqlite_index.attach(conn, self.path, readonly=True):
+                return 0, ["the index file is missing"]
+            conn.execute("BEGIN")  # one snapshot of each file, while serve may write
+            try:
+                return sqlite_index.check(conn)
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def clear_index(self) -> None:
+        """Empty the search index (it no longer matches the log); the writer rebuilds it."""
+        with self._write_lock:
+            sqlite_index.clear(self._writing_conn())
+
+    def _writing_conn(self) -> sqlite3.Connection:
+        if self._writer is None:
+            raise StoreError("this store was opened read-only")
+        return self._writer
 
     def read_checkpoint(self, size: int) -> bytes | None:
         row = self._reader().execute(sql.READ_CHECKPOINT, (size,)).fetchone()
@@ -449,41 +517,67 @@ class SqliteStore:
         return int(row[0]) if row and row[0] is not None else 0
 
     def search(self, q: SearchQuery) -> list[EntryRow]:
-        """Entries matching every given filter, by index, after ``q.after``."""
-        head = self.head().size  # only what a published checkpoint covers
-        # With a text query the walk starts from the full-text index, in rowid order
-        # (CROSS JOIN fixes the join order): otherwise SQLite walks every entry of a
-        # type and re-runs the match for each, which grows with the log.
-        key = "f.rowid" if q.text else "e.idx"
-        where: list[str] = [f"{key} > ?", f"{key} < ?"]
-        args: list[str | int] = [q.after, head]
-        for col, val in (
-            ("entry_type", q.entry_type),
-            ("org", q.org),
-            ("run_id", q.run_id),
-            ("level", q.level),
-            ("cycle", q.cycle),
-        ):
-            if val is not None:
-                where.append(f"e.{col} = ?")
-                args.append(val)
+        """Entries matching every given filter, by index, after ``q.after``.
+
+        Filters and words are looked up in the search index, which covers the
+        log's entries up to the writer's last commit (see README.md in this
+        package); a list without them reads the log itself.
+        """
+        conn = self._reader()
+        head = _read_head(conn).size  # only what a published checkpoint covers
+        low, high = q.after, head  # idx > low and idx < high
+        # logged_at never decreases along the log: a time range is an index range.
         if q.since_ms is not None:
-            where.append("e.logged_at_ms >= ?")
-            args.append(q.since_ms)
+            low = max(low, _first_logged_at(conn, q.since_ms, head) - 1)
         if q.until_ms is not None:
-            where.append("e.logged_at_ms < ?")
-            args.append(q.until_ms)
-        source = "entries e"
+            high = min(high, _first_logged_at(conn, q.until_ms, head))
+        filters = [
+            (col, val)
+            for col, val in (
+                ("entry_type", q.entry_type),
+                ("org", q.org),
+                ("run_id", q.run_id),
+                ("level", q.level),
+                ("cycle", q.cycle),
+            )
+            if val is not None
+        ]
+        facets = "e"  # without the index file, filter on the log's own columns (a scan)
+        if filters or q.text:
+            if self._searchable() is not None:
+                facets = "f"
+            elif q.text:
+                return []  # no index file: no words to match (the writer rebuilds it)
+        # The walk starts from the full-text index when there are words, else from the
+        # facets' indexes, in index order; CROSS JOIN fixes the join order.
         if q.text:
-            source = "entries_fts f CROSS JOIN entries e ON e.idx = f.rowid"
-            where.append("f.text MATCH ?")
+            key = "t.rowid"
+            source = "ix.entries_fts t CROSS JOIN entries e ON e.idx = t.rowid"
+            if filters:
+                source = (
+                    "ix.entries_fts t CROSS JOIN ix.facets f ON f.idx = t.rowid "
+                    "CROSS JOIN entries e ON e.idx = t.rowid"
+                )
+        elif facets == "f":
+            key = "f.idx"
+            source = "ix.facets f CROSS JOIN entries e ON e.idx = f.idx"
+        else:
+            key = "e.idx"
+            source = "entries e"
+        where: list[str] = [f"{key} > ?", f"{key} < ?"]
+        args: list[str | int] = [low, high]
+        for col, val in filters:
+            where.append(f"{facets}.{col} = ?")
+            args.append(val)
+        if q.text:
+            where.append("t.text MATCH ?")
             args.append(_fts_query(q.text))
         sql = (
             f"SELECT {ENTRY_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
             f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
         )
         args.append(max(1, min(q.limit, 500)))
-        return [entry_from_columns(row) for row in self._reader().execute(sql, args)]
+        return [entry_from_columns(row) for row in conn.execute(sql, args)]
 
     def checkpoint_sizes(self) -> Iterator[int]:
         for (size,) in self._reader().execute(sql.CHECKPOINT_SIZES):
@@ -521,6 +615,40 @@ class SqliteStore:
                 self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._writer.close()
             self._writer = None
+
+
+def _first_logged_at(conn: sqlite3.Connection, ms: int, size: int) -> int:
+    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
+    a binary search, since ``logged_at`` never decreases along the log."""
+    lo, hi = 0, size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = ?", (mid,)).fetchone()
+        if row is not None and row[0] >= ms:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Version 2 to 3: the secondary indexes and the full-text table leave the log's file
+    (the writer builds the search index in its own file from the log)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for col in (
+            "entry_type", "org", "run_id", "level", "cycle", "logged_at_ms", "envelope_hash",
+            "payload_type",
+        ):  # fmt: skip
+            conn.execute(f"DROP INDEX IF EXISTS idx_entries_{col}")
+        conn.execute("DROP TABLE IF EXISTS entries_fts")
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
 
 
 def _fts_query(text: str) -> str:

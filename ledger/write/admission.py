@@ -10,7 +10,6 @@ rebuilt from the store before the next batch — the store is the truth.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from typing import Any
 from ledger.errors import ReplayAborted
 from ledger.storage.protocol import EntryFacets
 from ledger.storage.state_file import StaleState, StateFile
+from ledger.write.indexer import payload_text
 from verifier.core.leaf import parse_leaf
-from verifier.entries.codec import payload_to_json
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import AdmissionError, FormatError
 from verifier.policy.engine import PolicyEngine
@@ -57,19 +56,6 @@ class Refusal:
         return STATUS.get(self.code, 422)
 
 
-_HEXISH = re.compile(r"[0-9a-f]{64}|[A-Za-z0-9+/]{43}=")
-
-
-def _words(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [] if _HEXISH.fullmatch(value) else [value]
-    if isinstance(value, dict):
-        return [w for v in value.values() for w in _words(v)]
-    if isinstance(value, list):
-        return [w for v in value for w in _words(v)]
-    return []
-
-
 #: v2: decisions' facets are kept too (researchers' access inherits its model's run). A
 #: v1 state lacks them, and its shape is the same, so only the format tells it apart: a
 #: v1 file is replayed from the start once, rather than resumed with facets missing.
@@ -85,6 +71,16 @@ class AdmissionState:
     replay: LogReplay
     policy: PolicyState
     facets: dict[int, tuple[str | None, str | None, int | None, int | None]]
+
+
+class _Verified:
+    """Signatures an admission worker verified already: nothing left to check here."""
+
+    def add(self, public_key: bytes, signature: bytes, message: bytes) -> None:
+        return None
+
+
+_VERIFIED = _Verified()
 
 
 @dataclass(frozen=True)
@@ -272,13 +268,15 @@ class GovernedAdmission:
         self._size = self.replayed
         return replay, engine
 
-    def facets(self, entry: CheckedEntry) -> EntryFacets:
-        """Search facets of an admitted entry: its own fields, or its run's."""
+    def facets(self, entry: CheckedEntry, text: str | None = None) -> EntryFacets:
+        """Search facets of an admitted entry: its own fields, or its run's; *text* is
+        its words if the caller has them already (:func:`ledger.write.indexer.payload_text`)."""
         with self._lock:
             org, run_id, level, cycle = facets = self._facet_tuple(entry)
             self._keep_facets(entry, facets)
-        text = " ".join(_words(payload_to_json(entry.payload)))
-        return EntryFacets(entry.payload.type, org, run_id, level, cycle, text[:20_000])
+        if text is None:
+            text = payload_text(entry.payload)
+        return EntryFacets(entry.payload.type, org, run_id, level, cycle, text)
 
     def _keep_facets(
         self, entry: CheckedEntry, facets: tuple[str | None, str | None, int | None, int | None]
@@ -322,20 +320,28 @@ class GovernedAdmission:
             cycle = body.cycle
         return org, run_id, level, cycle
 
-    def admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
+    def admit(
+        self, envelope: Any, index: int, logged_ms: int, *, verified: bool = False
+    ) -> CheckedEntry | Refusal:
         """Check an entry that would be logged at *index*, *logged_ms*; apply it if admitted.
 
         Policy preflight: a violation that the entry itself would cause, of a
         kind that is refused (an approval, a lift, an amendment… — see
         :class:`verifier.policy.findings.Finding`), refuses it with the rule id.
+
+        *verified*: an admission worker verified every signature of the envelope
+        under the key its key id names (:mod:`ledger.write.precheck`); the keys'
+        grants, revocations and roles are still checked here, in sequence.
         """
         with self._lock:
-            return self._admit(envelope, index, logged_ms)
+            return self._admit(envelope, index, logged_ms, verified)
 
-    def _admit(self, envelope: Any, index: int, logged_ms: int) -> CheckedEntry | Refusal:
+    def _admit(
+        self, envelope: Any, index: int, logged_ms: int, verified: bool
+    ) -> CheckedEntry | Refusal:
         replay, engine = self.state
         try:
-            entry = replay.check(envelope, index)
+            entry = replay.check(envelope, index, defer=_VERIFIED if verified else None)
         except AdmissionError as exc:
             return Refusal(exc.code, str(exc))
         except FormatError as exc:

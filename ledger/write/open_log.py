@@ -93,9 +93,12 @@ def open_writer(data: DataDir, *, admit: bool = False, clock: Clock | None = Non
                     store.read_checkpoint,
                 ),
             )
-        return LogWriter(
+        writer = LogWriter(
             store, signer, clock or system_clock, admission=admission, extra_signers=extra
         )
+        # A crash may have come between a commit and its search index write.
+        writer.open_index()
+        return writer
     except BaseException:
         store.close()
         raise

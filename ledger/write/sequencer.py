@@ -27,19 +27,28 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
-from ledger.errors import EntryRefused, KeyFileError, Overloaded, StoreError
+from ledger.errors import (
+    EntryRefused,
+    HeadMoved,
+    IndexBehind,
+    KeyFileError,
+    Overloaded,
+    StoreError,
+)
 from ledger.ops import metrics
 from ledger.ops.clock import Clock, system_clock
 from ledger.storage.protocol import EntryRow, Head, LogStore, WriteTransaction
 from ledger.write.admission import SAVE_EVERY, GovernedAdmission, Refusal
+from ledger.write.indexer import SearchIndexer
 from ledger.write.tree import TreeEdge, leaf_hashes
 from verifier.core.checkpoint import Checkpoint
 from verifier.core.encoding import b64encode
 from verifier.core.leaf import (
     MAX_LEAF_SIZE,
+    Envelope,
     canonical_json,
     check_envelope,
     encode_leaf,
@@ -59,12 +68,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PreparedEntry:
-    """An envelope that passed the shape and size checks, ready to be sequenced."""
+    """An envelope that passed the shape and size checks, ready to be sequenced.
 
-    envelope: dict[str, Any]
+    An admission worker (:mod:`ledger.write.precheck`) may have done the stateless
+    part of admission already: ``verified`` means every signature verified under
+    the key its key id names (a key id is the SHA-256 of its key, so that holds
+    whatever the log's key set; whether the key is granted, unrevoked and holds
+    the role is still checked in sequence), ``text`` is the payload's words.
+    """
+
+    envelope: Envelope
     envelope_json: str
     envelope_hash: bytes
     payload_type: str
+    verified: bool = False
+    text: str | None = None
 
 
 def prepare(envelope: Any) -> PreparedEntry:
@@ -81,7 +99,7 @@ def prepare(envelope: Any) -> PreparedEntry:
             "(store large documents as blobs and reference their digest)"
         )
     return PreparedEntry(
-        envelope,
+        parsed,
         canonical,
         hashlib.sha256(canonical.encode()).digest(),
         parsed.payload_type,
@@ -100,6 +118,9 @@ class Receipt:
     checkpoint: bytes
     inclusion_proof: tuple[bytes, ...]
     duplicate: bool = False
+    #: For a submission to a governed log: where it stands on the schedule (on time or
+    #: late, decided when), as JSON (:class:`verifier.policy.status.SubmissionSchedule`).
+    schedule: dict[str, Any] | None = None
 
     def tlog_proof(self) -> str:
         return TlogProof(self.index, self.inclusion_proof, self.checkpoint).to_text()
@@ -119,6 +140,13 @@ class Receipt:
                 "tlog_proof": self.tlog_proof(),
             },
         }
+
+
+class Committer(Protocol):
+    """What the API appends through: :class:`GroupCommitter` in the writer's own process,
+    ``ledger.api.workers.RemoteCommitter`` in an HTTP worker."""
+
+    async def submit(self, entry: PreparedEntry) -> Receipt: ...
 
 
 class _Overlay:
@@ -157,6 +185,8 @@ class LogWriter:
         self.extra_signers = tuple(extra_signers)
         self.clock = clock
         self.admission = admission
+        #: The search index, written after each commit (envelope hashes among it).
+        self.indexer = SearchIndexer(store)
         self._head: Head | None = None
         self._edge: TreeEdge | None = None
 
@@ -194,8 +224,16 @@ class LogWriter:
         return self.admission.save(head.size, head.checkpoint)
 
     def probe(self) -> None:
-        """A small write: does the store take writes again? (No entry, no checkpoint.)"""
+        """A small write: does the store take writes again? (No entry, no checkpoint.)
+        Then the search index is caught up if an index write had failed."""
         self.store.probe_write()
+        if self.indexer.behind:
+            self.indexer.catch_up()
+
+    def open_index(self) -> int:
+        """Check the search index against the log and catch it up (a crash may have come
+        between a commit and its index write); return the size it covers."""
+        return self.indexer.open()
 
     def sign_checkpoint(self, size: int, root: bytes) -> bytes:
         """The signed note of the checkpoint: one signature line per log key.
@@ -237,15 +275,35 @@ class LogWriter:
         if not batch:
             return []
         try:
-            return self._commit(batch, receipts)
+            try:
+                out, rows = self._commit(batch, receipts)
+            except IndexBehind:
+                # Nothing was admitted or written: catch the index up, then commit.
+                self.indexer.open()
+                try:
+                    out, rows = self._commit(batch, receipts)
+                except IndexBehind as exc:
+                    # Caught up, and behind again: another writer is appending (its
+                    # index write follows its commit). As for a lost swap: retry.
+                    raise HeadMoved(f"{exc}: another writer is appending to this log") from None
         except BaseException:
             if self.admission is not None:
                 self.admission.reset()  # entries admitted in memory were not written
             raise
+        # Committed and durable. Crash point: until the index write below, a search or
+        # a resubmission through the index does not see this batch; the caller has not
+        # answered anyone yet, and a restart catches the index up before it commits.
+        self.indexer.after_commit(rows)
+        return out
 
-    def _commit(self, batch: Sequence[PreparedEntry], receipts: bool) -> list[Receipt | Refusal]:
+    def _commit(
+        self, batch: Sequence[PreparedEntry], receipts: bool
+    ) -> tuple[list[Receipt | Refusal], list[EntryRow]]:
         with self.store.writing() as tx:
             head, edge = self._sync(tx)
+            if tx.indexed_size() != head.size:
+                # Resubmissions are found through the index: it must cover the log.
+                raise IndexBehind(f"the search index lags the log of {head.size} entries")
             known = tx.find_envelopes([p.envelope_hash for p in batch])
             # logged_at never decreases, even if the system clock steps back.
             now = max(self.clock(), head.logged_at_ms)
@@ -258,11 +316,11 @@ class LogWriter:
                 index = head.size + len(rows)
                 facets = None
                 if self.admission is not None:
-                    verdict = self.admission.admit(p.envelope, index, now)
+                    verdict = self.admission.admit(p.envelope, index, now, verified=p.verified)
                     if isinstance(verdict, Refusal):
                         refused[p.envelope_hash] = verdict
                         continue
-                    facets = self.admission.facets(verdict)
+                    facets = self.admission.facets(verdict, p.text)
                 leaf = encode_leaf(p.envelope_json, now)
                 index_of[p.envelope_hash] = index
                 rows.append(
@@ -308,7 +366,7 @@ class LogWriter:
         # Committed. Adopt the new state only now: if the commit had failed, the
         # next batch would start again from the stored head.
         self._head, self._edge = new_head, new_edge
-        return out
+        return out, rows
 
     def _receipts(
         self,
@@ -403,12 +461,17 @@ class GroupCommitter:
             self._task = None
 
     async def submit(self, entry: PreparedEntry) -> Receipt:
+        return await self.enqueue(entry)
+
+    def enqueue(self, entry: PreparedEntry) -> asyncio.Future[Receipt]:
+        """Queue *entry*; the future gets its receipt once it is durable (or the refusal,
+        or the store's error). :class:`Overloaded` if the queue is full."""
         fut: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((entry, fut))
         except asyncio.QueueFull:
             raise Overloaded("the sequencer queue is full") from None
-        return await fut
+        return fut
 
     async def _probe(self) -> None:
         try:
@@ -420,11 +483,12 @@ class GroupCommitter:
 
     async def _next(self) -> tuple[PreparedEntry, asyncio.Future[Receipt]] | None:
         """The next queued entry; None after a write probe (no entry came in time)."""
-        if self.last_error is None:
+        if self.last_error is None and not self.writer.indexer.behind:
             return await self._queue.get()
-        # The last commit failed (disk full, read-only file, database gone). With
-        # nobody appending, probe the store now and then so that /readyz turns
-        # green by itself once the fault clears.
+        # The last commit failed (disk full, read-only file, database gone), or the
+        # last search index write did. With nobody appending, probe the store now and
+        # then so that /readyz turns green by itself once the fault clears (and
+        # search finds what was acknowledged).
         try:
             return await asyncio.wait_for(self._queue.get(), PROBE_INTERVAL_S)
         except TimeoutError:
@@ -444,7 +508,7 @@ class GroupCommitter:
                 continue
             t0 = time.perf_counter()
             try:
-                receipts = await asyncio.to_thread(self.writer.commit, [e for e, _ in live])
+                receipts = await asyncio.to_thread(self._commit, [e for e, _ in live])
             except Exception as exc:  # noqa: BLE001 - the sequencer must outlive any one batch
                 metrics.COMMIT_FAILURES.inc()
                 # Nothing of this batch is durable (the transaction rolled back);
@@ -471,6 +535,19 @@ class GroupCommitter:
                 else:
                     f.set_result(r)
             await self._save_admission()
+
+    def _commit(self, batch: list[PreparedEntry]) -> list[Receipt | Refusal]:
+        out = self.writer.commit(batch)
+        admission = self.writer.admission
+        if admission is None:
+            return out
+        for i, (p, r) in enumerate(zip(batch, out, strict=True)):
+            if isinstance(r, Receipt) and p.payload_type.endswith(".submission.v1+json"):
+                # A lab learns at once whether it was on time, and when it will be decided.
+                schedule = admission.submission_schedule(r.index)
+                if schedule is not None:
+                    out[i] = replace(r, schedule=schedule.to_json())
+        return out
 
     async def _save_admission(self) -> None:
         """Every SAVE_EVERY entries, store the admission state between two batches, so a
