@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.read.register import approved_models, register
-from public_site import schedule, trust
+from public_site import schedule, scorecards, trust
 from public_site.pages import Site
 from verifier.core.leaf import format_logged_at
 from verifier.policy.findings import VIOLATION
@@ -200,7 +200,7 @@ def answers(site: Site) -> dict[str, Any] | None:
     st = engine.state
     models = approved_models(site.reader, site.view, as_of(site))
     evaluated = {m["submission"] for m in models if m["evaluates_update"]}
-    reg = schedule.regulator(site)
+    reg = scorecards.regulator(site)
     report = site.view.audit(site.now_ms)
     return {
         "as_of": format_logged_at(site.now_ms),

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from ledger.api.problems import problem_response
 from ledger.errors import NotFound
 from ledger.storage.protocol import SearchQuery
-from public_site import pages, render, schedule, timeline
+from public_site import pages, render, schedule, scorecards, timeline
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
@@ -230,7 +230,7 @@ def run_page(request: Request, index: int, fmt: Format = None) -> Response:
 @router.get("/orgs")
 @_not_found_as_page
 def orgs_page(request: Request, fmt: Format = None) -> Response:
-    data = schedule.organisations(_site(request))
+    data = scorecards.organisations(_site(request))
     if fmt == "csv":
         cols = ["runs", "on_time", "late", "halted", "approved", "rejected", "pending"]
         cols += ["violations", "findings"]
@@ -247,14 +247,14 @@ def orgs_page(request: Request, fmt: Format = None) -> Response:
 def org_page(
     request: Request, org: Annotated[str, Path(max_length=64)], fmt: Format = None
 ) -> Response:
-    data = schedule.organisation(_site(request), org)
+    data = scorecards.organisation(_site(request), org)
     return _page(request, "org.html", data, fmt)
 
 
 @router.get("/regulator")
 @_not_found_as_page
 def regulator_page(request: Request, fmt: Format = None) -> Response:
-    data = schedule.regulator(_site(request))
+    data = scorecards.regulator(_site(request))
     if fmt == "csv":
         keys = ["submission", "org", "run_id", "cycle", "on_time", "required", "due", "decision"]
         keys += ["decided", "outcome", "days_late"]

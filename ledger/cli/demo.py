@@ -61,7 +61,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, root: Path, vkey: str) -> int:
     """Start the witnesses again, on the two ports after the server's, then serve."""
-    from ledger.cli.main import build_parser, cmd_serve
+    from ledger.cli.main import build_parser
+    from ledger.cli.serve import cmd_serve
 
     base = f"http://{args.host}:{args.port}"
     ports = {w.name: args.port + 1 + i for i, w in enumerate(demo_witnesses.witnesses(root))}

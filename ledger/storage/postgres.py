@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +42,13 @@ from psycopg import errors as pgerrors
 
 from ledger.errors import HeadMoved, StoreError
 from ledger.storage import sql
+from ledger.storage.postgres_index import (
+    compare_index,
+    first_logged_at,
+    index_rows,
+    one_row,
+    search_sql,
+)
 from ledger.storage.postgres_schema import (
     UPGRADABLE_VERSION,
     close_quietly,
@@ -55,7 +60,6 @@ from ledger.storage.postgres_schema import (
     upgrade,
 )
 from ledger.storage.protocol import (
-    ENTRY_COLUMNS,
     EntryRow,
     Head,
     SearchQuery,
@@ -80,29 +84,6 @@ def writer_lock_key(origin: str) -> int:
     """The advisory-lock key of a log's writer: a signed 64-bit number from its origin."""
     digest = hashlib.sha256(b"frontier-ledger writer\n" + origin.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def search_words(text: str) -> list[str]:
-    """The words of *text* as the full-text index sees them: letters and digits only,
-    accents removed (as SQLite's unicode61 tokenizer does), so user input is never
-    query syntax."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.findall(r"[^\W_]+", plain.casefold())
-
-
-def search_tsquery(text: str) -> str:
-    """A ``to_tsquery`` text that reads *text* as SQLite's search does: each
-    whitespace-separated word (at most 16) a phrase of its letters and digits, all of
-    them required, so "acme-2027" finds the words acme and 2027 side by side, not apart.
-    Empty when *text* has no words. Only letters and digits reach the query, so user
-    input is never query syntax."""
-    phrases = [search_words(w) for w in text.translate(_NOT_IN_PHRASES).split()[:16]]
-    return " & ".join("(" + " <-> ".join(p) + ")" for p in phrases if p)
-
-
-#: As SQLite's search: a double quote or a NUL separates words.
-_NOT_IN_PHRASES = str.maketrans({'"': " ", "\x00": " "})
 
 
 def _dead(conn: psycopg.Connection[Any]) -> bool:
@@ -158,7 +139,7 @@ class _PgTx:
         return {h: idx for h, idx in found if wanted.get(envelope_prefix(h)) == h}
 
     def indexed_size(self) -> int:
-        return int(_one(self.c, "SELECT size FROM index_state WHERE id = 1")[0])
+        return int(one_row(self.c, "SELECT size FROM index_state WHERE id = 1")[0])
 
     def insert_entries(self, rows: Sequence[EntryRow]) -> None:
         with self.c.cursor() as cur:
@@ -218,105 +199,6 @@ class _PgTx:
 
     def read_leaf(self, index: int) -> EntryRow | None:
         return _read_entry(self.c, index)
-
-
-def _one(conn: psycopg.Connection[Any], query: str, args: Sequence[Any] = ()) -> Any:
-    """The one row *query* returns (StoreError if none: the schema is not a log's)."""
-    row = conn.execute(query, args).fetchone()
-    if row is None:
-        raise StoreError(f"the database has no row for: {query[:60]}")
-    return row
-
-
-def _check_index(conn: psycopg.Connection[Any]) -> tuple[int, list[str]]:
-    """Every row of the search index compared with the entry it indexes (one snapshot)."""
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        return _check_index_in(conn)
-
-
-def _check_index_in(conn: psycopg.Connection[Any]) -> tuple[int, list[str]]:
-    size, last = _one(conn, "SELECT size, last_leaf_hash FROM index_state WHERE id = 1")
-    head = _one(conn, pg(sql.READ_HEAD))[0]
-    row = conn.execute("SELECT leaf_hash FROM entries WHERE idx = %s", (size - 1,)).fetchone()
-    if size > head or (size and (row is None or bytes(row[0]) != bytes(last))):
-        return size, [f"it says it covers {size} entries, which are not this log's first ones"]
-    problems: list[str] = []
-    facets, same = _one(
-        conn,
-        "SELECT count(*), count(e.idx) FROM facets f LEFT JOIN entries e ON e.idx = f.idx "
-        "AND e.entry_type IS NOT DISTINCT FROM f.entry_type AND e.org IS NOT DISTINCT FROM f.org "
-        "AND e.run_id IS NOT DISTINCT FROM f.run_id AND e.level IS NOT DISTINCT FROM f.level "
-        "AND e.cycle IS NOT DISTINCT FROM f.cycle AND f.idx < %s",
-        (size,),
-    )
-    if facets != size or same != size:
-        problems.append(
-            f"{facets} facet rows for {size} entries, {same} of them equal to the entry's"
-        )
-    envelopes, same = _one(
-        conn,
-        "SELECT count(*), count(e.idx) FROM envelopes x LEFT JOIN entries e ON e.idx = x.idx "
-        "AND x.prefix = ('x' || encode(substr(e.envelope_hash, 1, 8), 'hex'))::bit(64)::bigint "
-        "AND x.idx < %s",
-        (size,),
-    )
-    if envelopes != size or same != size:
-        problems.append(
-            f"{envelopes} envelope rows for {size} entries, {same} of them the entry's envelope"
-        )
-    return size, problems
-
-
-def _first_logged_at(conn: psycopg.Connection[Any], ms: int, size: int) -> int:
-    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
-    a binary search, since ``logged_at`` never decreases along the log."""
-    lo, hi = 0, size
-    while lo < hi:
-        mid = (lo + hi) // 2
-        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = %s", (mid,)).fetchone()
-        if row is not None and row[0] >= ms:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-def _index(conn: psycopg.Connection[Any], rows: Sequence[EntryRow]) -> int:
-    """Add *rows* to the search index in one transaction that need not be durable
-    (``synchronous_commit = off``: what a crash loses is indexed again from the log)."""
-    with conn.transaction():
-        conn.execute("SET LOCAL synchronous_commit = off")
-        size = _one(conn, "SELECT size FROM index_state WHERE id = 1 FOR UPDATE")[0]
-        rows = [r for r in rows if r.index >= size]
-        if not rows:
-            return int(size)
-        if rows[0].index != size:
-            raise ValueError(f"index rows start at {rows[0].index}; the index covers {size}")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO envelopes (prefix, idx) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                [(envelope_prefix(r.envelope_hash), r.index) for r in rows],
-            )
-            cur.executemany(
-                "INSERT INTO facets (idx, entry_type, org, run_id, level, cycle, tsv) VALUES "
-                "(%s, %s, %s, %s, %s, %s, to_tsvector('simple'::regconfig, %s::text))",
-                [(r.index, *facet_columns(r), _document(r)) for r in rows],
-            )
-        last = rows[-1]
-        conn.execute(
-            "UPDATE index_state SET size = %s, last_leaf_hash = %s WHERE id = 1",
-            (last.index + 1, last.leaf_hash),
-        )
-        # Crash point: rows and size commit together, so the index is always exactly
-        # the log's entries 0 .. size-1.
-    return last.index + 1
-
-
-def _document(r: EntryRow) -> str | None:
-    if r.facets is None or not r.facets.text:
-        return None
-    return " ".join(search_words(r.facets.text)) or None
 
 
 class PgStore:
@@ -603,7 +485,7 @@ class PgStore:
     def index_state(self) -> tuple[int, bytes | None]:
         """(entries the search index covers, leaf hash of the last of them)."""
         row = self._read(
-            lambda c: _one(c, "SELECT size, last_leaf_hash FROM index_state WHERE id = 1")
+            lambda c: one_row(c, "SELECT size, last_leaf_hash FROM index_state WHERE id = 1")
         )
         return int(row[0]), None if row[1] is None else bytes(row[1])
 
@@ -615,7 +497,7 @@ class PgStore:
         with self._write_lock:
             conn = self._writer_conn()
             try:
-                return _index(conn, rows)
+                return index_rows(conn, rows)
             except psycopg.Error as exc:
                 if _dead(conn):
                     self._drop_writer()
@@ -625,7 +507,7 @@ class PgStore:
 
     def check_index(self) -> tuple[int, list[str]]:
         """(entries the search index covers, how it disagrees with the log): O(entries)."""
-        return self._read(_check_index)
+        return self._read(compare_index)
 
     def clear_index(self) -> None:
         """Empty the search index (it no longer matches the log); the writer rebuilds it."""
@@ -702,41 +584,15 @@ class PgStore:
         # logged_at never decreases along the log: a time range is an index range.
         if q.since_ms is not None:
             since = q.since_ms
-            low = max(low, self._read(lambda c: _first_logged_at(c, since, head)) - 1)
+            low = max(low, self._read(lambda c: first_logged_at(c, since, head)) - 1)
         if q.until_ms is not None:
             until = q.until_ms
-            high = min(high, self._read(lambda c: _first_logged_at(c, until, head)))
-        # Filters and words come from the search index (facets), which covers the log
-        # up to the writer's last commit; a list without them reads the log itself.
-        where: list[str] = []
-        args: list[str | int] = []
-        for col, val in (
-            ("entry_type", q.entry_type),
-            ("org", q.org),
-            ("run_id", q.run_id),
-            ("level", q.level),
-            ("cycle", q.cycle),
-        ):
-            if val is not None:
-                where.append(f"f.{col} = %s")
-                args.append(val)
-        if q.text:  # as SQLite: an empty text is no filter; text without words matches nothing
-            query = search_tsquery(q.text)
-            if not query:
-                return []
-            where.append("f.tsv @@ to_tsquery('simple'::regconfig, %s::text)")
-            args.append(query)
-        key, source = "e.idx", "entries e"
-        if where:
-            key, source = "f.idx", "facets f JOIN entries e ON e.idx = f.idx"
-        where[:0] = [f"{key} > %s", f"{key} < %s"]
-        args[:0] = [low, high]
-        sql = (
-            f"SELECT {ENTRY_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
-            f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT %s"
-        )
-        args.append(max(1, min(q.limit, 500)))
-        rows = self._read(lambda c: c.execute(sql, args).fetchall())
+            high = min(high, self._read(lambda c: first_logged_at(c, until, head)))
+        query = search_sql(q, low, high)
+        if query is None:
+            return []
+        sql_text, args = query
+        rows = self._read(lambda c: c.execute(sql_text, args).fetchall())
         return [entry_from_columns(r) for r in rows]
 
     def checkpoint_sizes(self) -> Iterator[int]:

@@ -29,7 +29,6 @@ import sqlite_utils
 from ledger.errors import HeadMoved, StoreError
 from ledger.storage import sql, sqlite_index
 from ledger.storage.protocol import (
-    ENTRY_COLUMNS,
     EntryRow,
     Head,
     SearchQuery,
@@ -528,56 +527,14 @@ class SqliteStore:
         low, high = q.after, head  # idx > low and idx < high
         # logged_at never decreases along the log: a time range is an index range.
         if q.since_ms is not None:
-            low = max(low, _first_logged_at(conn, q.since_ms, head) - 1)
+            low = max(low, sqlite_index.first_logged_at(conn, q.since_ms, head) - 1)
         if q.until_ms is not None:
-            high = min(high, _first_logged_at(conn, q.until_ms, head))
-        filters = [
-            (col, val)
-            for col, val in (
-                ("entry_type", q.entry_type),
-                ("org", q.org),
-                ("run_id", q.run_id),
-                ("level", q.level),
-                ("cycle", q.cycle),
-            )
-            if val is not None
-        ]
-        facets = "e"  # without the index file, filter on the log's own columns (a scan)
-        if filters or q.text:
-            if self._searchable() is not None:
-                facets = "f"
-            elif q.text:
-                return []  # no index file: no words to match (the writer rebuilds it)
-        # The walk starts from the full-text index when there are words, else from the
-        # facets' indexes, in index order; CROSS JOIN fixes the join order.
-        if q.text:
-            key = "t.rowid"
-            source = "ix.entries_fts t CROSS JOIN entries e ON e.idx = t.rowid"
-            if filters:
-                source = (
-                    "ix.entries_fts t CROSS JOIN ix.facets f ON f.idx = t.rowid "
-                    "CROSS JOIN entries e ON e.idx = t.rowid"
-                )
-        elif facets == "f":
-            key = "f.idx"
-            source = "ix.facets f CROSS JOIN entries e ON e.idx = f.idx"
-        else:
-            key = "e.idx"
-            source = "entries e"
-        where: list[str] = [f"{key} > ?", f"{key} < ?"]
-        args: list[str | int] = [low, high]
-        for col, val in filters:
-            where.append(f"{facets}.{col} = ?")
-            args.append(val)
-        if q.text:
-            where.append("t.text MATCH ?")
-            args.append(_fts_query(q.text))
-        sql = (
-            f"SELECT {ENTRY_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
-            f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
-        )
-        args.append(max(1, min(q.limit, 500)))
-        return [entry_from_columns(row) for row in conn.execute(sql, args)]
+            high = min(high, sqlite_index.first_logged_at(conn, q.until_ms, head))
+        query = sqlite_index.search_sql(q, low, high, indexed=self._searchable() is not None)
+        if query is None:
+            return []
+        sql_text, args = query
+        return [entry_from_columns(row) for row in conn.execute(sql_text, args)]
 
     def checkpoint_sizes(self) -> Iterator[int]:
         for (size,) in self._reader().execute(sql.CHECKPOINT_SIZES):
@@ -617,20 +574,6 @@ class SqliteStore:
             self._writer = None
 
 
-def _first_logged_at(conn: sqlite3.Connection, ms: int, size: int) -> int:
-    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
-    a binary search, since ``logged_at`` never decreases along the log."""
-    lo, hi = 0, size
-    while lo < hi:
-        mid = (lo + hi) // 2
-        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = ?", (mid,)).fetchone()
-        if row is not None and row[0] >= ms:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Version 2 to 3: the secondary indexes and the full-text table leave the log's file
     (the writer builds the search index in its own file from the log)."""
@@ -649,19 +592,6 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     except BaseException:
         _rollback(conn)
         raise
-
-
-def _fts_query(text: str) -> str:
-    """Words as FTS5 phrase tokens, so user text can never be FTS5 syntax.
-
-    A double quote would end the phrase, and a NUL ends the query string inside SQLite
-    (an "unterminated string" error): both separate words, as any punctuation does.
-    """
-    words = [w for w in text.translate(_NOT_IN_PHRASES).split() if w][:16]
-    return " ".join(f'"{w}"' for w in words) or '""'
-
-
-_NOT_IN_PHRASES = str.maketrans({'"': " ", "\x00": " "})
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -35,7 +35,13 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from ledger.storage.protocol import EntryRow, envelope_prefix, facet_columns
+from ledger.storage.protocol import (
+    ENTRY_COLUMNS,
+    EntryRow,
+    SearchQuery,
+    envelope_prefix,
+    facet_columns,
+)
 
 #: The schema name the index file is attached under, on every connection.
 SCHEMA = "ix"
@@ -239,3 +245,85 @@ def check(conn: sqlite3.Connection) -> tuple[int, list[str]]:
     if beyond:
         problems.append(f"{beyond} full-text rows for entries it does not cover")
     return size, problems
+
+
+def first_logged_at(conn: sqlite3.Connection, ms: int, size: int) -> int:
+    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
+    a binary search, since ``logged_at`` never decreases along the log."""
+    lo, hi = 0, size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = ?", (mid,)).fetchone()
+        if row is not None and row[0] >= ms:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def fts_query(text: str) -> str:
+    """Words as FTS5 phrase tokens, so user text can never be FTS5 syntax.
+
+    A double quote would end the phrase, and a NUL ends the query string inside SQLite
+    (an "unterminated string" error): both separate words, as any punctuation does.
+    """
+    words = [w for w in text.translate(_NOT_IN_PHRASES).split() if w][:16]
+    return " ".join(f'"{w}"' for w in words) or '""'
+
+
+_NOT_IN_PHRASES = str.maketrans({'"': " ", "\x00": " "})
+
+
+def search_sql(
+    q: SearchQuery, low: int, high: int, *, indexed: bool
+) -> tuple[str, list[str | int]] | None:
+    """The SELECT (and its arguments) of entries ``low < idx < high`` matching *q*'s
+    filters and words, on a reader with the index file attached as ``ix`` when
+    *indexed*; None when nothing can match (words, and no index file)."""
+    filters = [
+        (col, val)
+        for col, val in (
+            ("entry_type", q.entry_type),
+            ("org", q.org),
+            ("run_id", q.run_id),
+            ("level", q.level),
+            ("cycle", q.cycle),
+        )
+        if val is not None
+    ]
+    facets = "e"  # without the index file, filter on the log's own columns (a scan)
+    if filters or q.text:
+        if indexed:
+            facets = "f"
+        elif q.text:
+            return None  # no index file: no words to match (the writer rebuilds it)
+    # The walk starts from the full-text index when there are words, else from the
+    # facets' indexes, in index order; CROSS JOIN fixes the join order.
+    if q.text:
+        key = "t.rowid"
+        source = "ix.entries_fts t CROSS JOIN entries e ON e.idx = t.rowid"
+        if filters:
+            source = (
+                "ix.entries_fts t CROSS JOIN ix.facets f ON f.idx = t.rowid "
+                "CROSS JOIN entries e ON e.idx = t.rowid"
+            )
+    elif facets == "f":
+        key = "f.idx"
+        source = "ix.facets f CROSS JOIN entries e ON e.idx = f.idx"
+    else:
+        key = "e.idx"
+        source = "entries e"
+    where: list[str] = [f"{key} > ?", f"{key} < ?"]
+    args: list[str | int] = [low, high]
+    for col, val in filters:
+        where.append(f"{facets}.{col} = ?")
+        args.append(val)
+    if q.text:
+        where.append("t.text MATCH ?")
+        args.append(fts_query(q.text))
+    sql_text = (
+        f"SELECT {ENTRY_COLUMNS} FROM {source} WHERE {' AND '.join(where)} "  # noqa: S608
+        f"ORDER BY {key} {'DESC' if q.newest_first else 'ASC'} LIMIT ?"
+    )
+    args.append(max(1, min(q.limit, 500)))
+    return sql_text, args
