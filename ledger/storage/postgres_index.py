@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from ledger.errors import StoreError
-from ledger.storage import sql
+from ledger.storage import protocol, sql
 from ledger.storage.protocol import (
     ENTRY_COLUMNS,
     EntryRow,
@@ -99,17 +99,13 @@ def _check_index_in(conn: psycopg.Connection[Any]) -> tuple[int, list[str]]:
 
 
 def first_logged_at(conn: psycopg.Connection[Any], ms: int, size: int) -> int:
-    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
-    a binary search, since ``logged_at`` never decreases along the log."""
-    lo, hi = 0, size
-    while lo < hi:
-        mid = (lo + hi) // 2
-        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = %s", (mid,)).fetchone()
-        if row is not None and row[0] >= ms:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none)."""
+
+    def logged_at(index: int) -> int | None:
+        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = %s", (index,)).fetchone()
+        return None if row is None else int(row[0])
+
+    return protocol.first_logged_at(logged_at, ms, size)
 
 
 def index_rows(conn: psycopg.Connection[Any], rows: Sequence[EntryRow]) -> int:
@@ -156,16 +152,9 @@ def search_sql(q: SearchQuery, low: int, high: int) -> tuple[str, list[str | int
     # up to the writer's last commit; a list without them reads the log itself.
     where: list[str] = []
     args: list[str | int] = []
-    for col, val in (
-        ("entry_type", q.entry_type),
-        ("org", q.org),
-        ("run_id", q.run_id),
-        ("level", q.level),
-        ("cycle", q.cycle),
-    ):
-        if val is not None:
-            where.append(f"f.{col} = %s")
-            args.append(val)
+    for col, val in q.facet_filters():
+        where.append(f"f.{col} = %s")
+        args.append(val)
     if q.text:  # as SQLite: an empty text is no filter; text without words matches nothing
         query = search_tsquery(q.text)
         if not query:

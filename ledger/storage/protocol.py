@@ -16,7 +16,7 @@ What is stored (ARCHITECTURE.md, "Bytes are authoritative"):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +69,32 @@ class SearchQuery:
     after: int = -1  # return entries with index > after (keyset pagination)
     limit: int = 50
     newest_first: bool = False  # highest indices first (feeds, "newest" lists)
+
+    def facet_filters(self) -> list[tuple[str, str | int]]:
+        """(column, value) of each facet this query filters on, as every backend names them."""
+        given = (
+            ("entry_type", self.entry_type),
+            ("org", self.org),
+            ("run_id", self.run_id),
+            ("level", self.level),
+            ("cycle", self.cycle),
+        )
+        return [(col, val) for col, val in given if val is not None]
+
+
+def first_logged_at(logged_at: Callable[[int], int | None], ms: int, size: int) -> int:
+    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
+    a binary search, since ``logged_at`` never decreases along the log. *logged_at*
+    reads one entry's time (None if the backend has no such entry)."""
+    lo, hi = 0, size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        at = logged_at(mid)
+        if at is not None and at >= ms:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 #: The columns of an EntryRow with its search facets, for ``SELECT … FROM entries e``:

@@ -35,6 +35,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from ledger.storage import protocol
 from ledger.storage.protocol import (
     ENTRY_COLUMNS,
     EntryRow,
@@ -248,17 +249,13 @@ def check(conn: sqlite3.Connection) -> tuple[int, list[str]]:
 
 
 def first_logged_at(conn: sqlite3.Connection, ms: int, size: int) -> int:
-    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none):
-    a binary search, since ``logged_at`` never decreases along the log."""
-    lo, hi = 0, size
-    while lo < hi:
-        mid = (lo + hi) // 2
-        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = ?", (mid,)).fetchone()
-        if row is not None and row[0] >= ms:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    """The first log index whose ``logged_at`` is at or after *ms* (*size* if none)."""
+
+    def logged_at(index: int) -> int | None:
+        row = conn.execute("SELECT logged_at_ms FROM entries WHERE idx = ?", (index,)).fetchone()
+        return None if row is None else int(row[0])
+
+    return protocol.first_logged_at(logged_at, ms, size)
 
 
 def fts_query(text: str) -> str:
@@ -280,17 +277,7 @@ def search_sql(
     """The SELECT (and its arguments) of entries ``low < idx < high`` matching *q*'s
     filters and words, on a reader with the index file attached as ``ix`` when
     *indexed*; None when nothing can match (words, and no index file)."""
-    filters = [
-        (col, val)
-        for col, val in (
-            ("entry_type", q.entry_type),
-            ("org", q.org),
-            ("run_id", q.run_id),
-            ("level", q.level),
-            ("cycle", q.cycle),
-        )
-        if val is not None
-    ]
+    filters = q.facet_filters()
     facets = "e"  # without the index file, filter on the log's own columns (a scan)
     if filters or q.text:
         if indexed:
