@@ -15,7 +15,9 @@ sequencer's ``GovernedAdmission`` does -- from:
 - the bulk: runs over several cycles, each a pre-registration, training
   started, training completed, an on-time submission, an evaluation result
   (5 % fail) and a decision on the decision date (approved or rejected), on
-  dates consistent with the charter's calendar and lead times;
+  dates consistent with the charter's calendar and lead times; two days after
+  each decision date, one ``research_access`` per lab opening the models it had
+  approved (S17);
 - at the end, pending pre-registrations for the next cycle (not yet started).
 
 Every entry is really signed and goes through admission checks 1-6 and the
@@ -70,6 +72,9 @@ FIXED_HEADER = 4
 PENDING = 100
 #: Entries per run: pre-registration, started, completed, submission, result, decision.
 PER_RUN = 6
+#: Researchers' access (S17): after each cycle's decision date, one ``research_access``
+#: per lab opening that lab's models approved in the cycle, two days after approval.
+ACCESS_DAY = (1, 2)
 DIGEST = "5" * 64
 
 
@@ -96,6 +101,27 @@ class Run:
     prereg: int = -1
     submission: int = -1
     result: int = -1
+    decision: int = -1
+
+
+@dataclass
+class Access:
+    """One lab's approved models of one cycle, opened to researchers by one entry."""
+
+    cycle: int
+    runs: list[Run]
+
+
+def runs_for(size: int, n_labs: int) -> int:
+    """How many runs fit in *size* entries, with room for the research-access entries.
+
+    At most one ``research_access`` per lab and cycle; *cycles* is an upper bound of
+    what ``bulk_steps`` makes of the result, so the runs never overflow *size*.
+    """
+    header = FIXED_HEADER + 2 * n_labs
+    runs = (size - header - PENDING) // PER_RUN
+    cycles = max(1, min(4, runs // 500))
+    return (size - header - PENDING - cycles * n_labs) // PER_RUN
 
 
 @dataclass
@@ -189,11 +215,14 @@ def prereg_body(lab: str, run_id: str, cycle: int, start_ms: int) -> dict[str, A
 
 
 #: A step of the bulk: (logged ms, tie-break, kind, run).
-Step = tuple[int, int, str, Run | None]
+Step = tuple[int, int, str, Run | Access | None]
 
 
 def bulk_steps(runs_total: int, labs: list[str]) -> tuple[list[Step], int]:
-    """Every run's six entries on the calendar, in log order; and the cycle after the last."""
+    """Every run's six entries and each cycle's research access, in log order.
+
+    And the cycle after the last.
+    """
     cycles = max(1, min(4, runs_total // 500))
     steps: list[Step] = []
     seq = 0
@@ -216,11 +245,39 @@ def bulk_steps(runs_total: int, labs: list[str]) -> tuple[list[Step], int]:
             for ms, kind in plan:
                 steps.append((ms, seq, kind, run))
                 seq += 1
+        approved: dict[str, list[Run]] = {}
+        for _, _, kind, run in steps[-PER_RUN * n :]:
+            if kind == "decision" and isinstance(run, Run) and run.passes:
+                approved.setdefault(run.lab, []).append(run)
+        day = at(y + 1, *ACCESS_DAY, 9)
+        for i, lab in enumerate(labs):
+            if lab in approved:
+                steps.append((day + i * 1000, seq, "research_access", Access(y, approved[lab])))
+                seq += 1
     steps.sort(key=lambda s: (s[0], s[1]))
     return steps, FIRST_CYCLE + cycles
 
 
-def bulk_envelope(kind: str, run: Run, ms: int, index: int, suite: int) -> dict[str, Any]:
+def bulk_envelope(kind: str, run: Run | Access, ms: int, index: int, suite: int) -> dict[str, Any]:
+    """The envelope of one step of ``bulk_steps``, which is entry *index*."""
+    if isinstance(run, Access):
+        return access_envelope(run)
+    return run_envelope(kind, run, ms, index, suite)
+
+
+def access_envelope(access: Access) -> dict[str, Any]:
+    y = access.cycle + 1
+    body = {
+        "decisions": [r.decision for r in access.runs],
+        "institutions": ["Institute for Model Research (fictional)"],
+        "access_from": f"{y}-{ACCESS_DAY[0]:02d}-{ACCESS_DAY[1]:02d}",
+        # a year and a few days: at least the charter's minimum from any opening
+        "access_until": f"{y + 1}-01-05",
+    }
+    return signed("research_access", body, "regulator")
+
+
+def run_envelope(kind: str, run: Run, ms: int, index: int, suite: int) -> dict[str, Any]:
     if kind == "preregistration":
         run.prereg = index
         return signed(
@@ -229,7 +286,8 @@ def bulk_envelope(kind: str, run: Run, ms: int, index: int, suite: int) -> dict[
     if kind == "training_started":
         body = {
             "preregistration": run.prereg,
-            "time": iso(at(run.cycle, 1, 4)),
+            # the day it is logged: within the charter's reporting tolerance (S1)
+            "time": iso(ms - ms % DAY),
             "cumulative_flop": "0",
         }
         return signed(kind, body, run.lab)
@@ -261,6 +319,7 @@ def bulk_envelope(kind: str, run: Run, ms: int, index: int, suite: int) -> dict[
         }
         return signed(kind, body, "evaluator")
     if kind == "decision":
+        run.decision = index
         body = {
             "submission": run.submission,
             "outcome": "approved" if run.passes else "rejected",
@@ -275,10 +334,9 @@ def bulk_envelope(kind: str, run: Run, ms: int, index: int, suite: int) -> dict[
 def build_state(size: int, n_labs: int, progress: bool = True) -> State:
     """A governed state of exactly *size* entries (see the module docstring)."""
     labs = [f"lab-{i:03d}" for i in range(n_labs)]
-    header = FIXED_HEADER + 2 * n_labs
-    runs_total = (size - header - PENDING) // PER_RUN
+    runs_total = runs_for(size, n_labs)
     if runs_total < 1:
-        raise SystemExit(f"size {size} is too small for {n_labs} labs (header {header})")
+        raise SystemExit(f"size {size} is too small for {n_labs} labs")
     t0 = time.perf_counter()
     replay = LogReplay(ORIGIN)
     engine = PolicyEngine()

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import bench_admission as ba
 from _common import OUT, REPO, free_port, git_revision, table, write_json
-from bench_verify import governed_entries
+from bench_verify import GENERATOR, governed_entries
 
 from ledger.demo.build import SimulatedClock
 from ledger.ops.datadir import DataDir, WriterLock
@@ -44,7 +44,8 @@ BATCH = 1000
 
 def build(size: int, labs: int) -> Path:
     root = LOGS / f"restart-{size}"
-    if (root / "BUILT").exists():
+    built = f"{size} {GENERATOR}\n"
+    if (root / "BUILT").exists() and (root / "BUILT").read_text() == built:
         return root
     if root.exists():
         shutil.rmtree(root)
@@ -72,7 +73,7 @@ def build(size: int, labs: int) -> Path:
         finally:
             writer.store.close()
     (root / "clock").unlink(missing_ok=True)
-    (root / "BUILT").write_text(f"{size}\n")
+    (root / "BUILT").write_text(built)
     print(f"  built in {time.perf_counter() - t0:.0f} s", flush=True)
     return root
 

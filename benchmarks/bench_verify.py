@@ -97,7 +97,7 @@ from verifier.policy.report import report_text
 
 LOGS = OUT / "verify-logs"
 #: Bump when the generator or the build changes: cached logs are then rebuilt.
-GENERATOR = "verify-logs/1 (bench_admission generator, hour-grouped commits)"
+GENERATOR = "verify-logs/2 (bench_admission generator with research access, hour-grouped commits)"
 GROUP_MS = 3_600_000
 MAX_BATCH = 256
 POOL_CHUNK = 1000
@@ -120,10 +120,9 @@ def governed_entries(
     pre-registrations, a minute apart.
     """
     labs = [f"lab-{i:03d}" for i in range(n_labs)]
-    header = ba.FIXED_HEADER + 2 * n_labs
-    runs_total = (size - header - ba.PENDING) // ba.PER_RUN
+    runs_total = ba.runs_for(size, n_labs)
     if runs_total < 1:
-        raise SystemExit(f"size {size} is too small for {n_labs} labs (header {header})")
+        raise SystemExit(f"size {size} is too small for {n_labs} labs")
     charter, governors = ba.charter_body()
     yield ba.at(2026, 10, 1, 9), ba.signed("charter", charter, governors[0], governors[1])
     index = 1
