@@ -227,6 +227,57 @@ def test_snapshot_round_trip_and_strictness(tmp_path: Path) -> None:
     )
 
 
+def _json_paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _json_paths(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _json_paths(v, (*path, i))
+
+
+def test_the_compiled_snapshot_decoder_is_as_strict_as_the_annotated_walk(tmp_path: Path) -> None:
+    """snapshot.decode runs a decoder compiled per type and falls back to the annotated
+    walk only to name the place of an error: for the same data the two must accept the
+    same values and refuse the same edits (a fast path that let one through would load
+    a damaged state)."""
+    leaves, blobs, origin = _demo_leaves()
+    op = Operator(origin)
+    _publish_with_blobs(op, tmp_path / "log", leaves, blobs)
+    src = LogSource(str(tmp_path / "log"))
+    cp = open_checkpoint(src.fetch("checkpoint"), parse_vkey(op.vkey))
+    state = check_log(cp, src.fetch, None, schedule=True, blobs=blobs).auditor.state
+    data = json.loads(json.dumps(snapshot.encode(AuditState, state)))
+    fast = snapshot._compiled(AuditState)
+    assert fast(data) == snapshot._decode(AuditState, data)
+    paths = list(_json_paths(data))[1:]
+    assert len(paths) > 500
+    compared = refused = 0
+    for n, path in enumerate(paths[:: max(1, len(paths) // 800)]):
+        for wrong in (True, 7, "x", None, [], {}, [1, 2], "%%"):
+            bad = json.loads(json.dumps(data))
+            node = bad
+            for key in path[:-1]:
+                node = node[key]
+            if node[path[-1]] == wrong and type(node[path[-1]]) is type(wrong):
+                continue
+            node[path[-1]] = wrong
+            try:
+                slow = snapshot._decode(AuditState, bad, "state")
+            except SnapshotError as exc:
+                refused += 1
+                with pytest.raises((SnapshotError, TypeError, ValueError, AttributeError)):
+                    fast(bad)
+                with pytest.raises(SnapshotError) as info:
+                    snapshot.decode(AuditState, bad, "state")
+                assert str(info.value) == str(exc), (n, path, wrong)
+                continue
+            assert fast(bad) == slow, (path, wrong)
+            compared += 1
+    assert refused > 500 and compared > 0
+
+
 # -- signatures on two processes ---------------------------------------------------
 
 

@@ -3,6 +3,8 @@ charter's limit after the approval, and lasts at least the charter's minimum."""
 
 from __future__ import annotations
 
+import bisect
+
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import ResearchAccess
 from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
@@ -11,10 +13,15 @@ from verifier.policy.state import PolicyState
 
 
 def _approval_ms(st: PolicyState, decision: int) -> int | None:
-    """When *decision* approved a model (None if it approved none)."""
-    for when, _, index in st.approvals:
-        if index == decision:
-            return when
+    """When *decision* approved a model (None if it approved none).
+
+    ``st.approvals`` is appended in log order, so it is sorted by decision index: a
+    binary search, as one access may name every approval of a cycle (a scan per
+    decision made a long log's audit quadratic).
+    """
+    i = bisect.bisect_left(st.approvals, decision, key=lambda a: a[2])
+    if i < len(st.approvals) and st.approvals[i][2] == decision:
+        return st.approvals[i][0]
     return None
 
 
