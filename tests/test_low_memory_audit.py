@@ -10,6 +10,7 @@ finding, messages and order included. The CLI is run both ways on a governed log
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from verifier.core.checkpoint import open_checkpoint
 from verifier.core.note import parse_vkey
 from verifier.entries.replay import LogReplay
 from verifier.policy.audit import Auditor, AuditReport
-from verifier.policy.spill import SpillDict, low_memory_audit
+from verifier.policy.spill import SpillDict, SpillList, low_memory_audit
 from verifier.policy.state import Run
 
 
@@ -86,10 +87,51 @@ def test_spill_dict_is_a_dict_in_insertion_order() -> None:
         d[10]
 
 
+def test_spill_dict_in_any_order_takes_keys_as_they_come() -> None:
+    """Researchers' access is keyed by the decision it opens, which comes in any order."""
+    db = sqlite3.connect("", isolation_level=None)
+    d: SpillDict[list[tuple[int, int, int]]] = SpillDict(
+        db, "access", list[tuple[int, int, int]], hot=2, any_order=True
+    )
+    plain: dict[int, list[tuple[int, int, int]]] = {}
+    for x, decision in enumerate([30, 10, 20, 10, 5, 30, 10]):
+        for m in (d, plain):
+            m.setdefault(decision, []).append((x, x + 1, 100 + x))
+    assert sorted(d.items()) == sorted(plain.items()) and len(d) == len(plain)
+    assert d.get(10) == plain[10] == [(1, 2, 101), (3, 4, 103), (6, 7, 106)]
+    assert 7 not in d and d.get(7) is None
+    with pytest.raises(ValueError, match="no table"):
+        SpillDict(db, "nothing", int)
+
+
+def test_spill_list_is_an_append_only_list() -> None:
+    db = sqlite3.connect("", isolation_level=None)
+    items: SpillList[tuple[int, int, int]] = SpillList(db, "approvals", tuple[int, int, int], hot=3)
+    plain = [(1000 * i, i % 3, 10 * i) for i in range(20)]
+    for item in plain:
+        items.append(item)
+    assert len(items) == 20 and list(items) == plain
+    assert [items[i] for i in range(-20, 20)] == plain + plain
+    assert bisect.bisect_left(items, 70, key=lambda a: a[2]) == 7
+    for bad in (20, -21):
+        with pytest.raises(IndexError):
+            items[bad]
+    with pytest.raises(TypeError, match="append-only"):
+        items[0] = plain[0]
+    with pytest.raises(TypeError, match="append-only"):
+        items.insert(0, plain[0])
+    with pytest.raises(TypeError, match="append-only"):
+        del items[0]
+    with pytest.raises(ValueError, match="no table"):
+        SpillList(db, "runs", int)
+
+
 def test_low_memory_state_replays_from_an_empty_log() -> None:
     state = low_memory_audit("example.invalid/log", hot=2)
     assert isinstance(state.replay, LogReplay) and state.size == 0
     assert isinstance(state.policy.runs, SpillDict)  # type: ignore[union-attr]
+    assert isinstance(state.policy.access, SpillDict)  # type: ignore[union-attr]
+    assert isinstance(state.policy.approvals, SpillList)  # type: ignore[union-attr]
 
 
 def test_the_cli_audit_is_the_same_with_low_memory(

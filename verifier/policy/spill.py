@@ -25,7 +25,7 @@ import json
 import sqlite3
 import typing
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, MutableSequence
 from typing import Any, Generic, TypeVar
 
 from verifier.policy import snapshot
@@ -43,8 +43,10 @@ CACHE_KIB = 2048
 class SpillDict(MutableMapping[int, V], Generic[V]):
     """entry index -> record; the :data:`HOT` most recently used in memory."""
 
-    def __init__(self, db: sqlite3.Connection, name: str, hint: Any, hot: int = HOT) -> None:
-        if name not in SPILLED:
+    def __init__(
+        self, db: sqlite3.Connection, name: str, hint: Any, hot: int = HOT, any_order: bool = False
+    ) -> None:
+        if name not in SPILLED and name not in ANY_ORDER:
             raise ValueError(f"spill: no table for {name!r}")
         self._db, self._table, self._hint, self._hot_max = db, f"spill_{name}", hint, hot
         # The table's name is one of SPILLED's (checked above), never data.
@@ -57,6 +59,9 @@ class SpillDict(MutableMapping[int, V], Generic[V]):
         self._hot: OrderedDict[int, V] = OrderedDict()
         self._cold = 0  # records only in the database
         self._last = -1  # the largest key ever inserted
+        #: Keys may come in any order (iteration is then in key order, not insertion
+        #: order: for a dict the rules only look up, never iterate).
+        self._any_order = any_order
         db.execute(f"CREATE TABLE {self._table} (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
 
     def _load(self, key: int) -> V | None:
@@ -87,10 +92,11 @@ class SpillDict(MutableMapping[int, V], Generic[V]):
         if key <= self._last:
             # Replacing a spilled record (or inserting out of order, which the
             # rules never do: iteration order would no longer be insertion order).
-            if self._load(key) is None:
+            if self._load(key) is not None:
+                self._db.execute(self._delete, (key,))
+                self._cold -= 1
+            elif not self._any_order:
                 raise ValueError(f"{self._table}: key {key} inserted out of order")
-            self._db.execute(self._delete, (key,))
-            self._cold -= 1
         self._last = max(self._last, key)
         self._keep(key, value)
 
@@ -152,13 +158,90 @@ class SpillDict(MutableMapping[int, V], Generic[V]):
         return (v for _, v in self._items())
 
 
+class SpillList(MutableSequence[V], Generic[V]):
+    """An append-only list whose last :data:`HOT` items are in memory, the rest on disk.
+
+    For ``PolicyState.approvals``, which the rules append to in log order, search by
+    position (a binary search on decision index) and read in order at the end.
+    Items are never changed in place (they are tuples).
+    """
+
+    def __init__(self, db: sqlite3.Connection, name: str, hint: Any, hot: int = HOT) -> None:
+        if name not in LISTS:
+            raise ValueError(f"spill: no table for {name!r}")
+        self._db, self._hint, self._hot_max = db, hint, hot
+        t = f"spill_{name}"  # one of LISTS (checked above), never data
+        self._select = f"SELECT v FROM {t} WHERE k = ?"  # noqa: S608
+        self._insert = f"INSERT INTO {t} (k, v) VALUES (?, ?)"  # noqa: S608
+        self._batch = f"SELECT k, v FROM {t} WHERE k >= ? ORDER BY k LIMIT {BATCH}"  # noqa: S608
+        db.execute(f"CREATE TABLE {t} (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        self._cold = 0  # items 0 .. _cold-1 are on disk
+        self._hot: list[V] = []  # items _cold .. in memory
+
+    def __len__(self) -> int:
+        return self._cold + len(self._hot)
+
+    def _decode(self, data: str) -> V:
+        value: V = snapshot.decode(self._hint, json.loads(data), "spilled record")
+        return value
+
+    @typing.overload
+    def __getitem__(self, i: int) -> V: ...
+    @typing.overload
+    def __getitem__(self, i: slice) -> MutableSequence[V]: ...
+    def __getitem__(self, i: int | slice) -> V | MutableSequence[V]:
+        if isinstance(i, slice):
+            raise TypeError("spill: a spilled list is not sliced")
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        if i >= self._cold:
+            return self._hot[i - self._cold]
+        (data,) = self._db.execute(self._select, (i,)).fetchone()
+        return self._decode(data)
+
+    def append(self, value: V) -> None:
+        self._hot.append(value)
+        if len(self._hot) > self._hot_max:
+            old = self._hot.pop(0)
+            data = json.dumps(snapshot.encode(self._hint, old), separators=(",", ":"))
+            self._db.execute(self._insert, (self._cold, data))
+            self._cold += 1
+
+    def __iter__(self) -> Iterator[V]:
+        at = 0
+        while at < self._cold:
+            rows = self._db.execute(self._batch, (at,)).fetchall()
+            for _, data in rows:
+                yield self._decode(data)
+            at = rows[-1][0] + 1
+        yield from list(self._hot)
+
+    # Append-only: what a list could also do is not needed by the rules.
+    def __setitem__(self, i: Any, value: Any) -> None:
+        raise TypeError("spill: a spilled list is append-only")
+
+    def __delitem__(self, i: Any) -> None:
+        raise TypeError("spill: a spilled list is append-only")
+
+    def insert(self, index: int, value: V) -> None:
+        raise TypeError("spill: a spilled list is append-only")
+
+
 #: The PolicyState fields kept on disk: every one a dict keyed by its entries' own index.
 SPILLED = ("runs", "subs", "results", "contests", "sealed", "updates", "attestations", "decided")
+#: ...a dict keyed by another entry's index, in any order (decision -> its accesses).
+ANY_ORDER = ("access",)
+#: ...a list appended to in log order.
+LISTS = ("approvals",)
 
 
 def spill(state: Any, hot: int = HOT) -> sqlite3.Connection:
-    """Replace the :data:`SPILLED` dicts of an empty :class:`PolicyState` with
-    :class:`SpillDict` (in a private temporary database, deleted when closed)."""
+    """Replace the :data:`SPILLED` and :data:`ANY_ORDER` dicts of an empty
+    :class:`PolicyState` with :class:`SpillDict`, and its :data:`LISTS` with
+    :class:`SpillList` (in a private temporary database, deleted when closed)."""
     hints = typing.get_type_hints(type(state))
     db = sqlite3.connect("", isolation_level=None)  # "": a temporary file of its own
     # Nothing here outlives the process: no journal, no sync; a small page cache, so
@@ -167,11 +250,15 @@ def spill(state: Any, hot: int = HOT) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous = OFF")
     db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     db.execute("PRAGMA temp_store = FILE")
-    for name in SPILLED:
+    for name in (*SPILLED, *ANY_ORDER, *LISTS):
         if getattr(state, name):
             raise ValueError(f"spill: {name} is not empty")
+    for name in (*SPILLED, *ANY_ORDER):
         _, value_hint = typing.get_args(hints[name])
-        setattr(state, name, SpillDict(db, name, value_hint, hot))
+        setattr(state, name, SpillDict(db, name, value_hint, hot, any_order=name in ANY_ORDER))
+    for name in LISTS:
+        (item_hint,) = typing.get_args(hints[name])
+        setattr(state, name, SpillList(db, name, item_hint, hot))
     return db
 
 
