@@ -115,7 +115,11 @@ class Served:
         cmd = [sys.executable, "-m", "frontier_ledger", "serve", "--data", str(self.data)]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         cmd += ["--read-only"] if self.read_only else []
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(self.code), **self.env}
+        # A variant's SERVE_ARGS are more arguments for serve (e.g. "--workers 2"), not
+        # an environment variable.
+        settings = dict(self.env)
+        cmd += settings.pop("SERVE_ARGS", "").split()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(self.code), **settings}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 cmd, cwd=self.code, stdout=log, stderr=subprocess.STDOUT, env=env
@@ -440,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
         help="also run this tree with these environment variables (e.g. the server's "
-        "XFL_ROUTE_THREADS), in the same run; repeatable",
+        "XFL_ROUTE_THREADS; SERVE_ARGS='--workers 2' adds arguments to serve), in the "
+        "same run; repeatable",
     )
     ap.add_argument("--no-nginx", action="store_true", help="skip tiles against nginx")
     ap.add_argument("--tile-seconds", type=float, default=10.0, help="seconds per wrk run")
