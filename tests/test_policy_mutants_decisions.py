@@ -234,3 +234,23 @@ def test_status_decide_by_uses_an_amended_late_decision_limit() -> None:
     status = schedule_of(lg, s, "2028-01-11")
     assert status is not None and not status.on_time
     assert status.decide_by == "2028-01-30"
+
+
+# == The charter's caps: in force from the first instant, the latest entry wins a tie ==
+
+
+def test_a_threshold_schedule_dated_at_the_epoch_ties_with_the_charters_cap_and_wins() -> None:
+    """The charter's level table gives each cap from instant 0; a (retroactive, S12)
+    threshold schedule raising level 1 to 2e26 from 1970-01-01 takes effect at that
+    same instant and, logged later, wins the tie: a 1.5e26 plan is within the cap."""
+    lg = Ledger()
+    k = lg.schedule(1, "2e26", "1970-01-01", at="2026-07-01")
+    lg.prereg(planned_flop="1.5e26")  # would break S2 under the charter's 1e26
+    assert seen(lg, "2026-12-01") == {
+        V(
+            "S12",
+            (k,),
+            "the cap of level 1 takes effect on 1970-01-01, less than the 90-day notice "
+            "period after it was logged (2026-07-01)",
+        )
+    }
