@@ -1,0 +1,256 @@
+"""The decision rules, the engine, findings, reveals and a submission's status: cases the
+other boundary tests left open (found by mutation testing, docs/mutation.md).
+
+Most tests build a small signed log with the ``Ledger`` of tests/test_reference_rules.py
+(default charter: calendar 01-01 / 06-30 / 12-31, first cycle 2027, cap of level 1 1e26,
+late limit 60 days, contest reply 30 days) and audit it with the real auditor, naming
+every finding exactly: rule, severity, entries and sentence. The engine's own clock
+guard (L2, which the auditor replaces by its own) is read from
+:meth:`PolicyEngine.check` fed with the log's payloads directly.
+"""
+
+from __future__ import annotations
+
+from tests.payload_examples import ORIGIN
+from tests.test_policy_boundaries import V, schedule_of, seen, submitted
+from tests.test_reference_rules import (
+    DIGEST,
+    PLAN,
+    SALT,
+    Ledger,
+    amendment,
+    commitment,
+    ms,
+    submitted_run,
+)
+from verifier.core.leaf import parse_leaf
+from verifier.entries.codec import Payload, parse_payload
+from verifier.policy.audit import Auditor
+from verifier.policy.engine import PolicyEngine
+from verifier.policy.findings import Finding
+
+# == The engine on its own: the clock guard (L2) and a log without a charter ====
+
+
+def payloads(lg: Ledger) -> list[tuple[Payload, int]]:
+    """Each entry's payload and logged_at (ms), as the admission hands them to the engine."""
+    out = []
+    for leaf in lg.leaves:
+        parsed = parse_leaf(leaf)
+        out.append((parse_payload(parsed.envelope.payload), parsed.logged_at_ms))
+    return out
+
+
+def engine_after(lg: Ledger) -> PolicyEngine:
+    """A policy engine that applied every entry of *lg* (a clean log) in order."""
+    engine = PolicyEngine()
+    for index, (payload, logged) in enumerate(payloads(lg)):
+        engine.apply(index, payload, logged)
+    return engine
+
+
+def test_l2_an_entry_logged_at_or_after_the_one_before_it_is_not_backwards() -> None:
+    """The engine's clock guard fires only on a strictly earlier logged_at: the same
+    millisecond as the entry before, or any later one, is no L2 finding."""
+    lg = Ledger()
+    _p, _suite, s = submitted(lg, at="2027-06-01")
+    engine = engine_after(lg)
+    payload, _ = payloads(lg)[s]
+    n = len(lg.leaves)
+    assert engine.check(n, payload, ms("2027-06-01")) == []  # same instant
+    assert engine.check(n, payload, ms("2027-06-01T00:00:00.001Z")) == []
+
+
+def test_l2_an_entry_logged_one_millisecond_before_the_one_before_it() -> None:
+    """One millisecond earlier than the latest logged_at: an L2 violation naming both
+    entries, reported (not refused: the order of logging is a fact)."""
+    lg = Ledger()
+    _p, suite, _s = submitted(lg, at="2027-06-01")
+    engine = engine_after(lg)
+    payload, _ = payloads(lg)[suite]  # an eval suite: no rule of its own
+    n = len(lg.leaves)
+    assert engine.check(n, payload, ms("2027-06-01") - 1) == [
+        Finding(
+            "L2",
+            "violation",
+            (n - 1, n),
+            "logged_at goes backwards: this entry was logged before the one preceding it",
+            refusable=False,
+        )
+    ]
+
+
+def test_l2_the_guard_compares_with_the_latest_logged_at_not_the_last_entry() -> None:
+    """After an entry logged at T, one at T - 1 ms is backwards even though it is the
+    engine's latest entry that set T (the engine keeps the maximum it applied)."""
+    lg = Ledger()
+    p = lg.prereg(at="2026-11-01")
+    engine = engine_after(lg)
+    payload, _ = payloads(lg)[p]
+    n = len(lg.leaves)
+    engine.apply(n, payload, ms("2026-11-05"))  # a second pre-registration, later
+    found = engine.check(n + 1, payload, ms("2026-11-05") - 1)
+    assert [(f.rule, f.indices) for f in found] == [("L2", (n, n + 1))]
+
+
+def test_an_engine_without_a_charter_judges_nothing() -> None:
+    """Before a charter is applied there is no schedule to judge against: an engine
+    that has seen no charter reports no finding for an entry (not even a failure)."""
+    lg = Ledger()
+    _p, _suite, s = submitted(lg)
+    d = lg.decision(s, at="2027-01-01")  # would be an early decision (S8) with a charter
+    payload, logged = payloads(lg)[d]
+    assert PolicyEngine().check(d, payload, logged) == []
+
+
+# == S14: an auditor without the revealed documents ===========================
+
+
+def test_s14_an_auditor_given_no_blobs_reports_the_reveal_not_auditable() -> None:
+    """An auditor built without a blob store (blobs=None) has none of the revealed
+    documents: the reveal cannot be checked, which it says (it does not fail)."""
+    lg = Ledger()
+    p = lg.prereg(plan={"sealed": True, "sha256": commitment(SALT, PLAN)})
+    v = lg.reveal(p, SALT, PLAN, "2026-12-01", lg.lab)
+    auditor = Auditor(ORIGIN)
+    for leaf in lg.leaves:
+        auditor.feed(leaf)
+    digest = payloads(lg)[v][0].body.content_sha256
+    assert {(f.rule, f.severity, f.indices, f.message) for f in auditor.findings} == {
+        (
+            "S14",
+            "not_auditable",
+            (p, v),
+            f"the revealed document {digest[:16]}… is not available, so the commitment "
+            "cannot be checked",
+        )
+    }
+
+
+# == S6: a run's breaches named on the pre-registration itself ==================
+
+
+def test_s6_approval_of_a_run_whose_preregistration_broke_s2() -> None:
+    """A plan above the cap is a breach (S2) of the pre-registration entry itself; an
+    approval of the run's submission must name it (S6) beside the submission's own
+    breach (S1: submitted without a reported start, so no start repeats the S2)."""
+    lg = Ledger()
+    p = lg.prereg(planned_flop="2e26")  # level 1: cap 1e26
+    suite = lg.suite()
+    s = lg.submission(p)
+    lg.result(s, suite)
+    d = lg.decision(s)
+    found = seen(lg, "2028-01-01")
+    assert {(r, i) for r, _, i, _ in found if r in ("S1", "S2")} == {
+        ("S2", (p,)),
+        ("S1", (p, s)),
+    }
+    assert {f for f in found if f[0] == "S6"} == {
+        V(
+            "S6",
+            (p, s, d),
+            f"decision {d} approves submission {s} of run acme-2027-a, which broke S1, S2 "
+            f"(entries {p}, {s}): an approval cannot rest on such a run",
+        )
+    }
+
+
+# == S10, S7: the first resolution of a contest finding is the one that counts ==
+
+
+def test_s7_a_second_resolution_does_not_replace_the_first() -> None:
+    """A finding dismissed, then 'upheld' by a second resolution (S10: resolved twice):
+    the approval is judged on the first resolution, so no S7 for an upheld finding."""
+    lg = Ledger()
+    _p, suite, s = submitted(lg)
+    r = lg.result(s, suite)
+    c = lg.contest(s, "2027-07-05")
+    r1 = lg.resolution(c, "2027-07-10", outcome="dismissed")
+    r2 = lg.resolution(c, "2027-07-11", outcome="upheld")
+    lg.decision(s, results=(r,))
+    assert seen(lg, "2027-12-31T13:00:00Z") == {
+        V("S10", (c, r1, r2), f"contest finding {c} is resolved twice"),
+    }
+
+
+# == S10: a decision after an approval ==========================================
+
+
+def test_s10_a_second_decision_after_an_approval_says_it_cannot_withdraw_it() -> None:
+    """After an approval, a rejection of the same submission is a second decision whose
+    sentence says why: an approval cannot be withdrawn or restricted."""
+    lg = Ledger()
+    _p, suite, s = submitted(lg)
+    lg.result(s, suite)
+    d1 = lg.decision(s)
+    d2 = lg.decision(s, at="2027-12-31T13:00:00Z", outcome="rejected")
+    s10 = {f for f in seen(lg, "2027-12-31T14:00:00Z") if f[0] == "S10"}
+    assert s10 == {
+        V(
+            "S10",
+            (d1, d2),
+            f"submission {s} already has a decision (entry {d1}); an approval cannot be "
+            "withdrawn or restricted",
+        )
+    }
+
+
+# == S7: a remedy must change the model ========================================
+
+
+def test_s7_a_remedy_with_the_contested_models_digest_is_not_valid() -> None:
+    """A submission claiming to remedy an upheld finding with the same model digest as
+    the contested submission changes nothing: its approval is refused (S7)."""
+    lg = Ledger()
+    p, suite, s = submitted_run(lg)
+    c = lg.contest(s, "2027-07-05")
+    r = lg.resolution(c, "2027-07-20", outcome="upheld")
+    s2 = lg.submission(p, at="2027-08-01", model_digest=DIGEST, remedies=r)
+    lg.result(s2, suite, at="2027-09-01")
+    lg.decision(s, outcome="rejected")
+    d = lg.decision(s2, at="2027-12-31T13:00:00Z")
+    s7 = {f for f in seen(lg, "2028-01-01") if f[0] == "S7"}
+    assert s7 == {
+        V(
+            "S7",
+            (r, s2, d),
+            f"submission {s2} claims to remedy entry {r}, which is not an upheld contest "
+            "finding's resolution about another model of the same run",
+        )
+    }
+
+
+# == status.py: the late-decision limit in force when the submission was logged ==
+
+
+def test_status_decide_by_uses_an_amended_late_decision_limit() -> None:
+    """A charter amendment shortening the late-decision limit to 20 days, in force
+    before a late submission is logged: its decide-by day is 20 days after it."""
+    lg = Ledger()
+    amendment(lg, {"late_decision_limit_days": 20}, "2027-10-01", "2027-06-01")
+    p = lg.prereg()
+    lg.started(p)
+    s = lg.submission(p, at="2028-01-10T00:00:00Z")
+    status = schedule_of(lg, s, "2028-01-11")
+    assert status is not None and not status.on_time
+    assert status.decide_by == "2028-01-30"
+
+
+# == The charter's caps: in force from the first instant, the latest entry wins a tie ==
+
+
+def test_a_threshold_schedule_dated_at_the_epoch_ties_with_the_charters_cap_and_wins() -> None:
+    """The charter's level table gives each cap from instant 0; a (retroactive, S12)
+    threshold schedule raising level 1 to 2e26 from 1970-01-01 takes effect at that
+    same instant and, logged later, wins the tie: a 1.5e26 plan is within the cap."""
+    lg = Ledger()
+    k = lg.schedule(1, "2e26", "1970-01-01", at="2026-07-01")
+    lg.prereg(planned_flop="1.5e26")  # would break S2 under the charter's 1e26
+    assert seen(lg, "2026-12-01") == {
+        V(
+            "S12",
+            (k,),
+            "the cap of level 1 takes effect on 1970-01-01, less than the 90-day notice "
+            "period after it was logged (2026-07-01)",
+        )
+    }
