@@ -1483,6 +1483,7 @@ def test_status_of_an_on_time_submission() -> None:
         "deadline": "2027-06-30",
         "decision_date": "2027-12-31",
         "decide_by": "2027-12-31",
+        "decide_by_time": "2027-12-31T23:59:59Z",
         "earlier_late": [],
         "remedies": None,
         "status": "on time for the 2027 cycle: decided with every on-time submission on 2027-12-31",
@@ -1507,7 +1508,28 @@ def test_status_of_late_submissions_in_order() -> None:
     assert three.earlier_late == (first, second)
     assert ", after the 2 late submissions of its cycle logged before it," in three.sentence()
     assert three.decide_by == "2028-03-10"  # 60 days after it was logged, not the decision date
+    # ...to the instant (S9), which the sentence says, not the whole day
+    assert three.decide_by_time == "2028-03-10T12:00:00Z"
+    assert three.sentence().endswith("not before 2027-12-31 and by 2028-03-10 12:00:00 UTC")
     assert three.to_json()["on_time"] is False
+    assert one.decide_by_time == "2028-02-29T23:59:59Z"
+
+
+def test_s9_a_late_submission_logged_after_the_decision_day_is_due_at_its_instant() -> None:
+    """Its status names the instant S9 counts to: a decision at it is in time, one
+    millisecond later is a violation, though still on the same day."""
+    for decided_at, rules in (
+        ("2028-03-10T12:00:00Z", set()),
+        ("2028-03-10T12:00:00.001Z", {"S9"}),
+    ):
+        lg = Ledger()
+        p = lg.prereg()
+        lg.started(p)
+        s = lg.submission(p, at="2028-01-10T12:00:00Z")
+        status = schedule_of(lg, s, "2028-01-11")
+        assert status is not None and status.decide_by_time == "2028-03-10T12:00:00Z"
+        lg.decision(s, at=decided_at, outcome="rejected")
+        assert {f[0] for f in seen(lg, "2028-04-01")} == rules, decided_at
 
 
 def test_status_of_something_that_is_not_a_submission() -> None:

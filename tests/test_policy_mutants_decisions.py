@@ -233,7 +233,8 @@ def test_status_decide_by_uses_an_amended_late_decision_limit() -> None:
     s = lg.submission(p, at="2028-01-10T00:00:00Z")
     status = schedule_of(lg, s, "2028-01-11")
     assert status is not None and not status.on_time
-    assert status.decide_by == "2028-01-30"
+    # S9's limit is 2028-01-30T00:00:00.000: the last whole day in time is the 29th
+    assert (status.decide_by, status.decide_by_time) == ("2028-01-29", "2028-01-29T23:59:59Z")
 
 
 # == The charter's caps: in force from the first instant, the latest entry wins a tie ==

@@ -129,6 +129,7 @@ class SubmissionSchedule(_Strict):
     deadline: str
     decision_date: str
     decide_by: str
+    decide_by_time: str
     earlier_late: list[int]
     remedies: int | None
     status: str
