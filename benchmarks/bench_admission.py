@@ -72,9 +72,12 @@ FIXED_HEADER = 4
 PENDING = 100
 #: Entries per run: pre-registration, started, completed, submission, result, decision.
 PER_RUN = 6
-#: Researchers' access (S17): after each cycle's decision date, one ``research_access``
-#: per lab opening that lab's models approved in the cycle, two days after approval.
+#: Researchers' access (S17): after each cycle's decision date, ``research_access``
+#: entries per lab opening that lab's models approved in the cycle (at most
+#: ACCESS_MAX each), two days after approval.
 ACCESS_DAY = (1, 2)
+#: Decisions one ``research_access`` may name (the payload's limit on a list).
+ACCESS_MAX = 256
 DIGEST = "5" * 64
 
 
@@ -121,7 +124,9 @@ def runs_for(size: int, n_labs: int) -> int:
     header = FIXED_HEADER + 2 * n_labs
     runs = (size - header - PENDING) // PER_RUN
     cycles = max(1, min(4, runs // 500))
-    return (size - header - PENDING - cycles * n_labs) // PER_RUN
+    # per lab and cycle, ceil(k / ACCESS_MAX) <= k / ACCESS_MAX + 1 entries
+    reserve = cycles * n_labs + runs // ACCESS_MAX + 1
+    return (size - header - PENDING - reserve) // PER_RUN
 
 
 @dataclass
@@ -251,8 +256,10 @@ def bulk_steps(runs_total: int, labs: list[str]) -> tuple[list[Step], int]:
                 approved.setdefault(run.lab, []).append(run)
         day = at(y + 1, *ACCESS_DAY, 9)
         for i, lab in enumerate(labs):
-            if lab in approved:
-                steps.append((day + i * 1000, seq, "research_access", Access(y, approved[lab])))
+            runs = approved.get(lab, [])
+            for k in range(0, len(runs), ACCESS_MAX):
+                chunk = Access(y, runs[k : k + ACCESS_MAX])
+                steps.append((day + i * 60_000 + k, seq, "research_access", chunk))
                 seq += 1
     steps.sort(key=lambda s: (s[0], s[1]))
     return steps, FIRST_CYCLE + cycles

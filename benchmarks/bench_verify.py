@@ -97,7 +97,7 @@ from verifier.policy.report import report_text
 
 LOGS = OUT / "verify-logs"
 #: Bump when the generator or the build changes: cached logs are then rebuilt.
-GENERATOR = "verify-logs/2 (bench_admission generator with research access, hour-grouped commits)"
+GENERATOR = "verify-logs/3 (bench_admission generator with research access, hour-grouped commits)"
 GROUP_MS = 3_600_000
 MAX_BATCH = 256
 POOL_CHUNK = 1000
