@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from tests.test_plan_rule_boundaries import WITHOUT, replayed
-from tests.test_policy_boundaries import N, V, W, dereg_world, seen
+from tests.test_policy_boundaries import N, V, W, dereg_world, schedule_of, seen
 from tests.test_reference_rules import (
     INFERENCE,
     Ledger,
@@ -23,6 +23,7 @@ from tests.test_reference_rules import (
     approved_run,
     attest,
     provider,
+    submitted_run,
     update,
 )
 
@@ -296,3 +297,37 @@ def test_s15_a_model_approved_without_inference_ceiling_is_raised_from_zero() ->
             f"1e18 FLOP, by more than the charter's 1e18), {WITHOUT}",
         )
     }
+
+
+# == On time: the window_closed marker and remedies ==============================
+
+
+def test_a_submission_after_an_early_window_closed_marker_is_late() -> None:
+    """The marker is the boundary as a position in the log: one logged (refused) before the
+    deadline day still closes the window for the submissions logged after it."""
+    lg = Ledger()
+    p = lg.prereg()
+    lg.started(p)
+    m = lg.marker("submission_window_closed", 2027, "2027-06-15")
+    s = lg.submission(p, at="2027-06-20")
+    assert rule(seen(lg, "2027-06-21"), "S8") == {
+        V(
+            "S8",
+            (m,),
+            "the submission_window_closed marker of 2027 is logged on 2027-06-15, "
+            "before 2027-07-01",
+        )
+    }
+    status = schedule_of(lg, s, "2027-06-21")
+    assert status is not None and not status.on_time
+
+
+def test_s7_a_remedy_submitting_the_same_model_does_not_keep_the_batch() -> None:
+    """A remedy must change the model: the same digest logged after the window is late."""
+    lg = Ledger()
+    p, _suite, s = submitted_run(lg)
+    c = lg.contest(s, "2027-07-05")
+    r = lg.resolution(c, "2027-07-20", outcome="upheld")
+    s2 = lg.submission(p, at="2027-08-01", remedies=r)  # the default digest, as s
+    status = schedule_of(lg, s2, "2027-08-02")
+    assert status is not None and not status.on_time
