@@ -175,6 +175,25 @@ def test_the_reporting_tolerance_is_the_one_amended_by_when_the_entry_is_logged(
 
 
 @pytest.mark.parametrize(
+    ("claimed", "hours"),
+    [("2027-01-04T02:00:00Z", 2), ("2027-01-04T01:59:59.999Z", 1)],
+)
+def test_a_gap_under_two_days_is_told_in_whole_hours(claimed: str, hours: int) -> None:
+    """With a 0-hour tolerance: exactly two hours late is "2 hours", a millisecond less "1"."""
+    lg = Ledger(report_tolerance_hours=0)
+    p = lg.prereg()
+    t = lg.started(p, at="2027-01-04T00:00:00Z", time=claimed)
+    assert rule(seen(lg, "2027-02-01"), "S1") == {
+        W(
+            "S1",
+            (t,),
+            f"entry {t} was logged 2027-01-04 but claims a start {hours} hours later "
+            f"({claimed}), beyond the 0-hour reporting tolerance",
+        )
+    }
+
+
+@pytest.mark.parametrize(
     ("offered_from", "early"),
     [("2028-01-10T00:00:00.001Z", False), ("2028-01-09T23:59:59.999Z", True)],
 )
