@@ -251,14 +251,13 @@ def test_s1_an_unstarted_submission_is_refused_only_above_the_deregulated_level(
 # == What runs report, for S16 ===================================================
 
 
-def attested_run(lg: Ledger) -> int:
+def attested_run(lg: Ledger) -> tuple[int, int]:
     """Run acme-2027-a pre-registered and started (reporting 0 FLOP), with 8e25 FLOP
-    attested for it by a provider: (P, A) through *lg*; returns P, the attestation last."""
+    attested for it by a provider: (P, the attestation)."""
     stratus = provider(lg)
     p = lg.prereg()
     lg.started(p)
-    attest(lg, stratus, run=p, flop_delivered="8e25")
-    return p
+    return p, attest(lg, stratus, run=p, flop_delivered="8e25")
 
 
 def test_s16_a_start_reporting_no_compute_is_a_report() -> None:
@@ -273,16 +272,14 @@ def test_s16_a_start_reporting_no_compute_is_a_report() -> None:
 
 def test_s16_a_halt_reports_its_compute() -> None:
     lg = Ledger()
-    p = attested_run(lg)
-    a = len(lg.leaves) - 1
+    p, a = attested_run(lg)
     h = lg.halted(p, at="2027-04-10", flop="2e25")
     assert rule(seen(lg, "2027-05-01"), "S16") == {under_reported(p, a, h, "2e25")}
 
 
 def test_s16_a_submission_reports_its_final_compute() -> None:
     lg = Ledger()
-    p = attested_run(lg)
-    a = len(lg.leaves) - 1
+    p, a = attested_run(lg)
     s = lg.submission(p, at="2027-06-01", final_flop="2e25")
     assert rule(seen(lg, "2027-06-02"), "S16") == {under_reported(p, a, s, "2e25")}
 
@@ -290,8 +287,7 @@ def test_s16_a_submission_reports_its_final_compute() -> None:
 def test_s16_the_first_report_of_the_largest_compute_names_it() -> None:
     """3e25 at completion, then 3e25 again and 2e25 at later reports: the completion counts."""
     lg = Ledger()
-    p = attested_run(lg)
-    a = len(lg.leaves) - 1
+    p, a = attested_run(lg)
     c = lg.completed(p, at="2027-05-01", flop="3e25")
     lg.completed(p, at="2027-05-02", flop="3e25")
     lg.submission(p, at="2027-06-01", final_flop="2e25")
