@@ -62,3 +62,25 @@ def test_s11_a_change_on_the_lift_date_that_is_not_the_next_level_needs_no_appro
     lg = Ledger()
     lg.schedule(1, "2e26", "2028-01-01", "2027-06-01")
     assert rule(seen(lg, "2028-01-01"), "S11") == set()
+
+
+def test_s11_every_passed_decision_day_keeps_its_own_finding() -> None:
+    """Two lifts in a row, neither earned nor postponed: each passed decision day gives
+    its own S11 finding, the earlier one is not lost to the later."""
+    lg = Ledger()
+    t2 = lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    t3 = lg.schedule(3, "1e27", "2029-01-01", "2027-06-02")
+    assert rule(seen(lg, "2029-01-01"), "S11") == {
+        V(
+            "S11",
+            (t2,),
+            "no level-1 model was approved by 2027-12-31, yet the lift to level 2 on "
+            "2028-01-01 was not postponed by then",
+        ),
+        V(
+            "S11",
+            (t3,),
+            "no level-2 model was approved by 2028-12-31, yet the lift to level 3 on "
+            "2029-01-01 was not postponed by then",
+        ),
+    }
