@@ -10,8 +10,18 @@ docs/mutation-equivalents-d.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from tests.payload_examples import ORIGIN
 from tests.test_policy_boundaries import V, seen, submitted
-from tests.test_reference_rules import OTHER_DIGEST, Ledger
+from tests.test_reference_rules import OTHER_DIGEST, Ledger, ms
+from verifier.core.leaf import parse_leaf
+from verifier.errors import FormatError
+from verifier.policy.audit import Auditor
+from verifier.policy.findings import VIOLATION, Finding
 
 Seen = set[tuple[str, str, tuple[int, ...], str]]
 
@@ -84,3 +94,90 @@ def test_s11_every_passed_decision_day_keeps_its_own_finding() -> None:
             "2029-01-01 was not postponed by then",
         ),
     }
+
+
+# == The auditor (verifier/policy/audit.py) ========================================
+
+
+def fed(lg: Ledger, **kwargs: Any) -> Auditor:
+    """An auditor that has been fed every leaf of *lg*."""
+    auditor = Auditor(ORIGIN, **kwargs)
+    for leaf in lg.leaves:
+        auditor.feed(leaf)
+    return auditor
+
+
+def as_seen(findings: Iterable[Finding]) -> Seen:
+    return {(f.rule, f.severity, f.indices, f.message) for f in findings}
+
+
+def test_a_fresh_auditor_has_parsed_and_admitted_nothing() -> None:
+    """Before the first feed there is no last parsed leaf and no last admitted entry."""
+    auditor = Auditor(ORIGIN)
+    assert auditor.last_parsed is None
+    assert auditor.last_checked is None
+    assert auditor.schedule is True
+
+
+def test_an_auditor_without_the_schedule_judges_only_the_log_rules() -> None:
+    """schedule=False: no policy state, no S findings for an undecided submission."""
+    lg = Ledger()
+    _p, _suite, s = submitted(lg)
+    only_log = fed(lg, schedule=False)
+    assert only_log.schedule is False
+    assert only_log.state.policy is None
+    assert only_log.report(ms("2028-01-01")).findings == ()
+    assert as_seen(fed(lg).report(ms("2028-01-01")).findings) == {
+        V("S8", (s,), f"on-time submission {s} was not decided on the decision date 2027-12-31")
+    }
+
+
+def test_a_state_of_another_log_is_refused_by_name() -> None:
+    """Resuming from the state of another log fails and names both logs."""
+    state = Auditor("example.org/other").state
+    with pytest.raises(FormatError) as exc:
+        Auditor(ORIGIN, state=state)
+    assert str(exc.value) == f"state is for log 'example.org/other', not {ORIGIN!r}"
+
+
+def test_a_leaf_that_does_not_parse_is_l3_and_keeps_its_index() -> None:
+    """Bytes that are no leaf: one L3 finding naming the entry and the parse error; the
+    entry keeps its index (the next entry is still admitted at the next index) and the
+    auditor reports no parsed leaf and no admitted entry."""
+    lg = Ledger()
+    auditor = fed(lg)
+    n = len(lg.leaves)
+    with pytest.raises(FormatError) as exc:
+        parse_leaf(b"garbage")
+    expected = Finding("L3", VIOLATION, (n,), f"entry {n} is not a valid leaf: {exc.value}")
+    assert auditor.feed(b"garbage") == [expected]
+    assert auditor.last_parsed is None
+    assert auditor.last_checked is None
+    assert auditor.size == n + 1
+    p = lg.prereg()
+    assert p == n  # the ledger's own index; the auditor has one more entry
+    assert auditor.feed(lg.leaves[p]) == []
+    assert auditor.last_checked is not None
+    assert auditor.size == n + 2
+    assert auditor.report(ms("2026-12-01")).findings == (expected,)
+
+
+def test_an_entry_failing_its_schema_is_l3_and_keeps_its_index() -> None:
+    """An organisation whose org_id is a number fails its schema: one L3 finding with the
+    schema's reason; the entry keeps its index."""
+    lg = Ledger()
+    auditor = fed(lg)
+    n = len(lg.leaves)
+    bad = lg.add("organisation", {"org_id": 5}, [lg.regulator])
+    assert bad == n
+    assert auditor.feed(lg.leaves[bad]) == [
+        Finding(
+            "L3",
+            VIOLATION,
+            (n,),
+            f"entry {n} should not have been admitted: org_id: expected a string",
+        )
+    ]
+    assert auditor.last_parsed is not None
+    assert auditor.last_checked is None
+    assert auditor.size == n + 1
