@@ -19,8 +19,9 @@ from tests.payload_examples import ORIGIN
 from tests.test_policy_boundaries import V, seen, submitted
 from tests.test_reference_rules import OTHER_DIGEST, Ledger, ms
 from verifier.core.leaf import parse_leaf
+from verifier.entries.replay import LogReplay
 from verifier.errors import FormatError
-from verifier.policy.audit import Auditor
+from verifier.policy.audit import Auditor, AuditState
 from verifier.policy.findings import VIOLATION, Finding
 
 Seen = set[tuple[str, str, tuple[int, ...], str]]
@@ -181,3 +182,101 @@ def test_an_entry_failing_its_schema_is_l3_and_keeps_its_index() -> None:
     assert auditor.last_parsed is not None
     assert auditor.last_checked is None
     assert auditor.size == n + 1
+
+
+def test_l2_is_judged_against_the_latest_logged_at_so_far() -> None:
+    """L2 (docs/policy-notes.md: "entry i logged before the latest logged_at so far",
+    naming i-1, i): an entry later than its predecessor but earlier than an entry
+    before that is still out of order."""
+    lg = Ledger()
+    p = lg.prereg(at="2026-11-01")
+    body = {"org_id": "acme2", "legal_name": "Acme", "jurisdiction": "XR", "kind": "lab"}
+    o1 = lg.add("organisation", body, [lg.regulator], "2026-10-01")
+    o2 = lg.add("organisation", {**body, "org_id": "acme3"}, [lg.regulator], "2026-10-15")
+    assert (o1, o2) == (p + 1, p + 2)
+    auditor = fed(lg)
+    assert as_seen(auditor.report(ms("2026-12-01")).findings) == {
+        V("L2", (p, o1), f"entry {o1} was logged at 2026-10-01T00:00:00.000Z, before entry {p}"),
+        V("L2", (o1, o2), f"entry {o2} was logged at 2026-10-15T00:00:00.000Z, before entry {o1}"),
+    }
+
+
+def test_a_log_whose_first_entry_is_no_charter_checks_only_leaf_shapes() -> None:
+    """Entry 0 is a pre-registration: no key set to check it against, so it is not
+    refused (no L3 for it); the schedule is not auditable."""
+    lg = Ledger()
+    auditor = Auditor(ORIGIN)
+    assert auditor.feed(lg.leaves[lg.prereg()]) == []
+    assert auditor.state.charterless is True
+    assert auditor.size == 1
+    assert as_seen(auditor.report(ms("2027-01-01")).findings) == {
+        (
+            "L3",
+            "not_auditable",
+            (),
+            "the log has no charter, so the schedule cannot be audited",
+        )
+    }
+
+
+class RecordingSink:
+    """A signature sink that only records the checks it is given."""
+
+    def __init__(self) -> None:
+        self.checks: list[tuple[bytes, bytes, bytes]] = []
+
+    def add(self, public_key: bytes, signature: bytes, message: bytes) -> None:
+        self.checks.append((public_key, signature, message))
+
+
+def test_signature_checks_go_to_the_sink_the_auditor_defers_to() -> None:
+    """With a sink set, each entry's Ed25519 checks are handed to it."""
+    lg = Ledger()
+    p = lg.prereg()
+    auditor = Auditor(ORIGIN)
+    sink = RecordingSink()
+    auditor.defer = sink
+    for leaf in lg.leaves[:p]:
+        auditor.feed(leaf)
+    before = len(sink.checks)
+    assert auditor.feed(lg.leaves[p]) == []
+    assert len(sink.checks) == before + 1  # the pre-registration has one signer
+
+
+def test_a_decision_with_a_bad_reference_to_a_result_is_l4_alone() -> None:
+    """A decision naming a real submission but a pre-registration as an evaluation
+    result is L4, and its submission link is sound: no S6 finding, nothing else."""
+    lg = Ledger()
+    p, _suite, s = submitted(lg)
+    d = lg.decision(s, results=(p,), outcome="rejected")
+    findings = fed(lg).report(ms("2027-12-31T13:00:00Z")).findings
+    assert [(f.rule, f.indices) for f in findings] == [("L4", (d,))]
+
+
+def test_the_report_orders_by_severity_then_rule_number_then_entries() -> None:
+    """Violations first, then warnings, notices, not auditable; within a severity by
+    rule letter, then rule number as a number (S9 before S10), then entries; an
+    unknown severity last. The report carries the log, its size and the instant."""
+    made = [
+        Finding("S10", VIOLATION, (1,), "s10"),
+        Finding("X1", "unknown", (0,), "x"),
+        Finding("S2", "notice", (0,), "s2n"),
+        Finding("S9", VIOLATION, (2,), "s9"),
+        Finding("S2", VIOLATION, (5,), "s2v"),
+        Finding("L3", VIOLATION, (9,), "l3"),
+        Finding("L2", "not_auditable", (), "l2"),
+        Finding("S1", "warning", (3,), "s1"),
+    ]
+    state = AuditState(LogReplay(ORIGIN), None, findings=made)
+    report = Auditor(ORIGIN, state=state).report(ms("2027-01-01"))
+    assert [f.message for f in report.findings] == [
+        "l3",
+        "s2v",
+        "s9",
+        "s10",
+        "s1",
+        "s2n",
+        "l2",
+        "x",
+    ]
+    assert (report.origin, report.size, report.now_ms) == (ORIGIN, 0, ms("2027-01-01"))
