@@ -250,7 +250,15 @@ def test_a_decision_with_a_bad_reference_to_a_result_is_l4_alone() -> None:
     p, _suite, s = submitted(lg)
     d = lg.decision(s, results=(p,), outcome="rejected")
     findings = fed(lg).report(ms("2027-12-31T13:00:00Z")).findings
-    assert [(f.rule, f.indices) for f in findings] == [("L4", (d,))]
+    assert findings == (
+        Finding(
+            "L4",
+            VIOLATION,
+            (d,),
+            f"entry {d} should not have been admitted: "
+            f"eval_results[0]: entry {p} is a preregistration, not an eval_result",
+        ),
+    )
 
 
 def test_the_report_orders_by_severity_then_rule_number_then_entries() -> None:
