@@ -820,12 +820,17 @@ def read_log(origin: str, leaves: Sequence[bytes], now_ms: int, blobs: Mapping[s
 
 def l2_findings(log: Log) -> set[Finding]:
     """L2: '`logged_at` never decreases with the index.' Table: 'entry i logged before
-    the latest logged_at so far' names i-1, i."""
+    the latest logged_at so far' names j, i, where j is the first entry logged at that
+    latest time."""
     out = set()
     for e in log.entries:
-        earlier = [p.logged_at for p in log.entries[: e.index] if p.logged_at is not None]
-        if e.logged_at is not None and earlier and e.logged_at < max(earlier):
-            out.add(finding("L2", "violation", e.index - 1, e.index))
+        earlier = [p for p in log.entries[: e.index] if p.logged_at is not None]
+        if e.logged_at is None or not earlier:
+            continue
+        latest = max(p.logged_at for p in earlier)  # type: ignore[type-var]
+        if e.logged_at < latest:
+            j = min(p.index for p in earlier if p.logged_at == latest)
+            out.add(finding("L2", "violation", j, e.index))
     return out
 
 

@@ -186,8 +186,8 @@ def test_an_entry_failing_its_schema_is_l3_and_keeps_its_index() -> None:
 
 def test_l2_is_judged_against_the_latest_logged_at_so_far() -> None:
     """L2 (docs/policy-notes.md: "entry i logged before the latest logged_at so far",
-    naming i-1, i): an entry later than its predecessor but earlier than an entry
-    before that is still out of order."""
+    naming j, i where j set that time): an entry later than its predecessor but earlier
+    than an entry before that is still out of order, and is named against that entry."""
     lg = Ledger()
     p = lg.prereg(at="2026-11-01")
     body = {"org_id": "acme2", "legal_name": "Acme", "jurisdiction": "XR", "kind": "lab"}
@@ -196,8 +196,18 @@ def test_l2_is_judged_against_the_latest_logged_at_so_far() -> None:
     assert (o1, o2) == (p + 1, p + 2)
     auditor = fed(lg)
     assert as_seen(auditor.report(ms("2026-12-01")).findings) == {
-        V("L2", (p, o1), f"entry {o1} was logged at 2026-10-01T00:00:00.000Z, before entry {p}"),
-        V("L2", (o1, o2), f"entry {o2} was logged at 2026-10-15T00:00:00.000Z, before entry {o1}"),
+        V(
+            "L2",
+            (p, o1),
+            f"entry {o1} was logged at 2026-10-01T00:00:00.000Z, before entry {p} "
+            "(logged at 2026-11-01T00:00:00.000Z)",
+        ),
+        V(
+            "L2",
+            (p, o2),
+            f"entry {o2} was logged at 2026-10-15T00:00:00.000Z, before entry {p} "
+            "(logged at 2026-11-01T00:00:00.000Z)",
+        ),
     }
 
 

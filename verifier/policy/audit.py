@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from verifier.core.leaf import Leaf, parse_leaf
+from verifier.core.leaf import Leaf, format_logged_at, parse_leaf
 from verifier.entries.codec import parse_payload
 from verifier.entries.payloads import Decision
 from verifier.entries.registry import SignatureSink
@@ -59,6 +59,8 @@ class AuditState:
     policy: PolicyState | None = None
     findings: list[Finding] = field(default_factory=list)
     last_ms: int | None = None
+    #: The entry that set ``last_ms`` (the first logged at it): L2 names it.
+    last_index: int = -1
     #: Entry 0 is not a charter (a synthetic test or benchmark log): there is
     #: no key set to check signatures against, so only leaf shapes are checked.
     charterless: bool = False
@@ -127,17 +129,21 @@ class Auditor:
             self.state.charterless = True
         last_ms = self.state.last_ms
         if last_ms is not None and parsed.logged_at_ms < last_ms:
+            # Named against the entry that set the latest time, not the one before it:
+            # after entries logged 11-01, 10-01, 10-15, the third was logged after the
+            # second and before the first.
+            latest = self.state.last_index
             new.append(
                 Finding(
                     "L2",
                     VIOLATION,
-                    (index - 1, index),
-                    f"entry {index} was logged at {parsed.logged_at}, before entry {index - 1}",
+                    (latest, index),
+                    f"entry {index} was logged at {parsed.logged_at}, before entry {latest} "
+                    f"(logged at {format_logged_at(last_ms)})",
                 )
             )
-        self.state.last_ms = (
-            parsed.logged_at_ms if last_ms is None else max(last_ms, parsed.logged_at_ms)
-        )
+        if last_ms is None or parsed.logged_at_ms > last_ms:
+            self.state.last_ms, self.state.last_index = parsed.logged_at_ms, index
         if self.state.charterless:
             self.replay.skip(index)
             self.findings.extend(new)
