@@ -5,7 +5,7 @@ Each test builds a small log with the helpers of tests/test_policy_boundaries.py
 charter: calendar 01-01 / 06-30 / 12-31, first cycle 2027, initial frontier level 1) and
 names the findings exactly: rule, severity, entries and message. The mutants these tests
 kill, and those no input can tell from the original, are listed in
-docs/mutation-equivalents-d.md.
+docs/mutation-deadlines.md.
 """
 
 from __future__ import annotations

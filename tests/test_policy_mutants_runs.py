@@ -6,7 +6,7 @@ charter: caps 1e25 / 1e26 / 3e26, compute tolerance 5 %, reporting tolerance 48 
 attestation tolerance 25 %, inference update threshold 1e18 FLOP; the default run
 acme-2027-a plans 8e25 FLOP at level 1) and names the findings exactly: rule, severity,
 entries and message. The mutants these tests kill, and those no input can tell from the
-original, are listed in docs/mutation-equivalents-c.md.
+original, are listed in docs/mutation-runs.md.
 """
 
 from __future__ import annotations

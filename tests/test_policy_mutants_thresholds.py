@@ -6,7 +6,7 @@ Each test builds a small log with the helpers of tests/test_policy_boundaries.py
 charter: calendar 01-01 / 06-30 / 12-31, first cycle 2027, caps 1e25 / 1e26 / 3e26,
 initial frontier level 1, lag 2, notice 90 days) and names the findings exactly: rule,
 severity, entries and message. The mutants these tests kill, and those no input can tell
-from the original, are listed in docs/mutation-equivalents-a.md.
+from the original, are listed in docs/mutation-thresholds.md.
 """
 
 from __future__ import annotations
