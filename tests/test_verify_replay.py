@@ -196,13 +196,18 @@ def test_a_replay_state_of_another_checkpoint_is_not_used(tmp_path: Path, capsys
     assert StateDir(state).load_replay(cp) is None  # names another checkpoint: ignored
 
 
-def test_snapshot_round_trip_and_strictness(tmp_path: Path) -> None:
+def _audited_demo_state(tmp_path: Path) -> AuditState:
+    """The auditor's state after the whole demo log, published under *tmp_path*/log."""
     leaves, blobs, origin = _demo_leaves()
     op = Operator(origin)
     _publish_with_blobs(op, tmp_path / "log", leaves, blobs)
     src = LogSource(str(tmp_path / "log"))
     cp = open_checkpoint(src.fetch("checkpoint"), parse_vkey(op.vkey))
-    state = check_log(cp, src.fetch, None, schedule=True, blobs=blobs).auditor.state
+    return check_log(cp, src.fetch, None, schedule=True, blobs=blobs).auditor.state
+
+
+def test_snapshot_round_trip_and_strictness(tmp_path: Path) -> None:
+    state = _audited_demo_state(tmp_path)
     assert state.policy is not None and state.policy.runs and state.replay.registry is not None
     data = json.loads(json.dumps(snapshot.encode(AuditState, state)))
     again = snapshot.decode(AuditState, data)
@@ -242,12 +247,7 @@ def test_the_compiled_snapshot_decoder_is_as_strict_as_the_annotated_walk(tmp_pa
     walk only to name the place of an error: for the same data the two must accept the
     same values and refuse the same edits (a fast path that let one through would load
     a damaged state)."""
-    leaves, blobs, origin = _demo_leaves()
-    op = Operator(origin)
-    _publish_with_blobs(op, tmp_path / "log", leaves, blobs)
-    src = LogSource(str(tmp_path / "log"))
-    cp = open_checkpoint(src.fetch("checkpoint"), parse_vkey(op.vkey))
-    state = check_log(cp, src.fetch, None, schedule=True, blobs=blobs).auditor.state
+    state = _audited_demo_state(tmp_path)
     data = json.loads(json.dumps(snapshot.encode(AuditState, state)))
     fast = snapshot._compiled(AuditState)
     assert fast(data) == snapshot._decode(AuditState, data)
