@@ -2,11 +2,12 @@
 
 The writer replays the log for admission at start (``/readyz`` says "replaying"
 meanwhile) unless it finds the admission state it stored when it last stopped,
-bound to a checkpoint of this log (ledger/storage/state_file.py); then it replays
-only what came after. Both are measured in the same run, on the same governed
-log (bench_verify's generator: real charter, keys, runs, decisions):
+bound to a checkpoint of this log (ledger/storage/admission_db.py: a database whose
+records are read as rules need them); then it replays only what came after. Both are
+measured in the same run, on the same governed log (bench_verify's generator: real
+charter, keys, runs, decisions):
 
-- **replay**: ``DATA/admission-state.json`` removed, ``serve`` started, timed until
+- **replay**: ``DATA/admission-state.sqlite`` removed, ``serve`` started, timed until
   ``/readyz`` answers 200 (as before O(1) restarts);
 - **resume**: ``serve`` stopped cleanly (it stores the state), started again,
   timed until ``/readyz`` answers 200.
@@ -126,10 +127,11 @@ def main() -> None:
     rows, results = [], []
     for size in args.sizes:
         root = build(size, args.labs)
-        state = root / "admission-state.json"
+        state = root / "admission-state.sqlite"
         replay = []
         for _ in range(args.runs):
-            state.unlink(missing_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{state}{suffix}").unlink(missing_ok=True)
             replay.append(ready_after_start(root))  # stores the state as it stops
         resume = [ready_after_start(root) for _ in range(args.runs)]
         best_replay, best_resume = min(replay), min(resume)

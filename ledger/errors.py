@@ -15,6 +15,7 @@ exception (:class:`EntryRefused` carries the refusal with its rule;
     ├── KeyFileError          a log key file is missing, unreadable, exposed or malformed
     ├── SigningKeyError       an entry-signing key file is, likewise
     ├── StoreError            the database refused or failed an operation
+    │   ├── StateDamaged      a record of the stored admission state fails its checksum
     │   ├── HeadMoved         the checkpoint compare-and-swap lost to another writer
     │   ├── IndexBehind       the search index lags the log (the writer catches it up)
     │   └── BackupError       a backup could not be taken or is unfit to restore
@@ -63,6 +64,11 @@ class SigningKeyError(LedgerError):
 class StoreError(LedgerError):
     """The store refused or failed an operation (I/O error, full disk, read-only file,
     the database unreachable)."""
+
+
+class StateDamaged(StoreError):
+    """A record of the writer's stored admission state fails its checksum or cannot be
+    read: the batch that read it fails, and the state is replayed from the log."""
 
 
 class HeadMoved(StoreError):

@@ -134,7 +134,7 @@ def _state(admission: GovernedAdmission) -> str:
     """The admission state, canonically encoded: equal states encode equally."""
     import json
 
-    from ledger.write.admission import AdmissionState
+    from ledger.storage.admission_db import AdmissionState
     from verifier.policy import snapshot
 
     replay, engine = admission.state
@@ -156,6 +156,7 @@ def grow(data: DataDir, count: int, start: int) -> None:
         assert not [r for r in results if isinstance(r, Refusal)], results
         writer.save_admission()  # as the server does when it stops
     finally:
+        writer.admission.close()  # type: ignore[union-attr]
         writer.store.close()
 
 
@@ -163,8 +164,7 @@ def test_a_restart_resumes_from_the_stored_state(tmp_path: Path, caplog) -> None
     """O(1) restarts: the state stored with a checkpoint, only newer entries replayed."""
     data = governed_log(tmp_path / "data", 30)
     grow(data, 10, 30)  # stores the state at size 41
-    stored = data.root / "admission-state.json"
-    assert stored.is_file()
+    assert stored_meta(data)["size"] == "41"
     # Entries appended after the state was stored (as after a crash): replayed on top.
     board = BOARD
     writer = open_writer(data, admit=True)
@@ -193,21 +193,58 @@ def test_a_restart_resumes_from_the_stored_state(tmp_path: Path, caplog) -> None
         full.store.close()
 
 
+def stored_meta(data: DataDir) -> dict[str, str]:
+    """The header of the stored admission state (DATA/admission-state.sqlite)."""
+    import sqlite3
+
+    db = sqlite3.connect(data.root / "admission-state.sqlite")
+    try:
+        return dict(db.execute("SELECT k, v FROM meta").fetchall())
+    finally:
+        db.close()
+
+
+def _edit(path: Path, sql: str) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(sql)
+    db.close()
+
+
 def test_a_damaged_or_foreign_state_is_replayed_loudly(tmp_path: Path, caplog) -> None:
     import logging
+    import shutil
 
     data = governed_log(tmp_path / "data", 12)
     grow(data, 3, 12)
-    stored = data.root / "admission-state.json"
-    good = stored.read_bytes()
+    stored = data.root / "admission-state.sqlite"
+    good = tmp_path / "good.sqlite"
+    shutil.copyfile(stored, good)
     for damage, why in (
-        (good.replace(b'"size":16', b'"size":15', 1), "checkpoint of size 15"),
-        (good.replace(b'"replay":{', b'"replay":{"x":0,', 1), "checksum"),
-        (b"{not json", "cannot be read"),
-        # kept by a version that kept fewer search facets: same shape, other format
-        (good.replace(b"admission-state/v2", b"admission-state/v1", 1), "not a frontier"),
+        ("UPDATE meta SET v = '15' WHERE k = 'size'", "checkpoint of size 15"),
+        (
+            'UPDATE meta SET v = replace(v, \'"replay":{\', \'"replay":{"x":0,\') '
+            "WHERE k = 'rest'",
+            "checksum",
+        ),
+        ("UPDATE chunks SET data = zeroblob(length(data))", "per-entry arrays are damaged"),
+        ("DELETE FROM meta", "no state was saved in it yet"),
+        (None, "cannot be read"),
+        # kept by an earlier version (a JSON file, read whole): another format
+        (
+            "UPDATE meta SET v = 'frontier-ledger/admission-state/v2' WHERE k = 'format'",
+            "not a frontier",
+        ),
     ):
-        stored.write_bytes(damage)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{stored}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(good, stored)
+        if damage is None:
+            stored.write_bytes(b"{not a database" * 100)
+        else:
+            _edit(stored, damage)
         writer = open_writer(data, admit=True)
         try:
             with caplog.at_level(logging.WARNING, logger="ledger.write.admission"):
@@ -218,11 +255,11 @@ def test_a_damaged_or_foreign_state_is_replayed_loudly(tmp_path: Path, caplog) -
             assert any(why in r.getMessage() and "replaying the whole log" in r.getMessage()
                        for r in caplog.records), (why, caplog.text)  # fmt: skip
         finally:
+            writer.admission.close()  # type: ignore[union-attr]
             writer.store.close()
 
 
 def test_the_server_stores_the_state_when_it_stops_and_resumes_from_it(tmp_path: Path) -> None:
-    import json
     import time
 
     import httpx
@@ -240,8 +277,8 @@ def test_the_server_stores_the_state_when_it_stops_and_resumes_from_it(tmp_path:
         assert r.status_code == 201, r.text
     finally:
         server.stop()
-    stored = json.loads((data.root / "admission-state.json").read_text())
-    assert stored["size"] == 22 and stored["format"] == "frontier-ledger/admission-state/v2"
+    stored = stored_meta(data)
+    assert stored["size"] == "22" and stored["format"] == "frontier-ledger/admission-state/v3"
     server.start()
     try:
         # /readyz turns green once the writer's state is there: resumed, not replayed.
@@ -258,7 +295,6 @@ def test_the_server_stores_the_state_when_it_stops_and_resumes_from_it(tmp_path:
 def test_the_sequencer_stores_the_state_every_so_many_entries(tmp_path: Path, monkeypatch) -> None:
     """Between batches, never inside one: a crash then replays at most that many entries."""
     import asyncio
-    import json
 
     from ledger.write import sequencer
 
@@ -278,6 +314,5 @@ def test_the_sequencer_stores_the_state_every_so_many_entries(tmp_path: Path, mo
         asyncio.run(run())
     finally:
         writer.store.close()
-    stored = json.loads((data.root / "admission-state.json").read_text())
     # 4 entries, then 12 more one by one: stored at 5, 10 and 15 (every 5), not at 16.
-    assert stored["size"] == 15
+    assert stored_meta(data)["size"] == "15"

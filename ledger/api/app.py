@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -166,7 +167,7 @@ def _save_admission(writer: LogWriter) -> None:
     try:
         if writer.save_admission():
             log.info("stored the admission state at size %d", writer.admission.saved_size)  # type: ignore[union-attr]
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         log.warning("could not store the admission state: %s", exc)
 
 
@@ -250,6 +251,8 @@ def create_api(options: ServerOptions) -> FastAPI:
                 await committer.stop()
             if writer is not None:
                 _save_admission(writer)
+                if writer.admission is not None:
+                    writer.admission.close()
                 writer.store.close()
             app.state.view.save()
             store.close()

@@ -1,9 +1,10 @@
 """Replayed state kept between runs, bound to the checkpoint it is the state of.
 
-Both sides of the server replay the log into state: the writer for admission
-(``ledger.write.admission``), the read side for the pages it shows
+The read side of the server replays the log into the state of the pages it shows
 (``ledger.read.views``). Replaying a long log at every start is O(entries); this
-keeps the state in a file instead, written with the checkpoint it belongs to:
+keeps the state in a file instead, written with the checkpoint it belongs to (the
+writer's admission state, larger and needed before the first append, is a database
+read as rules need it: :mod:`ledger.storage.admission_db`):
 
     {"format": …, "schema": <digest of the state's shape>, "size": N,
      "checkpoint_sha256": <hex of the signed checkpoint of size N>,
@@ -42,7 +43,7 @@ def _digest(body: Any) -> str:
 @dataclass(frozen=True)
 class StateFile:
     path: Path
-    format: str  # e.g. "frontier-ledger/admission-state/v1"
+    format: str  # e.g. "frontier-ledger/view-state/v1"
     cls: type  # the dataclass the state is
 
     def save(self, state: Any, size: int, checkpoint: bytes) -> None:

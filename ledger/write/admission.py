@@ -9,22 +9,23 @@ rebuilt from the store before the next batch — the store is the truth.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.errors import ReplayAborted
+from ledger.errors import ReplayAborted, StateDamaged
+from ledger.storage.admission_db import AdmissionDB, Facets
 from ledger.storage.protocol import EntryFacets
-from ledger.storage.state_file import StaleState, StateFile
+from ledger.storage.state_file import StaleState
 from ledger.write.indexer import payload_text
 from verifier.core.leaf import parse_leaf
 from verifier.entries.replay import CheckedEntry, LogReplay
 from verifier.errors import AdmissionError, FormatError
 from verifier.policy.engine import PolicyEngine
 from verifier.policy.findings import VIOLATION
-from verifier.policy.state import PolicyState
 from verifier.policy.status import SubmissionSchedule, submission_schedule
 
 log = logging.getLogger(__name__)
@@ -56,21 +57,12 @@ class Refusal:
         return STATUS.get(self.code, 422)
 
 
-#: v2: decisions' facets are kept too (researchers' access inherits its model's run). A
-#: v1 state lacks them, and its shape is the same, so only the format tells it apart: a
-#: v1 file is replayed from the start once, rather than resumed with facets missing.
-ADMISSION_STATE_FORMAT = "frontier-ledger/admission-state/v2"
+#: v3: a SQLite database read as rules need it (ledger/storage/admission_db.py); v1 and v2
+#: were JSON files read whole (v2 added decisions' facets). An older file is left alone
+#: and the log replayed once.
+ADMISSION_STATE_FORMAT = "frontier-ledger/admission-state/v3"
 #: Store the admission state again after this many new entries (and when the server stops).
 SAVE_EVERY = 50_000
-
-
-@dataclass
-class AdmissionState:
-    """Everything admission knows after replaying entries ``0 .. size-1``."""
-
-    replay: LogReplay
-    policy: PolicyState
-    facets: dict[int, tuple[str | None, str | None, int | None, int | None]]
 
 
 class _Verified:
@@ -88,7 +80,7 @@ class Resume:
     """Where a writer keeps its admission state between runs, and how to read the log
     from any index (so a restart replays only what the stored state lacks)."""
 
-    state_file: StateFile
+    db: AdmissionDB
     leaves_from: Callable[[int], Iterator[bytes]]
     checkpoint: Callable[[int], bytes | None]
 
@@ -134,6 +126,8 @@ class GovernedAdmission:
         # that is being replaced.
         self._lock = threading.RLock()
         self._abort = threading.Event()
+        #: a stored record failed its checksum: the next rebuild replays from the charter
+        self._damaged = False
         #: entries replayed so far by the replay under way (or the last one)
         self.replayed = 0
         #: how many entries the state holds (replayed, then admitted): the tree size
@@ -144,7 +138,7 @@ class GovernedAdmission:
         #: replays started since this object was made (each is O(entries))
         self.rebuilds = 0
         #: index -> (org, run_id, level, cycle), inherited along references for search
-        self._facets: dict[int, tuple[str | None, str | None, int | None, int | None]] = {}
+        self._facets: MutableMapping[int, Facets] = {}
 
     @property
     def state(self) -> tuple[LogReplay, PolicyEngine]:
@@ -184,38 +178,54 @@ class GovernedAdmission:
         return self.state[1]
 
     def _rebuild(self) -> tuple[LogReplay, PolicyEngine]:
-        replay = LogReplay(self.origin)
-        engine = PolicyEngine(self.blobs)
         self._facets = {}
         self.replayed = 0
         self.resumed_from = None
         self.replaying = True
         self.rebuilds += 1
         try:
-            start = self._resume(replay, engine)
+            start = self._resume()
             if start is not None:
                 replay, engine, leaves = start
-                return self._replay_all(replay, engine, leaves, replay.size)
-            return self._replay_all(replay, engine, self._leaves(), 0)
+                try:
+                    return self._replay_all(replay, engine, leaves, replay.size)
+                except StateDamaged as exc:
+                    log.error("replaying the whole log for admission: %s", exc)
+                    self._damaged = True
+            return self._replay_all(*self._fresh(), self._leaves(), 0)
         finally:
             self.replaying = False
 
-    def _resume(
-        self, replay: LogReplay, engine: PolicyEngine
-    ) -> tuple[LogReplay, PolicyEngine, Iterator[bytes]] | None:
-        """The stored state, and the leaves it lacks; None (and why, loudly) if unusable."""
+    def _fresh(self) -> tuple[LogReplay, PolicyEngine]:
+        """An empty state (bound to a new database when the state is stored)."""
+        replay = LogReplay(self.origin)
+        engine = PolicyEngine(self.blobs)
+        self._facets = {}
+        self.saved_size = 0
+        if self.resume is not None:
+            state = self.resume.db.fresh(replay, engine.state)
+            self._facets = state.facets
+            self._damaged = False
+        return replay, engine
+
+    def _resume(self) -> tuple[LogReplay, PolicyEngine, Iterator[bytes]] | None:
+        """The stored state, and the leaves it lacks; None (and why, loudly) if unusable.
+
+        O(1) in the log's size: the header, the rest of the state and the per-entry
+        arrays are read; records are read when a rule asks for them."""
         if self.resume is None:
             return None
+        db = self.resume.db
+        if self._damaged:
+            return None  # a record failed its checksum: replay into a new database
         try:
-            state, size = self.resume.state_file.load(self.resume.checkpoint)
-            if state.replay.origin != self.origin or state.replay.size != size:
-                raise StaleState("it is not a state of this log at its size")
+            state, size = db.load(self.origin, self.resume.checkpoint)
         except StaleState as exc:
-            path = self.resume.state_file.path
-            if path.exists():
+            if db.exists():
                 log.warning("replaying the whole log for admission: the stored state %s: %s",
-                            path, exc)  # fmt: skip
+                            db.path, exc)  # fmt: skip
             return None
+        engine = PolicyEngine(self.blobs)
         engine.state = state.policy
         self._facets = state.facets
         self.saved_size = self.resumed_from = size
@@ -235,11 +245,24 @@ class GovernedAdmission:
             if size <= self.saved_size:
                 return False
             replay, engine = self._state
-            self.resume.state_file.save(
-                AdmissionState(replay, engine.state, self._facets), size, checkpoint
-            )
+            try:
+                self.resume.db.save(replay, engine.state, size, checkpoint)
+            except BaseException:
+                # Crash point: records written out since the last save are only in the
+                # transaction this failure ends; the state in memory lacks them, so it
+                # is dropped: the next batch resumes from the last save (or replays).
+                self._state = None
+                self.resume.db.rollback()
+                raise
             self.saved_size = size
             return True
+
+    def close(self) -> None:
+        """Close the stored state's database (what was not saved is dropped)."""
+        with self._lock:
+            if self.resume is not None:
+                self.resume.db.close()
+            self._state = None
 
     def _replay_all(
         self, replay: LogReplay, engine: PolicyEngine, leaves: Iterator[bytes], start: int
@@ -271,7 +294,7 @@ class GovernedAdmission:
     def facets(self, entry: CheckedEntry, text: str | None = None) -> EntryFacets:
         """Search facets of an admitted entry: its own fields, or its run's; *text* is
         its words if the caller has them already (:func:`ledger.write.indexer.payload_text`)."""
-        with self._lock:
+        with self._lock, self._guard():
             org, run_id, level, cycle = facets = self._facet_tuple(entry)
             self._keep_facets(entry, facets)
         if text is None:
@@ -333,8 +356,20 @@ class GovernedAdmission:
         under the key its key id names (:mod:`ledger.write.precheck`); the keys'
         grants, revocations and roles are still checked here, in sequence.
         """
-        with self._lock:
+        with self._lock, self._guard():
             return self._admit(envelope, index, logged_ms, verified)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A stored record that fails its checksum drops the state: the batch reading
+        it fails (nothing of it is written) and the next one replays the whole log."""
+        try:
+            yield
+        except StateDamaged as exc:
+            log.error("the stored admission state is damaged; it will be replayed: %s", exc)
+            self._damaged = True
+            self._state = None
+            raise
 
     def _admit(
         self, envelope: Any, index: int, logged_ms: int, verified: bool
@@ -362,7 +397,7 @@ class GovernedAdmission:
 
     def submission_schedule(self, index: int) -> SubmissionSchedule | None:
         """Where the admitted submission at *index* stands: on time or late, decided when."""
-        with self._lock:
+        with self._lock, self._guard():
             return submission_schedule(self.engine.state, index)
 
     def sync_to(self, size: int) -> None:

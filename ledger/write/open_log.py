@@ -11,21 +11,18 @@ from ledger.keys.log_keys import KeyFiles, load_extra_signers, load_key, write_n
 from ledger.ops.clock import Clock, system_clock
 from ledger.ops.datadir import DataDir
 from ledger.read.views import BlobDir
+from ledger.storage.admission_db import AdmissionDB
 from ledger.storage.backends import check_no_log, create_store, open_store
-from ledger.storage.state_file import StateFile
-from ledger.write.admission import (
-    ADMISSION_STATE_FORMAT,
-    AdmissionState,
-    GovernedAdmission,
-    Resume,
-)
+from ledger.write.admission import ADMISSION_STATE_FORMAT, GovernedAdmission, Resume
 from ledger.write.sequencer import LogWriter
 from verifier.core.checkpoint import Checkpoint, check_origin
 from verifier.core.merkle import EMPTY_ROOT
 from verifier.core.note import sign_note
 
 #: Where the writer keeps its admission state between runs (a cache: see admission.py).
-ADMISSION_STATE_NAME = "admission-state.json"
+ADMISSION_STATE_NAME = "admission-state.sqlite"
+#: The JSON file earlier versions kept it in, read whole at every start: removed.
+OLD_ADMISSION_STATE_NAME = "admission-state.json"
 
 #: The key the server signs schedule markers with (PEM, mode 0600), beside the log key.
 MARKER_KEY_NAME = "marker.key"
@@ -80,15 +77,14 @@ def open_writer(data: DataDir, *, admit: bool = False, clock: Clock | None = Non
         extra = load_extra_signers(KeyFiles(data.key_path, data.vkey_path))
         admission = None
         if admit and store.profile == "governed":
+            (data.root / OLD_ADMISSION_STATE_NAME).unlink(missing_ok=True)
             admission = GovernedAdmission(
                 store.origin,
                 store.iter_leaves,
                 simulated_clock=clock is not None,
                 blobs=BlobDir(data.root / "blobs" / "sha256"),
                 resume=Resume(
-                    StateFile(
-                        data.root / ADMISSION_STATE_NAME, ADMISSION_STATE_FORMAT, AdmissionState
-                    ),
+                    AdmissionDB(data.root / ADMISSION_STATE_NAME, ADMISSION_STATE_FORMAT),
                     store.iter_leaves,
                     store.read_checkpoint,
                 ),

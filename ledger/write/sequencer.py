@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -556,5 +557,5 @@ class GroupCommitter:
             return
         try:
             await asyncio.to_thread(self.writer.save_admission)
-        except OSError as exc:  # the state is a cache: appends go on without it
+        except (OSError, sqlite3.Error) as exc:  # a cache: appends go on without it
             log.warning("could not store the admission state: %s", exc)
