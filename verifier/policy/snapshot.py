@@ -81,11 +81,62 @@ def _homogeneous(hint: Any) -> bool:
 
 
 def encode(hint: Any, value: Any) -> Any:
-    """*value*, of type *hint*, as JSON-ready data."""
+    """*value*, of type *hint*, as JSON-ready data.
+
+    By a function compiled once per type (:func:`_encoder`): the writer encodes a
+    record each time one leaves memory (ledger/storage/admission_db.py), and walking
+    the annotations for every value was most of a replay's cost. :func:`_encode`
+    is the walk, kept as the definition the compiled encoder is tested against.
+    """
+    return _encoder(hint)(value)
+
+
+Encoder = typing.Callable[[Any], Any]
+
+
+def _b64text(value: Any) -> str:
+    return base64.b64encode(value).decode()
+
+
+@cache
+def _encoder(hint: Any) -> Encoder:  # noqa: PLR0911 - one per kind
     hint = _strip(hint)
     inner = _optional(hint)
     if inner is not None:
-        return None if value is None else encode(inner, value)
+        f = _encoder(inner)
+        return lambda v: None if v is None else f(v)
+    if hint in (int, str, bool):
+        return lambda v: v
+    if hint in (bytes, bytearray):
+        return _b64text
+    if hint is array.array:
+        return lambda v: [v.typecode, _b64text(v.tobytes())]
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (tuple, list) and not _homogeneous(hint):
+        items = [_encoder(a) for a in args]
+        return lambda v: [f(x) for f, x in zip(items, v, strict=True)]
+    if origin in (tuple, list, frozenset):
+        item = _encoder(args[0])
+        if origin is frozenset:
+            return lambda v: sorted(item(x) for x in v)
+        return lambda v: [item(x) for x in v]
+    if origin is dict:
+        key, value = _encoder(args[0]), _encoder(args[1])
+        return lambda v: [[key(k), value(x)] for k, x in v.items()]
+    if dataclasses.is_dataclass(hint):
+        hints = _hints(hint)  # type: ignore[arg-type]
+        fields = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(hint) if f.init]
+        return lambda v: {name: f(getattr(v, name)) for name, f in fields}
+    raise AssertionError(f"snapshot: unsupported type {hint!r}")  # pragma: no cover
+
+
+def _encode(hint: Any, value: Any) -> Any:
+    """:func:`encode`, walking the annotations for every value."""
+    hint = _strip(hint)
+    inner = _optional(hint)
+    if inner is not None:
+        return None if value is None else _encode(inner, value)
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     out: Any
@@ -97,17 +148,17 @@ def encode(hint: Any, value: Any) -> Any:
         out = [value.typecode, base64.b64encode(value.tobytes()).decode()]
     elif origin in (tuple, list):
         if _homogeneous(hint):
-            out = [encode(args[0], v) for v in value]
+            out = [_encode(args[0], v) for v in value]
         else:
-            out = [encode(a, v) for a, v in zip(args, value, strict=True)]
+            out = [_encode(a, v) for a, v in zip(args, value, strict=True)]
     elif origin is frozenset:
-        out = sorted(encode(args[0], v) for v in value)
+        out = sorted(_encode(args[0], v) for v in value)
     elif origin is dict:
-        out = [[encode(args[0], k), encode(args[1], v)] for k, v in value.items()]
+        out = [[_encode(args[0], k), _encode(args[1], v)] for k, v in value.items()]
     elif dataclasses.is_dataclass(hint):
         hints = _hints(hint)  # type: ignore[arg-type]
         out = {
-            f.name: encode(hints[f.name], getattr(value, f.name))
+            f.name: _encode(hints[f.name], getattr(value, f.name))
             for f in dataclasses.fields(hint)
             if f.init
         }
