@@ -67,6 +67,10 @@ Facets = tuple[str | None, str | None, int | None, int | None]
 ARRAYS = f"I{array('I').itemsize}-{sys.byteorder}"
 
 
+class NothingSaved(StaleState):
+    """The database was made for a replay that ended before its first save: no damage."""
+
+
 def _check(data: str | bytes) -> str:
     raw = data.encode() if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()[:32]
@@ -451,7 +455,7 @@ class AdmissionDB:
         meta = dict(self._db.execute("SELECT k, v FROM meta").fetchall())
         if not meta:
             # Made for a replay that was stopped (or crashed) before its first save.
-            raise StaleState("no state was saved in it yet")
+            raise NothingSaved("no state was saved in it yet")
         if meta.get("format") != self.format:
             raise StaleState(f"it is not a {self.format} database")
         if meta.get("schema") != snapshot.schema_id(AdmissionState) or meta.get("arrays") != ARRAYS:

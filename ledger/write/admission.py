@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import ReplayAborted, StateDamaged
-from ledger.storage.admission_db import AdmissionDB, Facets
+from ledger.storage.admission_db import AdmissionDB, Facets, NothingSaved
 from ledger.storage.protocol import EntryFacets
 from ledger.storage.state_file import StaleState
 from ledger.write.indexer import payload_text
@@ -220,6 +220,9 @@ class GovernedAdmission:
             return None  # a record failed its checksum: replay into a new database
         try:
             state, size = db.load(self.origin, self.resume.checkpoint)
+        except NothingSaved as exc:
+            log.info("replaying the whole log for admission: the stored state %s: %s", db.path, exc)
+            return None
         except StaleState as exc:
             if db.exists():
                 log.warning("replaying the whole log for admission: the stored state %s: %s",
