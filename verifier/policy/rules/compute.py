@@ -9,6 +9,7 @@ flagged; a provider that stops attesting is shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from verifier.entries.fields import parse_time
@@ -57,10 +58,13 @@ def check_compute_attestation(
     cap = free_cap(st, start)
     if amount <= cap:
         return out
+    candidates: Iterable[Run]
     if b.run is not None:
         candidates = [st.runs[b.run]] if b.run in st.runs else []
     else:
-        candidates = list(st.runs.values())
+        # Not a list: any() stops at the first run that covers it (the writer's runs
+        # are read from its stored state, ~30 µs each, when not in memory).
+        candidates = st.runs.values()
     if not any(_covers(st, r, b.organisation, start, amount) for r in candidates):
         # free_cap is 0 in two cases the reader must tell apart: no level deregulated,
         # or a deregulated level that the charter gives no cap (it frees no compute).
