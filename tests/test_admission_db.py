@@ -167,7 +167,33 @@ def test_a_resumed_admission_reads_records_only_when_asked(tmp_path: Path) -> No
     adm.close()
 
 
-def test_a_damaged_record_fails_its_batch_then_the_log_is_replayed(tmp_path: Path) -> None:
+def _bad_checksums(path: Path) -> None:
+    """Every stored record: whichever a rule reads next fails its checksum."""
+    db = sqlite3.connect(path)
+    with db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'rec_%'"):
+            db.execute(f"UPDATE {table} SET c = 'damaged'")
+    db.close()
+
+
+def _bad_pages(path: Path) -> None:
+    """The root pages of the runs' and submissions' tables overwritten: not SQLite's
+    any more ("database disk image is malformed"), the header's pages intact."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    roots = dict(db.execute("SELECT name, rootpage FROM sqlite_master WHERE name LIKE 'rec_%'"))
+    (page_size,) = db.execute("PRAGMA page_size").fetchone()
+    db.close()
+    with path.open("r+b") as f:
+        for name in ("rec_subs", "rec_runs"):
+            f.seek((roots[name] - 1) * page_size)
+            f.write(b"\x07" * page_size)
+
+
+@pytest.mark.parametrize("damage", [_bad_checksums, _bad_pages], ids=["checksums", "pages"])
+def test_a_damaged_record_fails_its_batch_then_the_log_is_replayed(
+    tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
     s = largest_found()
     path = tmp_path / "state.sqlite"
     envelopes = s.envelopes()
@@ -186,13 +212,7 @@ def test_a_damaged_record_fails_its_batch_then_the_log_is_replayed(tmp_path: Pat
         if index == half:
             assert adm.save(index, _checkpoint(index))
             adm.close()
-            db = sqlite3.connect(path)
-            with db:  # every stored record: whichever a rule reads next is damaged
-                for (table,) in db.execute(
-                    "SELECT name FROM sqlite_master WHERE name LIKE 'rec_%'"
-                ):
-                    db.execute(f"UPDATE {table} SET c = 'damaged'")
-            db.close()
+            damage(path)
             adm = stored_admission(s.origin, log, path, blobs)
         try:
             got = adm.admit(env, index, at)
@@ -258,6 +278,38 @@ def test_a_stored_dict_is_a_dict_under_random_use() -> None:
             assert d.get(k) == ref.get(k)
         assert len(d) == len(ref)
     assert dict(d.items()) == ref
+
+
+def test_iterating_sees_a_record_written_out_meanwhile() -> None:
+    """A rule may look records up while it iterates; a record it pushes out of memory
+    is newer than the row the iteration read before: the iteration must see the new."""
+    db = _db()
+    d: StoredDict[list[int]] = StoredDict(
+        _Table(db, "t", list[int]), count=0, last=-1, any_order=False, hot=2
+    )
+    for i in range(4):
+        d[i] = [i]
+    d.flush()  # as a save: the table holds 0..3, memory 2 and 3
+    d[3].append(99)  # changed in memory only
+    seen = {}
+    for k, v in d.items():
+        seen[k] = list(v)
+        if k == 0:
+            d[0], d[1]  # read back into memory: 2 and 3 are written out
+    assert seen == {0: [0], 1: [1], 2: [2], 3: [3, 99]}
+
+
+def test_a_failed_write_out_keeps_the_record_in_memory() -> None:
+    db = _db()
+    d: StoredDict[list[int]] = StoredDict(
+        _Table(db, "t", list[int]), count=0, last=-1, any_order=False, hot=1
+    )
+    d[1] = [1]
+    db.execute("PRAGMA query_only = ON")  # writes fail, as on a full disk
+    with pytest.raises(sqlite3.OperationalError):
+        d[2] = [2]  # would push record 1 out
+    db.execute("PRAGMA query_only = OFF")
+    assert d[1] == [1] and d[2] == [2] and len(d) == 2
 
 
 def test_a_stored_list_is_an_append_only_list() -> None:

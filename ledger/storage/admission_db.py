@@ -29,6 +29,7 @@ crash rolls it back to the last save, and the writer replays only what came afte
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -105,18 +106,34 @@ class _Table:
         except (ValueError, FormatError) as exc:
             raise StateDamaged(f"admission state: {self.name} record {key}: {exc}") from None
 
+    def run(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """Execute on the table. A damaged file (a page that is not SQLite's: "database
+        disk image is malformed") is damage, replayed from the log like a bad checksum;
+        an operational error (a full disk, a lock) is not: it fails the batch, the state
+        is dropped and resumed from the last save."""
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise StateDamaged(f"admission state: the {self.name} table: {exc}") from None
+
     def load(self, key: int) -> Any | None:
-        row = self.db.execute(self.select, (key,)).fetchone()
+        row = self.run(self.select, (key,)).fetchone()
         if row is None:
             return None
         return self.decode(key, row[0], row[1])
 
+    def has(self, key: int) -> bool:
+        return self.run(self.exists, (key,)).fetchone() is not None
+
     def write(self, key: int, value: Any) -> None:
         data = json.dumps(snapshot.encode(self.hint, value), separators=(",", ":"))
-        self.db.execute(self.write_sql, (key, data, _check(data)))
+        self.run(self.write_sql, (key, data, _check(data)))
 
     def rows_after(self, after: int) -> list[tuple[int, str, str]]:
-        return self.db.execute(self.batch, (after,)).fetchall()
+        rows: list[tuple[int, str, str]] = self.run(self.batch, (after,)).fetchall()
+        return rows
 
 
 class StoredDict(MutableMapping[int, V], Generic[V]):
@@ -138,6 +155,7 @@ class StoredDict(MutableMapping[int, V], Generic[V]):
             table, count, last, any_order, hot,
         )  # fmt: skip
         self._hot: OrderedDict[int, V] = OrderedDict()
+        self._evicted = 0  # records written out of memory (an iteration re-reads after one)
 
     @property
     def counts(self) -> list[int]:
@@ -162,7 +180,7 @@ class StoredDict(MutableMapping[int, V], Generic[V]):
         if key > self._last:
             self._last = key
             self._len += 1
-        elif self._t.db.execute(self._t.exists, (key,)).fetchone() is None:
+        elif not self._t.has(key):
             if not self._any_order:
                 raise ValueError(f"{self._t.name}: key {key} inserted out of order")
             self._len += 1
@@ -171,12 +189,16 @@ class StoredDict(MutableMapping[int, V], Generic[V]):
     def _keep(self, key: int, value: V) -> None:
         self._hot[key] = value
         while len(self._hot) > self._hot_max:
-            old, record = self._hot.popitem(last=False)
-            self._t.write(old, record)  # in the open transaction: a crash undoes it
+            old, record = next(iter(self._hot.items()))
+            # Written before it leaves memory: a failed write loses nothing. In the
+            # open transaction: a crash undoes it, with everything since the last save.
+            self._t.write(old, record)
+            del self._hot[old]
+            self._evicted += 1
 
     def __delitem__(self, key: int) -> None:
         in_hot = self._hot.pop(key, None) is not None
-        stored = self._t.db.execute(self._t.delete, (key,)).rowcount == 1
+        stored = self._t.run(self._t.delete, (key,)).rowcount == 1
         if not (in_hot or stored):
             raise KeyError(key)
         self._len -= 1
@@ -184,7 +206,7 @@ class StoredDict(MutableMapping[int, V], Generic[V]):
     def __contains__(self, key: object) -> bool:
         if key in self._hot:
             return True
-        return self._t.db.execute(self._t.exists, (key,)).fetchone() is not None
+        return isinstance(key, int) and self._t.has(key)
 
     def __len__(self) -> int:
         return self._len
@@ -202,6 +224,7 @@ class StoredDict(MutableMapping[int, V], Generic[V]):
         i, after = 0, -1
         while True:
             rows = self._t.rows_after(after)
+            evicted = self._evicted
             for k, data, check in rows:
                 while i < len(hot) and hot[i] < k:
                     yield from self._hot_item(hot[i])
@@ -209,6 +232,11 @@ class StoredDict(MutableMapping[int, V], Generic[V]):
                 if i < len(hot) and hot[i] == k:
                     i += 1
                 value = self._hot.get(k)
+                if value is None and self._evicted != evicted:
+                    # Records were written out since this batch was read: the row
+                    # read then may be older than the table's now.
+                    yield from self._hot_item(k)
+                    continue
                 yield k, (value if value is not None else self._t.decode(k, data, check))
             if len(rows) < BATCH:
                 break
@@ -283,7 +311,9 @@ class StoredList(MutableSequence[V], Generic[V]):
             del self._hot[: self._hot_max]
 
     def __iter__(self) -> Iterator[V]:
-        first_hot = self._len - len(self._hot)
+        """The items there are when iteration starts, in order (items are never
+        changed, so a row read in a batch is never stale)."""
+        n, first_hot = self._len, self._len - len(self._hot)
         after = -1
         while after + 1 < first_hot:
             rows = self._t.rows_after(after)
@@ -294,7 +324,8 @@ class StoredList(MutableSequence[V], Generic[V]):
                     break
                 yield self._t.decode(k, data, check)
             after = rows[-1][0]
-        yield from list(self._hot)
+        for i in range(max(first_hot, 0), n):
+            yield self[i]  # in memory, or written out by appends since
 
     def flush(self) -> None:
         first = self._len - len(self._hot)
@@ -349,10 +380,14 @@ class AdmissionDB:
     def close(self) -> None:
         """Close, dropping what was not saved (the file keeps the last save)."""
         if self._db is not None:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            self._db.close()
-            self._db = None
+            db, self._db = self._db, None
+            # A connection that fails even this (a disk gone) is dropped all the same:
+            # SQLite rolls an unfinished transaction back when the file is next opened.
+            with contextlib.suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
         self._bound = {}
 
     def rollback(self) -> None:
