@@ -344,3 +344,18 @@ def test_a_stored_record_that_fails_its_checksum_is_refused() -> None:
     db.execute("UPDATE rec_t SET v = replace(v, 'run-1', 'run-9')")
     with pytest.raises(StateDamaged, match="t record 1 fails its checksum"):
         d[1]
+
+
+def test_a_closed_admission_is_not_rebuilt(tmp_path: Path) -> None:
+    """At shutdown the server closes the stored state; a job still running then (a
+    marker tick) must not open it again."""
+    from ledger.errors import ReplayAborted
+
+    s = largest_found()
+    log = Log()
+    adm = stored_admission(s.origin, log, tmp_path / "state.sqlite", s.blobs())
+    adm.warm()
+    adm.close()
+    with pytest.raises(ReplayAborted):
+        adm.engine  # noqa: B018 - the property rebuilds
+    assert not adm.ready

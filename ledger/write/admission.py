@@ -128,6 +128,7 @@ class GovernedAdmission:
         self._abort = threading.Event()
         #: a stored record failed its checksum: the next rebuild replays from the charter
         self._damaged = False
+        self._closed = False  # closed (the server stopped): no rebuild
         #: entries replayed so far by the replay under way (or the last one)
         self.replayed = 0
         #: how many entries the state holds (replayed, then admitted): the tree size
@@ -144,6 +145,10 @@ class GovernedAdmission:
     def state(self) -> tuple[LogReplay, PolicyEngine]:
         with self._lock:
             if self._state is None:
+                if self._closed:
+                    # A job still running as the server stops (a marker tick) must not
+                    # open the stored state again after it was closed.
+                    raise ReplayAborted("the server is stopping")
                 self._state = self._rebuild()
             return self._state
 
@@ -261,11 +266,13 @@ class GovernedAdmission:
             return True
 
     def close(self) -> None:
-        """Close the stored state's database (what was not saved is dropped)."""
+        """Close the stored state's database (what was not saved is dropped); the
+        state is not rebuilt after this."""
         with self._lock:
             if self.resume is not None:
                 self.resume.db.close()
             self._state = None
+            self._closed = True
 
     def _replay_all(
         self, replay: LogReplay, engine: PolicyEngine, leaves: Iterator[bytes], start: int
