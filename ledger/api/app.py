@@ -144,10 +144,12 @@ def _warm_up(writer: LogWriter | None) -> asyncio.Task[None] | None:
         except Exception:  # the first batch retries the replay and reports its failure
             log.exception("replaying the log for admission failed")
             return
+        start = admission.resumed_from or 0
         log.info(
-            "replayed %d entries for admission in %.1f s",
-            admission.replayed,
+            "admission ready in %.1f s: %s, then %d entries replayed",
             time.monotonic() - t0,
+            f"resumed at size {start}" if admission.resumed_from is not None else "no stored state",
+            admission.replayed - start,
         )
 
     return asyncio.get_running_loop().create_task(asyncio.to_thread(warm), name="admission-warm")
