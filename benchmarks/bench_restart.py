@@ -36,7 +36,9 @@ from bench_verify import GENERATOR, governed_entries
 
 from ledger.demo.build import SimulatedClock
 from ledger.ops.datadir import DataDir, WriterLock
-from ledger.write.open_log import init_log, open_writer
+from ledger.storage.admission_db import AdmissionDB
+from ledger.write.admission import ADMISSION_STATE_FORMAT
+from ledger.write.open_log import ADMISSION_STATE_NAME, init_log, open_writer
 from ledger.write.sequencer import prepare
 
 LOGS = OUT / "logs"
@@ -127,11 +129,10 @@ def main() -> None:
     rows, results = [], []
     for size in args.sizes:
         root = build(size, args.labs)
-        state = root / "admission-state.sqlite"
+        state = root / ADMISSION_STATE_NAME
         replay = []
         for _ in range(args.runs):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{state}{suffix}").unlink(missing_ok=True)
+            AdmissionDB(state, ADMISSION_STATE_FORMAT).discard()
             replay.append(ready_after_start(root))  # stores the state as it stops
         resume = [ready_after_start(root) for _ in range(args.runs)]
         best_replay, best_resume = min(replay), min(resume)

@@ -183,7 +183,7 @@ class GovernedAdmission:
         return self.state[1]
 
     def _rebuild(self) -> tuple[LogReplay, PolicyEngine]:
-        self._facets = {}
+        # (_resume and _fresh each set the facets and saved size of the state they give.)
         self.replayed = 0
         self.resumed_from = None
         self.replaying = True
