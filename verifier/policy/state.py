@@ -8,6 +8,7 @@ caller passes the instant (UTC milliseconds).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
@@ -163,8 +164,35 @@ class PolicyState:
     access: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     #: staff member's name -> [(departure ms, organisation, declaration index)]
     departures: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
+    #: Organisation -> the most compute any of its runs (any version) planned, as it
+    #: grew: (logged ms, planned FLOP) steps, both rising. S16 asks whether any run an
+    #: organisation pre-registered by an instant covers attested compute: one bisect
+    #: here, where a walk over every run would read each from the writer's stored state.
+    planned_max: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    # -- what the rules record ----------------------------------------------------
+
+    def note_planned(self, org: str, logged_ms: int, planned_flop: int) -> None:
+        """Record a run version *org* pre-registered at *logged_ms* for S16's question."""
+        steps = self.planned_max.setdefault(org, [])
+        at = bisect_right(steps, logged_ms, key=_step_ms)
+        if at and steps[at - 1][1] >= planned_flop:
+            return  # an earlier or equal run already plans as much
+        # Entries come in time order, so this is an append; a log out of time order
+        # (reported by the replay) still gets the right answer: the steps after it
+        # that plan no more are dropped.
+        end = at
+        while end < len(steps) and steps[end][1] <= planned_flop:
+            end += 1
+        steps[at:end] = [(logged_ms, planned_flop)]
 
     # -- questions the rules ask ------------------------------------------------
+
+    def most_planned(self, org: str, ms: int) -> int:
+        """The most compute any run *org* pre-registered by *ms* plans (0 if none)."""
+        steps = self.planned_max.get(org, ())
+        at = bisect_right(steps, ms, key=_step_ms)
+        return steps[at - 1][1] if at else 0
 
     @property
     def cal(self) -> CycleCalendar:
@@ -315,3 +343,7 @@ class PolicyState:
 
 def flop(text: str) -> int:
     return parse_flop(text, "flop")
+
+
+def _step_ms(step: tuple[int, int]) -> int:
+    return step[0]

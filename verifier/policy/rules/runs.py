@@ -81,6 +81,7 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
     st.runs[index] = Run(
         index, b.org, b.run_id, b.level, b.cycle, flop(b.planned_flop), logged_ms, root
     )
+    st.note_planned(b.org, logged_ms, flop(b.planned_flop))
 
 
 def _compute(
