@@ -190,3 +190,10 @@ def test_batch_inclusion_small_exhaustive(small: tuple[NaiveTree, MemoryTiles]) 
             count = n - first
             got = Prover(mem.read).inclusion_batch(first, count, n)
             assert got == [naive.path(i, 0, n) for i in range(first, n)], (first, n)
+    # Batches that end below the tree size (a batch's upper path is shared by its leaves).
+    for n in range(1, 40):
+        for first in range(n):
+            for count in range(1, n - first):
+                got = Prover(mem.read).inclusion_batch(first, count, n)
+                want = [naive.path(i, 0, n) for i in range(first, first + count)]
+                assert got == want, (first, count, n)
