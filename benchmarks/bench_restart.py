@@ -10,7 +10,12 @@ charter, keys, runs, decisions):
 - **replay**: ``DATA/admission-state.sqlite`` removed, ``serve`` started, timed until
   ``/readyz`` answers 200 (as before O(1) restarts);
 - **resume**: ``serve`` stopped cleanly (it stores the state), started again,
-  timed until ``/readyz`` answers 200.
+  timed until ``/readyz`` answers 200;
+- **S16 on the resumed state** (in process, after the resumes): a compute
+  attestation that names no run and that no run covers, checked by the rule (one
+  bisect in the per-organisation record of the most compute planned), against the
+  walk over every stored run the rule made before (each run read from the state's
+  database unless in memory): what one such attestation costs the single writer.
 
 Each is the best of ``--runs`` starts; the time includes Python's and uvicorn's
 start-up, measured alone as the floor: the same server on a synthetic log of one
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +46,9 @@ from ledger.storage.admission_db import AdmissionDB
 from ledger.write.admission import ADMISSION_STATE_FORMAT
 from ledger.write.open_log import ADMISSION_STATE_NAME, init_log, open_writer
 from ledger.write.sequencer import prepare
+from verifier.entries.payloads import ComputeAttestation
+from verifier.policy.calendar import DAY_MS, fmt_time
+from verifier.policy.rules.compute import _covers, check_compute_attestation
 
 LOGS = OUT / "logs"
 BATCH = 1000
@@ -110,6 +119,49 @@ def ready_after_start(root: Path) -> float:
         proc.wait(120)
 
 
+def s16_costs(root: Path, rounds: int = 5) -> dict[str, float | int]:
+    """Seconds to check an uncovered run-less attestation on the resumed state: the
+    rule, and the walk over every run it replaced (median of *rounds* each)."""
+    data = DataDir.at(root)
+    with WriterLock(data):
+        writer = open_writer(data, admit=True)
+        try:
+            admission = writer.admission
+            if admission is None:
+                raise RuntimeError(f"{root} is not a governed log")
+            _, engine = admission.state
+            if admission.resumed_from is None:
+                raise RuntimeError("the state was replayed, not resumed: measure a resume")
+            st = engine.state
+            org = min(st.planned_max)
+            start = st.last_logged_ms - st.last_logged_ms % DAY_MS
+            day = fmt_time(start)
+            b = ComputeAttestation("bench-provider", org, "bench-cluster", day, day, "1e40")
+            amount = 10**40
+            rule, walk = [], []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                found = check_compute_attestation(st, 1 << 40, b, st.last_logged_ms)
+                rule.append(time.perf_counter() - t)
+                if [f.rule for f in found] != ["S16"]:
+                    raise RuntimeError(f"expected one S16 violation, got {found}")
+                # The walk the rule made before (its own test, run by run).
+                t = time.perf_counter()
+                covered = any(_covers(st, r, org, start, amount) for r in st.runs.values())
+                walk.append(time.perf_counter() - t)
+                if covered:
+                    raise RuntimeError("a run covers 1e40 FLOP: not the uncovered case")
+            return {
+                "runs": len(st.runs),
+                "rule_s": statistics.median(rule),
+                "walk_s": statistics.median(walk),
+            }
+        finally:
+            if writer.admission is not None:
+                writer.admission.close()  # nothing saved: the state stays as serve stored it
+            writer.store.close()
+
+
 def floor_root() -> Path:
     root = LOGS / "restart-floor"
     if not (root / "ledger.sqlite").exists():
@@ -136,6 +188,7 @@ def main() -> None:
             replay.append(ready_after_start(root))  # stores the state as it stops
         resume = [ready_after_start(root) for _ in range(args.runs)]
         best_replay, best_resume = min(replay), min(resume)
+        s16 = s16_costs(root)
         results.append(
             {
                 "size": size,
@@ -143,13 +196,21 @@ def main() -> None:
                 "resume_s": best_resume,
                 "state_bytes": state.stat().st_size,
                 "floor_s": floor,
+                "s16": s16,
             }
         )
         rows.append(
             [f"{size:,}", f"{best_replay:.1f}", f"{best_resume:.2f}", f"{floor:.2f}",
-             f"{state.stat().st_size / 1e6:.1f} MB"]
+             f"{state.stat().st_size / 1e6:.1f} MB", f"{s16['runs']:,}",
+             f"{s16['rule_s'] * 1e3:.2f}", f"{s16['walk_s']:.2f}"]
         )  # fmt: skip
-    print(table(rows, ["entries", "replay (s)", "resume (s)", "floor (s)", "state file"]))
+    print(
+        table(
+            rows,
+            ["entries", "replay (s)", "resume (s)", "floor (s)", "state file", "runs",
+             "S16 rule (ms)", "walk over runs (s)"],
+        )
+    )  # fmt: skip
     write_json("restart", {"code": git_revision(), "results": results})
 
 
