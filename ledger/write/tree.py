@@ -37,9 +37,15 @@ class TreeEdge:
 
     size: int = 0
     edge: list[list[bytes]] = field(default_factory=list)
+    #: The roots of the perfect subtrees the tree is made of (one per bit of its size,
+    #: largest first), as (height, hash): kept up to date by append once root() has
+    #: built it, so a root costs a few hashes per new leaf instead of rehashing the
+    #: partial tile of every level (up to 255 hashes each) at every commit.
+    _frontier: list[tuple[int, bytes]] | None = field(default=None, repr=False, compare=False)
 
     def copy(self) -> TreeEdge:
-        return TreeEdge(self.size, [list(e) for e in self.edge])
+        frontier = None if self._frontier is None else list(self._frontier)
+        return TreeEdge(self.size, [list(e) for e in self.edge], frontier)
 
     def append(self, hashes: Sequence[bytes]) -> dict[tuple[int, int], bytes]:
         """Append leaf hashes; return every tile whose contents changed.
@@ -68,15 +74,30 @@ class TreeEdge:
             self.edge[level] = rest
             pending = up
             level += 1
+        if self._frontier is not None:
+            self._frontier = _grow_frontier(self._frontier, self.size, hashes)
         self.size += len(hashes)
         return changed
 
     def root(self) -> bytes:
-        """MTH of the whole tree, from the edge alone (at most 255 hashes per level)."""
-        roots: list[bytes] = []
+        """MTH of the whole tree (RFC 9162 §2.1.1), from its perfect subtrees' roots."""
+        if self._frontier is None:
+            self._frontier = self._frontier_from_edge()
+        return fold_roots([h for _, h in self._frontier])
+
+    def _frontier_from_edge(self) -> list[tuple[int, bytes]]:
+        """The perfect subtrees' roots, from the edge alone: the partial tile of level L
+        holds the tree's subtrees of heights 8L .. 8L+7, in the binary expansion of its
+        width (at most 255 hashes per level)."""
+        frontier: list[tuple[int, bytes]] = []
         for level in reversed(range(len(self.edge))):
-            roots.extend(subtree_roots(self.edge[level]))
-        return fold_roots(roots)
+            hashes = self.edge[level]
+            roots = subtree_roots(hashes)
+            heights = [b for b in reversed(range(TILE_HEIGHT)) if len(hashes) >> b & 1]
+            frontier.extend(
+                (TILE_HEIGHT * level + b, r) for b, r in zip(heights, roots, strict=True)
+            )
+        return frontier
 
     @classmethod
     def from_tiles(cls, size: int, read_tile: TileRead) -> TreeEdge:
@@ -97,3 +118,27 @@ class TreeEdge:
             edge.append(hashes)
             level += 1
         return cls(size, edge)
+
+
+def _grow_frontier(
+    frontier: list[tuple[int, bytes]], size: int, hashes: Sequence[bytes]
+) -> list[tuple[int, bytes]]:
+    """*frontier* of a tree of *size* leaves after appending leaf *hashes*, as a binary
+    counter adds: the new leaves go in as the largest perfect subtrees that start
+    where the tree ends (aligned to their width), each hashed level by level; a new
+    subtree as high as the lowest one the tree has merges into their parent, and on up."""
+    out = list(frontier)
+    done, n = 0, len(hashes)
+    while done < n:
+        width = 1 << ((n - done).bit_length() - 1)
+        if size:
+            width = min(width, size & -size)
+        height = width.bit_length() - 1
+        node = perfect_root(hashes[done : done + width]) if width > 1 else hashes[done]
+        while out and out[-1][0] == height:
+            node = _sha256(b"\x01" + out.pop()[1] + node).digest()
+            height += 1
+        out.append((height, node))
+        size += width
+        done += width
+    return out
