@@ -169,6 +169,34 @@ def test_edge_rebuilt_from_tiles(small: tuple[NaiveTree, MemoryTiles]) -> None:
     assert rebuilt.root() == mem.edge.root()
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 700), st.sampled_from(("root", "copy", "rebuild", "none"))),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_edge_root_kept_up_to_date_equals_the_root_of_all_leaves(
+    steps: list[tuple[int, str]],
+) -> None:
+    """The edge keeps its perfect subtrees' roots up to date once root() has built them:
+    whatever the appends, copies and rebuilds from tiles in between, its root is the
+    root of every leaf appended (the root the log signs)."""
+    edge, tiles, hashes = TreeEdge(), {}, []
+    for n, (count, then) in enumerate(steps):
+        new = leaf_hashes([f"leaf-{n}-{i}".encode() for i in range(count)])
+        tiles.update(edge.append(new))
+        hashes += new
+        if then == "root":
+            assert edge.root() == merkle.tree_root(hashes)
+        elif then == "copy":
+            edge = edge.copy()
+        elif then == "rebuild":
+            edge = TreeEdge.from_tiles(len(hashes), lambda level, index: tiles.get((level, index)))
+    assert edge.root() == merkle.tree_root(hashes)
+
+
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_batch_inclusion_equals_single_proofs(
