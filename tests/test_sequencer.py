@@ -7,6 +7,7 @@ PostgreSQL server (tests/pgserver.py), a fresh database per test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import sqlite3
@@ -106,6 +107,38 @@ def test_batch_receipts_verify(data: DataDir) -> None:
         verified = verify_tlog_proof(r.leaf, proof, key)
         assert verified.checkpoint.size == 300
         assert parse_leaf(r.leaf).logged_at_ms == r.logged_at_ms
+    writer.store.close()
+
+
+def test_receipts_verify_batch_after_batch_and_after_a_failed_commit(data: DataDir) -> None:
+    """The writer keeps the subtree roots its receipts' proofs computed from one batch to
+    the next, but only those of batches that committed: a batch that fails at COMMIT,
+    after its proofs were built, leaves none behind (its indices are then reused by
+    other entries, whose proofs would not verify against a root of the old ones)."""
+    writer = open_writer(data)
+    key = vkey(data)
+    real = writer.store.writing
+
+    @contextlib.contextmanager
+    def failing_at_commit():
+        with real() as tx:
+            yield tx
+            raise OSError("disk full at COMMIT")
+
+    sizes = [1, 3, 250, 7, 1, 40, 300, 2, 129, 5, 1, 600]
+    start = 0
+    for n, size in enumerate(sizes):
+        if n in (3, 8):
+            writer.store.writing = failing_at_commit  # type: ignore[method-assign]
+            with pytest.raises(OSError, match="COMMIT"):
+                writer.commit(entries(size, start=10_000 + start))
+            writer.store.writing = real  # type: ignore[method-assign]
+        receipts = writer.commit(entries(size, start=start))
+        start += size
+        assert [r.index for r in receipts] == list(range(start - size, start))
+        for r in receipts:
+            verified = verify_tlog_proof(r.leaf, parse_tlog_proof(r.tlog_proof()), key)
+            assert verified.checkpoint.size == start
     writer.store.close()
 
 
@@ -246,6 +279,37 @@ def test_group_commit_batches_concurrent_appends(data: DataDir) -> None:
     indices, batches = asyncio.run(run())
     assert sorted(indices) == list(range(500))
     assert batches < 500 / 8, f"{batches} batches for 500 concurrent appends"
+    writer.store.close()
+
+
+def test_group_commit_lingers_only_while_appends_come_concurrently(data: DataDir) -> None:
+    """The wait before a commit is for concurrent appends: an append that comes alone
+    (recent batches of one) is committed at once; while recent batches held several, a
+    commit waits when fewer than that are queued, and not once as many are there."""
+    writer = open_writer(data)
+
+    async def run() -> None:
+        committer = GroupCommitter(writer, max_batch=64, linger=0.01)
+        assert not committer._should_linger()  # nothing seen yet: an append alone
+        committer.start()
+        # Appends one after another: batches of one, never a wait.
+        for e in entries(5, start=100):
+            await committer.submit(e)
+            assert not committer._should_linger()
+        # Concurrent appends: batches of several, so the next commit may wait ...
+        receipts = await asyncio.gather(*(committer.submit(e) for e in entries(200, start=200)))
+        assert len({r.index for r in receipts}) == 200
+        assert committer._concurrency > 1.5
+        assert committer._should_linger()  # ... while the queue holds fewer than that
+        await committer.stop()
+        for e in entries(64, start=1000):
+            committer.enqueue(e)
+        assert not committer._should_linger()  # as many as recent batches: no wait
+        # A committer that never waits (commit_linger = 0).
+        assert not GroupCommitter(writer, linger=0.0)._should_linger()
+
+    asyncio.run(run())
+    assert writer.store.head().size == 205  # the 64 queued after the stop: never committed
     writer.store.close()
 
 

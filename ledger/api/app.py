@@ -49,6 +49,8 @@ class ServerOptions:
     data: DataDir
     read_only: bool = False
     max_batch: int = 256
+    #: group commit: how long to wait for more appends while they arrive concurrently
+    commit_linger_s: float = 0.001
     max_queue: int = 4096
     #: how long an append's (capped) request body may take to arrive; then 408
     body_timeout_s: float = 10.0
@@ -224,7 +226,10 @@ def create_api(options: ServerOptions) -> FastAPI:
             lock.acquire()
             writer = open_writer(options.data, admit=True, clock=options.clock)
             committer = GroupCommitter(
-                writer, max_batch=options.max_batch, max_queue=options.max_queue
+                writer,
+                max_batch=options.max_batch,
+                max_queue=options.max_queue,
+                linger=options.commit_linger_s,
             )
             committer.start()
         store = open_store(options.data, readonly=True)

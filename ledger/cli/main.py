@@ -480,6 +480,7 @@ def build_parser(
         ("server", "read_only"),
         ("server", "workers"),
         ("server", "max_batch"),
+        ("server", "commit_linger"),
         ("server", "max_queue"),
         ("server", "body_timeout"),
         ("logging", "level"),

@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # An HTTP worker never writes: it appends through the writer (ledger.api.workers).
             read_only=args.read_only or bool(args.worker_fds),
             max_batch=args.max_batch,
+            commit_linger_s=args.commit_linger,
             max_queue=args.max_queue,
             body_timeout_s=args.body_timeout,
             clock=clock,

@@ -191,6 +191,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "server",
+        "commit_linger",
+        "float",
+        0.001,
+        "seconds the sequencer waits for more appends before a group commit while appends "
+        "arrive concurrently (an append alone is committed at once; 0: never wait)",
+        _SERVE,
+        minimum=0.0,
+    ),
+    Setting(
+        "server",
         "max_queue",
         "int",
         4096,

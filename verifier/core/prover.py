@@ -17,7 +17,7 @@ that is missing or too narrow for the tree size is :class:`ProofUnavailable`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from verifier.core.merkle import EMPTY_ROOT, node_hash, split_point
 from verifier.core.tiles import TILE_HEIGHT, TILE_WIDTH
@@ -35,11 +35,22 @@ class Prover:
     reads a prefix of it, which is exactly the tile that size would have had.
     """
 
-    def __init__(self, read_tile: TileRead) -> None:
+    def __init__(
+        self, read_tile: TileRead, known: Mapping[tuple[int, int], bytes] | None = None
+    ) -> None:
         self._read_tile = read_tile
+        #: Perfect-subtree roots by (height, index) the caller already holds, taken as
+        #: given: the log's writer keeps those of subtrees it committed (immutable) from
+        #: one batch's receipts to the next. None in the verifier.
+        self._known = known
         self._tiles: dict[tuple[int, int], bytes] = {}
         self._memo: dict[tuple[int, int], bytes] = {}
         self._ranges: dict[tuple[int, int], bytes] = {}
+
+    @property
+    def computed(self) -> Mapping[tuple[int, int], bytes]:
+        """The perfect-subtree roots this prover read or hashed, by (height, index)."""
+        return self._memo
 
     def _tile(self, level: int, index: int) -> bytes:
         key = (level, index)
@@ -60,6 +71,8 @@ class Prover:
         """
         key = (height, index)
         h = self._memo.get(key)
+        if h is None and self._known is not None:
+            h = self._known.get(key)
         if h is None:
             level, r = divmod(height, TILE_HEIGHT)
             if r == 0:
