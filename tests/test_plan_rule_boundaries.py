@@ -301,12 +301,25 @@ def test_s16_attestation_one_flop_above_the_compute_tolerance() -> None:
     }
 
 
-def test_s16_a_run_logged_at_the_instant_the_period_starts_covers_it() -> None:
+def test_s16_a_run_logged_at_the_instant_the_period_starts_does_not_cover_it() -> None:
+    """ "Pre-registered (logged) before the period started" is strictly before
+    (docs/policy-notes.md, S16; the reference auditor's reading K2): a run logged at
+    the period's first instant does not cover it."""
     lg = Ledger()
     stratus = provider(lg)
     lg.prereg(at="2027-01-01T00:00:00Z", planned_start="2027-03-01T00:00:00Z")
+    a = attest(lg, stratus)
+    assert {(r, s, i) for r, s, i, _ in seen(lg, "2027-05-01")} == {("S16", "violation", (a,))}
+    assert lg.audit("2027-05-01") == {("S16", "violation", (a,))}  # the reference agrees
+
+
+def test_s16_a_run_logged_a_second_before_the_period_starts_covers_it() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg(at="2026-12-31T23:59:59Z", planned_start="2027-03-01T00:00:00Z")
     attest(lg, stratus)
     assert seen(lg, "2027-05-01") == set()
+    assert lg.audit("2027-05-01") == set()  # the reference agrees
 
 
 def test_s16_one_flop_is_above_nothing_while_no_level_is_deregulated() -> None:

@@ -2,7 +2,7 @@
 
 An attestation with no run named is covered when any run its organisation
 pre-registered by the attested period's start plans enough compute; the state
-answers that with one bisect (``PolicyState.most_planned``) instead of a walk over
+answers that with one bisect (``PolicyState.most_planned_before``) instead of a walk over
 every run. These tests hold it to the walk it replaces, runs noted in any order.
 """
 
@@ -24,7 +24,8 @@ runs_strategy = st.lists(
 
 
 def _walk(runs: list[tuple[str, int, int]], org: str, ms: int) -> int:
-    return max((flop for o, at, flop in runs if o == org and at <= ms), default=0)
+    # Before the period starts: strictly earlier (docs/policy-notes.md, S16).
+    return max((flop for o, at, flop in runs if o == org and at < ms), default=0)
 
 
 @settings(max_examples=300, deadline=None)
@@ -37,8 +38,8 @@ def test_most_planned_equals_the_walk_over_every_run(
     for org, at, flop in noted:
         state.note_planned(org, at, flop)
     for org in (*ORGS, "lab-without-runs"):
-        for ms in range(-1, 52):
-            assert state.most_planned(org, ms) == _walk(runs, org, ms), (org, ms)
+        for ms in range(-1, 53):
+            assert state.most_planned_before(org, ms) == _walk(runs, org, ms), (org, ms)
         steps = state.planned_max.get(org, [])
         # Both rising: only the runs that raised the maximum are kept.
         assert all(a[0] <= b[0] and a[1] < b[1] for a, b in pairwise(steps))
@@ -49,4 +50,5 @@ def test_runs_in_time_order_keep_only_the_steps_that_raise_the_maximum() -> None
     for at, flop in ((10, 5), (20, 3), (30, 8), (40, 8), (50, 9)):
         state.note_planned("lab-a", at, flop)
     assert state.planned_max == {"lab-a": [(10, 5), (30, 8), (50, 9)]}
-    assert [state.most_planned("lab-a", ms) for ms in (9, 10, 29, 30, 49, 50)] == [0, 5, 5, 8, 8, 9]
+    got = [state.most_planned_before("lab-a", ms) for ms in (10, 11, 30, 31, 50, 51)]
+    assert got == [0, 5, 5, 8, 8, 9]

@@ -8,7 +8,7 @@ caller passes the instant (UTC milliseconds).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
@@ -188,10 +188,10 @@ class PolicyState:
 
     # -- questions the rules ask ------------------------------------------------
 
-    def most_planned(self, org: str, ms: int) -> int:
-        """The most compute any run *org* pre-registered by *ms* plans (0 if none)."""
+    def most_planned_before(self, org: str, ms: int) -> int:
+        """The most compute any run *org* pre-registered (logged) before *ms* plans, 0 if none."""
         steps = self.planned_max.get(org, ())
-        at = bisect_right(steps, ms, key=_step_ms)
+        at = bisect_left(steps, ms, key=_step_ms)
         return steps[at - 1][1] if at else 0
 
     @property

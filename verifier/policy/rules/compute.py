@@ -32,7 +32,7 @@ def _covers(st: PolicyState, run: Run, org: str, start_ms: int, amount: int) -> 
     tolerance = st.tolerance(start_ms)
     return (
         run.org == org
-        and run.logged_ms <= start_ms
+        and run.logged_ms < start_ms
         and Decimal(run.planned_flop) * (1 + tolerance) >= amount
     )
 
@@ -62,7 +62,7 @@ def check_compute_attestation(
     else:
         # Any run of the organisation's logged by then: the one that plans the most
         # covers it if any does (the tolerance depends on the instant, not the run).
-        planned = st.most_planned(b.organisation, start)
+        planned = st.most_planned_before(b.organisation, start)
         covered = Decimal(planned) * (1 + st.tolerance(start)) >= amount
     if not covered:
         # free_cap is 0 in two cases the reader must tell apart: no level deregulated,
