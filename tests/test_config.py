@@ -92,6 +92,8 @@ def test_environment_values_are_parsed_by_type() -> None:
         ("[server]\nport = 80.5\n", "[server] port: expected an integer"),
         ("[server]\nread_only = 1\n", "[server] read_only: expected true or false"),
         ("[server]\nmax_batch = 0\n", "[server] max_batch: must be at least 1"),
+        ("[server]\ncommit_linger = inf\n", "[server] commit_linger: expected a finite number"),
+        ("[server]\ncommit_linger = 1\n", "[server] commit_linger: must be at most 0.1"),
         ('[logging]\nformat = "xml"\n', "expected one of text, json, got 'xml'"),
         ("[server\nport = 1\n", "is not valid TOML"),
     ],
@@ -106,6 +108,22 @@ def test_bad_files_are_refused_naming_the_fault(tmp_path: Path, toml: str, messa
 
 
 @pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--commit-linger", "inf"], "option --commit-linger: expected a finite number"),
+        (["--commit-linger", "0.5"], "option --commit-linger: must be at most 0.1"),
+        (["--max-batch", "0"], "option --max-batch: must be at least 1"),
+    ],
+)
+def test_bad_options_are_refused_as_the_file_and_environment_are(
+    argv: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        resolved(["serve", "--data", "/x", *argv], {})
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
     ("env", "message"),
     [
         (
@@ -113,6 +131,8 @@ def test_bad_files_are_refused_naming_the_fault(tmp_path: Path, toml: str, messa
             "FRONTIER_LEDGER_SERVER_PORT: expected an integer",
         ),
         ({"FRONTIER_LEDGER_SERVER_READ_ONLY": "maybe"}, "expected true or false"),
+        ({"FRONTIER_LEDGER_SERVER_COMMIT_LINGER": "nan"}, "expected a finite number"),
+        ({"FRONTIER_LEDGER_SERVER_COMMIT_LINGER": "-0.001"}, "must be at least 0"),
         (
             {"FRONTIER_LEDGER_SERVER_PROT": "1"},
             "unknown environment variable FRONTIER_LEDGER_SERVER_PROT",

@@ -19,6 +19,7 @@ default), wrong types, values out of range.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,7 @@ class Setting:
     help: str
     commands: tuple[str, ...]
     minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def dest(self) -> str:
@@ -92,23 +94,7 @@ class Setting:
                 return value
             raise ConfigError(f"{where}: expected true or false, got {value!r}")
         if self.kind in ("int", "float"):
-            number: float
-            try:
-                if from_env:
-                    number = int(value) if self.kind == "int" else float(value)
-                elif (
-                    isinstance(value, bool)
-                    or not isinstance(value, int | float)
-                    or (self.kind == "int" and not isinstance(value, int))
-                ):
-                    raise TypeError
-                else:
-                    number = value
-            except (TypeError, ValueError):
-                raise ConfigError(f"{where}: expected {self.kind_name}, got {value!r}") from None
-            if self.minimum is not None and number < self.minimum:
-                raise ConfigError(f"{where}: must be at least {self.minimum:g}, got {number!r}")
-            return int(number) if self.kind == "int" else float(number)
+            return self._number(value, where, from_env=from_env)
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
         if "|" in self.kind and value not in self.kind.split("|"):
@@ -116,6 +102,29 @@ class Setting:
                 f"{where}: expected one of {self.kind.replace('|', ', ')}, got {value!r}"
             )
         return value
+
+    def _number(self, value: Any, where: str, *, from_env: bool) -> int | float:
+        number: float
+        try:
+            if from_env:
+                number = int(value) if self.kind == "int" else float(value)
+            elif (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (self.kind == "int" and not isinstance(value, int))
+            ):
+                raise TypeError
+            else:
+                number = value
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {self.kind_name}, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        if self.minimum is not None and number < self.minimum:
+            raise ConfigError(f"{where}: must be at least {self.minimum:g}, got {number!r}")
+        if self.maximum is not None and number > self.maximum:
+            raise ConfigError(f"{where}: must be at most {self.maximum:g}, got {number!r}")
+        return int(number) if self.kind == "int" else float(number)
 
     @property
     def kind_name(self) -> str:
@@ -194,10 +203,12 @@ SETTINGS: tuple[Setting, ...] = (
         "commit_linger",
         "float",
         0.001,
-        "seconds the sequencer waits for more appends before a group commit while appends "
-        "arrive concurrently (an append alone is committed at once; 0: never wait)",
+        "seconds (at most 0.1) the sequencer waits for more appends before a group commit "
+        "while appends arrive concurrently (an append after a pause is committed at once; "
+        "0: never wait)",
         _SERVE,
         minimum=0.0,
+        maximum=0.1,
     ),
     Setting(
         "server",
@@ -370,8 +381,12 @@ def resolve(
     for s in SETTINGS:
         if command not in s.commands or not hasattr(args, s.dest):
             continue
-        if getattr(args, s.dest) is not None:
-            continue  # given on the command line
+        given = getattr(args, s.dest)
+        if given is not None:
+            # Given on the command line: argparse made it a number; its bounds are checked here.
+            if s.kind in ("int", "float"):
+                setattr(args, s.dest, s.parse(given, f"option {s.flag}"))
+            continue
         if s.env in env:
             value = s.parse(env[s.env], f"environment variable {s.env}", from_env=True)
         elif (s.section, s.key) in from_file:
