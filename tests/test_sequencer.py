@@ -25,7 +25,7 @@ from ledger.storage.backends import open_store
 from ledger.storage.protocol import Head
 from ledger.storage.sqlite import SqliteStore
 from ledger.write.open_log import init_log, open_writer
-from ledger.write.sequencer import GroupCommitter, LogWriter, prepare
+from ledger.write.sequencer import GroupCommitter, LogWriter, Receipt, prepare
 from tests.pgserver import second_writer_store
 from verifier.core import merkle
 from verifier.core.checkpoint import open_checkpoint
@@ -301,6 +301,12 @@ def test_group_commit_lingers_only_while_appends_come_concurrently(data: DataDir
         assert len({r.index for r in receipts}) == 200
         assert committer._concurrency > 1.5
         assert committer._should_linger()  # ... while the queue holds fewer than that
+        # After a pause (longer than LINGER_IDLE_S) an append counts as alone again.
+        await asyncio.sleep(0.05)
+        await committer.submit(entries(1, start=900)[0])
+        assert committer._concurrency == 1.0
+        assert not committer._should_linger()
+        committer._concurrency = 8.0  # as after the burst, for what follows
         await committer.stop()
         for e in entries(64, start=1000):
             committer.enqueue(e)
@@ -309,7 +315,29 @@ def test_group_commit_lingers_only_while_appends_come_concurrently(data: DataDir
         assert not GroupCommitter(writer, linger=0.0)._should_linger()
 
     asyncio.run(run())
-    assert writer.store.head().size == 205  # the 64 queued after the stop: never committed
+    assert writer.store.head().size == 206  # the 64 queued after the stop: never committed
+    writer.store.close()
+
+
+def test_stop_answers_the_appends_it_did_not_log(data: DataDir) -> None:
+    """An append the committer holds while it waits for others, and those still queued,
+    are told they were not logged when it stops, rather than left waiting."""
+    writer = open_writer(data)
+
+    async def run() -> list[BaseException | Receipt]:
+        committer = GroupCommitter(writer, linger=0.05)
+        committer._concurrency = 8.0  # as after concurrent appends: the next commit waits
+        committer.start()
+        held = committer.enqueue(entries(1)[0])
+        await asyncio.sleep(0.01)  # the committer took it and waits for more
+        queued = [committer.enqueue(e) for e in entries(3, start=10)]
+        await committer.stop()
+        # Bounded: an append left unanswered fails the test instead of hanging it.
+        return await asyncio.wait_for(asyncio.gather(held, *queued, return_exceptions=True), 10)
+
+    outcomes = asyncio.run(run())
+    assert all(isinstance(o, StoreError) and "not logged" in str(o) for o in outcomes), outcomes
+    assert writer.store.head().size == 0
     writer.store.close()
 
 

@@ -195,8 +195,6 @@ class LogWriter:
         #: (the siblings left of the right edge). Only ever from committed batches,
         #: so each is a subtree of the log as it stays (append-only).
         self._nodes: dict[tuple[int, int], bytes] = {}
-        #: What this batch's proofs computed: kept only once the batch is durable.
-        self._batch_nodes: Mapping[tuple[int, int], bytes] = {}
 
     def _sync(self, tx: WriteTransaction) -> tuple[Head, TreeEdge]:
         head = tx.head()
@@ -308,7 +306,7 @@ class LogWriter:
     def _commit(
         self, batch: Sequence[PreparedEntry], receipts: bool
     ) -> tuple[list[Receipt | Refusal], list[EntryRow]]:
-        self._batch_nodes = {}  # nothing of an earlier batch that failed to commit
+        computed: Mapping[tuple[int, int], bytes] = {}
         with self.store.writing() as tx:
             head, edge = self._sync(tx)
             if tx.indexed_size() != head.size:
@@ -361,8 +359,9 @@ class LogWriter:
                 tx.swap_head(head, new_head)
             else:
                 new_edge, changed, new_head = edge, {}, head
-            out = (
-                self._receipts(
+            out: list[Receipt | Refusal] = []
+            if receipts:
+                out, computed = self._receipts(
                     batch,
                     index_of=index_of,
                     refused=refused,
@@ -370,21 +369,21 @@ class LogWriter:
                     head=new_head,
                     tiles=_Overlay(changed, tx),
                 )
-                if receipts
-                else []
-            )
         # Committed. Adopt the new state only now: if the commit had failed, the
         # next batch would start again from the stored head.
         self._head, self._edge = new_head, new_edge
-        self._keep_nodes()
+        self._keep_nodes(computed)
         return out, rows
 
-    def _keep_nodes(self) -> None:
-        """Keep the subtree roots this (committed) batch's proofs computed, for the next."""
-        if len(self._nodes) + len(self._batch_nodes) > MAX_KEPT_NODES:
+    def _keep_nodes(self, computed: Mapping[tuple[int, int], bytes]) -> None:
+        """Keep the subtree roots a committed batch's proofs computed, for the next batch.
+
+        Crash point: only ever called once the batch is durable, with what its own
+        proofs computed (a value, not writer state): a batch that fails to commit
+        leaves nothing of its tree behind (its indices then go to other entries)."""
+        if len(self._nodes) + len(computed) > MAX_KEPT_NODES:
             self._nodes = {}  # the next batch hashes its proofs' nodes again, once
-        self._nodes.update(self._batch_nodes)
-        self._batch_nodes = {}
+        self._nodes.update(computed)
 
     def _receipts(
         self,
@@ -395,11 +394,9 @@ class LogWriter:
         new_rows: Mapping[int, EntryRow],
         head: Head,
         tiles: _Overlay,
-    ) -> list[Receipt | Refusal]:
+    ) -> tuple[list[Receipt | Refusal], Mapping[tuple[int, int], bytes]]:
+        """The batch's receipts, and the subtree roots their proofs computed."""
         prover = Prover(tiles, self._nodes)
-        # Kept by _commit only once the batch is durable (Crash point: a batch that
-        # fails to commit leaves nothing of its tree behind).
-        self._batch_nodes = prover.computed
         fresh: dict[int, list[bytes]] = {}
         if new_rows:
             first = min(new_rows)
@@ -435,15 +432,22 @@ class LogWriter:
                     duplicate,
                 )
             )
-        return out
+        return out, prover.computed
 
 
-#: Subtree roots a writer keeps between batches for receipts' proofs (~80 bytes each).
+#: Subtree roots a writer keeps between batches for receipts' proofs (~250 bytes each).
 MAX_KEPT_NODES = 1 << 14
 #: Seconds between write probes while the last commit failed and nobody appends.
 PROBE_INTERVAL_S = 2.0
 #: Smoothed batch size from which the group commit waits for more (see GroupCommitter).
 LINGER_FROM = 1.5
+#: Seconds without an append after which the next ones count as coming alone again.
+LINGER_IDLE_S = 0.01
+
+
+def _not_logged(fut: asyncio.Future[Receipt]) -> None:
+    if not fut.done():
+        fut.set_exception(StoreError("entry not logged: the server is stopping"))
 
 
 class GroupCommitter:
@@ -495,6 +499,9 @@ class GroupCommitter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Appends still queued were not logged: say so rather than leave them waiting.
+        while not self._queue.empty():
+            _not_logged(self._queue.get_nowait()[1])
 
     async def submit(self, entry: PreparedEntry) -> Receipt:
         return await self.enqueue(entry)
@@ -531,23 +538,38 @@ class GroupCommitter:
             await self._probe()
             return None
 
+    async def _gather(
+        self, first: tuple[PreparedEntry, asyncio.Future[Receipt]], *, idle: bool
+    ) -> list[tuple[PreparedEntry, asyncio.Future[Receipt]]]:
+        """The next batch: *first*, then what is queued (after a short wait while
+        appends come concurrently), without the appends whose callers gave up."""
+        if idle:
+            self._concurrency = 1.0  # after a pause the appends that follow may come alone
+        if self._should_linger():
+            # Group commit: each commit has ~2 ms of work whatever its size (the
+            # fsync, the checkpoint signature, the search index transaction, the
+            # proofs' shared nodes), so under concurrent appends a short wait for
+            # the others makes fewer, larger commits: more appends per second for
+            # the same CPU. An append after a pause is committed at once.
+            try:
+                await asyncio.sleep(self.linger)
+            except asyncio.CancelledError:
+                _not_logged(first[1])  # stopped while it waited: it was not logged
+                raise
+        items = [first]
+        while len(items) < self.max_batch and not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        self._concurrency = 0.75 * self._concurrency + 0.25 * len(items)
+        return [(e, f) for e, f in items if not f.cancelled()]
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            waiting = loop.time()
             first = await self._next()
             if first is None:
                 continue
-            if self._should_linger():
-                # Group commit: each commit has ~2 ms of work whatever its size (the
-                # fsync, the checkpoint signature, the search index transaction, the
-                # proofs' shared nodes), so under concurrent appends a short wait for
-                # the others makes fewer, larger commits: more appends per second for
-                # the same CPU. An append that comes alone is committed at once.
-                await asyncio.sleep(self.linger)
-            items = [first]
-            while len(items) < self.max_batch and not self._queue.empty():
-                items.append(self._queue.get_nowait())
-            live = [(e, f) for e, f in items if not f.cancelled()]
-            self._concurrency = 0.75 * self._concurrency + 0.25 * len(items)
+            live = await self._gather(first, idle=loop.time() - waiting > LINGER_IDLE_S)
             if not live:
                 continue
             t0 = time.perf_counter()

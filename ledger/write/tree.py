@@ -75,7 +75,12 @@ class TreeEdge:
             pending = up
             level += 1
         if self._frontier is not None:
-            self._frontier = _grow_frontier(self._frontier, self.size, hashes)
+            # Growing it hashes each new leaf once more; past a tile's width of new
+            # leaves, building it again from the edge (at most 255 a level) is cheaper.
+            if len(hashes) > TILE_WIDTH:
+                self._frontier = None
+            else:
+                self._frontier = _grow_frontier(self._frontier, self.size, hashes)
         self.size += len(hashes)
         return changed
 
