@@ -302,7 +302,7 @@ def test_group_commit_lingers_only_while_appends_come_concurrently(data: DataDir
         assert committer._concurrency > 1.5
         assert committer._should_linger()  # ... while the queue holds fewer than that
         # After a pause (longer than LINGER_IDLE_S) an append counts as alone again.
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
         await committer.submit(entries(1, start=900)[0])
         assert committer._concurrency == 1.0
         assert not committer._should_linger()

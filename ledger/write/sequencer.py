@@ -442,7 +442,7 @@ PROBE_INTERVAL_S = 2.0
 #: Smoothed batch size from which the group commit waits for more (see GroupCommitter).
 LINGER_FROM = 1.5
 #: Seconds without an append after which the next ones count as coming alone again.
-LINGER_IDLE_S = 0.01
+LINGER_IDLE_S = 0.05
 
 
 def _not_logged(fut: asyncio.Future[Receipt]) -> None:
