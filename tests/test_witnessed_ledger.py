@@ -73,13 +73,21 @@ def wait_for_cosigners(server: ServerProcess, size: int, names: set[str]) -> byt
         time.sleep(0.1)
 
 
-def test_checkpoints_carry_both_cosignatures_and_a_2_of_2_policy_accepts(setup: dict) -> None:
+def test_checkpoints_carry_both_cosignatures_and_a_2_of_2_policy_accepts(
+    setup: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     server, strict = setup["server"], setup["strict"]
     size = append(server, 20, 0)
     wait_for_cosigners(server, size, {"gov-a.example/witness", "gov-b.example/witness"})
+    capsys.readouterr()
     assert (
         main(["verify", "--log", server.url("/log"), "--policy", str(strict), "--quiet"]) == EXIT_OK
     )
+    # The verdict first, then what it rests on: the log's signature, the witnesses'.
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("VERIFIED "), lines
+    assert lines[1].startswith("   checkpoint signed by "), lines
+    assert lines[2].startswith("   cosigned by ") and lines[2].count("T") >= 2, lines
     out = setup["root"] / "mirror"
     run_cli("export", "--data", str(setup["data"].root), str(out))
     assert main(["verify", "--log", str(out), "--policy", str(strict), "--quiet"]) == EXIT_OK

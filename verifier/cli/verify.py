@@ -47,8 +47,11 @@ from verifier.policy.report import report_json, report_text, verdict
 from verifier.policy.spill import low_memory_audit
 
 
-def _open(source: LogSource, args: argparse.Namespace, keys: LogKeys) -> SignedCheckpoint:
-    """The log's checkpoint, verified under --policy (with its witness quorum) or --vkey.
+def _open(
+    source: LogSource, args: argparse.Namespace, keys: LogKeys
+) -> tuple[SignedCheckpoint, str | None]:
+    """The log's checkpoint, verified under --policy (with its witness quorum) or --vkey,
+    and which witnesses cosigned it (a line to print after the verdict; None without).
 
     Keys a state directory learnt from logged key changes are trusted too, keys it
     retired are not, and with --mldsa-vkey or --require-mldsa the log's ML-DSA-44
@@ -66,14 +69,16 @@ def _open(source: LogSource, args: argparse.Namespace, keys: LogKeys) -> SignedC
             require_one_of=required,
             retired=retired,
         )
-        if trusted.cosigned and not args.quiet:
+        cosigned = None
+        if trusted.cosigned:
             names = ", ".join(
                 f"{n} ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))})"
                 for n, t in sorted(trusted.cosigned.items())
             )
-            print(f"   cosigned by {names}", file=sys.stderr)
-        return trusted.checkpoint
-    return open_checkpoint(data, keys.trusted(), require_one_of=required, retired=retired)
+            cosigned = f"   cosigned by {names}"
+        return trusted.checkpoint, cosigned
+    checkpoint = open_checkpoint(data, keys.trusted(), require_one_of=required, retired=retired)
+    return checkpoint, None
 
 
 def _check_against_state(
@@ -228,12 +233,15 @@ def _verify_verdict(cp: SignedCheckpoint, result: LogCheck, report: AuditReport)
 def cmd_verify(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     keys = log_keys(args, state_dir(args))
-    cp = _open(source, args, keys)
+    cp, cosigned = _open(source, args, keys)
     result, after = _check(args, source, cp, keys, schedule=False)
     report = result.auditor.report(0)
+    # The verdict first; what it rests on follows (the witnesses among it).
     print(_verify_verdict(cp, result, report))
     signed = [key_label(k) for k in after.known() if cp.note.signed_by(k)]
     print(f"   checkpoint signed by {', '.join(signed)}")
+    if cosigned:
+        print(cosigned)
     if result.start_size:
         print(
             f"   {result.new_entries} new entries verified since size {result.start_size} "
@@ -266,7 +274,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise UsageError("--low-memory cannot be used with --state (the state is kept in memory)")
     source = LogSource(args.log)
     keys = log_keys(args, state_dir(args))
-    cp = _open(source, args, keys)
+    cp, cosigned = _open(source, args, keys)
+    if cosigned and not args.quiet:
+        print(cosigned, file=sys.stderr)  # stdout is the report alone (--json)
     now = parse_time(args.at, "--at") if args.at else int(time.time() * 1000)
     result, after = _check(args, source, cp, keys, schedule=True)
     _report_keys(args, result, keys, after, sys.stderr)
