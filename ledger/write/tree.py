@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ledger.errors import LogDamaged
-from verifier.core.merkle import fold_roots, perfect_root, subtree_roots
+from verifier.core.merkle import fold_roots, node_hash, perfect_root, subtree_roots
 from verifier.core.tiles import TILE_HEIGHT, TILE_WIDTH
 
 _sha256 = hashlib.sha256
@@ -141,7 +141,7 @@ def _grow_frontier(
         height = width.bit_length() - 1
         node = perfect_root(hashes[done : done + width]) if width > 1 else hashes[done]
         while out and out[-1][0] == height:
-            node = _sha256(b"\x01" + out.pop()[1] + node).digest()
+            node = node_hash(out.pop()[1], node)
             height += 1
         out.append((height, node))
         size += width
