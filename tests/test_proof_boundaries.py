@@ -549,3 +549,22 @@ def test_tile_bodies_and_entry_bundles() -> None:
     ]:
         with rejects(FormatError, message):
             parse_entry_bundle(data, width)
+
+
+def test_known_subtree_roots_are_taken_as_given_and_spare_their_tiles(wide: Tiles) -> None:
+    """The writer hands a batch's prover the roots of subtrees it already committed."""
+    n, first = 516, wide.naive.mth(0, 256)  # the perfect subtree (height 8, index 0)
+    wide.reads.clear()
+    p = Prover(wide.read, known={(8, 0): first})
+    assert p.inclusion_batch(500, 12, n) == [wide.naive.path(i, 0, n) for i in range(500, 512)]
+    # Without it, the root of leaves 0..255 is read from the level-1 tile.
+    assert (1, 0) not in wide.reads and set(wide.reads) == {(0, 1), (0, 2)}
+    # What it hashed is kept for the next batch; what it was given, the caller has.
+    assert p.computed[(7, 2)] == wide.naive.mth(256, 384) and (8, 0) not in p.computed
+    wide.reads.clear()
+    Prover(wide.read).inclusion(500, n)
+    assert (1, 0) in wide.reads
+    # Taken as given, not checked: a wrong known root is a wrong proof, so only roots
+    # of committed subtrees may be passed (the verifier never passes any).
+    wrong = Prover(wide.read, known={(8, 0): bytes(32)}).inclusion(500, n)
+    assert bytes(32) in wrong and wrong != wide.naive.path(500, 0, n)

@@ -348,3 +348,26 @@ def test_monitor_resumes_from_its_state(tmp_path: Path, capsys) -> None:
     assert [e["index"] for e in second if e["event"] == "entry"] == list(range(30, len(leaves)))
     # No finding is invented by resuming mid-log (the demo breaks no rule).
     assert [e for e in first + second if e["event"] == "finding"] == []
+
+
+def test_the_verdict_comes_first_and_what_it_rests_on_follows(tmp_path: Path, capsys) -> None:
+    """A resumed verify or audit prints its verdict on the first line, then the grounds."""
+    leaves, blobs, origin = _demo_leaves()
+    op = Operator(origin)
+    _publish_with_blobs(op, tmp_path / "old", leaves[:30], blobs)
+    _publish_with_blobs(op, tmp_path / "new", leaves, blobs)
+    # The demo's schedule, judged in 2030, has deadlines its first 30 entries miss.
+    verdicts = {"verify": ("VERIFIED ",), "audit": ("NO VIOLATIONS ", "VIOLATIONS ")}
+    for command, first in verdicts.items():
+        state = str(tmp_path / f"state-{command}")
+        argv = [command, "--vkey", op.vkey, "--state", state]
+        extra = ["--at", "2030-06-01T00:00:00Z"] if command == "audit" else []
+        assert main([*argv, "--log", str(tmp_path / "old"), *extra]) in (EXIT_OK, EXIT_VIOLATION)
+        capsys.readouterr()
+        assert main([*argv, "--log", str(tmp_path / "new"), *extra]) in (EXIT_OK, EXIT_VIOLATION)
+        got = capsys.readouterr()
+        lines = got.out.splitlines()
+        assert lines[0].startswith(first), (command, lines)
+        assert lines[1].startswith("   checkpoint signed by "), (command, lines)
+        assert lines[2] == "   consistent with the last verified size 30", (command, lines)
+        assert "consistent with" not in got.err

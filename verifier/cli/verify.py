@@ -85,12 +85,13 @@ def _check_against_state(
     state: StateDir,
     cp: SignedCheckpoint,
     source: LogSource,
-    args: argparse.Namespace,
     keys: LogKeys,
+    notes: list[str],
 ) -> SignedCheckpoint | None:
     """Refuse a rollback or a fork against the last checkpoint this state verified.
 
-    Returns that checkpoint (None on a first run).
+    Returns that checkpoint (None on a first run); what was shown goes to *notes*,
+    printed after the verdict.
     """
     saved = state.checkpoint_bytes()
     if saved is None:
@@ -108,8 +109,8 @@ def _check_against_state(
             new_checkpoint=exc.new_checkpoint,
             proof=exc.proof,
         ) from None
-    if not args.quiet and old.size != cp.size:
-        print(f"   consistent with the last verified size {old.size}", file=sys.stderr)
+    if old.size != cp.size:
+        notes.append(f"   consistent with the last verified size {old.size}")
     return old
 
 
@@ -136,13 +137,15 @@ def _check(
     keys: LogKeys,
     *,
     schedule: bool,
+    notes: list[str],
 ) -> tuple[LogCheck, LogKeys]:
     """Check the log's entries at *cp*: from the stored state if there is one, else all.
 
-    Returns the result and the log keys after it (key changes learned, rotations finished).
+    Returns the result and the log keys after it (key changes learned, rotations finished);
+    what the caller prints after the verdict goes to *notes*.
     """
     state = state_dir(args)
-    old = _check_against_state(state, cp, source, args, keys) if state is not None else None
+    old = _check_against_state(state, cp, source, keys, notes) if state is not None else None
     start: AuditState | None = None
     reload = None
     if old is not None and state is not None and not args.full:
@@ -234,14 +237,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     keys = log_keys(args, state_dir(args))
     cp, cosigned = _open(source, args, keys)
-    result, after = _check(args, source, cp, keys, schedule=False)
+    notes: list[str] = []
+    result, after = _check(args, source, cp, keys, schedule=False, notes=notes)
     report = result.auditor.report(0)
     # The verdict first; what it rests on follows (the witnesses among it).
     print(_verify_verdict(cp, result, report))
-    signed = [key_label(k) for k in after.known() if cp.note.signed_by(k)]
-    print(f"   checkpoint signed by {', '.join(signed)}")
-    if cosigned:
-        print(cosigned)
+    for line in _grounds(cp, after, cosigned, notes):
+        print(line)
     if result.start_size:
         print(
             f"   {result.new_entries} new entries verified since size {result.start_size} "
@@ -275,21 +277,44 @@ def cmd_audit(args: argparse.Namespace) -> int:
     source = LogSource(args.log)
     keys = log_keys(args, state_dir(args))
     cp, cosigned = _open(source, args, keys)
-    if cosigned and not args.quiet:
-        print(cosigned, file=sys.stderr)  # stdout is the report alone (--json)
     now = parse_time(args.at, "--at") if args.at else int(time.time() * 1000)
-    result, after = _check(args, source, cp, keys, schedule=True)
-    _report_keys(args, result, keys, after, sys.stderr)
+    notes: list[str] = []
+    result, after = _check(args, source, cp, keys, schedule=True, notes=notes)
     report = result.auditor.report(now)
+    evidence = None
     if args.evidence:
         n = write_finding_evidence(Path(args.evidence), report, cp, source.fetch)
-        print(f"   evidence for {n} findings written to {args.evidence}", file=sys.stderr)
+        evidence = f"   evidence for {n} findings written to {args.evidence}"
+    # The verdict first, then what it rests on, then the findings. With --json, stdout
+    # is the report alone and the rest follows it on stderr.
     if args.json:
         print(report_json(report, checkpoint_size=cp.size))
+        out = sys.stderr
     else:
         print(verdict(report, cp.size))
+        out = sys.stdout
+    if not (args.json and args.quiet):
+        for line in _grounds(cp, after, cosigned, notes):
+            print(line, file=out)
+    _report_keys(args, result, keys, after, out)
+    if evidence:
+        print(evidence, file=out)
+    if not args.json:
         print(report_text(report))
     return EXIT_VIOLATION if report.violations else EXIT_OK
+
+
+def _grounds(
+    cp: SignedCheckpoint, keys: LogKeys, cosigned: str | None, notes: list[str]
+) -> list[str]:
+    """What a verdict rests on: who signed the checkpoint, who cosigned it, and how it
+    relates to the last one a --state directory verified."""
+    signed = [key_label(k) for k in keys.known() if cp.note.signed_by(k)]
+    return [
+        f"   checkpoint signed by {', '.join(signed)}",
+        *([cosigned] if cosigned else []),
+        *notes,
+    ]
 
 
 def add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
