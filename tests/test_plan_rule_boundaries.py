@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.governed import Actor, grant_body
 from tests.payload_examples import EXAMPLES, ORIGIN
 from tests.test_policy_boundaries import N, V, W, seen
@@ -277,19 +279,30 @@ def test_s15_evaluated_as_the_same_model_of_another_run() -> None:
 # == S16: compute attestations ====================================================
 
 
-def test_s16_attestation_covered_exactly_at_the_compute_tolerance() -> None:
+# Each boundary holds for an attestation that names the run and for one that does not
+# (then any run the organisation pre-registered before the period may cover it).
+NAMED = pytest.mark.parametrize("named", [False, True], ids=["no-run-named", "run-named"])
+
+
+def _run(p: int, named: bool) -> dict[str, int]:
+    return {"run": p} if named else {}
+
+
+@NAMED
+def test_s16_attestation_covered_exactly_at_the_compute_tolerance(named: bool) -> None:
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg(planned_flop="6e25")
-    attest(lg, stratus, flop_delivered="6.3e25")  # 6e25 x 1.05
+    p = lg.prereg(planned_flop="6e25")
+    attest(lg, stratus, flop_delivered="6.3e25", **_run(p, named))  # 6e25 x 1.05
     assert seen(lg, "2027-05-01") == set()
 
 
-def test_s16_attestation_one_flop_above_the_compute_tolerance() -> None:
+@NAMED
+def test_s16_attestation_one_flop_above_the_compute_tolerance(named: bool) -> None:
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg(planned_flop="6e25")
-    a = attest(lg, stratus, flop_delivered="63000000000000000000000001")
+    p = lg.prereg(planned_flop="6e25")
+    a = attest(lg, stratus, flop_delivered="63000000000000000000000001", **_run(p, named))
     assert seen(lg, "2027-05-01") == {
         V(
             "S16",
@@ -301,23 +314,27 @@ def test_s16_attestation_one_flop_above_the_compute_tolerance() -> None:
     }
 
 
-def test_s16_a_run_logged_at_the_instant_the_period_starts_does_not_cover_it() -> None:
+@NAMED
+def test_s16_a_run_logged_at_the_instant_the_period_starts_does_not_cover_it(
+    named: bool,
+) -> None:
     """ "Pre-registered (logged) before the period started" is strictly before
     (docs/policy-notes.md, S16; the reference auditor's reading K2): a run logged at
     the period's first instant does not cover it."""
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg(at="2027-01-01T00:00:00Z", planned_start="2027-03-01T00:00:00Z")
-    a = attest(lg, stratus)
+    p = lg.prereg(at="2027-01-01T00:00:00Z", planned_start="2027-03-01T00:00:00Z")
+    a = attest(lg, stratus, **_run(p, named))
     assert {(r, s, i) for r, s, i, _ in seen(lg, "2027-05-01")} == {("S16", "violation", (a,))}
     assert lg.audit("2027-05-01") == {("S16", "violation", (a,))}  # the reference agrees
 
 
-def test_s16_a_run_logged_a_second_before_the_period_starts_covers_it() -> None:
+@NAMED
+def test_s16_a_run_logged_a_second_before_the_period_starts_covers_it(named: bool) -> None:
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg(at="2026-12-31T23:59:59Z", planned_start="2027-03-01T00:00:00Z")
-    attest(lg, stratus)
+    p = lg.prereg(at="2026-12-31T23:59:59Z", planned_start="2027-03-01T00:00:00Z")
+    attest(lg, stratus, **_run(p, named))
     assert seen(lg, "2027-05-01") == set()
     assert lg.audit("2027-05-01") == set()  # the reference agrees
 
