@@ -758,6 +758,41 @@ def test_s12_calendar_with_notice_is_fine() -> None:
     assert seen(lg, "2027-12-15") == set()
 
 
+LATE_LIFT = {
+    "lift": "07-01",
+    "submission_deadline": "09-30",
+    "decision": "12-15",
+    "time_zone": "UTC",
+}
+
+
+def test_s12_a_new_calendar_is_noticed_before_its_own_lift_not_the_old_one() -> None:
+    """Logged on 1 March, when the charter's lift of 1 July is 122 days away, a calendar
+    that moves cycle 2028's lift to 1 January moves it into the past: S12 by the new
+    calendar's lift (measured by the old one it passed)."""
+    lg = Ledger(calendar=LATE_LIFT)
+    x = amendment(
+        lg, {"calendar": CALENDAR_2, "calendar_from_cycle": 2028}, "2028-06-01", "2028-03-01"
+    )
+    assert seen(lg, "2028-03-02") == {
+        V(
+            "S12",
+            (x,),
+            "the calendar of cycle 2028 takes effect on 2028-01-01, less than the 90-day "
+            "notice period after it was logged (2028-03-01)",
+        )
+    }
+    assert lg.audit("2028-03-02") == {("S12", "violation", (x,))}  # the reference agrees
+
+
+def test_s12_a_lift_moved_later_needs_notice_of_the_new_date_only() -> None:
+    """The reverse: 1 January is 61 days away, the new lift of 1 July 243 days."""
+    lg = Ledger()
+    amendment(lg, {"calendar": LATE_LIFT, "calendar_from_cycle": 2028}, "2028-02-01", "2027-11-01")
+    assert seen(lg, "2027-12-15") == set()
+    assert lg.audit("2027-12-15") == set()  # the reference agrees
+
+
 def test_s12_calendar_without_its_cycle_or_cycle_without_calendar() -> None:
     lg = Ledger()
     x = amendment(lg, {"calendar": CALENDAR_2}, "2028-03-01", "2027-06-01")

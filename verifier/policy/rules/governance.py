@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import CharterAmendment, EvalResult, KeyGrant, StaffDeclaration
-from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
+from verifier.policy.calendar import DAY_MS, Calendar, day_start_ms, fmt_date
 from verifier.policy.findings import Finding, refused, violation
 from verifier.policy.rules.thresholds import notice
 from verifier.policy.state import PolicyState
@@ -25,14 +25,16 @@ def check_charter_amendment(
                 "a calendar change names both the new calendar and the first cycle it applies to",
             )
         )
-    elif c.calendar_from_cycle is not None:
+    elif c.calendar is not None and c.calendar_from_cycle is not None:
         # Cycles under way keep their dates: a new calendar starts with a cycle whose
-        # lift is still the notice period away.
+        # lift, by the new calendar, is still the notice period away. (Measured by the
+        # old calendar, an amendment logged months after a late lift could move that
+        # cycle's lift into the past.)
         out += notice(
             st,
             index,
             f"the calendar of cycle {c.calendar_from_cycle}",
-            st.cal.lift_ms(c.calendar_from_cycle),
+            Calendar.of_payload(c.calendar).lift_ms(c.calendar_from_cycle),
             logged_ms,
         )
     return out
