@@ -339,6 +339,42 @@ def test_s16_a_run_logged_a_second_before_the_period_starts_covers_it(named: boo
     assert lg.audit("2027-05-01") == set()  # the reference agrees
 
 
+@NAMED
+def test_s16_the_compute_tolerance_is_the_one_in_force_when_the_attestation_is_logged(
+    named: bool,
+) -> None:
+    """A run plans 5.72e25 FLOP; 6e25 is within 5% of it. An amendment sets the tolerance
+    to 0 from 1 April, after the period starts (1 January) and before the attestation is
+    logged (2 April): the attestation is judged by 0 (docs/policy-notes.md, "Which
+    value applies")."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(planned_flop="5.72e25")
+    amendment(lg, {"compute_tolerance": "0"}, "2027-04-01", "2026-12-01")
+    a = attest(lg, stratus, at="2027-04-02", **_run(p, named))
+    assert {(r, s, i) for r, s, i, _ in seen(lg, "2027-05-01")} == {("S16", "violation", (a,))}
+    assert lg.audit("2027-05-01") == {("S16", "violation", (a,))}  # the reference agrees
+
+
+def test_s16_a_later_amendment_does_not_erase_an_under_report_or_a_silence() -> None:
+    """6e25 attested, 4.4e25 reported: below by more than 25%. An amendment logged
+    afterwards raises the tolerance to 50% and the attestation interval to ten years;
+    audited after it takes effect, both findings stand, judged by the values in force
+    when the entries were logged."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    a1 = attest(lg, stratus, run=p, flop_delivered="3e25")
+    a2 = attest(lg, stratus, at="2027-04-03", run=p, flop_delivered="3e25")
+    r = lg.completed(p, at="2027-05-30", flop="4.4e25")
+    changes = {"attestation_tolerance": "0.5", "attestation_interval_days": 3650}
+    amendment(lg, changes, "2027-09-01", "2027-06-01")
+    expected = {("S16", "warning", (p, a1, a2, r)), ("S16", "notice", (a2,))}
+    assert {(r_, s, i) for r_, s, i, _ in seen(lg, "2027-10-01")} == expected
+    assert lg.audit("2027-10-01") == expected  # the reference agrees
+
+
 def test_s16_one_flop_is_above_nothing_while_no_level_is_deregulated() -> None:
     lg = Ledger()
     stratus = provider(lg)
@@ -712,6 +748,26 @@ def test_s19_cooling_off_is_the_one_in_force_at_the_departure() -> None:
             "acme for them 99 days later is inside the 100-day cooling-off period",
         )
     }
+
+
+def test_s19_an_amendment_logged_after_the_declaration_does_not_shorten_it() -> None:
+    """Declared in June for a departure on 1 December; an amendment logged in July (with
+    its notice) cuts the cooling-off to 10 days from October. The declared departure
+    keeps the 365 days it was declared under: otherwise the board could clear one
+    person's way to a lab."""
+    lg = Ledger()
+    leaving = departure(lg, OFFICER, at="2027-06-01", date="2027-12-01")
+    amendment(lg, {"cooling_off_days": 10}, "2027-10-01", "2027-07-01")
+    g = _cooling(lg, OFFICER, "2027-12-20", "lab:acme")
+    assert seen(lg, "2028-01-01") == {
+        V(
+            "S19",
+            (leaving, g),
+            "Evaluation officer 7 left the regulator on 2027-12-01 (for acme); a key of "
+            "acme for them 19 days later is inside the 365-day cooling-off period",
+        )
+    }
+    assert lg.audit("2028-01-01") == {("S19", "violation", (leaving, g))}  # the reference
 
 
 # == S12: charter amendments ======================================================

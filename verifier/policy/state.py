@@ -38,6 +38,7 @@ class Run:
     #: On the first version: the most compute the run reported, and where (S16).
     reported_flop: int = 0
     reported_at: int | None = None
+    reported_ms: int = 0  # when that report was logged
     #: On the first version: the violations of S1-S5 found on the run's entries, as
     #: (rule, entries named). An approval cannot rest on such a run (S6).
     breaches: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
@@ -162,8 +163,9 @@ class PolicyState:
     attestations: dict[int, Attestation] = field(default_factory=dict)
     #: decision index -> [(access from ms, access until ms, research_access index)]
     access: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
-    #: staff member's name -> [(departure ms, organisation, declaration index)]
-    departures: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
+    #: staff member's name -> [(departure ms, organisation, declaration index, cooling-off
+    #: days in force at the departure as the log stood when it was declared)]
+    departures: dict[str, list[tuple[int, str, int, int]]] = field(default_factory=dict)
     #: Organisation -> the most compute any of its runs (any version) planned, as it
     #: grew: (logged ms, planned FLOP) steps, both rising. S16 asks whether any run an
     #: organisation pre-registered by an instant covers attested compute: one bisect

@@ -27,9 +27,8 @@ def free_cap(st: PolicyState, ms: int) -> int:
     return st.cap_at(level, ms) or 0
 
 
-def _covers(st: PolicyState, run: Run, org: str, start_ms: int, amount: int) -> bool:
+def _covers(run: Run, org: str, start_ms: int, amount: int, tolerance: Decimal) -> bool:
     """*run* (any version) was pre-registered by *org* before *start_ms* with enough compute."""
-    tolerance = st.tolerance(start_ms)
     return (
         run.org == org
         and run.logged_ms < start_ms
@@ -57,13 +56,19 @@ def check_compute_attestation(
     cap = free_cap(st, start)
     if amount <= cap:
         return out
+    # The compute tolerance is the one in force when the attestation is logged
+    # (docs/policy-notes.md, "Which value applies"), not at the period's start: an
+    # amendment between the two applies to the attestation it precedes.
+    tolerance = st.tolerance(logged_ms)
     if b.run is not None:
-        covered = b.run in st.runs and _covers(st, st.runs[b.run], b.organisation, start, amount)
+        covered = b.run in st.runs and _covers(
+            st.runs[b.run], b.organisation, start, amount, tolerance
+        )
     else:
         # Any run of the organisation's logged by then: the one that plans the most
         # covers it if any does (the tolerance depends on the instant, not the run).
         planned = st.most_planned_before(b.organisation, start)
-        covered = Decimal(planned) * (1 + st.tolerance(start)) >= amount
+        covered = Decimal(planned) * (1 + tolerance) >= amount
     if not covered:
         # free_cap is 0 in two cases the reader must tell apart: no level deregulated,
         # or a deregulated level that the charter gives no cap (it frees no compute).
@@ -113,12 +118,15 @@ def _under_reported(st: PolicyState, now_ms: int) -> list[Finding]:
         if a.run is not None and a.run in st.runs:
             attested.setdefault(st.runs[a.run].root, []).append(a)
     out: list[Finding] = []
-    tolerance = Decimal(st.rules_at(now_ms).attestation_tolerance)
     for root_index, found in sorted(attested.items()):
         root = st.runs[root_index]
         total = sum(a.flop for a in found)
         if root.reported_at is None:
             continue  # nothing reported yet: judged once the run reports
+        # The tolerance in force when the last of the entries compared was logged, not
+        # at the audit's "now": an amendment after them cannot erase the finding.
+        latest = max(root.logged_ms, root.reported_ms, *(a.logged_ms for a in found))
+        tolerance = Decimal(st.rules_at(latest).attestation_tolerance)
         if Decimal(root.reported_flop) < Decimal(total) * (1 - tolerance):
             out.append(
                 finding(
@@ -137,15 +145,19 @@ def _silent(st: PolicyState, now_ms: int) -> list[Finding]:
     for a in st.attestations.values():
         if a.provider not in last or a.logged_ms >= last[a.provider].logged_ms:
             last[a.provider] = a
-    days = st.rules_at(now_ms).attestation_interval_days
-    return [
-        finding(
-            "S16",
-            NOTICE,
-            (a.index,),
-            f"compute provider {provider} has not attested since {fmt_date(a.logged_ms)} "
-            f"(more than {days} days)",
-        )
-        for provider, a in sorted(last.items())
-        if now_ms > a.logged_ms + days * DAY_MS
-    ]
+    out = []
+    for provider, a in sorted(last.items()):
+        # The interval in force at the provider's last attestation: the time it was then
+        # given to attest again, which a later amendment does not stretch.
+        days = st.rules_at(a.logged_ms).attestation_interval_days
+        if now_ms > a.logged_ms + days * DAY_MS:
+            out.append(
+                finding(
+                    "S16",
+                    NOTICE,
+                    (a.index,),
+                    f"compute provider {provider} has not attested since "
+                    f"{fmt_date(a.logged_ms)} (more than {days} days)",
+                )
+            )
+    return out

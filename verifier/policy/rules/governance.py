@@ -71,7 +71,12 @@ def apply_staff_declaration(
 ) -> None:
     if b.kind == "departure":
         when = day_start_ms(parse_date(b.date, "date"))
-        st.departures.setdefault(b.staff, []).append((when, b.organisation, index))
+        # The cooling-off is fixed when the departure is declared: the period in force at
+        # the departure date by the amendments logged so far. An amendment logged later
+        # (with its notice) cannot shorten a declared departure's cooling-off, or the
+        # board could clear one person's way to a lab (the reference auditor's H3).
+        days = st.rules_at(when).cooling_off_days
+        st.departures.setdefault(b.staff, []).append((when, b.organisation, index, days))
 
 
 def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) -> list[Finding]:
@@ -80,8 +85,7 @@ def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) ->
     if not labs:
         return []
     out: list[Finding] = []
-    for left, org, declared in st.departures.get(b.holder, []):
-        days = st.rules_at(left).cooling_off_days
+    for left, org, declared, days in st.departures.get(b.holder, []):
         if left <= logged_ms < left + days * DAY_MS:
             out.append(
                 refused(

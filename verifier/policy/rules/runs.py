@@ -237,14 +237,14 @@ def check_training_started(
     return out
 
 
-def _reported(st: PolicyState, prereg: int, reported: int, index: int) -> None:
+def _reported(st: PolicyState, prereg: int, reported: int, index: int, logged_ms: int) -> None:
     """Keep the most compute a run reported, on its first version (S16 compares it)."""
     run = st.runs.get(prereg)
     if run is not None:
         root = st.runs[run.root]
         # The first report of the largest compute names it (docs/policy-notes.md, S16).
         if reported > root.reported_flop or root.reported_at is None:
-            root.reported_flop, root.reported_at = reported, index
+            root.reported_flop, root.reported_at, root.reported_ms = reported, index, logged_ms
 
 
 def apply_training_started(st: PolicyState, index: int, b: TrainingStarted, logged_ms: int) -> None:
@@ -252,7 +252,7 @@ def apply_training_started(st: PolicyState, index: int, b: TrainingStarted, logg
     if run is not None and run.started is None:
         run.started = index
         st.runs[run.root].chain_started = True
-    _reported(st, b.preregistration, flop(b.cumulative_flop), index)
+    _reported(st, b.preregistration, flop(b.cumulative_flop), index, logged_ms)
 
 
 def check_training_halted(
@@ -266,13 +266,13 @@ def apply_training_halted(st: PolicyState, index: int, b: TrainingHalted, logged
     run = st.runs.get(b.preregistration)
     if run is not None:
         run.halted = index
-    _reported(st, b.preregistration, flop(b.cumulative_flop), index)
+    _reported(st, b.preregistration, flop(b.cumulative_flop), index, logged_ms)
 
 
 def apply_training_completed(
     st: PolicyState, index: int, b: TrainingCompleted, logged_ms: int
 ) -> None:
-    _reported(st, b.preregistration, flop(b.cumulative_flop), index)
+    _reported(st, b.preregistration, flop(b.cumulative_flop), index, logged_ms)
 
 
 def check_training_completed(
@@ -356,6 +356,6 @@ def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
         config=config_digest(b.inference),
         max_inference_flop=flop(b.inference.max_inference_flop_per_task) if b.inference else 0,
     )
-    _reported(st, b.preregistration, flop(b.final_flop), index)
+    _reported(st, b.preregistration, flop(b.final_flop), index, logged_ms)
     if not on_time:
         st.late.setdefault(run.cycle, []).append(index)
