@@ -220,6 +220,12 @@ R24. Settled (notes, "Contests and remedies"): only a finding's first resolution
     takes effect; a remedy naming a second resolution of its finding is not valid
     (so it is on time or late by its own logged_at, and its approval is S7).
 
+R25. Settled (notes, "Contests and remedies"): a contest finding is about the model,
+    by its model_digest. The same weights submitted again (another submission, with
+    or without ``remedies``) are bound by every finding about any submission of that
+    digest logged before the approval: unresolved or upheld, it is S7 on the
+    approval, named as for the submission's own findings (C, D or C, R, D).
+
 Admission of the new types (L3)
 -------------------------------
 A11. Notes, the type table: "model_update | lab:<org> (the run's)", "compute_attestation
@@ -1411,8 +1417,13 @@ def s7_failing_cited(log: Log) -> set[Finding]:
 
 
 def contests_on(log: Log, s: Entry, before: int) -> list[Entry]:
+    """Notes: 'A contest finding that is upheld ... is upheld against the model that was
+    submitted. That model cannot then be approved': the findings about *s* and about any
+    submission of the same model_digest, logged before *before* (reading R25)."""
     return [
-        c for c in admitted(log, "contest_finding", before=before) if c.body.submission == s.index
+        c
+        for c in admitted(log, "contest_finding", before=before)
+        if at(log, c.body.submission).body.model_digest == s.body.model_digest
     ]
 
 

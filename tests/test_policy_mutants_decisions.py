@@ -216,8 +216,55 @@ def test_s7_a_remedy_with_the_contested_models_digest_is_not_valid() -> None:
             (r, s2, d),
             f"submission {s2} claims to remedy entry {r}, which is not an upheld contest "
             "finding's resolution about another model of the same run",
-        )
+        ),
+        # The same weights: the finding upheld about them binds this submission too.
+        V(
+            "S7",
+            (c, r, d),
+            f"submission {s2} is approved although contest finding {c} (about the same "
+            f"model, submitted as entry {s}) was upheld (entry {r}): the approval would "
+            "cover the very model the finding is about; a remedied model is a new "
+            "submission, evaluated and decided itself",
+        ),
     }
+
+
+def test_s7_the_contested_model_submitted_again_cannot_be_approved() -> None:
+    """A finding upheld against a model binds the same weights submitted again, with no
+    claim to remedy anything (a late submission of the same digest): its approval is S7,
+    as the approval of the contested submission itself would be."""
+    lg = Ledger()
+    p, suite, s0 = submitted_run(lg)
+    r0 = lg.result(s0, suite, at="2027-07-01")
+    c = lg.contest(s0, "2027-07-05")
+    res = lg.resolution(c, "2027-07-20", outcome="upheld")
+    s1 = lg.submission(p, at="2027-08-01")  # the same DIGEST, no remedies
+    r1 = lg.result(s1, suite, at="2027-08-10")
+    lg.decision(s0, outcome="rejected", results=(r0,), findings=(res,))
+    d1 = lg.decision(s1, results=(r1,))
+    message = (
+        f"submission {s1} is approved although contest finding {c} (about the same model, "
+        f"submitted as entry {s0}) was upheld (entry {res}): the approval would cover the "
+        "very model the finding is about; a remedied model is a new submission, evaluated "
+        "and decided itself"
+    )
+    assert {f for f in seen(lg, "2028-01-10") if f[0] == "S7"} == {V("S7", (c, res, d1), message)}
+    assert ("S7", "violation", (c, res, d1)) in lg.audit("2028-01-10")  # the reference
+
+
+def test_s7_a_pending_contest_binds_the_same_model_submitted_again() -> None:
+    lg = Ledger()
+    p, suite, s0 = submitted_run(lg)
+    c = lg.contest(s0, "2027-07-05")
+    s1 = lg.submission(p, at="2027-08-01")
+    r1 = lg.result(s1, suite, at="2027-08-10")
+    d1 = lg.decision(s1, results=(r1,))
+    message = (
+        f"submission {s1} is approved with contest finding {c} (about the same model, "
+        f"submitted as entry {s0}) unresolved"
+    )
+    assert V("S7", (c, d1), message) in seen(lg, "2028-01-10")
+    assert ("S7", "violation", (c, d1)) in lg.audit("2028-01-10")  # the reference
 
 
 # == status.py: the late-decision limit in force when the submission was logged ==

@@ -717,7 +717,7 @@ def _contested_and_remedied(lg: Ledger, outcome: str, digest: str) -> dict[str, 
     lg.result(s2, suite, at="2027-09-01")
     d0 = lg.decision(s, outcome="rejected")
     d = lg.decision(s2, at="2027-12-31T13:00:00Z")
-    return {"S": s, "R": r, "S2": s2, "D0": d0, "D": d}
+    return {"S": s, "C": c, "R": r, "S2": s2, "D0": d0, "D": d}
 
 
 def test_s7_valid_remedy_is_decided_with_its_batch() -> None:
@@ -732,7 +732,11 @@ def test_s7_approval_of_an_invalid_remedy(outcome: str, digest: str) -> None:
     lg = Ledger()
     x = _contested_and_remedied(lg, outcome, digest)
     # Not a valid remedy: S2 is late by its own logged_at, decided on the batch day.
-    assert lg.audit("2028-01-01") == {V("S7", x["R"], x["S2"], x["D"])}
+    expected = {V("S7", x["R"], x["S2"], x["D"])}
+    if outcome == "upheld":
+        # The same weights again: the upheld finding about them binds S2 too (R25).
+        expected.add(V("S7", x["C"], x["R"], x["D"]))
+    assert lg.audit("2028-01-01") == expected
 
 
 # == S8 =======================================================================

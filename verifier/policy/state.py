@@ -146,6 +146,10 @@ class PolicyState:
         default_factory=dict
     )  # index -> (submission, suite, outcome)
     contests: dict[int, Contest] = field(default_factory=dict)
+    #: model digest -> the contest findings about a submission of that model: a finding
+    #: is about the model, so it binds every submission of the same weights (S7). Small:
+    #: one entry per contest finding, which are few.
+    contested: dict[str, list[int]] = field(default_factory=dict)
     resolutions: dict[int, int] = field(default_factory=dict)  # resolution -> its finding
     approvals: list[tuple[int, int, int]] = field(
         default_factory=list

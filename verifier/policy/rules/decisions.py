@@ -48,6 +48,7 @@ def apply_contest_finding(st: PolicyState, index: int, b: ContestFinding, logged
     sub = st.subs.get(b.submission)
     if sub is not None:
         sub.findings.append(index)
+        st.contested.setdefault(sub.model_digest, []).append(index)
 
 
 def check_contest_resolution(
@@ -204,14 +205,23 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
                 f"submission {sub.index} is approved although it failed evaluation (entry {failing[0]})",
             )
         )
-    for ci in sub.findings:
+    # The findings about this submission, and about any other submission of the same
+    # model (digest): a finding is about the model, and submitting the same weights
+    # again does not escape it (docs/policy-notes.md, "Contests and remedies").
+    same_model = [ci for ci in st.contested.get(sub.model_digest, ()) if ci not in sub.findings]
+    for ci in sorted([*sub.findings, *same_model]):
         c = st.contests[ci]
+        about = (
+            f"contest finding {ci}"
+            if c.submission == sub.index
+            else f"contest finding {ci} (about the same model, submitted as entry {c.submission})"
+        )
         if c.resolution is None:
             out.append(
                 refused(
                     "S7",
                     (ci, index),
-                    f"submission {sub.index} is approved with contest finding {ci} unresolved",
+                    f"submission {sub.index} is approved with {about} unresolved",
                 )
             )
         elif c.outcome in ("upheld", "upheld_in_part"):
@@ -219,7 +229,7 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
                 refused(
                     "S7",
                     (ci, c.resolution, index),
-                    f"submission {sub.index} is approved although contest finding {ci} was upheld (entry {c.resolution}): the approval would cover the very model the finding is about; a remedied model is a new submission, evaluated and decided itself",
+                    f"submission {sub.index} is approved although {about} was upheld (entry {c.resolution}): the approval would cover the very model the finding is about; a remedied model is a new submission, evaluated and decided itself",
                 )
             )
     if sub.remedies is not None:
