@@ -295,6 +295,10 @@ M3. "exactly the updated weights and configuration": the same run, the same
     is for an ``evaluated_as`` that is not the updated model of the run.
 M4. "An offered_from earlier than the update's logging, beyond the reporting
     tolerance": logged_at - offered_from > tolerance; a later offered_from is fine.
+M5. Settled (notes, S15): "a significant one is evaluated and decided anew": an
+    ``evaluated_as`` naming the submission the updated decision approved (the model
+    before the update) is no new evaluation: violation D, U, besides D, S', U when it
+    is not the updated model either.
 
 Compute (S16)
 -------------
@@ -1877,13 +1881,18 @@ def s15_significant_without_evaluation(log: Log) -> set[Finding]:
     logged before the update; otherwise it is an S15 violation'. Table: 'significant
     update U of the model approved by D without a valid evaluated_as' -> D, U (reading
     M3: no evaluated_as, or one naming the updated model that was not approved before
-    U)."""
+    U; M5: or one naming the submission D approved, the model before the update, which
+    is no new evaluation)."""
     out = set()
     for u in updates_of_approved_models(log):
         if not is_significant(log, u):
             continue
         s = None if u.body.evaluated_as is None else at(log, u.body.evaluated_as)
-        if s is None or (is_updated_model(log, u, s) and not approved_before(log, s, u.index)):
+        if (
+            s is None
+            or s.index == at(log, u.body.decision).body.submission
+            or (is_updated_model(log, u, s) and not approved_before(log, s, u.index))
+        ):
             out.add(finding("S15", "violation", u.body.decision, u.index))
     return out
 

@@ -207,6 +207,26 @@ def test_s15_significant_update_evaluated_and_approved_is_clean() -> None:
     assert seen(lg, "2028-01-20") == set()
 
 
+def test_s15_significant_update_cannot_name_the_approval_it_updates() -> None:
+    """5e25 FLOP of post-training with the weights declared unchanged, "evaluated as"
+    the submission the updated approval covers: that is the model before the update,
+    not a new evaluation of it."""
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, model_digest=DIGEST, added_posttraining_flop="5e25", evaluated_as=run["S"])
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            "the update is significant (it adds 5e25 FLOP of post-training, above the "
+            f"charter's 1e24), yet the evaluation it names is that of submission {run['S']}, "
+            "the model before the update, not a new evaluation and decision of the updated "
+            "model",
+        )
+    }
+    assert lg.audit("2028-01-20") == {("S15", "violation", (run["D"], u))}  # the reference
+
+
 def test_s15_significant_update_whose_evaluation_was_rejected() -> None:
     lg = Ledger()
     run = approved_model(lg)

@@ -1172,7 +1172,17 @@ def test_s15_significant_update_whose_evaluated_as_is_another_model() -> None:
     run = approved_model(lg)
     # The original submission: other weights, other configuration.
     u = update(lg, run, inference=RAISED_CEILING, evaluated_as=run["S"])
-    assert lg.audit("2028-01-20") == {V("S15", run["S"], run["D"], u)}
+    # Another model, and no new evaluation either: the one the update changes (M5).
+    assert lg.audit("2028-01-20") == {V("S15", run["S"], run["D"], u), V("S15", run["D"], u)}
+
+
+def test_s15_significant_update_evaluated_as_the_approval_it_updates() -> None:
+    """5e25 FLOP of post-training declared with the weights and configuration unchanged,
+    and the approval being updated named as its evaluation: no new evaluation (M5)."""
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, model_digest=DIGEST, added_posttraining_flop="5e25", evaluated_as=run["S"])
+    assert lg.audit("2028-01-20") == {V("S15", run["D"], u)}
 
 
 def _updated_model_submitted(lg: Ledger, run: dict[str, int]) -> tuple[int, int]:

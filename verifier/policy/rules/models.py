@@ -65,7 +65,19 @@ def check_model_update(
         # nothing, so it is not a finding (policy-notes, S15).
         return out
     evaluated = st.subs.get(b.evaluated_as) if b.evaluated_as is not None else None
-    if evaluated is None or evaluated.outcome != "approved" or evaluated.decision is None:
+    if evaluated is not None and evaluated.index == approved:
+        # The approval being updated is not a new evaluation of the update: naming it
+        # would let any change ride on the evaluation of the model before it.
+        out.append(
+            violation(
+                "S15",
+                (b.decision, index),
+                f"the update is significant ({why}), yet the evaluation it names is that of "
+                f"submission {approved}, the model before the update, not a new evaluation "
+                "and decision of the updated model",
+            )
+        )
+    elif evaluated is None or evaluated.outcome != "approved" or evaluated.decision is None:
         return [
             *out,
             violation(
