@@ -226,6 +226,10 @@ R25. Settled (notes, "Contests and remedies"): a contest finding is about the mo
     digest logged before the approval: unresolved or upheld, it is S7 on the
     approval, named as for the submission's own findings (C, D or C, R, D).
 
+R26. Settled (notes, S7): "An approval cannot hide a failing result by citing
+    nothing" -- nor by citing only the passing ones: every failing result of the
+    submission logged before the approval counts, cited or not (R..., D).
+
 Admission of the new types (L3)
 -------------------------------
 A11. Notes, the type table: "model_update | lab:<org> (the run's)", "compute_attestation
@@ -1409,12 +1413,14 @@ def s7_failing_cited(log: Log) -> set[Finding]:
     D citing failing results R...' -> R..., D."""
     out = set()
     for d in approvals(log):
-        cited = d.body.eval_results or [
+        own = [
             r.index
             for r in admitted(log, "eval_result", before=d.index)
             if r.body.submission == d.body.submission
         ]
-        failing = [r for r in cited if at(log, r).body.outcome == "fail"]
+        cited = d.body.eval_results or own
+        # Reading R26: the submission's failing results count whether cited or not.
+        failing = sorted({r for r in (*cited, *own) if at(log, r).body.outcome == "fail"})
         if failing:
             out.add(finding("S7", "violation", *failing, d.index))
     return out

@@ -907,6 +907,22 @@ def test_s7_results_the_decision_does_not_cite_are_all_the_submissions() -> None
     assert {(r, i) for r, _, i, _ in seen(lg, "2028-01-01")} == {("S7", (failing, d))}
 
 
+def test_s7_citing_only_the_passing_result_does_not_hide_the_failing_one() -> None:
+    lg = Ledger()
+    _p, suite, s = submitted(lg)
+    passing = lg.result(s, suite)
+    failing = lg.result(s, suite, at="2027-07-02", outcome="fail")
+    d = lg.decision(s, results=(passing,))
+    assert seen(lg, "2028-01-01") == {
+        V(
+            "S7",
+            (failing, d),
+            f"submission {s} is approved although it failed evaluation (entry {failing})",
+        )
+    }
+    assert lg.audit("2028-01-01") == {("S7", "violation", (failing, d))}  # the reference
+
+
 def test_s7_a_result_with_a_missing_suite_does_not_pass() -> None:
     lg = Ledger()
     _p, _suite, s = submitted(lg)

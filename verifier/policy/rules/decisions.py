@@ -188,7 +188,11 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
         and st.results[r][2] == "pass"
         and st.suites.get(st.results[r][1], deadline) < deadline
     ]
-    failing = [r for r in cited if st.results.get(r, (0, 0, ""))[2] == "fail"]
+    # Every failing result of the submission counts, cited or not: citing only the
+    # passing ones cannot hide a failure any more than citing nothing can.
+    failing = sorted(
+        {r for r in (*cited, *sub.results) if st.results.get(r, (0, 0, ""))[2] == "fail"}
+    )
     if not passing:
         out.append(
             refused(
