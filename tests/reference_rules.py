@@ -349,16 +349,20 @@ H2. "Each approved model's access must open within research_access_limit_days ..
     once now_ms is beyond that bound (the table: "no access after the limit").
 H3. "A key_grant of a lab's role to a holder of the same name within
     cooling_off_days ... after a departure": a grant holding any ``lab:`` role (not
-    only the organisation the declaration names), whose ``holder`` equals the
-    declaration's ``staff`` exactly, logged after a ``departure`` declaration (by
-    index), from the start of its ``date`` to that instant + the cooling-off in force
-    then (as the log stood before the declaration). A grant logged before the
-    departure date is not "after a departure". Conflicts and divestments start no
-    cooling-off.
+    only the organisation the declaration names), whose ``holder`` is the
+    declaration's ``staff`` (up to case and spacing, H6), logged after a
+    ``departure`` declaration (by index) and before the start of its ``date`` + the
+    cooling-off in force then (as the log stood before the declaration); a grant
+    between the declaration and the date is held into the cooling-off (H6).
+    Conflicts and divestments start no cooling-off.
 H4. S18: a result is outside the scope when any of its ``results[].category`` is not
     in the non-empty scope in force when the result is logged.
 H5. S10 "an approval cannot be withdrawn": no new finding; a second decision on any
     decided submission is already S10 (R14), whatever the outcomes.
+H6. Settled (notes, S19): "a holder of the same name" is the same name up to case and
+    white space ("Evaluation Officer 7 " is "Evaluation officer 7"), and a lab key
+    granted after the departure was declared but before its date is held into the
+    cooling-off: both are S19 (L, G), as H3's grant after the date.
 
 Where the documents disagree with each other
 --------------------------------------------
@@ -2088,6 +2092,11 @@ def s18_outside_scope(log: Log) -> set[Finding]:
 # == S19 =====================================================================
 
 
+def same_person(a: str, b: str) -> bool:
+    """Reading H6: names compared without regard to case or white space."""
+    return a.casefold().split() == b.casefold().split()
+
+
 def s19_cooling_off(log: Log) -> set[Finding]:
     """Notes S19: 'A key_grant of a lab's role to a holder of the same name within
     cooling_off_days (default 365) after a departure is an S19 violation, refused.'
@@ -2098,11 +2107,13 @@ def s19_cooling_off(log: Log) -> set[Finding]:
         if not any(role.startswith("lab:") for role in g.body.roles):
             continue
         for leaving in admitted(log, "staff_declaration", before=g.index):
-            if leaving.body.kind != "departure" or leaving.body.staff != g.body.holder:
+            if leaving.body.kind != "departure" or not same_person(
+                leaving.body.staff, g.body.holder
+            ):
                 continue
             departure = start_of(parse_date(leaving.body.date, "date"))
             cooling = value_in_force(standing(log, leaving.index), "cooling_off_days", departure)
-            if departure <= g.logged_at < departure + cooling * DAY_MS:
+            if g.logged_at < departure + cooling * DAY_MS:  # reading H6: before it, too
                 out.add(finding("S19", "violation", leaving.index, g.index))
     return out
 

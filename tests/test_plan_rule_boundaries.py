@@ -770,6 +770,33 @@ def test_s19_cooling_off_is_the_one_in_force_at_the_departure() -> None:
     }
 
 
+def test_s19_a_key_granted_before_the_departure_date_or_to_another_spelling() -> None:
+    """A lab key granted after the departure is declared but before its date would be
+    held through the cooling-off; "evaluation OFFICER  7" is the same person."""
+    lg = Ledger()
+    leaving = departure(lg, OFFICER)  # declared 2027-09-20, departs 2027-10-01
+    before = _cooling(lg, OFFICER, "2027-09-30T23:59:59Z", "lab:acme")
+    variant = _cooling(lg, "evaluation OFFICER  7", "2027-10-11", "lab:beta")
+    assert seen(lg, "2028-10-01") == {
+        V(
+            "S19",
+            (leaving, before),
+            "Evaluation officer 7 left the regulator on 2027-10-01 (for acme); a key of "
+            "acme granted before that date would be held inside the 365-day cooling-off "
+            "period",
+        ),
+        V(
+            "S19",
+            (leaving, variant),
+            "Evaluation officer 7 left the regulator on 2027-10-01 (for acme); a key of "
+            'beta (as "evaluation OFFICER  7") for them 10 days later is inside the 365-day '
+            "cooling-off period",
+        ),
+    }
+    expected = {("S19", "violation", (leaving, before)), ("S19", "violation", (leaving, variant))}
+    assert lg.audit("2028-10-01") == expected  # the reference agrees
+
+
 def test_s19_an_amendment_logged_after_the_declaration_does_not_shorten_it() -> None:
     """Declared in June for a departure on 1 December; an amendment logged in July (with
     its notice) cuts the cooling-off to 10 days from October. The declared departure

@@ -1415,15 +1415,25 @@ def test_s19_lab_key_for_former_staff_within_the_cooling_off(at: str) -> None:
     assert lg.audit("2028-10-01") == {V("S19", leaving, g)}
 
 
-def test_s19_before_the_departure_after_the_cooling_off_or_another_role_is_fine() -> None:
+def test_s19_before_the_declaration_after_the_cooling_off_or_another_role_is_fine() -> None:
     lg = Ledger()
     name = "Evaluation officer 7"
+    lg.grant(Actor(name), "lab:acme", "2027-09-19")  # before the departure is declared
     departure(lg, name)  # logged 2027-09-20; 2027-10-01 + 365 days = 2028-09-30
-    lg.grant(Actor(name), "lab:acme", "2027-09-30T23:59:59Z")  # before the departure
     lg.grant(Actor(name), "contester:watchdog", "2027-11-01")
     lg.grant(Actor("Someone else"), "lab:acme", "2027-11-01")
     lg.grant(Actor(name), "lab:acme", "2028-09-30")
     assert lg.audit("2028-10-01") == set()
+
+
+def test_s19_a_key_granted_between_the_declaration_and_the_departure() -> None:
+    """Granted the second before the departure date, held into the cooling-off (H6),
+    and to the same name spelt with other case and spacing."""
+    lg = Ledger()
+    leaving = departure(lg, "Evaluation officer 7")
+    before = lg.grant(Actor("Evaluation officer 7"), "lab:acme", "2027-09-30T23:59:59Z")
+    variant = lg.grant(Actor("  evaluation OFFICER  7"), "lab:beta", "2027-11-01")
+    assert lg.audit("2028-10-01") == {V("S19", leaving, before), V("S19", leaving, variant)}
 
 
 # == S12: charter amendments ====================================================

@@ -167,9 +167,10 @@ class PolicyState:
     attestations: dict[int, Attestation] = field(default_factory=dict)
     #: decision index -> [(access from ms, access until ms, research_access index)]
     access: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
-    #: staff member's name -> [(departure ms, organisation, declaration index, cooling-off
-    #: days in force at the departure as the log stood when it was declared)]
-    departures: dict[str, list[tuple[int, str, int, int]]] = field(default_factory=dict)
+    #: staff member's name (as S19 compares names) -> [(departure ms, organisation,
+    #: declaration index, cooling-off days in force at the departure as the log stood
+    #: when it was declared, the name as declared)]
+    departures: dict[str, list[tuple[int, str, int, int, str]]] = field(default_factory=dict)
     #: Organisation -> the most compute any of its runs (any version) planned, as it
     #: grew: (logged ms, planned FLOP) steps, both rising. S16 asks whether any run an
     #: organisation pre-registered by an instant covers attested compute: one bisect

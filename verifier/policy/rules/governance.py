@@ -76,7 +76,15 @@ def apply_staff_declaration(
         # (with its notice) cannot shorten a declared departure's cooling-off, or the
         # board could clear one person's way to a lab (the reference auditor's H3).
         days = st.rules_at(when).cooling_off_days
-        st.departures.setdefault(b.staff, []).append((when, b.organisation, index, days))
+        st.departures.setdefault(same_name(b.staff), []).append(
+            (when, b.organisation, index, days, b.staff)
+        )
+
+
+def same_name(name: str) -> str:
+    """A person's name as S19 compares it: without regard to case or spacing, so that
+    "Evaluation Officer 7 " is the "Evaluation officer 7" who left."""
+    return " ".join(name.split()).casefold()
 
 
 def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) -> list[Finding]:
@@ -85,15 +93,24 @@ def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) ->
     if not labs:
         return []
     out: list[Finding] = []
-    for left, org, declared, days in st.departures.get(b.holder, []):
-        if left <= logged_ms < left + days * DAY_MS:
-            out.append(
-                refused(
-                    "S19",
-                    (declared, index),
-                    f"{b.holder} left the regulator on {fmt_date(left)} (for {org}); a key of "
-                    f"{', '.join(sorted(labs))} for them {(logged_ms - left) // DAY_MS} days "
-                    f"later is inside the {days}-day cooling-off period",
-                )
+    keys = ", ".join(sorted(labs))
+    for left, org, declared, days, name in st.departures.get(same_name(b.holder), []):
+        if logged_ms >= left + days * DAY_MS:
+            continue
+        # A key granted after the departure was declared but before the date itself
+        # would be held through the cooling-off: the same violation.
+        when = (
+            f"for them {(logged_ms - left) // DAY_MS} days later is"
+            if logged_ms >= left
+            else "granted before that date would be held"
+        )
+        spelt = "" if b.holder == name else f' (as "{b.holder}")'
+        out.append(
+            refused(
+                "S19",
+                (declared, index),
+                f"{name} left the regulator on {fmt_date(left)} (for {org}); a key of "
+                f"{keys}{spelt} {when} inside the {days}-day cooling-off period",
             )
+        )
     return out
