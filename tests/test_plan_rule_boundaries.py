@@ -593,6 +593,17 @@ def test_s16_provider_silent_for_exactly_the_interval_then_a_millisecond_more() 
 # == S17: researchers' access =====================================================
 
 
+def test_s17_of_two_late_accesses_opening_together_the_lower_index_is_named() -> None:
+    lg = Ledger()
+    run = approved_run(lg)
+    x1 = lg.access(run["D"], at="2028-03-01", until="2030-01-01")
+    lg.access(run["D"], at="2028-03-01", until="2029-06-01")  # ends first
+    assert {(r, s, i) for r, s, i, _ in seen(lg, "2028-04-01")} == {
+        ("S17", "violation", (run["D"], x1))
+    }
+    assert lg.audit("2028-04-01") == {("S17", "violation", (run["D"], x1))}  # the reference
+
+
 def test_s17_access_lasting_exactly_the_minimum_is_fine() -> None:
     lg = Ledger()
     run = approved_run(lg)

@@ -72,7 +72,9 @@ def access_findings(st: PolicyState, now_ms: int) -> list[Finding]:
     for approved_ms, _, decision in st.approvals:
         limit = st.rules_at(approved_ms).research_access_limit_days
         due = approved_ms + limit * DAY_MS
-        opened = sorted(st.access.get(decision, []))
+        # The first access: the one that opens earliest, then the lower index (not the
+        # one that ends first), as the reference auditor reads it (H2).
+        opened = sorted(st.access.get(decision, []), key=lambda a: (a[0], a[2]))
         if not opened:
             if now_ms > due:
                 out.append(
