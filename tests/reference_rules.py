@@ -363,6 +363,9 @@ H6. Settled (notes, S19): "a holder of the same name" is the same name up to cas
     white space ("Evaluation Officer 7 " is "Evaluation officer 7"), and a lab key
     granted after the departure was declared but before its date is held into the
     cooling-off: both are S19 (L, G), as H3's grant after the date.
+H7. Settled (notes, S19): one key may not hold a ``lab:`` role together with
+    ``board``, ``regulator``, ``evaluator``, ``observer:*`` or ``compute:*``: such a
+    grant is S19 (G), refused; if forced in, the key holds both.
 
 Where the documents disagree with each other
 --------------------------------------------
@@ -2097,6 +2100,20 @@ def same_person(a: str, b: str) -> bool:
     return a.casefold().split() == b.casefold().split()
 
 
+def s19_lab_and_oversight_on_one_key(log: Log) -> set[Finding]:
+    """Reading H7: a key_grant giving one key a ``lab:`` role and the board's, the
+    regulator's, an evaluator's, an observer's or a compute provider's -> G."""
+    oversight = ("board", "regulator", "evaluator", "observer:", "compute:")
+    return {
+        finding("S19", "violation", g.index)
+        for g in admitted(log, "key_grant")
+        if any(r.startswith("lab:") for r in g.body.roles)
+        and any(
+            r == o or (o.endswith(":") and r.startswith(o)) for r in g.body.roles for o in oversight
+        )
+    }
+
+
 def s19_cooling_off(log: Log) -> set[Finding]:
     """Notes S19: 'A key_grant of a lab's role to a holder of the same name within
     cooling_off_days (default 365) after a departure is an S19 violation, refused.'
@@ -2177,6 +2194,7 @@ RULES = (
     s17_access_late_or_never,
     s18_outside_scope,
     s19_cooling_off,
+    s19_lab_and_oversight_on_one_key,
 )
 
 

@@ -808,6 +808,23 @@ def test_s19_a_key_granted_before_the_departure_date_or_to_another_spelling() ->
     assert lg.audit("2028-10-01") == expected  # the reference agrees
 
 
+@pytest.mark.parametrize(
+    "oversight", ["regulator", "board", "evaluator", "observer:un", "compute:stratus"]
+)
+def test_s19_one_key_cannot_act_for_a_lab_and_oversee_it(oversight: str) -> None:
+    lg = Ledger()
+    g = _cooling(lg, "Dual", "2026-06-01", oversight, "lab:acme")
+    assert seen(lg, "2026-07-01") == {
+        V(
+            "S19",
+            (g,),
+            f"the key of Dual would hold {oversight} and the role of acme: one key cannot "
+            "both act for a lab and oversee it",
+        )
+    }
+    assert lg.audit("2026-07-01") == {("S19", "violation", (g,))}  # the reference agrees
+
+
 def test_s19_an_amendment_logged_after_the_declaration_does_not_shorten_it() -> None:
     """Declared in June for a departure on 1 December; an amendment logged in July (with
     its notice) cuts the cooling-off to 10 days from October. The declared departure

@@ -87,6 +87,10 @@ def same_name(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+#: Roles that oversee labs or vouch for what they do; none may share a key with a lab's.
+OVERSIGHT = frozenset({"board", "regulator", "evaluator", "observer", "compute"})
+
+
 def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) -> list[Finding]:
     """S19: no key of a lab for a former staff member within the cooling-off period."""
     labs = {r.split(":", 1)[1] for r in b.roles if r.startswith("lab:")}
@@ -94,6 +98,18 @@ def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) ->
         return []
     out: list[Finding] = []
     keys = ", ".join(sorted(labs))
+    oversight = sorted(r for r in b.roles if r in OVERSIGHT or r.split(":", 1)[0] in OVERSIGHT)
+    if oversight:
+        # One key that acts for a lab and also judges, evaluates, observes or attests
+        # compute could approve or vouch for its own lab's work.
+        out.append(
+            refused(
+                "S19",
+                (index,),
+                f"the key of {b.holder} would hold {', '.join(oversight)} and the role of "
+                f"{keys}: one key cannot both act for a lab and oversee it",
+            )
+        )
     for left, org, declared, days, name in st.departures.get(same_name(b.holder), []):
         if logged_ms >= left + days * DAY_MS:
             continue
