@@ -299,6 +299,10 @@ M3. "exactly the updated weights and configuration": the same run, the same
     is for an ``evaluated_as`` that is not the updated model of the run.
 M4. "An offered_from earlier than the update's logging, beyond the reporting
     tolerance": logged_at - offered_from > tolerance; a later offered_from is fine.
+M6. Settled (notes, S15): "adds more post-training compute than the threshold": the
+    post-training declared by U and by the lesser updates of the same decision before
+    it, in all, or the post-training U's configuration lists beyond the approved
+    submission's, whichever is more.
 M5. Settled (notes, S15): "a significant one is evaluated and decided anew": an
     ``evaluated_as`` naming the submission the updated decision approved (the model
     before the update) is no new evaluation: violation D, U, besides D, S', U when it
@@ -1859,8 +1863,19 @@ def is_significant(log: Log, u: Entry) -> bool:
         0 if evaluated is None else parse_flop(evaluated.max_inference_flop_per_task, "flop")
     )
     ceiling = parse_flop(u.body.inference.max_inference_flop_per_task, "flop")
-    added = parse_flop(u.body.added_posttraining_flop, "flop")
-    return added > posttraining or ceiling - evaluated_ceiling > inference
+    # Reading M6: lesser updates of the same approval before U add up with U, and U's
+    # configuration cannot list more post-training (over the approved one's) than that.
+    added = parse_flop(u.body.added_posttraining_flop, "flop") + sum(
+        parse_flop(v.body.added_posttraining_flop, "flop")
+        for v in admitted(log, "model_update", before=u.index)
+        if v.body.decision == u.body.decision and not is_significant(log, v)
+    )
+    listed = listed_posttraining(u.body.inference) - listed_posttraining(evaluated)
+    return max(added, listed) > posttraining or ceiling - evaluated_ceiling > inference
+
+
+def listed_posttraining(config: Any) -> int:
+    return 0 if config is None else sum(parse_flop(p.flop, "flop") for p in config.post_training)
 
 
 def is_updated_model(log: Log, u: Entry, s: Entry) -> bool:

@@ -59,7 +59,7 @@ def test_s15_post_training_exactly_at_the_threshold_is_a_lesser_update() -> None
     run = approved_model(lg)
     u = update(lg, run, added_posttraining_flop="1e24")
     assert seen(lg, "2028-01-20") == set()
-    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), False)
+    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), False, 10**24)
 
 
 def test_s15_post_training_one_flop_above_the_threshold_is_significant() -> None:
@@ -74,7 +74,9 @@ def test_s15_post_training_one_flop_above_the_threshold_is_significant() -> None
             f"charter's 1e24), {WITHOUT}",
         )
     }
-    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), True)
+    assert replayed(lg).updates[u] == Update(
+        u, run["P"], run["D"], ms("2028-01-10"), True, 10**24 + 1
+    )
 
 
 def _ceiling(flop: str) -> dict[str, Any]:
@@ -100,6 +102,42 @@ def test_s15_inference_ceiling_raised_by_one_flop_more_is_significant() -> None:
             f"to 1.1e18 FLOP, by more than the charter's 1e18), {WITHOUT}",
         )
     }
+
+
+def test_s15_lesser_updates_add_up() -> None:
+    """Two updates of 0.6e24 each: the first is lesser, the second adds up to 1.2e24."""
+    lg = Ledger()
+    run = approved_model(lg)
+    update(lg, run, added_posttraining_flop="6e23")
+    second = update(lg, run, at="2028-01-11", added_posttraining_flop="6e23")
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], second),
+            "the update is significant (it adds 6e23 FLOP of post-training, 1.2e24 with the "
+            f"lesser updates before it, above the charter's 1e24), {WITHOUT}",
+        )
+    }
+    assert lg.audit("2028-01-20") == {("S15", "violation", (run["D"], second))}  # reference
+
+
+def test_s15_the_configuration_cannot_list_more_post_training_than_declared() -> None:
+    """An update declaring no added post-training whose configuration lists 5e25 FLOP of
+    RL the approved one did not."""
+    lg = Ledger()
+    run = approved_model(lg)
+    rl = {"method": "rl", "flop": "5e25", "description": "more RL"}
+    config = {**INFERENCE, "post_training": [*INFERENCE.get("post_training", []), rl]}
+    u = update(lg, run, added_posttraining_flop="0", inference=config)
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            "the update is significant (its configuration lists 5e25 FLOP more "
+            f"post-training than the approved one, above the charter's 1e24), {WITHOUT}",
+        )
+    }
+    assert lg.audit("2028-01-20") == {("S15", "violation", (run["D"], u))}  # the reference
 
 
 def test_s15_threshold_is_the_one_in_force_when_the_update_is_logged() -> None:
@@ -138,8 +176,8 @@ def test_s15_threshold_is_the_one_in_force_when_the_update_is_logged() -> None:
         V(
             "S15",
             (run["D"], late),
-            "the update is significant (it adds 6e24 FLOP of post-training, above the "
-            f"charter's 5e24), {WITHOUT}",
+            "the update is significant (it adds 6e24 FLOP of post-training, 1.1e25 with "
+            f"the lesser updates before it, above the charter's 5e24), {WITHOUT}",
         ),
     }
 

@@ -68,6 +68,7 @@ class Update:
     decision: int
     logged_ms: int
     significant: bool
+    added: int = 0  # the post-training FLOP it declares it adds
 
 
 @dataclass(slots=True)
@@ -98,6 +99,7 @@ class Sub:
     remedies: int | None = None  # the contest resolution this changed model answers
     config: str = ""  # digest of the inference configuration submitted with the model
     max_inference_flop: int = 0  # its per-task inference ceiling
+    posttraining_flop: int = 0  # the post-training its configuration lists, in all
     outcome: str | None = None  # of its (first) decision
     decision: int | None = None
     results: list[int] = field(default_factory=list)

@@ -6,20 +6,38 @@ from __future__ import annotations
 
 from verifier.entries.payloads import ModelUpdate
 from verifier.policy.findings import Finding, fmt_flop, violation
-from verifier.policy.rules.runs import claimed_time_gap, config_digest
+from verifier.policy.rules.runs import claimed_time_gap, config_digest, posttraining_flop
 from verifier.policy.state import PolicyState, Update, flop
 
 
 def significant(st: PolicyState, b: ModelUpdate, logged_ms: int) -> str | None:
     """Why an update needs a new evaluation and decision (None: a lesser update)."""
     rules = st.rules_at(logged_ms)
-    added = flop(b.added_posttraining_flop)
-    if added > flop(rules.posttraining_update_threshold_flop):
-        return (
-            f"it adds {fmt_flop(added)} FLOP of post-training, above the charter's "
-            f"{fmt_flop(flop(rules.posttraining_update_threshold_flop))}"
-        )
+    threshold = flop(rules.posttraining_update_threshold_flop)
     approved = st.subs.get(_approved_submission(st, b.decision) or -1)
+    added = flop(b.added_posttraining_flop)
+    # Post-training adds up: the lesser updates of the same approval before this one
+    # count with it (five of 0.99x the threshold are not five lesser changes), and the
+    # configuration it declares cannot list more post-training than it says it adds.
+    earlier = sum(
+        u.added for u in st.updates.values() if u.decision == b.decision and not u.significant
+    )
+    listed = posttraining_flop(b.inference) - (approved.posttraining_flop if approved else 0)
+    if max(added + earlier, listed) > threshold:
+        if added + earlier >= listed:
+            total = (
+                f", {fmt_flop(added + earlier)} with the lesser updates before it"
+                if earlier
+                else ""
+            )
+            return (
+                f"it adds {fmt_flop(added)} FLOP of post-training{total}, above the "
+                f"charter's {fmt_flop(threshold)}"
+            )
+        return (
+            f"its configuration lists {fmt_flop(listed)} FLOP more post-training than the "
+            f"approved one, above the charter's {fmt_flop(threshold)}"
+        )
     before = approved.max_inference_flop if approved is not None else 0
     after = flop(b.inference.max_inference_flop_per_task)
     if after - before > flop(rules.inference_update_threshold_flop):
@@ -107,5 +125,10 @@ def check_model_update(
 
 def apply_model_update(st: PolicyState, index: int, b: ModelUpdate, logged_ms: int) -> None:
     st.updates[index] = Update(
-        index, b.preregistration, b.decision, logged_ms, significant(st, b, logged_ms) is not None
+        index,
+        b.preregistration,
+        b.decision,
+        logged_ms,
+        significant(st, b, logged_ms) is not None,
+        flop(b.added_posttraining_flop),
     )
