@@ -299,14 +299,17 @@ M3. "exactly the updated weights and configuration": the same run, the same
     is for an ``evaluated_as`` that is not the updated model of the run.
 M4. "An offered_from earlier than the update's logging, beyond the reporting
     tolerance": logged_at - offered_from > tolerance; a later offered_from is fine.
-M6. Settled (notes, S15): "adds more post-training compute than the threshold": the
-    post-training declared by U and by the lesser updates of the same decision before
-    it, in all, or the post-training U's configuration lists beyond the approved
-    submission's, whichever is more.
 M5. Settled (notes, S15): "a significant one is evaluated and decided anew": an
     ``evaluated_as`` naming the submission the updated decision approved (the model
     before the update) is no new evaluation: violation D, U, besides D, S', U when it
     is not the updated model either.
+M6. Settled (notes, S15): "adds more post-training compute than the threshold": the
+    post-training declared by U and by the lesser updates of the same decision before
+    it, in all, or the post-training U's configuration lists beyond the approved
+    submission's, whichever is more.
+M7. Settled (notes, S15): an update may not bring back weights that were last
+    rejected: when the latest first decision on a submission of U's model_digest
+    (logged before U) is a rejection X, it is S15 (D, X, U), significant or not.
 
 Compute (S16)
 -------------
@@ -1937,6 +1940,25 @@ def s15_evaluated_as_another_model(log: Log) -> set[Finding]:
     return out
 
 
+def s15_update_to_rejected_weights(log: Log) -> set[Finding]:
+    """Reading M7: an update whose model_digest is that of a submission whose first
+    decision, the latest such before U among the submissions of that digest, rejected
+    it -> D, X (that rejection), U."""
+    out = set()
+    for u in updates_of_approved_models(log):
+        firsts = [
+            ds[0]
+            for s in admitted(log, "submission", before=u.index)
+            if s.body.model_digest == u.body.model_digest
+            and (ds := decisions_of(log, s, before=u.index))
+        ]
+        if firsts:
+            last = max(firsts, key=lambda d: d.index)
+            if last.body.outcome == "rejected":
+                out.add(finding("S15", "violation", u.body.decision, last.index, u.index))
+    return out
+
+
 def s15_offered_before_logged(log: Log) -> set[Finding]:
     """Notes S15: 'An offered_from earlier than the update's logging, beyond the
     reporting tolerance, is an S15 warning (offered before it was declared).' Table ->
@@ -2200,6 +2222,7 @@ RULES = (
     s15_significant_without_evaluation,
     s15_evaluated_as_another_model,
     s15_offered_before_logged,
+    s15_update_to_rejected_weights,
     s16_undeclared_large_run,
     s16_run_of_another_org,
     s16_reports_far_less_than_attested,

@@ -104,6 +104,37 @@ def test_s15_inference_ceiling_raised_by_one_flop_more_is_significant() -> None:
     }
 
 
+def test_s15_an_update_cannot_bring_back_rejected_weights() -> None:
+    """A "lesser" update (no added post-training) whose new weights are those of the
+    lab's other model, which failed and was rejected."""
+    lg = Ledger()
+    p = lg.prereg()
+    p2 = lg.prereg(at="2026-11-02", run_id="acme-2027-b")
+    suite = lg.suite()
+    lg.started(p)
+    lg.started(p2, at="2027-01-05")
+    lg.completed(p)
+    lg.completed(p2, at="2027-05-30")
+    s = lg.submission(p, inference=INFERENCE)
+    s2 = lg.submission(p2, at="2027-06-02", model_digest=OTHER_DIGEST, inference=INFERENCE)
+    r = lg.result(s, suite)
+    r2 = lg.result(s2, suite, outcome="fail")
+    d = lg.decision(s, results=(r,))
+    x = lg.decision(s2, outcome="rejected", results=(r2,))
+    lg.access(d, at="2028-01-05")
+    run = {"P": p, "S": s, "D": d}
+    u = update(lg, run, model_digest=OTHER_DIGEST, added_posttraining_flop="0")
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (d, x, u),
+            f"the update's weights are those decision {x} rejected: a rejected model is not "
+            "offered as a change to an approved one",
+        )
+    }
+    assert lg.audit("2028-01-20") == {("S15", "violation", (d, x, u))}  # the reference
+
+
 def test_s15_lesser_updates_add_up() -> None:
     """Two updates of 0.6e24 each: the first is lesser, the second adds up to 1.2e24."""
     lg = Ledger()

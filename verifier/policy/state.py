@@ -152,6 +152,9 @@ class PolicyState:
     #: is about the model, so it binds every submission of the same weights (S7). Small:
     #: one entry per contest finding, which are few.
     contested: dict[str, list[int]] = field(default_factory=dict)
+    #: model digest -> (outcome, decision) of the latest first decision on a submission
+    #: of those weights: an update may not bring back weights last rejected (S15).
+    verdicts: dict[str, tuple[str, int]] = field(default_factory=dict)
     resolutions: dict[int, int] = field(default_factory=dict)  # resolution -> its finding
     approvals: list[tuple[int, int, int]] = field(
         default_factory=list

@@ -274,6 +274,7 @@ def apply_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> 
     st.decided[index] = sub.index
     if sub.decision is None:
         sub.decision, sub.outcome = index, b.outcome
+        st.verdicts[sub.model_digest] = (b.outcome, index)
     if b.outcome == "approved":
         st.approvals.append((logged_ms, sub.level, index))
 

@@ -77,6 +77,17 @@ def check_model_update(
                 f"{run.run_id if run else b.preregistration}: only an approved model is updated",
             ),
         ]
+    verdict = st.verdicts.get(b.model_digest)
+    if verdict is not None and verdict[0] == "rejected":
+        # Weights last rejected cannot come back as a change to an approved model.
+        out.append(
+            violation(
+                "S15",
+                (b.decision, verdict[1], index),
+                f"the update's weights are those decision {verdict[1]} rejected: a rejected "
+                "model is not offered as a change to an approved one",
+            )
+        )
     why = significant(st, b, logged_ms)
     if why is None:
         # A lesser update is a fact the register and the model's page show; it breaks
