@@ -301,13 +301,25 @@ def test_s15_significant_update_whose_evaluation_was_rejected() -> None:
     run = approved_model(lg)
     s2 = _evaluated(lg, run, outcome="rejected")
     u = update(lg, run, inference=RAISED_CEILING, evaluated_as=s2)
+    x = u - 1  # the rejection of s2, logged just before the update
     assert seen(lg, "2028-01-20") == {
         V(
             "S15",
             (run["D"], u),
             "the update is significant (it raises the per-task inference ceiling from 1e17 "
             f"to 2e18 FLOP, by more than the charter's 1e18), {WITHOUT}",
-        )
+        ),
+        # ... and its weights are the ones that evaluation rejected.
+        V(
+            "S15",
+            (run["D"], x, u),
+            f"the update's weights are those decision {x} rejected: a rejected model is not "
+            "offered as a change to an approved one",
+        ),
+    }
+    assert lg.audit("2028-01-20") == {
+        ("S15", "violation", (run["D"], u)),
+        ("S15", "violation", (run["D"], x, u)),
     }
 
 
