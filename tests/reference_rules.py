@@ -1858,7 +1858,31 @@ def is_significant(log: Log, u: Entry) -> bool:
     per-task inference ceiling above the evaluated one by more than
     inference_update_threshold_flop (default 1e18).' Thresholds in force when U is
     logged; the evaluated ceiling is that of the submission U's decision approved
-    (reading M2)."""
+    (reading M2). Reading M6: the lesser updates of the same approved model before U add
+    up with U, and U's configuration cannot list more post-training (over the approved
+    one's) than that."""
+    added = parse_flop(u.body.added_posttraining_flop, "flop") + lesser_before(log, u)
+    return significant_with(log, u, added)
+
+
+def lesser_before(log: Log, u: Entry) -> int:
+    """M6: the post-training declared by the lesser updates of the model U's decision
+    approved (updates of approved models only, M1) logged before U, in all. Each earlier
+    one is judged with the total before it, in log order (one pass, no recursion)."""
+    total = 0
+    for v in updates_of_approved_models(log):
+        if v.index >= u.index:
+            break
+        if v.body.decision != u.body.decision:
+            continue
+        own = parse_flop(v.body.added_posttraining_flop, "flop")
+        if not significant_with(log, v, own + total):
+            total += own
+    return total
+
+
+def significant_with(log: Log, u: Entry, added: int) -> bool:
+    """is_significant for U with *added* as its post-training in all."""
     posttraining = parse_flop(in_force_at(log, "posttraining_update_threshold_flop", u), "flop")
     inference = parse_flop(in_force_at(log, "inference_update_threshold_flop", u), "flop")
     evaluated = at(log, at(log, u.body.decision).body.submission).body.inference
@@ -1866,13 +1890,6 @@ def is_significant(log: Log, u: Entry) -> bool:
         0 if evaluated is None else parse_flop(evaluated.max_inference_flop_per_task, "flop")
     )
     ceiling = parse_flop(u.body.inference.max_inference_flop_per_task, "flop")
-    # Reading M6: lesser updates of the same approval before U add up with U, and U's
-    # configuration cannot list more post-training (over the approved one's) than that.
-    added = parse_flop(u.body.added_posttraining_flop, "flop") + sum(
-        parse_flop(v.body.added_posttraining_flop, "flop")
-        for v in admitted(log, "model_update", before=u.index)
-        if v.body.decision == u.body.decision and not is_significant(log, v)
-    )
     listed = listed_posttraining(u.body.inference) - listed_posttraining(evaluated)
     return max(added, listed) > posttraining or ceiling - evaluated_ceiling > inference
 

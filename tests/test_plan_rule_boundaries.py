@@ -59,7 +59,7 @@ def test_s15_post_training_exactly_at_the_threshold_is_a_lesser_update() -> None
     run = approved_model(lg)
     u = update(lg, run, added_posttraining_flop="1e24")
     assert seen(lg, "2028-01-20") == set()
-    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), False, 10**24)
+    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), False)
 
 
 def test_s15_post_training_one_flop_above_the_threshold_is_significant() -> None:
@@ -74,9 +74,7 @@ def test_s15_post_training_one_flop_above_the_threshold_is_significant() -> None
             f"charter's 1e24), {WITHOUT}",
         )
     }
-    assert replayed(lg).updates[u] == Update(
-        u, run["P"], run["D"], ms("2028-01-10"), True, 10**24 + 1
-    )
+    assert replayed(lg).updates[u] == Update(u, run["P"], run["D"], ms("2028-01-10"), True)
 
 
 def _ceiling(flop: str) -> dict[str, Any]:
@@ -150,6 +148,20 @@ def test_s15_lesser_updates_add_up() -> None:
         )
     }
     assert lg.audit("2028-01-20") == {("S15", "violation", (run["D"], second))}  # reference
+
+
+def test_s15_only_updates_of_the_approved_model_add_up() -> None:
+    """An update naming the approval from another run (itself S15) adds nothing to the
+    approved model's total: the lab's own 2e22 update after it stays lesser."""
+    lg = Ledger()
+    run = approved_model(lg)
+    lg.access(run["D"], at="2028-01-01")
+    p2 = lg.prereg(at="2028-01-02", run_id="acme-other")
+    other = update(lg, {**run, "P": p2}, at="2028-01-05", added_posttraining_flop="9.9e23")
+    update(lg, run, at="2028-01-10", added_posttraining_flop="2e22")
+    s15 = {(r, i) for r, _, i, _ in seen(lg, "2028-01-20") if r == "S15"}
+    assert s15 == {("S15", (run["D"], other))}
+    assert {(r, i) for r, _, i in lg.audit("2028-01-20") if r == "S15"} == s15  # reference
 
 
 def test_s15_the_configuration_cannot_list_more_post_training_than_declared() -> None:
@@ -995,6 +1007,25 @@ def test_s12_a_new_calendar_is_noticed_before_its_own_lift_not_the_old_one() -> 
         )
     }
     assert lg.audit("2028-03-02") == {("S12", "violation", (x,))}  # the reference agrees
+
+
+def test_s12_a_calendar_lifting_on_29_february_lifts_on_the_28th_in_common_years() -> None:
+    """Cycle 2029 has no 29 February: its lift is the 28th (reading C1), no error."""
+    lg = Ledger()
+    leap = {
+        "lift": "02-29",
+        "submission_deadline": "06-30",
+        "decision": "12-31",
+        "time_zone": "UTC",
+    }
+    amendment(lg, {"calendar": leap, "calendar_from_cycle": 2029}, "2028-06-01", "2028-03-01")
+    assert seen(lg, "2029-06-01") == set()
+    assert lg.audit("2029-06-01") == set()  # the reference agrees
+    state = replayed(lg)
+    assert state.cal.lift_ms(2029) == ms("2029-02-28") and state.cal.lift_ms(2028) == ms(
+        "2028-01-01"
+    )
+    assert state.cal.of(2032).lift_ms(2032) == ms("2032-02-29")
 
 
 def test_s12_a_lift_moved_later_needs_notice_of_the_new_date_only() -> None:

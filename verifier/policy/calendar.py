@@ -12,6 +12,7 @@ The calendar's time zone is UTC in v1 (the charter's schema allows only UTC).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 
@@ -59,19 +60,28 @@ class Calendar:
         )
 
     def lift_ms(self, cycle: int) -> int:
-        return day_start_ms(dt.date(cycle, *self.lift))
+        return day_start_ms(in_year(cycle, self.lift))
 
     def window_closes_ms(self, cycle: int) -> int:
         """Exclusive end of the submission window: the start of the day after the deadline."""
-        return day_start_ms(dt.date(cycle, *self.deadline)) + DAY_MS
+        return day_start_ms(in_year(cycle, self.deadline)) + DAY_MS
 
     def decision_day(self, cycle: int) -> tuple[int, int]:
         """[start, end) of the decision date of *cycle*."""
-        start = day_start_ms(dt.date(cycle, *self.decision))
+        start = day_start_ms(in_year(cycle, self.decision))
         return start, start + DAY_MS
 
     def is_lift_date(self, d: dt.date) -> bool:
-        return (d.month, d.day) == self.lift
+        return d == in_year(d.year, self.lift)
+
+
+def in_year(year: int, month_day: tuple[int, int]) -> dt.date:
+    """A calendar's month-day in *year*; 02-29 is the last day of February in a year
+    without one (as the reference auditor reads it, C1), not an error."""
+    month, day = month_day
+    if (month, day) == (2, 29) and not calendar.isleap(year):
+        day = 28
+    return dt.date(year, month, day)
 
 
 @dataclass(frozen=True)

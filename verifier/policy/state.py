@@ -68,7 +68,6 @@ class Update:
     decision: int
     logged_ms: int
     significant: bool
-    added: int = 0  # the post-training FLOP it declares it adds
 
 
 @dataclass(slots=True)
@@ -152,9 +151,12 @@ class PolicyState:
     #: is about the model, so it binds every submission of the same weights (S7). Small:
     #: one entry per contest finding, which are few.
     contested: dict[str, list[int]] = field(default_factory=dict)
-    #: model digest -> (outcome, decision) of the latest first decision on a submission
-    #: of those weights: an update may not bring back weights last rejected (S15).
-    verdicts: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: model digest -> the decision that last rejected those weights (dropped when a
+    #: later decision approves them): an update may not bring them back (S15).
+    rejected: dict[str, int] = field(default_factory=dict)
+    #: approving decision -> the post-training its lesser updates declared, in all: an
+    #: update's own adds to it (S15). One entry per updated model.
+    lesser_added: dict[int, int] = field(default_factory=dict)
     resolutions: dict[int, int] = field(default_factory=dict)  # resolution -> its finding
     approvals: list[tuple[int, int, int]] = field(
         default_factory=list

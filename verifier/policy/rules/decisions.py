@@ -274,7 +274,10 @@ def apply_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> 
     st.decided[index] = sub.index
     if sub.decision is None:
         sub.decision, sub.outcome = index, b.outcome
-        st.verdicts[sub.model_digest] = (b.outcome, index)
+        if b.outcome == "rejected":
+            st.rejected[sub.model_digest] = index
+        else:
+            st.rejected.pop(sub.model_digest, None)
     if b.outcome == "approved":
         st.approvals.append((logged_ms, sub.level, index))
 

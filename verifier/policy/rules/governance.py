@@ -3,6 +3,8 @@ scope (S18), staff cooling-off (S19), and no power over an approved model's use.
 
 from __future__ import annotations
 
+import json
+
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import CharterAmendment, EvalResult, KeyGrant, StaffDeclaration
 from verifier.policy.calendar import DAY_MS, Calendar, day_start_ms, fmt_date
@@ -120,7 +122,9 @@ def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) ->
             if logged_ms >= left
             else "granted before that date would be held"
         )
-        spelt = "" if b.holder == name else f' (as "{b.holder}")'
+        # Quoted as JSON: a name is text from the log, and a line break in it must not
+        # break the report's line.
+        spelt = "" if b.holder == name else f" (as {json.dumps(b.holder)})"
         out.append(
             refused(
                 "S19",

@@ -19,9 +19,7 @@ def significant(st: PolicyState, b: ModelUpdate, logged_ms: int) -> str | None:
     # Post-training adds up: the lesser updates of the same approval before this one
     # count with it (five of 0.99x the threshold are not five lesser changes), and the
     # configuration it declares cannot list more post-training than it says it adds.
-    earlier = sum(
-        u.added for u in st.updates.values() if u.decision == b.decision and not u.significant
-    )
+    earlier = st.lesser_added.get(b.decision, 0)
     listed = posttraining_flop(b.inference) - (approved.posttraining_flop if approved else 0)
     if max(added + earlier, listed) > threshold:
         if added + earlier >= listed:
@@ -67,7 +65,7 @@ def check_model_update(
     )
     run = st.runs.get(b.preregistration)
     approved = _approved_submission(st, b.decision)
-    if run is None or approved is None or st.runs[st.subs[approved].prereg].root != run.root:
+    if run is None or approved is None or not _of_approved_model(st, b):
         return [
             *out,
             violation(
@@ -77,14 +75,14 @@ def check_model_update(
                 f"{run.run_id if run else b.preregistration}: only an approved model is updated",
             ),
         ]
-    verdict = st.verdicts.get(b.model_digest)
-    if verdict is not None and verdict[0] == "rejected":
+    rejected = st.rejected.get(b.model_digest)
+    if rejected is not None:
         # Weights last rejected cannot come back as a change to an approved model.
         out.append(
             violation(
                 "S15",
-                (b.decision, verdict[1], index),
-                f"the update's weights are those decision {verdict[1]} rejected: a rejected "
+                (b.decision, rejected, index),
+                f"the update's weights are those decision {rejected} rejected: a rejected "
                 "model is not offered as a change to an approved one",
             )
         )
@@ -134,12 +132,23 @@ def check_model_update(
     return out
 
 
-def apply_model_update(st: PolicyState, index: int, b: ModelUpdate, logged_ms: int) -> None:
-    st.updates[index] = Update(
-        index,
-        b.preregistration,
-        b.decision,
-        logged_ms,
-        significant(st, b, logged_ms) is not None,
-        flop(b.added_posttraining_flop),
+def _of_approved_model(st: PolicyState, b: ModelUpdate) -> bool:
+    """The update names a decision that approved a model of its own run."""
+    run = st.runs.get(b.preregistration)
+    approved = _approved_submission(st, b.decision)
+    return (
+        run is not None
+        and approved is not None
+        and st.runs[st.subs[approved].prereg].root == run.root
     )
+
+
+def apply_model_update(st: PolicyState, index: int, b: ModelUpdate, logged_ms: int) -> None:
+    lesser = significant(st, b, logged_ms) is None
+    st.updates[index] = Update(index, b.preregistration, b.decision, logged_ms, not lesser)
+    if lesser and _of_approved_model(st, b):
+        # Only an update of the model the decision approved adds to that model's total:
+        # one naming another run's (or no) approval changes nothing of it.
+        st.lesser_added[b.decision] = st.lesser_added.get(b.decision, 0) + flop(
+            b.added_posttraining_flop
+        )
