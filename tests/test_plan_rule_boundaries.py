@@ -133,6 +133,32 @@ def test_s15_an_update_cannot_bring_back_rejected_weights() -> None:
     assert lg.audit("2028-01-20") == {("S15", "violation", (d, x, u))}  # the reference
 
 
+def test_s15_weights_rejected_then_approved_may_come_back() -> None:
+    """OTHER_DIGEST was rejected for one submission, then approved for a later one:
+    its last verdict is an approval, so an update to it is no M7 finding."""
+    lg = Ledger()
+    p = lg.prereg()
+    p2 = lg.prereg(at="2026-11-02", run_id="acme-2027-b")
+    suite = lg.suite()
+    lg.started(p)
+    lg.started(p2, at="2027-01-05")
+    lg.completed(p)
+    lg.completed(p2, at="2027-05-30")
+    s = lg.submission(p, inference=INFERENCE)
+    s2 = lg.submission(p2, at="2027-06-02", model_digest=OTHER_DIGEST, inference=INFERENCE)
+    s3 = lg.submission(p2, at="2027-06-03", model_digest=OTHER_DIGEST, inference=INFERENCE)
+    r = lg.result(s, suite)
+    r2 = lg.result(s2, suite, outcome="fail")
+    r3 = lg.result(s3, suite)
+    d = lg.decision(s, results=(r,))
+    lg.decision(s2, outcome="rejected", results=(r2,))
+    d3 = lg.decision(s3, results=(r3,))
+    lg.access(d, d3, at="2028-01-05")
+    u = update(lg, {"P": p, "S": s, "D": d}, model_digest=OTHER_DIGEST, added_posttraining_flop="0")
+    assert not [f for f in seen(lg, "2028-01-20") if f[0] == "S15"], u
+    assert not [f for f in lg.audit("2028-01-20") if f[0] == "S15"]  # the reference
+
+
 def test_s15_lesser_updates_add_up() -> None:
     """Two updates of 0.6e24 each: the first is lesser, the second adds up to 1.2e24."""
     lg = Ledger()
@@ -162,6 +188,71 @@ def test_s15_only_updates_of_the_approved_model_add_up() -> None:
     s15 = {(r, i) for r, _, i, _ in seen(lg, "2028-01-20") if r == "S15"}
     assert s15 == {("S15", (run["D"], other))}
     assert {(r, i) for r, _, i in lg.audit("2028-01-20") if r == "S15"} == s15  # reference
+
+
+def test_s15_three_lesser_updates_add_up_and_exactly_the_threshold_is_lesser() -> None:
+    """4e23 three times: the third reaches 1.2e24. 5e23 twice: exactly 1e24, lesser."""
+    lg = Ledger()
+    run = approved_model(lg)
+    update(lg, run, added_posttraining_flop="4e23")
+    update(lg, run, at="2028-01-11", added_posttraining_flop="4e23")
+    third = update(lg, run, at="2028-01-12", added_posttraining_flop="4e23")
+    assert {(r, i) for r, _, i, _ in seen(lg, "2028-01-20")} == {("S15", (run["D"], third))}
+    lg = Ledger()
+    run = approved_model(lg)
+    update(lg, run, added_posttraining_flop="5e23")
+    update(lg, run, at="2028-01-11", added_posttraining_flop="5e23")
+    assert seen(lg, "2028-01-20") == set()
+    assert lg.audit("2028-01-20") == set()  # the reference agrees
+
+
+def _listing(flop: str) -> dict[str, Any]:
+    """The approved configuration with one more RL step of *flop* FLOP."""
+    rl = {"method": "rl", "flop": flop, "description": "more RL"}
+    return {**INFERENCE, "post_training": [*INFERENCE.get("post_training", []), rl]}
+
+
+def test_s15_which_figure_the_sentence_gives() -> None:
+    """Declared and listed equal: the sentence gives what it adds. Listed between what
+    it declares and the total with the lesser update before it: the total."""
+    lg = Ledger()
+    run = approved_model(lg)
+    u = update(lg, run, added_posttraining_flop="5e25", inference=_listing("5e25"))
+    assert [m for r, _, _, m in seen(lg, "2028-01-20") if r == "S15"] == [
+        "the update is significant (it adds 5e25 FLOP of post-training, above the "
+        f"charter's 1e24), {WITHOUT}"
+    ]
+    lg = Ledger()
+    run = approved_model(lg)
+    update(lg, run, added_posttraining_flop="6e23")
+    u = update(
+        lg, run, at="2028-01-11", added_posttraining_flop="6e23", inference=_listing("1.1e24")
+    )
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            "the update is significant (it adds 6e23 FLOP of post-training, 1.2e24 with the "
+            f"lesser updates before it, above the charter's 1e24), {WITHOUT}",
+        )
+    }
+
+
+def test_s15_a_model_approved_without_a_configuration_lists_no_post_training() -> None:
+    """The approved submission carried no inference configuration: an update listing
+    1e24 + 1 FLOP of post-training lists all of it beyond the approved one's."""
+    lg = Ledger()
+    p = lg.prereg()
+    suite = lg.suite()
+    lg.started(p)
+    lg.completed(p)
+    s = lg.submission(p)
+    lg.result(s, suite)
+    d = lg.decision(s)
+    lg.access(d, at="2028-01-05")
+    config = {**INFERENCE, "post_training": [{"method": "rl", "flop": "1000000000000000000000001"}]}
+    u = update(lg, {"P": p, "D": d}, added_posttraining_flop="0", inference=config)
+    assert {(r, i) for r, _, i, _ in seen(lg, "2028-01-20") if r == "S15"} == {("S15", (d, u))}
 
 
 def test_s15_the_configuration_cannot_list_more_post_training_than_declared() -> None:
@@ -486,6 +577,35 @@ def test_s16_a_later_amendment_does_not_erase_an_under_report_or_a_silence() -> 
     expected = {("S16", "warning", (p, a1, a2, r)), ("S16", "notice", (a2,))}
     assert {(r_, s, i) for r_, s, i, _ in seen(lg, "2027-10-01")} == expected
     assert lg.audit("2027-10-01") == expected  # the reference agrees
+
+
+def test_s16_an_under_report_is_judged_by_the_tolerance_when_the_last_entry_is_logged() -> None:
+    """6e25 attested, 4.4e25 reported (27% below). The tolerance becomes 50% on 1 May:
+    whichever of the report and the attestations is logged after that, the comparison is
+    judged by 50%, so no warning; when all were logged before it, by 25%."""
+    raised = {"attestation_tolerance": "0.5"}
+    # The report last (after the amendment takes effect).
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    attest(lg, stratus, run=p, flop_delivered="3e25")
+    attest(lg, stratus, at="2027-04-03", run=p, flop_delivered="3e25")
+    amendment(lg, raised, "2027-05-01", "2027-01-15")
+    lg.completed(p, at="2027-05-30", flop="4.4e25")
+    assert not [f for f in seen(lg, "2027-06-15") if f[1] == "warning"]
+    assert not [f for f in lg.audit("2027-06-15") if f[1] == "warning"]  # the reference
+    # An attestation last.
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    attest(lg, stratus, run=p, flop_delivered="3e25")
+    amendment(lg, raised, "2027-05-01", "2027-01-15")
+    lg.completed(p, at="2027-04-20", flop="4.4e25")
+    attest(lg, stratus, at="2027-05-02", run=p, flop_delivered="3e25")
+    assert not [f for f in seen(lg, "2027-06-15") if f[1] == "warning"]
+    assert not [f for f in lg.audit("2027-06-15") if f[1] == "warning"]  # the reference
 
 
 def test_s16_one_flop_is_above_nothing_while_no_level_is_deregulated() -> None:
@@ -899,6 +1019,26 @@ def test_s19_a_key_granted_before_the_departure_date_or_to_another_spelling() ->
     }
     expected = {("S19", "violation", (leaving, before)), ("S19", "violation", (leaving, variant))}
     assert lg.audit("2028-10-01") == expected  # the reference agrees
+
+
+def test_s19_two_overseeing_roles_are_both_named() -> None:
+    lg = Ledger()
+    _cooling(lg, "Dual", "2026-06-01", "regulator", "board", "lab:acme")
+    assert [m for r, _, _, m in seen(lg, "2026-07-01")] == [
+        "the key of Dual would hold board, regulator and the role of acme: one key cannot "
+        "both act for a lab and oversee it"
+    ]
+
+
+def test_s19_a_second_departure_has_its_own_cooling_off() -> None:
+    """Left in 2027 (cooling-off over), came back, left again in 2029: a lab key in
+    2029 is inside the second departure's cooling-off."""
+    lg = Ledger()
+    departure(lg, OFFICER)  # 2027-10-01
+    second = departure(lg, OFFICER, at="2029-03-01", date="2029-03-10")
+    g = _cooling(lg, OFFICER, "2029-04-01", "lab:acme")
+    assert {(r, i) for r, _, i, _ in seen(lg, "2029-05-01")} == {("S19", (second, g))}
+    assert lg.audit("2029-05-01") == {("S19", "violation", (second, g))}  # the reference
 
 
 @pytest.mark.parametrize(

@@ -109,10 +109,10 @@ def apply_compute_attestation(
 
 def compute_findings(st: PolicyState, now_ms: int) -> list[Finding]:
     """What the passing of time shows: under-reported runs, silent providers."""
-    return [*_under_reported(st, now_ms), *_silent(st, now_ms)]
+    return [*_under_reported(st), *_silent(st, now_ms)]
 
 
-def _under_reported(st: PolicyState, now_ms: int) -> list[Finding]:
+def _under_reported(st: PolicyState) -> list[Finding]:
     attested: dict[int, list[Attestation]] = {}
     for a in st.attestations.values():
         if a.run is not None and a.run in st.runs:

@@ -65,7 +65,7 @@ def check_model_update(
     )
     run = st.runs.get(b.preregistration)
     approved = _approved_submission(st, b.decision)
-    if run is None or approved is None or not _of_approved_model(st, b):
+    if run is None or not _of_approved_model(st, b):
         return [
             *out,
             violation(
