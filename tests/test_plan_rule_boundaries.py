@@ -255,6 +255,16 @@ def test_s15_a_model_approved_without_a_configuration_lists_no_post_training() -
     assert {(r, i) for r, _, i, _ in seen(lg, "2028-01-20") if r == "S15"} == {("S15", (d, u))}
 
 
+def test_s15_an_update_of_no_approved_model_is_judged_against_no_configuration() -> None:
+    """Naming a rejection (itself S15), its configuration's 1e24 + 1 FLOP of
+    post-training count in full: the register shows it as significant."""
+    lg = Ledger()
+    run = approved_model(lg, outcome="rejected")
+    config = {**INFERENCE, "post_training": [{"method": "rl", "flop": "1000000000000000000000001"}]}
+    u = update(lg, run, added_posttraining_flop="0", inference=config)
+    assert replayed(lg).updates[u].significant
+
+
 def test_s15_the_configuration_cannot_list_more_post_training_than_declared() -> None:
     """An update declaring no added post-training whose configuration lists 5e25 FLOP of
     RL the approved one did not."""
