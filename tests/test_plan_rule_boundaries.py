@@ -102,10 +102,9 @@ def test_s15_inference_ceiling_raised_by_one_flop_more_is_significant() -> None:
     }
 
 
-def test_s15_an_update_cannot_bring_back_rejected_weights() -> None:
-    """A "lesser" update (no added post-training) whose new weights are those of the
-    lab's other model, which failed and was rejected."""
-    lg = Ledger()
+def _approved_beside_rejected(lg: Ledger, approved_again: bool = False) -> dict[str, int]:
+    """Run P's model approved (D); the lab's other run's model, OTHER_DIGEST, failed and
+    rejected (X), and with *approved_again* the same weights submitted again, approved."""
     p = lg.prereg()
     p2 = lg.prereg(at="2026-11-02", run_id="acme-2027-b")
     suite = lg.suite()
@@ -115,12 +114,27 @@ def test_s15_an_update_cannot_bring_back_rejected_weights() -> None:
     lg.completed(p2, at="2027-05-30")
     s = lg.submission(p, inference=INFERENCE)
     s2 = lg.submission(p2, at="2027-06-02", model_digest=OTHER_DIGEST, inference=INFERENCE)
+    s3 = (
+        lg.submission(p2, at="2027-06-03", model_digest=OTHER_DIGEST, inference=INFERENCE)
+        if approved_again
+        else None
+    )
     r = lg.result(s, suite)
     r2 = lg.result(s2, suite, outcome="fail")
+    r3 = lg.result(s3, suite) if s3 is not None else None
     d = lg.decision(s, results=(r,))
     x = lg.decision(s2, outcome="rejected", results=(r2,))
-    lg.access(d, at="2028-01-05")
-    run = {"P": p, "S": s, "D": d}
+    again = [lg.decision(s3, results=(r3,))] if s3 is not None and r3 is not None else []
+    lg.access(d, *again, at="2028-01-05")
+    return {"P": p, "S": s, "D": d, "X": x}
+
+
+def test_s15_an_update_cannot_bring_back_rejected_weights() -> None:
+    """A "lesser" update (no added post-training) whose new weights are those of the
+    lab's other model, which failed and was rejected."""
+    lg = Ledger()
+    run = _approved_beside_rejected(lg)
+    d, x = run["D"], run["X"]
     u = update(lg, run, model_digest=OTHER_DIGEST, added_posttraining_flop="0")
     assert seen(lg, "2028-01-20") == {
         V(
@@ -137,24 +151,8 @@ def test_s15_weights_rejected_then_approved_may_come_back() -> None:
     """OTHER_DIGEST was rejected for one submission, then approved for a later one:
     its last verdict is an approval, so an update to it is no M7 finding."""
     lg = Ledger()
-    p = lg.prereg()
-    p2 = lg.prereg(at="2026-11-02", run_id="acme-2027-b")
-    suite = lg.suite()
-    lg.started(p)
-    lg.started(p2, at="2027-01-05")
-    lg.completed(p)
-    lg.completed(p2, at="2027-05-30")
-    s = lg.submission(p, inference=INFERENCE)
-    s2 = lg.submission(p2, at="2027-06-02", model_digest=OTHER_DIGEST, inference=INFERENCE)
-    s3 = lg.submission(p2, at="2027-06-03", model_digest=OTHER_DIGEST, inference=INFERENCE)
-    r = lg.result(s, suite)
-    r2 = lg.result(s2, suite, outcome="fail")
-    r3 = lg.result(s3, suite)
-    d = lg.decision(s, results=(r,))
-    lg.decision(s2, outcome="rejected", results=(r2,))
-    d3 = lg.decision(s3, results=(r3,))
-    lg.access(d, d3, at="2028-01-05")
-    u = update(lg, {"P": p, "S": s, "D": d}, model_digest=OTHER_DIGEST, added_posttraining_flop="0")
+    run = _approved_beside_rejected(lg, approved_again=True)
+    u = update(lg, run, model_digest=OTHER_DIGEST, added_posttraining_flop="0")
     assert not [f for f in seen(lg, "2028-01-20") if f[0] == "S15"], u
     assert not [f for f in lg.audit("2028-01-20") if f[0] == "S15"]  # the reference
 
@@ -570,18 +568,34 @@ def test_s16_the_compute_tolerance_is_the_one_in_force_when_the_attestation_is_l
     assert lg.audit("2027-05-01") == {("S16", "violation", (a,))}  # the reference agrees
 
 
+def _attested_and_reported(
+    lg: Ledger, *, report_at: str = "2027-05-30", second_at: str = "2027-04-03", amend: bool
+) -> dict[str, int]:
+    """Run P, started; 3e25 attested for it twice (A1 on 2 April, A2 at *second_at*) and
+    4.4e25 reported at *report_at* (R, 27% below), A2 and R in time order. With *amend*,
+    an amendment logged on 15 January raises the attestation tolerance to 50% from 1 May."""
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    if amend:
+        amendment(lg, {"attestation_tolerance": "0.5"}, "2027-05-01", "2027-01-15")
+    a1 = attest(lg, stratus, run=p, flop_delivered="3e25")
+    if report_at < second_at:
+        r = lg.completed(p, at=report_at, flop="4.4e25")
+    a2 = attest(lg, stratus, at=second_at, run=p, flop_delivered="3e25")
+    if report_at >= second_at:
+        r = lg.completed(p, at=report_at, flop="4.4e25")
+    return {"P": p, "A1": a1, "A2": a2, "R": r}
+
+
 def test_s16_a_later_amendment_does_not_erase_an_under_report_or_a_silence() -> None:
     """6e25 attested, 4.4e25 reported: below by more than 25%. An amendment logged
     afterwards raises the tolerance to 50% and the attestation interval to ten years;
     audited after it takes effect, both findings stand, judged by the values in force
     when the entries were logged."""
     lg = Ledger()
-    stratus = provider(lg)
-    p = lg.prereg()
-    lg.started(p)
-    a1 = attest(lg, stratus, run=p, flop_delivered="3e25")
-    a2 = attest(lg, stratus, at="2027-04-03", run=p, flop_delivered="3e25")
-    r = lg.completed(p, at="2027-05-30", flop="4.4e25")
+    e = _attested_and_reported(lg, amend=False)
+    p, a1, a2, r = e["P"], e["A1"], e["A2"], e["R"]
     changes = {"attestation_tolerance": "0.5", "attestation_interval_days": 3650}
     amendment(lg, changes, "2027-09-01", "2027-06-01")
     expected = {("S16", "warning", (p, a1, a2, r)), ("S16", "notice", (a2,))}
@@ -593,29 +607,12 @@ def test_s16_an_under_report_is_judged_by_the_tolerance_when_the_last_entry_is_l
     """6e25 attested, 4.4e25 reported (27% below). The tolerance becomes 50% on 1 May:
     whichever of the report and the attestations is logged after that, the comparison is
     judged by 50%, so no warning; when all were logged before it, by 25%."""
-    raised = {"attestation_tolerance": "0.5"}
-    # The report last (after the amendment takes effect).
-    lg = Ledger()
-    stratus = provider(lg)
-    p = lg.prereg()
-    lg.started(p)
-    attest(lg, stratus, run=p, flop_delivered="3e25")
-    attest(lg, stratus, at="2027-04-03", run=p, flop_delivered="3e25")
-    amendment(lg, raised, "2027-05-01", "2027-01-15")
-    lg.completed(p, at="2027-05-30", flop="4.4e25")
-    assert not [f for f in seen(lg, "2027-06-15") if f[1] == "warning"]
-    assert not [f for f in lg.audit("2027-06-15") if f[1] == "warning"]  # the reference
-    # An attestation last.
-    lg = Ledger()
-    stratus = provider(lg)
-    p = lg.prereg()
-    lg.started(p)
-    attest(lg, stratus, run=p, flop_delivered="3e25")
-    amendment(lg, raised, "2027-05-01", "2027-01-15")
-    lg.completed(p, at="2027-04-20", flop="4.4e25")
-    attest(lg, stratus, at="2027-05-02", run=p, flop_delivered="3e25")
-    assert not [f for f in seen(lg, "2027-06-15") if f[1] == "warning"]
-    assert not [f for f in lg.audit("2027-06-15") if f[1] == "warning"]  # the reference
+    # The report last (after the amendment takes effect), then an attestation last.
+    for last in ({}, {"report_at": "2027-04-20", "second_at": "2027-05-02"}):
+        lg = Ledger()
+        _attested_and_reported(lg, amend=True, **last)
+        assert not [f for f in seen(lg, "2027-06-15") if f[1] == "warning"], last
+        assert not [f for f in lg.audit("2027-06-15") if f[1] == "warning"], last  # reference
 
 
 def test_s16_one_flop_is_above_nothing_while_no_level_is_deregulated() -> None:

@@ -212,8 +212,8 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
     # The findings about this submission, and about any other submission of the same
     # model (digest): a finding is about the model, and submitting the same weights
     # again does not escape it (docs/policy-notes.md, "Contests and remedies").
-    same_model = [ci for ci in st.contested.get(sub.model_digest, ()) if ci not in sub.findings]
-    for ci in sorted([*sub.findings, *same_model]):
+    # st.contested holds the submission's own findings too, in log order.
+    for ci in st.contested.get(sub.model_digest, ()):
         c = st.contests[ci]
         about = (
             f"contest finding {ci}"

@@ -100,7 +100,7 @@ def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) ->
         return []
     out: list[Finding] = []
     keys = ", ".join(sorted(labs))
-    oversight = sorted(r for r in b.roles if r in OVERSIGHT or r.split(":", 1)[0] in OVERSIGHT)
+    oversight = sorted(r for r in b.roles if r.split(":", 1)[0] in OVERSIGHT)
     if oversight:
         # One key that acts for a lab and also judges, evaluates, observes or attests
         # compute could approve or vouch for its own lab's work.

@@ -64,8 +64,8 @@ def check_model_update(
         st, "S15", index, logged_ms, what="offer date", claimed=b.offered_from, before_only=True
     )
     run = st.runs.get(b.preregistration)
-    approved = _approved_submission(st, b.decision)
-    if run is None or not _of_approved_model(st, b):
+    approved = _approved_of_its_run(st, b)
+    if run is None or approved is None:
         return [
             *out,
             violation(
@@ -132,21 +132,20 @@ def check_model_update(
     return out
 
 
-def _of_approved_model(st: PolicyState, b: ModelUpdate) -> bool:
-    """The update names a decision that approved a model of its own run."""
+def _approved_of_its_run(st: PolicyState, b: ModelUpdate) -> int | None:
+    """The submission the update's decision approved, if it is a model of the update's
+    own run (None otherwise)."""
     run = st.runs.get(b.preregistration)
     approved = _approved_submission(st, b.decision)
-    return (
-        run is not None
-        and approved is not None
-        and st.runs[st.subs[approved].prereg].root == run.root
-    )
+    if run is None or approved is None or st.runs[st.subs[approved].prereg].root != run.root:
+        return None
+    return approved
 
 
 def apply_model_update(st: PolicyState, index: int, b: ModelUpdate, logged_ms: int) -> None:
     lesser = significant(st, b, logged_ms) is None
     st.updates[index] = Update(index, b.preregistration, b.decision, logged_ms, not lesser)
-    if lesser and _of_approved_model(st, b):
+    if lesser and _approved_of_its_run(st, b) is not None:
         # Only an update of the model the decision approved adds to that model's total:
         # one naming another run's (or no) approval changes nothing of it.
         st.lesser_added[b.decision] = st.lesser_added.get(b.decision, 0) + flop(
