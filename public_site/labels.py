@@ -204,9 +204,9 @@ TYPE_LABELS = {
 
 #: What a compute attestation's standing under S16 is, in words (the compute page).
 COMPUTE_STATUS_LABELS = {
-    "undeclared": "undeclared large run: no run pre-registered before it covers it",
+    "undeclared": "undeclared large run: no run under way when its period started covers it",
     "other_organisation": "names a run of another organisation",
-    "covered": "covered by a run pre-registered before it",
+    "covered": "covered by a run pre-registered before it and under way then",
     "free": "within what a deregulated run may use",
 }
 

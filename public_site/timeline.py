@@ -165,7 +165,9 @@ def _lines(
         )
     )
     for eff, level, index in engine.state.lifts:
-        if not engine.state.lift_postponed(eff):  # the engine's own rule, read-only
+        # The engine's own rules, read-only: a postponed lift, or one a calendar
+        # change left off a lift date (lapsed), does not happen.
+        if index not in engine.state.lapsed and not engine.state.lift_postponed(eff):
             cap = engine.state.cap_at(level, eff)
             found.append(
                 (level, eff, f"lift: cap {fmt_flop(cap) if cap else '?'} FLOP", "lift", index)

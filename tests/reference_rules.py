@@ -118,6 +118,13 @@ C8. Deregulated level in force at t: the highest level of a deregulation in forc
     every run is "above the deregulated level".
 C9. "As the log stands when the question is asked": for a finding about entry i,
     the entries before i (plus i). For findings that depend on now_ms, the whole log.
+C10. Settled (notes, S11): a threshold schedule takes effect only while its date is a
+    lift date by the calendar as the log stands (G4): one a calendar amendment leaves
+    off a lift date lapses (no lift, no cap), and takes effect again if a later
+    amendment puts its date back on a lift date. Whether it was a lift is still judged
+    once, when it is logged (C5). The amendment that leaves it off gets an S11 notice
+    naming T and X: T admitted before X, with no S11 finding of its own, its date a
+    lift date before X and not after.
 
 Rules
 -----
@@ -340,6 +347,24 @@ K4. "A provider that has not attested for more than attestation_interval_days": 
     ("more than": silent for exactly the interval is not yet silent, unlike the
     deadlines of C2). A provider key that never attested is not shown (the finding
     names A).
+K5. Settled (notes, S16): "a run still under way when the period started": a run is
+    over at an instant t when a training_completed or training_halted naming any of
+    its versions, admitted before the attestation, was logged at or before t. K2's
+    covering pre-registration must belong to a run not over at period_start.
+K6. Settled (notes, S16): "the run it names, against all the compute attested for
+    it": for an attestation A naming pre-registration P of A's organisation, the
+    attestations admitted up to A (A included) to that organisation naming a version
+    of P's run that is also that organisation's sum to T; when T > the free cap (K1,
+    at A's period_start) and P's planned_flop x (1 + compute tolerance at A) < T, A is
+    an S16 violation (whether or not P was under way: K2's question, of A alone).
+K7. Settled (notes, S16): "the organisation's compute over the periods that overlap
+    this one": the attestations to A's organisation admitted before A whose periods
+    overlap A's ([start, end) each: b.start < a.end and a.start < b.end), and A, sum
+    to T; the runs of that organisation under way at A's period_start (a first
+    version whose run is not over then, K5, with some version of the organisation's
+    admitted before A and logged before period_start) each plan the most any such
+    version plans; when T > the free cap and their sum x (1 + tolerance) < T, A is an
+    S16 violation.
 
 Access, scope, staff (S17, S18, S19)
 ------------------------------------
@@ -963,6 +988,7 @@ def schedules_in_effect(log: Log) -> list[Entry]:
         t
         for t in admitted(log, "threshold_schedule")
         if not t.s11
+        and is_lift_date(log, effective_date(t))  # reading C10: not lapsed
         and not (
             t.lift
             and postponements_of_cycle(
@@ -1750,6 +1776,20 @@ def s12_calendar_short_notice(log: Log) -> set[Finding]:
 # == S13 =====================================================================
 
 
+def s11_schedule_lapsed(log: Log) -> set[Finding]:
+    """Notes S11: a schedule whose date a calendar amendment leaves off a lift date
+    lapses; 'the amendment gets an S11 notice naming each schedule it leaves off a lift
+    date'. Table -> notice T, X (reading C10)."""
+    out = set()
+    for x in admitted(log, "charter_amendment"):
+        without_x, with_x = standing(log, x.index), standing(log, x.index + 1)
+        for t in admitted(without_x, "threshold_schedule"):
+            day = effective_date(t)
+            if not t.s11 and is_lift_date(without_x, day) and not is_lift_date(with_x, day):
+                out.add(finding("S11", "notice", t.index, x.index))
+    return out
+
+
 def s13_retroactive_or_above_lag(log: Log) -> set[Finding]:
     """S13: 'deregulation follows the lift: sizes at or below frontier - lag; never
     retroactive'. Table: 'deregulation X retroactive, or above frontier - lag' -> X
@@ -1999,10 +2039,20 @@ def free_cap(log: Log, t: int) -> int:
     return 0 if cap is None else cap
 
 
+def run_over_by(log: Log, p: Entry, t: int, before: int) -> bool:
+    """Reading K5: a completion or halt naming a version of p's run, admitted before
+    entry *before*, logged at or before *t*."""
+    return any(
+        e.logged_at <= t and same_run(log, at(log, e.body.preregistration), p)
+        for e in admitted(log, "training_completed", "training_halted", before=before)
+        if at(log, e.body.preregistration).type == "preregistration"
+    )
+
+
 def is_covered(log: Log, a: Entry) -> bool:
     """Notes S16: 'must be covered by a run the organisation pre-registered (logged)
     before the period started, planning at least that compute (within the compute
-    tolerance) — the named run if the attestation names one' (reading K2)."""
+    tolerance) — the named run if the attestation names one' (readings K2, K5)."""
     period_start = parse_time(a.body.period_start, "period_start")
     delivered = parse_flop(a.body.flop_delivered, "flop_delivered")
     tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
@@ -2011,19 +2061,70 @@ def is_covered(log: Log, a: Entry) -> bool:
             continue
         if a.body.run is not None and p.index != a.body.run:
             continue
+        if run_over_by(log, p, period_start, a.index):
+            continue
         if parse_flop(p.body.planned_flop, "planned_flop") * tolerance >= delivered:
             return True
     return False
 
 
+def run_attested_beyond_plan(log: Log, a: Entry) -> bool:
+    """Reading K6: the compute attested for the run A names, in all, above the free cap
+    and above the plan of the version A names."""
+    if a.body.run is None:
+        return False
+    p = at(log, a.body.run)
+    if p.body.org != a.body.organisation:
+        return False
+    total = sum(
+        parse_flop(b.body.flop_delivered, "flop_delivered")
+        for b in admitted(log, "compute_attestation", before=a.index + 1)
+        if b.body.run is not None
+        and b.body.organisation == a.body.organisation == at(log, b.body.run).body.org
+        and same_run(log, at(log, b.body.run), p)
+    )
+    period_start = parse_time(a.body.period_start, "period_start")
+    tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
+    planned = parse_flop(p.body.planned_flop, "planned_flop")
+    return total > free_cap(standing(log, a.index), period_start) and planned * tolerance < total
+
+
+def org_attested_beyond_runs(log: Log, a: Entry) -> bool:
+    """Reading K7: the organisation's compute over periods overlapping A's, above the
+    free cap and above what all its runs under way at A's period start plan."""
+    org = a.body.organisation
+    start = parse_time(a.body.period_start, "period_start")
+    end = parse_time(a.body.period_end, "period_end")
+    total = parse_flop(a.body.flop_delivered, "flop_delivered")
+    for b in admitted(log, "compute_attestation", before=a.index):
+        b_start = parse_time(b.body.period_start, "period_start")
+        b_end = parse_time(b.body.period_end, "period_end")
+        if b.body.organisation == org and b_start < end and start < b_end:
+            total += parse_flop(b.body.flop_delivered, "flop_delivered")
+    most: dict[int, int] = {}  # first version -> the most a version logged by then plans
+    for p in admitted(log, "preregistration", before=a.index):
+        if p.body.org != org or p.logged_at >= start or run_over_by(log, p, start, a.index):
+            continue
+        root = first_version(log, p).index
+        most[root] = max(most.get(root, 0), parse_flop(p.body.planned_flop, "planned_flop"))
+    tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
+    return (
+        total > free_cap(standing(log, a.index), start) and sum(most.values()) * tolerance < total
+    )
+
+
 def s16_undeclared_large_run(log: Log) -> set[Finding]:
     """Notes S16: 'Otherwise it is an S16 violation: an undeclared large run.' Table:
-    'attestation A above the free cap with no covering run' -> A."""
+    'attestation A above the free cap with no covering run' -> A (readings K1, K2, K5,
+    K6, K7)."""
     out = set()
     for a in admitted(log, "compute_attestation"):
         period_start = parse_time(a.body.period_start, "period_start")
         delivered = parse_flop(a.body.flop_delivered, "flop_delivered")
-        if delivered > free_cap(standing(log, a.index), period_start) and not is_covered(log, a):
+        alone = delivered > free_cap(standing(log, a.index), period_start) and not is_covered(
+            log, a
+        )
+        if alone or run_attested_beyond_plan(log, a) or org_attested_beyond_runs(log, a):
             out.add(finding("S16", "violation", a.index))
     return out
 
@@ -2228,6 +2329,7 @@ RULES = (
     s11_postponement_backwards,
     s11_postponement_late,
     s11_lift_without_approval,
+    s11_schedule_lapsed,
     s12_short_notice,
     s12_calendar_short_notice,
     s13_retroactive_or_above_lag,

@@ -39,6 +39,8 @@ ORIGIN = "fuzz.frontier-ledger.invalid/log"
 CYCLES = (2027, 2028, 2029)
 GOVERNORS = ("governor-a", "governor-b", "governor-c")
 LABS = ("acme", "borealis", "cobalt")
+#: Compute providers (S16): each holds compute:<name> and attests under its own name.
+PROVIDERS = ("stratus", "nimbus")
 CONTESTER = "openeval"
 MINUTE = 60_000
 HOUR = 3_600_000
@@ -354,6 +356,7 @@ def grants(d: Draft) -> None:
         ("evaluator", "evaluator", "evaluation unit"),
         ("sequencer", "log", "the schedule markers of the sequencer"),
         (CONTESTER, f"contester:{CONTESTER}", "a civil-society evaluator"),
+        *((p, f"compute:{p}", f"attestation key of {p}") for p in PROVIDERS),
     ] + [(lab, f"lab:{lab}", f"compliance key of {lab}") for lab in d.labs]
     at = SETUP_AT + HOUR
     for actor, role, reason in roles:
@@ -444,6 +447,38 @@ def threshold_schedule(d: Draft, cycle: int) -> None:
     )
     if step is not None and level == frontier + 1 and target == lift(cycle + 1):
         d.frontier[cycle + 1] = level
+
+
+def charter_amendment(d: Draft, cycle: int) -> None:
+    """The board amends the charter: mostly the next cycle's calendar (its lift a day
+    or two months later, or back on 01-01), from under a lift already scheduled or not,
+    sometimes with the compute tolerance; logged the notice period before the new lift
+    (±1 ms) or earlier; effective the notice period after it is logged."""
+    notice = d.rules.notice_days * DAY
+    month_day = d.pick("01-02", "03-01", "01-01")
+    new_lift = day_ms(cycle + 1, int(month_day[:2]), int(month_day[3:]))
+    at = d.when(
+        lambda: d.later(new_lift - notice - 120 * DAY, 100 * DAY),
+        lambda: d.around(new_lift - notice),
+    )
+    changes: dict[str, Any] = {}
+    if not d.rarely(4):
+        changes["calendar"] = {
+            "lift": month_day,
+            "submission_deadline": "06-30",
+            "decision": "12-31",
+            "time_zone": "UTC",
+        }
+        changes["calendar_from_cycle"] = d.mostly(cycle + 1, cycle + 2, cycle)
+    if changes == {} or d.rarely(3):
+        changes["compute_tolerance"] = d.pick("0.1", "0")
+    fields = {
+        "changes": changes,
+        "effective_date": date_of(at + notice + DAY),
+        "reason": "the board amends the charter",
+    }
+    board = [GOVERNORS[0], d.pick(*GOVERNORS[1:])]
+    d.add("charter_amendment", at, board, fields, name=f"amend-{cycle}", wrong=[GOVERNORS[0]])
 
 
 def deregulation(d: Draft, cycle: int) -> None:
@@ -541,6 +576,8 @@ class Run:
     versions: list[Step] = field(default_factory=list)
     starts: list[Step] = field(default_factory=list)
     halts: list[Step] = field(default_factory=list)
+    #: halts and completions: the run is over from the first (S16)
+    ends: list[Step] = field(default_factory=list)
     submissions: list[Step] = field(default_factory=list)
 
     @property
@@ -705,9 +742,73 @@ def training_event(d: Draft, run: Run, kind: str, after: int) -> Step | None:
         fields["halt_criterion"] = "loss spike above plan by 20%"
     name = f"{'halt' if kind == 'training_halted' else 'done'}-{run.lab}-{run.cycle}"
     step = d.add(kind, at, lab_signer(d, run.lab), fields, name=name, wrong=other_labs(d, run.lab))
-    if step is not None and kind == "training_halted":
-        run.halts.append(step)
+    if step is not None:
+        run.ends.append(step)
+        if kind == "training_halted":
+            run.halts.append(step)
     return step
+
+
+# -- compute providers: attestations (S16) -------------------------------------
+
+
+def attestation(
+    d: Draft, org: str, period: tuple[int, int], amount: int, *, run: str | None, at: int
+) -> Step | None:
+    """A provider's attestation of *amount* FLOP delivered to *org* over [start, end)."""
+    provider = d.pick(*PROVIDERS)
+    start, end = period
+    fields: dict[str, Any] = {
+        "provider": provider,
+        "organisation": org,
+        "cluster": f"{provider.title()} cluster",
+        "period_start": rfc3339(start),
+        "period_end": rfc3339(end),
+        "flop_delivered": flop(amount),
+    }
+    if run is not None:
+        fields["run"] = run
+    others = [p for p in PROVIDERS if p != provider]
+    return d.add("compute_attestation", at, [provider], fields, name=f"attest-{org}", wrong=others)
+
+
+def compute_of_run(d: Draft, run: Run) -> None:
+    """Providers attest compute for a run: periods starting around its pre-registration
+    (logged before the period or not) and around its end (over by then or not), amounts
+    around its plan x (1 + tolerance) and the free cap, mostly naming the run."""
+    first = run.versions[0]
+    end_at = run.ends[0].at if run.ends else None
+    for _ in range(d.pick(1, 2, 3)):
+        start = d.when(
+            lambda: d.later(first.at, 60 * DAY, MINUTE),
+            lambda: d.around(first.at),
+            lambda: d.around(end_at if end_at is not None else first.at + 100 * DAY),
+        )
+        end = start + d.pick(90 * DAY, 30 * DAY, 1)
+        allowed = d.rules.allowed(run.planned)
+        amount = d.pick(
+            run.planned // 2, allowed, allowed + 1, run.planned // 3, d.cap(0), d.cap(0) + 1
+        )
+        at = d.later(end, 20 * DAY)
+        named = d.mostly(run.latest, None, first, one_in=3)
+        org = d.mostly(run.lab, *other_labs(d, run.lab), one_in=10)
+        ref = None if named is None else d.ref(named, at=at)
+        if attestation(d, org, (start, end), amount, run=ref, at=at) is None:
+            return
+
+
+def split_compute(d: Draft, cycle: int) -> None:
+    """Compute for one organisation in one quarter split across attestations (each at
+    or below the free cap, or not), from either provider, naming no run."""
+    org = d.pick(*d.labs)
+    start = d.later(lift(cycle), 60 * DAY)
+    for _ in range(d.pick(2, 3, 4)):
+        end = start + d.pick(90 * DAY, 45 * DAY)
+        amount = d.pick(d.cap(0), d.cap(0) // 2, d.cap(1) // 3)
+        at = d.later(end, 10 * DAY)
+        if attestation(d, org, (start, end), amount, run=None, at=at) is None:
+            return
+        start = d.mostly(start, end, start + 30 * DAY)  # the next period: same, after, overlapping
 
 
 MODELS = ("model-a", "model-b", "model-c")
@@ -949,6 +1050,8 @@ def run_story(d: Draft, lab: str, cycle: int) -> None:
         training_event(d, run, "training_halted", after)
     if d.maybe():
         training_event(d, run, "training_completed", after)
+    if d.maybe():
+        compute_of_run(d, run)
     for _ in range(d.mostly(1, 0, 2)):
         sub = submission(d, run, after)
         if sub is None:
@@ -980,6 +1083,8 @@ def cycle_stories(d: Draft, cycle: int) -> None:
     if d.maybe():
         threshold_schedule(d, cycle)
     d.frontier.setdefault(cycle + 1, d.frontier[cycle])
+    if d.rarely(5):
+        charter_amendment(d, cycle)
     if d.rarely(3):
         deregulation(d, cycle)
     if d.rarely(25):
@@ -989,6 +1094,8 @@ def cycle_stories(d: Draft, cycle: int) -> None:
         run_story(d, lab, cycle)
     if d.rarely(8):
         reveal_of_public(d, d.pick(*d.labs))
+    if d.rarely(4):
+        split_compute(d, cycle)
     if d.rarely(3):
         postponement(d, cycle)
     if d.maybe():

@@ -500,6 +500,18 @@ def _run(p: int, named: bool) -> dict[str, int]:
     return {"run": p} if named else {}
 
 
+def _not_covered(org: str, named: bool, why_named: str = "") -> str:
+    """Why S16 finds an attestation uncovered: no run under way covers it (none named),
+    or *why_named* (the run it names is not one under way, or plans too little)."""
+    if named:
+        assert why_named, "say why the named run does not cover it"
+        return why_named
+    return (
+        f"no run {org} pre-registered before it and still under way when it started "
+        "covers that compute"
+    )
+
+
 @NAMED
 def test_s16_attestation_covered_exactly_at_the_compute_tolerance(named: bool) -> None:
     lg = Ledger()
@@ -520,8 +532,14 @@ def test_s16_attestation_one_flop_above_the_compute_tolerance(named: bool) -> No
             "S16",
             (a,),
             "stratus attests 6.3e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and no run acme pre-registered "
-            "before it covers that compute: an undeclared large run",
+            "2027-04-01), while no level is deregulated, and "
+            + _not_covered(
+                "acme",
+                named,
+                "run acme-2027-a plans 6e25 FLOP (5% more within the compute tolerance), less "
+                "than the 6.3e25 FLOP it attests",
+            )
+            + ": an undeclared large run",
         )
     }
 
@@ -624,8 +642,9 @@ def test_s16_one_flop_is_above_nothing_while_no_level_is_deregulated() -> None:
             "S16",
             (a,),
             "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and no run acme pre-registered "
-            "before it covers that compute: an undeclared large run",
+            "2027-04-01), while no level is deregulated, and "
+            + _not_covered("acme", named=False)
+            + ": an undeclared large run",
         )
     }
 
@@ -659,8 +678,9 @@ def test_s16_attestation_at_the_deregulated_cap_needs_no_run() -> None:
             "S16",
             (a,),
             "stratus attests 1e25 FLOP delivered to beta (Stratus East 4, 2028-01-01 to "
-            "2028-04-01), above the 1e25 FLOP a deregulated run may use, and no run beta "
-            "pre-registered before it covers that compute: an undeclared large run",
+            "2028-04-01), above the 1e25 FLOP a deregulated run may use, and "
+            + _not_covered("beta", named=False)
+            + ": an undeclared large run",
         )
     }
 
@@ -700,7 +720,10 @@ def test_s16_compute_tolerance_is_the_charters_as_amended() -> None:
         planned_flop="5e25",
         run_id="acme-2028-a",
     )
-    attest(lg, stratus, "2028-04-02", flop_delivered="5.5e25", **PERIOD)  # 5e25 x 1.1
+    # A period from the day after (logged before it); acme's 2027 run is over by then
+    # (approved_run completed it): only this run covers the compute.
+    period = {**PERIOD, "period_start": "2028-01-02T00:00:00Z"}
+    attest(lg, stratus, "2028-04-02", flop_delivered="5.5e25", **period)  # 5e25 x 1.1
     assert seen(lg, "2028-05-01") == set()
 
 
@@ -728,8 +751,9 @@ def test_s16_attestation_names_another_organisations_run() -> None:
             "S16",
             (a,),
             "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and no run acme pre-registered "
-            "before it covers that compute: an undeclared large run",
+            "2027-04-01), while no level is deregulated, and "
+            + _not_covered("acme", True, "the run it names, beta-1, is beta's, not acme's")
+            + ": an undeclared large run",
         ),
     }
 
@@ -798,8 +822,9 @@ def test_s16_provider_silent_for_exactly_the_interval_then_a_millisecond_more() 
     lg = Ledger()
     stratus = provider(lg)
     lg.prereg()
-    attest(lg, stratus, at="2027-04-02T00:00:00Z")
-    a = attest(lg, stratus, at="2027-04-02T00:00:00Z")  # the same instant: the later entry
+    # Two halves of the run's compute (one period: S16 sums them against its plan).
+    attest(lg, stratus, at="2027-04-02T00:00:00Z", flop_delivered="3e25")
+    a = attest(lg, stratus, at="2027-04-02T00:00:00Z", flop_delivered="3e25")  # the later entry
     assert seen(lg, "2027-07-01T00:00:00Z") == set()
     assert seen(lg, "2027-07-01T00:00:00.001Z") == {
         N(
@@ -808,6 +833,129 @@ def test_s16_provider_silent_for_exactly_the_interval_then_a_millisecond_more() 
             "compute provider stratus has not attested since 2027-04-02 (more than 90 days)",
         )
     }
+
+
+def _s16(lg: Ledger, now: str) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    """S16's violations from the engine (with messages) and from the reference auditor
+    (the warnings and notices these logs also get are other tests' concern)."""
+    return (
+        {f for f in seen(lg, now) if f[:2] == ("S16", "violation")},
+        {f for f in lg.audit(now) if f[:2] == ("S16", "violation")},
+    )
+
+
+@pytest.mark.parametrize("ended", ["completed", "halted"])
+@NAMED
+def test_s16_a_run_over_before_the_period_covers_none_of_it(named: bool, ended: str) -> None:
+    """A run that ended does not use compute: one that completed (or halted) before the
+    attested period started does not cover it, whatever it planned."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p, at="2026-12-01")
+    getattr(lg, ended)(p, at="2026-12-20", flop="1e25")
+    a = attest(lg, stratus, **_run(p, named))
+    engine, reference = _s16(lg, "2027-05-01")
+    assert engine == {
+        V(
+            "S16",
+            (a,),
+            "stratus attests 6e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
+            "2027-04-01), while no level is deregulated, and "
+            + _not_covered(
+                "acme",
+                named,
+                "the run it names, acme-2027-a, was over (completed or halted) at "
+                "2026-12-20T00:00:00Z, by the time the period started",
+            )
+            + ": "
+            "an undeclared large run",
+        )
+    }
+    assert reference == {("S16", "violation", (a,))}
+
+
+@NAMED
+def test_s16_a_run_that_ends_at_the_periods_first_instant_is_over_then(named: bool) -> None:
+    """Over "by" the period's start: an end logged at that instant; a millisecond later,
+    the run was under way when the period started and covers it."""
+    for end, covered in (("2027-01-01T00:00:00Z", False), ("2027-01-01T00:00:00.001Z", True)):
+        lg = Ledger()
+        stratus = provider(lg)
+        p = lg.prereg()
+        lg.started(p, at="2026-12-01")
+        lg.completed(p, at=end, flop="6e25")
+        a = attest(lg, stratus, **_run(p, named))
+        expected = set() if covered else {("S16", "violation", (a,))}
+        engine, reference = _s16(lg, "2027-05-01")
+        assert {f[:3] for f in engine} == expected, end
+        assert reference == expected, end
+
+
+def test_s16_compute_attested_for_a_run_is_summed_against_its_plan() -> None:
+    """A run that never reports is still held to its plan: the compute attested for it,
+    in all, above 6e25 x 1.05 is an undeclared large run's (here on the third
+    attestation, each alone within the plan)."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(planned_flop="6e25")
+    lg.started(p)
+    first = attest(lg, stratus, run=p, flop_delivered="3e25")
+    second = attest(lg, stratus, "2027-07-02", run=p, flop_delivered="3.3e25", **LATER)
+    third = attest(lg, stratus, "2027-07-03", run=p, flop_delivered="1", **LATER)
+    engine, reference = _s16(lg, "2027-07-10")
+    assert engine == {
+        V(
+            "S16",
+            (third,),
+            "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-04-01 to "
+            "2027-07-01), while no level is deregulated, and run acme-2027-a plans 6e25 FLOP "
+            "(5% more within the compute tolerance), less than the 6.3e25 FLOP attested for "
+            "that run in all: an undeclared large run",
+        )
+    }
+    assert reference == {("S16", "violation", (third,))}
+    assert first < second < third
+
+
+def test_s16_compute_split_across_attestations_is_summed_per_organisation() -> None:
+    """Five attestations of the deregulated cap (1e25) each, to beta in one quarter from
+    two providers, are five times the cap: each after the first adds up, with what
+    overlaps it, to more than beta's runs under way (none) plan. The same compute over
+    five quarters that do not overlap is five deregulated runs' and raises nothing."""
+    for split in (True, False):
+        lg = Ledger()
+        stratus = provider(lg)
+        nimbus = Actor("Nimbus")
+        lg.grant(nimbus, "compute:nimbus")
+        _deregulated(lg)
+        found = []
+        for n in range(5):
+            period = PERIOD if split else _quarter(2028 + n)
+            by, name = (stratus, "stratus") if n % 2 == 0 else (nimbus, "nimbus")
+            body = {"organisation": "beta", "flop_delivered": "1e25", "provider": name}
+            logged = f"{2028 if split else 2028 + n}-04-0{n + 2}"  # after each period
+            found.append(attest(lg, by, logged, **body, **period))
+        engine, reference = _s16(lg, "2033-01-01")
+        expected = {("S16", "violation", (a,)) for a in found[1:]} if split else set()
+        assert {f[:3] for f in engine} == expected, split
+        assert reference == expected, split
+        if split:
+            third = next(f[3] for f in engine if f[2] == (found[2],))
+            assert third.endswith(
+                "above the 1e25 FLOP a deregulated run may use, and with the 2 earlier "
+                "attestations of periods overlapping this one, beta was delivered 3e25 FLOP, "
+                "more than all its runs under way when the period started plan: 0 FLOP (10% "
+                "more within the compute tolerance); one run's compute split across "
+                "attestations looks like this: an undeclared large run"
+            ), third
+
+
+LATER = {"period_start": "2027-04-01T00:00:00Z", "period_end": "2027-07-01T00:00:00Z"}
+
+
+def _quarter(year: int) -> dict[str, str]:
+    return {"period_start": f"{year}-01-01T00:00:00Z", "period_end": f"{year}-04-01T00:00:00Z"}
 
 
 # == S17: researchers' access =====================================================
@@ -1127,6 +1275,81 @@ def test_s12_calendar_with_notice_is_fine() -> None:
     lg = Ledger()
     amendment(lg, {"calendar": CALENDAR_2, "calendar_from_cycle": 2028}, "2027-09-01", "2027-06-01")
     assert seen(lg, "2027-12-15") == set()
+
+
+ONE_DAY_LATER = {
+    "lift": "01-02",
+    "submission_deadline": "06-30",
+    "decision": "12-31",
+    "time_zone": "UTC",
+}
+
+
+def _s11(lg: Ledger, now: str) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    return (
+        {f for f in seen(lg, now) if f[0] == "S11"},
+        {f for f in lg.audit(now) if f[0] == "S11"},
+    )
+
+
+def test_s11_a_calendar_that_moves_a_lift_leaves_the_schedule_on_the_old_date_lapsed() -> None:
+    """The review's attack: a lift to level 2 on 2028-01-01 with no level-1 approval in
+    2027, then a properly noticed amendment moving cycle 2028's lift to 01-02. The
+    schedule lapses: level 2 is not lifted on 1 January (nor its cap set), and the
+    amendment gets an S11 notice naming it; no lift is scheduled for the new date, so
+    the decision date has nothing to judge. Moving the lift back revives the schedule,
+    and S11 judges it: no approval in 2027, no postponement."""
+    lg = Ledger()
+    t = lg.schedule(2, "2e26", "2028-01-01", "2027-06-01")  # the charter's table: 3e26
+    x = amendment(
+        lg, {"calendar": ONE_DAY_LATER, "calendar_from_cycle": 2028}, "2027-10-01", "2027-07-01"
+    )
+    engine, reference = _s11(lg, "2028-03-01")
+    assert engine == {
+        N(
+            "S11",
+            (t, x),
+            "the new calendar moves the lift date of 2028 from 2028-01-01: the threshold "
+            f"schedule of level 2 on that date (entry {t}) lapses and takes no effect",
+        )
+    }
+    assert reference == {("S11", "notice", (t, x))}
+    st = replayed(lg)
+    assert st.lapsed == {t: x}
+    assert st.frontier_at(ms("2028-01-05")) == 1
+    assert st.cap_at(2, ms("2028-01-05")) == 3 * 10**26  # the table's, not the schedule's
+
+    back = amendment(
+        lg,
+        {"calendar": {**ONE_DAY_LATER, "lift": "01-01"}, "calendar_from_cycle": 2028},
+        "2027-11-01",
+        "2027-08-01",
+    )
+    engine, reference = _s11(lg, "2028-03-01")
+    assert (
+        {f[:3] for f in engine}
+        == reference
+        == {
+            ("S11", "notice", (t, x)),
+            ("S11", "violation", (t,)),  # the lift judged on its date again: no approval
+        }
+    )
+    st = replayed(lg)
+    assert st.lapsed == {}
+    assert st.frontier_at(ms("2028-01-05")) == 2
+    assert st.cap_at(2, ms("2028-01-05")) == 2 * 10**26
+    assert back > x
+
+
+def test_s11_a_calendar_that_leaves_the_lift_date_alone_lapses_nothing() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    calendar = {**ONE_DAY_LATER, "lift": "01-01", "decision": "12-15"}
+    amendment(lg, {"calendar": calendar, "calendar_from_cycle": 2028}, "2027-10-01", "2027-07-01")
+    engine, reference = _s11(lg, "2027-12-20")
+    assert engine == set()
+    assert reference == set()
+    assert replayed(lg).lapsed == {}
 
 
 LATE_LIFT = {

@@ -1328,8 +1328,8 @@ def test_s16_silent_provider() -> None:
     lg = Ledger()
     stratus = provider(lg)
     lg.prereg()
-    attest(lg, stratus, at="2027-04-01")
-    a = attest(lg, stratus, at="2027-04-02")
+    attest(lg, stratus, at="2027-04-01", flop_delivered="3e25")
+    a = attest(lg, stratus, at="2027-04-02", flop_delivered="3e25")  # 6e25 in all: the plan
     assert lg.audit("2027-07-01") == set()  # silent for exactly 90 days: not more
     assert lg.audit("2027-07-01T00:00:01Z") == {N("S16", a)}
 

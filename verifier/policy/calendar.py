@@ -90,7 +90,9 @@ class CycleCalendar:
     (docs/policy-notes.md, "Charter amendments"). Answers as :class:`Calendar` does."""
 
     base: Calendar
-    amended: tuple[tuple[int, Calendar], ...] = ()  # (from cycle, calendar), in order
+    #: (from cycle, calendar) of each amendment, in log order: the last that covers a
+    #: cycle gives its calendar.
+    amended: tuple[tuple[int, Calendar], ...] = ()
 
     def of(self, cycle: int) -> Calendar:
         found = self.base

@@ -235,7 +235,7 @@ SPILLED = ("runs", "subs", "results", "contests", "sealed", "updates", "attestat
 #: ...a dict keyed by another entry's index, in any order (decision -> its accesses).
 ANY_ORDER = ("access",)
 #: ...a list appended to in log order.
-LISTS = ("approvals",)
+LISTS = ("approvals", "run_ends")
 
 
 def spill(state: Any, hot: int = HOT) -> sqlite3.Connection:

@@ -8,7 +8,7 @@ caller passes the instant (UTC milliseconds).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 
@@ -39,6 +39,12 @@ class Run:
     reported_flop: int = 0
     reported_at: int | None = None
     reported_ms: int = 0  # when that report was logged
+    #: On the first version: when the run's first completion or halt (of any version)
+    #: was logged; a run over by a period's start covers none of its compute (S16).
+    ended_ms: int | None = None
+    #: On the first version: the compute attested to the run's organisation naming any
+    #: of its versions, in all (S16: a run's attested compute within its plan).
+    attested_flop: int = 0
     #: On the first version: the violations of S1-S5 found on the run's entries, as
     #: (rule, entries named). An approval cannot rest on such a run (S6).
     breaches: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
@@ -136,6 +142,10 @@ class PolicyState:
         default_factory=dict
     )  # level -> [(effective_ms, cap, index)]
     lifts: list[tuple[int, int, int]] = field(default_factory=list)  # (effective_ms, level, index)
+    #: Threshold schedule -> the charter amendment whose calendar left its date no lift
+    #: date: it takes no effect, neither its lift nor its cap (S11). Few: one per
+    #: schedule a calendar moved from under, dropped if a later calendar moves back.
+    lapsed: dict[int, int] = field(default_factory=dict)
     postponements: list[Postponement] = field(default_factory=list)  # in index order
     deregulated: list[tuple[int, int, int]] = field(
         default_factory=list
@@ -178,46 +188,75 @@ class PolicyState:
     #: declaration index, cooling-off days in force at the departure as the log stood
     #: when it was declared, the name as declared)]
     departures: dict[str, list[tuple[int, str, int, int, str]]] = field(default_factory=dict)
-    #: Organisation -> the most compute any of its runs (any version) planned, as it
-    #: grew: (logged ms, planned FLOP) steps, both rising. S16 asks whether any run an
-    #: organisation pre-registered by an instant covers attested compute: one bisect
-    #: here, where a walk over every run would read each from the writer's stored state.
-    planned_max: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: S16 asks which runs of an organisation were under way when a period started
+    #: (pre-registered before it, not completed or halted by then) and what they plan.
+    #: Organisation -> first version -> (logged ms, planned FLOP) of each version, for
+    #: the runs not over yet: as many as run at once, not as many as ever ran.
+    live_runs: dict[str, dict[int, list[tuple[int, int]]]] = field(default_factory=dict)
+    #: The runs that are over, appended as each ends (log order): (the latest end
+    #: so far, this end's ms, organisation, its versions as above). Read from the
+    #: newest back, only as far as ends after the period's start: a walk over the runs
+    #: that ended since, not over every run (the first field makes the stop exact in a
+    #: log out of time order, which L2 reports).
+    run_ends: list[tuple[int, int, str, tuple[tuple[int, int], ...]]] = field(default_factory=list)
+    #: Organisation -> (period start ms, period end ms, FLOP) of each attestation of
+    #: compute delivered to it: S16 sums what overlapping periods attest. Attestations
+    #: are few (a provider's per period), not one per entry.
+    org_attested: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
 
     # -- what the rules record ----------------------------------------------------
 
-    def note_planned(self, org: str, logged_ms: int, planned_flop: int) -> None:
-        """Record a run version *org* pre-registered at *logged_ms* for S16's question."""
-        steps = self.planned_max.setdefault(org, [])
-        at = bisect_right(steps, logged_ms, key=_step_ms)
-        if at and steps[at - 1][1] >= planned_flop:
-            return  # an earlier or equal run already plans as much
-        # Entries come in time order, so this is an append; a log out of time order
-        # (reported by the replay) still gets the right answer: the steps after it
-        # that plan no more are dropped.
-        end = at
-        while end < len(steps) and steps[end][1] <= planned_flop:
-            end += 1
-        steps[at:end] = [(logged_ms, planned_flop)]
+    def note_version(self, org: str, root: Run, logged_ms: int, planned_flop: int) -> None:
+        """Record a run version *org* pre-registered at *logged_ms* for S16's question.
+        A version logged after its run is over covers nothing (no period starts
+        before it and after the end), so it is not recorded."""
+        if root.ended_ms is None:
+            self.live_runs.setdefault(org, {}).setdefault(root.index, []).append(
+                (logged_ms, planned_flop)
+            )
+
+    def note_run_end(self, root: Run, logged_ms: int) -> None:
+        """The run whose first version is *root* completed or halted at *logged_ms*."""
+        if root.ended_ms is not None:
+            return  # over since its first end
+        root.ended_ms = logged_ms
+        latest = max(logged_ms, self.run_ends[-1][0]) if self.run_ends else logged_ms
+        # Every organisation that logged a version (one, unless a version names another
+        # organisation's run, which S4 reports), in a fixed order.
+        for org in sorted(self.live_runs):
+            versions = self.live_runs[org].pop(root.index, None)
+            if versions is not None:
+                self.run_ends.append((latest, logged_ms, org, tuple(versions)))
 
     # -- questions the rules ask ------------------------------------------------
 
-    def most_planned_before(self, org: str, ms: int) -> int:
-        """The most compute any run *org* pre-registered (logged) before *ms* plans, 0 if none."""
-        steps = self.planned_max.get(org, ())
-        at = bisect_left(steps, ms, key=_step_ms)
-        return steps[at - 1][1] if at else 0
+    def plans_under_way(self, org: str, ms: int) -> list[int]:
+        """For each run *org* pre-registered before *ms* and not completed or halted by
+        *ms* (S16): the most compute any of its versions logged before *ms* plans."""
+        out = [_plan_before(v, ms) for v in self.live_runs.get(org, {}).values()]
+        # Runs over now but not at *ms*: those whose end came after *ms*, newest first.
+        at = len(self.run_ends) - 1
+        while at >= 0:
+            latest, end_ms, owner, versions = self.run_ends[at]
+            if latest <= ms:
+                break  # this end and every earlier one came by *ms*
+            if owner == org and end_ms > ms:
+                out.append(_plan_before(versions, ms))
+            at -= 1
+        return [plan for plan in out if plan >= 0]
 
     @property
     def cal(self) -> CycleCalendar:
         """Each cycle's calendar: the charter's, or an amendment's from its cycle on."""
         assert self.calendar is not None, "no charter applied"
+        # In log order: a later amendment overrides an earlier one for every cycle it
+        # covers, whichever starts first (docs/policy-notes.md, "Charter amendments").
         amended = tuple(
             (c.calendar_from_cycle, Calendar.of_payload(c.calendar))
-            for _, _, c in self.amendments
+            for _, _, c in sorted(self.amendments, key=lambda a: a[1])
             if c.calendar is not None and c.calendar_from_cycle is not None
         )
-        return CycleCalendar(self.calendar, tuple(sorted(amended, key=lambda x: x[0])))
+        return CycleCalendar(self.calendar, amended)
 
     @property
     def rules(self) -> Charter:
@@ -243,7 +282,7 @@ class PolicyState:
         """The cap of *level* in force at *ms* (None before any takes effect)."""
         cap = None
         for eff, value, index in self.caps.get(level, []):
-            if eff <= ms and not self._postponed_lift(index):
+            if eff <= ms and index not in self.lapsed and not self._postponed_lift(index):
                 cap = value
         return cap
 
@@ -256,10 +295,26 @@ class PolicyState:
         """The highest level trainable at *ms*: the initial level, raised by every lift
         that took effect by then and was not postponed."""
         level = self.rules.initial_frontier_level
-        for eff, lv, _ in self.lifts:
-            if eff <= ms and lv > level and not self.lift_postponed(eff):
+        for eff, lv, index in self.lifts:
+            if (
+                eff <= ms
+                and lv > level
+                and index not in self.lapsed
+                and not self.lift_postponed(eff)
+            ):
                 level = lv
         return level
+
+    def off_lift_dates(self, cal: CycleCalendar) -> dict[int, tuple[int, int]]:
+        """Threshold schedule -> (its date, its level) for each schedule in effect when
+        logged whose date *cal* says is no lift date (S11: it then takes no effect). The
+        charter's own caps (in force from the start, at 0) are no schedules."""
+        return {
+            index: (eff, level)
+            for level, caps in self.caps.items()
+            for eff, _, index in caps
+            if eff and not cal.is_lift_date(date_of(eff))
+        }
 
     def postponements_of(self, cycle: int, before_ms: int | None = None) -> list[Postponement]:
         """The postponements of *cycle*'s lift (logged before *before_ms*, if given)."""
@@ -283,7 +338,11 @@ class PolicyState:
                 if level == charter.initial_frontier_level
                 else 0
             )
-        times = [eff for eff, lv, _ in self.lifts if lv == level and not self.lift_postponed(eff)]
+        times = [
+            eff
+            for eff, lv, index in self.lifts
+            if lv == level and index not in self.lapsed and not self.lift_postponed(eff)
+        ]
         return min(times) if times else None
 
     def deregulated_level_at(self, ms: int) -> int:
@@ -359,5 +418,6 @@ def flop(text: str) -> int:
     return parse_flop(text, "flop")
 
 
-def _step_ms(step: tuple[int, int]) -> int:
-    return step[0]
+def _plan_before(versions: Sequence[tuple[int, int]], ms: int) -> int:
+    """The most any version logged before *ms* plans; -1 when none was logged by then."""
+    return max((planned for logged, planned in versions if logged < ms), default=-1)

@@ -4,11 +4,12 @@ scope (S18), staff cooling-off (S19), and no power over an approved model's use.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import CharterAmendment, EvalResult, KeyGrant, StaffDeclaration
-from verifier.policy.calendar import DAY_MS, Calendar, day_start_ms, fmt_date
-from verifier.policy.findings import Finding, refused, violation
+from verifier.policy.calendar import DAY_MS, Calendar, date_of, day_start_ms, fmt_date
+from verifier.policy.findings import NOTICE, Finding, finding, refused, violation
 from verifier.policy.rules.thresholds import notice
 from verifier.policy.state import PolicyState
 
@@ -39,7 +40,31 @@ def check_charter_amendment(
             Calendar.of_payload(c.calendar).lift_ms(c.calendar_from_cycle),
             logged_ms,
         )
+        out += _lapsing(st, index, b, logged_ms)
     return out
+
+
+def _lapsing(st: PolicyState, index: int, b: CharterAmendment, logged_ms: int) -> list[Finding]:
+    """S11 notice: the threshold schedules this amendment's calendar leaves off a lift
+    date. A lift takes effect only on its cycle's lift date; a schedule whose date is
+    no longer one lapses (it does not move with the lift: a new schedule, with its
+    notice, is needed), so that a calendar change cannot carry a lift S11 would have
+    judged on the new date past that judgement on the old one."""
+    eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
+    with_it = replace(st, amendments=[*st.amendments, (eff, index, b.changes)])
+    before = st.off_lift_dates(st.cal)
+    return [
+        finding(
+            "S11",
+            NOTICE,
+            (schedule, index),
+            f"the new calendar moves the lift date of {date_of(when).year} from "
+            f"{fmt_date(when)}: the threshold schedule of level {level} on that date "
+            f"(entry {schedule}) lapses and takes no effect",
+        )
+        for schedule, (when, level) in sorted(with_it.off_lift_dates(with_it.cal).items())
+        if schedule not in before
+    ]
 
 
 def apply_charter_amendment(
@@ -48,6 +73,12 @@ def apply_charter_amendment(
     eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
     st.amendments.append((eff, index, b.changes))
     st.amendments.sort(key=lambda a: (a[0], a[1]))
+    if b.changes.calendar is not None and b.changes.calendar_from_cycle is not None:
+        off = st.off_lift_dates(st.cal)
+        for schedule in [s for s in st.lapsed if s not in off]:
+            del st.lapsed[schedule]  # a later calendar put its date back on a lift date
+        for schedule in off:
+            st.lapsed.setdefault(schedule, index)
 
 
 def check_eval_result_scope(

@@ -81,7 +81,7 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
     st.runs[index] = Run(
         index, b.org, b.run_id, b.level, b.cycle, flop(b.planned_flop), logged_ms, root
     )
-    st.note_planned(b.org, logged_ms, flop(b.planned_flop))
+    st.note_version(b.org, st.runs[root], logged_ms, flop(b.planned_flop))
 
 
 def _compute(
@@ -266,12 +266,16 @@ def apply_training_halted(st: PolicyState, index: int, b: TrainingHalted, logged
     run = st.runs.get(b.preregistration)
     if run is not None:
         run.halted = index
+        st.note_run_end(st.runs[run.root], logged_ms)
     _reported(st, b.preregistration, flop(b.cumulative_flop), index, logged_ms)
 
 
 def apply_training_completed(
     st: PolicyState, index: int, b: TrainingCompleted, logged_ms: int
 ) -> None:
+    run = st.runs.get(b.preregistration)
+    if run is not None:
+        st.note_run_end(st.runs[run.root], logged_ms)
     _reported(st, b.preregistration, flop(b.cumulative_flop), index, logged_ms)
 
 
