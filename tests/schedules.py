@@ -842,6 +842,8 @@ def submission(d: Draft, run: Run, after: int, *, remedies: Step | None = None) 
     }
     if remedies is not None:
         fields["remedies"] = d.ref(remedies, at=at)
+    if d.rarely(3):
+        fields["inference"] = inference(d)
     name = f"{'remedy' if remedies else 'submission'}-{run.lab}-{run.cycle}"
     step = d.add(
         "submission",
@@ -1071,6 +1073,126 @@ def evaluate_and_decide(d: Draft, run: Run, sub: Step) -> None:
             ]
             decision(d, run, remedy, remedy_results, [])
     decision(d, run, sub, results, resolutions)
+    decided = [
+        s
+        for s in d.steps
+        if s.type == "decision" and s.entry.fields["submission"] == f"@{sub.label}"
+    ]
+    if decided and d.rarely(3):
+        for _ in range(d.pick(1, 2)):
+            model_update(d, run, sub, d.pick(*decided))
+    if decided and d.rarely(3):
+        research_access(d, d.pick(*decided))
+
+
+# -- after a decision: updates of the model (S15), researchers' access (S17) ----------
+
+#: The charter's defaults (the generated charters leave them out): an update adding
+#: more post-training compute, or raising the per-task inference ceiling by more, is
+#: significant (S15); researchers' access opens within 30 days and lasts 365 (S17).
+POSTTRAINING_THRESHOLD = 10**24
+INFERENCE_THRESHOLD = 10**18
+INFERENCE_BASE = 10**17
+
+
+def inference(d: Draft) -> dict[str, Any]:
+    """How a model is run: its inference ceiling around the base plus the threshold,
+    post-training around the threshold, or none."""
+    ceiling = d.pick(
+        INFERENCE_BASE,
+        INFERENCE_BASE + INFERENCE_THRESHOLD,
+        INFERENCE_BASE + INFERENCE_THRESHOLD + 1,
+    )
+    post = d.pick([], [POSTTRAINING_THRESHOLD // 2], [POSTTRAINING_THRESHOLD + 1])
+    return {
+        "scaffolding": ["code interpreter"],
+        "max_inference_flop_per_task": flop(ceiling),
+        "post_training": [
+            {"method": "rl", "flop": flop(f), "description": "tool use"} for f in post
+        ],
+    }
+
+
+def model_update(d: Draft, run: Run, sub: Step, dec: Step) -> None:
+    """A change to the model *dec* decided: post-training added around the threshold,
+    mostly the same weights (rarely another model's), offered around its logging;
+    rarely claiming to be evaluated as the submission it updates."""
+    at = d.later(dec.at, 200 * DAY, MINUTE)
+    added = d.pick(POSTTRAINING_THRESHOLD // 3, POSTTRAINING_THRESHOLD, POSTTRAINING_THRESHOLD + 1)
+    model = d.mostly(sub.entry.fields["model_digest"], digest(f"{run.lab} {d.pick(*MODELS)}"))
+    offered = d.around(at, tolerance=d.rules.report_ms, spread=2 * DAY)
+    fields: dict[str, Any] = {
+        "preregistration": d.ref(version_named(d, run), at=at),
+        "decision": d.ref(dec, at=at),
+        "description": "an update of the approved model",
+        "model_digest": model,
+        "inference": inference(d),
+        "added_posttraining_flop": flop(added),
+        "offered_from": rfc3339(offered),
+    }
+    if d.rarely(5):
+        fields["evaluated_as"] = d.ref(sub, at=at)
+    name = f"update-{run.lab}-{run.cycle}"
+    d.add(
+        "model_update", at, lab_signer(d, run.lab), fields, name=name, wrong=other_labs(d, run.lab)
+    )
+
+
+def research_access(d: Draft, dec: Step) -> None:
+    """Researchers' access to the model *dec* approved: opening on the limit's last day,
+    the day after, or at once; lasting the minimum, a day less, or a day more."""
+    opens = dec.at - dec.at % DAY + d.pick(30, 31, 0, 29) * DAY
+    lasts = d.pick(365, 364, 366)
+    at = d.later(dec.at, 20 * DAY, MINUTE)
+    fields = {
+        "decisions": [d.ref(dec, at=at)],
+        "institutions": ["Institute for Alignment Studies (fictional)"],
+        "access_from": date_of(opens),
+        "access_until": date_of(opens + lasts * DAY),
+    }
+    d.add("research_access", at, ["regulator"], fields, name="access", wrong=["evaluator"])
+
+
+# -- the regulator's staff (S19) ----------------------------------------------------
+
+COOLING_OFF_DAYS = 365  # the charter's default
+
+
+def staff_departure(d: Draft, cycle: int) -> None:
+    """A staff member leaves the regulator for a lab; the board later grants a key
+    holding that lab's role to someone of that name (spelt with other case and spaces,
+    or another name), inside the cooling-off period, on its last day, or after; rarely
+    with an overseeing role beside the lab's on one key."""
+    lab = d.pick(*d.labs)
+    leaves = lift(cycle) + d.pick(100, 200) * DAY
+    fields = {
+        "staff": "Evaluation officer 7",
+        "kind": d.mostly("departure", "conflict_of_interest", "divestment"),
+        "organisation": lab,
+        "date": date_of(leaves),
+        "statement": "leaves the regulator",
+    }
+    declared = d.later(leaves - 30 * DAY, 60 * DAY)
+    d.add(
+        "staff_declaration",
+        declared,
+        ["regulator"],
+        fields,
+        name=f"staff-{cycle}",
+        wrong=["evaluator"],
+    )
+    granted = (
+        leaves + d.pick(30, COOLING_OFF_DAYS - 1, COOLING_OFF_DAYS, COOLING_OFF_DAYS + 1) * DAY
+    )
+    roles = [f"lab:{lab}"] + (["evaluator"] if d.rarely(5) else [])
+    grant = {
+        "actor": f"officer-{cycle}",
+        "holder": d.pick("evaluation  OFFICER 7", "Evaluation officer 7", "Evaluation officer 8"),
+        "roles": roles,
+        "reason": "a new compliance officer",
+    }
+    board = [GOVERNORS[0], d.pick(*GOVERNORS[1:])]
+    d.add("key_grant", granted, board, grant, name=f"grant-officer-{cycle}", wrong=[GOVERNORS[0]])
 
 
 # -- the whole schedule ---------------------------------------------------------
@@ -1096,6 +1218,8 @@ def cycle_stories(d: Draft, cycle: int) -> None:
         reveal_of_public(d, d.pick(*d.labs))
     if d.rarely(4):
         split_compute(d, cycle)
+    if d.rarely(5):
+        staff_departure(d, cycle)
     if d.rarely(3):
         postponement(d, cycle)
     if d.maybe():
