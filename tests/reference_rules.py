@@ -293,7 +293,8 @@ M1. The significant/lesser findings are about "the model approved by D": they ju
     only updates whose decision approved a model of the update's run. "approved no
     model of that run": the decision was a rejection, or its submission's run (first
     version through supersedes) is another run; such an update gets only that
-    violation (D, U).
+    violation (D, U). Settled (notes, S15): a decision's outcome is what it says, so
+    a second decision on a submission (S10) that approves it is an approval here too.
 M2. "raises the per-task inference ceiling above the evaluated one": the evaluated
     ceiling is that of the submission decided by the update's decision; a submission
     without ``inference`` counts as 0. ``added_posttraining_flop`` is compared per
@@ -1558,7 +1559,7 @@ def s8_marker_early(log: Log) -> set[Finding]:
     return {
         finding("S8", "violation", m.index)
         for m in admitted(log, "schedule_marker")
-        if m.logged_at < marker_due(log, m)
+        if m.logged_at < marker_due(standing(log, m.index), m)  # C9: as the log stood
     }
 
 

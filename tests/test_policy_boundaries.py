@@ -998,7 +998,7 @@ def test_s11_lift_neither_earned_nor_postponed_once_the_decision_day_ends(
             "S11",
             (t,),
             "no level-1 model was approved by 2027-12-31, yet the lift to level 2 on "
-            "2028-01-01 was not postponed by then",
+            "2028-01-01 was not postponed",
         )
     }
     assert seen(lg, now) == (expected if due else set())
@@ -1017,7 +1017,7 @@ def test_s11_postponement_by_the_decision_day(at: str, in_time: bool) -> None:
             "S11",
             (t,),
             "no level-1 model was approved by 2027-12-31, yet the lift to level 2 on "
-            "2028-01-01 was not postponed by then",
+            "2028-01-01 was not postponed",
         ),
     }
     assert seen(lg, "2028-02-01") == (set() if in_time else late)
@@ -1050,7 +1050,7 @@ def test_s11_each_passing_decision_day_is_judged() -> None:
             "S11",
             (t,),
             "no level-2 model was approved by 2028-12-31, yet the lift to level 3 on "
-            "2029-01-01 was not postponed by then",
+            "2029-01-01 was not postponed",
         )
     }
 

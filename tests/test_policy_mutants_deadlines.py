@@ -62,7 +62,7 @@ def test_s11_a_lift_to_the_next_level_a_cycle_later_is_judged_on_its_own_decisio
             "S11",
             (t,),
             "no level-1 model was approved by 2028-12-31, yet the lift to level 2 on "
-            "2029-01-01 was not postponed by then",
+            "2029-01-01 was not postponed",
         )
     }
 
@@ -86,13 +86,13 @@ def test_s11_every_passed_decision_day_keeps_its_own_finding() -> None:
             "S11",
             (t2,),
             "no level-1 model was approved by 2027-12-31, yet the lift to level 2 on "
-            "2028-01-01 was not postponed by then",
+            "2028-01-01 was not postponed",
         ),
         V(
             "S11",
             (t3,),
             "no level-2 model was approved by 2028-12-31, yet the lift to level 3 on "
-            "2029-01-01 was not postponed by then",
+            "2029-01-01 was not postponed",
         ),
     }
 

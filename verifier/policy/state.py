@@ -8,6 +8,7 @@ caller passes the instant (UTC milliseconds).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
@@ -406,6 +407,20 @@ class PolicyState:
 
     def tolerance(self, ms: int) -> Decimal:
         return Decimal(self.rules_at(ms).compute_tolerance)
+
+    def approval_ms(self, decision: int) -> int | None:
+        """When *decision* approved a model (None if it approved none): any decision
+        whose outcome is approved, a second one on a submission (S10) included, as S11
+        and S17 count approvals.
+
+        ``approvals`` is appended in log order, so it is sorted by decision index: a
+        binary search, as one access may name every approval of a cycle (a scan per
+        decision made a long log's audit quadratic).
+        """
+        i = bisect_left(self.approvals, decision, key=lambda a: a[2])
+        if i < len(self.approvals) and self.approvals[i][2] == decision:
+            return self.approvals[i][0]
+        return None
 
     def approved_at_level_by(self, level: int, ms: int) -> int | None:
         for when, lv, index in self.approvals:

@@ -3,26 +3,11 @@ charter's limit after the approval, and lasts at least the charter's minimum."""
 
 from __future__ import annotations
 
-import bisect
-
 from verifier.entries.fields import parse_date
 from verifier.entries.payloads import ResearchAccess
 from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date
 from verifier.policy.findings import Finding, refused, violation
 from verifier.policy.state import PolicyState
-
-
-def _approval_ms(st: PolicyState, decision: int) -> int | None:
-    """When *decision* approved a model (None if it approved none).
-
-    ``st.approvals`` is appended in log order, so it is sorted by decision index: a
-    binary search, as one access may name every approval of a cycle (a scan per
-    decision made a long log's audit quadratic).
-    """
-    i = bisect.bisect_left(st.approvals, decision, key=lambda a: a[2])
-    if i < len(st.approvals) and st.approvals[i][2] == decision:
-        return st.approvals[i][0]
-    return None
 
 
 def opens(b: ResearchAccess, logged_ms: int) -> int:
@@ -48,7 +33,7 @@ def check_research_access(
             )
         )
     for d in b.decisions:
-        if _approval_ms(st, d) is None:
+        if st.approval_ms(d) is None:
             out.append(
                 refused(
                     "S17",

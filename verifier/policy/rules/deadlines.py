@@ -85,7 +85,9 @@ def _unanswered(st: PolicyState, now_ms: int) -> list[Finding]:
 
 def _lifts(st: PolicyState, now_ms: int) -> list[Finding]:
     """S11: a lift scheduled for the next lift date needs an approval at the level
-    below by this decision date, or a postponement logged by then."""
+    below by this decision date, or a postponement logged before the lift takes
+    effect (one logged after the decision date is late, the S11 warning, but it
+    still stops the lift: the lift does not happen, so it is not unearned)."""
     out: list[Finding] = []
     cycle = st.rules.first_cycle
     while st.cal.decision_day(cycle)[1] <= now_ms:
@@ -96,14 +98,14 @@ def _lifts(st: PolicyState, now_ms: int) -> list[Finding]:
         if (
             scheduled
             and st.approved_at_level_by(frontier, end) is None
-            and not st.postponements_of(cycle + 1, end)
+            and not st.postponements_of(cycle + 1, lift)
         ):
             out += [
                 violation(
                     "S11",
                     (i,),
                     f"no level-{frontier} model was approved by {fmt_date(start)}, yet the "
-                    f"lift to level {frontier + 1} on {fmt_date(lift)} was not postponed by then",
+                    f"lift to level {frontier + 1} on {fmt_date(lift)} was not postponed",
                 )
                 for i in scheduled
             ]

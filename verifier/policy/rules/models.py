@@ -48,13 +48,11 @@ def significant(st: PolicyState, b: ModelUpdate, logged_ms: int) -> str | None:
 
 
 def _approved_submission(st: PolicyState, decision: int) -> int | None:
-    """The submission *decision* approved (None if it approved nothing)."""
+    """The submission *decision* approved (None if it approved nothing). A decision's
+    outcome is what it says, a second decision on a submission included (S10 reports
+    that one; the reference auditor's reading M1)."""
     sub = st.subs.get(st.decided.get(decision, -1))
-    return (
-        sub.index
-        if sub is not None and sub.decision == decision and sub.outcome == "approved"
-        else None
-    )
+    return sub.index if sub is not None and st.approval_ms(decision) is not None else None
 
 
 def check_model_update(
