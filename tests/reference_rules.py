@@ -359,13 +359,18 @@ K6. Settled (notes, S16): "the run it names, against all the compute attested fo
     at A's period_start) and P's planned_flop x (1 + compute tolerance at A) < T, A is
     an S16 violation (whether or not P was under way: K2's question, of A alone).
 K7. Settled (notes, S16): "the organisation's compute over the periods that overlap
-    this one": the attestations to A's organisation admitted before A whose periods
-    overlap A's ([start, end) each: b.start < a.end and a.start < b.end), and A, sum
-    to T; the runs of that organisation under way at A's period_start (a first
+    this one": for an A that names no run of its organisation (none, or another
+    organisation's), the attestations to A's organisation admitted before A, naming
+    no run of that organisation, whose periods overlap A's ([start, end) each:
+    b.start < a.end and a.start < b.end), and A, sum to T; the runs of that
+    organisation under way at A's period_start (a first
     version whose run is not over then, K5, with some version of the organisation's
     admitted before A and logged before period_start) each plan the most any such
     version plans; when T > the free cap and their sum x (1 + tolerance) < T, A is an
     S16 violation.
+K8. Settled (notes, S16): an attestation whose period_end is not after its
+    period_start is an S16 violation (refused at admission): an empty or reversed
+    period overlaps nothing and would escape K7.
 
 Access, scope, staff (S17, S18, S19)
 ------------------------------------
@@ -2090,9 +2095,17 @@ def run_attested_beyond_plan(log: Log, a: Entry) -> bool:
     return total > free_cap(standing(log, a.index), period_start) and planned * tolerance < total
 
 
+def names_own_run(log: Log, a: Entry) -> bool:
+    """Reading K7: an attestation naming a pre-registration of the organisation it
+    attests for (held to that run's plan, K6, and left out of the organisation's sum)."""
+    return a.body.run is not None and at(log, a.body.run).body.org == a.body.organisation
+
+
 def org_attested_beyond_runs(log: Log, a: Entry) -> bool:
     """Reading K7: the organisation's compute over periods overlapping A's, above the
     free cap and above what all its runs under way at A's period start plan."""
+    if names_own_run(log, a):
+        return False
     org = a.body.organisation
     start = parse_time(a.body.period_start, "period_start")
     end = parse_time(a.body.period_end, "period_end")
@@ -2100,7 +2113,12 @@ def org_attested_beyond_runs(log: Log, a: Entry) -> bool:
     for b in admitted(log, "compute_attestation", before=a.index):
         b_start = parse_time(b.body.period_start, "period_start")
         b_end = parse_time(b.body.period_end, "period_end")
-        if b.body.organisation == org and b_start < end and start < b_end:
+        if (
+            b.body.organisation == org
+            and not names_own_run(log, b)
+            and b_start < end
+            and start < b_end
+        ):
             total += parse_flop(b.body.flop_delivered, "flop_delivered")
     most: dict[int, int] = {}  # first version -> the most a version logged by then plans
     for p in admitted(log, "preregistration", before=a.index):
@@ -2117,7 +2135,7 @@ def org_attested_beyond_runs(log: Log, a: Entry) -> bool:
 def s16_undeclared_large_run(log: Log) -> set[Finding]:
     """Notes S16: 'Otherwise it is an S16 violation: an undeclared large run.' Table:
     'attestation A above the free cap with no covering run' -> A (readings K1, K2, K5,
-    K6, K7)."""
+    K6, K7); and 'an attested period that ends no later than it starts' -> A (K8)."""
     out = set()
     for a in admitted(log, "compute_attestation"):
         period_start = parse_time(a.body.period_start, "period_start")
@@ -2125,7 +2143,9 @@ def s16_undeclared_large_run(log: Log) -> set[Finding]:
         alone = delivered > free_cap(standing(log, a.index), period_start) and not is_covered(
             log, a
         )
-        if alone or run_attested_beyond_plan(log, a) or org_attested_beyond_runs(log, a):
+        reversed_period = parse_time(a.body.period_end, "period_end") <= period_start
+        beyond = run_attested_beyond_plan(log, a) or org_attested_beyond_runs(log, a)
+        if alone or beyond or reversed_period:
             out.add(finding("S16", "violation", a.index))
     return out
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.governed import Actor, grant_body
 from tests.payload_examples import EXAMPLES, ORIGIN
-from tests.test_policy_boundaries import N, V, W, seen
+from tests.test_policy_boundaries import N, V, W, audit, seen
 from tests.test_reference_rules import (
     CALENDAR_2,
     DIGEST,
@@ -500,16 +500,21 @@ def _run(p: int, named: bool) -> dict[str, int]:
     return {"run": p} if named else {}
 
 
-def _not_covered(org: str, named: bool, why_named: str = "") -> str:
-    """Why S16 finds an attestation uncovered: no run under way covers it (none named),
-    or *why_named* (the run it names is not one under way, or plans too little)."""
+def _not_covered(org: str, named: bool, why_named: str = "", why: str = "") -> str:
+    """Why S16 finds an attestation uncovered: *why_named* when it names a run (not one
+    under way, or planning too little), else *why* (the largest run under way plans
+    too little) or, by default, that the organisation had no run under way."""
     if named:
         assert why_named, "say why the named run does not cover it"
         return why_named
-    return (
-        f"no run {org} pre-registered before it and still under way when it started "
-        "covers that compute"
-    )
+    return why or f"{org} had no run under way when the period started to cover it"
+
+
+#: 6e25 x 1.05 against one FLOP more: three digits would print both as 6.3e25.
+SHORT = (
+    "6e25 FLOP, 63000000000000000000000000 with the 5% compute tolerance, less than the "
+    "63000000000000000000000001 FLOP"
+)
 
 
 @NAMED
@@ -536,8 +541,8 @@ def test_s16_attestation_one_flop_above_the_compute_tolerance(named: bool) -> No
             + _not_covered(
                 "acme",
                 named,
-                "run acme-2027-a plans 6e25 FLOP (5% more within the compute tolerance), less "
-                "than the 6.3e25 FLOP it attests",
+                f"run acme-2027-a plans {SHORT} it attests",
+                f"the one run acme had under way when the period started plans {SHORT}",
             )
             + ": an undeclared large run",
         )
@@ -678,7 +683,7 @@ def test_s16_attestation_at_the_deregulated_cap_needs_no_run() -> None:
             "S16",
             (a,),
             "stratus attests 1e25 FLOP delivered to beta (Stratus East 4, 2028-01-01 to "
-            "2028-04-01), above the 1e25 FLOP a deregulated run may use, and "
+            "2028-04-01), where a deregulated run may use 1e25 FLOP, and "
             + _not_covered("beta", named=False)
             + ": an undeclared large run",
         )
@@ -865,8 +870,8 @@ def test_s16_a_run_over_before_the_period_covers_none_of_it(named: bool, ended: 
             + _not_covered(
                 "acme",
                 named,
-                "the run it names, acme-2027-a, was over (completed or halted) at "
-                "2026-12-20T00:00:00Z, by the time the period started",
+                f"the run it names, acme-2027-a, was over when the period started: entry "
+                f"{a - 1} ended it at 2026-12-20T00:00:00Z",
             )
             + ": "
             "an undeclared large run",
@@ -909,9 +914,8 @@ def test_s16_compute_attested_for_a_run_is_summed_against_its_plan() -> None:
             "S16",
             (third,),
             "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-04-01 to "
-            "2027-07-01), while no level is deregulated, and run acme-2027-a plans 6e25 FLOP "
-            "(5% more within the compute tolerance), less than the 6.3e25 FLOP attested for "
-            "that run in all: an undeclared large run",
+            f"2027-07-01), while no level is deregulated, and run acme-2027-a plans {SHORT} "
+            "attested for that run in all: an undeclared large run",
         )
     }
     assert reference == {("S16", "violation", (third,))}
@@ -943,12 +947,69 @@ def test_s16_compute_split_across_attestations_is_summed_per_organisation() -> N
         if split:
             third = next(f[3] for f in engine if f[2] == (found[2],))
             assert third.endswith(
-                "above the 1e25 FLOP a deregulated run may use, and with the 2 earlier "
-                "attestations of periods overlapping this one, beta was delivered 3e25 FLOP, "
-                "more than all its runs under way when the period started plan: 0 FLOP (10% "
-                "more within the compute tolerance); one run's compute split across "
-                "attestations looks like this: an undeclared large run"
+                "where a deregulated run may use 1e25 FLOP, and with the 2 earlier "
+                "attestations of periods overlapping this one (naming none of its runs), beta "
+                "was delivered 3e25 FLOP, and beta had no run under way when the period "
+                "started; one run's compute split across attestations looks like this: an "
+                "undeclared large run"
             ), third
+
+
+def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -> None:
+    """Run A attested January to June (it completes in May), run B June to September by
+    another provider, each naming its run and within its plan: attestations naming one
+    of the organisation's runs are held to that run's plan, not summed with the
+    organisation's compute (which would hold A's half-year against B's plan alone)."""
+    lg = Ledger()
+    stratus = provider(lg)
+    nimbus = Actor("Nimbus")
+    lg.grant(nimbus, "compute:nimbus")
+    a = lg.prereg(planned_flop="6e25")
+    lg.started(a)
+    b = lg.prereg(at="2027-04-01", run_id="acme-2027-b", planned_flop="6e25")
+    half = {"period_start": "2027-01-01T00:00:00Z", "period_end": "2027-07-01T00:00:00Z"}
+    attest(lg, stratus, "2027-07-02", run=a, flop_delivered="6e25", **half)
+    lg.completed(a, at="2027-05-30", flop="6e25")
+    later = {"period_start": "2027-06-01T00:00:00Z", "period_end": "2027-09-01T00:00:00Z"}
+    body = {"provider": "nimbus", "flop_delivered": "6e25"}
+    attest(lg, nimbus, "2027-09-02", run=b, **body, **later)
+    engine, reference = _s16(lg, "2027-10-01")
+    assert engine == set()
+    assert reference == set()
+    # The same compute naming no run is summed: 1.2e26 against run B's 6e25 (A is over).
+    lg2 = Ledger()
+    stratus = provider(lg2)
+    lg2.grant(nimbus, "compute:nimbus")
+    a = lg2.prereg(planned_flop="6e25")
+    lg2.started(a)
+    lg2.prereg(at="2027-04-01", run_id="acme-2027-b", planned_flop="6e25")
+    lg2.completed(a, at="2027-05-30", flop="6e25")
+    attest(lg2, stratus, "2027-07-02", flop_delivered="6e25", **half)
+    last = attest(lg2, nimbus, "2027-09-02", **body, **later)
+    engine, reference = _s16(lg2, "2027-10-01")
+    assert {f[:3] for f in engine} == reference == {("S16", "violation", (last,))}
+
+
+def test_s16_a_period_that_ends_before_it_starts_is_refused() -> None:
+    """An empty or reversed period overlaps nothing, so summed with the organisation's
+    compute it would hide a split: refused at admission, a violation if forced in."""
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.prereg()
+    reversed_ = {"period_start": "2027-04-01T00:00:00Z", "period_end": "2027-01-01T00:00:00Z"}
+    a = attest(lg, stratus, flop_delivered="1e25", **reversed_)
+    engine, reference = _s16(lg, "2027-05-01")
+    assert engine == {
+        V(
+            "S16",
+            (a,),
+            "the attested period ends (2027-01-01T00:00:00Z) no later than it starts "
+            "(2027-04-01T00:00:00Z)",
+        )
+    }
+    assert reference == {("S16", "violation", (a,))}
+    (only,) = [f for f in audit(lg, "2027-05-01").findings if f.rule == "S16"]
+    assert only.refusable
 
 
 LATER = {"period_start": "2027-04-01T00:00:00Z", "period_end": "2027-07-01T00:00:00Z"}
@@ -1309,8 +1370,9 @@ def test_s11_a_calendar_that_moves_a_lift_leaves_the_schedule_on_the_old_date_la
         N(
             "S11",
             (t, x),
-            "the new calendar moves the lift date of 2028 from 2028-01-01: the threshold "
-            f"schedule of level 2 on that date (entry {t}) lapses and takes no effect",
+            "the new calendar moves cycle 2028's lift from 2028-01-01 to 2028-01-02: the "
+            f"threshold schedule of level 2 on 2028-01-01 (entry {t}) lapses, so level 2 is "
+            "neither lifted nor capped by it unless a schedule for the new date is logged",
         )
     }
     assert reference == {("S11", "notice", (t, x))}
@@ -1339,6 +1401,40 @@ def test_s11_a_calendar_that_moves_a_lift_leaves_the_schedule_on_the_old_date_la
     assert st.frontier_at(ms("2028-01-05")) == 2
     assert st.cap_at(2, ms("2028-01-05")) == 2 * 10**26
     assert back > x
+
+
+def test_s11_a_lift_stranded_above_a_lapsed_one_needs_the_approval_below_it() -> None:
+    """T1 lifts to level 2 on 2028-01-01 and T2 to level 3 on 2029-01-01; amendments
+    move cycle 2028's lift to 01-02 (T1 lapses) and leave 2029's on 01-01. T2 was a lift
+    when logged; now it stands above a frontier that stayed at 1. When the 2028
+    decision date passes, S11 asks for a level-2 approval for it (there is none: level
+    2 was never lifted), as it would of any lift above the frontier."""
+    lg = Ledger()
+    calendar = {**ONE_DAY_LATER, "lift": "01-01"}
+    t1 = lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    t2 = lg.schedule(3, "1e27", "2029-01-01", "2027-06-02")
+    approved_run(lg)  # a level-1 approval on 2027-12-31
+    x1 = amendment(
+        lg, {"calendar": ONE_DAY_LATER, "calendar_from_cycle": 2028}, "2027-10-01", "2027-07-01"
+    )
+    amendment(lg, {"calendar": calendar, "calendar_from_cycle": 2029}, "2027-10-01", "2027-07-01")
+    engine, reference = _s11(lg, "2029-03-01")
+    assert (
+        {f[:3] for f in engine}
+        == reference
+        == {
+            ("S11", "notice", (t1, x1)),
+            ("S11", "notice", (t2, x1)),
+            ("S11", "violation", (t2,)),
+        }
+    )
+    assert (
+        "S11",
+        "violation",
+        (t2,),
+        "no level-2 model was approved by 2028-12-31, yet the lift to level 3 on "
+        "2029-01-01 was not postponed",
+    ) in engine
 
 
 def test_s11_a_calendar_that_leaves_the_lift_date_alone_lapses_nothing() -> None:

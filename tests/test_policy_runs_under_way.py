@@ -47,7 +47,7 @@ def _replay(events: list[tuple], state: PolicyState, roots: dict[int, Run]) -> N
             root = roots.setdefault(run, Run(run, org, f"run-{run}", 1, 2027, plan, ms, run))
             state.note_version(org, root, ms, plan)
         elif event[1] in roots:
-            state.note_run_end(roots[event[1]], event[2])
+            state.note_run_end(roots[event[1]], event[2], 1000 + len(state.run_ends))
 
 
 def _walk(events: list[tuple], org: str, ms: int) -> Counter[int]:

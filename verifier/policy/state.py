@@ -43,6 +43,7 @@ class Run:
     #: On the first version: when the run's first completion or halt (of any version)
     #: was logged; a run over by a period's start covers none of its compute (S16).
     ended_ms: int | None = None
+    ended_by: int | None = None  # the completion or halt logged then
     #: On the first version: the compute attested to the run's organisation naming any
     #: of its versions, in all (S16: a run's attested compute within its plan).
     attested_flop: int = 0
@@ -216,11 +217,12 @@ class PolicyState:
                 (logged_ms, planned_flop)
             )
 
-    def note_run_end(self, root: Run, logged_ms: int) -> None:
-        """The run whose first version is *root* completed or halted at *logged_ms*."""
+    def note_run_end(self, root: Run, logged_ms: int, index: int) -> None:
+        """The run whose first version is *root* completed or halted (entry *index*)
+        at *logged_ms*."""
         if root.ended_ms is not None:
             return  # over since its first end
-        root.ended_ms = logged_ms
+        root.ended_ms, root.ended_by = logged_ms, index
         latest = max(logged_ms, self.run_ends[-1][0]) if self.run_ends else logged_ms
         # Every organisation that logged a version (one, unless a version names another
         # organisation's run, which S4 reports), in a fixed order.

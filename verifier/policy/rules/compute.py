@@ -9,12 +9,21 @@ flagged; a provider that stops attesting is shown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import ComputeAttestation
 from verifier.policy.calendar import DAY_MS, fmt_date, fmt_time
-from verifier.policy.findings import NOTICE, WARNING, Finding, finding, fmt_flop, violation
+from verifier.policy.findings import (
+    NOTICE,
+    WARNING,
+    Finding,
+    finding,
+    fmt_flop,
+    refused,
+    violation,
+)
 from verifier.policy.state import Attestation, PolicyState, Run, flop
 
 
@@ -43,10 +52,31 @@ def _not_under_way(st: PolicyState, named: Run | None, org: str, start_ms: int) 
         )
     if root.ended_ms is not None and root.ended_ms <= start_ms:
         return (
-            f"the run it names, {named.run_id}, was over (completed or halted) at "
-            f"{fmt_time(root.ended_ms)}, by the time the period started"
+            f"the run it names, {named.run_id}, was over when the period started: "
+            f"entry {root.ended_by} ended it at {fmt_time(root.ended_ms)}"
         )
     return None
+
+
+def _names_own_run(st: PolicyState, b: ComputeAttestation) -> bool:
+    """Whether *b* names a run of the organisation it attests for: its compute is then
+    held to that run's plan, not summed with the organisation's (S16)."""
+    named = st.runs.get(b.run) if b.run is not None else None
+    return named is not None and named.org == b.organisation
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    """What S16 asks of one attestation: its compute, the free cap at its period's
+    start, the compute tolerance when it is logged, and the organisation's runs under
+    way then (each one's plan)."""
+
+    b: ComputeAttestation
+    start: int
+    amount: int
+    cap: int
+    allowed: Decimal
+    plans: list[int]
 
 
 def _uncovered(
@@ -58,54 +88,99 @@ def _uncovered(
     judged only when its compute is above the free cap: the attestation alone against
     the run it names or, naming none, the runs under way when its period started; the
     run it names, against all the compute attested for it; the organisation's compute
-    over the periods that overlap this one, against all the runs it had under way.
+    over the periods that overlap this one (naming none of its runs), against all the
+    runs it had under way.
     """
-    cap = free_cap(st, start)
     # The compute tolerance is the one in force when the attestation is logged
     # (docs/policy-notes.md, "Which value applies"), not at the period's start: an
     # amendment between the two applies to the attestation it precedes.
-    allowed = 1 + st.tolerance(logged_ms)
-    org = b.organisation
-    plans = st.plans_under_way(org, start)
-    named = st.runs.get(b.run) if b.run is not None else None
+    q = _Question(
+        b,
+        start,
+        amount,
+        free_cap(st, start),
+        1 + st.tolerance(logged_ms),
+        st.plans_under_way(b.organisation, start),
+    )
     if b.run is None:
-        if amount > cap and Decimal(max(plans, default=0)) * allowed < amount:
-            return (
-                f"no run {org} pre-registered before it and still under way when it "
-                "started covers that compute"
-            )
+        return _alone(q) or _organisation(st, q)
+    named = st.runs.get(b.run)
+    why = _not_under_way(st, named, b.organisation, start)
+    if amount > q.cap and why is not None:
+        return why
+    if named is None or named.org != b.organisation:
+        return _organisation(st, q)  # not its own run: summed with the organisation's
+    return _run_total(st, q, named)
+
+
+def _alone(q: _Question) -> str | None:
+    """An attestation naming no run, against the largest run under way."""
+    if q.amount <= q.cap or Decimal(max(q.plans, default=0)) * q.allowed >= q.amount:
+        return None
+    org = q.b.organisation
+    if not q.plans:
+        return f"{org} had no run under way when the period started to cover it"
+    which = "the one run" if len(q.plans) == 1 else f"the largest of the {len(q.plans)} runs"
+    return (
+        f"{which} {org} had under way when the period started plans "
+        f"{_compared(max(q.plans), q.allowed, q.amount)}"
+    )
+
+
+def _run_total(st: PolicyState, q: _Question, named: Run) -> str | None:
+    """The compute attested for the run *named*, in all, against its plan."""
+    total = st.runs[named.root].attested_flop + q.amount
+    if total <= q.cap or Decimal(named.planned_flop) * q.allowed >= total:
+        return None
+    what = "it attests" if total == q.amount else "attested for that run in all"
+    return f"run {named.run_id} plans {_compared(named.planned_flop, q.allowed, total)} {what}"
+
+
+def _organisation(st: PolicyState, q: _Question) -> str | None:
+    """The compute attested to the organisation over periods overlapping this one
+    (naming none of its runs), against all its runs under way."""
+    org, end = q.b.organisation, end_of(q.b)
+    overlapping = [f for s, e, f in st.org_attested.get(org, ()) if s < end and q.start < e]
+    total = q.amount + sum(overlapping)
+    if total <= q.cap or Decimal(sum(q.plans)) * q.allowed >= total:
+        return None
+    earlier = f"{len(overlapping)} earlier attestation" + ("s" if len(overlapping) != 1 else "")
+    if not q.plans:
+        runs = f"and {org} had no run under way when the period started"
     else:
-        why = _not_under_way(st, named, org, start)
-        if amount > cap and why is not None:
-            return why
-        if named is not None and named.org == org:
-            run_total = st.runs[named.root].attested_flop + amount
-            if run_total > cap and Decimal(named.planned_flop) * allowed < run_total:
-                what = "it attests" if run_total == amount else "attested for that run in all"
-                return (
-                    f"run {named.run_id} plans {fmt_flop(named.planned_flop)} FLOP"
-                    f"{_within(allowed)}, less than the {fmt_flop(run_total)} FLOP {what}"
-                )
-    end = end_of(b)
-    overlapping = [f for s, e, f in st.org_attested.get(org, ()) if s < end and start < e]
-    total = amount + sum(overlapping)
-    if total > cap and Decimal(sum(plans)) * allowed < total:
-        earlier = f"{len(overlapping)} earlier attestation" + ("s" if len(overlapping) > 1 else "")
-        return (
-            f"with the {earlier} of periods overlapping this one, {org} was delivered "
-            f"{fmt_flop(total)} FLOP, more than all its runs under way when the period "
-            f"started plan: {fmt_flop(sum(plans))} FLOP{_within(allowed)}; one run's compute "
-            "split across attestations looks like this"
+        several = len(q.plans) > 1
+        runs = (
+            f"more than the {len(q.plans)} run{'s' if several else ''} it had under way "
+            f"when the period started plan{'' if several else 's'}: "
+            f"{_compared(sum(q.plans), q.allowed, total)}"
         )
-    return None
+    return (
+        f"with the {earlier} of periods overlapping this one (naming none of its runs), "
+        f"{org} was delivered {fmt_flop(total)} FLOP, {runs}; one run's compute split "
+        "across attestations looks like this"
+    )
 
 
-def _within(allowed: Decimal) -> str:
-    """The compute tolerance in words, after a plan ("(5% more within ...)"); nothing
-    when it is 0."""
+def _compared(planned: int, allowed: Decimal, attested: int) -> str:
+    """A plan, what the compute tolerance lets it reach, and the compute it falls short
+    of: "6e25 FLOP, 6.3e25 with the 5% compute tolerance, less than the 6.4e25 FLOP",
+    with every digit when three would print the last two alike."""
+    limit = Decimal(planned) * allowed
+    # Three digits of the limit, as people write FLOP (a Decimal keeps its zeros).
+    a, b = fmt_flop(Decimal(f"{limit:.3g}").normalize()), fmt_flop(attested)
+    if a == b:
+        a, b = _digits(limit), str(attested)
     if allowed == 1:
-        return ""
-    return f" ({((allowed - 1) * 100).normalize():f}% more within the compute tolerance)"
+        return f"{a} FLOP, less than the {b} FLOP"
+    pct = f"{((allowed - 1) * 100).normalize():f}%"
+    return f"{fmt_flop(planned)} FLOP, {a} with the {pct} compute tolerance, less than the {b} FLOP"
+
+
+def _digits(n: Decimal) -> str:
+    """Every digit of *n*: an integer as one, a fraction without trailing zeros."""
+    if n == n.to_integral_value():
+        return str(int(n))
+    return f"{n:f}".rstrip("0")
 
 
 def end_of(b: ComputeAttestation) -> int:
@@ -129,6 +204,17 @@ def check_compute_attestation(
                     f"{named.run_id}, which is {named.org}'s",
                 )
             )
+    if end <= start:
+        # An empty or reversed period overlaps nothing: summed with the organisation's
+        # other attestations it would hide compute split across them.
+        out.append(
+            refused(
+                "S16",
+                (index,),
+                f"the attested period ends ({fmt_time(end)}) no later than it starts "
+                f"({fmt_time(start)})",
+            )
+        )
     why = _uncovered(st, b, start, amount, logged_ms)
     if why is not None:
         cap = free_cap(st, start)
@@ -136,7 +222,7 @@ def check_compute_attestation(
         # or a deregulated level that the charter gives no cap (it frees no compute).
         level = st.deregulated_level_at(start)
         if cap:
-            free = f"above the {fmt_flop(cap)} FLOP a deregulated run may use"
+            free = f"where a deregulated run may use {fmt_flop(cap)} FLOP"
         elif level < 0:
             free = "while no level is deregulated"
         else:
@@ -164,10 +250,12 @@ def apply_compute_attestation(
     st.attestations[index] = Attestation(
         index, b.provider, b.organisation, start, end, amount, b.run, logged_ms
     )
-    st.org_attested.setdefault(b.organisation, []).append((start, end, amount))
-    named = st.runs.get(b.run) if b.run is not None else None
-    if named is not None and named.org == b.organisation:
+    if _names_own_run(st, b):
+        named = st.runs[b.run] if b.run is not None else None
+        assert named is not None
         st.runs[named.root].attested_flop += amount
+    else:
+        st.org_attested.setdefault(b.organisation, []).append((start, end, amount))
 
 
 def compute_findings(st: PolicyState, now_ms: int) -> list[Finding]:

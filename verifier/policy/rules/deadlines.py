@@ -92,22 +92,27 @@ def _lifts(st: PolicyState, now_ms: int) -> list[Finding]:
     cycle = st.rules.first_cycle
     while st.cal.decision_day(cycle)[1] <= now_ms:
         start, end = st.cal.decision_day(cycle)
-        frontier = st.frontier_at(end - 1)
         lift = st.cal.lift_ms(cycle + 1)
-        scheduled = [i for eff, lv, i in st.lifts if lv == frontier + 1 and eff == lift]
-        if (
-            scheduled
-            and st.approved_at_level_by(frontier, end) is None
-            and not st.postponements_of(cycle + 1, lift)
-        ):
+        below = st.frontier_at(lift - 1)
+        # Every schedule in effect on that lift date above the frontier just before it,
+        # whether or not it was a lift when logged: one stranded above the frontier (a
+        # lift below it lapsed or was postponed) needs the approval below it as much.
+        scheduled = sorted(
+            (i, level)
+            for level, caps in st.caps.items()
+            for eff, _, i in caps
+            if eff == lift and level > below and i not in st.lapsed
+        )
+        if not st.postponements_of(cycle + 1, lift):
             out += [
                 violation(
                     "S11",
                     (i,),
-                    f"no level-{frontier} model was approved by {fmt_date(start)}, yet the "
-                    f"lift to level {frontier + 1} on {fmt_date(lift)} was not postponed",
+                    f"no level-{level - 1} model was approved by {fmt_date(start)}, yet the "
+                    f"lift to level {level} on {fmt_date(lift)} was not postponed",
                 )
-                for i in scheduled
+                for i, level in scheduled
+                if st.approved_at_level_by(level - 1, end) is None
             ]
         cycle += 1
     return out

@@ -52,17 +52,18 @@ def _lapsing(st: PolicyState, index: int, b: CharterAmendment, logged_ms: int) -
     judged on the new date past that judgement on the old one."""
     eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
     with_it = replace(st, amendments=[*st.amendments, (eff, index, b.changes)])
-    before = st.off_lift_dates(st.cal)
+    cal, before = with_it.cal, st.off_lift_dates(st.cal)
     return [
         finding(
             "S11",
             NOTICE,
             (schedule, index),
-            f"the new calendar moves the lift date of {date_of(when).year} from "
-            f"{fmt_date(when)}: the threshold schedule of level {level} on that date "
-            f"(entry {schedule}) lapses and takes no effect",
+            f"the new calendar moves cycle {date_of(when).year}'s lift from {fmt_date(when)} "
+            f"to {fmt_date(cal.lift_ms(date_of(when).year))}: the threshold schedule of "
+            f"level {level} on {fmt_date(when)} (entry {schedule}) lapses, so level {level} "
+            "is neither lifted nor capped by it unless a schedule for the new date is logged",
         )
-        for schedule, (when, level) in sorted(with_it.off_lift_dates(with_it.cal).items())
+        for schedule, (when, level) in sorted(with_it.off_lift_dates(cal).items())
         if schedule not in before
     ]
 

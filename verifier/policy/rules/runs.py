@@ -266,7 +266,7 @@ def apply_training_halted(st: PolicyState, index: int, b: TrainingHalted, logged
     run = st.runs.get(b.preregistration)
     if run is not None:
         run.halted = index
-        st.note_run_end(st.runs[run.root], logged_ms)
+        st.note_run_end(st.runs[run.root], logged_ms, index)
     _reported(st, b.preregistration, flop(b.cumulative_flop), index, logged_ms)
 
 
@@ -275,7 +275,7 @@ def apply_training_completed(
 ) -> None:
     run = st.runs.get(b.preregistration)
     if run is not None:
-        st.note_run_end(st.runs[run.root], logged_ms)
+        st.note_run_end(st.runs[run.root], logged_ms, index)
     _reported(st, b.preregistration, flop(b.cumulative_flop), index, logged_ms)
 
 
