@@ -368,6 +368,12 @@ K7. Settled (notes, S16): "the organisation's compute over the periods that over
     admitted before A and logged before period_start) each plan the most any such
     version plans; when T > the free cap and their sum x (1 + tolerance) < T, A is an
     S16 violation.
+K9. Settled (notes, S16): a run is under way (K2, K5) only once its training is
+    reported started: a training_started naming any of its versions admitted before
+    the attestation, whatever time it claims. Its plan (K2's covering, K6, K7) is
+    that of its latest version of the organisation logged before period_start (in
+    index order), smaller or larger than earlier ones; K6 for a named run not under
+    way then takes the named version's plan.
 K8. Settled (notes, S16): an attestation whose period_end is not after its
     period_start is an S16 violation (refused at admission): an empty or reversed
     period overlaps nothing and would escape K7.
@@ -2055,28 +2061,52 @@ def run_over_by(log: Log, p: Entry, t: int, before: int) -> bool:
     )
 
 
+def run_started(log: Log, p: Entry, before: int) -> bool:
+    """Reading K9: a training_started naming a version of p's run, admitted before
+    entry *before* (whenever it says training started)."""
+    return any(
+        same_run(log, at(log, e.body.preregistration), p)
+        for e in admitted(log, "training_started", before=before)
+        if at(log, e.body.preregistration).type == "preregistration"
+    )
+
+
+def runs_under_way(log: Log, a: Entry) -> dict[int, int]:
+    """Readings K5, K9: the runs of A's organisation under way at A's period_start,
+    each first version with the plan of its latest version of that organisation
+    (admitted before A) logged before then: started, and not over then."""
+    org = a.body.organisation
+    start = parse_time(a.body.period_start, "period_start")
+    out: dict[int, int] = {}
+    for p in admitted(log, "preregistration", before=a.index):
+        if p.body.org != org or p.logged_at >= start:
+            continue
+        if run_over_by(log, p, start, a.index) or not run_started(log, p, a.index):
+            continue
+        out[first_version(log, p).index] = parse_flop(p.body.planned_flop, "planned_flop")
+    return out
+
+
 def is_covered(log: Log, a: Entry) -> bool:
     """Notes S16: 'must be covered by a run the organisation pre-registered (logged)
     before the period started, planning at least that compute (within the compute
-    tolerance) — the named run if the attestation names one' (readings K2, K5)."""
-    period_start = parse_time(a.body.period_start, "period_start")
+    tolerance) — the named run if the attestation names one' (readings K2, K5, K9)."""
     delivered = parse_flop(a.body.flop_delivered, "flop_delivered")
     tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
-    for p in admitted(log, "preregistration", before=a.index):
-        if p.body.org != a.body.organisation or p.logged_at >= period_start:
-            continue
-        if a.body.run is not None and p.index != a.body.run:
-            continue
-        if run_over_by(log, p, period_start, a.index):
-            continue
-        if parse_flop(p.body.planned_flop, "planned_flop") * tolerance >= delivered:
-            return True
-    return False
+    under_way = runs_under_way(log, a)
+    if a.body.run is None:
+        return bool(under_way) and max(under_way.values()) * tolerance >= delivered
+    p = at(log, a.body.run)
+    root = first_version(log, p).index
+    period_start = parse_time(a.body.period_start, "period_start")
+    named = p.body.org == a.body.organisation and p.logged_at < period_start
+    return named and root in under_way and under_way[root] * tolerance >= delivered
 
 
 def run_attested_beyond_plan(log: Log, a: Entry) -> bool:
     """Reading K6: the compute attested for the run A names, in all, above the free cap
-    and above the plan of the version A names."""
+    and above its plan (K9: its latest version's when it is under way, else the named
+    version's)."""
     if a.body.run is None:
         return False
     p = at(log, a.body.run)
@@ -2091,7 +2121,9 @@ def run_attested_beyond_plan(log: Log, a: Entry) -> bool:
     )
     period_start = parse_time(a.body.period_start, "period_start")
     tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
-    planned = parse_flop(p.body.planned_flop, "planned_flop")
+    planned = runs_under_way(log, a).get(
+        first_version(log, p).index, parse_flop(p.body.planned_flop, "planned_flop")
+    )
     return total > free_cap(standing(log, a.index), period_start) and planned * tolerance < total
 
 
@@ -2120,16 +2152,9 @@ def org_attested_beyond_runs(log: Log, a: Entry) -> bool:
             and start < b_end
         ):
             total += parse_flop(b.body.flop_delivered, "flop_delivered")
-    most: dict[int, int] = {}  # first version -> the most a version logged by then plans
-    for p in admitted(log, "preregistration", before=a.index):
-        if p.body.org != org or p.logged_at >= start or run_over_by(log, p, start, a.index):
-            continue
-        root = first_version(log, p).index
-        most[root] = max(most.get(root, 0), parse_flop(p.body.planned_flop, "planned_flop"))
+    planned = sum(runs_under_way(log, a).values())
     tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
-    return (
-        total > free_cap(standing(log, a.index), start) and sum(most.values()) * tolerance < total
-    )
+    return total > free_cap(standing(log, a.index), start) and planned * tolerance < total
 
 
 def s16_undeclared_large_run(log: Log) -> set[Finding]:

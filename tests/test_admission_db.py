@@ -29,6 +29,7 @@ from tests.schedules import Schedule, schedules
 from tests.test_differential import found_files
 from verifier.core.leaf import canonical_json, encode_leaf
 from verifier.policy import snapshot
+from verifier.policy.spill import ANY_ORDER
 from verifier.policy.state import Run
 
 
@@ -69,7 +70,12 @@ def stored_admission(
 def encoded(admission: GovernedAdmission) -> str:
     replay, engine = admission.state
     state = AdmissionState(replay, engine.state, dict(admission._facets.items()))
-    return json.dumps(snapshot.encode(AdmissionState, state), sort_keys=True)
+    data = snapshot.encode(AdmissionState, state)
+    # A dict keyed by another entry's index (decision -> its accesses) is filled in any
+    # order; the stored one reads back by key. Its pairs are compared as a set.
+    for name in ANY_ORDER:
+        data["policy"][name] = sorted(data["policy"][name])
+    return json.dumps(data, sort_keys=True)
 
 
 def verdict(result: object) -> object:

@@ -522,8 +522,9 @@ def test_s16_attestation_covered_exactly_at_the_compute_tolerance(named: bool) -
     lg = Ledger()
     stratus = provider(lg)
     p = lg.prereg(planned_flop="6e25")
+    lg.started(p)
     attest(lg, stratus, flop_delivered="6.3e25", **_run(p, named))  # 6e25 x 1.05
-    assert seen(lg, "2027-05-01") == set()
+    assert _s16(lg, "2027-05-01") == (set(), set())
 
 
 @NAMED
@@ -531,8 +532,9 @@ def test_s16_attestation_one_flop_above_the_compute_tolerance(named: bool) -> No
     lg = Ledger()
     stratus = provider(lg)
     p = lg.prereg(planned_flop="6e25")
+    lg.started(p)
     a = attest(lg, stratus, flop_delivered="63000000000000000000000001", **_run(p, named))
-    assert seen(lg, "2027-05-01") == {
+    assert _s16(lg, "2027-05-01")[0] == {
         V(
             "S16",
             (a,),
@@ -569,9 +571,9 @@ def test_s16_a_run_logged_a_second_before_the_period_starts_covers_it(named: boo
     lg = Ledger()
     stratus = provider(lg)
     p = lg.prereg(at="2026-12-31T23:59:59Z", planned_start="2027-03-01T00:00:00Z")
+    lg.started(p, at="2027-03-01")
     attest(lg, stratus, **_run(p, named))
-    assert seen(lg, "2027-05-01") == set()
-    assert lg.audit("2027-05-01") == set()  # the reference agrees
+    assert _s16(lg, "2027-05-01") == (set(), set())  # the reference agrees
 
 
 @NAMED
@@ -718,13 +720,14 @@ def test_s16_compute_tolerance_is_the_charters_as_amended() -> None:
     lg = Ledger()
     stratus = provider(lg)
     _deregulated(lg)
-    lg.prereg(
+    p = lg.prereg(
         at="2028-01-01",
         cycle=2028,
         planned_start="2028-02-01T00:00:00Z",
         planned_flop="5e25",
         run_id="acme-2028-a",
     )
+    lg.started(p, at="2028-02-01")
     # A period from the day after (logged before it); acme's 2027 run is over by then
     # (approved_run completed it): only this run covers the compute.
     period = {**PERIOD, "period_start": "2028-01-02T00:00:00Z"}
@@ -767,8 +770,51 @@ def test_s16_the_named_run_covers_its_compute() -> None:
     lg = Ledger()
     stratus = provider(lg)
     p = lg.prereg()
+    lg.started(p)
     attest(lg, stratus, run=p)
-    assert seen(lg, "2027-05-01") == set()
+    assert _s16(lg, "2027-05-01") == (set(), set())
+
+
+@NAMED
+def test_s16_a_run_never_reported_started_covers_nothing(named: bool) -> None:
+    """A plan is not a run: until its training is reported started, a pre-registration
+    covers no compute (ten plans that never start would otherwise cover ten runs'
+    compute in one quarter)."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    a = attest(lg, stratus, **_run(p, named))
+    engine, reference = _s16(lg, "2027-05-01")
+    assert engine == {
+        V(
+            "S16",
+            (a,),
+            "stratus attests 6e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
+            "2027-04-01), while no level is deregulated, and "
+            + _not_covered(
+                "acme",
+                named,
+                "the run it names, acme-2027-a, has not reported its training started",
+            )
+            + ": an undeclared large run",
+        )
+    }
+    assert reference == {("S16", "violation", (a,))}
+
+
+def test_s16_a_later_version_that_cuts_the_plan_is_the_plan() -> None:
+    """Version 1 plans 1e26; version 2, logged before the period, cuts it to 2e25: the
+    compute attested is held to 2e25, whichever version the attestation names."""
+    lg = Ledger()
+    stratus = provider(lg)
+    v1 = lg.prereg(planned_flop="1e26")
+    lg.prereg(at="2026-11-20", planned_flop="2e25", supersedes=v1)
+    lg.started(v1)
+    for run in (v1, None):
+        a = attest(lg, stratus, flop_delivered="9e25", **({"run": run} if run else {}))
+        engine, reference = _s16(lg, "2027-05-01")
+        assert ("S16", "violation", (a,)) in reference, run
+        assert ("S16", "violation", (a,)) in {f[:3] for f in engine}, run
 
 
 def test_s16_attestations_are_kept_as_attested() -> None:
@@ -791,7 +837,9 @@ def test_s16_attestations_are_kept_as_attested() -> None:
 
 
 def _reporting(lg: Ledger, stratus: Actor, flop: str) -> tuple[int, int, int, int, int]:
-    """A run with no report yet (first) and a run attested 3e25 + 3e25 reporting *flop*."""
+    """A run with no report yet (first) and a run attested 3e25 + 3e25 reporting *flop*.
+    The quiet run never reported its start, so the compute attested for it is an
+    undeclared large run's (QUIET), whatever the reports of the other."""
     quiet = lg.prereg(at="2026-10-30", run_id="acme-2027-q")
     p = lg.prereg()
     lg.started(p)
@@ -802,31 +850,42 @@ def _reporting(lg: Ledger, stratus: Actor, flop: str) -> tuple[int, int, int, in
     return quiet, p, a1, a2, lg.completed(p, at="2027-05-30", flop=flop)
 
 
+def QUIET(a: int) -> tuple[str, str, tuple[int, ...], str]:
+    return V(
+        "S16",
+        (a,),
+        "stratus attests 1e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
+        "2027-04-01), while no level is deregulated, and the run it names, acme-2027-q, has "
+        "not reported its training started: an undeclared large run",
+    )
+
+
 def test_s16_report_exactly_at_the_attestation_tolerance_is_fine() -> None:
     lg = Ledger()
     stratus = provider(lg)
-    _reporting(lg, stratus, "4.5e25")  # 6e25 x 0.75
-    assert seen(lg, "2027-06-15") == set()
+    quiet = _reporting(lg, stratus, "4.5e25")[0]  # 6e25 x 0.75
+    assert seen(lg, "2027-06-15") == {QUIET(quiet + 3)}
 
 
 def test_s16_report_one_flop_below_the_attestation_tolerance() -> None:
     lg = Ledger()
     stratus = provider(lg)
-    _q, p, a1, a2, r = _reporting(lg, stratus, "44999999999999999999999999")
+    quiet, p, a1, a2, r = _reporting(lg, stratus, "44999999999999999999999999")
     assert seen(lg, "2027-06-15") == {
+        QUIET(quiet + 3),
         W(
             "S16",
             (p, a1, a2, r),
             "run acme-2027-a reports 4.5e25 FLOP, far below the 6e25 FLOP its providers "
             "attest for it",
-        )
+        ),
     }
 
 
 def test_s16_provider_silent_for_exactly_the_interval_then_a_millisecond_more() -> None:
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg()
+    lg.started(lg.prereg())
     # Two halves of the run's compute (one period: S16 sums them against its plan).
     attest(lg, stratus, at="2027-04-02T00:00:00Z", flop_delivered="3e25")
     a = attest(lg, stratus, at="2027-04-02T00:00:00Z", flop_delivered="3e25")  # the later entry
@@ -967,6 +1026,7 @@ def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -
     a = lg.prereg(planned_flop="6e25")
     lg.started(a)
     b = lg.prereg(at="2027-04-01", run_id="acme-2027-b", planned_flop="6e25")
+    lg.started(b, at="2027-06-01")
     half = {"period_start": "2027-01-01T00:00:00Z", "period_end": "2027-07-01T00:00:00Z"}
     attest(lg, stratus, "2027-07-02", run=a, flop_delivered="6e25", **half)
     lg.completed(a, at="2027-05-30", flop="6e25")
@@ -982,7 +1042,7 @@ def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -
     lg2.grant(nimbus, "compute:nimbus")
     a = lg2.prereg(planned_flop="6e25")
     lg2.started(a)
-    lg2.prereg(at="2027-04-01", run_id="acme-2027-b", planned_flop="6e25")
+    lg2.started(lg2.prereg(at="2027-04-01", run_id="acme-2027-b", planned_flop="6e25"))
     lg2.completed(a, at="2027-05-30", flop="6e25")
     attest(lg2, stratus, "2027-07-02", flop_delivered="6e25", **half)
     last = attest(lg2, nimbus, "2027-09-02", **body, **later)
@@ -995,7 +1055,7 @@ def test_s16_a_period_that_ends_before_it_starts_is_refused() -> None:
     compute it would hide a split: refused at admission, a violation if forced in."""
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg()
+    lg.started(lg.prereg())
     reversed_ = {"period_start": "2027-04-01T00:00:00Z", "period_end": "2027-01-01T00:00:00Z"}
     a = attest(lg, stratus, flop_delivered="1e25", **reversed_)
     engine, reference = _s16(lg, "2027-05-01")

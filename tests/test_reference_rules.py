@@ -1109,6 +1109,8 @@ def test_new_entry_types_signed_by_their_roles_are_admitted() -> None:
     lg.add("key_grant", grant_body(provider, "compute:stratus"), lg.board)
     lg.add("key_grant", grant_body(observer, "observer:un-panel"), lg.board)
     p = lg.prereg()
+    lg.started(p)  # a run under way covers the compute attested for it (S16)...
+    lg.completed(p, at="2027-04-01", flop="6e25")  # ...and reports as much
     lg.add("compute_attestation", attestation_body(run=p), [provider], "2027-04-02")
     lg.add("observer_statement", {"about": p, **OBSERVATION}, [observer], "2027-04-03")
     lg.add("staff_declaration", EXAMPLES["staff_declaration"], [lg.regulator], "2027-04-04")
@@ -1272,7 +1274,7 @@ def test_s16_undeclared_large_run(case: str) -> None:
 def test_s16_attestation_covered_by_a_run_planned_within_tolerance() -> None:
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg(planned_flop="5.72e25")  # x 1.05 = 6.006e25 >= 6e25
+    lg.started(lg.prereg(planned_flop="5.72e25"))  # x 1.05 = 6.006e25 >= 6e25
     attest(lg, stratus)
     assert lg.audit("2027-05-01") == set()
 
@@ -1327,7 +1329,7 @@ def test_s16_run_reporting_within_the_attestation_tolerance_is_fine() -> None:
 def test_s16_silent_provider() -> None:
     lg = Ledger()
     stratus = provider(lg)
-    lg.prereg()
+    lg.started(lg.prereg())
     attest(lg, stratus, at="2027-04-01", flop_delivered="3e25")
     a = attest(lg, stratus, at="2027-04-02", flop_delivered="3e25")  # 6e25 in all: the plan
     assert lg.audit("2027-07-01") == set()  # silent for exactly 90 days: not more

@@ -200,7 +200,9 @@ class PolicyState:
     #: newest back, only as far as ends after the period's start: a walk over the runs
     #: that ended since, not over every run (the first field makes the stop exact in a
     #: log out of time order, which L2 reports).
-    run_ends: list[tuple[int, int, str, tuple[tuple[int, int], ...]]] = field(default_factory=list)
+    run_ends: list[tuple[int, int, str, int, tuple[tuple[int, int], ...]]] = field(
+        default_factory=list
+    )
     #: Organisation -> (period start ms, period end ms, FLOP) of each attestation of
     #: compute delivered to it: S16 sums what overlapping periods attest. Attestations
     #: are few (a provider's per period), not one per entry.
@@ -229,24 +231,31 @@ class PolicyState:
         for org in sorted(self.live_runs):
             versions = self.live_runs[org].pop(root.index, None)
             if versions is not None:
-                self.run_ends.append((latest, logged_ms, org, tuple(versions)))
+                self.run_ends.append((latest, logged_ms, org, root.index, tuple(versions)))
 
     # -- questions the rules ask ------------------------------------------------
 
-    def plans_under_way(self, org: str, ms: int) -> list[int]:
-        """For each run *org* pre-registered before *ms* and not completed or halted by
-        *ms* (S16): the most compute any of its versions logged before *ms* plans."""
-        out = [_plan_before(v, ms) for v in self.live_runs.get(org, {}).values()]
+    def plans_under_way(self, org: str, ms: int) -> dict[int, int]:
+        """The runs *org* had under way at *ms* (S16), each first version with its plan:
+        a run with a version *org* logged before *ms*, not completed or halted by *ms*,
+        whose training is reported started (a plan never started covers nothing); its
+        plan is that of its latest version logged before *ms* (a later version's plan
+        replaces an earlier one's, smaller or larger)."""
+        out = {
+            root: _latest_before(v, ms)
+            for root, v in self.live_runs.get(org, {}).items()
+            if self.runs[root].chain_started
+        }
         # Runs over now but not at *ms*: those whose end came after *ms*, newest first.
         at = len(self.run_ends) - 1
         while at >= 0:
-            latest, end_ms, owner, versions = self.run_ends[at]
+            latest, end_ms, owner, root, versions = self.run_ends[at]
             if latest <= ms:
                 break  # this end and every earlier one came by *ms*
-            if owner == org and end_ms > ms:
-                out.append(_plan_before(versions, ms))
+            if owner == org and end_ms > ms and self.runs[root].chain_started:
+                out[root] = _latest_before(versions, ms)
             at -= 1
-        return [plan for plan in out if plan >= 0]
+        return {root: plan for root, plan in out.items() if plan >= 0}
 
     @property
     def cal(self) -> CycleCalendar:
@@ -435,6 +444,8 @@ def flop(text: str) -> int:
     return parse_flop(text, "flop")
 
 
-def _plan_before(versions: Sequence[tuple[int, int]], ms: int) -> int:
-    """The most any version logged before *ms* plans; -1 when none was logged by then."""
-    return max((planned for logged, planned in versions if logged < ms), default=-1)
+def _latest_before(versions: Sequence[tuple[int, int]], ms: int) -> int:
+    """The plan of the latest version (in log order) logged before *ms*; -1 when none
+    was logged by then."""
+    plans = [planned for logged, planned in versions if logged < ms]
+    return plans[-1] if plans else -1

@@ -38,8 +38,9 @@ def free_cap(st: PolicyState, ms: int) -> int:
 
 def _not_under_way(st: PolicyState, named: Run | None, org: str, start_ms: int) -> str | None:
     """Why the run an attestation names does not cover the period from *start_ms*, or
-    None when it was under way then: pre-registered by *org* before *start_ms*, its run
-    not completed or halted by then (an end logged at that instant or before)."""
+    None when it was under way then: pre-registered by *org* before *start_ms*, its
+    training reported started, and not completed or halted by then (an end logged at
+    that instant or before)."""
     if named is None:
         return "the run it names is not a pre-registration"
     root = st.runs[named.root]
@@ -50,6 +51,8 @@ def _not_under_way(st: PolicyState, named: Run | None, org: str, start_ms: int) 
             f"the run it names, {named.run_id}, was pre-registered only at "
             f"{fmt_time(named.logged_ms)}, not before the period started"
         )
+    if not root.chain_started:
+        return f"the run it names, {named.run_id}, has not reported its training started"
     if root.ended_ms is not None and root.ended_ms <= start_ms:
         return (
             f"the run it names, {named.run_id}, was over when the period started: "
@@ -76,7 +79,7 @@ class _Question:
     amount: int
     cap: int
     allowed: Decimal
-    plans: list[int]
+    plans: dict[int, int]  # each run under way (its first version) -> its plan
 
 
 def _uncovered(
@@ -115,7 +118,8 @@ def _uncovered(
 
 def _alone(q: _Question) -> str | None:
     """An attestation naming no run, against the largest run under way."""
-    if q.amount <= q.cap or Decimal(max(q.plans, default=0)) * q.allowed >= q.amount:
+    largest = max(q.plans.values(), default=0)
+    if q.amount <= q.cap or Decimal(largest) * q.allowed >= q.amount:
         return None
     org = q.b.organisation
     if not q.plans:
@@ -123,17 +127,20 @@ def _alone(q: _Question) -> str | None:
     which = "the one run" if len(q.plans) == 1 else f"the largest of the {len(q.plans)} runs"
     return (
         f"{which} {org} had under way when the period started plans "
-        f"{_compared(max(q.plans), q.allowed, q.amount)}"
+        f"{_compared(largest, q.allowed, q.amount)}"
     )
 
 
 def _run_total(st: PolicyState, q: _Question, named: Run) -> str | None:
     """The compute attested for the run *named*, in all, against its plan."""
     total = st.runs[named.root].attested_flop + q.amount
-    if total <= q.cap or Decimal(named.planned_flop) * q.allowed >= total:
+    # The run's plan when the period started (its latest version logged by then), or,
+    # for a run not under way then, the plan of the version named.
+    planned = q.plans.get(named.root, named.planned_flop)
+    if total <= q.cap or Decimal(planned) * q.allowed >= total:
         return None
     what = "it attests" if total == q.amount else "attested for that run in all"
-    return f"run {named.run_id} plans {_compared(named.planned_flop, q.allowed, total)} {what}"
+    return f"run {named.run_id} plans {_compared(planned, q.allowed, total)} {what}"
 
 
 def _organisation(st: PolicyState, q: _Question) -> str | None:
@@ -142,7 +149,8 @@ def _organisation(st: PolicyState, q: _Question) -> str | None:
     org, end = q.b.organisation, end_of(q.b)
     overlapping = [f for s, e, f in st.org_attested.get(org, ()) if s < end and q.start < e]
     total = q.amount + sum(overlapping)
-    if total <= q.cap or Decimal(sum(q.plans)) * q.allowed >= total:
+    planned = sum(q.plans.values())
+    if total <= q.cap or Decimal(planned) * q.allowed >= total:
         return None
     earlier = f"{len(overlapping)} earlier attestation" + ("s" if len(overlapping) != 1 else "")
     if not q.plans:
@@ -152,7 +160,7 @@ def _organisation(st: PolicyState, q: _Question) -> str | None:
         runs = (
             f"more than the {len(q.plans)} run{'s' if several else ''} it had under way "
             f"when the period started plan{'' if several else 's'}: "
-            f"{_compared(sum(q.plans), q.allowed, total)}"
+            f"{_compared(planned, q.allowed, total)}"
         )
     return (
         f"with the {earlier} of periods overlapping this one (naming none of its runs), "
