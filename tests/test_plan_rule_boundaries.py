@@ -561,9 +561,10 @@ def test_s16_a_run_logged_at_the_instant_the_period_starts_does_not_cover_it(
     lg = Ledger()
     stratus = provider(lg)
     p = lg.prereg(at="2027-01-01T00:00:00Z", planned_start="2027-03-01T00:00:00Z")
+    lg.started(p, at="2027-03-01")  # under way but for the instant it was logged
     a = attest(lg, stratus, **_run(p, named))
-    assert {(r, s, i) for r, s, i, _ in seen(lg, "2027-05-01")} == {("S16", "violation", (a,))}
-    assert lg.audit("2027-05-01") == {("S16", "violation", (a,))}  # the reference agrees
+    engine, reference = _s16(lg, "2027-05-01")  # the reference agrees
+    assert {f[:3] for f in engine} == reference == {("S16", "violation", (a,))}
 
 
 @NAMED
@@ -1050,26 +1051,96 @@ def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -
     assert {f[:3] for f in engine} == reference == {("S16", "violation", (last,))}
 
 
-def test_s16_a_period_that_ends_before_it_starts_is_refused() -> None:
+@pytest.mark.parametrize("end", ["2027-01-01T00:00:00Z", "2027-04-01T00:00:00Z"])
+def test_s16_a_period_that_ends_before_it_starts_is_refused(end: str) -> None:
     """An empty or reversed period overlaps nothing, so summed with the organisation's
     compute it would hide a split: refused at admission, a violation if forced in."""
     lg = Ledger()
     stratus = provider(lg)
     lg.started(lg.prereg())
-    reversed_ = {"period_start": "2027-04-01T00:00:00Z", "period_end": "2027-01-01T00:00:00Z"}
-    a = attest(lg, stratus, flop_delivered="1e25", **reversed_)
+    period = {"period_start": "2027-04-01T00:00:00Z", "period_end": end}
+    a = attest(lg, stratus, flop_delivered="1e25", **period)
     engine, reference = _s16(lg, "2027-05-01")
     assert engine == {
         V(
             "S16",
             (a,),
-            "the attested period ends (2027-01-01T00:00:00Z) no later than it starts "
-            "(2027-04-01T00:00:00Z)",
+            f"the attested period ends ({end}) no later than it starts (2027-04-01T00:00:00Z)",
         )
     }
     assert reference == {("S16", "violation", (a,))}
-    (only,) = [f for f in audit(lg, "2027-05-01").findings if f.rule == "S16"]
-    assert only.refusable
+    (only,) = [f for f in audit(lg, "2027-05-01").findings if f.rule == "S16" and f.refusable]
+    assert only.indices == (a,)
+
+
+def test_s16_small_compute_for_a_run_already_over_is_held_to_its_plan() -> None:
+    """Within the free cap alone, compute named for a run that is over is still summed
+    for that run against the plan of the version named, once the sum passes the cap."""
+    lg = Ledger()
+    stratus = provider(lg)
+    _deregulated(lg)
+    p = lg.prereg(planned_flop="6e24")
+    lg.started(p)
+    lg.completed(p, at="2027-05-30", flop="6e24")
+    first = attest(lg, stratus, "2028-04-02", run=p, flop_delivered="6e24", **PERIOD)
+    second = attest(lg, stratus, "2028-04-03", run=p, flop_delivered="6e24", **PERIOD)
+    engine, reference = _s16(lg, "2028-05-01")
+    assert {f[:3] for f in engine} == reference == {("S16", "violation", (second,))}
+    assert "attested for that run in all" in next(iter(engine))[3]
+    assert first < second
+
+
+def test_s16_sums_name_their_runs_and_stop_at_the_free_cap() -> None:
+    """Level 0 (cap 1e25) deregulated from 2028. Compute at the cap is free, summed or
+    not; a run ended before the period is held to its plan by what is attested for it
+    once the sum passes the cap; a run of another organisation named on small compute
+    is summed with the organisation's; a period starting where another ends does not
+    overlap it; the organisation's sum names the runs it had under way."""
+    lg = Ledger()
+    stratus = provider(lg)
+    beta = Actor("Beta")
+    lg.grant(beta, "lab:beta")
+    _deregulated(lg)
+    # beta's two runs, under way from February 2028 (before the periods below).
+    runs = []
+    for name in ("beta-a", "beta-b"):
+        body = {**EXAMPLES["preregistration"], "plan": {"sealed": False, "sha256": DIGEST}}
+        body.update(org="beta", run_id=name, cycle=2028, planned_flop="5e24")
+        body.update(planned_start="2028-02-01T00:00:00Z")
+        runs.append(lg.add("preregistration", body, [beta], "2027-12-01"))
+    later = {"period_start": "2028-03-01T00:00:00Z", "period_end": "2028-06-01T00:00:00Z"}
+    for p in runs:
+        start = {"preregistration": p, "time": "2028-02-01T00:00:00Z", "cumulative_flop": "0"}
+        lg.add("training_started", start, [beta], "2028-02-01")
+    named = {"organisation": "beta", "run": runs[0], "flop_delivered": "1e25"}
+    at_cap = attest(lg, stratus, "2028-06-02", **named, **later)
+    # Exactly the free cap attested for the run in all: free, whatever the plan (5e24).
+    engine, reference = _s16(lg, "2028-07-01")
+    assert engine == reference == set(), at_cap
+    more = attest(lg, stratus, "2028-06-03", organisation="beta", flop_delivered="1.1e25", **later)
+    engine, reference = _s16(lg, "2028-07-01")
+    # Above the cap alone, and above the larger of the two runs' plans (5e24 x 1.1).
+    assert {f[:3] for f in engine} == reference == {("S16", "violation", (more,))}
+    assert (
+        "the largest of the 2 runs beta had under way when the period started plans 5e24 "
+        "FLOP, 5.5e24 with the 10% compute tolerance, less than the 1.1e25 FLOP"
+    ) in next(iter(engine))[3]
+    third = attest(lg, stratus, "2028-06-04", organisation="beta", flop_delivered="1", **later)
+    engine, reference = _s16(lg, "2028-07-01")
+    expected = {("S16", "violation", (more,)), ("S16", "violation", (third,))}
+    assert {f[:3] for f in engine} == reference == expected
+    (message,) = [f[3] for f in engine if f[2] == (third,)]
+    assert (
+        "with the 1 earlier attestation of periods overlapping this one (naming none of its "
+        "runs), beta was delivered 1.1e25 FLOP, more than the 2 runs it had under way when "
+        "the period started plan: 1e25 FLOP, 11000000000000000000000000 with the 10% compute "
+        "tolerance, less than the 11000000000000000000000001 FLOP" in message
+    ), message
+    # A period that starts where the others end overlaps none of them.
+    after = {"period_start": "2028-06-01T00:00:00Z", "period_end": "2028-07-01T00:00:00Z"}
+    attest(lg, stratus, "2028-07-02", organisation="beta", flop_delivered="1e25", **after)
+    engine, reference = _s16(lg, "2028-08-01")
+    assert {f[:3] for f in engine} == reference == expected
 
 
 LATER = {"period_start": "2027-04-01T00:00:00Z", "period_end": "2027-07-01T00:00:00Z"}

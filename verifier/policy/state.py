@@ -191,15 +191,16 @@ class PolicyState:
     #: when it was declared, the name as declared)]
     departures: dict[str, list[tuple[int, str, int, int, str]]] = field(default_factory=dict)
     #: S16 asks which runs of an organisation were under way when a period started
-    #: (pre-registered before it, not completed or halted by then) and what they plan.
+    #: (pre-registered before it, reported started, not completed or halted by then)
+    #: and what they plan.
     #: Organisation -> first version -> (logged ms, planned FLOP) of each version, for
     #: the runs not over yet: as many as run at once, not as many as ever ran.
     live_runs: dict[str, dict[int, list[tuple[int, int]]]] = field(default_factory=dict)
     #: The runs that are over, appended as each ends (log order): (the latest end
-    #: so far, this end's ms, organisation, its versions as above). Read from the
-    #: newest back, only as far as ends after the period's start: a walk over the runs
-    #: that ended since, not over every run (the first field makes the stop exact in a
-    #: log out of time order, which L2 reports).
+    #: so far, this end's ms, organisation, first version, its versions as above).
+    #: Read from the newest back, only as far as ends after the period's start: a walk
+    #: over the runs that ended since, not over every run (the first field makes the
+    #: stop exact in a log out of time order, which L2 reports).
     run_ends: list[tuple[int, int, str, int, tuple[tuple[int, int], ...]]] = field(
         default_factory=list
     )
@@ -226,8 +227,9 @@ class PolicyState:
             return  # over since its first end
         root.ended_ms, root.ended_by = logged_ms, index
         latest = max(logged_ms, self.run_ends[-1][0]) if self.run_ends else logged_ms
-        # Every organisation that logged a version (one, unless a version names another
-        # organisation's run, which S4 reports), in a fixed order.
+        # Every organisation that logged a version, in a fixed order: one, as admission
+        # refuses a version of another organisation's run (L4); a log forced past it
+        # is still judged.
         for org in sorted(self.live_runs):
             versions = self.live_runs[org].pop(root.index, None)
             if versions is not None:
