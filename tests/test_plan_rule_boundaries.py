@@ -1082,12 +1082,58 @@ def test_s16_small_compute_for_a_run_already_over_is_held_to_its_plan() -> None:
     p = lg.prereg(planned_flop="6e24")
     lg.started(p)
     lg.completed(p, at="2027-05-30", flop="6e24")
-    first = attest(lg, stratus, "2028-04-02", run=p, flop_delivered="6e24", **PERIOD)
-    second = attest(lg, stratus, "2028-04-03", run=p, flop_delivered="6e24", **PERIOD)
+    # Exactly the free cap: free, though the run it names is over.
+    first = attest(lg, stratus, "2028-04-02", run=p, flop_delivered="1e25", **PERIOD)
+    engine, reference = _s16(lg, "2028-05-01")
+    assert engine == reference == set(), first
+    second = attest(lg, stratus, "2028-04-03", run=p, flop_delivered="1", **PERIOD)
     engine, reference = _s16(lg, "2028-05-01")
     assert {f[:3] for f in engine} == reference == {("S16", "violation", (second,))}
     assert "attested for that run in all" in next(iter(engine))[3]
-    assert first < second
+    # Small compute naming another organisation's run is summed with the organisation's
+    # own: with beta's 1e25 (the cap, alone free) it is above the cap, and beta had no
+    # run under way; naming acme's run is a violation of its own.
+    attest(lg, stratus, "2028-04-04", organisation="beta", flop_delivered="1e25", **PERIOD)
+    other = attest(
+        lg, stratus, "2028-04-05", run=p, organisation="beta", flop_delivered="1e24", **PERIOD
+    )
+    engine, reference = _s16(lg, "2028-05-01")
+    assert reference == {
+        ("S16", "violation", (second,)),
+        ("S16", "violation", (p, other)),
+        ("S16", "violation", (other,)),
+    }
+    assert {f[:3] for f in engine} == reference
+
+
+def test_s16_periods_that_only_touch_do_not_overlap() -> None:
+    """An earlier attestation whose period starts where this one's ends is not summed
+    with it; the organisation's sum names its one run under way in the singular."""
+    lg = Ledger()
+    stratus = provider(lg)
+    _deregulated(lg)
+    june = {"period_start": "2028-06-01T00:00:00Z", "period_end": "2028-07-01T00:00:00Z"}
+    spring = {"period_start": "2028-03-01T00:00:00Z", "period_end": "2028-06-01T00:00:00Z"}
+    # acme's one run, under way from February.
+    p = lg.prereg(at="2027-12-01", cycle=2028, planned_flop="6e24", run_id="acme-2028-a")
+    lg.started(p, at="2028-02-01")
+    beta = {"organisation": "beta", "flop_delivered": "1e25"}
+    attest(lg, stratus, "2028-07-02", **beta, **june)
+    attest(lg, stratus, "2028-07-03", **beta, **spring)
+    engine, reference = _s16(lg, "2028-08-01")
+    assert engine == reference == set()
+    # acme: 6e24 x 1.1 against 1e25 + 1e25 in spring.
+    acme = {"flop_delivered": "1e25", **spring}
+    attest(lg, stratus, "2028-07-04", **acme)
+    last = attest(lg, stratus, "2028-07-05", **acme)
+    engine, reference = _s16(lg, "2028-08-01")
+    assert {f[:3] for f in engine} == reference == {("S16", "violation", (last,))}
+    assert (
+        "beta" not in next(iter(engine))[3]
+        and "more than the 1 run it had under way when the period started plans: 6e24 FLOP, "
+        "6.6e24 with the 10% compute tolerance, less than the 2e25 FLOP"
+        in next(iter(engine))[3]
+    ), engine
 
 
 def test_s16_sums_name_their_runs_and_stop_at_the_free_cap() -> None:

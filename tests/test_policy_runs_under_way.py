@@ -127,3 +127,16 @@ def test_a_run_never_started_or_cut_by_a_later_version() -> None:
     _replay(events, state, roots)
     assert state.plans_under_way("lab-a", 13) == {1: 500}
     assert state.plans_under_way("lab-a", 15) == {1: 200}
+
+
+def test_ends_out_of_time_order_stop_the_walk_exactly() -> None:
+    """Runs ending at 30, 10 and 20, noted in that order (a log L2 reports): at 20 the
+    first is under way, the third ended at that instant, the second before; the walk
+    from the newest end stops only where no earlier end is later than the question."""
+    state = PolicyState()
+    roots = _roots(state, frozenset({1, 2, 3}))
+    _replay([("version", "lab-a", run, 1, 100 * run) for run in (1, 2, 3)], state, roots)
+    _replay([("end", 1, 30), ("end", 2, 10), ("end", 3, 20)], state, roots)
+    assert state.plans_under_way("lab-a", 20) == {1: 100}
+    assert state.plans_under_way("lab-a", 15) == {1: 100, 3: 300}
+    assert [latest for latest, *_ in state.run_ends] == [30, 30, 30]

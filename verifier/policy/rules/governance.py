@@ -40,18 +40,19 @@ def check_charter_amendment(
             Calendar.of_payload(c.calendar).lift_ms(c.calendar_from_cycle),
             logged_ms,
         )
-        out += _lapsing(st, index, b, logged_ms)
+        out += _lapsing(st, index, b)
     return out
 
 
-def _lapsing(st: PolicyState, index: int, b: CharterAmendment, logged_ms: int) -> list[Finding]:
+def _lapsing(st: PolicyState, index: int, b: CharterAmendment) -> list[Finding]:
     """S11 notice: the threshold schedules this amendment's calendar leaves off a lift
     date. A lift takes effect only on its cycle's lift date; a schedule whose date is
     no longer one lapses (it does not move with the lift: a new schedule, with its
     notice, is needed), so that a calendar change cannot carry a lift S11 would have
     judged on the new date past that judgement on the old one."""
-    eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
-    with_it = replace(st, amendments=[*st.amendments, (eff, index, b.changes)])
+    # Only the calendar of the state with the amendment is read, and the calendars
+    # apply in log order, whatever their effective dates: the date is left at 0.
+    with_it = replace(st, amendments=[*st.amendments, (0, index, b.changes)])
     cal, before = with_it.cal, st.off_lift_dates(st.cal)
     return [
         finding(
