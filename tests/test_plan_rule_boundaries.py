@@ -510,6 +510,17 @@ def _not_covered(org: str, named: bool, why_named: str = "", why: str = "") -> s
     return why or f"{org} had no run under way when the period started to cover it"
 
 
+def _undeclared(a: int, amount: str, why: str) -> tuple[str, str, tuple[int, ...], str]:
+    """S16's violation on attestation *a* of *amount* FLOP to acme in the first quarter
+    of 2027 (no level deregulated), with *why* no run covers it."""
+    return V(
+        "S16",
+        (a,),
+        f"stratus attests {amount} FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
+        f"2027-04-01), while no level is deregulated, and {why}: an undeclared large run",
+    )
+
+
 #: 6e25 x 1.05 against one FLOP more: three digits would print both as 6.3e25.
 SHORT = (
     "6e25 FLOP, 63000000000000000000000000 with the 5% compute tolerance, less than the "
@@ -535,18 +546,15 @@ def test_s16_attestation_one_flop_above_the_compute_tolerance(named: bool) -> No
     lg.started(p)
     a = attest(lg, stratus, flop_delivered="63000000000000000000000001", **_run(p, named))
     assert _s16(lg, "2027-05-01")[0] == {
-        V(
-            "S16",
-            (a,),
-            "stratus attests 6.3e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and "
-            + _not_covered(
+        _undeclared(
+            a,
+            "6.3e25",
+            _not_covered(
                 "acme",
                 named,
                 f"run acme-2027-a plans {SHORT} it attests",
                 f"the one run acme had under way when the period started plans {SHORT}",
-            )
-            + ": an undeclared large run",
+            ),
         )
     }
 
@@ -645,16 +653,7 @@ def test_s16_one_flop_is_above_nothing_while_no_level_is_deregulated() -> None:
     lg = Ledger()
     stratus = provider(lg)
     a = attest(lg, stratus, flop_delivered="1")
-    assert seen(lg, "2027-05-01") == {
-        V(
-            "S16",
-            (a,),
-            "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and "
-            + _not_covered("acme", named=False)
-            + ": an undeclared large run",
-        )
-    }
+    assert seen(lg, "2027-05-01") == {_undeclared(a, "1", _not_covered("acme", named=False))}
 
 
 def _deregulated(lg: Ledger) -> None:
@@ -756,13 +755,8 @@ def test_s16_attestation_names_another_organisations_run() -> None:
             (p, a),
             "stratus attests compute delivered to acme for run beta-1, which is beta's",
         ),
-        V(
-            "S16",
-            (a,),
-            "stratus attests 1 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and "
-            + _not_covered("acme", True, "the run it names, beta-1, is beta's, not acme's")
-            + ": an undeclared large run",
+        _undeclared(
+            a, "1", _not_covered("acme", True, "the run it names, beta-1, is beta's, not acme's")
         ),
     }
 
@@ -787,17 +781,14 @@ def test_s16_a_run_never_reported_started_covers_nothing(named: bool) -> None:
     a = attest(lg, stratus, **_run(p, named))
     engine, reference = _s16(lg, "2027-05-01")
     assert engine == {
-        V(
-            "S16",
-            (a,),
-            "stratus attests 6e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and "
-            + _not_covered(
+        _undeclared(
+            a,
+            "6e25",
+            _not_covered(
                 "acme",
                 named,
                 "the run it names, acme-2027-a, has not reported its training started",
-            )
-            + ": an undeclared large run",
+            ),
         )
     }
     assert reference == {("S16", "violation", (a,))}
@@ -922,19 +913,15 @@ def test_s16_a_run_over_before_the_period_covers_none_of_it(named: bool, ended: 
     a = attest(lg, stratus, **_run(p, named))
     engine, reference = _s16(lg, "2027-05-01")
     assert engine == {
-        V(
-            "S16",
-            (a,),
-            "stratus attests 6e25 FLOP delivered to acme (Stratus East 4, 2027-01-01 to "
-            "2027-04-01), while no level is deregulated, and "
-            + _not_covered(
+        _undeclared(
+            a,
+            "6e25",
+            _not_covered(
                 "acme",
                 named,
                 f"the run it names, acme-2027-a, was over when the period started: entry "
                 f"{a - 1} ended it at 2026-12-20T00:00:00Z",
-            )
-            + ": "
-            "an undeclared large run",
+            ),
         )
     }
     assert reference == {("S16", "violation", (a,))}

@@ -61,11 +61,11 @@ def _not_under_way(st: PolicyState, named: Run | None, org: str, start_ms: int) 
     return None
 
 
-def _names_own_run(st: PolicyState, b: ComputeAttestation) -> bool:
-    """Whether *b* names a run of the organisation it attests for: its compute is then
-    held to that run's plan, not summed with the organisation's (S16)."""
+def _own_run(st: PolicyState, b: ComputeAttestation) -> Run | None:
+    """The run *b* names if it is one of the organisation's it attests for: its compute
+    is then held to that run's plan, not summed with the organisation's (S16)."""
     named = st.runs.get(b.run) if b.run is not None else None
-    return named is not None and named.org == b.organisation
+    return named if named is not None and named.org == b.organisation else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +76,30 @@ class _Question:
 
     b: ComputeAttestation
     start: int
+    end: int
     amount: int
     cap: int
     allowed: Decimal
     plans: dict[int, int]  # each run under way (its first version) -> its plan
 
 
-def _uncovered(
-    st: PolicyState, b: ComputeAttestation, start: int, amount: int, logged_ms: int
-) -> str | None:
+def _question(st: PolicyState, b: ComputeAttestation, logged_ms: int) -> _Question:
+    start = parse_time(b.period_start, "period_start")
+    # The compute tolerance is the one in force when the attestation is logged
+    # (docs/policy-notes.md, "Which value applies"), not at the period's start: an
+    # amendment between the two applies to the attestation it precedes.
+    return _Question(
+        b,
+        start,
+        parse_time(b.period_end, "period_end"),
+        flop(b.flop_delivered),
+        free_cap(st, start),
+        1 + st.tolerance(logged_ms),
+        st.plans_under_way(b.organisation, start),
+    )
+
+
+def _uncovered(st: PolicyState, q: _Question) -> str | None:
     """Why compute *b* attests is not covered (S16), or None.
 
     Three readings, each a way compute escapes a plan (docs/policy-notes.md, S16), each
@@ -94,26 +109,16 @@ def _uncovered(
     over the periods that overlap this one (naming none of its runs), against all the
     runs it had under way.
     """
-    # The compute tolerance is the one in force when the attestation is logged
-    # (docs/policy-notes.md, "Which value applies"), not at the period's start: an
-    # amendment between the two applies to the attestation it precedes.
-    q = _Question(
-        b,
-        start,
-        amount,
-        free_cap(st, start),
-        1 + st.tolerance(logged_ms),
-        st.plans_under_way(b.organisation, start),
-    )
+    b = q.b
     if b.run is None:
         return _alone(q) or _organisation(st, q)
-    named = st.runs.get(b.run)
-    why = _not_under_way(st, named, b.organisation, start)
-    if amount > q.cap and why is not None:
+    why = _not_under_way(st, st.runs.get(b.run), b.organisation, q.start)
+    if q.amount > q.cap and why is not None:
         return why
-    if named is None or named.org != b.organisation:
+    own = _own_run(st, b)
+    if own is None:
         return _organisation(st, q)  # not its own run: summed with the organisation's
-    return _run_total(st, q, named)
+    return _run_total(st, q, own)
 
 
 def _alone(q: _Question) -> str | None:
@@ -146,8 +151,8 @@ def _run_total(st: PolicyState, q: _Question, named: Run) -> str | None:
 def _organisation(st: PolicyState, q: _Question) -> str | None:
     """The compute attested to the organisation over periods overlapping this one
     (naming none of its runs), against all its runs under way."""
-    org, end = q.b.organisation, end_of(q.b)
-    overlapping = [f for s, e, f in st.org_attested.get(org, ()) if s < end and q.start < e]
+    org = q.b.organisation
+    overlapping = [f for s, e, f in st.org_attested.get(org, ()) if s < q.end and q.start < e]
     total = q.amount + sum(overlapping)
     planned = sum(q.plans.values())
     if total <= q.cap or Decimal(planned) * q.allowed >= total:
@@ -191,15 +196,11 @@ def _digits(n: Decimal) -> str:
     return f"{n:f}".rstrip("0")
 
 
-def end_of(b: ComputeAttestation) -> int:
-    return parse_time(b.period_end, "period_end")
-
-
 def check_compute_attestation(
     st: PolicyState, index: int, b: ComputeAttestation, logged_ms: int
 ) -> list[Finding]:
-    start, end = parse_time(b.period_start, "period_start"), end_of(b)
-    amount = flop(b.flop_delivered)
+    q = _question(st, b, logged_ms)
+    start, end = q.start, q.end
     out: list[Finding] = []
     if b.run is not None:
         named = st.runs.get(b.run)
@@ -223,9 +224,9 @@ def check_compute_attestation(
                 f"({fmt_time(start)})",
             )
         )
-    why = _uncovered(st, b, start, amount, logged_ms)
+    why = _uncovered(st, q)
     if why is not None:
-        cap = free_cap(st, start)
+        cap = q.cap
         # free_cap is 0 in two cases the reader must tell apart: no level deregulated,
         # or a deregulated level that the charter gives no cap (it frees no compute).
         level = st.deregulated_level_at(start)
@@ -239,7 +240,7 @@ def check_compute_attestation(
             violation(
                 "S16",
                 (index,),
-                f"{b.provider} attests {fmt_flop(amount)} FLOP delivered to {b.organisation} "
+                f"{b.provider} attests {fmt_flop(q.amount)} FLOP delivered to {b.organisation} "
                 f"({b.cluster}, {fmt_date(start)} to {fmt_date(end)}), {free}, and {why}: "
                 "an undeclared large run",
             )
@@ -250,18 +251,14 @@ def check_compute_attestation(
 def apply_compute_attestation(
     st: PolicyState, index: int, b: ComputeAttestation, logged_ms: int
 ) -> None:
-    start, end, amount = (
-        parse_time(b.period_start, "period_start"),
-        end_of(b),
-        flop(b.flop_delivered),
-    )
+    start, end = parse_time(b.period_start, "period_start"), parse_time(b.period_end, "period_end")
+    amount = flop(b.flop_delivered)
     st.attestations[index] = Attestation(
         index, b.provider, b.organisation, start, end, amount, b.run, logged_ms
     )
-    if _names_own_run(st, b):
-        named = st.runs[b.run] if b.run is not None else None
-        assert named is not None
-        st.runs[named.root].attested_flop += amount
+    own = _own_run(st, b)
+    if own is not None:
+        st.runs[own.root].attested_flop += amount
     else:
         st.org_attested.setdefault(b.organisation, []).append((start, end, amount))
 
