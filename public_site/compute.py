@@ -123,6 +123,8 @@ def compute(site: Site) -> dict[str, Any]:
         # what a run may use without oversight today (None while no level is deregulated)
         "free_cap_flop": fmt_flop(cap) if cap else None,
         "attestation_interval_days": rules.attestation_interval_days,
+        # the organisation's sum and a run's overrun (S16)
+        "compute_window_days": rules.compute_window_days,
         "attestation_tolerance": _percent(Decimal(rules.attestation_tolerance)),
         "summary": {
             "attestations": len(rows),
@@ -190,6 +192,9 @@ def _organisations(
                 "by_provider": by_provider,
                 "declared_runs": _declared(engine, org),
                 "flagged": sum(1 for _, r in mine if r["flagged"]),
+                # No organisation entry and no lab key: the audit sums its compute with
+                # every other such name's (S16), as shells of one lab would be.
+                "registered": org in engine.state.registered,
             }
         )
     return out

@@ -130,6 +130,7 @@ FIELD_LABELS = {
     "inference_update_threshold_flop": "update threshold: inference ceiling raised (FLOP per task)",
     "attestation_tolerance": "tolerance between reported and attested compute",
     "attestation_interval_days": "a compute provider attests at least every (days)",
+    "compute_window_days": "compute window: an organisation's attested compute summed over (days)",
     "research_access_limit_days": "researchers' access opens within (days of approval)",
     "research_access_min_days": "researchers' access lasts at least (days)",
     "cooling_off_days": "cooling-off period for departing staff (days)",

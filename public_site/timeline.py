@@ -164,14 +164,11 @@ def _lines(
             0,
         )
     )
-    for eff, level, index in engine.state.lifts:
-        # The engine's own rules, read-only: a postponed lift, or one a calendar
-        # change left off a lift date (lapsed), does not happen.
-        if index not in engine.state.lapsed and not engine.state.lift_postponed(eff):
-            cap = engine.state.cap_at(level, eff)
-            found.append(
-                (level, eff, f"lift: cap {fmt_flop(cap) if cap else '?'} FLOP", "lift", index)
-            )
+    # The engine's own rules, read-only: a postponed lift, one a calendar change left
+    # off a lift date (lapsed), or one stranded above either, does not happen.
+    for eff, level, index in engine.state.raising_lifts():
+        cap = engine.state.cap_at(level, eff)
+        found.append((level, eff, f"lift: cap {fmt_flop(cap) if cap else '?'} FLOP", "lift", index))
     for p in engine.state.postponements:
         for cycle in range(p.from_cycle, p.to_cycle):
             text = f"lift of {cycle} postponed to {p.to_cycle}"

@@ -105,6 +105,11 @@ C5. The frontier level before the first cycle's lift is initial_frontier_level -
     below the frontier is a change of that level's cap, which a postponement does
     not stop ("A lift whose cycle was postponed ... does not happen": postponements
     concern lifts). Schedules that break S12 (notice) still take effect.
+C11. Settled (notes, S11): the frontier rises one level at a time. Taking the
+    schedules in effect (C5) in date order, a lift raises the frontier only to the
+    level just above it; a lift further up (the lift below it lapsed, C10, or was
+    postponed, C6, after it was scheduled) is stranded: it raises nothing, its level
+    is not lifted by it (S2), and its cap is not in force (C7).
 C6. Postponements postpone the lift of every cycle C with from_cycle <= C <
     to_cycle; their ``level`` field is informative and not compared (settled, notes
     S11: lifts are matched by cycle, for any lift). A postponed lift never takes
@@ -377,6 +382,21 @@ K9. Settled (notes, S16): a run is under way (K2, K5) only once its training is
 K8. Settled (notes, S16): an attestation whose period_end is not after its
     period_start is an S16 violation (refused at admission): an empty or reversed
     period overlaps nothing and would escape K7.
+K11. Settled (notes, S16): an organisation is registered at entry E when an
+    organisation entry with its org_id, or a key_grant whose roles hold lab:<org>, is
+    admitted before E (a later revocation does not unregister it). K7's sum for an A
+    whose organisation is not registered at A takes, instead of that organisation's
+    attestations, those to every organisation not registered at each one (naming no
+    run of its own organisation), against the runs of A's organisation (K10).
+K10. Settled (notes, S16): W is compute_window_days in force at A (days, G2).
+    A run (K5) is also not under way at t when t >= the planned_end of its version
+    that K9 takes the plan of, + W: a run never reported over stops covering compute
+    one window after its planned end. A version admitted after a completion or halt
+    of its run (by index) is not one the run ran under: K9 passes over it. K7's sum
+    takes the attestations whose periods overlap [min(start, end - W), end) instead
+    of A's period, against the runs under way at some time in that window up to
+    period_start: K9's runs, not over (K5) by the window's start and not W past the
+    planned end by then.
 
 Access, scope, staff (S17, S18, S19)
 ------------------------------------
@@ -963,10 +983,17 @@ def frontier_from(log: Log, lifts: list[Entry], t: int) -> int:
     level = (
         charter.initial_frontier_level if t >= first_lift else charter.initial_frontier_level - 1
     )
-    for lift in lifts:
-        if lift.lift and effective_ms(lift) <= t:
-            level = max(level, lift.body.level)
+    for lift in lifts:  # in date order
+        # Reading C11: one level at a time; a lift further up is stranded.
+        if lift.lift and effective_ms(lift) <= t and lift.body.level == level + 1:
+            level = lift.body.level
     return level
+
+
+def stranded(log: Log, s: Entry) -> bool:
+    """Reading C11: a lift in effect to a level more than one above the frontier just
+    before its date (the lift below it lapsed or was postponed)."""
+    return s.lift and s.body.level > frontier_at(log, effective_ms(s) - 1) + 1
 
 
 def judge_schedule(before: Log, t: Entry) -> tuple[bool, frozenset[Finding]]:
@@ -1019,7 +1046,9 @@ def frontier_at(log: Log, t: int) -> int:
 def cap_at(log: Log, level: int, t: int) -> int | None:
     """'the cap in force for its level' at *t* (reading C7); None: the level has no cap."""
     scheduled = [
-        s for s in schedules_in_effect(log) if s.body.level == level and effective_ms(s) <= t
+        s
+        for s in schedules_in_effect(log)
+        if s.body.level == level and effective_ms(s) <= t and not stranded(log, s)
     ]
     if scheduled:
         latest = max(scheduled, key=lambda s: (effective_ms(s), s.index))
@@ -1039,7 +1068,11 @@ def level_lifted_at(log: Log, level: int, t: int) -> bool:
     if level == charter.initial_frontier_level:
         return t >= start_of(lift_day(log, charter.first_cycle))
     return any(
-        s.lift and s.body.level == level and effective_ms(s) <= t for s in schedules_in_effect(log)
+        s.lift
+        and s.body.level == level
+        and effective_ms(s) <= t
+        and frontier_at(log, effective_ms(s) - 1) + 1 == level
+        for s in schedules_in_effect(log)
     )
 
 
@@ -2071,19 +2104,44 @@ def run_started(log: Log, p: Entry, before: int) -> bool:
     )
 
 
-def runs_under_way(log: Log, a: Entry) -> dict[int, int]:
-    """Readings K5, K9: the runs of A's organisation under way at A's period_start,
-    each first version with the plan of its latest version of that organisation
-    (admitted before A) logged before then: started, and not over then."""
+def ended_before(log: Log, p: Entry) -> bool:
+    """Reading K10: a completion or halt naming a version of p's run admitted before p
+    (by index): p was logged after its run was over, and is not a plan it ran under."""
+    return any(
+        same_run(log, at(log, e.body.preregistration), p)
+        for e in admitted(log, "training_completed", "training_halted", before=p.index)
+        if at(log, e.body.preregistration).type == "preregistration"
+    )
+
+
+def compute_window_start(log: Log, a: Entry) -> int:
+    """Reading K10: the window ends with A's period and is at least A's period."""
+    start = parse_time(a.body.period_start, "period_start")
+    end = parse_time(a.body.period_end, "period_end")
+    return min(start, end - days_in_force(log, "compute_window_days", a))
+
+
+def runs_under_way(log: Log, a: Entry, since: int | None = None) -> dict[int, int]:
+    """Readings K5, K9, K10: the runs of A's organisation under way at A's
+    period_start (or, with *since*, at some time from *since* to then), each first
+    version with the plan of its latest version of that organisation (admitted before
+    A) logged before period_start, and not after the run was over: started, not over
+    (by *since*), and not past that version's planned end by the compute window."""
     org = a.body.organisation
     start = parse_time(a.body.period_start, "period_start")
-    out: dict[int, int] = {}
+    t = start if since is None else since
+    window = days_in_force(log, "compute_window_days", a)
+    latest: dict[int, Entry] = {}
     for p in admitted(log, "preregistration", before=a.index):
-        if p.body.org != org or p.logged_at >= start:
+        if p.body.org == org and p.logged_at < start and not ended_before(log, p):
+            latest[first_version(log, p).index] = p
+    out: dict[int, int] = {}
+    for root, p in latest.items():
+        if run_over_by(log, p, t, a.index) or not run_started(log, p, a.index):
             continue
-        if run_over_by(log, p, start, a.index) or not run_started(log, p, a.index):
+        if parse_time(p.body.planned_end, "planned_end") + window <= t:
             continue
-        out[first_version(log, p).index] = parse_flop(p.body.planned_flop, "planned_flop")
+        out[root] = parse_flop(p.body.planned_flop, "planned_flop")
     return out
 
 
@@ -2133,26 +2191,43 @@ def names_own_run(log: Log, a: Entry) -> bool:
     return a.body.run is not None and at(log, a.body.run).body.org == a.body.organisation
 
 
+def registered(log: Log, org: str, before: int) -> bool:
+    """Reading K11: an organisation entry with org_id *org*, or a key_grant whose roles
+    hold lab:<org>, admitted before entry *before*."""
+    return any(e.body.org_id == org for e in admitted(log, "organisation", before=before)) or any(
+        f"lab:{org}" in e.body.roles for e in admitted(log, "key_grant", before=before)
+    )
+
+
+def in_same_sum(log: Log, a: Entry, b: Entry) -> bool:
+    """Readings K7, K11: earlier attestation B is summed with A's organisation's
+    compute: B names no run of its own organisation, and is to A's organisation, or,
+    when A's organisation is not registered before A, to any organisation not
+    registered before B."""
+    if names_own_run(log, b):
+        return False
+    if registered(log, a.body.organisation, a.index):
+        return b.body.organisation == a.body.organisation
+    return not registered(log, b.body.organisation, b.index)
+
+
 def org_attested_beyond_runs(log: Log, a: Entry) -> bool:
-    """Reading K7: the organisation's compute over periods overlapping A's, above the
-    free cap and above what all its runs under way at A's period start plan."""
+    """Readings K7, K10, K11: the organisation's compute (or, for one the log does
+    not register, every such organisation's) over periods overlapping the compute
+    window ending with A's, above the free cap and above what all its runs under way
+    at some time in that window up to A's period start plan."""
     if names_own_run(log, a):
         return False
-    org = a.body.organisation
     start = parse_time(a.body.period_start, "period_start")
+    window_start = compute_window_start(log, a)
     end = parse_time(a.body.period_end, "period_end")
     total = parse_flop(a.body.flop_delivered, "flop_delivered")
     for b in admitted(log, "compute_attestation", before=a.index):
         b_start = parse_time(b.body.period_start, "period_start")
         b_end = parse_time(b.body.period_end, "period_end")
-        if (
-            b.body.organisation == org
-            and not names_own_run(log, b)
-            and b_start < end
-            and start < b_end
-        ):
+        if in_same_sum(log, a, b) and b_start < end and window_start < b_end:
             total += parse_flop(b.body.flop_delivered, "flop_delivered")
-    planned = sum(runs_under_way(log, a).values())
+    planned = sum(runs_under_way(log, a, since=window_start).values())
     tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
     return total > free_cap(standing(log, a.index), start) and planned * tolerance < total
 

@@ -133,12 +133,17 @@ class Rules:
     reveal_days: int
     tolerance: str
     report_hours: int | None  # None: the charter leaves it out (48 hours)
+    window_days: int | None  # None: the charter leaves out the compute window (365 days)
     lag: int
     caps: dict[int, int]  # the charter's level table
 
     @property
     def report_ms(self) -> int:
         return (48 if self.report_hours is None else self.report_hours) * HOUR
+
+    @property
+    def window_ms(self) -> int:
+        return (365 if self.window_days is None else self.window_days) * DAY
 
     def allowed(self, planned: int) -> int:
         """planned x (1 + tolerance), rounded down."""
@@ -162,6 +167,7 @@ def charter_rules(draw: Any) -> Rules:
         reveal_days=draw(st.sampled_from([365, 1, 30, 180])),
         tolerance=draw(st.sampled_from(["0.05", "0", "0.1", "0.25"])),
         report_hours=draw(st.sampled_from([None, 0, 1, 24, 48, 168])),
+        window_days=draw(st.sampled_from([None, 0, 60, 200])),
         lag=draw(st.sampled_from([2, 1, 3])),
         caps=caps,
     )
@@ -347,6 +353,8 @@ def charter(d: Draft) -> None:
     }
     if r.report_hours is not None:
         fields["report_tolerance_hours"] = r.report_hours
+    if r.window_days is not None:
+        fields["compute_window_days"] = r.window_days
     d.add("charter", SETUP_AT, list(GOVERNORS[:2]), fields, name="charter")
 
 
@@ -447,6 +455,20 @@ def threshold_schedule(d: Draft, cycle: int) -> None:
     )
     if step is not None and level == frontier + 1 and target == lift(cycle + 1):
         d.frontier[cycle + 1] = level
+        if d.rarely(3):
+            # The lift after next too, scheduled now: stranded (S11) if the lift below it
+            # is then postponed or moved off its date by a calendar amendment.
+            after = lift(cycle + 2)
+            upper = level + 1
+            cap = d.cap(upper) if upper in d.rules.caps else max(d.rules.caps.values()) * 3
+            d.add(
+                "threshold_schedule",
+                d.later(at, 10 * DAY, MINUTE),
+                ["regulator"],
+                {"level": upper, "cap_flop": flop(cap), "effective_date": date_of(after)},
+                name=f"lift-{upper}-{cycle + 2}-early",
+                wrong=["evaluator"],
+            )
 
 
 def charter_amendment(d: Draft, cycle: int) -> None:
@@ -472,6 +494,8 @@ def charter_amendment(d: Draft, cycle: int) -> None:
         changes["calendar_from_cycle"] = d.mostly(cycle + 1, cycle + 2, cycle)
     if changes == {} or d.rarely(3):
         changes["compute_tolerance"] = d.pick("0.1", "0")
+    if d.rarely(4):
+        changes["compute_window_days"] = d.pick(30, 0, 365)
     fields = {
         "changes": changes,
         "effective_date": date_of(at + notice + DAY),
@@ -598,6 +622,10 @@ def other_labs(d: Draft, lab: str) -> list[str]:
     return [x for x in d.labs if x != lab]
 
 
+#: How long each drawn run plans to train.
+PLANNED_DAYS = 150
+
+
 def planned_flop(d: Draft, level: int) -> int:
     """Within the cap, exactly the cap, one FLOP above it, or well above."""
     cap = d.cap(level)
@@ -641,7 +669,7 @@ def preregistration(
         "flop_confidence": "0.9",
         "planned_params": "400000000000",
         "planned_start": rfc3339(planned_start),
-        "planned_end": rfc3339(planned_start + 150 * DAY),
+        "planned_end": rfc3339(planned_start + PLANNED_DAYS * DAY),
         "hardware": {
             "chip_type": "accelerator-x",
             "chip_count": 20000,
@@ -774,15 +802,19 @@ def attestation(
 
 def compute_of_run(d: Draft, run: Run) -> None:
     """Providers attest compute for a run: periods starting around its pre-registration
-    (logged before the period or not) and around its end (over by then or not), amounts
-    around its plan x (1 + tolerance) and the free cap, mostly naming the run."""
+    (logged before the period or not), around its end (over by then or not) and around
+    its planned end + the compute window (a run never reported over covers nothing
+    after), amounts around its plan x (1 + tolerance) and the free cap, mostly naming
+    the run."""
     first = run.versions[0]
     end_at = run.ends[0].at if run.ends else None
+    overrun = run.latest.info["planned_start"] + PLANNED_DAYS * DAY + d.rules.window_ms
     for _ in range(d.pick(1, 2, 3)):
         start = d.when(
             lambda: d.later(first.at, 60 * DAY, MINUTE),
             lambda: d.around(first.at),
             lambda: d.around(end_at if end_at is not None else first.at + 100 * DAY),
+            lambda: d.around(overrun),
         )
         end = start + d.pick(90 * DAY, 30 * DAY, 1)
         allowed = d.rules.allowed(run.planned)
@@ -799,10 +831,12 @@ def compute_of_run(d: Draft, run: Run) -> None:
 
 def split_compute(d: Draft, cycle: int) -> None:
     """Compute for one organisation in one quarter split across attestations (each at
-    or below the free cap, or not), from either provider, naming no run."""
+    or below the free cap, or not), from either provider, naming no run; or split across
+    names the log does not register (shells of one lab, S16)."""
     org = d.pick(*d.labs)
     start = d.later(lift(cycle), 60 * DAY)
     for _ in range(d.pick(2, 3, 4)):
+        org = d.mostly(org, *SHELLS, one_in=3)
         end = start + d.pick(90 * DAY, 45 * DAY)
         amount = d.pick(d.cap(0), d.cap(0) // 2, d.cap(1) // 3)
         at = d.later(end, 10 * DAY)
@@ -812,6 +846,8 @@ def split_compute(d: Draft, cycle: int) -> None:
 
 
 MODELS = ("model-a", "model-b", "model-c")
+#: Organisations no entry registers: compute attested to them is summed together (S16).
+SHELLS = ("shell-a", "shell-b")
 
 
 def submission(d: Draft, run: Run, after: int, *, remedies: Step | None = None) -> Step | None:

@@ -972,13 +972,15 @@ def test_s16_compute_attested_for_a_run_is_summed_against_its_plan() -> None:
 def test_s16_compute_split_across_attestations_is_summed_per_organisation() -> None:
     """Five attestations of the deregulated cap (1e25) each, to beta in one quarter from
     two providers, are five times the cap: each after the first adds up, with what
-    overlaps it, to more than beta's runs under way (none) plan. The same compute over
-    five quarters that do not overlap is five deregulated runs' and raises nothing."""
+    overlaps its compute window, to more than beta's runs under way (none) plan. The
+    same compute in five first quarters a year apart is five deregulated runs', each
+    outside the others' 365-day windows, and raises nothing."""
     for split in (True, False):
         lg = Ledger()
         stratus = provider(lg)
         nimbus = Actor("Nimbus")
         lg.grant(nimbus, "compute:nimbus")
+        lg.grant(Actor("Beta"), "lab:beta")  # beta is registered: its own sum
         _deregulated(lg)
         found = []
         for n in range(5):
@@ -995,11 +997,50 @@ def test_s16_compute_split_across_attestations_is_summed_per_organisation() -> N
             third = next(f[3] for f in engine if f[2] == (found[2],))
             assert third.endswith(
                 "where a deregulated run may use 1e25 FLOP, and with the 2 earlier "
-                "attestations of periods overlapping this one (naming none of its runs), beta "
-                "was delivered 3e25 FLOP, and beta had no run under way when the period "
-                "started; one run's compute split across attestations looks like this: an "
-                "undeclared large run"
+                "attestations of periods in the 365-day compute window from 2027-04-02 "
+                "(naming none of its runs), beta was delivered 3e25 FLOP, and beta had no run "
+                "under way then; one run's compute split across attestations looks like "
+                "this: an undeclared large run"
             ), third
+
+
+def test_s16_compute_split_across_names_the_log_does_not_know_is_summed() -> None:
+    """Compute attested to organisations the log does not register (no organisation
+    entry, no lab key) is summed across all such names: two shells at the free cap each
+    are twice the cap. A registered organisation (a lab key, or an organisation entry
+    logged before the attestation) is summed under its own name."""
+    lg = Ledger()
+    stratus = provider(lg)
+    _deregulated(lg)
+    lg.grant(Actor("Beta"), "lab:beta", at="2027-01-01")
+    body = {"org_id": "gamma", "legal_name": "Gamma", "jurisdiction": "XR", "kind": "lab"}
+    lg.add("organisation", body, [lg.regulator], "2027-01-02")
+    cap = {"flop_delivered": "1e25", **PERIOD}
+    attest(lg, stratus, "2028-04-02", organisation="shell-a", **cap)
+    attest(lg, stratus, "2028-04-03", organisation="beta", **cap)
+    attest(lg, stratus, "2028-04-04", organisation="gamma", **cap)
+    engine, reference = _s16(lg, "2028-05-01")
+    assert engine == reference == set()
+    second = attest(lg, stratus, "2028-04-05", organisation="shell-b", **cap)
+    engine, reference = _s16(lg, "2028-05-01")
+    assert {f[:3] for f in engine} == reference == {("S16", "violation", (second,))}
+    (message,) = [f[3] for f in engine]
+    assert (
+        "and shell-b is an organisation the log does not register (no organisation entry, "
+        "no lab key); with the 1 earlier attestation to such names of periods in the "
+        "365-day compute window from 2027-04-02, they were delivered 2e25 FLOP, and shell-b "
+        "had no run under way then; one lab's compute split across names the log does not "
+        "know looks like this: an undeclared large run" in message
+    ), message
+    # Registered after its first attestation: shell-a's later compute is its own sum
+    # (1e25 + 1e25 is still above the cap, and it has no run).
+    body = {**body, "org_id": "shell-a", "legal_name": "Shell A"}
+    lg.add("organisation", body, [lg.regulator], "2028-04-06")
+    third = attest(lg, stratus, "2028-04-07", organisation="shell-a", **cap)
+    engine, reference = _s16(lg, "2028-05-01")
+    expected = {("S16", "violation", (second,)), ("S16", "violation", (third,))}
+    assert {f[:3] for f in engine} == reference == expected
+    assert any("with the 1 earlier attestation of periods" in f[3] for f in engine), engine
 
 
 def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -> None:
@@ -1024,7 +1065,8 @@ def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -
     engine, reference = _s16(lg, "2027-10-01")
     assert engine == set()
     assert reference == set()
-    # The same compute naming no run is summed: 1.2e26 against run B's 6e25 (A is over).
+    # The same compute naming no run is summed over the compute window, against both
+    # runs (each under way in it): 1.2e26 within their 1.2e26. 1e25 more is not.
     lg2 = Ledger()
     stratus = provider(lg2)
     lg2.grant(nimbus, "compute:nimbus")
@@ -1033,9 +1075,16 @@ def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -
     lg2.started(lg2.prereg(at="2027-04-01", run_id="acme-2027-b", planned_flop="6e25"))
     lg2.completed(a, at="2027-05-30", flop="6e25")
     attest(lg2, stratus, "2027-07-02", flop_delivered="6e25", **half)
-    last = attest(lg2, nimbus, "2027-09-02", **body, **later)
+    attest(lg2, nimbus, "2027-09-02", **body, **later)
+    engine, reference = _s16(lg2, "2027-10-01")
+    assert engine == reference == set()
+    last = attest(lg2, nimbus, "2027-09-03", **{**body, "flop_delivered": "1e25"}, **later)
     engine, reference = _s16(lg2, "2027-10-01")
     assert {f[:3] for f in engine} == reference == {("S16", "violation", (last,))}
+    assert (
+        "more than the 2 runs it had under way then plan: 1.2e26 FLOP, 1.26e26 with the 5% "
+        "compute tolerance, less than the 1.3e26 FLOP" in next(iter(engine))[3]
+    ), engine
 
 
 @pytest.mark.parametrize("end", ["2027-01-01T00:00:00Z", "2027-04-01T00:00:00Z"])
@@ -1093,42 +1142,114 @@ def test_s16_small_compute_for_a_run_already_over_is_held_to_its_plan() -> None:
     assert {f[:3] for f in engine} == reference
 
 
-def test_s16_periods_that_only_touch_do_not_overlap() -> None:
-    """An earlier attestation whose period starts where this one's ends is not summed
-    with it; the organisation's sum names its one run under way in the singular."""
+@pytest.mark.parametrize("gap", [0, 1])
+def test_s16_the_compute_window_ends_with_the_period_and_starts_window_days_before(
+    gap: int,
+) -> None:
+    """The organisation's sum takes the periods that overlap the 365 days before this
+    period's end: one ending exactly at the window's start (2027-06-02, 365 days before
+    2028-06-01) is not in it, one ending a second later is; the sum names acme's one
+    run under way in the window in the singular, and leaves beta's compute out."""
     lg = Ledger()
     stratus = provider(lg)
     _deregulated(lg)
-    june = {"period_start": "2028-06-01T00:00:00Z", "period_end": "2028-07-01T00:00:00Z"}
     spring = {"period_start": "2028-03-01T00:00:00Z", "period_end": "2028-06-01T00:00:00Z"}
     # acme's one run, under way from February.
     p = lg.prereg(at="2027-12-01", cycle=2028, planned_flop="6e24", run_id="acme-2028-a")
     lg.started(p, at="2028-02-01")
-    beta = {"organisation": "beta", "flop_delivered": "1e25"}
-    attest(lg, stratus, "2028-07-02", **beta, **june)
-    attest(lg, stratus, "2028-07-03", **beta, **spring)
+    edge = f"2027-06-02T00:00:0{gap}Z"
+    before = {"period_start": "2027-03-01T00:00:00Z", "period_end": edge}
+    attest(lg, stratus, "2027-06-03", flop_delivered="4e24", **before)
+    attest(lg, stratus, "2028-06-02", organisation="beta", flop_delivered="1e25", **spring)
+    first = attest(lg, stratus, "2028-06-03", flop_delivered="6.6e24", **spring)
     engine, reference = _s16(lg, "2028-08-01")
-    assert engine == reference == set()
-    # acme: 6e24 x 1.1 against 1e25 + 1e25 in spring.
-    acme = {"flop_delivered": "1e25", **spring}
-    attest(lg, stratus, "2028-07-04", **acme)
-    last = attest(lg, stratus, "2028-07-05", **acme)
-    engine, reference = _s16(lg, "2028-08-01")
+    # 6.6e24 is the plan with the tolerance: within it, or 4e24 above it (and above
+    # the free cap) with the period the window reaches.
+    expected = {("S16", "violation", (first,))} if gap else set()
+    assert {f[:3] for f in engine} == reference == expected
+    if gap:
+        (message,) = [f[3] for f in engine]
+        assert (
+            "with the 1 earlier attestation of periods in the 365-day compute window from "
+            "2027-06-02 (naming none of its runs), acme was delivered 1.06e25 FLOP, more "
+            "than the 1 run it had under way then plans: 6e24 FLOP, 6.6e24 with the 10% "
+            "compute tolerance, less than the 1.06e25 FLOP" in message
+        ), message
+
+
+def test_s16_compute_split_over_quarters_one_after_another_is_summed() -> None:
+    """Four quarters one after another, the free cap each, to an organisation with no
+    run: the second brings the compute window's sum above the cap (the hole the
+    overlapping periods alone left open); a charter amendment to a window of 0 days
+    sums overlapping periods only, and the same quarters then raise nothing."""
+    for window in (None, 0):
+        lg = Ledger()
+        stratus = provider(lg)
+        _deregulated(lg)
+        lg.grant(Actor("Beta"), "lab:beta")
+        if window is not None:
+            amendment(lg, {"compute_window_days": window}, "2027-12-15", "2026-10-01")
+        found = []
+        quarters = [("01-01", "04-01"), ("04-01", "07-01"), ("07-01", "10-01"), ("10-01", "12-31")]
+        for start, end in quarters:
+            period = {
+                "period_start": f"2028-{start}T00:00:00Z",
+                "period_end": f"2028-{end}T00:00:00Z",
+            }
+            logged = f"2028-{end}T12:00:00Z"  # the period's last day
+            body = {"organisation": "beta", "flop_delivered": "1e25"}
+            found.append(attest(lg, stratus, logged, **body, **period))
+        engine, reference = _s16(lg, "2029-02-01")
+        expected = set() if window == 0 else {("S16", "violation", (a,)) for a in found[1:]}
+        assert {f[:3] for f in engine} == reference == expected, window
+    # With a window of 0 days, periods that overlap are still summed.
+    body = {"organisation": "beta", "flop_delivered": "1", **period}
+    last = attest(lg, stratus, "2029-01-03", **body)
+    engine, reference = _s16(lg, "2029-02-01")
     assert {f[:3] for f in engine} == reference == {("S16", "violation", (last,))}
     assert (
-        "beta" not in next(iter(engine))[3]
-        and "more than the 1 run it had under way when the period started plans: 6e24 FLOP, "
-        "6.6e24 with the 10% compute tolerance, less than the 2e25 FLOP"
-        in next(iter(engine))[3]
+        "with the 1 earlier attestation of periods overlapping this one (naming none of its "
+        "runs), beta was delivered" in next(iter(engine))[3]
     ), engine
+
+
+@pytest.mark.parametrize("named", [False, True])
+@pytest.mark.parametrize("second", [0, 1])
+def test_s16_a_run_never_reported_over_covers_until_a_window_after_its_planned_end(
+    named: bool, second: int
+) -> None:
+    """acme's run, planned to end 2027-05-31 and never reported over, covers a period
+    starting a second before its planned end + 365 days (2028-05-30), and not one
+    starting then: named or not, the compute is then an undeclared large run."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(planned_flop="8e25")
+    lg.started(p)
+    start = "2028-05-29T23:59:59Z" if second == 0 else "2028-05-30T00:00:00Z"
+    period = {"period_start": start, "period_end": "2028-08-01T00:00:00Z"}
+    run = {"run": p} if named else {}
+    a = attest(lg, stratus, "2028-08-02", flop_delivered="5e25", **run, **period)
+    engine, reference = _s16(lg, "2028-09-01")
+    expected = {("S16", "violation", (a,))} if second else set()
+    assert {f[:3] for f in engine} == reference == expected
+    if second:
+        (message,) = [f[3] for f in engine]
+        why = (
+            "the run it names, acme-2027-a, was planned to end at 2027-05-31T00:00:00Z, more "
+            "than the 365-day compute window before the period started, and was never "
+            "reported completed or halted"
+            if named
+            else "acme had no run under way when the period started to cover it"
+        )
+        assert why in message, message
 
 
 def test_s16_sums_name_their_runs_and_stop_at_the_free_cap() -> None:
     """Level 0 (cap 1e25) deregulated from 2028. Compute at the cap is free, summed or
     not; a run ended before the period is held to its plan by what is attested for it
     once the sum passes the cap; a run of another organisation named on small compute
-    is summed with the organisation's; a period starting where another ends does not
-    overlap it; the organisation's sum names the runs it had under way."""
+    is summed with the organisation's; a period starting where another ends is in its
+    compute window; the organisation's sum names the runs it had under way."""
     lg = Ledger()
     stratus = provider(lg)
     beta = Actor("Beta")
@@ -1164,15 +1285,16 @@ def test_s16_sums_name_their_runs_and_stop_at_the_free_cap() -> None:
     assert {f[:3] for f in engine} == reference == expected
     (message,) = [f[3] for f in engine if f[2] == (third,)]
     assert (
-        "with the 1 earlier attestation of periods overlapping this one (naming none of its "
-        "runs), beta was delivered 1.1e25 FLOP, more than the 2 runs it had under way when "
-        "the period started plan: 1e25 FLOP, 11000000000000000000000000 with the 10% compute "
-        "tolerance, less than the 11000000000000000000000001 FLOP" in message
+        "with the 1 earlier attestation of periods in the 365-day compute window from "
+        "2027-06-02 (naming none of its runs), beta was delivered 1.1e25 FLOP, more than "
+        "the 2 runs it had under way then plan: 1e25 FLOP, 11000000000000000000000000 with "
+        "the 10% compute tolerance, less than the 11000000000000000000000001 FLOP" in message
     ), message
-    # A period that starts where the others end overlaps none of them.
+    # A period that starts where the others end is in their window: summed with them.
     after = {"period_start": "2028-06-01T00:00:00Z", "period_end": "2028-07-01T00:00:00Z"}
-    attest(lg, stratus, "2028-07-02", organisation="beta", flop_delivered="1e25", **after)
+    fourth = attest(lg, stratus, "2028-07-02", organisation="beta", flop_delivered="1", **after)
     engine, reference = _s16(lg, "2028-08-01")
+    expected.add(("S16", "violation", (fourth,)))
     assert {f[:3] for f in engine} == reference == expected
 
 
@@ -1572,7 +1694,8 @@ def test_s11_a_lift_stranded_above_a_lapsed_one_needs_the_approval_below_it() ->
     move cycle 2028's lift to 01-02 (T1 lapses) and leave 2029's on 01-01. T2 was a lift
     when logged; now it stands above a frontier that stayed at 1. When the 2028
     decision date passes, S11 asks for a level-2 approval for it (there is none: level
-    2 was never lifted), as it would of any lift above the frontier."""
+    2 was never lifted), as it would of any lift above the frontier. Stranded, it
+    takes no effect: the frontier does not jump two levels."""
     lg = Ledger()
     calendar = {**ONE_DAY_LATER, "lift": "01-01"}
     t1 = lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
@@ -1599,6 +1722,75 @@ def test_s11_a_lift_stranded_above_a_lapsed_one_needs_the_approval_below_it() ->
         "no level-2 model was approved by 2028-12-31, yet the lift to level 3 on "
         "2029-01-01 was not postponed",
     ) in engine
+    # Stranded, T2 takes no effect: the frontier rises one level at a time, so it
+    # stays at 1, level 3 is not lifted, and T2's cap is not in force.
+    st = replayed(lg)
+    assert st.stranded_lifts() == {t2}
+    assert st.frontier_at(ms("2029-01-05")) == 1
+    assert st.level_effective_ms(3) is None
+    assert st.cap_at(3, ms("2029-01-05")) is None  # T2's 1e27 is not; the table has none
+    # A level-3 run planned and started in 2029: no cap in force for its level, and
+    # started before its level was lifted (S2, both).
+    p = lg.prereg(
+        at="2028-09-01",
+        cycle=2029,
+        level=3,
+        run_id="acme-2029-a",
+        planned_flop="5e26",
+        planned_start="2029-02-01T00:00:00Z",
+        planned_end="2029-05-31T00:00:00Z",
+    )
+    lg.started(p, at="2029-02-01", time="2029-02-01T00:00:00Z")
+    s2 = {f for f in seen(lg, "2029-03-01") if f[0] == "S2"}
+    assert {f[:3] for f in s2} == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
+    assert s2 == {
+        V(
+            "S2",
+            (p,),
+            "run acme-2029-a is planned at level 3, which has no cap in force at its planned "
+            "start (2029-02-01T00:00:00Z) in the charter or a threshold schedule",
+        ),
+        V(
+            "S2",
+            (p, p + 1),
+            "run acme-2029-a started 2029-02-01T00:00:00Z, before level 3 was lifted (it has "
+            "not been)",
+        ),
+    }, s2
+
+
+def test_s11_a_lift_stranded_above_a_postponed_one_raises_nothing_until_the_one_below() -> None:
+    """T1 lifts to level 2 on 2028-01-01 and T2 to level 3 on 2029-01-01; 2028's lift
+    is postponed to 2029 before it takes effect, so T2 is stranded (the frontier stays
+    at 1 through 2029). T3, logged later, lifts level 2 on 2030-01-01: the frontier
+    rises to 2 then, and T2, dated before it, stays stranded."""
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    t2 = lg.schedule(3, "1e27", "2029-01-01", "2027-06-02")
+    lg.postponement(2028, 2029, "2027-12-20")
+    st = replayed(lg)
+    assert st.stranded_lifts() == {t2}
+    assert [st.frontier_at(ms(f"{y}-01-05")) for y in (2028, 2029)] == [1, 1]
+    t3 = lg.schedule(2, "3e26", "2030-01-01", "2029-06-01")
+    st = replayed(lg)
+    assert st.stranded_lifts() == {t2}
+    assert [lift[2] for lift in st.raising_lifts()] == [t3]
+    assert [st.frontier_at(ms(f"{y}-01-05")) for y in (2029, 2030)] == [1, 2]
+    assert st.level_effective_ms(2) == ms("2030-01-01")
+    # Both auditors: a level-2 run started in 2029 started before its level was lifted.
+    p = lg.prereg(
+        at="2028-09-01",
+        cycle=2029,
+        level=2,
+        run_id="acme-2029-a",
+        planned_flop="2e26",
+        planned_start="2029-02-01T00:00:00Z",
+        planned_end="2029-05-31T00:00:00Z",
+    )
+    lg.started(p, at="2029-02-01", time="2029-02-01T00:00:00Z")
+    s2 = {f for f in seen(lg, "2029-03-01") if f[0] == "S2"}
+    assert {f[:3] for f in s2} == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
+    assert {f[:3] for f in s2} == {("S2", "violation", (p, p + 1))}, s2
 
 
 def test_s11_a_calendar_that_leaves_the_lift_date_alone_lapses_nothing() -> None:

@@ -100,6 +100,10 @@ def test_compute_lists_exactly_the_attestations_in_the_log(demo) -> None:
     for i in expected:
         row = f'<tr role="row" id="attestation-{i}"><td role="cell" data-label="Entry">'
         assert row + f'<a href="/entries/{i}">{i}</a>' in page
+    # The charter's compute window, as the audit applies it (S16).
+    assert data["compute_window_days"] == 365
+    assert "is added up over any 365 days, against the runs it had under way" in page
+    assert "stops covering compute 365 days after its planned end" in page
 
 
 def test_compute_csv_twin_has_a_row_per_attestation(demo) -> None:
@@ -196,6 +200,7 @@ def test_an_undeclared_large_run_is_shown_on_compute_and_compliance(demo) -> Non
     assert row["finding"]["links"] == [{"index": index, "url": f"/entries/{index}"}]
     (cobalt,) = [o for o in data["organisations"] if o["organisation"] == "cobalt"]
     assert cobalt["flagged"] >= 1
+    assert cobalt["registered"]  # the demo's board granted cobalt a lab key
     page = get(server, "/compute").text
     assert '<h2 id="flagged">Flagged attestations</h2>' in page
     assert f'<a href="/entries/{index}">entry {index}</a>' in page
@@ -210,6 +215,25 @@ def test_an_undeclared_large_run_is_shown_on_compute_and_compliance(demo) -> Non
     assert '<h2 id="undeclared">Undeclared large runs</h2>' in html
     assert f'<a href="/compute#attestation-{index}">on the compute page</a>' in html
     assert '<a href="/compute">the compute page</a>' in html
+
+    # Compute to a name the log does not register is shown as such, and the audit sums
+    # it with every other such name's.
+    shell = {**UNDECLARED, "organisation": "cobalt-holdings", "flop_delivered": "1e20"}
+    payload.write_text(json.dumps(shell))
+    out = run_cli(
+        "append",
+        "--key", str(root / SIMULATION_KEYS / "stratus.key"),
+        "--type", "compute_attestation",
+        "--log", origin,
+        "--url", server.base_url,
+        "--receipt", str(root / "shell-attestation.receipt.json"),
+        str(payload),
+    )  # fmt: skip
+    data = get(server, "/compute", format="json").json()
+    (holdings,) = [o for o in data["organisations"] if o["organisation"] == "cobalt-holdings"]
+    assert holdings["registered"] is False
+    page = get(server, "/compute").text
+    assert page.count("<strong>Not registered in the log</strong>") == 1
 
 
 def test_compute_is_in_the_nav_and_on_the_home_page(demo) -> None:

@@ -133,6 +133,7 @@ class CharterChanges:
     inference_update_threshold_flop: Annotated[str, FLOP] | None = None
     attestation_tolerance: Annotated[str, DECIMAL] | None = None
     attestation_interval_days: Annotated[int, DAYS] | None = None
+    compute_window_days: Annotated[int, DAYS] | None = None
     research_access_limit_days: Annotated[int, DAYS] | None = None
     research_access_min_days: Annotated[int, DAYS] | None = None
     cooling_off_days: Annotated[int, DAYS] | None = None
@@ -191,6 +192,10 @@ class Charter:
     attestation_tolerance: Annotated[str, DECIMAL] = "0.25"
     #: A compute provider silent for longer than this is shown as such (S16 notice).
     attestation_interval_days: Annotated[int, DAYS] = 90
+    #: Compute attested to an organisation naming none of its runs is summed over
+    #: this many days, and a run never reported over covers compute until this long
+    #: after its planned end (S16).
+    compute_window_days: Annotated[int, DAYS] = 365
     #: Researchers' access to an approved model opens within this many days (S17)…
     research_access_limit_days: Annotated[int, DAYS] = 30
     #: …and lasts at least this long (the plan: "for the next year").

@@ -79,6 +79,8 @@ APPLIES: dict[str, Apply] = {
     "schedule_marker": reveals.apply_schedule_marker,
     "model_update": models.apply_model_update,
     "compute_attestation": compute.apply_compute_attestation,
+    "organisation": compute.apply_organisation,
+    "key_grant": compute.apply_key_grant,
     "charter_amendment": governance.apply_charter_amendment,
     "staff_declaration": governance.apply_staff_declaration,
     "research_access": access.apply_research_access,

@@ -190,34 +190,47 @@ class PolicyState:
     #: declaration index, cooling-off days in force at the departure as the log stood
     #: when it was declared, the name as declared)]
     departures: dict[str, list[tuple[int, str, int, int, str]]] = field(default_factory=dict)
-    #: S16 asks which runs of an organisation were under way when a period started
-    #: (pre-registered before it, reported started, not completed or halted by then)
-    #: and what they plan.
-    #: Organisation -> first version -> (logged ms, planned FLOP) of each version, for
-    #: the runs not over yet: as many as run at once, not as many as ever ran.
-    live_runs: dict[str, dict[int, list[tuple[int, int]]]] = field(default_factory=dict)
+    #: S16 asks which runs of an organisation were under way when a period started, or
+    #: at some time in a window before it (pre-registered before the period, reported
+    #: started, not completed or halted, nor past their planned end by more than the
+    #: overrun a run is allowed), and what they plan.
+    #: Organisation -> first version -> (logged ms, planned FLOP, planned end ms) of
+    #: each version, for the runs not over yet: as many as run at once, not as many as
+    #: ever ran.
+    live_runs: dict[str, dict[int, list[tuple[int, int, int]]]] = field(default_factory=dict)
     #: The runs that are over, appended as each ends (log order): (the latest end
     #: so far, this end's ms, organisation, first version, its versions as above).
     #: Read from the newest back, only as far as ends after the period's start: a walk
     #: over the runs that ended since, not over every run (the first field makes the
     #: stop exact in a log out of time order, which L2 reports).
-    run_ends: list[tuple[int, int, str, int, tuple[tuple[int, int], ...]]] = field(
+    run_ends: list[tuple[int, int, str, int, tuple[tuple[int, int, int], ...]]] = field(
         default_factory=list
     )
     #: Organisation -> (period start ms, period end ms, FLOP) of each attestation of
-    #: compute delivered to it: S16 sums what overlapping periods attest. Attestations
-    #: are few (a provider's per period), not one per entry.
+    #: compute delivered to it (naming none of its runs): S16 sums what a compute
+    #: window's periods attest. Attestations are few (a provider's per period), not one
+    #: per entry.
     org_attested: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    #: The organisations the log registers: an `organisation` entry or a key granted a
+    #: lab's role names them (organisation -> the first such entry). Compute attested to
+    #: any other name is summed with every other such name's (S16): one lab's compute
+    #: split across names the log does not know.
+    registered: dict[str, int] = field(default_factory=dict)
+    #: (period start ms, period end ms, FLOP) of each attestation to an organisation
+    #: the log did not register when it was logged.
+    unregistered_attested: list[tuple[int, int, int]] = field(default_factory=list)
 
     # -- what the rules record ----------------------------------------------------
 
-    def note_version(self, org: str, root: Run, logged_ms: int, planned_flop: int) -> None:
+    def note_version(
+        self, org: str, root: Run, logged_ms: int, planned_flop: int, planned_end_ms: int
+    ) -> None:
         """Record a run version *org* pre-registered at *logged_ms* for S16's question.
         A version logged after its run is over covers nothing (no period starts
         before it and after the end), so it is not recorded."""
         if root.ended_ms is None:
             self.live_runs.setdefault(org, {}).setdefault(root.index, []).append(
-                (logged_ms, planned_flop)
+                (logged_ms, planned_flop, planned_end_ms)
             )
 
     def note_run_end(self, root: Run, logged_ms: int, index: int) -> None:
@@ -237,27 +250,52 @@ class PolicyState:
 
     # -- questions the rules ask ------------------------------------------------
 
-    def plans_under_way(self, org: str, ms: int) -> dict[int, int]:
+    def plans_under_way(
+        self, org: str, ms: int, overrun_ms: int, since: int | None = None
+    ) -> dict[int, int]:
         """The runs *org* had under way at *ms* (S16), each first version with its plan:
         a run with a version *org* logged before *ms*, not completed or halted by *ms*,
-        whose training is reported started (a plan never started covers nothing); its
-        plan is that of its latest version logged before *ms* (a later version's plan
-        replaces an earlier one's, smaller or larger)."""
+        whose training is reported started (a plan never started covers nothing), and
+        not more than *overrun_ms* past its planned end by *ms* (a run never reported
+        over does not cover compute for ever); its plan is that of its latest version
+        logged before *ms* (a later version's plan replaces an earlier one's, smaller
+        or larger), and so is its planned end.
+
+        With *since* (before *ms*): the runs under way at some time from *since* to
+        *ms*, the same runs less the condition at *ms* that they were not over: over
+        after *since*, and not past the overrun by *since*."""
+        at_ms = ms if since is None else since
         out = {
-            root: _latest_before(v, ms)
+            root: latest
             for root, v in self.live_runs.get(org, {}).items()
-            if self.runs[root].chain_started
+            if self.runs[root].chain_started and (latest := _latest_before(v, ms)) is not None
         }
-        # Runs over now but not at *ms*: those whose end came after *ms*, newest first.
+        # Runs over now but not at *at_ms*: those whose end came after it, newest first.
         at = len(self.run_ends) - 1
         while at >= 0:
-            latest, end_ms, owner, root, versions = self.run_ends[at]
-            if latest <= ms:
-                break  # this end and every earlier one came by *ms*
-            if owner == org and end_ms > ms and self.runs[root].chain_started:
-                out[root] = _latest_before(versions, ms)
+            latest_end, end_ms, owner, root, versions = self.run_ends[at]
+            if latest_end <= at_ms:
+                break  # this end and every earlier one came by *at_ms*
+            if owner == org and end_ms > at_ms and self.runs[root].chain_started:
+                version = _latest_before(versions, ms)
+                if version is not None:
+                    out[root] = version
             at -= 1
-        return {root: plan for root, plan in out.items() if plan >= 0}
+        return {
+            root: planned
+            for root, (planned, planned_end) in out.items()
+            if planned_end + overrun_ms > at_ms
+        }
+
+    def planned_end(self, org: str, root: int, ms: int) -> int | None:
+        """The planned end of the latest version of run *root* that *org* logged before
+        *ms* (None when the run is over or has none): what S16's overrun counts from."""
+        versions = self.live_runs.get(org, {}).get(root)
+        if versions is None:
+            found = [v for _, _, owner, r, v in self.run_ends if owner == org and r == root]
+            versions = list(found[0]) if found else []
+        latest = _latest_before(versions, ms)
+        return None if latest is None else latest[1]
 
     @property
     def cal(self) -> CycleCalendar:
@@ -295,8 +333,14 @@ class PolicyState:
     def cap_at(self, level: int, ms: int) -> int | None:
         """The cap of *level* in force at *ms* (None before any takes effect)."""
         cap = None
+        stranded = self.stranded_lifts()
         for eff, value, index in self.caps.get(level, []):
-            if eff <= ms and index not in self.lapsed and not self._postponed_lift(index):
+            if (
+                eff <= ms
+                and index not in self.lapsed
+                and not self._postponed_lift(index)
+                and index not in stranded
+            ):
                 cap = value
         return cap
 
@@ -305,17 +349,44 @@ class PolicyState:
         postponement of its cycle was logged before it took effect): nor does its cap."""
         return any(i == index and self.lift_postponed(eff) for eff, _, i in self.lifts)
 
-    def frontier_at(self, ms: int) -> int:
-        """The highest level trainable at *ms*: the initial level, raised by every lift
-        that took effect by then and was not postponed."""
+    def raising_lifts(self) -> list[tuple[int, int, int]]:
+        """The lifts that raise the frontier, (effective ms, level, index) in date
+        order: not lapsed, not postponed, and each to the level just above the frontier
+        the ones before it left (see _judged_lifts)."""
+        return self._judged_lifts()[0]
+
+    def stranded_lifts(self) -> set[int]:
+        """The lifts (indices) that would skip a level (see _judged_lifts)."""
+        return self._judged_lifts()[1]
+
+    def _judged_lifts(self) -> tuple[list[tuple[int, int, int]], set[int]]:
+        """The lifts that raise the frontier, and those stranded above it.
+
+        A lift is scheduled to the level above the frontier on its date; when a lift
+        below it then lapses (a calendar amendment) or is postponed, it would skip a
+        level. It is stranded: it takes no effect, as a lift that skips a level would
+        not (S11), and its cap neither; the frontier rises one level at a time
+        (docs/policy-notes.md, S11). A lift to a level the frontier already reached
+        (scheduled before the lift below it) is a change of that level's cap."""
         level = self.rules.initial_frontier_level
-        for eff, lv, index in self.lifts:
-            if (
-                eff <= ms
-                and lv > level
-                and index not in self.lapsed
-                and not self.lift_postponed(eff)
-            ):
+        raising: list[tuple[int, int, int]] = []
+        stranded: set[int] = set()
+        for eff, lv, index in self.lifts:  # in date order
+            if index in self.lapsed or self.lift_postponed(eff):
+                continue
+            if lv == level + 1:
+                level = lv
+                raising.append((eff, lv, index))
+            elif lv > level + 1:
+                stranded.add(index)
+        return raising, stranded
+
+    def frontier_at(self, ms: int) -> int:
+        """The highest level trainable at *ms*: the initial level, raised one level by
+        each lift that took effect by then (raising_lifts)."""
+        level = self.rules.initial_frontier_level
+        for eff, lv, _ in self.raising_lifts():
+            if eff <= ms:
                 level = lv
         return level
 
@@ -352,11 +423,7 @@ class PolicyState:
                 if level == charter.initial_frontier_level
                 else 0
             )
-        times = [
-            eff
-            for eff, lv, index in self.lifts
-            if lv == level and index not in self.lapsed and not self.lift_postponed(eff)
-        ]
+        times = [eff for eff, lv, _ in self.raising_lifts() if lv == level]
         return min(times) if times else None
 
     def deregulated_level_at(self, ms: int) -> int:
@@ -446,8 +513,8 @@ def flop(text: str) -> int:
     return parse_flop(text, "flop")
 
 
-def _latest_before(versions: Sequence[tuple[int, int]], ms: int) -> int:
-    """The plan of the latest version (in log order) logged before *ms*; -1 when none
-    was logged by then."""
-    plans = [planned for logged, planned in versions if logged < ms]
-    return plans[-1] if plans else -1
+def _latest_before(versions: Sequence[tuple[int, int, int]], ms: int) -> tuple[int, int] | None:
+    """The plan and planned end of the latest version (in log order) logged before
+    *ms*; None when none was logged by then."""
+    plans = [(planned, end) for logged, planned, end in versions if logged < ms]
+    return plans[-1] if plans else None

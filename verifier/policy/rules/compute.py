@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from verifier.entries.fields import parse_time
-from verifier.entries.payloads import ComputeAttestation
+from verifier.entries.payloads import ComputeAttestation, KeyGrant, Organisation
 from verifier.policy.calendar import DAY_MS, fmt_date, fmt_time
 from verifier.policy.findings import (
     NOTICE,
@@ -40,7 +40,7 @@ def _not_under_way(st: PolicyState, named: Run | None, org: str, start_ms: int) 
     """Why the run an attestation names does not cover the period from *start_ms*, or
     None when it was under way then: pre-registered by *org* before *start_ms*, its
     training reported started, and not completed or halted by then (an end logged at
-    that instant or before)."""
+    that instant or before); _overrun asks the last condition."""
     if named is None:
         return "the run it names is not a pre-registration"
     root = st.runs[named.root]
@@ -61,6 +61,21 @@ def _not_under_way(st: PolicyState, named: Run | None, org: str, start_ms: int) 
     return None
 
 
+def _overrun(st: PolicyState, named: Run, start_ms: int, window_ms: int) -> str | None:
+    """Why the run *named*, otherwise under way at *start_ms*, no longer covers compute:
+    its planned end (its latest version's before *start_ms*) came more than the compute
+    window (*window_ms*) before, and it was never reported over. Without this, a run
+    never reported over would cover compute for ever (docs/policy-notes.md, S16)."""
+    planned_end = st.planned_end(named.org, named.root, start_ms)
+    if planned_end is None or planned_end + window_ms > start_ms:
+        return None
+    return (
+        f"the run it names, {named.run_id}, was planned to end at {fmt_time(planned_end)}, "
+        f"more than the {window_ms // DAY_MS}-day compute window before the period "
+        "started, and was never reported completed or halted"
+    )
+
+
 def _own_run(st: PolicyState, b: ComputeAttestation) -> Run | None:
     """The run *b* names if it is one of the organisation's it attests for: its compute
     is then held to that run's plan, not summed with the organisation's (S16)."""
@@ -71,8 +86,9 @@ def _own_run(st: PolicyState, b: ComputeAttestation) -> Run | None:
 @dataclass(frozen=True, slots=True)
 class _Question:
     """What S16 asks of one attestation: its compute, the free cap at its period's
-    start, the compute tolerance when it is logged, and the organisation's runs under
-    way then (each one's plan)."""
+    start, the compute tolerance and the compute window when it is logged, the
+    organisation's runs under way at the period's start (each one's plan), and those
+    under way at some time in the window."""
 
     b: ComputeAttestation
     start: int
@@ -80,22 +96,34 @@ class _Question:
     amount: int
     cap: int
     allowed: Decimal
+    window: int  # the compute window, in ms
+    window_start: int  # the window's end is the period's
     plans: dict[int, int]  # each run under way (its first version) -> its plan
+    window_plans: dict[int, int]  # each run under way in the window -> its plan
 
 
 def _question(st: PolicyState, b: ComputeAttestation, logged_ms: int) -> _Question:
     start = parse_time(b.period_start, "period_start")
-    # The compute tolerance is the one in force when the attestation is logged
-    # (docs/policy-notes.md, "Which value applies"), not at the period's start: an
-    # amendment between the two applies to the attestation it precedes.
+    end = parse_time(b.period_end, "period_end")
+    # The compute tolerance and window are the ones in force when the attestation is
+    # logged (docs/policy-notes.md, "Which value applies"), not at the period's start:
+    # an amendment between the two applies to the attestation it precedes.
+    window = st.rules_at(logged_ms).compute_window_days * DAY_MS
+    # The window ends with the period and is at least the period: a period longer
+    # than the window is summed whole.
+    window_start = min(start, end - window)
+    org = b.organisation
     return _Question(
         b,
         start,
-        parse_time(b.period_end, "period_end"),
+        end,
         flop(b.flop_delivered),
         free_cap(st, start),
         1 + st.tolerance(logged_ms),
-        st.plans_under_way(b.organisation, start),
+        window,
+        window_start,
+        st.plans_under_way(org, start, window),
+        st.plans_under_way(org, start, window, since=window_start),
     )
 
 
@@ -112,7 +140,10 @@ def _uncovered(st: PolicyState, q: _Question) -> str | None:
     b = q.b
     if b.run is None:
         return _alone(q) or _organisation(st, q)
-    why = _not_under_way(st, st.runs.get(b.run), b.organisation, q.start)
+    named = st.runs.get(b.run)
+    why = _not_under_way(st, named, b.organisation, q.start)
+    if why is None and named is not None:
+        why = _overrun(st, named, q.start, q.window)
     if q.amount > q.cap and why is not None:
         return why
     own = _own_run(st, b)
@@ -149,26 +180,44 @@ def _run_total(st: PolicyState, q: _Question, named: Run) -> str | None:
 
 
 def _organisation(st: PolicyState, q: _Question) -> str | None:
-    """The compute attested to the organisation over periods overlapping this one
-    (naming none of its runs), against all its runs under way."""
+    """The compute attested to the organisation (naming none of its runs) over the
+    periods that overlap the compute window ending with this one, against all the runs
+    it had under way at some time in that window. An organisation the log does not
+    register is summed with every other such name (reading K11)."""
     org = q.b.organisation
-    overlapping = [f for s, e, f in st.org_attested.get(org, ()) if s < q.end and q.start < e]
-    total = q.amount + sum(overlapping)
-    planned = sum(q.plans.values())
+    ws = q.window_start
+    known = org in st.registered
+    attested = st.org_attested.get(org, ()) if known else st.unregistered_attested
+    earlier = [f for s, e, f in attested if s < q.end and ws < e]
+    total = q.amount + sum(earlier)
+    planned = sum(q.window_plans.values())
     if total <= q.cap or Decimal(planned) * q.allowed >= total:
         return None
-    earlier = f"{len(overlapping)} earlier attestation" + ("s" if len(overlapping) != 1 else "")
-    if not q.plans:
-        runs = f"and {org} had no run under way when the period started"
+    count = f"{len(earlier)} earlier attestation" + ("s" if len(earlier) != 1 else "")
+    days = q.window // DAY_MS
+    where = (
+        f"in the {days}-day compute window from {fmt_date(ws)}" if days else "overlapping this one"
+    )
+    if not q.window_plans:
+        runs = f"and {org} had no run under way then"
     else:
-        several = len(q.plans) > 1
+        n = len(q.window_plans)
         runs = (
-            f"more than the {len(q.plans)} run{'s' if several else ''} it had under way "
-            f"when the period started plan{'' if several else 's'}: "
-            f"{_compared(planned, q.allowed, total)}"
+            f"more than the {n} run{'s' if n > 1 else ''} it had under way then "
+            f"plan{'' if n > 1 else 's'}: {_compared(planned, q.allowed, total)}"
+        )
+    if not known:
+        # No lab key and no organisation entry: the name alone could be one of many
+        # that a lab's compute is split across.
+        return (
+            f"{org} is an organisation the log does not register (no organisation entry, "
+            f"no lab key); with the {len(earlier)} earlier attestation"
+            f"{'s' if len(earlier) != 1 else ''} to such names of periods {where}, "
+            f"they were delivered {fmt_flop(total)} FLOP, {runs}; one lab's compute split "
+            "across names the log does not know looks like this"
         )
     return (
-        f"with the {earlier} of periods overlapping this one (naming none of its runs), "
+        f"with the {count} of periods {where} (naming none of its runs), "
         f"{org} was delivered {fmt_flop(total)} FLOP, {runs}; one run's compute split "
         "across attestations looks like this"
     )
@@ -261,6 +310,20 @@ def apply_compute_attestation(
         st.runs[own.root].attested_flop += amount
     else:
         st.org_attested.setdefault(b.organisation, []).append((start, end, amount))
+        if b.organisation not in st.registered:
+            st.unregistered_attested.append((start, end, amount))
+
+
+def apply_organisation(st: PolicyState, index: int, b: Organisation, logged_ms: int) -> None:
+    """The regulator registers an organisation: S16 sums its compute under its name."""
+    st.registered.setdefault(b.org_id, index)
+
+
+def apply_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) -> None:
+    """A key granted a lab's role registers the lab it acts for (S16)."""
+    for role in b.roles:
+        if role.startswith("lab:"):
+            st.registered.setdefault(role.split(":", 1)[1], index)
 
 
 def compute_findings(st: PolicyState, now_ms: int) -> list[Finding]:

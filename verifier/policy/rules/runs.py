@@ -81,7 +81,13 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
     st.runs[index] = Run(
         index, b.org, b.run_id, b.level, b.cycle, flop(b.planned_flop), logged_ms, root
     )
-    st.note_version(b.org, st.runs[root], logged_ms, flop(b.planned_flop))
+    st.note_version(
+        b.org,
+        st.runs[root],
+        logged_ms,
+        flop(b.planned_flop),
+        parse_time(b.planned_end, "planned_end"),
+    )
 
 
 def _compute(
