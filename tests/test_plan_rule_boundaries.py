@@ -1004,6 +1004,26 @@ def test_s16_compute_split_across_attestations_is_summed_per_organisation() -> N
             ), third
 
 
+def test_s16_compute_naming_another_organisations_run_is_summed_with_its_own() -> None:
+    """beta is delivered the free cap naming no run, then 1e24 naming acme's run (whose
+    plan, 6e24, would cover it): the 1e24 is beta's compute, summed with beta's 1e25
+    (above the cap, and beta has no run), not held to acme's plan."""
+    lg = Ledger()
+    stratus = provider(lg)
+    lg.grant(Actor("Beta"), "lab:beta")
+    _deregulated(lg)
+    p = lg.prereg(planned_flop="6e24")
+    lg.started(p)
+    attest(lg, stratus, "2028-04-02", organisation="beta", flop_delivered="1e25", **PERIOD)
+    other = attest(
+        lg, stratus, "2028-04-03", run=p, organisation="beta", flop_delivered="1e24", **PERIOD
+    )
+    engine, reference = _s16(lg, "2028-05-01")
+    expected = {("S16", "violation", (p, other)), ("S16", "violation", (other,))}
+    assert {f[:3] for f in engine} == reference == expected
+    assert replayed(lg).runs[p].attested_flop == 0  # nothing attested to acme
+
+
 def test_s16_compute_split_across_names_the_log_does_not_know_is_summed() -> None:
     """Compute attested to organisations the log does not register (no organisation
     entry, no lab key) is summed across all such names: two shells at the free cap each
@@ -1012,9 +1032,11 @@ def test_s16_compute_split_across_names_the_log_does_not_know_is_summed() -> Non
     lg = Ledger()
     stratus = provider(lg)
     _deregulated(lg)
-    lg.grant(Actor("Beta"), "lab:beta", at="2027-01-01")
+    beta_key = lg.grant(Actor("Beta"), "lab:beta", at="2027-01-01")
+    lg.grant(Actor("Beta 2"), "lab:beta", at="2027-01-01")  # registered already
     body = {"org_id": "gamma", "legal_name": "Gamma", "jurisdiction": "XR", "kind": "lab"}
-    lg.add("organisation", body, [lg.regulator], "2027-01-02")
+    gamma = lg.add("organisation", body, [lg.regulator], "2027-01-02")
+    acme_key = replayed(lg).registered["acme"]
     cap = {"flop_delivered": "1e25", **PERIOD}
     attest(lg, stratus, "2028-04-02", organisation="shell-a", **cap)
     attest(lg, stratus, "2028-04-03", organisation="beta", **cap)
@@ -1032,13 +1054,25 @@ def test_s16_compute_split_across_names_the_log_does_not_know_is_summed() -> Non
         "had no run under way then; one lab's compute split across names the log does not "
         "know looks like this: an undeclared large run" in message
     ), message
+    # What registers whom: the lab key (acme's, the Ledger's own; beta's) and gamma's
+    # organisation entry, each the first entry that did.
+    assert replayed(lg).registered == {"acme": acme_key, "beta": beta_key, "gamma": gamma}
+    # A third name: two earlier attestations to such names, in the plural.
+    third_name = attest(lg, stratus, "2028-04-05", organisation="shell-c", **cap)
+    engine, reference = _s16(lg, "2028-05-01")
+    (message,) = [f[3] for f in engine if f[2] == (third_name,)]
+    assert "with the 2 earlier attestations to such names of periods" in message, message
     # Registered after its first attestation: shell-a's later compute is its own sum
     # (1e25 + 1e25 is still above the cap, and it has no run).
     body = {**body, "org_id": "shell-a", "legal_name": "Shell A"}
     lg.add("organisation", body, [lg.regulator], "2028-04-06")
     third = attest(lg, stratus, "2028-04-07", organisation="shell-a", **cap)
     engine, reference = _s16(lg, "2028-05-01")
-    expected = {("S16", "violation", (second,)), ("S16", "violation", (third,))}
+    expected = {
+        ("S16", "violation", (second,)),
+        ("S16", "violation", (third_name,)),
+        ("S16", "violation", (third,)),
+    }
     assert {f[:3] for f in engine} == reference == expected
     assert any("with the 1 earlier attestation of periods" in f[3] for f in engine), engine
 
@@ -1290,6 +1324,19 @@ def test_s16_sums_name_their_runs_and_stop_at_the_free_cap() -> None:
         "the 2 runs it had under way then plan: 1e25 FLOP, 11000000000000000000000000 with "
         "the 10% compute tolerance, less than the 11000000000000000000000001 FLOP" in message
     ), message
+    # An earlier attestation of a period that starts where this one ends is after it,
+    # not in its window: beta's 1e25 for June, logged first, then 1e25 for spring.
+    lg3 = Ledger()
+    stratus3 = provider(lg3)
+    lg3.grant(beta, "lab:beta")
+    _deregulated(lg3)
+    june = {"period_start": "2028-06-01T00:00:00Z", "period_end": "2028-07-01T00:00:00Z"}
+    attest(lg3, stratus3, "2028-07-02", organisation="beta", flop_delivered="1e25", **june)
+    spring = attest(
+        lg3, stratus3, "2028-07-03", organisation="beta", flop_delivered="1e25", **later
+    )
+    engine3, reference3 = _s16(lg3, "2028-08-01")
+    assert engine3 == reference3 == set(), spring
     # A period that starts where the others end is in their window: summed with them.
     after = {"period_start": "2028-06-01T00:00:00Z", "period_end": "2028-07-01T00:00:00Z"}
     fourth = attest(lg, stratus, "2028-07-02", organisation="beta", flop_delivered="1", **after)
@@ -1791,6 +1838,20 @@ def test_s11_a_lift_stranded_above_a_postponed_one_raises_nothing_until_the_one_
     s2 = {f for f in seen(lg, "2029-03-01") if f[0] == "S2"}
     assert {f[:3] for f in s2} == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
     assert {f[:3] for f in s2} == {("S2", "violation", (p, p + 1))}, s2
+
+
+def test_s11_a_lift_to_a_level_already_lifted_is_a_change_of_its_cap() -> None:
+    """T1 lifts level 2 on 2029-01-01; T2, logged after it, lifts level 2 a cycle
+    earlier, on 2028-01-01. T2 raises the frontier; T1, to the level T2 reached, is
+    neither a raising lift nor stranded: its cap takes over in 2029."""
+    lg = Ledger()
+    t1 = lg.schedule(2, "2e26", "2029-01-01", "2027-06-01")
+    t2 = lg.schedule(2, "3e26", "2028-01-01", "2027-06-02")
+    st = replayed(lg)
+    assert [lift[2] for lift in st.raising_lifts()] == [t2]
+    assert st.stranded_lifts() == set()
+    assert st.cap_at(2, ms("2028-06-01")) == 3 * 10**26
+    assert st.cap_at(2, ms("2029-01-05")) == 2 * 10**26, t1
 
 
 def test_s11_a_calendar_that_leaves_the_lift_date_alone_lapses_nothing() -> None:
