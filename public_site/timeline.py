@@ -169,6 +169,17 @@ def _lines(
     for eff, level, index in engine.state.raising_lifts():
         cap = engine.state.cap_at(level, eff)
         found.append((level, eff, f"lift: cap {fmt_flop(cap) if cap else '?'} FLOP", "lift", index))
+    # Shown where they were scheduled, dashed as a postponed lift is: what the log
+    # holds but does not take effect (docs/policy-notes.md, S11).
+    stranded = engine.state.stranded_lifts()
+    for level, caps in engine.state.caps.items():
+        for eff, _, index in caps:
+            if index in engine.state.lapsed:
+                text = "schedule lapsed (its date is no longer a lift date)"
+                found.append((level, eff, text, "postponed", index))
+            elif index in stranded:
+                text = "lift stranded (the level below was not lifted)"
+                found.append((level, eff, text, "postponed", index))
     for p in engine.state.postponements:
         for cycle in range(p.from_cycle, p.to_cycle):
             text = f"lift of {cycle} postponed to {p.to_cycle}"
