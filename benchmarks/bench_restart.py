@@ -136,8 +136,9 @@ def s16_costs(root: Path, rounds: int = 5) -> dict[str, float | int]:
             st = engine.state
             org = min(st.live_runs) if st.live_runs else next(iter(st.runs.values())).org
             start = st.last_logged_ms - st.last_logged_ms % DAY_MS
-            day = fmt_time(start)
-            b = ComputeAttestation("bench-provider", org, "bench-cluster", day, day, "1e40")
+            # One day of compute (a period must end after it starts, S16).
+            day, next_day = fmt_time(start), fmt_time(start + DAY_MS)
+            b = ComputeAttestation("bench-provider", org, "bench-cluster", day, next_day, "1e40")
             amount = 10**40
             rule, walk = [], []
             for _ in range(rounds):

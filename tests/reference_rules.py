@@ -364,9 +364,9 @@ K6. Settled (notes, S16): "the run it names, against all the compute attested fo
     at A's period_start) and P's planned_flop x (1 + compute tolerance at A) < T, A is
     an S16 violation (whether or not P was under way: K2's question, of A alone).
 K7. Settled (notes, S16): "the organisation's compute over the periods that overlap
-    this one": for an A that names no run of its organisation (none, or another
-    organisation's), the attestations to A's organisation admitted before A, naming
-    no run of that organisation, whose periods overlap A's ([start, end) each:
+    this one" (since K10 and K12, the window's): for every A, the attestations to A's
+    organisation admitted before A, naming one of its runs or not (K12), whose periods
+    overlap A's ([start, end) each:
     b.start < a.end and a.start < b.end), and A, sum to T; the runs of that
     organisation under way at A's period_start (a first
     version whose run is not over then, K5, with some version of the organisation's
@@ -382,6 +382,12 @@ K9. Settled (notes, S16): a run is under way (K2, K5) only once its training is
 K8. Settled (notes, S16): an attestation whose period_end is not after its
     period_start is an S16 violation (refused at admission): an empty or reversed
     period overlaps nothing and would escape K7.
+K12. Settled (notes, S16): K7's sum takes every attestation to the organisation,
+    naming one of its runs or not, A included whatever it names: a run's plan cannot
+    cover the same compute once named and once not, and compute named for a
+    pre-registration that is not under way is not hidden from the organisation's sum.
+    The runs it is held to are those under way at some time from the earliest start
+    of the periods summed (or the window's start, if earlier) to A's period start.
 K11. Settled (notes, S16): an organisation is registered at entry E when an
     organisation entry with its org_id, or a key_grant whose roles hold lab:<org>, is
     admitted before E (a later revocation does not unregister it). K7's sum for an A
@@ -390,8 +396,9 @@ K11. Settled (notes, S16): an organisation is registered at entry E when an
     run of its own organisation), against the runs of A's organisation (K10).
 K10. Settled (notes, S16): W is compute_window_days in force at A (days, G2).
     A run (K5) is also not under way at t when t >= the planned_end of its version
-    that K9 takes the plan of, + W: a run never reported over stops covering compute
-    one window after its planned end. A version admitted after a completion or halt
+    that K9 takes the plan of (or the start of 1 January after that version's cycle,
+    if earlier), + W: a run never reported over stops covering compute one window
+    after its planned end. A version admitted after a completion or halt
     of its run (by index) is not one the run ran under: K9 passes over it. K7's sum
     takes the attestations whose periods overlap [min(start, end - W), end) instead
     of A's period, against the runs under way at some time in that window up to
@@ -2139,7 +2146,8 @@ def runs_under_way(log: Log, a: Entry, since: int | None = None) -> dict[int, in
     for root, p in latest.items():
         if run_over_by(log, p, t, a.index) or not run_started(log, p, a.index):
             continue
-        if parse_time(p.body.planned_end, "planned_end") + window <= t:
+        cycle_end = start_of(dt.date(p.body.cycle + 1, 1, 1))
+        if min(parse_time(p.body.planned_end, "planned_end"), cycle_end) + window <= t:
             continue
         out[root] = parse_flop(p.body.planned_flop, "planned_flop")
     return out
@@ -2201,11 +2209,9 @@ def registered(log: Log, org: str, before: int) -> bool:
 
 def in_same_sum(log: Log, a: Entry, b: Entry) -> bool:
     """Readings K7, K11: earlier attestation B is summed with A's organisation's
-    compute: B names no run of its own organisation, and is to A's organisation, or,
-    when A's organisation is not registered before A, to any organisation not
-    registered before B."""
-    if names_own_run(log, b):
-        return False
+    compute: B is to A's organisation (naming one of its runs or not), or, when A's
+    organisation is not registered before A, to any organisation not registered
+    before B."""
     if registered(log, a.body.organisation, a.index):
         return b.body.organisation == a.body.organisation
     return not registered(log, b.body.organisation, b.index)
@@ -2216,18 +2222,18 @@ def org_attested_beyond_runs(log: Log, a: Entry) -> bool:
     not register, every such organisation's) over periods overlapping the compute
     window ending with A's, above the free cap and above what all its runs under way
     at some time in that window up to A's period start plan."""
-    if names_own_run(log, a):
-        return False
     start = parse_time(a.body.period_start, "period_start")
     window_start = compute_window_start(log, a)
     end = parse_time(a.body.period_end, "period_end")
     total = parse_flop(a.body.flop_delivered, "flop_delivered")
+    since = window_start
     for b in admitted(log, "compute_attestation", before=a.index):
         b_start = parse_time(b.body.period_start, "period_start")
         b_end = parse_time(b.body.period_end, "period_end")
         if in_same_sum(log, a, b) and b_start < end and window_start < b_end:
             total += parse_flop(b.body.flop_delivered, "flop_delivered")
-    planned = sum(runs_under_way(log, a, since=window_start).values())
+            since = min(since, b_start)
+    planned = sum(runs_under_way(log, a, since=since).values())
     tolerance = 1 + Fraction(in_force_at(log, "compute_tolerance", a))
     return total > free_cap(standing(log, a.index), start) and planned * tolerance < total
 

@@ -997,8 +997,8 @@ def test_s16_compute_split_across_attestations_is_summed_per_organisation() -> N
             third = next(f[3] for f in engine if f[2] == (found[2],))
             assert third.endswith(
                 "where a deregulated run may use 1e25 FLOP, and with the 2 earlier "
-                "attestations of periods in the 365-day compute window from 2027-04-02 "
-                "(naming none of its runs), beta was delivered 3e25 FLOP, and beta had no run "
+                "attestations of periods in the 365-day compute window from 2027-04-02, "
+                "beta was delivered 3e25 FLOP, and beta had no run "
                 "under way then; one run's compute split across attestations looks like "
                 "this: an undeclared large run"
             ), third
@@ -1100,7 +1100,8 @@ def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -
     assert engine == set()
     assert reference == set()
     # The same compute naming no run is summed over the compute window, against both
-    # runs (each under way in it): 1.2e26 within their 1.2e26. 1e25 more is not.
+    # runs (each under way in it): 1.2e26 within their 1.26e26 (5% tolerance); one FLOP
+    # beyond that is not, and the sentence then gives every digit.
     lg2 = Ledger()
     stratus = provider(lg2)
     lg2.grant(nimbus, "compute:nimbus")
@@ -1112,12 +1113,14 @@ def test_s16_runs_one_after_another_each_named_by_its_provider_raise_nothing() -
     attest(lg2, nimbus, "2027-09-02", **body, **later)
     engine, reference = _s16(lg2, "2027-10-01")
     assert engine == reference == set()
-    last = attest(lg2, nimbus, "2027-09-03", **{**body, "flop_delivered": "1e25"}, **later)
+    beyond = {**body, "flop_delivered": "6000000000000000000000001"}
+    last = attest(lg2, nimbus, "2027-09-03", **beyond, **later)
     engine, reference = _s16(lg2, "2027-10-01")
     assert {f[:3] for f in engine} == reference == {("S16", "violation", (last,))}
     assert (
-        "more than the 2 runs it had under way then plan: 1.2e26 FLOP, 1.26e26 with the 5% "
-        "compute tolerance, less than the 1.3e26 FLOP" in next(iter(engine))[3]
+        "more than the 2 runs it had under way then plan: 1.2e26 FLOP, "
+        "126000000000000000000000000 with the 5% compute tolerance, less than the "
+        "126000000000000000000000001 FLOP" in next(iter(engine))[3]
     ), engine
 
 
@@ -1182,30 +1185,41 @@ def test_s16_the_compute_window_ends_with_the_period_and_starts_window_days_befo
 ) -> None:
     """The organisation's sum takes the periods that overlap the 365 days before this
     period's end: one ending exactly at the window's start (2027-06-02, 365 days before
-    2028-06-01) is not in it, one ending a second later is; the sum names acme's one
-    run under way in the window in the singular, and leaves beta's compute out."""
+    2028-06-01) is not in it, one ending a second later is; the sum names beta's one
+    run under way in that time in the singular, and leaves acme's compute out."""
     lg = Ledger()
     stratus = provider(lg)
-    _deregulated(lg)
-    spring = {"period_start": "2028-03-01T00:00:00Z", "period_end": "2028-06-01T00:00:00Z"}
-    # acme's one run, under way from February.
-    p = lg.prereg(at="2027-12-01", cycle=2028, planned_flop="6e24", run_id="acme-2028-a")
-    lg.started(p, at="2028-02-01")
+    beta = Actor("Beta")
+    lg.grant(beta, "lab:beta")
     edge = f"2027-06-02T00:00:0{gap}Z"
     before = {"period_start": "2027-03-01T00:00:00Z", "period_end": edge}
-    attest(lg, stratus, "2027-06-03", flop_delivered="4e24", **before)
-    attest(lg, stratus, "2028-06-02", organisation="beta", flop_delivered="1e25", **spring)
-    first = attest(lg, stratus, "2028-06-03", flop_delivered="6.6e24", **spring)
+    # In 2027 nothing is deregulated: beta's 4e24 then is a violation of its own.
+    early = attest(lg, stratus, "2027-06-03", organisation="beta", flop_delivered="4e24", **before)
+    # beta's one run, pre-registered in December and under way from February 2028.
+    body = {**EXAMPLES["preregistration"], "plan": {"sealed": False, "sha256": DIGEST}}
+    body.update(org="beta", run_id="beta-2028-a", cycle=2028, planned_flop="6e24")
+    body.update(planned_start="2028-02-01T00:00:00Z", planned_end="2028-05-31T00:00:00Z")
+    p = lg.add("preregistration", body, [beta], "2027-12-01")
+    _deregulated(lg)
+    start = {"preregistration": p, "time": "2028-02-01T00:00:00Z", "cumulative_flop": "0"}
+    lg.add("training_started", start, [beta], "2028-02-01")
+    spring = {"period_start": "2028-03-01T00:00:00Z", "period_end": "2028-06-01T00:00:00Z"}
+    attest(lg, stratus, "2028-06-02", flop_delivered="1e24", **spring)  # acme's
+    first = attest(
+        lg, stratus, "2028-06-03", organisation="beta", flop_delivered="6.6e24", **spring
+    )
     engine, reference = _s16(lg, "2028-08-01")
     # 6.6e24 is the plan with the tolerance: within it, or 4e24 above it (and above
     # the free cap) with the period the window reaches.
-    expected = {("S16", "violation", (first,))} if gap else set()
+    expected = {("S16", "violation", (early,))} | (
+        {("S16", "violation", (first,))} if gap else set()
+    )
     assert {f[:3] for f in engine} == reference == expected
     if gap:
-        (message,) = [f[3] for f in engine]
+        (message,) = [f[3] for f in engine if f[2] == (first,)]
         assert (
             "with the 1 earlier attestation of periods in the 365-day compute window from "
-            "2027-06-02 (naming none of its runs), acme was delivered 1.06e25 FLOP, more "
+            "2027-06-02, beta was delivered 1.06e25 FLOP, more "
             "than the 1 run it had under way then plans: 6e24 FLOP, 6.6e24 with the 10% "
             "compute tolerance, less than the 1.06e25 FLOP" in message
         ), message
@@ -1242,8 +1256,8 @@ def test_s16_compute_split_over_quarters_one_after_another_is_summed() -> None:
     engine, reference = _s16(lg, "2029-02-01")
     assert {f[:3] for f in engine} == reference == {("S16", "violation", (last,))}
     assert (
-        "with the 1 earlier attestation of periods overlapping this one (naming none of its "
-        "runs), beta was delivered" in next(iter(engine))[3]
+        "with the 1 earlier attestation of periods overlapping this one, beta was delivered"
+        in next(iter(engine))[3]
     ), engine
 
 
@@ -1269,13 +1283,34 @@ def test_s16_a_run_never_reported_over_covers_until_a_window_after_its_planned_e
     if second:
         (message,) = [f[3] for f in engine]
         why = (
-            "the run it names, acme-2027-a, was planned to end at 2027-05-31T00:00:00Z, more "
-            "than the 365-day compute window before the period started, and was never "
-            "reported completed or halted"
+            "the run it names, acme-2027-a, was planned to end by 2027-05-31T00:00:00Z (its "
+            "planned end, or the end of its cycle's year if earlier), at least the 365-day "
+            "compute window before the period started, and was never reported completed "
+            "or halted"
             if named
             else "acme had no run under way when the period started to cover it"
         )
         assert why in message, message
+
+
+@pytest.mark.parametrize("second", [0, 1])
+def test_s16_a_planned_end_years_away_counts_only_to_the_end_of_the_cycle(second: int) -> None:
+    """A run of cycle 2027 planned to end in 2099 and never reported over covers compute
+    until 365 days after the end of 2027 (2028-12-31, 2028 being a leap year), not
+    for ever."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(planned_flop="8e25", planned_end="2099-12-31T00:00:00Z")
+    lg.started(p)
+    start = "2028-12-30T23:59:59Z" if second == 0 else "2028-12-31T00:00:00Z"
+    period = {"period_start": start, "period_end": "2029-02-01T00:00:00Z"}
+    a = attest(lg, stratus, "2029-02-02", run=p, flop_delivered="5e25", **period)
+    engine, reference = _s16(lg, "2029-03-01")
+    assert (
+        {f[:3] for f in engine} == reference == ({("S16", "violation", (a,))} if second else set())
+    )
+    if second:
+        assert "was planned to end by 2028-01-01T00:00:00Z" in next(iter(engine))[3]
 
 
 def test_s16_sums_name_their_runs_and_stop_at_the_free_cap() -> None:
@@ -1319,10 +1354,10 @@ def test_s16_sums_name_their_runs_and_stop_at_the_free_cap() -> None:
     assert {f[:3] for f in engine} == reference == expected
     (message,) = [f[3] for f in engine if f[2] == (third,)]
     assert (
-        "with the 1 earlier attestation of periods in the 365-day compute window from "
-        "2027-06-02 (naming none of its runs), beta was delivered 1.1e25 FLOP, more than "
-        "the 2 runs it had under way then plan: 1e25 FLOP, 11000000000000000000000000 with "
-        "the 10% compute tolerance, less than the 11000000000000000000000001 FLOP" in message
+        "with the 2 earlier attestations of periods in the 365-day compute window from "
+        "2027-06-02, beta was delivered 2.1e25 FLOP, more than the 2 runs it had under way "
+        "then plan: 1e25 FLOP, 1.1e25 with the 10% compute tolerance, less than the 2.1e25 "
+        "FLOP" in message
     ), message
     # An earlier attestation of a period that starts where this one ends is after it,
     # not in its window: beta's 1e25 for June, logged first, then 1e25 for spring.
@@ -1838,6 +1873,34 @@ def test_s11_a_lift_stranded_above_a_postponed_one_raises_nothing_until_the_one_
     s2 = {f for f in seen(lg, "2029-03-01") if f[0] == "S2"}
     assert {f[:3] for f in s2} == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
     assert {f[:3] for f in s2} == {("S2", "violation", (p, p + 1))}, s2
+
+
+def test_s11_two_lifts_on_one_date_raise_the_frontier_one_level() -> None:
+    """T2 lifts level 3 on 2029-01-01, stranded when 2028's lift of level 2 (T1) is
+    postponed; T3, logged after T2, lifts level 2 on the same date. Judged in log order
+    on that date, T2 is still stranded and T3 raises the frontier to 2, not 3."""
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", "2027-06-01")
+    t2 = lg.schedule(3, "1e27", "2029-01-01", "2027-06-02")
+    lg.postponement(2028, 2029, "2027-12-20")
+    t3 = lg.schedule(2, "3e26", "2029-01-01", "2028-06-01")
+    st = replayed(lg)
+    assert [lift[2] for lift in st.raising_lifts()] == [t3]
+    assert st.stranded_lifts() == {t2}
+    assert st.frontier_at(ms("2029-01-05")) == 2
+    p = lg.prereg(
+        at="2028-09-01",
+        cycle=2029,
+        level=3,
+        run_id="acme-2029-a",
+        planned_flop="5e26",
+        planned_start="2029-02-01T00:00:00Z",
+        planned_end="2029-05-31T00:00:00Z",
+    )
+    lg.started(p, at="2029-02-01", time="2029-02-01T00:00:00Z")
+    s2 = {f[:3] for f in seen(lg, "2029-03-01") if f[0] == "S2"}
+    assert s2 == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
+    assert s2 == {("S2", "violation", (p,)), ("S2", "violation", (p, p + 1))}
 
 
 def test_s11_a_lift_to_a_level_already_lifted_is_a_change_of_its_cap() -> None:

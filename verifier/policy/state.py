@@ -207,9 +207,8 @@ class PolicyState:
         default_factory=list
     )
     #: Organisation -> (period start ms, period end ms, FLOP) of each attestation of
-    #: compute delivered to it (naming none of its runs): S16 sums what a compute
-    #: window's periods attest. Attestations are few (a provider's per period), not one
-    #: per entry.
+    #: compute delivered to it: S16 sums what a compute window's periods attest.
+    #: Attestations are few (a provider's per period), not one per entry.
     org_attested: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     #: The organisations the log registers: an `organisation` entry or a key granted a
     #: lab's role names them (organisation -> the first such entry). Compute attested to
@@ -371,7 +370,10 @@ class PolicyState:
         level = self.rules.initial_frontier_level
         raising: list[tuple[int, int, int]] = []
         stranded: set[int] = set()
-        for eff, lv, index in self.lifts:  # in date order
+        # In date order and, on one date, in log order: a lift logged after another on
+        # the same date is judged against the frontier that one left (two levels on one
+        # day would be a jump). self.lifts is kept sorted by level within a date.
+        for eff, lv, index in sorted(self.lifts, key=lambda lift: (lift[0], lift[2])):
             if index in self.lapsed or self.lift_postponed(eff):
                 continue
             if lv == level + 1:

@@ -70,9 +70,10 @@ def _overrun(st: PolicyState, named: Run, start_ms: int, window_ms: int) -> str 
     if planned_end is None or planned_end + window_ms > start_ms:
         return None
     return (
-        f"the run it names, {named.run_id}, was planned to end at {fmt_time(planned_end)}, "
-        f"more than the {window_ms // DAY_MS}-day compute window before the period "
-        "started, and was never reported completed or halted"
+        f"the run it names, {named.run_id}, was planned to end by {fmt_time(planned_end)} "
+        "(its planned end, or the end of its cycle's year if earlier), at least the "
+        f"{window_ms // DAY_MS}-day compute window before the period started, and was "
+        "never reported completed or halted"
     )
 
 
@@ -86,9 +87,8 @@ def _own_run(st: PolicyState, b: ComputeAttestation) -> Run | None:
 @dataclass(frozen=True, slots=True)
 class _Question:
     """What S16 asks of one attestation: its compute, the free cap at its period's
-    start, the compute tolerance and the compute window when it is logged, the
-    organisation's runs under way at the period's start (each one's plan), and those
-    under way at some time in the window."""
+    start, the compute tolerance and the compute window when it is logged, and the
+    organisation's runs under way at the period's start (each one's plan)."""
 
     b: ComputeAttestation
     start: int
@@ -99,7 +99,6 @@ class _Question:
     window: int  # the compute window, in ms
     window_start: int  # the window's end is the period's
     plans: dict[int, int]  # each run under way (its first version) -> its plan
-    window_plans: dict[int, int]  # each run under way in the window -> its plan
 
 
 def _question(st: PolicyState, b: ComputeAttestation, logged_ms: int) -> _Question:
@@ -123,7 +122,6 @@ def _question(st: PolicyState, b: ComputeAttestation, logged_ms: int) -> _Questi
         window,
         window_start,
         st.plans_under_way(org, start, window),
-        st.plans_under_way(org, start, window, since=window_start),
     )
 
 
@@ -134,8 +132,8 @@ def _uncovered(st: PolicyState, q: _Question) -> str | None:
     judged only when its compute is above the free cap: the attestation alone against
     the run it names or, naming none, the runs under way when its period started; the
     run it names, against all the compute attested for it; the organisation's compute
-    over the periods that overlap this one (naming none of its runs), against all the
-    runs it had under way.
+    over the periods in the compute window ending with this one (every attestation to
+    it, naming its runs or not), against all the runs it had under way in that time.
     """
     b = q.b
     if b.run is None:
@@ -149,7 +147,9 @@ def _uncovered(st: PolicyState, q: _Question) -> str | None:
     own = _own_run(st, b)
     if own is None:
         return _organisation(st, q)  # not its own run: summed with the organisation's
-    return _run_total(st, q, own)
+    # Its own run's compute is held to that run's plan, and summed with the
+    # organisation's too: a plan cannot cover the same compute twice, named and not.
+    return _run_total(st, q, own) or _organisation(st, q)
 
 
 def _alone(q: _Question) -> str | None:
@@ -180,17 +180,23 @@ def _run_total(st: PolicyState, q: _Question, named: Run) -> str | None:
 
 
 def _organisation(st: PolicyState, q: _Question) -> str | None:
-    """The compute attested to the organisation (naming none of its runs) over the
+    """The compute attested to the organisation (naming its runs or not) over the
     periods that overlap the compute window ending with this one, against all the runs
-    it had under way at some time in that window. An organisation the log does not
-    register is summed with every other such name (reading K11)."""
+    it had under way at some time from the earliest of those periods' starts (or the
+    window's) to this one's. An organisation the log does not register is summed with
+    every other such name (reading K11)."""
     org = q.b.organisation
     ws = q.window_start
     known = org in st.registered
     attested = st.org_attested.get(org, ()) if known else st.unregistered_attested
-    earlier = [f for s, e, f in attested if s < q.end and ws < e]
+    summed = [(s, f) for s, e, f in attested if s < q.end and ws < e]
+    earlier = [f for _, f in summed]
     total = q.amount + sum(earlier)
-    planned = sum(q.window_plans.values())
+    # A period that began before the window is summed whole, so the runs under way
+    # during it count too: a run that ended before the window started covered it.
+    since = min([ws, *(s for s, _ in summed)])
+    window_plans = st.plans_under_way(org, q.start, q.window, since=since)
+    planned = sum(window_plans.values())
     if total <= q.cap or Decimal(planned) * q.allowed >= total:
         return None
     count = f"{len(earlier)} earlier attestation" + ("s" if len(earlier) != 1 else "")
@@ -198,10 +204,10 @@ def _organisation(st: PolicyState, q: _Question) -> str | None:
     where = (
         f"in the {days}-day compute window from {fmt_date(ws)}" if days else "overlapping this one"
     )
-    if not q.window_plans:
+    if not window_plans:
         runs = f"and {org} had no run under way then"
     else:
-        n = len(q.window_plans)
+        n = len(window_plans)
         runs = (
             f"more than the {n} run{'s' if n > 1 else ''} it had under way then "
             f"plan{'' if n > 1 else 's'}: {_compared(planned, q.allowed, total)}"
@@ -217,7 +223,7 @@ def _organisation(st: PolicyState, q: _Question) -> str | None:
             "across names the log does not know looks like this"
         )
     return (
-        f"with the {count} of periods {where} (naming none of its runs), "
+        f"with the {count} of periods {where}, "
         f"{org} was delivered {fmt_flop(total)} FLOP, {runs}; one run's compute split "
         "across attestations looks like this"
     )
@@ -308,10 +314,9 @@ def apply_compute_attestation(
     own = _own_run(st, b)
     if own is not None:
         st.runs[own.root].attested_flop += amount
-    else:
-        st.org_attested.setdefault(b.organisation, []).append((start, end, amount))
-        if b.organisation not in st.registered:
-            st.unregistered_attested.append((start, end, amount))
+    st.org_attested.setdefault(b.organisation, []).append((start, end, amount))
+    if b.organisation not in st.registered:
+        st.unregistered_attested.append((start, end, amount))
 
 
 def apply_organisation(st: PolicyState, index: int, b: Organisation, logged_ms: int) -> None:

@@ -4,6 +4,7 @@ halted run not submitted (S5)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict
@@ -18,7 +19,7 @@ from verifier.entries.payloads import (
     TrainingHalted,
     TrainingStarted,
 )
-from verifier.policy.calendar import DAY_MS, fmt_date, fmt_time
+from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date, fmt_time
 from verifier.policy.findings import NOTICE, WARNING, Finding, finding, fmt_flop, refused, violation
 from verifier.policy.state import PolicyState, Run, Sub, flop
 
@@ -81,12 +82,16 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
     st.runs[index] = Run(
         index, b.org, b.run_id, b.level, b.cycle, flop(b.planned_flop), logged_ms, root
     )
+    # A run's plan is for its cycle: its planned end counts up to the end of the
+    # cycle's year, so a planned end years away cannot keep an unreported run covering
+    # compute (S16, docs/policy-notes.md).
+    cycle_end = day_start_ms(dt.date(b.cycle + 1, 1, 1))
     st.note_version(
         b.org,
         st.runs[root],
         logged_ms,
         flop(b.planned_flop),
-        parse_time(b.planned_end, "planned_end"),
+        min(parse_time(b.planned_end, "planned_end"), cycle_end),
     )
 
 
