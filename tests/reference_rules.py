@@ -147,9 +147,13 @@ R3. S2 applies to every pre-registration and every start (deregulated levels too
     pre-registration only ("P at a level with no cap"); a start is judged against the
     level's lift and, when the level has a cap in force, that cap ("plan above the cap
     in force at the start"): with no cap there is nothing for the plan to be above.
-R4. S3 applies to every run; its cap is the cap in force for the version's level at
-    the event's logged_at; with no cap only the plan is compared (S2 reports the
-    missing cap).
+R4. S3 applies to every run; its cap is, as the notes read it, the version's level's
+    cap of the latest threshold schedule taking effect (C5, C11) logged before the
+    event, even one dated later, else the charter's table; with no cap only the plan
+    is compared (S2 reports the missing cap). (Until 2026-12-07 this auditor took the
+    cap in force at the event's logged_at, which the notes do not say; a found
+    schedule, a level-3 run halted before a lift scheduled a cycle early, told them
+    apart.)
 R5. S4 "after any version of the run started": a training_started logged (by index)
     before the amendment on any version of the run (R2). Settled (notes, S4): when
     several amendments of P precede, A' is the first of them (one finding each A).
@@ -1050,6 +1054,10 @@ def frontier_at(log: Log, t: int) -> int:
     return frontier_from(log, schedules_in_effect(log), t)
 
 
+#: An instant after every date a log can hold: "whenever it takes effect".
+FAR_FUTURE_MS = 2**62
+
+
 def cap_at(log: Log, level: int, t: int) -> int | None:
     """'the cap in force for its level' at *t* (reading C7); None: the level has no cap."""
     scheduled = [
@@ -1206,7 +1214,9 @@ def exceeds_plan_or_cap(log: Log, e: Entry) -> bool:
     allowed = parse_flop(p.body.planned_flop, "planned_flop") * (
         1 + Fraction(in_force_at(log, "compute_tolerance", e))
     )
-    cap = cap_at(standing(log, e.index), p.body.level, e.logged_at)
+    # Notes S3: "the level's cap of the latest threshold schedule logged before the
+    # report, even one that takes effect later" (reading R4).
+    cap = cap_at(standing(log, e.index), p.body.level, FAR_FUTURE_MS)
     return flop > allowed or (cap is not None and flop > cap)
 
 
