@@ -573,6 +573,14 @@ def test_s16_a_run_logged_at_the_instant_the_period_starts_does_not_cover_it(
     a = attest(lg, stratus, **_run(p, named))
     engine, reference = _s16(lg, "2027-05-01")  # the reference agrees
     assert {f[:3] for f in engine} == reference == {("S16", "violation", (a,))}
+    (message,) = [f[3] for f in engine]
+    why = (
+        "the run it names, acme-2027-a, was pre-registered only at 2027-01-01T00:00:00Z, "
+        "not before the period started"
+        if named
+        else "acme had no run under way when the period started to cover it"
+    )
+    assert why in message, message
 
 
 @NAMED
@@ -807,6 +815,10 @@ def test_s16_a_later_version_that_cuts_the_plan_is_the_plan() -> None:
         engine, reference = _s16(lg, "2027-05-01")
         assert ("S16", "violation", (a,)) in reference, run
         assert ("S16", "violation", (a,)) in {f[:3] for f in engine}, run
+        if run is not None:
+            # The run's own sum says so, with the plan of the version that cut it.
+            (message,) = [f[3] for f in engine if f[2] == (a,)]
+            assert "run acme-2027-a plans 2e25 FLOP, 2.1e25 with the 5% compute" in message
 
 
 def test_s16_attestations_are_kept_as_attested() -> None:
