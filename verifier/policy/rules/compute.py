@@ -192,12 +192,14 @@ def _organisation(st: PolicyState, q: _Question) -> str | None:
     summed = [(s, f) for s, e, f in attested if s < q.end and ws < e]
     earlier = [f for _, f in summed]
     total = q.amount + sum(earlier)
+    if total <= q.cap:
+        return None  # free compute: no need to ask which runs cover it
     # A period that began before the window is summed whole, so the runs under way
     # during it count too: a run that ended before the window started covered it.
     since = min([ws, *(s for s, _ in summed)])
     window_plans = st.plans_under_way(org, q.start, q.window, since=since)
     planned = sum(window_plans.values())
-    if total <= q.cap or Decimal(planned) * q.allowed >= total:
+    if Decimal(planned) * q.allowed >= total:
         return None
     count = f"{len(earlier)} earlier attestation" + ("s" if len(earlier) != 1 else "")
     days = q.window // DAY_MS
