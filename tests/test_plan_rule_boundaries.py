@@ -1783,6 +1783,27 @@ def test_s11_a_calendar_that_moves_a_lift_leaves_the_schedule_on_the_old_date_la
     assert back > x
 
 
+def _run_of_2029_s2(
+    lg: Ledger, *, level: int, planned_flop: str
+) -> tuple[int, set[tuple[Any, ...]]]:
+    """acme's run of cycle 2029 at *level*, pre-registered in 2028 and started on 1
+    February 2029: its pre-registration's index and the engine's S2 findings, which
+    the reference auditor's must equal."""
+    p = lg.prereg(
+        at="2028-09-01",
+        cycle=2029,
+        level=level,
+        run_id="acme-2029-a",
+        planned_flop=planned_flop,
+        planned_start="2029-02-01T00:00:00Z",
+        planned_end="2029-05-31T00:00:00Z",
+    )
+    lg.started(p, at="2029-02-01", time="2029-02-01T00:00:00Z")
+    s2 = {f for f in seen(lg, "2029-03-01") if f[0] == "S2"}
+    assert {f[:3] for f in s2} == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
+    return p, s2
+
+
 def test_s11_a_lift_stranded_above_a_lapsed_one_needs_the_approval_below_it() -> None:
     """T1 lifts to level 2 on 2028-01-01 and T2 to level 3 on 2029-01-01; amendments
     move cycle 2028's lift to 01-02 (T1 lapses) and leave 2029's on 01-01. T2 was a lift
@@ -1825,18 +1846,7 @@ def test_s11_a_lift_stranded_above_a_lapsed_one_needs_the_approval_below_it() ->
     assert st.cap_at(3, ms("2029-01-05")) is None  # T2's 1e27 is not; the table has none
     # A level-3 run planned and started in 2029: no cap in force for its level, and
     # started before its level was lifted (S2, both).
-    p = lg.prereg(
-        at="2028-09-01",
-        cycle=2029,
-        level=3,
-        run_id="acme-2029-a",
-        planned_flop="5e26",
-        planned_start="2029-02-01T00:00:00Z",
-        planned_end="2029-05-31T00:00:00Z",
-    )
-    lg.started(p, at="2029-02-01", time="2029-02-01T00:00:00Z")
-    s2 = {f for f in seen(lg, "2029-03-01") if f[0] == "S2"}
-    assert {f[:3] for f in s2} == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
+    p, s2 = _run_of_2029_s2(lg, level=3, planned_flop="5e26")
     assert s2 == {
         V(
             "S2",
@@ -1872,18 +1882,7 @@ def test_s11_a_lift_stranded_above_a_postponed_one_raises_nothing_until_the_one_
     assert [st.frontier_at(ms(f"{y}-01-05")) for y in (2029, 2030)] == [1, 2]
     assert st.level_effective_ms(2) == ms("2030-01-01")
     # Both auditors: a level-2 run started in 2029 started before its level was lifted.
-    p = lg.prereg(
-        at="2028-09-01",
-        cycle=2029,
-        level=2,
-        run_id="acme-2029-a",
-        planned_flop="2e26",
-        planned_start="2029-02-01T00:00:00Z",
-        planned_end="2029-05-31T00:00:00Z",
-    )
-    lg.started(p, at="2029-02-01", time="2029-02-01T00:00:00Z")
-    s2 = {f for f in seen(lg, "2029-03-01") if f[0] == "S2"}
-    assert {f[:3] for f in s2} == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
+    p, s2 = _run_of_2029_s2(lg, level=2, planned_flop="2e26")
     assert {f[:3] for f in s2} == {("S2", "violation", (p, p + 1))}, s2
 
 
@@ -1900,19 +1899,8 @@ def test_s11_two_lifts_on_one_date_raise_the_frontier_one_level() -> None:
     assert [lift[2] for lift in st.raising_lifts()] == [t3]
     assert st.stranded_lifts() == {t2}
     assert st.frontier_at(ms("2029-01-05")) == 2
-    p = lg.prereg(
-        at="2028-09-01",
-        cycle=2029,
-        level=3,
-        run_id="acme-2029-a",
-        planned_flop="5e26",
-        planned_start="2029-02-01T00:00:00Z",
-        planned_end="2029-05-31T00:00:00Z",
-    )
-    lg.started(p, at="2029-02-01", time="2029-02-01T00:00:00Z")
-    s2 = {f[:3] for f in seen(lg, "2029-03-01") if f[0] == "S2"}
-    assert s2 == {f for f in lg.audit("2029-03-01") if f[0] == "S2"}
-    assert s2 == {("S2", "violation", (p,)), ("S2", "violation", (p, p + 1))}
+    p, s2 = _run_of_2029_s2(lg, level=3, planned_flop="5e26")
+    assert {f[:3] for f in s2} == {("S2", "violation", (p,)), ("S2", "violation", (p, p + 1))}
 
 
 def test_s11_a_lift_to_a_level_already_lifted_is_a_change_of_its_cap() -> None:

@@ -170,25 +170,30 @@ def test_a_provider_gone_silent_is_shown_with_its_last_attestation(demo) -> None
     assert '<strong class="bad">silent</strong>' in page
 
 
-def test_an_undeclared_large_run_is_shown_on_compute_and_compliance(demo) -> None:
-    server, result = demo
-    before = get(server, "/compute", format="json").json()
-    root = result.data.root
-    payload = root / "undeclared-attestation.json"
-    payload.write_text(json.dumps(UNDECLARED))
-    advance_clock(root, parse_time(APPEND_AT, "APPEND_AT"))
+def _attest(server: ServerProcess, root: Path, body: dict, name: str) -> int:
+    """Stratus appends *body* as a compute attestation with the CLI, as
+    docs/appending.md does (payload and receipt under *name* in *root*): its index."""
+    payload = root / f"{name}.json"
+    payload.write_text(json.dumps(body))
     origin = httpx.get(server.url("/log/checkpoint"), timeout=30).text.split("\n")[0]
-    receipt = root / "undeclared-attestation.receipt.json"
     out = run_cli(
         "append",
         "--key", str(root / SIMULATION_KEYS / "stratus.key"),
         "--type", "compute_attestation",
         "--log", origin,
         "--url", server.base_url,
-        "--receipt", str(receipt),
+        "--receipt", str(root / f"{name}.receipt.json"),
         str(payload),
     )  # fmt: skip
-    index = int(out.strip())
+    return int(out.strip())
+
+
+def test_an_undeclared_large_run_is_shown_on_compute_and_compliance(demo) -> None:
+    server, result = demo
+    before = get(server, "/compute", format="json").json()
+    root = result.data.root
+    advance_clock(root, parse_time(APPEND_AT, "APPEND_AT"))
+    index = _attest(server, root, UNDECLARED, "undeclared-attestation")
     assert index in logged(server, "compute_attestation")
 
     data = get(server, "/compute", format="json").json()
@@ -219,16 +224,7 @@ def test_an_undeclared_large_run_is_shown_on_compute_and_compliance(demo) -> Non
     # Compute to a name the log does not register is shown as such, and the audit sums
     # it with every other such name's.
     shell = {**UNDECLARED, "organisation": "cobalt-holdings", "flop_delivered": "1e20"}
-    payload.write_text(json.dumps(shell))
-    out = run_cli(
-        "append",
-        "--key", str(root / SIMULATION_KEYS / "stratus.key"),
-        "--type", "compute_attestation",
-        "--log", origin,
-        "--url", server.base_url,
-        "--receipt", str(root / "shell-attestation.receipt.json"),
-        str(payload),
-    )  # fmt: skip
+    _attest(server, root, shell, "shell-attestation")
     data = get(server, "/compute", format="json").json()
     (holdings,) = [o for o in data["organisations"] if o["organisation"] == "cobalt-holdings"]
     assert holdings["registered"] is False

@@ -288,12 +288,17 @@ class PolicyState:
 
     def planned_end(self, org: str, root: int, ms: int) -> int | None:
         """The planned end of the latest version of run *root* that *org* logged before
-        *ms* (None when the run is over or has none): what S16's overrun counts from."""
+        *ms* (None when it has none): what S16's overrun counts from."""
         versions = self.live_runs.get(org, {}).get(root)
-        if versions is None:
-            found = [v for _, _, owner, r, v in self.run_ends if owner == org and r == root]
-            versions = list(found[0]) if found else []
-        latest = _latest_before(versions, ms)
+        # A run over has one record in run_ends; read from the newest back, where the
+        # run S16 asks about (over after the period started) is found first.
+        at = len(self.run_ends) - 1
+        while versions is None and at >= 0:
+            _, _, owner, r, ended = self.run_ends[at]
+            if owner == org and r == root:
+                versions = list(ended)
+            at -= 1
+        latest = _latest_before(versions or [], ms)
         return None if latest is None else latest[1]
 
     @property
@@ -331,22 +336,21 @@ class PolicyState:
 
     def cap_at(self, level: int, ms: int) -> int | None:
         """The cap of *level* in force at *ms* (None before any takes effect)."""
+        caps = self.caps.get(level, [])
+        if not caps:
+            return None
+        # Lifts that do not happen (postponed) or take no effect (stranded) set no cap.
+        _, stranded, postponed = self._judged_lifts()
         cap = None
-        stranded = self.stranded_lifts()
-        for eff, value, index in self.caps.get(level, []):
+        for eff, value, index in caps:
             if (
                 eff <= ms
                 and index not in self.lapsed
-                and not self._postponed_lift(index)
+                and index not in postponed
                 and index not in stranded
             ):
                 cap = value
         return cap
-
-    def _postponed_lift(self, index: int) -> bool:
-        """Whether the threshold schedule at *index* is a lift that does not happen (a
-        postponement of its cycle was logged before it took effect): nor does its cap."""
-        return any(i == index and self.lift_postponed(eff) for eff, _, i in self.lifts)
 
     def raising_lifts(self) -> list[tuple[int, int, int]]:
         """The lifts that raise the frontier, (effective ms, level, index) in date
@@ -358,8 +362,9 @@ class PolicyState:
         """The lifts (indices) that would skip a level (see _judged_lifts)."""
         return self._judged_lifts()[1]
 
-    def _judged_lifts(self) -> tuple[list[tuple[int, int, int]], set[int]]:
-        """The lifts that raise the frontier, and those stranded above it.
+    def _judged_lifts(self) -> tuple[list[tuple[int, int, int]], set[int], set[int]]:
+        """The lifts that raise the frontier, those stranded above it, and those
+        postponed (a postponement of their cycle logged before they took effect).
 
         A lift is scheduled to the level above the frontier on its date; when a lift
         below it then lapses (a calendar amendment) or is postponed, it would skip a
@@ -370,18 +375,21 @@ class PolicyState:
         level = self.rules.initial_frontier_level
         raising: list[tuple[int, int, int]] = []
         stranded: set[int] = set()
+        postponed: set[int] = set()
         # In date order and, on one date, in log order: a lift logged after another on
         # the same date is judged against the frontier that one left (two levels on one
         # day would be a jump). self.lifts is kept sorted by level within a date.
         for eff, lv, index in sorted(self.lifts, key=lambda lift: (lift[0], lift[2])):
-            if index in self.lapsed or self.lift_postponed(eff):
+            if index in self.lapsed:
                 continue
-            if lv == level + 1:
+            if self.lift_postponed(eff):
+                postponed.add(index)
+            elif lv == level + 1:
                 level = lv
                 raising.append((eff, lv, index))
             elif lv > level + 1:
                 stranded.add(index)
-        return raising, stranded
+        return raising, stranded, postponed
 
     def frontier_at(self, ms: int) -> int:
         """The highest level trainable at *ms*: the initial level, raised one level by

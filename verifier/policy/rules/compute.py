@@ -138,12 +138,16 @@ def _uncovered(st: PolicyState, q: _Question) -> str | None:
     b = q.b
     if b.run is None:
         return _alone(q) or _organisation(st, q)
-    named = st.runs.get(b.run)
-    why = _not_under_way(st, named, b.organisation, q.start)
-    if why is None and named is not None:
-        why = _overrun(st, named, q.start, q.window)
-    if q.amount > q.cap and why is not None:
-        return why
+    if q.amount > q.cap:
+        # Alone above the free cap: the run it names must be under way. A run the
+        # other conditions leave under way but absent from the plans under way is past
+        # its overrun (q.plans applies it); only then is its planned end looked up.
+        named = st.runs.get(b.run)
+        why = _not_under_way(st, named, b.organisation, q.start)
+        if why is None and named is not None and named.root not in q.plans:
+            why = _overrun(st, named, q.start, q.window)
+        if why is not None:
+            return why
     own = _own_run(st, b)
     if own is None:
         return _organisation(st, q)  # not its own run: summed with the organisation's
