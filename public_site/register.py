@@ -167,7 +167,9 @@ def _failed_evaluations(site: Site, st: PolicyState) -> list[dict[str, Any]]:
     reader = schedule.Reader(site)
     out = []
     for index, (submission, suite, outcome) in sorted(st.results.items()):
-        if outcome != "fail" or submission not in st.subs:
+        # A "pass" whose own categories failed is a failed evaluation too (S7).
+        failed = outcome == "fail" or st.unsound_results.get(index) == "fail"
+        if not failed or submission not in st.subs:
             continue
         sub = st.subs[submission]
         run = st.runs[sub.prereg]

@@ -242,6 +242,11 @@ R25. Settled (notes, "Contests and remedies"): a contest finding is about the mo
     digest logged before the approval: unresolved or upheld, it is S7 on the
     approval, named as for the submission's own findings (C, D or C, R, D).
 
+R27. Settled (notes, S7): a result whose outcome is pass but which lists a failing
+    category, or lists no category, is not a passing result; the first is a failing
+    one. Either is an S7 warning on the result itself (R). A failing result of any
+    submission of the same model_digest logged before the approval is a failing
+    result of the approved submission too (D with the failing results).
 R26. Settled (notes, S7): "An approval cannot hide a failing result by citing
     nothing" -- nor by citing only the passing ones: every failing result of the
     submission logged before the approval counts, cited or not (R..., D).
@@ -327,6 +332,17 @@ M6. Settled (notes, S15): "adds more post-training compute than the threshold": 
 M7. Settled (notes, S15): an update may not bring back weights that were last
     rejected: when the latest first decision on a submission of U's model_digest
     (logged before U) is a rejection X, it is S15 (D, X, U), significant or not.
+M8. Settled (notes, S15): the same when the rejection comes after the update: a
+    first decision X rejecting a submission of U's model_digest, logged after U, is
+    S15 (D, X, U); the model was on offer while its decision was pending.
+M9. Settled (notes, S15): an update whose weights a contest finding C was upheld
+    against (C about any submission of that model_digest, its first resolution R
+    upheld or upheld in part) is S15 (D, C, R, U) when R is logged before U, and
+    (D, R, U) when R is logged after U.
+M10. Settled (notes, S15): "its configuration lists beyond the approved one's": the
+    FLOP of the post-training steps U's configuration lists that the approved
+    submission's does not, each step (method, FLOP, description) matching at most one
+    equal step there: a step swapped for another of equal FLOP is listed beyond.
 
 Compute (S16)
 -------------
@@ -470,6 +486,7 @@ import calendar
 import dataclasses
 import datetime as dt
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -1501,12 +1518,35 @@ def s7_no_passing_result(log: Log) -> set[Finding]:
             r
             for r in candidates
             if r.body.submission == s.index
-            and r.body.outcome == "pass"
+            and says_pass(r)
             and at(log, r.body.suite).logged_at < close
         ]
         if not passing:
             out.add(finding("S7", "violation", s.index, d.index))
     return out
+
+
+def says_pass(r: Entry) -> bool:
+    """R27: outcome pass, at least one category, and every category passed."""
+    return (
+        r.body.outcome == "pass"
+        and len(r.body.results) > 0
+        and all(c.outcome == "pass" for c in r.body.results)
+    )
+
+
+def says_fail(r: Entry) -> bool:
+    """R27: outcome fail, or a failing category whatever the outcome says."""
+    return r.body.outcome == "fail" or any(c.outcome == "fail" for c in r.body.results)
+
+
+def s7_result_contradicts_itself(log: Log) -> set[Finding]:
+    """R27: an eval_result whose outcome is pass with a failing category or none -> R."""
+    return {
+        finding("S7", "warning", r.index)
+        for r in admitted(log, "eval_result")
+        if r.body.outcome == "pass" and not says_pass(r)
+    }
 
 
 def s7_failing_cited(log: Log) -> set[Finding]:
@@ -1521,8 +1561,15 @@ def s7_failing_cited(log: Log) -> set[Finding]:
             if r.body.submission == d.body.submission
         ]
         cited = d.body.eval_results or own
-        # Reading R26: the submission's failing results count whether cited or not.
-        failing = sorted({r for r in (*cited, *own) if at(log, r).body.outcome == "fail"})
+        digest = at(log, d.body.submission).body.model_digest
+        same_weights = [
+            r.index
+            for r in admitted(log, "eval_result", before=d.index)
+            if at(log, r.body.submission).body.model_digest == digest
+        ]
+        # Reading R26: the submission's failing results count whether cited or not;
+        # R27: so do those of every submission of the same weights.
+        failing = sorted({r for r in (*cited, *own, *same_weights) if says_fail(at(log, r))})
         if failing:
             out.add(finding("S7", "violation", *failing, d.index))
     return out
@@ -1992,12 +2039,21 @@ def significant_with(log: Log, u: Entry, added: int) -> bool:
         0 if evaluated is None else parse_flop(evaluated.max_inference_flop_per_task, "flop")
     )
     ceiling = parse_flop(u.body.inference.max_inference_flop_per_task, "flop")
-    listed = listed_posttraining(u.body.inference) - listed_posttraining(evaluated)
+    listed = listed_beyond(u.body.inference, evaluated)
     return max(added, listed) > posttraining or ceiling - evaluated_ceiling > inference
 
 
-def listed_posttraining(config: Any) -> int:
-    return 0 if config is None else sum(parse_flop(p.flop, "flop") for p in config.post_training)
+def listed_beyond(config: Any, approved: Any) -> int:
+    """M10: the FLOP of the steps *config* lists that *approved* does not (multisets of
+    (method, FLOP, description))."""
+
+    def steps(c: Any) -> Counter[tuple[str, int, str]]:
+        return Counter(
+            (p.method, parse_flop(p.flop, "flop"), p.description)
+            for p in (c.post_training if c is not None else ())
+        )
+
+    return sum(step[1] * n for step, n in (steps(config) - steps(approved)).items())
 
 
 def is_updated_model(log: Log, u: Entry, s: Entry) -> bool:
@@ -2056,6 +2112,38 @@ def s15_evaluated_as_another_model(log: Log) -> set[Finding]:
             continue
         if not is_updated_model(log, u, at(log, u.body.evaluated_as)):
             out.add(finding("S15", "violation", u.body.decision, u.body.evaluated_as, u.index))
+    return out
+
+
+def s15_rejected_after_update(log: Log) -> set[Finding]:
+    """M8: a first decision X rejecting a submission of U's weights, logged after U ->
+    D, X, U."""
+    out = set()
+    for u in updates_of_approved_models(log):
+        for s in admitted(log, "submission"):
+            if s.body.model_digest != u.body.model_digest:
+                continue
+            ds = decisions_of(log, s)
+            if ds and ds[0].index > u.index and ds[0].body.outcome == "rejected":
+                out.add(finding("S15", "violation", u.body.decision, ds[0].index, u.index))
+    return out
+
+
+def s15_update_to_contested_weights(log: Log) -> set[Finding]:
+    """M9: a contest finding C upheld (first resolution R) against U's weights -> D, C, R,
+    U when R is before U; D, R, U when R is after U."""
+    out = set()
+    for u in updates_of_approved_models(log):
+        for c in admitted(log, "contest_finding"):
+            if at(log, c.body.submission).body.model_digest != u.body.model_digest:
+                continue
+            rs = resolutions_of(log, c)
+            if not rs or rs[0].body.outcome not in UPHELD:
+                continue
+            if rs[0].index < u.index:
+                out.add(finding("S15", "violation", u.body.decision, c.index, rs[0].index, u.index))
+            else:
+                out.add(finding("S15", "violation", u.body.decision, rs[0].index, u.index))
     return out
 
 
@@ -2447,6 +2535,7 @@ RULES = (
     s6_approval_of_broken_run,
     s7_no_passing_result,
     s7_failing_cited,
+    s7_result_contradicts_itself,
     s7_unresolved_contest,
     s7_upheld_contest,
     s7_invalid_remedy,
@@ -2479,6 +2568,8 @@ RULES = (
     s15_evaluated_as_another_model,
     s15_offered_before_logged,
     s15_update_to_rejected_weights,
+    s15_rejected_after_update,
+    s15_update_to_contested_weights,
     s16_undeclared_large_run,
     s16_run_of_another_org,
     s16_reports_far_less_than_attested,

@@ -915,11 +915,15 @@ def eval_result(d: Draft, sub: Step, cycle: int) -> Step | None:
         others = d.of("submission", before=at)
         target = d.pick(sub, *others[-2:])
     outcome = d.mostly("pass", "fail")
+    results = [{"category": "bio-uplift", "outcome": outcome}]
+    if d.rarely(15):
+        # A result that contradicts itself or assesses nothing (reading R27).
+        results = d.pick([], [{"category": "bio-uplift", "outcome": "fail"}])
     fields = {
         "submission": d.ref(target, at=at),
         "suite": d.ref(d.pick(*suites[-3:]), at=at),
         "outcome": outcome,
-        "results": [{"category": "bio-uplift", "outcome": outcome}],
+        "results": results,
         "report": {"sealed": False, "sha256": digest(f"report on {sub.label}")},
     }
     return d.add(
@@ -1140,12 +1144,12 @@ def inference(d: Draft) -> dict[str, Any]:
         INFERENCE_BASE + INFERENCE_THRESHOLD + 1,
     )
     post = d.pick([], [POSTTRAINING_THRESHOLD // 2], [POSTTRAINING_THRESHOLD + 1])
+    # Rarely another purpose for the same FLOP: a step swapped, not added (M10).
+    purpose = d.mostly("tool use", "persuasion")
     return {
         "scaffolding": ["code interpreter"],
         "max_inference_flop_per_task": flop(ceiling),
-        "post_training": [
-            {"method": "rl", "flop": flop(f), "description": "tool use"} for f in post
-        ],
+        "post_training": [{"method": "rl", "flop": flop(f), "description": purpose} for f in post],
     }
 
 
@@ -1155,7 +1159,14 @@ def model_update(d: Draft, run: Run, sub: Step, dec: Step) -> None:
     rarely claiming to be evaluated as the submission it updates."""
     at = d.later(dec.at, 200 * DAY, MINUTE)
     added = d.pick(POSTTRAINING_THRESHOLD // 3, POSTTRAINING_THRESHOLD, POSTTRAINING_THRESHOLD + 1)
-    model = d.mostly(sub.entry.fields["model_digest"], digest(f"{run.lab} {d.pick(*MODELS)}"))
+    # Mostly the same weights; else another model's, rarely one this lab submits (or
+    # will submit) in this cycle or the next, whose decision may come after the update.
+    cycle = d.pick(run.cycle, run.cycle + 1)
+    model = d.mostly(
+        sub.entry.fields["model_digest"],
+        digest(f"{run.lab} {d.pick(*MODELS)}"),
+        digest(f"{run.lab}-{cycle} {d.pick(*MODELS)}"),
+    )
     offered = d.around(at, tolerance=d.rules.report_ms, spread=2 * DAY)
     fields: dict[str, Any] = {
         "preregistration": d.ref(version_named(d, run), at=at),

@@ -57,6 +57,38 @@ def test_the_remedy_is_a_new_submission_decided_itself(tmp_path: Path) -> None:
     assert [f for f in wp.report.findings if f.severity in (VIOLATION, WARNING)] == []
 
 
+def test_weights_that_failed_are_refused_approval_when_submitted_again(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s7_same_weights_failed_before")
+    assert {k: v.rule for k, v in wp.refused().items()} == {"decision-again": "S7"}
+    (s7,) = findings(wp, "S7")
+    assert s7.indices == (wp.index_of("result-acme"), wp.index_of("decision-again"))
+    assert f"failed evaluation as submission {wp.index_of('submission-acme')}" in s7.message
+
+
+def test_a_pass_whose_category_failed_approves_nothing(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s7_pass_with_failing_category")
+    assert {k: v.rule for k, v in wp.refused().items()} == {"decision-acme": "S7"}
+    result, decision = wp.index_of("result-acme"), wp.index_of("decision-acme")
+    assert {f.indices for f in findings(wp, "S7")} == {
+        (wp.index_of("submission-acme"), decision),
+        (result, decision),
+    }
+    (warning,) = findings(wp, "S7", WARNING)
+    assert warning.indices == (result,) and "bio-uplift category failed" in warning.message
+
+
+def test_a_model_offered_before_its_rejection_is_named_by_the_rejection(tmp_path: Path) -> None:
+    """The regulator's rejection is admitted (refusing it would hide the verdict); the
+    audit names the update that had already offered the rejected model."""
+    wp = attack(tmp_path, "s15_update_offered_then_rejected", force=False)
+    assert wp.refused() == {}
+    (s15,) = findings(wp, "S15")
+    update, rejection = wp.index_of("update-acme"), wp.index_of("rejection-second")
+    assert s15.indices == (wp.index_of("decision-acme"), update, rejection)
+    assert f"update {update} offered these weights" in s15.message
+    assert f"decision {rejection} rejects them" in s15.message
+
+
 def test_a_postponement_freezes_a_deregulation_logged_before_it(tmp_path: Path) -> None:
     """The run's start is a fact (logged); the audit names the lead time it broke."""
     wp = attack(tmp_path, "s13_postponement_freezes_deregulation", force=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -23,6 +24,7 @@ import pytest
 from markupsafe import escape
 
 from ledger.demo.build import DemoResult
+from ledger.demo.scenario import load
 from ledger.read.register import CSV_COLUMNS
 from tests.serverproc import ServerProcess, serve_demo
 from tests.test_read_api import approvals_in_log, log_leaves
@@ -397,3 +399,27 @@ def test_hostile_strings_stay_inert_on_the_new_pages(hostile, path: str) -> None
         titles = [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")]
         assert any(SVG in t for t in titles)
         assert any(RTL in t and SCRIPT[:20] in t for t in titles)
+
+
+@pytest.fixture(scope="module")
+def contradicted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    scenario = load(Path(__file__).parent / "scenarios" / "s7_pass_with_failing_category.toml")
+    # Without the approval, which admission refuses (S7): the result alone is logged.
+    kept = tuple(e for e in scenario.entries if e.label != "decision-acme")
+    scenario = dataclasses.replace(scenario, entries=kept)
+    for server, _ in serve_demo(tmp_path_factory, "site-contradicted", scenario):
+        yield server
+
+
+def test_a_pass_whose_category_failed_is_listed_as_a_failed_evaluation(contradicted) -> None:
+    """The result says pass, but its one category failed: the home page's "Which
+    evaluations failed" lists it with the category, and the compliance page the audit's
+    warning on it."""
+    answers = get(contradicted, "/", format="json").json()["answers"]
+    (failed,) = answers["failed_evaluations"]
+    assert failed["run_id"] == "acme-2027-a" and failed["failed"] == ["bio-uplift"]
+    groups = get(contradicted, "/compliance", format="json").json()["rules"]
+    (s7,) = [f for g in groups if g["rule"] == "S7" for f in g["findings"]]
+    assert s7["severity"] == "warning"
+    assert s7["links"] == [{"index": failed["index"], "url": failed["url"]}]
+    assert "says pass, yet its bio-uplift category failed" in s7["message"]

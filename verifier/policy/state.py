@@ -107,6 +107,9 @@ class Sub:
     config: str = ""  # digest of the inference configuration submitted with the model
     max_inference_flop: int = 0  # its per-task inference ceiling
     posttraining_flop: int = 0  # the post-training its configuration lists, in all
+    #: Each post-training step its configuration lists, as (method, FLOP, description):
+    #: an update that swaps one for another of equal FLOP adds the new one (S15).
+    posttraining: tuple[tuple[str, int, str], ...] = ()
     outcome: str | None = None  # of its (first) decision
     decision: int | None = None
     results: list[int] = field(default_factory=list)
@@ -166,6 +169,17 @@ class PolicyState:
     #: model digest -> the decision that last rejected those weights (dropped when a
     #: later decision approves them): an update may not bring them back (S15).
     rejected: dict[str, int] = field(default_factory=dict)
+    #: model digest -> the failing evaluation results of submissions of those weights,
+    #: in log order: a failure binds every submission of the same weights (S7). Few.
+    failed: dict[str, list[int]] = field(default_factory=dict)
+    #: evaluation result -> "fail" when its outcome is pass yet a category it lists
+    #: failed, "none" when it is pass and lists no category: neither is a passing
+    #: result (S7). Rare: a result that contradicts itself.
+    unsound_results: dict[int, str] = field(default_factory=dict)
+    #: model digest -> (update, the decision it updates) of each update of an approved
+    #: model offering those weights: a rejection of them, or a contest upheld against
+    #: them, logged after the update still finds it (S15). One per update.
+    offered: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     #: approving decision -> the post-training its lesser updates declared, in all: an
     #: update's own adds to it (S15). One entry per updated model.
     lesser_added: dict[int, int] = field(default_factory=dict)

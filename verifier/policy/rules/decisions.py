@@ -15,6 +15,7 @@ from verifier.entries.payloads import (
 )
 from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.findings import WARNING, Finding, finding, refused, violation
+from verifier.policy.rules.models import offered_before
 from verifier.policy.state import Contest, PolicyState, Sub
 
 
@@ -22,25 +23,59 @@ def apply_eval_suite(st: PolicyState, index: int, b: EvalSuite, logged_ms: int) 
     st.suites[index] = logged_ms
 
 
+def unsound(b: EvalResult) -> str | None:
+    """ "fail" when a result's outcome is pass yet a category it lists failed, "none"
+    when it is pass and lists no category, else None: neither is a passing result, and
+    the first counts as a failing one (S7, docs/policy-notes.md)."""
+    if b.outcome != "pass":
+        return None
+    if not b.results:
+        return "none"
+    return "fail" if any(r.outcome == "fail" for r in b.results) else None
+
+
 def check_eval_result(st: PolicyState, index: int, b: EvalResult, logged_ms: int) -> list[Finding]:
+    out: list[Finding] = []
     sub = st.subs.get(b.submission)
     if sub is not None and sub.decision is not None:
-        return [
+        out.append(
             finding(
                 "S10",
                 WARNING,
                 (sub.decision, index),
                 f"an evaluation result for submission {sub.index} was logged after its decision",
             )
-        ]
-    return []
+        )
+    kind = unsound(b)
+    if kind is not None:
+        failed = [r.category for r in b.results if r.outcome == "fail"]
+        why = (
+            f"its {', '.join(failed[:3])} categor{'ies' if len(failed) > 1 else 'y'} failed"
+            if kind == "fail"
+            else "it assesses no category"
+        )
+        out.append(
+            finding(
+                "S7",
+                WARNING,
+                (index,),
+                f"evaluation result {index} says pass, yet {why}: it is not a passing result"
+                + (" but a failing one" if kind == "fail" else ""),
+            )
+        )
+    return out
 
 
 def apply_eval_result(st: PolicyState, index: int, b: EvalResult, logged_ms: int) -> None:
     st.results[index] = (b.submission, b.suite, b.outcome)
+    kind = unsound(b)
+    if kind is not None:
+        st.unsound_results[index] = kind
     sub = st.subs.get(b.submission)
     if sub is not None:
         sub.results.append(index)
+        if b.outcome == "fail" or kind == "fail":
+            st.failed.setdefault(sub.model_digest, []).append(index)
 
 
 def apply_contest_finding(st: PolicyState, index: int, b: ContestFinding, logged_ms: int) -> None:
@@ -55,15 +90,22 @@ def check_contest_resolution(
     st: PolicyState, index: int, b: ContestResolution, logged_ms: int
 ) -> list[Finding]:
     c = st.contests.get(b.finding)
-    if c is None or c.resolution is None:
+    if c is None:
         return []
-    return [
-        refused(
-            "S10",
-            (c.index, c.resolution, index),
-            f"contest finding {c.index} is resolved twice",
-        )
-    ]
+    if c.resolution is not None:
+        return [
+            refused(
+                "S10",
+                (c.index, c.resolution, index),
+                f"contest finding {c.index} is resolved twice",
+            )
+        ]
+    sub = st.subs.get(c.submission)
+    if sub is None or b.outcome not in ("upheld", "upheld_in_part"):
+        return []
+    return offered_before(
+        st, sub.model_digest, index, f"entry {index} upholds contest finding {c.index} about them"
+    )
 
 
 def apply_contest_resolution(
@@ -118,6 +160,8 @@ def check_decision(st: PolicyState, index: int, b: Decision, logged_ms: int) -> 
     out += _timing(st, index, sub, logged_ms)
     if b.outcome == "approved":
         out += _approval(st, index, b, sub)
+    elif sub.decision is None:
+        out += offered_before(st, sub.model_digest, index, f"decision {index} rejects them")
     return out
 
 
@@ -186,12 +230,20 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
         for r in cited
         if st.results.get(r, (-1, 0, ""))[0] == sub.index
         and st.results[r][2] == "pass"
+        and r not in st.unsound_results
         and st.suites.get(st.results[r][1], deadline) < deadline
     ]
     # Every failing result of the submission counts, cited or not: citing only the
-    # passing ones cannot hide a failure any more than citing nothing can.
+    # passing ones cannot hide a failure any more than citing nothing can. So does
+    # every failing result of another submission of the same weights: submitting them
+    # again does not leave the failure behind (the model is its weights). A pass that
+    # lists a failing category is a failing result.
     failing = sorted(
-        {r for r in (*cited, *sub.results) if st.results.get(r, (0, 0, ""))[2] == "fail"}
+        {
+            r
+            for r in (*cited, *sub.results)
+            if st.results.get(r, (0, 0, ""))[2] == "fail" or st.unsound_results.get(r) == "fail"
+        }.union(st.failed.get(sub.model_digest, ()))
     )
     if not passing:
         out.append(
@@ -206,7 +258,9 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
             refused(
                 "S7",
                 (*failing, index),
-                f"submission {sub.index} is approved although it failed evaluation (entry {failing[0]})",
+                f"submission {sub.index} is approved although it failed evaluation (entry {failing[0]})"
+                if st.results.get(failing[0], (sub.index,))[0] == sub.index
+                else f"submission {sub.index} is approved although the same weights failed evaluation as submission {st.results[failing[0]][0]} (entry {failing[0]})",
             )
         )
     # The findings about this submission, and about any other submission of the same

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from verifier.entries.payloads import ModelUpdate
 from verifier.policy.findings import Finding, fmt_flop, violation
-from verifier.policy.rules.runs import claimed_time_gap, config_digest, posttraining_flop
+from verifier.policy.rules.runs import claimed_time_gap, config_digest, posttraining_not_in
 from verifier.policy.state import PolicyState, Update, flop
 
 
@@ -18,9 +18,11 @@ def significant(st: PolicyState, b: ModelUpdate, logged_ms: int) -> str | None:
     added = flop(b.added_posttraining_flop)
     # Post-training adds up: the lesser updates of the same approval before this one
     # count with it (five of 0.99x the threshold are not five lesser changes), and the
-    # configuration it declares cannot list more post-training than it says it adds.
+    # configuration it declares cannot list more post-training than it says it adds:
+    # every step the approved configuration does not list, a step swapped for another
+    # of equal FLOP included, is post-training added.
     earlier = st.lesser_added.get(b.decision, 0)
-    listed = posttraining_flop(b.inference) - (approved.posttraining_flop if approved else 0)
+    listed = posttraining_not_in(b.inference, approved.posttraining if approved else ())
     if max(added + earlier, listed) > threshold:
         if added + earlier >= listed:
             total = (
@@ -33,8 +35,8 @@ def significant(st: PolicyState, b: ModelUpdate, logged_ms: int) -> str | None:
                 f"charter's {fmt_flop(threshold)}"
             )
         return (
-            f"its configuration lists {fmt_flop(listed)} FLOP more post-training than the "
-            f"approved one, above the charter's {fmt_flop(threshold)}"
+            f"its configuration lists {fmt_flop(listed)} FLOP of post-training that the "
+            f"approved one does not, above the charter's {fmt_flop(threshold)}"
         )
     before = approved.max_inference_flop if approved is not None else 0
     after = flop(b.inference.max_inference_flop_per_task)
@@ -82,6 +84,16 @@ def check_model_update(
                 (b.decision, rejected, index),
                 f"the update's weights are those decision {rejected} rejected: a rejected "
                 "model is not offered as a change to an approved one",
+            )
+        )
+    for contest, resolution in upheld_against(st, b.model_digest):
+        out.append(
+            violation(
+                "S15",
+                (b.decision, contest, resolution, index),
+                f"the update's weights are those contest finding {contest} was upheld "
+                f"against (entry {resolution}): a model a finding was upheld against is "
+                "not offered as a change to an approved one",
             )
         )
     why = significant(st, b, logged_ms)
@@ -140,9 +152,37 @@ def _approved_of_its_run(st: PolicyState, b: ModelUpdate) -> int | None:
     return approved
 
 
+def upheld_against(st: PolicyState, digest: str) -> list[tuple[int, int]]:
+    """(contest finding, its first resolution) of each finding upheld, in whole or in
+    part, against a submission of the weights *digest*."""
+    out = []
+    for ci in st.contested.get(digest, ()):
+        c = st.contests[ci]
+        if c.resolution is not None and c.outcome in ("upheld", "upheld_in_part"):
+            out.append((ci, c.resolution))
+    return out
+
+
+def offered_before(st: PolicyState, digest: str, index: int, why: str) -> list[Finding]:
+    """S15 for each update of an approved model that offered the weights *digest*
+    before entry *index*, which rejects them or upholds a finding against them (*why*):
+    a model offered before it was rejected was offered all the same."""
+    return [
+        violation(
+            "S15",
+            (decision, index, update),
+            f"update {update} offered these weights as a change to the model decision "
+            f"{decision} approved, and {why}: a rejected or contested model was on offer",
+        )
+        for update, decision in st.offered.get(digest, ())
+    ]
+
+
 def apply_model_update(st: PolicyState, index: int, b: ModelUpdate, logged_ms: int) -> None:
     lesser = significant(st, b, logged_ms) is None
     st.updates[index] = Update(index, b.preregistration, b.decision, logged_ms, not lesser)
+    if _approved_of_its_run(st, b) is not None:
+        st.offered.setdefault(b.model_digest, []).append((index, b.decision))
     if lesser and _approved_of_its_run(st, b) is not None:
         # Only an update of the model the decision approved adds to that model's total:
         # one naming another run's (or no) approval changes nothing of it.

@@ -353,6 +353,29 @@ def posttraining_flop(config: InferenceConfig | None) -> int:
     return sum(flop(p.flop) for p in config.post_training) if config is not None else 0
 
 
+def posttraining_steps(config: InferenceConfig | None) -> tuple[tuple[str, int, str], ...]:
+    """Each post-training step a configuration lists, as (method, FLOP, description)."""
+    if config is None:
+        return ()
+    return tuple((p.method, flop(p.flop), p.description) for p in config.post_training)
+
+
+def posttraining_not_in(
+    config: InferenceConfig | None, before: tuple[tuple[str, int, str], ...]
+) -> int:
+    """The FLOP of the post-training steps *config* lists that *before* does not (each
+    step of *before* matches one equal step, method, FLOP and description): a step
+    swapped for another of equal FLOP is new post-training, not none (S15)."""
+    left = list(before)
+    added = 0
+    for step in posttraining_steps(config):
+        if step in left:
+            left.remove(step)
+        else:
+            added += step[1]
+    return added
+
+
 def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int) -> None:
     run = st.runs.get(b.preregistration)
     if run is None:
@@ -376,6 +399,7 @@ def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
         config=config_digest(b.inference),
         max_inference_flop=flop(b.inference.max_inference_flop_per_task) if b.inference else 0,
         posttraining_flop=posttraining_flop(b.inference),
+        posttraining=posttraining_steps(b.inference),
     )
     _reported(st, b.preregistration, flop(b.final_flop), index, logged_ms)
     if not on_time:
