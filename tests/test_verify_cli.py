@@ -454,3 +454,37 @@ def test_incremental_verify_fetches_only_what_is_new(
     data[-10] ^= 1
     bundle.write_bytes(bytes(data))
     assert main(argv) == EXIT_LOG_BROKEN
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        ("tile/0/002.p/38", "append"),  # 15 junk bytes: not a whole number of hashes
+        ("tile/0/002.p/38", "hash"),  # one hash too many for its width
+        ("tile/0/001", "truncate"),  # a full tile one hash short, read by the proofs
+    ],
+)
+def test_incremental_and_full_runs_refuse_the_same_malformed_tile(
+    forked: dict, path: str, change: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp, vkey = forked["tmp"], forked["vkey"]
+    state = tmp / "shape-state"
+    mirror = _export(forked["honest"], tmp / "shape")  # 250 entries
+    incremental = ["verify", "--log", str(mirror), "--vkey", vkey, "--state", str(state)]
+    assert main([*incremental, "--quiet"]) == EXIT_OK
+    _grow(forked["honest"], 300, 30_000)  # 550
+    _export(forked["honest"], mirror)
+    tile = mirror / path
+    data = tile.read_bytes()
+    tile.write_bytes(
+        {"append": data + b"JUNK-NOT-A-HASH", "hash": data + data[:32], "truncate": data[:-32]}[
+            change
+        ]
+    )
+    capsys.readouterr()
+    assert main([*incremental, "--quiet"]) == EXIT_LOG_BROKEN
+    from_state = capsys.readouterr().err
+    assert main(["verify", "--log", str(mirror), "--vkey", vkey, "--quiet"]) == EXIT_LOG_BROKEN
+    full = capsys.readouterr().err
+    assert from_state == full and path in full
+    assert b"\n250\n" in (state / "checkpoint").read_bytes()  # the state did not advance
