@@ -20,6 +20,7 @@ exception (:class:`EntryRefused` carries the refusal with its rule;
     │   ├── IndexBehind       the search index lags the log (the writer catches it up)
     │   └── BackupError       a backup could not be taken or is unfit to restore
     ├── LogDamaged            stored data does not verify against the signed log
+    ├── MirrorAltered         a file in an export's mirror is not what the log holds
     ├── EntryRefused          admission refused an entry (nothing was written)
     ├── Overloaded            the write queue is full (retry later)
     ├── ReplayAborted         a replay was stopped (shutting down)
@@ -95,6 +96,16 @@ class LogDamaged(LedgerError):
     def __init__(self, message: str, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+
+class MirrorAltered(LedgerError):
+    """A file already in an export's output directory differs from the bytes the log
+    holds for it: it was changed outside ``export`` (edited, truncated, replaced).
+    *path* is the first such file, relative to the output directory."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class EntryRefused(LedgerError):

@@ -454,3 +454,127 @@ def test_incremental_verify_fetches_only_what_is_new(
     data[-10] ^= 1
     bundle.write_bytes(bytes(data))
     assert main(argv) == EXIT_LOG_BROKEN
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        ("tile/0/002.p/38", "append"),  # 15 junk bytes: not a whole number of hashes
+        ("tile/0/002.p/38", "hash"),  # one hash too many for its width
+        ("tile/0/001", "truncate"),  # a full tile one hash short, read by the proofs
+    ],
+)
+def test_incremental_and_full_runs_refuse_the_same_malformed_tile(
+    forked: dict, path: str, change: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp, vkey = forked["tmp"], forked["vkey"]
+    state = tmp / "shape-state"
+    mirror = _export(forked["honest"], tmp / "shape")  # 250 entries
+    incremental = ["verify", "--log", str(mirror), "--vkey", vkey, "--state", str(state)]
+    assert main([*incremental, "--quiet"]) == EXIT_OK
+    _grow(forked["honest"], 300, 30_000)  # 550
+    _export(forked["honest"], mirror)
+    tile = mirror / path
+    data = tile.read_bytes()
+    tile.write_bytes(
+        {"append": data + b"JUNK-NOT-A-HASH", "hash": data + data[:32], "truncate": data[:-32]}[
+            change
+        ]
+    )
+    capsys.readouterr()
+    assert main([*incremental, "--quiet"]) == EXIT_LOG_BROKEN
+    from_state = capsys.readouterr().err
+    assert main(["verify", "--log", str(mirror), "--vkey", vkey, "--quiet"]) == EXIT_LOG_BROKEN
+    full = capsys.readouterr().err
+    assert from_state == full and path in full
+    assert b"\n250\n" in (state / "checkpoint").read_bytes()  # the state did not advance
+
+
+class _Trickle:
+    """A loopback HTTP server answering every GET with *body*, *delay* seconds between
+    bytes, from the first byte of the status line (*headers*) or of the body."""
+
+    def __init__(self, body: bytes, delay: float, *, headers: bool = False) -> None:
+        import socket
+        import threading
+
+        self.body, self.delay, self.trickle_headers = body, delay, headers
+        self.stop = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.port}/log"
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+    def _serve(self) -> None:
+        import time
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(4096)
+                head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(self.body)
+                slow = head + self.body if self.trickle_headers else self.body
+                try:
+                    if not self.trickle_headers:
+                        conn.sendall(head)
+                    for b in slow:
+                        if self.stop.is_set():
+                            break
+                        conn.sendall(bytes([b]))
+                        if self.delay:
+                            time.sleep(self.delay)
+                except OSError:
+                    continue  # the client gave up
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["body", "status-line"])
+def test_an_http_answer_trickled_byte_by_byte_hits_the_deadline(
+    exported: tuple[Path, str], headers: bool
+) -> None:
+    from verifier.client.fetch import LogSource
+    from verifier.errors import FetchError
+
+    out, _ = exported
+    trickle = _Trickle((out / "checkpoint").read_bytes(), 0.2, headers=headers)
+    with trickle as url, pytest.raises(FetchError) as caught:
+        LogSource(url, deadline=1).fetch("checkpoint")
+    assert str(caught.value) == (
+        f"GET {url}/checkpoint: no complete answer within 1 s "
+        "(the limit for one request: --http-deadline)"
+    )
+
+
+def test_a_prompt_http_answer_is_read_whole_under_a_deadline(exported: tuple[Path, str]) -> None:
+    from verifier.client.fetch import LogSource
+
+    out, _ = exported
+    body = (out / "tile/entries/000").read_bytes()
+    with _Trickle(body, 0) as url:
+        assert LogSource(url, deadline=1).fetch("tile/entries/000") == body
+
+
+def test_verify_gives_up_on_a_trickling_server_as_unreachable(
+    exported: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, vkey = exported
+    with _Trickle((out / "checkpoint").read_bytes(), 0.2) as url:
+        argv = ["verify", "--log", url, "--vkey", vkey, "--http-deadline", "1", "--quiet"]
+        assert main(argv) == EXIT_FETCH
+    err = capsys.readouterr().err
+    assert err.startswith("frontier-verify: cannot fetch the log: GET ")
+    assert "no complete answer within 1 s" in err and "LOG BROKEN" not in err
+    for bad in ("0", "-1", "soon", "inf"):
+        with pytest.raises(SystemExit):
+            main(["verify", "--log", url, "--vkey", vkey, "--http-deadline", bad])

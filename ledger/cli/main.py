@@ -23,6 +23,7 @@ from ledger.errors import (
     DataDirError,
     LedgerError,
     LogDamaged,
+    MirrorAltered,
     SubmitError,
 )
 from ledger.ops import config
@@ -34,6 +35,8 @@ EXIT_USAGE = 2
 EXIT_DAMAGED = 3
 #: fsck: the log is intact, but its search index disagrees with it (reindex rebuilds it).
 EXIT_INDEX = 4
+#: export: a file already in the mirror is not the log's (changed outside export).
+EXIT_MIRROR = 5
 
 
 def _data(args: argparse.Namespace) -> DataDir:
@@ -99,12 +102,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 parse_trust_policy(policy.read_text()), reader
             ).with_cosignatures
         keys = known_verifiers(KeyFiles(data.key_path, data.vkey_path))
-        stats = export_log(reader, Path(args.out), cosign, keys=keys)
+        stats = export_log(reader, Path(args.out), cosign, keys=keys, repair=args.repair)
     finally:
         store.close()
+    for rel in stats.repaired:
+        print(f"repaired {Path(args.out) / rel}: it was not the log's file", file=sys.stderr)
     print(
         f"Exported tree size {stats.size} to {args.out}: {stats.written} files written "
-        f"({stats.bytes_written} bytes), {stats.skipped} already present"
+        f"({stats.bytes_written} bytes), {stats.skipped} already present "
+        f"({stats.checked} checked against the log)"
     )
     return 0
 
@@ -509,6 +515,13 @@ def build_parser(
     sp = sub.add_parser("export", help="write the log as static tlog-tiles files")
     data_arg(sp)
     sp.add_argument("out", help="output directory (created if missing; re-runs are incremental)")
+    sp.add_argument(
+        "--repair",
+        action="store_true",
+        help="compare every file of the log's current size already in OUT with the log "
+        "and rewrite those that differ, instead of refusing (exit 5) a mirror changed "
+        "outside export",
+    )
     sp.set_defaults(func=cmd_export)
 
     if add_commands is not None:  # the composition's (export-site), beside export
@@ -557,6 +570,9 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
     except LogDamaged as exc:  # the stored log does not verify (export, restore, serve)
         print(f"frontier-ledger {args.command}: DAMAGED: {exc}", file=sys.stderr)
         return EXIT_DAMAGED
+    except MirrorAltered as exc:  # export, export-site: the output is not what was written
+        print(f"frontier-ledger {args.command}: MIRROR ALTERED: {exc}", file=sys.stderr)
+        return EXIT_MIRROR
     # The two roots: the ledger's own errors and the verifier's (a malformed or
     # unverifiable entry, key or note); OSError for files the user named.
     except (LedgerError, LedgerVerifyError, OSError) as exc:

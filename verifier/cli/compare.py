@@ -12,9 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from verifier.cli.options import EXIT_LOG_BROKEN, EXIT_OK, given_keys
+from verifier.cli.options import (
+    EXIT_LOG_BROKEN,
+    EXIT_OK,
+    add_deadline_arg,
+    given_keys,
+    log_source,
+)
 from verifier.client.consistency import ForkEvidence, check_consistent, recheck_evidence
-from verifier.client.fetch import LogSource
 from verifier.core.checkpoint import open_checkpoint
 from verifier.core.encoding import b64encode
 from verifier.errors import InconsistencyError, UsageError
@@ -31,7 +36,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     a = open_checkpoint(Path(args.checkpoint_a).read_bytes(), keys)
     b = open_checkpoint(Path(args.checkpoint_b).read_bytes(), keys)
     old, new = (a, b) if a.size <= b.size else (b, a)
-    source = LogSource(args.log) if args.log else None
+    source = log_source(args) if args.log else None
     try:
         proof = check_consistent(old, new, source.fetch if source else None)
     except InconsistencyError as exc:
@@ -54,6 +59,7 @@ def add_compare(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sp.add_argument("checkpoint_a", nargs="?", help="a signed checkpoint file")
     sp.add_argument("checkpoint_b", nargs="?", help="another signed checkpoint of the same log")
     sp.add_argument("--log", help="log prefix URL or directory (tiles for the proof)")
+    add_deadline_arg(sp)
     sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
     sp.add_argument("--policy", help="a tlog-policy file (its log key is used)")
     sp.add_argument("--out", help="where to write fork evidence (default fork-evidence.json)")

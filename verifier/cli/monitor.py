@@ -20,12 +20,13 @@ from verifier.cli.options import (
     add_log_args,
     jobs,
     log_keys,
+    log_source,
     required_mldsa,
     state_dir,
     stored_replay,
 )
 from verifier.client import logkeys
-from verifier.client.fetch import LogSource, RemoteBlobs
+from verifier.client.fetch import RemoteBlobs
 from verifier.client.logkeys import KeyChange
 from verifier.client.monitor import Monitor, print_json_line
 from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
@@ -36,7 +37,7 @@ from verifier.errors import FetchError
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    source = LogSource(args.log)
+    source = log_source(args)
     policy = parse_trust_policy(Path(args.policy).read_text()) if args.policy else None
     state = state_dir(args)
     # The monitor trusts the keys given and those learnt in the state directory (by it

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from verifier.client import logkeys
+from verifier.client.fetch import DEADLINE_SECONDS, TIMEOUT_SECONDS, LogSource
 from verifier.client.logkeys import LogKey, LogKeys
 from verifier.client.sigpool import available_cores
 from verifier.client.statedir import StateDir
@@ -111,12 +112,42 @@ def add_log_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--log", required=True, help="log prefix URL (http://host/log) or a directory")
     sp.add_argument("--vkey", help="the log's verifier key, or a file holding it")
     sp.add_argument("--policy", help="a tlog-policy file: the log key, witnesses and quorum")
+    add_deadline_arg(sp)
     add_mldsa_args(sp)
     sp.add_argument(
         "--jobs",
         type=int,
         help="processes checking signatures (default: the cores this process may use; 1: in line)",
     )
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
+def add_deadline_arg(sp: argparse.ArgumentParser) -> None:
+    """How long one HTTP request of the log may take, start to last byte."""
+    sp.add_argument(
+        "--http-deadline",
+        type=_seconds,
+        default=DEADLINE_SECONDS,
+        metavar="SECONDS",
+        help="give up on an HTTP request (checkpoint, tile, bundle, blob) that has not "
+        f"received its whole answer within SECONDS (default {DEADLINE_SECONDS:g}); "
+        "each wait for a byte is also capped at "
+        f"{TIMEOUT_SECONDS:g} s",
+    )
+
+
+def log_source(args: argparse.Namespace) -> LogSource:
+    """The log at --log, its HTTP requests bounded by --http-deadline."""
+    return LogSource(args.log, deadline=args.http_deadline)
 
 
 def add_mldsa_args(sp: argparse.ArgumentParser) -> None:

@@ -25,6 +25,7 @@ from verifier.cli.options import (
     add_state_args,
     jobs,
     log_keys,
+    log_source,
     required_mldsa,
     state_dir,
     stored_replay,
@@ -234,7 +235,7 @@ def _verify_verdict(cp: SignedCheckpoint, result: LogCheck, report: AuditReport)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    source = LogSource(args.log)
+    source = log_source(args)
     keys = log_keys(args, state_dir(args))
     cp, cosigned = _open(source, args, keys)
     notes: list[str] = []
@@ -274,7 +275,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     if args.low_memory and state_dir(args) is not None:
         raise UsageError("--low-memory cannot be used with --state (the state is kept in memory)")
-    source = LogSource(args.log)
+    source = log_source(args)
     keys = log_keys(args, state_dir(args))
     cp, cosigned = _open(source, args, keys)
     now = parse_time(args.at, "--at") if args.at else int(time.time() * 1000)

@@ -26,8 +26,8 @@ from verifier.core.tiles import (
     TILE_WIDTH,
     levels_for_size,
     parse_entry_bundle,
-    split_hashes,
     tile_for_size,
+    tile_hashes,
     tile_path,
     tiles_for_size,
 )
@@ -58,10 +58,7 @@ def verify_tile_log(
         up: list[bytes] = []
         level_partial: list[bytes] = []
         for tile in tiles_for_size(size, level):
-            data = fetch(tile.path)
-            hashes = split_hashes(data, what=tile.path)
-            if len(hashes) != tile.width:
-                raise TileMismatch(f"{tile.path}: {len(hashes)} hashes, expected {tile.width}")
+            hashes = tile_hashes(tile, fetch(tile.path))
             tiles_checked += 1
             if level == 0:
                 bundle_path = tile_path(ENTRIES, tile.index, tile.width)
@@ -97,6 +94,9 @@ class TileFetcher:
     At size *n* the rightmost tile of each level is the partial tile that size
     publishes; a :class:`verifier.core.prover.Prover` over it computes any root or
     consistency proof for sizes up to *n* from the same tiles a client checked.
+    Every tile is checked for its shape as :func:`verify_tile_log` checks it
+    (:func:`verifier.core.tiles.tile_hashes`): a tile with bytes too many or too
+    few is refused here as in a full run, not read through by its prefix.
     """
 
     def __init__(self, fetch: Fetch, size: int) -> None:
@@ -111,7 +111,9 @@ class TileFetcher:
                 tile = tile_for_size(level, index, self.size)
             except FormatError:
                 return None
-            self._cache[key] = self.fetch(tile.path)
+            data = self.fetch(tile.path)
+            tile_hashes(tile, data)
+            self._cache[key] = data
         return self._cache[key]
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from verifier.core.encoding import parse_decimal
-from verifier.errors import FormatError
+from verifier.errors import FormatError, TileMismatch
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes (8,192 bytes) in a full tile
@@ -175,6 +175,21 @@ def split_hashes(data: bytes, *, what: str = "tile") -> list[bytes]:
     if len(data) % HASH_SIZE or len(data) > TILE_WIDTH * HASH_SIZE:
         raise FormatError(f"{what}: {len(data)} bytes is not a whole number of hashes")
     return [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+
+
+def tile_hashes(tile: Tile, data: bytes) -> list[bytes]:
+    """The hashes of a served hash tile, checked for the shape its path promises.
+
+    The body must be a whole number of 32-byte hashes (:func:`split_hashes`,
+    :class:`FormatError`) and exactly ``tile.width`` of them (:class:`TileMismatch`):
+    a full tile 256, a partial tile ``.p/W`` W. Every reader of a served tile, the
+    full check of a log and the proofs of an incremental one, applies this one
+    check, so one mirror gets one answer.
+    """
+    hashes = split_hashes(data, what=tile.path)
+    if len(hashes) != tile.width:
+        raise TileMismatch(f"{tile.path}: {len(hashes)} hashes, expected {tile.width}")
+    return hashes
 
 
 def parse_entry_bundle(data: bytes, width: int) -> list[bytes]:
