@@ -242,14 +242,14 @@ R25. Settled (notes, "Contests and remedies"): a contest finding is about the mo
     digest logged before the approval: unresolved or upheld, it is S7 on the
     approval, named as for the submission's own findings (C, D or C, R, D).
 
+R26. Settled (notes, S7): "An approval cannot hide a failing result by citing
+    nothing" -- nor by citing only the passing ones: every failing result of the
+    submission logged before the approval counts, cited or not (R..., D).
 R27. Settled (notes, S7): a result whose outcome is pass but which lists a failing
     category, or lists no category, is not a passing result; the first is a failing
     one. Either is an S7 warning on the result itself (R). A failing result of any
     submission of the same model_digest logged before the approval is a failing
     result of the approved submission too (D with the failing results).
-R26. Settled (notes, S7): "An approval cannot hide a failing result by citing
-    nothing" -- nor by citing only the passing ones: every failing result of the
-    submission logged before the approval counts, cited or not (R..., D).
 
 Admission of the new types (L3)
 -------------------------------
