@@ -51,8 +51,11 @@ A3. Board keys: "regulator board (root keys, m-of-n)" and roles include ``board`
 A4. "not revoked before it": a revocation is final; a later key_grant of the same
     key id does not bring it back. Settled (notes, "Rule by rule", L3): a key_revoke
     must name a key in force at its index (a root key, or granted and not revoked);
-    revoking a key never granted, or one already revoked, is an L3 violation. A
-    second grant of a key in force adds its roles to the ones it has.
+    revoking a key never granted, or one already revoked, is an L3 violation.
+    Settled (notes, L3): a key id is granted once. A key_grant naming a key id that a
+    root key has or an earlier admitted key_grant granted (in force or revoked) is an
+    L3 violation, and has no effect: the key keeps the roles and holder of its first
+    grant. (This file merged a second grant's roles into the key's until 2026-12-07.)
 A5. A key_grant whose ``keyid`` is not the hex SHA-256 of its ``public_key`` is an
     L3 violation, as is a charter root key with that mismatch (FORMATS.md: "keyid =
     hex SHA-256 of the raw Ed25519 public key").
@@ -457,6 +460,25 @@ H6. Settled (notes, S19): "a holder of the same name" is the same name up to cas
 H7. Settled (notes, S19): one key may not hold a ``lab:`` role together with
     ``board``, ``regulator``, ``evaluator``, ``observer:*`` or ``compute:*``: such a
     grant is S19 (G), refused; if forced in, the key holds both.
+H8. Settled (notes, S19): the reason of H7 is the person's. A key_grant whose holder is
+    the holder (as H6 compares names) of a key in force at the grant -- a root key (its
+    ``name``, holding ``board``, granted at 0) or an admitted grant before it, not
+    revoked by an admitted key_revoke before it -- is S19 (K, G) when one of the two
+    holds a ``lab:`` role and the other an H7 overseeing role, whichever came first.
+    Refused, like H7.
+H9. Settled (notes, S19): a departure is dated by the log as well as by the
+    declaration. The person is "in post" while they hold a key (as H8) with
+    ``board``, ``regulator`` or ``evaluator``: at the declaration L if such a key is
+    in force then, else at the latest admitted revocation R before L of such a key
+    (by logged_at, then index). The cooling-off runs from the later of the start of
+    the declared ``date`` and that time (H3's value in force at that instant). When
+    that time is more than the reporting tolerance (in force at L) after the start of
+    the date, S19 warning: (R, L), or (L) when a staff key is in force at L.
+H10. Settled (notes, S19): a key with a ``lab:`` role granted to the person (as H8)
+    before their departure L was declared is S19 (K, L) when it is in force at some
+    instant of the cooling-off (H9) no later than now_ms: in force from its grant's
+    logged_at until its first admitted revocation's logged_at (excluded), or for
+    good. A key revoked before the departure's start is not.
 
 Where the documents disagree with each other
 --------------------------------------------
@@ -748,6 +770,12 @@ def signature_verifies(public_key: bytes, e: Entry, sig: bytes) -> bool:
     return True
 
 
+def granted_key_ids(log: Log, i: int) -> set[str]:
+    """Every key id the charter or an admitted key_grant before *i* granted (A4)."""
+    roots = {root.keyid for root in log.charter.root_keys}
+    return roots | {g.body.keyid for g in admitted(log, "key_grant", before=i)}
+
+
 def keys_in_force(log: Log, i: int) -> dict[str, tuple[bytes, set[str]]]:
     """POLICY.md: 'Every key is granted in the log before it signs anything, with the
     roles it may sign for ...; revocation is an entry too. ... The key set at index i
@@ -756,9 +784,8 @@ def keys_in_force(log: Log, i: int) -> dict[str, tuple[bytes, set[str]]]:
     keys: dict[str, tuple[bytes, set[str]]] = {}
     for root in log.charter.root_keys:
         keys[root.keyid] = (b64(root.public_key), {"board"})
-    for grant in admitted(log, "key_grant", before=i):
-        public_key, roles = keys.get(grant.body.keyid, (b64(grant.body.public_key), set()))
-        keys[grant.body.keyid] = (public_key, roles | set(grant.body.roles))
+    for grant in admitted(log, "key_grant", before=i):  # one grant per key id (A4)
+        keys[grant.body.keyid] = (b64(grant.body.public_key), set(grant.body.roles))
     for revoke in admitted(log, "key_revoke", before=i):
         keys.pop(revoke.body.keyid, None)
     return keys
@@ -812,6 +839,8 @@ def content_problem(log: Log, e: Entry) -> str | None:
         e.body.keyid
     ):
         return "key_grant: keyid is not the SHA-256 of public_key"
+    if e.type == "key_grant" and e.body.keyid in granted_key_ids(log, e.index):
+        return "key_grant: the key was granted before (reading A4)"
     if e.type == "log_key_change":
         problem = vkey_problem(e.body.new_vkey, log.origin, 0x01)
         if problem is None and e.body.new_mldsa_vkey is not None:
@@ -2494,24 +2523,122 @@ def s19_lab_and_oversight_on_one_key(log: Log) -> set[Finding]:
     }
 
 
+def is_overseeing(role: str) -> bool:
+    """Reading H7's roles: the board's, the regulator's, an evaluator's, an observer's,
+    a compute provider's."""
+    return role in ("board", "regulator", "evaluator") or role.startswith(("observer:", "compute:"))
+
+
+def held(log: Log, before: int) -> list[tuple[int, str, str, set[str], int]]:
+    """Reading H8: (grant index, key id, holder, roles, in force from ms) of every key
+    granted before *before*: the root keys, then the admitted grants."""
+    roots = [(0, r.keyid, r.name, {"board"}, 0) for r in log.charter.root_keys]
+    return roots + [
+        (g.index, g.body.keyid, g.body.holder, set(g.body.roles), g.logged_at)
+        for g in admitted(log, "key_grant", before=before)
+    ]
+
+
+def revocation(log: Log, keyid: str, before: int | None = None) -> Entry | None:
+    """The first admitted key_revoke of *keyid* (before *before*)."""
+    found = [r for r in admitted(log, "key_revoke", before=before) if r.body.keyid == keyid]
+    return found[0] if found else None
+
+
+def s19_one_person_lab_and_oversight(log: Log) -> set[Finding]:
+    """Reading H8: one person holding, at once, a lab's key and an overseeing one -> K, G."""
+    out = set()
+    for g in admitted(log, "key_grant"):
+        lab = any(r.startswith("lab:") for r in g.body.roles)
+        oversee = any(is_overseeing(r) for r in g.body.roles)
+        for index, keyid, holder, roles, _ in held(log, g.index):
+            if not same_person(holder, g.body.holder) or revocation(log, keyid, g.index):
+                continue
+            if (lab and any(is_overseeing(r) for r in roles)) or (
+                oversee and any(r.startswith("lab:") for r in roles)
+            ):
+                out.add(finding("S19", "violation", index, g.index))
+    return out
+
+
+def departed(log: Log, leaving: Entry) -> tuple[int, int, Entry | None]:
+    """Reading H9: (the start of the declared date, the last time the log shows the
+    person in post or that start, the revocation that shows it or None)."""
+    claimed = start_of(parse_date(leaving.body.date, "date"))
+    staff = [
+        keyid
+        for _, keyid, holder, roles, _ in held(log, leaving.index)
+        if same_person(holder, leaving.body.staff) and roles & {"board", "regulator", "evaluator"}
+    ]
+    revoked = [revocation(log, keyid, leaving.index) for keyid in staff]
+    if not staff:
+        return claimed, claimed, None
+    if any(r is None for r in revoked):
+        return claimed, max(claimed, leaving.logged_at), None
+    last = max((r for r in revoked if r is not None), key=lambda r: (r.logged_at, r.index))
+    return claimed, max(claimed, last.logged_at), last
+
+
+def departures(log: Log) -> list[tuple[Entry, int, int]]:
+    """Admitted departure declarations with their start (H9) and cooling-off days (H3)."""
+    out = []
+    for leaving in admitted(log, "staff_declaration"):
+        if leaving.body.kind != "departure":
+            continue
+        _, start, _ = departed(log, leaving)
+        cooling = value_in_force(standing(log, leaving.index), "cooling_off_days", start)
+        out.append((leaving, start, cooling))
+    return out
+
+
 def s19_cooling_off(log: Log) -> set[Finding]:
     """Notes S19: 'A key_grant of a lab's role to a holder of the same name within
     cooling_off_days (default 365) after a departure is an S19 violation, refused.'
     Table: 'key grant G of a lab role to a holder who left at declaration L within the
-    cooling-off' -> L, G (reading H3)."""
+    cooling-off' -> L, G (readings H3, H9)."""
     out = set()
-    for g in admitted(log, "key_grant"):
-        if not any(role.startswith("lab:") for role in g.body.roles):
-            continue
-        for leaving in admitted(log, "staff_declaration", before=g.index):
-            if leaving.body.kind != "departure" or not same_person(
-                leaving.body.staff, g.body.holder
-            ):
+    for leaving, start, cooling in departures(log):
+        for g in admitted(log, "key_grant"):
+            if g.index < leaving.index or not same_person(leaving.body.staff, g.body.holder):
                 continue
-            departure = start_of(parse_date(leaving.body.date, "date"))
-            cooling = value_in_force(standing(log, leaving.index), "cooling_off_days", departure)
-            if g.logged_at < departure + cooling * DAY_MS:  # reading H6: before it, too
+            if not any(role.startswith("lab:") for role in g.body.roles):
+                continue
+            if g.logged_at < start + cooling * DAY_MS:  # reading H6: before it, too
                 out.add(finding("S19", "violation", leaving.index, g.index))
+    return out
+
+
+def s19_backdated_departure(log: Log) -> set[Finding]:
+    """Reading H9: a departure dated more than the tolerance before the log shows the
+    person in post -> (R, L) or (L), warning."""
+    out = set()
+    for leaving in admitted(log, "staff_declaration"):
+        if leaving.body.kind != "departure":
+            continue
+        claimed, seen, shown_by = departed(log, leaving)
+        if seen - claimed > tolerance_ms(log, leaving):
+            named = (leaving.index,) if shown_by is None else (shown_by.index, leaving.index)
+            out.add(finding("S19", "warning", *named))
+    return out
+
+
+def s19_lab_key_into_cooling_off(log: Log) -> set[Finding]:
+    """Reading H10: a lab key granted before the departure was declared and in force
+    in the cooling-off -> K, L."""
+    out = set()
+    for leaving, start, cooling in departures(log):
+        for index, keyid, holder, roles, since in held(log, leaving.index):
+            if not same_person(holder, leaving.body.staff):
+                continue
+            if not any(r.startswith("lab:") for r in roles):
+                continue
+            revoked = revocation(log, keyid)
+            until = start + cooling * DAY_MS
+            if revoked is not None:
+                until = min(until, revoked.logged_at)
+            first = max(since, start)
+            if first < until and first <= log.now_ms:
+                out.add(finding("S19", "violation", index, leaving.index))
     return out
 
 
@@ -2579,6 +2706,9 @@ RULES = (
     s17_access_late_or_never,
     s18_outside_scope,
     s19_cooling_off,
+    s19_one_person_lab_and_oversight,
+    s19_backdated_departure,
+    s19_lab_key_into_cooling_off,
     s19_lab_and_oversight_on_one_key,
 )
 

@@ -1208,15 +1208,33 @@ COOLING_OFF_DAYS = 365  # the charter's default
 def staff_departure(d: Draft, cycle: int) -> None:
     """A staff member leaves the regulator for a lab; the board later grants a key
     holding that lab's role to someone of that name (spelt with other case and spaces,
-    or another name), inside the cooling-off period, on its last day, or after; rarely
-    with an overseeing role beside the lab's on one key."""
+    or another name), inside the cooling-off period, on its last day, or after, or the
+    day before the departure is declared; rarely with an overseeing role beside the
+    lab's on one key. Sometimes the officer held a staff key of their own, revoked
+    around the departure or never (the cooling-off counts from the last time the log
+    shows them in post), and sometimes the departure is dated long before."""
     lab = d.pick(*d.labs)
     leaves = lift(cycle) + d.pick(100, 200) * DAY
+    board = [GOVERNORS[0], d.pick(*GOVERNORS[1:])]
+    officer = "Evaluation officer 7"
+    if d.rarely(3):
+        staff = f"staff-{cycle}"
+        fields = {
+            "actor": staff,
+            "holder": officer,
+            "roles": [d.pick("evaluator", "regulator")],
+            "reason": "the officer's own key",
+        }
+        d.add("key_grant", d.later(lift(cycle) - 200 * DAY, 90 * DAY), board, fields, name=staff)
+        if d.mostly(True, False):
+            revoked = leaves + d.pick(-1, 0, 1, 2, 3, 40) * DAY + d.pick(0, MINUTE)
+            fields = {"actor": staff, "reason": "leaves the regulator"}
+            d.add("key_revoke", revoked, board, fields, name=f"revoke-{staff}")
     fields = {
-        "staff": "Evaluation officer 7",
+        "staff": officer,
         "kind": d.mostly("departure", "conflict_of_interest", "divestment"),
         "organisation": lab,
-        "date": date_of(leaves),
+        "date": date_of(leaves - d.mostly(0, 400, 2) * DAY),
         "statement": "leaves the regulator",
     }
     declared = d.later(leaves - 30 * DAY, 60 * DAY)
@@ -1228,8 +1246,9 @@ def staff_departure(d: Draft, cycle: int) -> None:
         name=f"staff-{cycle}",
         wrong=["evaluator"],
     )
-    granted = (
-        leaves + d.pick(30, COOLING_OFF_DAYS - 1, COOLING_OFF_DAYS, COOLING_OFF_DAYS + 1) * DAY
+    granted = d.mostly(
+        leaves + d.pick(30, COOLING_OFF_DAYS - 1, COOLING_OFF_DAYS, COOLING_OFF_DAYS + 1) * DAY,
+        declared - DAY,
     )
     roles = [f"lab:{lab}"] + (["evaluator"] if d.rarely(5) else [])
     grant = {
@@ -1238,7 +1257,6 @@ def staff_departure(d: Draft, cycle: int) -> None:
         "roles": roles,
         "reason": "a new compliance officer",
     }
-    board = [GOVERNORS[0], d.pick(*GOVERNORS[1:])]
     d.add("key_grant", granted, board, grant, name=f"grant-officer-{cycle}", wrong=[GOVERNORS[0]])
 
 

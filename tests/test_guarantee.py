@@ -147,3 +147,39 @@ def test_admission_and_audit_are_one_judgement(tmp_path: Path, path: Path) -> No
             assert o.refusal.rule in {f.rule for f in own}, (o.label, o.refusal, own)
         else:
             assert {f.rule for f in own} & {"L3", "L4"}, (o.label, o.refusal, own)
+
+
+def test_one_person_cannot_hold_a_lab_key_beside_the_evaluator_key(tmp_path: Path) -> None:
+    """The evaluation officer's second key, of Acme, is refused (S19): forced in, the
+    audit names both grants."""
+    wp = attack(tmp_path, "s19_one_person_lab_and_evaluator")
+    assert {k: v.rule for k, v in wp.refused().items()} == {"grant-lab-same-person": "S19"}
+    (s19,) = findings(wp, "S19")
+    assert s19.indices == (wp.index_of("grant-evaluator"), wp.index_of("grant-lab-same-person"))
+
+
+def test_a_back_dated_departure_does_not_clear_the_cooling_off(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s19_backdated_departure")
+    assert {k: v.rule for k, v in wp.refused().items()} == {"grant-former-staff": "S19"}
+    departure = wp.index_of("departure")
+    (s19,) = findings(wp, "S19")
+    assert s19.indices == (departure, wp.index_of("grant-former-staff"))
+    (warned,) = findings(wp, "S19", WARNING)
+    assert warned.indices == (wp.index_of("revoke-evaluator"), departure)
+
+
+def test_a_lab_key_granted_before_the_departure_is_declared(tmp_path: Path) -> None:
+    """Both entries are admitted (neither asks for anything the rule forbids when it is
+    logged); the audit reports the key held into the cooling-off."""
+    wp = attack(tmp_path, "s19_lab_key_held_into_cooling_off", force=False)
+    assert wp.refused() == {}
+    (s19,) = findings(wp, "S19")
+    assert s19.indices == (wp.index_of("grant-officer"), wp.index_of("departure"))
+
+
+def test_a_key_id_is_granted_once(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "l3_key_granted_twice")
+    (refusal,) = wp.refused().values()
+    assert refusal.code == "schema" and "was granted before" in refusal.message
+    (l3,) = findings(wp, "L3")
+    assert l3.indices == (wp.index_of("grant-lab-same-key"),)

@@ -11,6 +11,7 @@ for S15-S19"); where a rule has a limit, the log is judged on it and just past i
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from tests.test_reference_rules import (
     departure,
     ms,
     provider,
+    revoke,
     submitted_run,
     update,
 )
@@ -1672,6 +1674,176 @@ def test_s19_an_amendment_logged_after_the_declaration_does_not_shorten_it() -> 
         )
     }
     assert lg.audit("2028-01-01") == {("S19", "violation", (leaving, g))}  # the reference
+
+
+def both(lg: Ledger, now: str) -> set[tuple[str, str, tuple[int, ...]]]:
+    """The engine's findings (rule, severity, entries), checked against the reference's."""
+    engine = {(f.rule, f.severity, f.indices) for f in audit(lg, now).findings}
+    assert engine == lg.audit(now)
+    return engine
+
+
+@pytest.mark.parametrize("first", ["lab:acme", "evaluator", "board", "observer:un"])
+def test_s19_one_person_cannot_hold_a_lab_key_and_an_overseeing_one(first: str) -> None:
+    """Two keys of one holder in force at once, one acting for a lab and the other
+    overseeing it, whichever is granted first: (K, G), refused."""
+    lg = Ledger()
+    other = "evaluator" if first == "lab:acme" else "lab:acme"
+    k = _cooling(lg, OFFICER, "2027-01-01", first)
+    g = _cooling(lg, " evaluation OFFICER  7", "2027-02-01", other)
+    theirs, mine = (first, other)
+    assert seen(lg, "2027-03-01") == {
+        V(
+            "S19",
+            (k, g),
+            f'" evaluation OFFICER  7" holds a key with {theirs} (granted at entry {k}, in '
+            f"force); a key with {mine} for the same person would let them both act for a "
+            "lab and oversee it",
+        )
+    }
+    assert both(lg, "2027-03-01") == {("S19", "violation", (k, g))}
+
+
+def test_s19_one_person_after_the_overseeing_key_is_revoked() -> None:
+    lg = Ledger()
+    officer = Actor(OFFICER)
+    lg.add("key_grant", grant_body(officer, "evaluator"), lg.board[:1], "2027-01-01")
+    revoke(lg, officer, "2027-01-15")
+    _cooling(lg, OFFICER, "2027-02-01", "lab:acme")
+    _cooling(lg, "Evaluation officer 8", "2027-02-01", "evaluator")
+    _cooling(lg, OFFICER, "2027-02-01", "contester:watchdog")
+    assert both(lg, "2027-03-01") == set()
+
+
+def test_s19_a_governor_cannot_hold_a_lab_key() -> None:
+    """A root key is held by its name and holds the board's role."""
+    lg = Ledger()
+    g = _cooling(lg, lg.board[1].name, "2027-02-01", "lab:acme")
+    assert both(lg, "2027-03-01") == {("S19", "violation", (0, g))}
+
+
+def test_s19_a_back_dated_departure_counts_from_the_revocation() -> None:
+    """The evaluator key is revoked on 2027-12-01; the departure, declared that day,
+    claims 2026-06-01: a warning, and the cooling-off counts from the revocation."""
+    lg = Ledger()
+    officer = Actor(OFFICER)
+    lg.add("key_grant", grant_body(officer, "evaluator"), lg.board[:1], "2026-07-01")
+    r = revoke(lg, officer, "2027-12-01T08:00:00Z")
+    leaving = departure(lg, OFFICER, at="2027-12-01T09:00:00Z", date="2026-06-01")
+    g = _cooling(lg, OFFICER, "2027-12-02T08:00:00Z", "lab:acme")
+    assert seen(lg, "2028-01-01") == {
+        W(
+            "S19",
+            (r, leaving),
+            "the departure of Evaluation officer 7 is dated 2026-06-01, but the log shows "
+            'them in post later: "Evaluation officer 7" held a staff key until its '
+            f"revocation (entry {r}) on 2027-12-01; the cooling-off counts from then",
+        ),
+        V(
+            "S19",
+            (leaving, g),
+            "Evaluation officer 7 left the regulator on 2027-12-01 (for acme); a key of "
+            "acme for them 1 days later is inside the 365-day cooling-off period",
+        ),
+    }
+    assert both(lg, "2028-01-01") == {
+        ("S19", "warning", (r, leaving)),
+        ("S19", "violation", (leaving, g)),
+    }
+
+
+def test_s19_a_departure_declared_while_a_staff_key_is_in_force() -> None:
+    """In post when the departure is declared: the cooling-off counts from the
+    declaration, the date is a warning, and a lab key later is also held beside the
+    evaluator key."""
+    lg = Ledger()
+    k = _cooling(lg, OFFICER, "2026-07-01", "evaluator")
+    leaving = departure(lg, OFFICER, at="2027-12-01", date="2027-06-01")
+    g = _cooling(lg, OFFICER, "2028-11-01", "lab:acme")  # 2027-06-01 + 365 days before
+    assert both(lg, "2029-01-01") == {
+        ("S19", "warning", (leaving,)),
+        ("S19", "violation", (leaving, g)),
+        ("S19", "violation", (k, g)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("revoked", "warned"),
+    [
+        ("2027-10-02T23:59:59Z", False),  # 48 hours, less a second, after the date's start
+        ("2027-10-03T00:00:00Z", False),  # exactly the tolerance
+        ("2027-10-03T00:00:01Z", True),  # a second beyond it
+    ],
+)
+def test_s19_the_departure_date_and_the_tolerance(revoked: str, warned: bool) -> None:
+    """Dated 2027-10-01; a staff key revoked up to 48 hours after the start of that day
+    is within the reporting tolerance. Either way the cooling-off counts from the
+    revocation: a lab key 365 days after it, less a millisecond, is inside it; one at
+    365 days is not."""
+    lg = Ledger()
+    officer = Actor(OFFICER)
+    lg.add("key_grant", grant_body(officer, "evaluator"), lg.board[:1], "2026-07-01")
+    r = revoke(lg, officer, revoked)
+    leaving = departure(lg, OFFICER, at="2027-10-04", date="2027-10-01")
+    end = dt.datetime.fromisoformat(revoked) + dt.timedelta(days=365)
+    inside = (end - dt.timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
+    g = _cooling(lg, OFFICER, inside.replace("+00:00", "Z"), "lab:acme")
+    _cooling(lg, OFFICER, end.isoformat().replace("+00:00", "Z"), "lab:beta")
+    expected = {("S19", "violation", (leaving, g))}
+    if warned:
+        expected.add(("S19", "warning", (r, leaving)))
+    assert both(lg, "2028-12-01") == expected
+
+
+@pytest.mark.parametrize(
+    ("revoked", "now", "found"),
+    [
+        (None, "2028-01-01", True),
+        ("2027-10-01T00:00:00Z", "2028-01-01", False),  # revoked as the departure starts
+        ("2027-10-01T00:00:01Z", "2028-01-01", True),  # in force for a second of it
+        ("2028-09-30T00:00:00Z", "2028-10-01", True),
+        (None, "2027-09-30T23:59:59Z", False),  # the departure has not started yet
+        (None, "2027-10-01T00:00:00Z", True),
+    ],
+)
+def test_s19_a_lab_key_granted_before_the_departure_was_declared(
+    revoked: str | None, now: str, found: bool
+) -> None:
+    """Granted before the declaration, in force at some instant of the cooling-off by
+    now: (K, L); revoked before the departure, nothing."""
+    lg = Ledger()
+    officer = Actor(OFFICER)
+    k = lg.add("key_grant", grant_body(officer, "lab:acme"), lg.board[:1], "2027-09-01")
+    leaving = departure(lg, OFFICER)  # declared 2027-09-20, dated 2027-10-01
+    if revoked is not None:
+        revoke(lg, officer, revoked)
+    if found:
+        assert seen(lg, now) == {
+            V(
+                "S19",
+                (k, leaving),
+                "Evaluation officer 7 left the regulator on 2027-10-01 (for acme) holding a "
+                f"key of acme (entry {k}), still in force on 2027-10-01, inside the 365-day "
+                "cooling-off period",
+            )
+        }
+    assert both(lg, now) == ({("S19", "violation", (k, leaving))} if found else set())
+
+
+def test_s19_a_lab_key_granted_after_the_cooling_off_of_a_back_dated_departure() -> None:
+    """Granted before the declaration but after the cooling-off it declares is over (no
+    staff key): not held in it."""
+    lg = Ledger()
+    _cooling(lg, OFFICER, "2027-09-01", "lab:acme")
+    departure(lg, OFFICER, at="2027-09-20", date="2026-06-01")
+    assert both(lg, "2028-01-01") == set()
+
+
+def test_a_key_id_is_granted_once() -> None:
+    """A second grant of a key id fails its checks (L3) and gives the key nothing."""
+    lg = Ledger()
+    again = lg.add("key_grant", grant_body(lg.evaluator, "lab:acme"), lg.board[:1], "2026-07-01")
+    assert both(lg, "2026-12-01") == {("L3", "violation", (again,))}
 
 
 # == S12: charter amendments ======================================================

@@ -1420,8 +1420,10 @@ def test_s19_lab_key_for_former_staff_within_the_cooling_off(at: str) -> None:
 def test_s19_before_the_declaration_after_the_cooling_off_or_another_role_is_fine() -> None:
     lg = Ledger()
     name = "Evaluation officer 7"
-    lg.grant(Actor(name), "lab:acme", "2027-09-19")  # before the departure is declared
+    early = Actor(name)
+    lg.grant(early, "lab:acme", "2027-09-19")  # before the departure is declared ...
     departure(lg, name)  # logged 2027-09-20; 2027-10-01 + 365 days = 2028-09-30
+    revoke(lg, early, "2027-09-30T23:59:59Z")  # ... and revoked before its date (H10)
     lg.grant(Actor(name), "contester:watchdog", "2027-11-01")
     lg.grant(Actor("Someone else"), "lab:acme", "2027-11-01")
     lg.grant(Actor(name), "lab:acme", "2028-09-30")
@@ -1436,6 +1438,108 @@ def test_s19_a_key_granted_between_the_declaration_and_the_departure() -> None:
     before = lg.grant(Actor("Evaluation officer 7"), "lab:acme", "2027-09-30T23:59:59Z")
     variant = lg.grant(Actor("  evaluation OFFICER  7"), "lab:beta", "2027-11-01")
     assert lg.audit("2028-10-01") == {V("S19", leaving, before), V("S19", leaving, variant)}
+
+
+def revoke(lg: Ledger, actor: Actor, at: str) -> int:
+    return lg.add("key_revoke", {"keyid": actor.keyid, "reason": "test"}, lg.board[:1], at)
+
+
+@pytest.mark.parametrize("first", ["lab", "evaluator"])
+def test_s19_one_person_with_a_lab_key_and_an_evaluator_key(first: str) -> None:
+    """H8: two keys of one holder (as H6 compares names), one acting for a lab, the
+    other overseeing, in force at once: whichever is granted first, (K, G)."""
+    lg = Ledger()
+    roles = ["lab:acme", "evaluator"] if first == "lab" else ["evaluator", "lab:acme"]
+    k = lg.grant(Actor("Evaluation officer 7"), roles[0], "2027-01-01")
+    g = lg.grant(Actor(" evaluation OFFICER 7"), roles[1], "2027-02-01")
+    assert lg.audit("2027-03-01") == {V("S19", k, g)}
+
+
+def test_s19_one_person_after_the_other_key_is_revoked_or_another_person() -> None:
+    """H8: not in force at once, or two people, or a role that oversees nothing."""
+    lg = Ledger()
+    officer = Actor("Evaluation officer 7")
+    lg.grant(officer, "evaluator", "2027-01-01")
+    revoke(lg, officer, "2027-01-15")
+    lg.grant(Actor("Evaluation officer 7"), "lab:acme", "2027-02-01")
+    lg.grant(Actor("Evaluation officer 8"), "evaluator", "2027-02-01")
+    lg.grant(Actor("Evaluation officer 7"), "contester:watchdog", "2027-02-01")
+    assert lg.audit("2027-03-01") == set()
+
+
+def test_s19_a_governor_root_key_and_a_lab_key() -> None:
+    """H8: a root key is held by its name and holds board."""
+    lg = Ledger()
+    g = lg.grant(Actor(lg.board[1].name), "lab:acme", "2027-02-01")
+    assert lg.audit("2027-03-01") == {V("S19", 0, g)}
+
+
+def test_s19_a_back_dated_departure_counts_from_the_last_staff_key() -> None:
+    """H9: the evaluator key is revoked on 2027-12-01, the departure is dated
+    2026-06-01: the cooling-off counts from the revocation, with a warning."""
+    lg = Ledger()
+    officer = Actor("Evaluation officer 7")
+    lg.grant(officer, "evaluator", "2026-07-01")
+    r = revoke(lg, officer, "2027-12-01T08:00:00Z")
+    leaving = departure(lg, officer.name, at="2027-12-01T09:00:00Z", date="2026-06-01")
+    g = lg.grant(Actor(officer.name), "lab:acme", "2027-12-02")
+    assert lg.audit("2028-01-01") == {W("S19", r, leaving), V("S19", leaving, g)}
+
+
+def test_s19_a_departure_declared_while_a_staff_key_is_in_force() -> None:
+    """H9: in post at the declaration (L alone); the lab key later is also H8's."""
+    lg = Ledger()
+    officer = Actor("Evaluation officer 7")
+    k = lg.grant(officer, "evaluator", "2026-07-01")
+    leaving = departure(lg, officer.name, at="2027-12-01", date="2027-06-01")
+    g = lg.grant(Actor(officer.name), "lab:acme", "2028-11-01")  # 2027-06-01 + 365 days before
+    assert lg.audit("2029-01-01") == {W("S19", leaving), V("S19", leaving, g), V("S19", k, g)}
+
+
+def test_s19_a_departure_within_the_tolerance_of_the_revocation() -> None:
+    """H9: revoked 47 hours after the start of the departure date: no warning, and the
+    cooling-off counts from the revocation (a grant 365 days after the date is in it)."""
+    lg = Ledger()
+    officer = Actor("Evaluation officer 7")
+    lg.grant(officer, "evaluator", "2026-07-01")
+    revoke(lg, officer, "2027-10-02T23:00:00Z")
+    leaving = departure(lg, officer.name, at="2027-10-03", date="2027-10-01")
+    g = lg.grant(Actor(officer.name), "lab:acme", "2028-09-30T12:00:00Z")
+    assert lg.audit("2028-10-05") == {V("S19", leaving, g)}
+
+
+@pytest.mark.parametrize(
+    ("revoked", "now", "found"),
+    [
+        (None, "2028-01-01", True),  # never revoked
+        ("2027-10-01T00:00:00Z", "2028-01-01", False),  # revoked as the departure starts
+        ("2027-10-01T00:00:01Z", "2028-01-01", True),  # in force for a second of it
+        (None, "2027-09-30T23:59:59Z", False),  # the departure has not started yet
+    ],
+)
+def test_s19_a_lab_key_granted_before_the_declaration(
+    revoked: str | None, now: str, found: bool
+) -> None:
+    """H10: held into the cooling-off unless revoked before the departure, by now."""
+    lg = Ledger()
+    officer = Actor("Evaluation officer 7")
+    k = lg.grant(officer, "lab:acme", "2027-09-01")
+    leaving = departure(lg, officer.name)  # logged 2027-09-20, dated 2027-10-01
+    if revoked is not None:
+        revoke(lg, officer, revoked)
+    assert lg.audit(now) == ({V("S19", k, leaving)} if found else set())
+
+
+def test_a_key_id_granted_twice() -> None:
+    """A4: the second grant of a key id (here one in force, with a lab's role beside its
+    evaluator role) fails its checks and gives the key nothing: its signature on a
+    submission of Acme fails too."""
+    lg = Ledger()
+    again = lg.add("key_grant", grant_body(lg.evaluator, "lab:acme"), lg.board[:1], "2026-07-01")
+    root = lg.add("key_grant", grant_body(lg.board[0], "regulator"), lg.board[:1], "2026-07-01")
+    body = {**EXAMPLES["preregistration"], "plan": PUBLIC}
+    p = lg.add("preregistration", body, [lg.evaluator], "2026-11-01")
+    assert lg.audit("2026-12-01") == {V("L3", again), V("L3", root), V("L3", p)}
 
 
 # == S12: charter amendments ====================================================

@@ -56,6 +56,7 @@ CHECKS: dict[str, Check] = {
     "compute_attestation": compute.check_compute_attestation,
     "charter_amendment": governance.check_charter_amendment,
     "key_grant": governance.check_key_grant,
+    "staff_declaration": governance.check_staff_declaration,
     "research_access": access.check_research_access,
     "contest_resolution": decisions.check_contest_resolution,
     "decision": decisions.check_decision,
@@ -80,7 +81,8 @@ APPLIES: dict[str, Apply] = {
     "model_update": models.apply_model_update,
     "compute_attestation": compute.apply_compute_attestation,
     "organisation": compute.apply_organisation,
-    "key_grant": compute.apply_key_grant,
+    "key_grant": governance.apply_key_grant,
+    "key_revoke": governance.apply_key_revoke,
     "charter_amendment": governance.apply_charter_amendment,
     "staff_declaration": governance.apply_staff_declaration,
     "research_access": access.apply_research_access,
@@ -176,6 +178,8 @@ def _check_reveal(
 def _apply_charter(st: PolicyState, index: int, charter: Charter) -> None:
     st.charter = charter
     st.calendar = Calendar.of(charter)
+    for rk in charter.root_keys:  # the board's root keys, each held by its name (S19)
+        governance.hold_key(st, rk.name, rk.keyid, index, 0, roles=("board",))
     # The charter's level table gives each level its cap from the start; when a level
     # becomes trainable is its lift (docs/policy-notes.md, S2), not its cap.
     for lc in charter.levels:

@@ -139,6 +139,18 @@ class Sealed:
     revealed: int | None = None
 
 
+@dataclass(slots=True)
+class HeldKey:
+    """A key S19 follows: one holding a lab's role or an overseeing one."""
+
+    keyid: str
+    index: int  # its grant (0 for a root key of the charter)
+    logged_ms: int  # when it came into force (0 for a root key)
+    roles: tuple[str, ...]  # its lab and overseeing roles
+    revoked_ms: int | None = None
+    revoked_by: int | None = None
+
+
 @dataclass
 class PolicyState:
     charter: Charter | None = None
@@ -202,8 +214,14 @@ class PolicyState:
     access: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     #: staff member's name (as S19 compares names) -> [(departure ms, organisation,
     #: declaration index, cooling-off days in force at the departure as the log stood
-    #: when it was declared, the name as declared)]
+    #: when it was declared, the name as declared)]. The departure is the later of the
+    #: date declared and the last time the log shows the person in post.
     departures: dict[str, list[tuple[int, str, int, int, str]]] = field(default_factory=dict)
+    #: S19 matches people, not keys: holder (as S19 compares names) -> the keys granted
+    #: to that holder with a lab's role or an overseeing one, in log order, revoked or
+    #: not; and key id -> its holder, for revocations. As many as keys granted.
+    held: dict[str, list[HeldKey]] = field(default_factory=dict)
+    holder_of: dict[str, str] = field(default_factory=dict)
     #: S16 asks which runs of an organisation were under way when a period started, or
     #: at some time in a window before it (pre-registered before the period, reported
     #: started, not completed or halted, nor past their planned end by more than the

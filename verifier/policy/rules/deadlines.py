@@ -8,6 +8,7 @@ from verifier.policy.calendar import DAY_MS, fmt_date
 from verifier.policy.findings import NOT_AUDITABLE, WARNING, Finding, finding, violation
 from verifier.policy.rules.access import access_findings
 from verifier.policy.rules.compute import compute_findings
+from verifier.policy.rules.governance import staff_findings
 from verifier.policy.state import PolicyState
 
 
@@ -29,6 +30,7 @@ def time_findings(st: PolicyState, now_ms: int) -> list[Finding]:
         *_unrevealed(st, now_ms),
         *compute_findings(st, now_ms),
         *access_findings(st, now_ms),
+        *staff_findings(st, now_ms),
     ]
 
 
