@@ -277,10 +277,57 @@ def test_s15_the_configuration_cannot_list_more_post_training_than_declared() ->
         V(
             "S15",
             (run["D"], u),
-            "the update is significant (its configuration lists 5e25 FLOP more "
-            f"post-training than the approved one, above the charter's 1e24), {WITHOUT}",
+            "the update is significant (its configuration lists 5e25 FLOP of "
+            f"post-training that the approved one does not, above the charter's 1e24), {WITHOUT}",
         )
     }
+    assert lg.audit("2028-01-20") == {("S15", "violation", (run["D"], u))}  # the reference
+
+
+def test_s15_a_post_training_step_swapped_for_another_of_equal_flop_is_added() -> None:
+    """Each step of the approved configuration matches one equal step (method, FLOP and
+    description): one swapped for another of the same FLOP is new post-training; the
+    same steps in another order, or listed again alongside, are not."""
+    lg = Ledger()
+    approved = [
+        {"method": "rl", "flop": "5e24", "description": "agentic tool use"},
+        {"method": "fine_tuning", "flop": "1e23", "description": "instructions"},
+    ]
+    p = lg.prereg()
+    suite = lg.suite()
+    lg.started(p)
+    lg.completed(p)
+    sub = lg.submission(p, inference={**INFERENCE, "post_training": approved})
+    lg.result(sub, suite)
+    run = {"P": p, "S": sub, "D": lg.decision(sub)}
+    same = update(
+        lg,
+        run,
+        added_posttraining_flop="0",
+        inference={**INFERENCE, "post_training": approved[::-1]},
+    )
+    swapped = [{**approved[0], "description": "long-horizon persuasion"}, approved[1]]
+    u = update(
+        lg,
+        run,
+        added_posttraining_flop="0",
+        inference={**INFERENCE, "post_training": swapped},
+    )
+    twice = update(
+        lg,
+        run,
+        added_posttraining_flop="0",
+        inference={**INFERENCE, "post_training": [*approved, approved[1]]},
+    )
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (run["D"], u),
+            "the update is significant (its configuration lists 5e24 FLOP of "
+            f"post-training that the approved one does not, above the charter's 1e24), {WITHOUT}",
+        )
+    }
+    assert same < u < twice  # the same steps reordered, and a 1e23 step again: lesser
     assert lg.audit("2028-01-20") == {("S15", "violation", (run["D"], u))}  # the reference
 
 
