@@ -43,7 +43,7 @@ from verifier.core.tlog_proof import (
     parse_tlog_proof,
     verify_tlog_proof,
 )
-from verifier.errors import FormatError, ProofError, ProofUnavailable, SignatureError
+from verifier.errors import CosignatureError, FormatError, ProofError, ProofUnavailable
 
 SMALL = 40
 AROUND_A_TILE = (255, 256, 257, 511, 512, 513)
@@ -444,7 +444,14 @@ def test_tlog_proof_checks_the_witness_cosignatures_it_is_given() -> None:
             got = verify_tlog_proof(b"a", proof, signer.verifier, other_keys=(witness.verifier,))
             assert got.checkpoint.note.verified_by == ("example.org/log", "witness.example/w")
         else:
-            with rejects(SignatureError, "signature by witness.example/w does not verify"):
+            # Refused, as signed-note requires; but as the witness's fault, not the log's.
+            with rejects(
+                CosignatureError,
+                "checkpoint of size 1: the cosignature by witness.example/w "
+                f"(witness.example/w+{witness.verifier.key_id.hex()}) does not verify; the "
+                "log's own signature (example.org/log+"
+                f"{signer.verifier.key_id.hex()} (Ed25519)) does verify",
+            ):
                 verify_tlog_proof(b"a", proof, signer.verifier, other_keys=(witness.verifier,))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from tlog_scales.signing import Vkey, VkeySet
 from tlog_scales.tlog import Checkpoint as ScalesCheckpoint
@@ -9,9 +11,9 @@ from tlog_scales.tlog import Checkpoint as ScalesCheckpoint
 from verifier.core.checkpoint import Checkpoint
 from verifier.core.cosignature import CosignatureSigner, parse_witness_vkey
 from verifier.core.merkle import EMPTY_ROOT
-from verifier.core.note import Ed25519Signer, Note, parse_note, sign_note
+from verifier.core.note import Ed25519Signer, Note, NoteSignature, parse_note, sign_note
 from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
-from verifier.errors import FormatError, QuorumError, SignatureError
+from verifier.errors import CosignatureError, FormatError, QuorumError, SignatureError
 
 LOG = Ed25519Signer.from_seed("ledger.example/log", bytes(range(32)))
 W1 = CosignatureSigner.from_seed("witness.example/one", bytes(range(1, 33)))
@@ -66,15 +68,50 @@ def test_thresholds_nested_groups_and_none() -> None:
     assert open_trusted_checkpoint(note(), parse_trust_policy(policy("none"))).cosigned == {}
 
 
-def test_bad_cosignature_by_a_known_witness_rejects_the_note() -> None:
+def _zeroed(sig: NoteSignature) -> NoteSignature:
+    return type(sig)(sig.name, sig.key_id, sig.signature[:8] + bytes(64))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _zeroed,
+        lambda s: type(s)(s.name, s.key_id, b"\0" * 72),
+        lambda s: type(s)(s.name, s.key_id, b"\0" * 10),
+    ],
+    ids=["zeroed", "garbage", "wrong-length"],
+)
+def test_bad_cosignature_by_a_known_witness_rejects_the_note_as_not_witnessed(
+    damage: Callable[[NoteSignature], NoteSignature],
+) -> None:
+    """signed-note: a known key's failing signature rejects the note. A witness's is
+    judged after the log's own, so the refusal says the witnesses' word is missing
+    (a QuorumError, naming the witness), not that the log is broken."""
     data = parse_note(note(W1, W2))
-    sig = data.signatures[1]
-    bad = type(sig)(sig.name, sig.key_id, sig.signature[:8] + bytes(64))
-    tampered = Note(data.text, (data.signatures[0], bad, data.signatures[2])).to_bytes()
-    with pytest.raises(SignatureError):
+    tampered = Note(
+        data.text, (data.signatures[0], damage(data.signatures[1]), data.signatures[2])
+    ).to_bytes()
+    with pytest.raises(CosignatureError) as caught:
         open_trusted_checkpoint(
             tampered, parse_trust_policy(policy("any1", "group any1 any one two\n"))
         )
+    assert isinstance(caught.value, QuorumError)
+    assert caught.value.witness == f"witness.example/one+{W1.verifier.key_id.hex()}"
+    said = str(caught.value)
+    assert "cosignature by witness one" in said and "the log's own signature" in said
+
+
+def test_bad_log_signature_next_to_a_bad_cosignature_is_the_logs_fault() -> None:
+    """Only the log's own signature failing is a broken checkpoint, whatever the line order."""
+    data = parse_note(note(W1, W2))
+    log_sig, w1, w2 = data.signatures
+    for order in [(_zeroed(w1), _zeroed(log_sig), w2), (_zeroed(log_sig), _zeroed(w1), w2)]:
+        with pytest.raises(SignatureError) as caught:
+            open_trusted_checkpoint(
+                Note(data.text, order).to_bytes(), parse_trust_policy(policy("one"))
+            )
+        assert not isinstance(caught.value, QuorumError)
+        assert "ledger.example/log does not verify" in str(caught.value)
 
 
 def test_unknown_witness_is_ignored() -> None:

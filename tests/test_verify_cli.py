@@ -244,8 +244,8 @@ def test_state_refuses_rollback_and_fork(forked: dict, capsys: pytest.CaptureFix
     assert evidence
     # The state still holds the last good checkpoint (size 260).
     assert b"\n260\n" in (state / "checkpoint").read_bytes()
-    assert main(["compare", "--evidence", str(evidence[-1]), "--vkey", vkey]) == EXIT_OK
-    assert "proven fork" in capsys.readouterr().out
+    assert main(["compare", "--evidence", str(evidence[-1]), "--vkey", vkey]) == EXIT_LOG_BROKEN
+    assert capsys.readouterr().err.startswith("INCONSISTENT: proven fork")
 
 
 def test_compare_two_checkpoints(forked: dict, capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,11 +284,14 @@ def test_compare_two_checkpoints(forked: dict, capsys: pytest.CaptureFixture[str
         ]
     )
     assert code == EXIT_LOG_BROKEN
-    assert main(["compare", "--evidence", str(out), "--vkey", vkey]) == EXIT_OK
-    assert "proven fork" in capsys.readouterr().out
-    # Evidence does not convince under another key, and a consistent pair is not evidence.
+    capsys.readouterr()
+    assert main(["compare", "--evidence", str(out), "--vkey", vkey]) == EXIT_LOG_BROKEN
+    assert capsys.readouterr().err.startswith("INCONSISTENT: proven fork")
+    # Evidence does not convince under another key: it proves nothing about that log.
     other = init_log(DataDir.at(tmp / "other"), ORIGIN)
-    assert main(["compare", "--evidence", str(out), "--vkey", other]) == EXIT_LOG_BROKEN
+    assert main(["compare", "--evidence", str(out), "--vkey", other]) == EXIT_OK
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("NO FORK PROVEN: ") and "not validly signed by the log's key" in first
 
 
 @pytest.mark.parametrize("old_size", [64, 256, 130])
@@ -314,8 +317,9 @@ def test_fork_evidence_for_power_of_two_and_other_sizes(
         vkey,
     ]
     assert main([*argv, "--out", str(out)]) == EXIT_LOG_BROKEN
-    assert main(["compare", "--evidence", str(out), "--vkey", vkey]) == EXIT_OK
-    assert "proven fork" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["compare", "--evidence", str(out), "--vkey", vkey]) == EXIT_LOG_BROKEN
+    assert capsys.readouterr().err.startswith("INCONSISTENT: proven fork")
 
 
 def test_monitor_reports_new_entries_findings_forks_and_a_frozen_log(forked: dict) -> None:

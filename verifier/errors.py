@@ -21,7 +21,9 @@ the caller. Standard library only::
     │   │   ├── RetiredKeyError              signed only by a retired log key
     │   │   └── AdmissionError               an entry not signed as the key registry requires
     │   ├── QuorumError                      too few witness cosignatures
+    │   │   └── CosignatureError             a known witness's cosignature does not verify
     │   ├── ProofError                       an inclusion or consistency proof fails
+    │   ├── ReceiptError                     a receipt is false or malformed (not the log)
     │   ├── InconsistencyError               a fork or rollback (carries both checkpoints)
     │   └── TileMismatch                     a tile or bundle does not hash as it must
     ├── FetchError                          the log could not be fetched
@@ -29,6 +31,8 @@ the caller. Standard library only::
     ├── Refusal                             a witness will not cosign (carries its answer)
     ├── WitnessStoreError                   the witness's state directory is unusable
     └── UsageError                          bad command-line arguments (exit 2)
+        └── InputError                       a file given is malformed (exit 2)
+            └── FileTooLarge                 a file given is larger than its cap
 """
 
 from __future__ import annotations
@@ -101,8 +105,32 @@ class QuorumError(VerificationError):
     """The checkpoint lacks the witness cosignatures the policy requires (C2SP tlog-policy)."""
 
 
+class CosignatureError(QuorumError):
+    """A cosignature line by a witness the verifier knows does not verify.
+
+    The note is refused, as signed-note requires when a known key's signature fails
+    (Go's ``note.Open`` does the same), but only after the log's own signature
+    verified: the log is not shown broken, the witnesses' word is what is missing.
+    ``witness`` names the key (``<name>+<hex key ID>``) whose line failed;
+    ``verified`` is the :class:`verifier.core.note.VerifiedNote` of the signatures
+    that did verify (so the caller can still check the log's own).
+    """
+
+    def __init__(self, message: str, *, witness: str, verified: object | None = None) -> None:
+        super().__init__(message)
+        self.witness = witness
+        self.verified = verified
+
+
 class ProofError(VerificationError):
     """An inclusion or consistency proof does not verify."""
+
+
+class ReceiptError(VerificationError):
+    """A receipt someone handed over is false or malformed: it does not parse, its
+    checkpoint's signature does not verify, or its inclusion proof does not lead from
+    its leaf to the signed root. The receipt is wrong; nothing is shown about the log.
+    """
 
 
 class InconsistencyError(VerificationError):
@@ -175,3 +203,21 @@ class WitnessStoreError(LedgerVerifyError):
 
 class UsageError(LedgerVerifyError):
     """Bad command-line arguments or an unusable key file given on the command line (exit 2)."""
+
+
+class InputError(UsageError):
+    """A file given on the command line is not what it must be: not the format, a field
+    of the wrong type, deeper or larger than allowed (exit 2). The file is bad input;
+    nothing is shown about the log."""
+
+
+class FileTooLarge(InputError):
+    """A file is larger than the cap of what it must hold; at most ``cap + 1`` bytes were read.
+
+    ``path`` names the file and ``cap`` its limit in bytes.
+    """
+
+    def __init__(self, path: str, cap: int, what: str) -> None:
+        super().__init__(f"{what} {path} is larger than {cap} bytes (the most it may hold)")
+        self.path = path
+        self.cap = cap

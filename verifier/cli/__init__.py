@@ -12,12 +12,18 @@ them into exit codes:
 3     the log is broken: bad signature, bad tile, failed proof, rollback, fork
 4     the log could not be fetched
 5     not witnessed: the checkpoint is the log's, but lacks the witness quorum
-      of the --policy (nothing is known to be wrong with the log; it is not yet
-      known that everyone sees the same log)
+      of the --policy, or a cosignature by one of its witnesses does not verify
+      (nothing is known to be wrong with the log; it is not yet known that
+      everyone sees the same log)
+6     receipt invalid (``proof``): the receipt is false or malformed (it does not
+      parse, its checkpoint's signature or its inclusion proof fails); nothing is
+      shown about the log
 ====  ==========================================================
 
 The first line a command prints is its verdict (VERIFIED, VIOLATIONS, NO
-VIOLATIONS, LOG BROKEN, NOT WITNESSED, CHECKPOINT NOT TRUSTED …); details follow.
+VIOLATIONS, LOG BROKEN, NOT WITNESSED, CHECKPOINT NOT TRUSTED, RECEIPT INVALID,
+INCONSISTENT, NO FORK PROVEN, BAD INPUT …); details follow. Bad input (a file
+given that is malformed or larger than its cap) is exit 2, like bad arguments.
 
 One module per command group: :mod:`~verifier.cli.verify` (``verify``, ``audit``),
 :mod:`~verifier.cli.compare` (split-view evidence), :mod:`~verifier.cli.monitor`,
@@ -38,6 +44,7 @@ from verifier.cli.options import (
     EXIT_FETCH,
     EXIT_LOG_BROKEN,
     EXIT_OK,
+    EXIT_RECEIPT_INVALID,
     EXIT_UNWITNESSED,
     EXIT_USAGE,
     EXIT_VIOLATION,
@@ -46,11 +53,14 @@ from verifier.cli.proof import add_proof
 from verifier.cli.verify import add_audit, add_verify
 from verifier.cli.witness import add_witness
 from verifier.errors import (
+    CosignatureError,
     FetchError,
     FormatError,
+    InputError,
     LedgerVerifyError,
     MissingSignatureError,
     QuorumError,
+    ReceiptError,
     RetiredKeyError,
     UnknownKeyError,
     UsageError,
@@ -61,6 +71,7 @@ __all__ = [
     "EXIT_FETCH",
     "EXIT_LOG_BROKEN",
     "EXIT_OK",
+    "EXIT_RECEIPT_INVALID",
     "EXIT_UNWITNESSED",
     "EXIT_USAGE",
     "EXIT_VIOLATION",
@@ -85,30 +96,53 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: How main() reports each error: the first matching class, its verdict line, its exit code.
+#: The order matters: a subclass comes before its base.
+_VERDICTS: tuple[tuple[tuple[type[BaseException], ...], str, int], ...] = (
+    ((FetchError,), "cannot fetch the log: {exc}", EXIT_FETCH),
+    # A file given is malformed or too large: bad input, nothing about the log.
+    ((InputError,), "BAD INPUT: {exc}", EXIT_USAGE),
+    ((OSError, UsageError), "{exc}", EXIT_USAGE),
+    (
+        (ReceiptError,),
+        "RECEIPT INVALID: {exc}. The receipt is false or damaged; this shows nothing "
+        "about the log itself.",
+        EXIT_RECEIPT_INVALID,
+    ),
+    # The log's own signature verified; a line claiming to be a witness's did not.
+    (
+        (CosignatureError,),
+        "NOT WITNESSED: {exc}. The log is not shown broken: the checkpoint is refused "
+        "because a cosignature line by a witness of the policy is forged or damaged (as "
+        "signed-note requires), so the witnesses' word that everyone sees this same log "
+        "is missing. Fetch the checkpoint again, or ask the witness (tlog-witness).",
+        EXIT_UNWITNESSED,
+    ),
+    # The log's own signature verified; the witnesses have not (yet) vouched for it.
+    (
+        (QuorumError,),
+        "NOT WITNESSED: {exc}. The checkpoint is signed by the log; what is missing is the "
+        "independent witnesses' word that everyone sees this same log, so nothing in it is "
+        "trusted yet. Try again once they have cosigned, or ask them (tlog-witness).",
+        EXIT_UNWITNESSED,
+    ),
+    # The checkpoint may be fine: this verifier cannot trust it (exit 3 all the same).
+    (
+        (UnknownKeyError, RetiredKeyError, MissingSignatureError),
+        "CHECKPOINT NOT TRUSTED: {exc}",
+        EXIT_LOG_BROKEN,
+    ),
+    ((VerificationError, FormatError, LedgerVerifyError), "LOG BROKEN: {exc}", EXIT_LOG_BROKEN),
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except FetchError as exc:
-        print(f"frontier-verify: cannot fetch the log: {exc}", file=sys.stderr)
-        return EXIT_FETCH
-    except (OSError, UsageError) as exc:
-        print(f"frontier-verify: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except QuorumError as exc:
-        # The log's own signature verified; the witnesses have not (yet) vouched for it.
-        print(
-            f"frontier-verify: NOT WITNESSED: {exc}. The checkpoint is signed by the log; "
-            "what is missing is the independent witnesses' word that everyone sees this same "
-            "log, so nothing in it is trusted yet. Try again once they have cosigned, or ask "
-            "them (tlog-witness).",
-            file=sys.stderr,
-        )
-        return EXIT_UNWITNESSED
-    except (UnknownKeyError, RetiredKeyError, MissingSignatureError) as exc:
-        # The checkpoint may be fine: this verifier cannot trust it (exit 3 all the same).
-        print(f"frontier-verify: CHECKPOINT NOT TRUSTED: {exc}", file=sys.stderr)
-        return EXIT_LOG_BROKEN
-    except (VerificationError, FormatError, LedgerVerifyError) as exc:
-        print(f"frontier-verify: LOG BROKEN: {exc}", file=sys.stderr)
-        return EXIT_LOG_BROKEN
+    except (LedgerVerifyError, OSError) as exc:
+        for kinds, line, code in _VERDICTS:
+            if isinstance(exc, kinds):
+                print(f"frontier-verify: {line.format(exc=exc)}", file=sys.stderr)
+                return code
+        raise

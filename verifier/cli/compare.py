@@ -3,13 +3,16 @@
 Either prints the RFC 9162 consistency proof between them (from the larger tree's
 tiles), or writes fork evidence (:class:`verifier.client.consistency.ForkEvidence`:
 both signed checkpoints and the proof that fails) that anyone can re-check offline
-with ``--evidence FILE``.
+with ``--evidence FILE``. Re-checked evidence gives the same verdict as the live
+comparison: INCONSISTENT (exit 3) if it proves a fork, else NO FORK PROVEN and why
+(exit 0); a file that is not fork evidence, or too large, is BAD INPUT (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from verifier.cli.options import (
@@ -19,22 +22,42 @@ from verifier.cli.options import (
     given_keys,
     log_source,
 )
-from verifier.client.consistency import ForkEvidence, check_consistent, recheck_evidence
+from verifier.client.consistency import (
+    MAX_EVIDENCE_SIZE,
+    ForkEvidence,
+    check_consistent,
+    recheck_evidence,
+)
+from verifier.client.fetch import read_capped
 from verifier.core.checkpoint import open_checkpoint
 from verifier.core.encoding import b64encode
+from verifier.core.note import MAX_NOTE_SIZE, NoteVerifier
 from verifier.errors import InconsistencyError, UsageError
+
+
+def _recheck(path: str, keys: Sequence[NoteVerifier]) -> int:
+    """``--evidence FILE``: the fork verdict (exit 3) if the file proves a fork, as a live
+    comparison gives it; else NO FORK PROVEN and why (exit 0: the log is not shown broken)."""
+    data = read_capped(path, MAX_EVIDENCE_SIZE, "evidence file")
+    try:
+        why = recheck_evidence(data, keys)
+    except InconsistencyError as exc:
+        print(f"INCONSISTENT: {exc}", file=sys.stderr)
+        print(f"   {path} proves it: both checkpoints are signed by the log's key", file=sys.stderr)
+        return EXIT_LOG_BROKEN
+    print(f"NO FORK PROVEN: {path} does not prove a fork: {why}")
+    return EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     keys = given_keys(args)
     key = keys[0]
     if args.evidence:
-        print(recheck_evidence(Path(args.evidence).read_text(), keys))
-        return EXIT_OK
+        return _recheck(args.evidence, keys)
     if not (args.checkpoint_a and args.checkpoint_b):
         raise UsageError("give two checkpoint files, or --evidence FILE")
-    a = open_checkpoint(Path(args.checkpoint_a).read_bytes(), keys)
-    b = open_checkpoint(Path(args.checkpoint_b).read_bytes(), keys)
+    a = open_checkpoint(read_capped(args.checkpoint_a, MAX_NOTE_SIZE, "checkpoint file"), keys)
+    b = open_checkpoint(read_capped(args.checkpoint_b, MAX_NOTE_SIZE, "checkpoint file"), keys)
     old, new = (a, b) if a.size <= b.size else (b, a)
     source = log_source(args) if args.log else None
     try:

@@ -2,7 +2,9 @@
 
 Each round (:class:`verifier.client.monitor.Monitor`) opens the newest checkpoint,
 checks it extends the last one seen, fetches and checks only the new entries, and
-reports ``entry``, ``finding``, ``checkpoint``, ``stale``, ``inconsistency`` and
+reports ``entry``, ``finding``, ``checkpoint``, ``stale``, ``inconsistency``,
+``unwitnessed`` (a checkpoint without the --policy's witness quorum: reported and
+retried, as a fetch error is; ``--max-age`` bounds how long that is tolerated) and
 ``fetch_error`` events. With ``--state`` it resumes where it stopped and follows a
 log key rotation as ``verify`` does: a key change admitted in a tree it verified
 makes it trust the new key (``key_change`` and ``key_retired`` events).
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from verifier.cli.options import (
@@ -21,6 +22,7 @@ from verifier.cli.options import (
     jobs,
     log_keys,
     log_source,
+    read_policy,
     required_mldsa,
     state_dir,
     stored_replay,
@@ -31,14 +33,14 @@ from verifier.client.logkeys import KeyChange
 from verifier.client.monitor import Monitor, print_json_line
 from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.core.note import key_label
-from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
+from verifier.core.trust_policy import open_trusted_checkpoint
 from verifier.entries.payloads import LogKeyChange
 from verifier.errors import FetchError
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     source = log_source(args)
-    policy = parse_trust_policy(Path(args.policy).read_text()) if args.policy else None
+    policy = read_policy(args.policy) if args.policy else None
     state = state_dir(args)
     # The monitor trusts the keys given and those learnt in the state directory (by it
     # or by `verify --state`), and follows a log key rotation as verify does: a key
@@ -144,7 +146,8 @@ def add_monitor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--max-age",
         type=float,
         default=3600.0,
-        help="alert when the checkpoint has not moved or been cosigned for this many seconds",
+        help="alert (a 'stale' event) when the checkpoint has not moved or been cosigned, or "
+        "no witnessed checkpoint was seen, for this many seconds",
     )
     sp.add_argument(
         "--rounds", type=int, default=0, help="stop after N rounds (default: run forever)"

@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 
 from verifier.client import logkeys
-from verifier.client.fetch import DEADLINE_SECONDS, TIMEOUT_SECONDS, LogSource
+from verifier.client.fetch import DEADLINE_SECONDS, TIMEOUT_SECONDS, LogSource, read_capped_text
 from verifier.client.logkeys import LogKey, LogKeys
 from verifier.client.sigpool import available_cores
 from verifier.client.statedir import StateDir
 from verifier.core.checkpoint import SignedCheckpoint
 from verifier.core.mldsa import MLDSA44Verifier, parse_mldsa_vkey
 from verifier.core.note import Ed25519Verifier, parse_vkey
-from verifier.core.trust_policy import parse_trust_policy
+from verifier.core.trust_policy import MAX_POLICY_SIZE, TrustPolicy, parse_trust_policy
 from verifier.errors import FormatError, SnapshotError, UsageError
 from verifier.policy.audit import AuditState
 
@@ -32,11 +32,24 @@ EXIT_LOG_BROKEN = 3
 EXIT_FETCH = 4
 #: The log's signature is good but the witnesses your policy names have not cosigned.
 EXIT_UNWITNESSED = 5
+#: ``proof``: the receipt is false or malformed (not the log: a receipt anyone can alter).
+EXIT_RECEIPT_INVALID = 6
+
+
+#: Largest key file read (an ML-DSA-44 vkey is under 2 KiB of text).
+MAX_KEY_FILE_SIZE = 64 * 1024
 
 
 def _read_key_arg(value: str) -> str:
     path = Path(value)
-    return path.read_text().strip() if "+" not in value and path.is_file() else value.strip()
+    if "+" not in value and path.is_file():
+        return read_capped_text(path, MAX_KEY_FILE_SIZE, "key file").strip()
+    return value.strip()
+
+
+def read_policy(path: str) -> TrustPolicy:
+    """The tlog-policy file at *path*, read up to its cap (:data:`MAX_POLICY_SIZE`)."""
+    return parse_trust_policy(read_capped_text(path, MAX_POLICY_SIZE, "policy file"))
 
 
 def _load_vkey(value: str) -> Ed25519Verifier:
@@ -47,7 +60,7 @@ def given_keys(args: argparse.Namespace) -> list[LogKey]:
     """The log keys given out of band: ``--policy`` log lines or ``--vkey``; ``--mldsa-vkey``."""
     keys: list[LogKey] = []
     if getattr(args, "policy", None):
-        keys += parse_trust_policy(Path(args.policy).read_text()).logs
+        keys += read_policy(args.policy).logs
     elif getattr(args, "vkey", None):
         keys.append(_load_vkey(args.vkey))
     else:

@@ -26,6 +26,7 @@ from verifier.cli.options import (
     jobs,
     log_keys,
     log_source,
+    read_policy,
     required_mldsa,
     state_dir,
     stored_replay,
@@ -39,7 +40,7 @@ from verifier.client.statedir import StateDir
 from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.core.encoding import b64encode
 from verifier.core.note import key_label, parse_vkey
-from verifier.core.trust_policy import open_trusted_checkpoint, parse_trust_policy
+from verifier.core.trust_policy import open_trusted_checkpoint
 from verifier.entries.fields import parse_time
 from verifier.errors import InconsistencyError, UsageError
 from verifier.policy.audit import AuditReport, AuditState
@@ -62,7 +63,7 @@ def _open(
     required = required_mldsa(args, keys)
     retired = keys.retired()
     if args.policy:
-        policy = parse_trust_policy(Path(args.policy).read_text())
+        policy = read_policy(args.policy)
         trusted = open_trusted_checkpoint(
             data,
             policy,

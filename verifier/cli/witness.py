@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from verifier.cli.options import EXIT_OK
+from verifier.cli.options import EXIT_OK, MAX_KEY_FILE_SIZE
+from verifier.client.fetch import read_capped_text
+from verifier.core.trust_policy import MAX_POLICY_SIZE
 from verifier.errors import FormatError, UsageError, WitnessStoreError
 from verifier.files import write_new_private
 
@@ -58,8 +60,8 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     if key_path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise UsageError(f"witness key {key_path} is readable by group or others; chmod 600 it")
     try:
-        signer = parse_witness_skey(key_path.read_text())
-        config = parse_witness_config(Path(args.policy).read_text())
+        signer = parse_witness_skey(read_capped_text(key_path, MAX_KEY_FILE_SIZE, "witness key"))
+        config = parse_witness_config(read_capped_text(args.policy, MAX_POLICY_SIZE, "policy file"))
     except FormatError as exc:
         raise UsageError(str(exc)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -95,7 +97,7 @@ def _simulated_clock(path: Path) -> Callable[[], float]:
 
     def now() -> float:
         try:
-            text = path.read_text().strip()
+            text = read_capped_text(path, 4096, "simulated clock").strip()
         except OSError as exc:
             raise UsageError(f"simulated clock {path}: {exc.strerror}") from None
         return parse_time(text, f"simulated clock {path}") / 1000

@@ -3,7 +3,9 @@
 Either the newer checkpoint's tree extends the older one — shown by an RFC 9162
 consistency proof computed from the newer tree's tiles — or the log operator
 signed two histories, and the two signed checkpoints with the failing proof are
-*evidence* anyone can re-check offline with the log's public key.
+*evidence* anyone can re-check offline with the log's public key
+(:func:`recheck_evidence`: it raises the same :class:`InconsistencyError` when the
+evidence proves a fork, and says why not otherwise).
 """
 
 from __future__ import annotations
@@ -16,12 +18,22 @@ from typing import Any
 from verifier.client.tilelog import Fetch, TileFetcher
 from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.core.encoding import b64decode_strict, b64encode
-from verifier.core.merkle import consistency_roots, verify_consistency
+from verifier.core.leaf import loads_strict
+from verifier.core.merkle import MAX_PROOF_HASHES, consistency_roots, verify_consistency
 from verifier.core.note import NoteVerifier
 from verifier.core.prover import Prover
-from verifier.errors import FormatError, InconsistencyError, ProofError
+from verifier.errors import (
+    FormatError,
+    InconsistencyError,
+    InputError,
+    ProofError,
+    SignatureError,
+)
 
 EVIDENCE_TYPE = "application/vnd.frontier-ledger.fork-evidence.v1+json"
+#: Largest evidence file read: two notes (at most MAX_NOTE_SIZE each), 65 hashes and
+#: prose, JSON-escaped.
+MAX_EVIDENCE_SIZE = 1024 * 1024
 
 
 def check_consistent(
@@ -99,44 +111,104 @@ class ForkEvidence:
         return json.dumps(doc, indent=2)
 
 
-def recheck_evidence(text: str, log_key: NoteVerifier | Sequence[NoteVerifier]) -> str:
-    """Re-check a fork evidence file offline; return a sentence saying what it proves.
+def recheck_evidence(data: bytes, log_key: NoteVerifier | Sequence[NoteVerifier]) -> str:
+    """Re-check a fork evidence file (its bytes) offline.
 
-    Raises FormatError if the file does not prove an inconsistency.
+    If the evidence proves a fork, raises :class:`InconsistencyError` carrying both
+    signed checkpoints and the path: the same error a live comparison raises. Else
+    returns why it does not prove one (the checkpoints are consistent, the same, not
+    signed by the log's key, or the path leads nowhere): the log is not shown broken.
+    A file that is not fork evidence (not JSON, too deep, a field missing or of the
+    wrong type) raises :class:`InputError`.
     """
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise FormatError("evidence is not JSON") from None
-    if not isinstance(doc, dict) or doc.get("media_type") != EVIDENCE_TYPE:
-        raise FormatError(f"not a fork evidence file ({EVIDENCE_TYPE})")
-    a = open_checkpoint(str(doc["checkpoint_a"]).encode(), log_key)
-    b = open_checkpoint(str(doc["checkpoint_b"]).encode(), log_key)
+    doc = _evidence_document(data)
+    a = _evidence_checkpoint(doc, "checkpoint_a", log_key)
+    b = _evidence_checkpoint(doc, "checkpoint_b", log_key)
+    hashes = _evidence_path(doc)
+    if isinstance(a, str) or isinstance(b, str):
+        return a if isinstance(a, str) else str(b)
     old, new = (a, b) if a.size <= b.size else (b, a)
+    if old.origin != new.origin:
+        return f"the two checkpoints are of two logs ({old.origin} and {new.origin})"
     if old.size == new.size:
         if old.root != new.root:
-            return f"proven fork: the log signed two roots for size {old.size}"
-        raise FormatError("the two checkpoints are identical in size and root: no fork")
-    path = [
-        b64decode_strict(str(h), what="proof hash", length=32) for h in doc["consistency_proof"]
-    ]
-    seed = old.root
+            raise InconsistencyError(
+                f"proven fork: the log signed two roots for size {old.size}",
+                old_checkpoint=old.raw,
+                new_checkpoint=new.raw,
+            )
+        return f"the two checkpoints are the same tree (size {old.size}, the same root)"
+    return _recheck_path(old, new, hashes)
+
+
+def _recheck_path(old: SignedCheckpoint, new: SignedCheckpoint, hashes: list[bytes]) -> str:
+    """Evidence between two sizes: raise the fork if its path proves one, else say why not."""
+    if old.size == 0:
+        return "the smaller checkpoint is the empty tree, which every tree extends"
+    seed, path = old.root, hashes
     if old.size & (old.size - 1) == 0:
         if not path:
-            raise FormatError(
-                "evidence for a power-of-two old size must start with the prefix root"
+            return (
+                f"for the power-of-two size {old.size} its consistency proof must start with "
+                "the larger tree's root of that prefix, and it is empty"
             )
         seed, path = path[0], path[1:]
     try:
         fr, sr = consistency_roots(old.size, new.size, seed, path)
     except ProofError as exc:
-        raise FormatError(f"the evidence's path is malformed: {exc}") from None
-    if sr == new.root and fr != old.root:
+        return f"its consistency proof is malformed for sizes {old.size} and {new.size} ({exc})"
+    if sr != new.root:
         return (
-            f"proven fork: the log's signed tree of size {new.size} contains a tree of size "
-            f"{old.size} whose root is not the one the log signed for that size"
+            f"its consistency proof does not lead to the signed root of size {new.size}, "
+            "so it shows nothing about the log's trees"
         )
-    raise FormatError(
-        "the evidence does not prove a fork: its path does not reach the signed new root, "
-        "or it reproduces the signed old root"
+    if fr == old.root:
+        return (
+            f"its consistency proof shows that the signed tree of size {new.size} extends "
+            f"the signed tree of size {old.size}: the two checkpoints are consistent"
+        )
+    raise InconsistencyError(
+        f"proven fork: the log's signed tree of size {new.size} contains a tree of size "
+        f"{old.size} whose root is not the one the log signed for that size",
+        old_checkpoint=old.raw,
+        new_checkpoint=new.raw,
+        proof=tuple(hashes),
     )
+
+
+def _evidence_document(data: bytes) -> dict[str, Any]:
+    try:
+        doc = loads_strict(data, what="evidence")
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
+    if not isinstance(doc, dict) or doc.get("media_type") != EVIDENCE_TYPE:
+        raise InputError(f"evidence: not a fork evidence file ({EVIDENCE_TYPE})")
+    return doc
+
+
+def _evidence_checkpoint(
+    doc: dict[str, Any], field: str, log_key: NoteVerifier | Sequence[NoteVerifier]
+) -> SignedCheckpoint | str:
+    """The signed checkpoint in *field*, or why it proves nothing (not the log's signature)."""
+    text = doc.get(field)
+    if not isinstance(text, str):
+        raise InputError(f"evidence: '{field}' must be a signed checkpoint (a string)")
+    try:
+        return open_checkpoint(text.encode(), log_key)
+    except SignatureError as exc:
+        return f"{field} is not validly signed by the log's key ({exc})"
+    except FormatError as exc:
+        raise InputError(f"evidence: '{field}' is not a checkpoint: {exc}") from None
+
+
+def _evidence_path(doc: dict[str, Any]) -> list[bytes]:
+    """The evidence's consistency proof: at most MAX_PROOF_HASHES + 1 base64 hashes."""
+    hashes = doc.get("consistency_proof", [])
+    if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        raise InputError("evidence: 'consistency_proof' must be a list of base64 hashes")
+    if len(hashes) > MAX_PROOF_HASHES + 1:
+        raise InputError(f"evidence: more than {MAX_PROOF_HASHES + 1} consistency proof hashes")
+    try:
+        return [b64decode_strict(h, what="proof hash", length=32) for h in hashes]
+    except FormatError as exc:
+        raise InputError(f"evidence: 'consistency_proof': {exc}") from None

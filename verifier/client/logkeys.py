@@ -36,12 +36,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from verifier.client.fetch import read_capped
 from verifier.core.checkpoint import SignedCheckpoint
 from verifier.core.mldsa import MLDSA44Verifier, parse_mldsa_vkey
 from verifier.core.note import Ed25519Verifier, NoteVerifier, parse_vkey
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import LogKeyChange
-from verifier.errors import FormatError
+from verifier.errors import FileTooLarge, FormatError
 from verifier.files import atomic_write
 
 LOG_KEYS = "log-keys.json"
@@ -204,9 +205,10 @@ def load(state_dir: Path, origin: str) -> tuple[KeyChange, ...]:
     path = state_dir / LOG_KEYS
     if not path.exists():
         return ()
-    raw = path.read_bytes()
-    if len(raw) > MAX_LOG_KEYS_SIZE:
-        raise FormatError(f"{path}: larger than {MAX_LOG_KEYS_SIZE} bytes")
+    try:
+        raw = read_capped(path, MAX_LOG_KEYS_SIZE, "log keys file")
+    except FileTooLarge as exc:
+        raise FormatError(str(exc)) from None
     try:
         doc = json.loads(raw)
     except ValueError:

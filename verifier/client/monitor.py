@@ -6,6 +6,8 @@ the new entries, each proven included in the signed tree; replay them through
 the admission checks and the schedule's rules; print one JSON line per new
 entry and per new finding; and raise an alert when the checkpoint has not moved
 — or not been cosigned — for longer than the limit (a frozen log is an event).
+A checkpoint that lacks the witness quorum is an ``unwitnessed`` event and the next
+round tries again; rounds without a witnessed checkpoint count towards the limit.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from verifier.client.logcheck import check_log
 from verifier.client.tilelog import Fetch
 from verifier.core.checkpoint import SignedCheckpoint
 from verifier.entries.payloads import LogKeyChange
-from verifier.errors import InconsistencyError
+from verifier.errors import InconsistencyError, QuorumError
 from verifier.policy.audit import Auditor, AuditState
 
 Emit = Callable[[dict[str, Any]], None]
@@ -42,6 +44,11 @@ class Monitor:
     auditor: Auditor | None = None
     reported: set[tuple[str, tuple[int, ...], str]] = field(default_factory=set)
     changed_at: float | None = None
+    #: When the last accepted checkpoint was fresh: its newest cosignature, else when it
+    #: last changed. An unwitnessed round's ``stale`` alert counts from it.
+    fresh_at: float | None = None
+    #: The first round's time (an unwitnessed first round counts from it).
+    started_at: float | None = None
     #: Processes checking signatures when a round has many entries (the first one).
     jobs: int = 1
     #: Revealed documents (S14), e.g. :class:`verifier.client.fetch.RemoteBlobs`.
@@ -61,9 +68,24 @@ class Monitor:
         self.reported.update((f.rule, f.indices, f.severity) for f in state.findings)
 
     def round(self) -> None:
-        """One round; raises InconsistencyError (after emitting it) on a rollback or fork."""
+        """One round; raises InconsistencyError (after emitting it) on a rollback or fork.
+
+        A checkpoint without the witness quorum (or with a known witness's cosignature
+        that does not verify) is an ``unwitnessed`` event, not the end: nothing of it is
+        trusted, the last witnessed checkpoint stays, and the next round tries again.
+        ``stale`` fires once no fresh witnessed checkpoint was seen for the limit.
+        """
         now = self.clock()
-        cp, cosigned = self.open_checkpoint(self.fetch("checkpoint"))
+        if self.started_at is None:
+            self.started_at = now
+        try:
+            cp, cosigned = self.open_checkpoint(self.fetch("checkpoint"))
+        except QuorumError as exc:
+            self.emit({"event": "unwitnessed", "message": str(exc)})
+            fresh = self.fresh_at if self.fresh_at is not None else self.started_at
+            last = self.last.size if self.last is not None else 0
+            self._alert_if_stale(now, last, fresh, "witnessed")
+            return
         if self.last is not None:
             try:
                 check_consistent(self.last, cp, self.fetch)
@@ -103,18 +125,21 @@ class Monitor:
                 self.emit({"event": "finding", **f.to_json()})
         if self.last is None or cp.size != self.last.size or self.changed_at is None:
             self.changed_at = now
-        freshest = max(cosigned.values()) if cosigned else self.changed_at
-        age = now - freshest
-        what = "cosigned" if cosigned else "changed"
+        self.fresh_at = max(cosigned.values()) if cosigned else self.changed_at
+        self._alert_if_stale(now, cp.size, self.fresh_at, "cosigned" if cosigned else "changed")
+        self.emit({"event": "checkpoint", "size": cp.size, "new_entries": cp.size - old_size})
+        self.last = cp
+
+    def _alert_if_stale(self, now: float, size: int, fresh: float, what: str) -> None:
+        """Emit ``stale`` if the checkpoint was last *what* (at *fresh*) over the limit ago."""
+        age = now - fresh
         if age > self.max_age_s:
             self.emit(
                 {
                     "event": "stale",
-                    "size": cp.size,
+                    "size": size,
                     "age_s": round(age),
                     "message": f"the checkpoint was last {what} {round(age)} s ago "
                     f"(limit {round(self.max_age_s)} s): the log may be frozen",
                 }
             )
-        self.emit({"event": "checkpoint", "size": cp.size, "new_entries": cp.size - old_size})
-        self.last = cp

@@ -24,7 +24,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from verifier.client.fetch import read_capped
 from verifier.core.checkpoint import SignedCheckpoint
+from verifier.core.note import MAX_NOTE_SIZE
 from verifier.errors import FormatError, SnapshotError
 from verifier.files import atomic_write
 from verifier.policy import snapshot
@@ -41,7 +43,7 @@ class StateDir:
 
     def checkpoint_bytes(self) -> bytes | None:
         p = self.path / CHECKPOINT
-        return p.read_bytes() if p.exists() else None
+        return read_capped(p, MAX_NOTE_SIZE, "state checkpoint file") if p.exists() else None
 
     def load_replay(self, checkpoint: SignedCheckpoint) -> AuditState | None:
         """The replay state stored for exactly *checkpoint*, or None if there is none.

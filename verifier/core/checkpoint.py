@@ -22,6 +22,7 @@ from verifier.core.encoding import b64decode_strict, b64encode, parse_decimal
 from verifier.core.merkle import HASH_SIZE
 from verifier.core.note import NoteVerifier, VerifiedNote, key_label, verify_note
 from verifier.errors import (
+    CosignatureError,
     FormatError,
     MissingSignatureError,
     RetiredKeyError,
@@ -132,11 +133,18 @@ def open_checkpoint(
             "every log key this verifier trusts was retired by a logged key change "
             f"({', '.join(key_label(k) for k in given)}); give the log's current vkey"
         )
+    bad_cosignature: CosignatureError | None = None
     try:
-        verified = verify_note(data, [*log_keys, *require_one_of, *other_keys])
+        verified = verify_note(data, [*log_keys, *require_one_of], cosigners=other_keys)
     except UnknownKeyError as exc:
         _explain_unknown(exc, log_keys, retired)
         raise
+    except CosignatureError as exc:
+        # Judged after the log's own checks below: only if they pass is this the
+        # witnesses' fault rather than the log's.
+        if not isinstance(exc.verified, VerifiedNote):
+            raise
+        verified, bad_cosignature = exc.verified, exc
     signers = [k for k in log_keys if verified.signed_by(k)]
     if not signers:
         trusted = ", ".join(key_label(k) for k in log_keys)
@@ -151,6 +159,12 @@ def open_checkpoint(
         raise MissingSignatureError(
             f"checkpoint of size {checkpoint.size} carries no valid signature by the "
             f"required key ({wanted}); it was required, so the checkpoint is refused"
+        )
+    if bad_cosignature is not None:
+        raise CosignatureError(
+            f"checkpoint of size {checkpoint.size}: {bad_cosignature}; the log's own "
+            f"signature ({', '.join(key_label(k) for k in signers)}) does verify",
+            witness=bad_cosignature.witness,
         )
     return SignedCheckpoint(checkpoint, verified, data)
 

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from verifier.core import ed25519
 from verifier.core.encoding import b64decode_strict, b64encode
-from verifier.errors import FormatError, SignatureError, UnknownKeyError
+from verifier.errors import CosignatureError, FormatError, SignatureError, UnknownKeyError
 
 #: Largest note we parse (text plus signatures). A checkpoint is ~100 bytes and
 #: each cosignature line ~120, so this leaves room for hundreds of witnesses.
@@ -232,25 +232,50 @@ class VerifiedNote:
         return (key.name, key.key_id) in self.verified
 
 
-def verify_note(data: bytes, verifiers: Iterable[NoteVerifier]) -> VerifiedNote:
-    """Parse and verify a note against trusted *verifiers* (signed-note rules)."""
+def verify_note(
+    data: bytes, verifiers: Iterable[NoteVerifier], *, cosigners: Iterable[NoteVerifier] = ()
+) -> VerifiedNote:
+    """Parse and verify a note against trusted *verifiers* (signed-note rules).
+
+    *cosigners* (e.g. witnesses' keys) are known keys too, so a bad signature by one
+    rejects the note; but their lines are judged last: once every other known key's
+    signature verified and at least one did, a bad cosignature raises
+    :class:`CosignatureError` (carrying what did verify, ``exc.verified``), which tells
+    a failed cosignature from a failed signature by the note's own signer.
+    """
     note = parse_note(data)
-    known = {(v.name, v.key_id): v for v in verifiers}
+    primary, others = tuple(verifiers), tuple(cosigners)
+    known = {(v.name, v.key_id): v for v in (*others, *primary)}
+    cosigner_ids = {(v.name, v.key_id) for v in others} - {(v.name, v.key_id) for v in primary}
     message = note.text.encode()
     seen: set[tuple[str, bytes]] = set()
     verified: list[tuple[str, bytes]] = []
+    bad_cosignature: NoteSignature | None = None
     for sig in note.signatures:
-        v = known.get((sig.name, sig.key_id))
+        ident = (sig.name, sig.key_id)
+        v = known.get(ident)
         if v is None:
             continue  # signed-note: ignore signatures by unknown keys
-        if (sig.name, sig.key_id) in seen:
+        if ident in seen:
             raise SignatureError(f"note has two signatures by key {sig.name}")
-        seen.add((sig.name, sig.key_id))
+        seen.add(ident)
         try:
             v.verify(message, sig.signature)
         except SignatureError:
+            if ident in cosigner_ids:
+                bad_cosignature = bad_cosignature or sig
+                continue
             raise SignatureError(f"signature by {sig.name} does not verify") from None
-        verified.append((sig.name, sig.key_id))
+        verified.append(ident)
+    if bad_cosignature is not None:
+        label = f"{bad_cosignature.name}+{bad_cosignature.key_id.hex()}"
+        if not any(ident not in cosigner_ids for ident in verified):
+            raise SignatureError(f"signature by {bad_cosignature.name} does not verify")
+        raise CosignatureError(
+            f"the cosignature by {bad_cosignature.name} ({label}) does not verify",
+            witness=label,
+            verified=VerifiedNote(note, tuple(verified)),
+        )
     if not verified:
         unknown = tuple(
             dict.fromkeys(

@@ -29,6 +29,9 @@ from verifier.errors import FormatError
 HEADER = "c2sp.org/tlog-proof@v1"
 RECEIPT_MEDIA_TYPE = "application/vnd.frontier-ledger.receipt.v1+json"
 MAX_PROOF_SIZE = MAX_NOTE_SIZE + 4096
+#: Largest receipt file read: one leaf (at most 65,535 bytes, base64) and one tlog-proof
+#: (at most MAX_PROOF_SIZE), JSON-escaped (a \\uXXXX escape is six bytes for one).
+MAX_RECEIPT_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from verifier.core.cosignature import CosignatureVerifier, parse_witness_vkey
 from verifier.core.encoding import parse_decimal
 from verifier.core.mldsa import MLDSA44Verifier, parse_log_vkey
 from verifier.core.note import Ed25519Verifier, NoteVerifier
-from verifier.errors import FormatError, QuorumError
+from verifier.errors import CosignatureError, FormatError, QuorumError
 
 MAX_POLICY_SIZE = 64 * 1024
 
@@ -222,13 +222,25 @@ def open_trusted_checkpoint(
     as in :func:`verifier.core.checkpoint.open_checkpoint`.
     """
     witness_keys: Iterable[NoteVerifier] = [w.key for w in policy.witnesses.values()]
-    cp = open_checkpoint(
-        data,
-        [*policy.log_keys, *extra_log_keys],
-        other_keys=witness_keys,
-        require_one_of=require_one_of,
-        retired=retired,
-    )
+    try:
+        cp = open_checkpoint(
+            data,
+            [*policy.log_keys, *extra_log_keys],
+            other_keys=witness_keys,
+            require_one_of=require_one_of,
+            retired=retired,
+        )
+    except CosignatureError as exc:
+        # The log's signature verified; a witness line did not: not witnessed, not broken.
+        names = [
+            n
+            for n, w in policy.witnesses.items()
+            if f"{w.key.name}+{w.key.key_id.hex()}" == exc.witness
+        ]
+        said = str(exc)
+        if names:
+            said = said.replace("cosignature by ", f"cosignature by witness {names[0]}, ", 1)
+        raise CosignatureError(said, witness=exc.witness) from None
     by_key = {(w.key.name, w.key.key_id): w for w in policy.witnesses.values()}
     cosigned: dict[str, int] = {}
     for sig in cp.note.note.signatures:
