@@ -209,6 +209,16 @@ def test_oversized_inputs_are_refused_before_they_are_read(log: dict, tmp_path: 
         assert f"larger than {cap} bytes" in line
 
 
+def test_a_policy_file_that_does_not_parse_is_bad_input(log: dict, tmp_path: Path) -> None:
+    """The reader's own policy file is wrong: BAD INPUT (exit 2), not LOG BROKEN."""
+    policy = tmp_path / "policy"
+    policy.write_text("log not-a-key\nquorum 1\n")
+    proc = verify_cli("verify", "--log", str(log["root"] / "out"), "--policy", str(policy))
+    line = first_line(proc.stderr)
+    assert proc.returncode == 2, proc.stderr
+    assert line.startswith(f"frontier-verify: BAD INPUT: policy file {policy}: "), line
+
+
 # -- cosignature lines that do not verify ----------------------------------------------
 
 

@@ -22,7 +22,7 @@ from verifier.core.checkpoint import SignedCheckpoint
 from verifier.core.mldsa import MLDSA44Verifier, parse_mldsa_vkey
 from verifier.core.note import Ed25519Verifier, parse_vkey
 from verifier.core.trust_policy import MAX_POLICY_SIZE, TrustPolicy, parse_trust_policy
-from verifier.errors import FormatError, SnapshotError, UsageError
+from verifier.errors import FormatError, InputError, SnapshotError, UsageError
 from verifier.policy.audit import AuditState
 
 EXIT_OK = 0
@@ -48,8 +48,15 @@ def _read_key_arg(value: str) -> str:
 
 
 def read_policy(path: str) -> TrustPolicy:
-    """The tlog-policy file at *path*, read up to its cap (:data:`MAX_POLICY_SIZE`)."""
-    return parse_trust_policy(read_capped_text(path, MAX_POLICY_SIZE, "policy file"))
+    """The tlog-policy file at *path*, read up to its cap (:data:`MAX_POLICY_SIZE`).
+
+    A policy that does not parse is bad input (exit 2): the reader's own file is wrong,
+    nothing is shown about the log."""
+    text = read_capped_text(path, MAX_POLICY_SIZE, "policy file")
+    try:
+        return parse_trust_policy(text)
+    except FormatError as exc:
+        raise InputError(f"policy file {path}: {exc}") from None
 
 
 def _load_vkey(value: str) -> Ed25519Verifier:
