@@ -1893,6 +1893,239 @@ def test_a_key_id_is_granted_once() -> None:
     assert both(lg, "2026-12-01") == {("L3", "violation", (again,))}
 
 
+# -- S19: the person's keys, one by one ---------------------------------------------
+
+
+def _staff_keys(lg: Ledger, *roles: str, at: str = "2026-07-01") -> list[Actor]:
+    """One key of the officer for each of *roles*, granted at *at* in that order."""
+    keys = [Actor(OFFICER) for _ in roles]
+    for actor, role in zip(keys, roles, strict=True):
+        lg.add("key_grant", grant_body(actor, role), lg.board[:1], at)
+    return keys
+
+
+def _in_post_until(r: int, on: str, date: str = "2026-06-01") -> str:
+    return (
+        f"the departure of Evaluation officer 7 is dated {date}, but the log shows them in "
+        f'post later: "Evaluation officer 7" held a staff key until its revocation (entry '
+        f"{r}) on {on}; the cooling-off counts from then"
+    )
+
+
+def test_s19_two_staff_keys_revoked_at_the_same_instant() -> None:
+    """Both staff keys revoked at 08:00: the last revocation is the later entry, and it
+    is the one the warning names."""
+    lg = Ledger()
+    first, second = _staff_keys(lg, "evaluator", "evaluator")
+    revoke(lg, first, "2027-12-01T08:00:00Z")
+    r = revoke(lg, second, "2027-12-01T08:00:00Z")
+    leaving = departure(lg, OFFICER, at="2027-12-01T09:00:00Z", date="2026-06-01")
+    assert seen(lg, "2028-01-01") == {W("S19", (r, leaving), _in_post_until(r, "2027-12-01"))}
+    assert both(lg, "2028-01-01") == {("S19", "warning", (r, leaving))}
+
+
+def test_s19_the_last_revocation_is_the_latest_in_time_when_the_log_goes_backwards() -> None:
+    """The second revocation is logged before the first (L2): the person was in post
+    until the later time, not until the later entry."""
+    lg = Ledger()
+    first, second = _staff_keys(lg, "evaluator", "regulator")
+    r = revoke(lg, first, "2027-12-01")
+    back = revoke(lg, second, "2027-11-01")
+    leaving = departure(lg, OFFICER, at="2027-12-02", date="2026-06-01")
+    assert seen(lg, "2028-01-01") == {
+        V(
+            "L2",
+            (r, back),
+            f"entry {back} was logged at 2027-11-01T00:00:00.000Z, before entry {r} (logged "
+            "at 2027-12-01T00:00:00.000Z)",
+        ),
+        W("S19", (r, leaving), _in_post_until(r, "2027-12-01")),
+    }
+    assert both(lg, "2028-01-01") == {
+        ("L2", "violation", (r, back)),
+        ("S19", "warning", (r, leaving)),
+    }
+
+
+class EpochLedger(Ledger):
+    """A Ledger whose charter and first grants are logged at 1970-01-01T00:00:00.000Z
+    (logged_at 0), where a revocation's time is 0 too."""
+
+    def add(
+        self, entry_type: str, body: dict[str, Any], by: list[Actor], at: str = "1970-01-01"
+    ) -> int:
+        return super().add(entry_type, body, by, at)
+
+
+def test_s19_a_staff_key_revoked_at_the_epoch() -> None:
+    """Revoked at logged_at 0: the person was in post until 0, two days after the start
+    of the date declared (exactly the tolerance, no warning), and the cooling-off counts
+    from 0: a lab key 365 days later, less a millisecond, is inside it; one at 365 days
+    is not."""
+    lg = EpochLedger()
+    (officer,) = _staff_keys(lg, "evaluator", at="1970-01-01")
+    revoke(lg, officer, "1970-01-01")
+    leaving = departure(lg, OFFICER, at="1970-01-02", date="1969-12-30")
+    g = _cooling(lg, OFFICER, "1970-12-31T23:59:59.999Z", "lab:acme")
+    _cooling(lg, OFFICER, "1971-01-01", "lab:beta")
+    assert seen(lg, "1971-06-01") == {
+        V(
+            "S19",
+            (leaving, g),
+            "Evaluation officer 7 left the regulator on 1970-01-01 (for acme); a key of "
+            "acme for them 364 days later is inside the 365-day cooling-off period",
+        )
+    }
+    assert both(lg, "1971-06-01") == {("S19", "violation", (leaving, g))}
+
+
+def test_s19_the_last_revocation_after_the_epoch_when_the_log_goes_backwards() -> None:
+    """One staff key revoked a millisecond after the epoch, the other then at 0 (L2):
+    the person was in post until the millisecond, which is past the tolerance."""
+    lg = EpochLedger()
+    first, second = _staff_keys(lg, "evaluator", "evaluator", at="1970-01-01")
+    r = revoke(lg, second, "1970-01-01T00:00:00.001Z")
+    back = revoke(lg, first, "1970-01-01")
+    leaving = departure(lg, OFFICER, at="1970-01-02", date="1969-12-30")
+    assert seen(lg, "1970-06-01") == {
+        V(
+            "L2",
+            (r, back),
+            f"entry {back} was logged at 1970-01-01T00:00:00.000Z, before entry {r} (logged "
+            "at 1970-01-01T00:00:00.001Z)",
+        ),
+        W("S19", (r, leaving), _in_post_until(r, "1970-01-01", date="1969-12-30")),
+    }
+    assert both(lg, "1970-06-01") == {
+        ("L2", "violation", (r, back)),
+        ("S19", "warning", (r, leaving)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("revoked", "warned"),
+    [("2027-10-04T00:00:00Z", False), ("2027-10-04T00:00:01Z", True)],
+)
+def test_s19_the_departure_date_and_an_amended_tolerance(revoked: str, warned: bool) -> None:
+    """The reporting tolerance in force when the departure is declared is the amended
+    72 hours: a revocation exactly 72 hours after the start of the date is within it."""
+    lg = Ledger()
+    amendment(lg, {"report_tolerance_hours": 72}, "2027-03-01", "2026-11-01")
+    (officer,) = _staff_keys(lg, "evaluator", at="2026-11-02")
+    r = revoke(lg, officer, revoked)
+    leaving = departure(lg, OFFICER, at="2027-10-05", date="2027-10-01")
+    expected = {("S19", "warning", (r, leaving))} if warned else set()
+    assert both(lg, "2027-12-01") == expected
+
+
+def test_s19_a_departure_declared_while_a_staff_key_is_in_force_says_so() -> None:
+    lg = Ledger()
+    _staff_keys(lg, "evaluator")
+    leaving = departure(lg, OFFICER, at="2027-12-01", date="2027-06-01")
+    assert seen(lg, "2028-01-01") == {
+        W(
+            "S19",
+            (leaving,),
+            "the departure of Evaluation officer 7 is dated 2027-06-01, but the log shows "
+            'them in post later: "Evaluation officer 7" holds a staff key still in force '
+            "when the departure is declared; the cooling-off counts from then",
+        )
+    }
+    assert both(lg, "2028-01-01") == {("S19", "warning", (leaving,))}
+
+
+def _beside(holder: str, theirs: str, k: int, mine: str) -> str:
+    return (
+        f'"{holder}" holds a key with {theirs} (granted at entry {k}, in force); a key with '
+        f"{mine} for the same person would let them both act for a lab and oversee it"
+    )
+
+
+def test_s19_one_person_a_revoked_key_then_one_in_force() -> None:
+    """Two evaluator keys, the first revoked: the second, still in force, is beside the
+    lab key; revoking one key leaves the person's other keys in force."""
+    lg = Ledger()
+    first, _second = _staff_keys(lg, "evaluator", "evaluator")
+    k = len(lg.leaves) - 1
+    revoke(lg, first, "2026-08-01")
+    g = _cooling(lg, OFFICER, "2026-09-01", "lab:acme")
+    assert seen(lg, "2026-10-01") == {
+        V("S19", (k, g), _beside(OFFICER, "evaluator", k, "lab:acme"))
+    }
+    assert both(lg, "2026-10-01") == {("S19", "violation", (k, g))}
+
+
+def test_s19_one_person_two_overseeing_keys() -> None:
+    """An evaluator key and then a regulator key, an observer's and a compute
+    provider's for one person: none acts for a lab, so nothing."""
+    lg = Ledger()
+    _staff_keys(lg, "evaluator")
+    _cooling(lg, OFFICER, "2026-08-01", "regulator")
+    _cooling(lg, OFFICER, "2026-08-02", "observer:un")
+    _cooling(lg, OFFICER, "2026-08-03", "compute:cloudco")
+    assert both(lg, "2026-10-01") == set()
+
+
+@pytest.mark.parametrize(
+    ("held", "lab", "oversight", "mine"),
+    [
+        ("lab:acme", "lab:beta", "evaluator", "evaluator"),
+        ("evaluator", "lab:acme", "observer:un", "lab:acme"),
+    ],
+)
+def test_s19_one_person_a_key_both_acting_and_overseeing_beside_another(
+    held: str, lab: str, oversight: str, mine: str
+) -> None:
+    """A grant with a lab's role and an overseeing one (refused for itself) beside a key
+    of the person's with only one of them: the second refusal names only the granted
+    role that clashes with the held key's."""
+    lg = Ledger()
+    k = _cooling(lg, OFFICER, "2026-07-01", held)
+    g = _cooling(lg, OFFICER, "2026-08-01", lab, oversight)
+    assert seen(lg, "2026-10-01") == {
+        V(
+            "S19",
+            (g,),
+            f"the key of {OFFICER} would hold {oversight} and the role of {lab[4:]}: one key "
+            "cannot both act for a lab and oversee it",
+        ),
+        V("S19", (k, g), _beside(OFFICER, held, k, mine)),
+    }
+    assert both(lg, "2026-10-01") == {("S19", "violation", (g,)), ("S19", "violation", (k, g))}
+
+
+def test_s19_one_person_roles_listed_in_full() -> None:
+    """A key with the regulator's and an evaluator's roles, then one of two labs."""
+    lg = Ledger()
+    k = _cooling(lg, OFFICER, "2026-07-01", "regulator", "evaluator")
+    g = _cooling(lg, OFFICER, "2026-08-01", "lab:beta", "lab:acme")
+    assert seen(lg, "2026-10-01") == {
+        V("S19", (k, g), _beside(OFFICER, "evaluator, regulator", k, "lab:acme, lab:beta"))
+    }
+    assert both(lg, "2026-10-01") == {("S19", "violation", (k, g))}
+
+
+def test_s19_a_lab_key_after_an_earlier_staff_key_of_the_person() -> None:
+    """The officer's evaluator key, revoked, then a lab key granted before the departure
+    is declared: the lab key is held into the cooling-off (the evaluator key is no
+    lab's and is passed over)."""
+    lg = Ledger()
+    (officer,) = _staff_keys(lg, "evaluator")
+    revoke(lg, officer, "2027-09-10")
+    k = _cooling(lg, OFFICER, "2027-09-15", "lab:acme")
+    leaving = departure(lg, OFFICER)  # declared 2027-09-20, dated 2027-10-01
+    assert seen(lg, "2028-01-01") == {
+        V(
+            "S19",
+            (k, leaving),
+            "Evaluation officer 7 left the regulator on 2027-10-01 (for acme) holding a "
+            f"key of acme (entry {k}), still in force on 2027-10-01, inside the 365-day "
+            "cooling-off period",
+        )
+    }
+    assert both(lg, "2028-01-01") == {("S19", "violation", (k, leaving))}
+
+
 # == S12: charter amendments ======================================================
 
 
