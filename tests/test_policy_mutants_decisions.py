@@ -11,17 +11,25 @@ guard (L2, which the auditor replaces by its own) is read from
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from tests.payload_examples import ORIGIN
-from tests.test_policy_boundaries import V, schedule_of, seen, submitted
+from tests.test_policy_boundaries import V, W, schedule_of, seen, submitted
 from tests.test_reference_rules import (
     DIGEST,
+    OTHER_DIGEST,
     PLAN,
+    PUBLIC,
     SALT,
     Ledger,
     amendment,
+    approved_model,
     commitment,
     ms,
     submitted_run,
+    update,
 )
 from verifier.core.leaf import parse_leaf
 from verifier.entries.codec import Payload, parse_payload
@@ -302,3 +310,254 @@ def test_a_threshold_schedule_dated_at_the_epoch_ties_with_the_charters_cap_and_
             "period after it was logged (2026-07-01)",
         )
     }
+
+
+# == S7: a result that contradicts itself, and failures bound to the weights ======
+
+
+def result(
+    lg: Ledger, s: int, suite: int, outcome: str, *categories: tuple[str, str], at: str
+) -> int:
+    """An evaluation result of submission *s* whose overall outcome is *outcome* and which
+    lists *categories* as (category, outcome), whatever they say."""
+    body = {
+        "submission": s,
+        "suite": suite,
+        "outcome": outcome,
+        "results": [{"category": c, "outcome": o} for c, o in categories],
+        "report": PUBLIC,
+    }
+    return lg.add("eval_result", body, [lg.evaluator], at)
+
+
+NOT_PASSING = "it is not a passing result"
+
+
+@pytest.mark.parametrize(
+    ("categories", "why"),
+    [
+        (
+            [("bio-uplift", "pass"), ("cyber", "fail")],
+            f"its cyber category failed: {NOT_PASSING} but a failing one",
+        ),
+        (
+            [("bio-uplift", "fail"), ("autonomy", "pass"), ("cyber", "fail")],
+            f"its bio-uplift, cyber categories failed: {NOT_PASSING} but a failing one",
+        ),
+        (
+            [("a", "fail"), ("b", "fail"), ("c", "fail"), ("d", "fail")],
+            f"its a, b, c categories failed: {NOT_PASSING} but a failing one",
+        ),
+        ([], f"it assesses no category: {NOT_PASSING}"),
+    ],
+    ids=["one-failed", "two-failed", "four-failed", "none-listed"],
+)
+def test_s7_a_pass_whose_categories_failed_or_are_none_is_a_warning_on_the_result(
+    categories: list[tuple[str, str]], why: str
+) -> None:
+    """A result that says pass while a category it lists failed names the failed
+    categories (the first three, "category" for one, "categories" for more) and is a
+    failing result; one that lists no category is only not a passing one."""
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    r = result(lg, s, suite, "pass", *categories, at="2027-07-01")
+    assert seen(lg, "2027-08-01") == {W("S7", (r,), f"evaluation result {r} says pass, yet {why}")}
+    assert lg.audit("2027-08-01") == {("S7", "warning", (r,))}  # the reference
+    st = engine_after(lg).state
+    failing = bool(categories)
+    # The register lists a contradicted pass as a failed evaluation (st.unsound_results).
+    assert st.unsound_results == {r: "fail" if failing else "none"}
+    assert st.failed == ({DIGEST: [r]} if failing else {})
+
+
+def test_s7_a_pass_whose_only_category_failed_approves_nothing() -> None:
+    """The submission's only result says pass but its category failed: the approval has
+    no passing result and has a failing one (two S7 refusals), beside the warning."""
+    lg = Ledger()
+    _p, suite, s = submitted_run(lg)
+    r = result(lg, s, suite, "pass", ("bio-uplift", "fail"), at="2027-07-01")
+    d = lg.decision(s)
+    assert seen(lg, "2028-01-01") == {
+        V(
+            "S7",
+            (s, d),
+            f"submission {s} is approved without a passing evaluation from a suite "
+            "published before the 2027 submission deadline",
+        ),
+        V("S7", (r, d), f"submission {s} is approved although it failed evaluation (entry {r})"),
+        W(
+            "S7",
+            (r,),
+            f"evaluation result {r} says pass, yet its bio-uplift category failed: "
+            f"{NOT_PASSING} but a failing one",
+        ),
+    }
+    assert lg.audit("2028-01-01") == {
+        ("S7", "violation", (s, d)),
+        ("S7", "violation", (r, d)),
+        ("S7", "warning", (r,)),
+    }
+
+
+@pytest.mark.parametrize("says", ["fail", "pass"])
+def test_s7_weights_that_failed_as_another_submission_are_named_as_such(says: str) -> None:
+    """The same weights submitted again, passing, are approved: the failure of the first
+    submission (a fail, or a pass whose category failed) binds them, and the sentence
+    names that submission."""
+    lg = Ledger()
+    p, suite, s1 = submitted_run(lg)
+    s2 = lg.submission(p, at="2027-06-02")  # the same DIGEST
+    r1 = result(lg, s1, suite, says, ("bio-uplift", "fail"), at="2027-07-01")
+    r2 = lg.result(s2, suite, at="2027-07-02")
+    lg.decision(s1, outcome="rejected", results=(r1,))
+    d = lg.decision(s2, at="2027-12-31T13:00:00Z", results=(r2,))
+    lg.access(d, at="2028-01-05", until="2029-02-01")
+    expected = {
+        V(
+            "S7",
+            (r1, d),
+            f"submission {s2} is approved although the same weights failed evaluation as "
+            f"submission {s1} (entry {r1})",
+        )
+    }
+    if says == "pass":
+        expected.add(
+            W(
+                "S7",
+                (r1,),
+                f"evaluation result {r1} says pass, yet its bio-uplift category failed: "
+                f"{NOT_PASSING} but a failing one",
+            )
+        )
+    assert seen(lg, "2028-01-10") == expected
+    assert lg.audit("2028-01-10") == {(r, sev, i) for r, sev, i, _ in expected}  # reference
+
+
+def test_s7_failing_results_of_another_model_cited_count_and_are_not_its_weights() -> None:
+    """An approval citing two results of the lab's other model (S6 each): one failed,
+    one says pass while its category failed. Both are failing results cited; the
+    sentence does not call them a failure of the same weights."""
+    lg = Ledger()
+    p, suite, s = submitted_run(lg)
+    s2 = lg.submission(p, at="2027-06-02", model_digest=OTHER_DIGEST)
+    r = lg.result(s, suite)
+    failed = lg.result(s2, suite, at="2027-07-02", outcome="fail")
+    contradicted = result(lg, s2, suite, "pass", ("cyber", "fail"), at="2027-07-03")
+    lg.decision(s2, outcome="rejected", results=(failed, contradicted))
+    d = lg.decision(s, at="2027-12-31T13:00:00Z", results=(r, failed, contradicted))
+    lg.access(d, at="2028-01-05", until="2029-02-01")
+    assert seen(lg, "2028-01-10") == {
+        V(
+            "S6",
+            (failed, d),
+            f"the decision cites evaluation result {failed}, which is not about submission {s}",
+        ),
+        V(
+            "S6",
+            (contradicted, d),
+            f"the decision cites evaluation result {contradicted}, which is not about "
+            f"submission {s}",
+        ),
+        V(
+            "S7",
+            (failed, contradicted, d),
+            f"submission {s} is approved although it failed evaluation (entry {failed})",
+        ),
+        W(
+            "S7",
+            (contradicted,),
+            f"evaluation result {contradicted} says pass, yet its cyber category failed: "
+            f"{NOT_PASSING} but a failing one",
+        ),
+    }
+    assert lg.audit("2028-01-10") == {
+        ("S6", "violation", (failed, d)),
+        ("S6", "violation", (contradicted, d)),
+        ("S7", "violation", (failed, contradicted, d)),
+        ("S7", "warning", (contradicted,)),
+    }
+
+
+# == S15: weights offered before their rejection or an upheld contest ============
+
+ON_OFFER = "a rejected or contested model was on offer"
+
+
+def test_s15_a_rejection_logged_after_an_update_offered_those_weights() -> None:
+    """The approved model is updated to the weights of a late submission still awaiting
+    its decision, which then rejects them: the rejection names the update (M8)."""
+    lg = Ledger()
+    run = approved_model(lg)
+    s2 = lg.submission(run["P"], at="2028-01-02", model_digest=OTHER_DIGEST)
+    r2 = lg.result(s2, run["suite"], at="2028-01-05", outcome="fail")
+    u = update(lg, run, at="2028-01-06", model_digest=OTHER_DIGEST, added_posttraining_flop="0")
+    x = lg.decision(s2, at="2028-01-10", outcome="rejected", results=(r2,))
+    lg.access(run["D"], at="2028-01-10T10:00:00Z", until="2029-02-01")
+    d = run["D"]
+    assert seen(lg, "2028-01-20") == {
+        V(
+            "S15",
+            (d, u, x),
+            f"update {u} offered these weights as a change to the model decision {d} "
+            f"approved, and decision {x} rejects them: {ON_OFFER}",
+        )
+    }
+    assert lg.audit("2028-01-20") == {("S15", "violation", (d, u, x))}  # the reference
+
+
+def _offered_and_contested(lg: Ledger, outcome: str, resolved_first: bool) -> dict[str, int]:
+    """Run P's model approved (D); a late submission of other weights (S2) is contested
+    (C) and the approved model updated to those weights (U); C is resolved with
+    *outcome* (R) before U or after it."""
+    run = approved_model(lg)
+    s2 = lg.submission(run["P"], at="2028-01-02", model_digest=OTHER_DIGEST)
+    c = lg.contest(s2, "2028-01-03")
+    r = lg.resolution(c, "2028-01-05", outcome) if resolved_first else None
+    u = update(lg, run, at="2028-01-06", model_digest=OTHER_DIGEST, added_posttraining_flop="0")
+    if r is None:
+        r = lg.resolution(c, "2028-01-10", outcome)
+    lg.access(run["D"], at="2028-01-10T10:00:00Z", until="2029-02-01")
+    return {**run, "C": c, "R": r, "U": u}
+
+
+@pytest.mark.parametrize("outcome", ["upheld", "upheld_in_part", "dismissed"])
+def test_s15_an_update_to_weights_a_contest_was_upheld_against(outcome: str) -> None:
+    """Upheld, in whole or in part, before the update: the update names the finding and
+    its resolution (M9, D, C, R, U). Dismissed: nothing binds the weights."""
+    lg = Ledger()
+    run = _offered_and_contested(lg, outcome, resolved_first=True)
+    d, c, r, u = run["D"], run["C"], run["R"], run["U"]
+    expected: set[Any] = set()
+    if outcome != "dismissed":
+        expected = {
+            V(
+                "S15",
+                (d, c, r, u),
+                f"the update's weights are those contest finding {c} was upheld against "
+                f"(entry {r}): a model a finding was upheld against is not offered as a "
+                "change to an approved one",
+            )
+        }
+    assert seen(lg, "2028-01-20") == expected
+    assert lg.audit("2028-01-20") == {(rule, sev, i) for rule, sev, i, _ in expected}
+
+
+@pytest.mark.parametrize("outcome", ["upheld", "upheld_in_part", "dismissed"])
+def test_s15_a_contest_upheld_after_an_update_offered_those_weights(outcome: str) -> None:
+    """Upheld, in whole or in part, after the update: the resolution names the update
+    that had offered the weights (M9, D, R, U). Dismissed: no finding."""
+    lg = Ledger()
+    run = _offered_and_contested(lg, outcome, resolved_first=False)
+    d, c, r, u = run["D"], run["C"], run["R"], run["U"]
+    expected: set[Any] = set()
+    if outcome != "dismissed":
+        expected = {
+            V(
+                "S15",
+                (d, u, r),
+                f"update {u} offered these weights as a change to the model decision {d} "
+                f"approved, and entry {r} upholds contest finding {c} about them: {ON_OFFER}",
+            )
+        }
+    assert seen(lg, "2028-01-20") == expected
+    assert lg.audit("2028-01-20") == {(rule, sev, i) for rule, sev, i, _ in expected}

@@ -254,13 +254,20 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
             )
         )
     if failing:
+        # Named as the same weights only when they are: a cited result of another
+        # model (S6) is a failing result cited, not a failure of these weights.
+        first = st.results[failing[0]][0]
+        again = first != sub.index and st.subs[first].model_digest == sub.model_digest
+        whose = (
+            f"the same weights failed evaluation as submission {first}"
+            if again
+            else "it failed evaluation"
+        )
         out.append(
             refused(
                 "S7",
                 (*failing, index),
-                f"submission {sub.index} is approved although it failed evaluation (entry {failing[0]})"
-                if st.results.get(failing[0], (sub.index,))[0] == sub.index
-                else f"submission {sub.index} is approved although the same weights failed evaluation as submission {st.results[failing[0]][0]} (entry {failing[0]})",
+                f"submission {sub.index} is approved although {whose} (entry {failing[0]})",
             )
         )
     # The findings about this submission, and about any other submission of the same
