@@ -297,7 +297,9 @@ G4. "the calendar, for the cycles from calendar_from_cycle on": every admitted
     its effective_date plays no part in the calendar. Everything drawn from the
     calendar (lift, deadline and decision days, the cycle containing a date, marker
     deadlines, the first cycle's lift) uses each cycle's own calendar. An amendment
-    naming a cycle already under way changes that cycle too; it is an S12 violation.
+    naming a cycle already under way (its lift, by the calendars of the amendments
+    logged before, has come when it is logged) changes that cycle too; it is an S12
+    violation.
 G5. "a new calendar the notice period before its first cycle's lift": the lift of
     calendar_from_cycle under the new calendar. A calendar without
     calendar_from_cycle, or the reverse, names no cycle to take effect from: an S12
@@ -1907,6 +1909,11 @@ def s12_calendar_short_notice(log: Log) -> set[Finding]:
         elif changes.calendar is not None:
             first_lift = start_of(month_day(changes.calendar_from_cycle, changes.calendar.lift))
             if first_lift - x.logged_at < days_in_force(log, "notice_period_days", x):
+                out.add(finding("S12", "violation", x.index))
+            # G4: the cycle named is under way when its lift, by the calendars of the
+            # amendments logged before this one, has come.
+            before = standing(log, x.index)
+            if start_of(lift_day(before, changes.calendar_from_cycle)) <= x.logged_at:
                 out.add(finding("S12", "violation", x.index))
     return out
 

@@ -89,6 +89,21 @@ def test_a_model_offered_before_its_rejection_is_named_by_the_rejection(tmp_path
     assert f"decision {rejection} rejects them" in s15.message
 
 
+def test_a_cycle_under_way_keeps_its_dates(tmp_path: Path) -> None:
+    """The board cannot re-date a cycle mid-way to make an early approval on time: the
+    calendar is refused (S12); forced in, it is named by the audit."""
+    wp = attack(tmp_path, "s12_calendar_for_a_cycle_under_way")
+    refused = {k: v.rule for k, v in wp.refused().items()}
+    assert refused == {"amendment-calendar": "S12"}
+    assert "cycle 2027, under way since its lift on 2027-01-01" in (
+        wp.refused()["amendment-calendar"].message
+    )
+    # Forced in, the calendar re-dates the cycle (so the approval is on its new date),
+    # and the audit names the amendment.
+    (s12,) = findings(wp, "S12")
+    assert s12.indices == (wp.index_of("amendment-calendar"),)
+
+
 def test_a_postponement_freezes_a_deregulation_logged_before_it(tmp_path: Path) -> None:
     """The run's start is a fact (logged); the audit names the lead time it broke."""
     wp = attack(tmp_path, "s13_postponement_freezes_deregulation", force=False)

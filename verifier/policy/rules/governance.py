@@ -36,10 +36,22 @@ def check_charter_amendment(
             )
         )
     elif c.calendar is not None and c.calendar_from_cycle is not None:
-        # Cycles under way keep their dates: a new calendar starts with a cycle whose
-        # lift, by the new calendar, is still the notice period away. (Measured by the
-        # old calendar, an amendment logged months after a late lift could move that
-        # cycle's lift into the past.)
+        # Cycles under way keep their dates: a cycle whose lift, by the calendar in
+        # force, has come is not re-dated (its deadline and decision date would move
+        # under submissions already made, or an early decision become on time).
+        lifted = st.cal.lift_ms(c.calendar_from_cycle)
+        if lifted <= logged_ms:
+            out.append(
+                refused(
+                    "S12",
+                    (index,),
+                    f"the new calendar starts with cycle {c.calendar_from_cycle}, under way "
+                    f"since its lift on {fmt_date(lifted)}: a cycle under way keeps its dates",
+                )
+            )
+        # And a new calendar starts with a cycle whose lift, by the new calendar, is
+        # still the notice period away. (Measured by the old calendar, an amendment
+        # logged months after a late lift could move that cycle's lift into the past.)
         out += notice(
             st,
             index,
