@@ -268,6 +268,9 @@ A12. Entries the notes say are "refused" (an amendment without notice, S12; an a
     staff, S19) are, when a log holds them anyway, treated like the refused entries
     of S6-S13 before them: admitted, reported under their S rule, and in effect (the
     amendment's values apply, the granted key may sign).
+A13. A log whose entry 0 is not a valid charter grants no key any role: every later
+    entry fails its checks too (L3 on each, "the log has no charter"), as admission
+    refuses each; the schedule is not auditable.
 
 Charter amendments: which value applies
 ---------------------------------------
@@ -300,6 +303,11 @@ G4. "the calendar, for the cycles from calendar_from_cycle on": every admitted
     naming a cycle already under way (its lift, by the calendars of the amendments
     logged before, has come when it is logged) changes that cycle too; it is an S12
     violation.
+G6. Settled (notes, "Charter amendments"): a calendar's month-days must come in
+    order within a year, lift < submission deadline < decision. A charter whose
+    calendar does not is no charter (entry 0 fails, L3); an amendment whose calendar
+    does not is an S12 violation and changes no cycle's calendar (its other changes
+    apply).
 G5. "a new calendar the notice period before its first cycle's lift": the lift of
     calendar_from_cycle under the new calendar. A calendar without
     calendar_from_cycle, or the reverse, names no cycle to take effect from: an S12
@@ -658,8 +666,19 @@ def calendar_of(log: Log, cycle: int) -> Calendar:
     for a in admitted(log, "charter_amendment"):
         changes = a.body.changes
         if changes.calendar is not None and changes.calendar_from_cycle is not None:
+            if not in_order(changes.calendar):
+                continue  # G6: no calendar at all
             cal = changes.calendar if cycle >= changes.calendar_from_cycle else cal
     return cal
+
+
+def in_order(calendar: Any) -> bool:
+    """G6: 'lift, then submission deadline, then decision, within the cycle's year'."""
+    days = [
+        (int(d[:2]), int(d[3:]))
+        for d in (calendar.lift, calendar.submission_deadline, calendar.decision)
+    ]
+    return days[0] < days[1] < days[2]
 
 
 def lift_day(log: Log, cycle: int) -> dt.date:
@@ -817,6 +836,8 @@ def charter_problem(log: Log) -> str | None:  # noqa: PLR0911 - one return per c
             return "a signature on the charter does not verify"
     if len(e.signatures) < e.body.board_quorum:
         return "the charter lacks the board quorum of root-key signatures"
+    if not in_order(e.body.calendar):
+        return "the charter's calendar days are out of order (G6)"
     return None
 
 
@@ -949,7 +970,11 @@ def read_log(origin: str, leaves: Sequence[bytes], now_ms: int, blobs: Mapping[s
     log = Log(origin, [read_entry(i, data) for i, data in enumerate(leaves)], now_ms, blobs)
     problem = charter_problem(log)
     if problem:
+        # Reading A13: without a valid charter no key is granted any role, so every
+        # entry fails its checks (L3), the charter first.
         log.entries[0].verdict = ("L3", problem)
+        for e in log.entries[1:]:
+            e.verdict = ("L3", "the log has no charter")
         return log
     log.entries[0].admitted = True
     for i in range(1, len(log.entries)):
@@ -1910,6 +1935,8 @@ def s12_calendar_short_notice(log: Log) -> set[Finding]:
             first_lift = start_of(month_day(changes.calendar_from_cycle, changes.calendar.lift))
             if first_lift - x.logged_at < days_in_force(log, "notice_period_days", x):
                 out.add(finding("S12", "violation", x.index))
+            if not in_order(changes.calendar):
+                out.add(finding("S12", "violation", x.index))  # G6
             # G4: the cycle named is under way when its lift, by the calendars of the
             # amendments logged before this one, has come.
             before = standing(log, x.index)

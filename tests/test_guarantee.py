@@ -14,6 +14,8 @@ import pytest
 
 from ledger.demo.scenario import load
 from tests.writepath import WritePath, append_scenario
+from verifier.entries.fields import parse_time
+from verifier.policy.audit import Auditor
 from verifier.policy.findings import VIOLATION, WARNING, Finding
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -102,6 +104,23 @@ def test_a_cycle_under_way_keeps_its_dates(tmp_path: Path) -> None:
     # and the audit names the amendment.
     (s12,) = findings(wp, "S12")
     assert s12.indices == (wp.index_of("amendment-calendar"),)
+
+
+def test_a_calendar_out_of_order_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s12_calendar_out_of_order")
+    refusal = wp.refused()["amendment-calendar"]
+    assert refusal.rule == "S12" and "decision 03-31" in refusal.message
+    (s12,) = findings(wp, "S12")
+    assert s12.indices == (wp.index_of("amendment-calendar"),)
+    assert list(wp.report.findings) == [s12]
+    # Forced in, cycle 2028 keeps the charter's calendar (decided on 31 December).
+    scenario = load(SCENARIOS / "s12_calendar_out_of_order.toml")
+    auditor = Auditor(scenario.origin, scenario.blobs())
+    for leaf in wp.leaves:
+        auditor.feed(leaf)
+    assert auditor.engine.state.cal.decision_day(2028)[0] == parse_time(
+        "2028-12-31T00:00:00Z", "decision day"
+    )
 
 
 def test_a_postponement_freezes_a_deregulation_logged_before_it(tmp_path: Path) -> None:

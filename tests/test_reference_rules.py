@@ -382,8 +382,11 @@ def test_l3_not_auditable_without_a_charter(entry0: str) -> None:
     else:
         env = envelope(ORIGIN, "charter", charter_body(lg.board, 1), Actor("Stranger"))
     lg.leaves[0] = encode_leaf(canonical_json(env), ms("2026-06-01"))
-    lg.prereg()
-    assert lg.audit("2027-01-01") == {V("L3", 0), ("L3", "not_auditable", ())}
+    p = lg.prereg()
+    # A13: no charter grants no key: the grants and the pre-registration after it fail
+    # their checks too.
+    every = {V("L3", i) for i in range(p + 1)}
+    assert lg.audit("2027-01-01") == every | {("L3", "not_auditable", ())}
 
 
 def test_l4_reference_forward_wrong_type_or_to_a_failed_entry() -> None:

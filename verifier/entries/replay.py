@@ -24,6 +24,7 @@ from verifier.core.leaf import Envelope, check_envelope
 from verifier.core.mldsa import parse_mldsa_vkey
 from verifier.core.note import parse_vkey
 from verifier.entries.codec import Payload, parse_payload, references
+from verifier.entries.fields import calendar_out_of_order
 from verifier.entries.payloads import TYPES, Charter, KeyGrant, KeyRevoke, LogKeyChange
 from verifier.entries.registry import KeyRecord, KeyRegistry, SignatureSink
 from verifier.errors import AdmissionError, FormatError
@@ -203,6 +204,10 @@ class LogReplay:
                 f"the first entry of a log must be its charter, not a {payload.type}", code="schema"
             )
         self._check_log(payload)
+        cal = payload.body.calendar
+        problem = calendar_out_of_order(cal.lift, cal.submission_deadline, cal.decision)
+        if problem is not None:
+            raise AdmissionError(f"charter: {problem}", code="schema")
         # The charter is signed by a quorum of the root keys it names.
         registry = KeyRegistry.from_charter(payload.body)
         signers = registry.verify_signers(envelope)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from verifier.entries.fields import parse_date
+from verifier.entries.fields import calendar_out_of_order, parse_date
 from verifier.entries.payloads import (
     CharterAmendment,
     EvalResult,
@@ -36,6 +36,12 @@ def check_charter_amendment(
             )
         )
     elif c.calendar is not None and c.calendar_from_cycle is not None:
+        disorder = calendar_out_of_order(
+            c.calendar.lift, c.calendar.submission_deadline, c.calendar.decision
+        )
+        if disorder is not None:
+            # Refused, and forced in it changes no cycle's calendar (apply, below).
+            out.append(refused("S12", (index,), f"the new calendar is refused: {disorder}"))
         # Cycles under way keep their dates: a cycle whose lift, by the calendar in
         # force, has come is not re-dated (its deadline and decision date would move
         # under submissions already made, or an early decision become on time).
@@ -59,7 +65,8 @@ def check_charter_amendment(
             Calendar.of_payload(c.calendar).lift_ms(c.calendar_from_cycle),
             logged_ms,
         )
-        out += _lapsing(st, index, b)
+        if disorder is None:
+            out += _lapsing(st, index, b)
     return out
 
 
@@ -92,9 +99,15 @@ def apply_charter_amendment(
     st: PolicyState, index: int, b: CharterAmendment, logged_ms: int
 ) -> None:
     eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
-    st.amendments.append((eff, index, b.changes))
+    changes = b.changes
+    cal = changes.calendar
+    if cal is not None and calendar_out_of_order(cal.lift, cal.submission_deadline, cal.decision):
+        # A calendar whose days are out of order is no calendar: it takes no effect
+        # (S12 names it); the amendment's other changes do.
+        changes = replace(changes, calendar=None, calendar_from_cycle=None)
+    st.amendments.append((eff, index, changes))
     st.amendments.sort(key=lambda a: (a[0], a[1]))
-    if b.changes.calendar is not None and b.changes.calendar_from_cycle is not None:
+    if changes.calendar is not None and changes.calendar_from_cycle is not None:
         off = st.off_lift_dates(st.cal)
         for schedule in [s for s in st.lapsed if s not in off]:
             del st.lapsed[schedule]  # a later calendar put its date back on a lift date
