@@ -220,6 +220,9 @@ R21. S14: a sealed document is any Document with ``sealed`` true (plan, public a
     content recomputes one of the entry's sealed commitments; an entry with no
     sealed document cannot match (violation even without the blob); a blob that
     does not hash to ``content_sha256`` counts as unavailable (not_auditable).
+R28. Settled (notes, S14): an entry that sealed several documents is revealed when as
+    many reveals naming it, of different documents (content digests), are admitted;
+    one reveal does not clear the warning for the others.
 R22. S14 "unrevealed after the reveal deadline": judged at now_ms like the other
     time-dependent findings: now_ms is beyond the commitment's logged_at +
     reveal_deadline_days and no admitted reveal naming the entry is in the log
@@ -2033,8 +2036,11 @@ def s14_unrevealed(log: Log) -> set[Finding]:
         if not sealed_documents(c):
             continue
         deadline = c.logged_at + days_in_force(log, "reveal_deadline_days", c)
-        reveals = [v for v in admitted(log, "reveal") if v.body.commitment == c.index]
-        if log.now_ms > deadline and not reveals:
+        shown = {
+            v.body.content_sha256 for v in admitted(log, "reveal") if v.body.commitment == c.index
+        }
+        # R28: as many different documents revealed as the entry sealed.
+        if log.now_ms > deadline and len(shown) < len(sealed_documents(c)):
             out.add(finding("S14", "warning", c.index))
     return out
 

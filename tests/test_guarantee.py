@@ -123,6 +123,17 @@ def test_a_calendar_out_of_order_is_refused_and_changes_nothing(tmp_path: Path) 
     )
 
 
+def test_one_reveal_does_not_clear_a_second_sealed_document(tmp_path: Path) -> None:
+    wp = attack(tmp_path, "s14_one_of_two_sealed_documents_revealed", force=False)
+    assert wp.refused() == {}
+    (s14,) = findings(wp, "S14", WARNING)
+    suite = wp.index_of("suite")
+    assert s14.indices == (suite,)
+    assert s14.message == (
+        f"1 of the 2 sealed documents of entry {suite} was not revealed within 365 days"
+    )
+
+
 def test_a_postponement_freezes_a_deregulation_logged_before_it(tmp_path: Path) -> None:
     """The run's start is a fact (logged); the audit names the lead time it broke."""
     wp = attack(tmp_path, "s13_postponement_freezes_deregulation", force=False)

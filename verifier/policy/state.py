@@ -136,7 +136,10 @@ class Sealed:
     index: int
     commitments: tuple[str, ...]
     logged_ms: int
-    revealed: int | None = None
+    revealed: int | None = None  # the first reveal naming the entry
+    #: The documents revealed for it (content digests, each once): an entry with two
+    #: sealed documents is revealed when two are, not one (S14).
+    shown: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

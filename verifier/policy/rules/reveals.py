@@ -76,8 +76,12 @@ def check_reveal(
 
 def apply_reveal(st: PolicyState, index: int, b: Reveal, logged_ms: int) -> None:
     sealed = st.sealed.get(b.commitment)
-    if sealed is not None and sealed.revealed is None:
+    if sealed is None:
+        return
+    if sealed.revealed is None:
         sealed.revealed = index
+    if b.content_sha256 not in sealed.shown:
+        sealed.shown += (b.content_sha256,)
 
 
 def check_schedule_marker(
