@@ -417,15 +417,21 @@ def eval_suite(d: Draft, cycle: int) -> None:
         "levels": [d.frontier[cycle]],
         "public": {"sealed": False, "sha256": digest(f"public part of {name}")},
     }
-    secret = None
+    secret = public = None
     if d.rarely(4):
         secret = sealed(name, "secret part")
         fields["secret"] = {"sealed": True, "sha256": secret.commitment}
+        if d.rarely(3):
+            # Both parts sealed: each needs its own reveal (R28).
+            public = sealed(name, "public part")
+            fields["public"] = {"sealed": True, "sha256": public.commitment}
     step = d.add(
         "eval_suite", at, ["evaluator"], fields, name=name, wrong=["regulator"], cycle=cycle
     )
     if step is not None and secret is not None and not d.rarely(3):
         reveal(d, step, secret, signer="evaluator")
+    if step is not None and public is not None and not d.rarely(2):
+        reveal(d, step, public, signer="evaluator")
 
 
 # -- the regulator: lifts, deregulations, postponements -----------------------
@@ -488,7 +494,8 @@ def charter_amendment(d: Draft, cycle: int) -> None:
         changes["calendar"] = {
             "lift": month_day,
             "submission_deadline": "06-30",
-            "decision": "12-31",
+            # Rarely a decision date before the deadline: a calendar out of order (G6).
+            "decision": "03-31" if d.rarely(10) else "12-31",
             "time_zone": "UTC",
         }
         changes["calendar_from_cycle"] = d.mostly(cycle + 1, cycle + 2, cycle)

@@ -2164,6 +2164,58 @@ def test_s12_calendar_and_amendment_both_short_of_notice() -> None:
     }
 
 
+LATE_2027 = {
+    "lift": "09-10",
+    "submission_deadline": "09-12",
+    "decision": "09-15",
+    "time_zone": "UTC",
+}
+
+
+@pytest.mark.parametrize(
+    ("at", "under_way"),
+    [("2026-12-31T23:59:59.999Z", False), ("2027-01-01T00:00:00Z", True)],
+    ids=["a millisecond before the lift", "at the lift"],
+)
+def test_s12_a_calendar_cannot_start_with_a_cycle_under_way(at: str, under_way: bool) -> None:
+    """Cycle 2027 is under way from its lift (2027-01-01T00:00:00Z, by the charter)."""
+    lg = Ledger()
+    x = amendment(lg, {"calendar": LATE_2027, "calendar_from_cycle": 2027}, "2027-09-10", at)
+    expected = {
+        V(
+            "S12",
+            (x,),
+            "the new calendar starts with cycle 2027, under way since its lift on 2027-01-01: "
+            "a cycle under way keeps its dates",
+        )
+    }
+    if not under_way:
+        expected = set()
+    assert seen(lg, "2027-06-01") == expected
+    assert lg.audit("2027-06-01") == {f[:3] for f in expected}  # the reference
+
+
+def test_s12_a_calendar_out_of_order_is_refused_and_takes_no_effect() -> None:
+    lg = Ledger()
+    spring = {**CALENDAR_2, "decision": "03-31"}
+    x = amendment(lg, {"calendar": spring, "calendar_from_cycle": 2028}, "2027-09-01", "2027-06-01")
+    assert seen(lg, "2027-12-15") == {
+        V(
+            "S12",
+            (x,),
+            "the new calendar is refused: the calendar's days are not in order within a year "
+            "(lift 01-01, submission deadline 05-31, decision 03-31): a cycle is lifted, then "
+            "closes its window, then is decided, in the year that names it",
+        )
+    }
+    assert lg.audit("2027-12-15") == {("S12", "violation", (x,))}  # the reference
+    # Forced in, it takes no effect: cycle 2028 keeps the charter's decision date.
+    auditor = Auditor(ORIGIN, {})
+    for leaf in lg.leaves:
+        auditor.feed(leaf)
+    assert auditor.engine.state.cal.decision_day(2028)[0] == ms("2028-12-31")
+
+
 def test_s12_calendar_with_notice_is_fine() -> None:
     lg = Ledger()
     amendment(lg, {"calendar": CALENDAR_2, "calendar_from_cycle": 2028}, "2027-09-01", "2027-06-01")

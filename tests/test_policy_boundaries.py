@@ -1410,6 +1410,44 @@ def test_s14_the_first_reveal_is_the_one_that_counts() -> None:
     assert {(r, s) for r, s, _, _ in seen(lg, "2028-01-01", BLOBS)} == {("S14", "violation")}
 
 
+SECRET_PART = b"the secret part of the suite (fictional)"
+
+
+@pytest.mark.parametrize(
+    ("revealed", "sentence"),
+    [
+        ((), "the 2 sealed documents of entry {e} were not revealed within 365 days"),
+        (("public",), "1 of the 2 sealed documents of entry {e} was not revealed within 365 days"),
+        (
+            ("public", "public"),
+            "1 of the 2 sealed documents of entry {e} was not revealed within 365 days",
+        ),
+        (("secret", "public"), None),
+    ],
+    ids=["none", "one", "one twice", "both"],
+)
+def test_s14_each_sealed_document_needs_its_own_reveal(
+    revealed: tuple[str, ...], sentence: str | None
+) -> None:
+    """A reveal names the entry, not the document: as many different documents as the
+    entry sealed must be revealed (R28), in any order, a repeat counting once."""
+    lg = Ledger()
+    docs = {"public": PLAN, "secret": SECRET_PART}
+    body = {
+        "suite_id": "core",
+        "version": "1",
+        "levels": [1],
+        **{k: {"sealed": True, "sha256": commitment(SALT, v)} for k, v in docs.items()},
+    }
+    e = lg.add("eval_suite", body, [lg.evaluator], "2026-11-01")
+    for day, part in enumerate(revealed, start=1):
+        lg.reveal(e, SALT, docs[part], f"2026-12-0{day}", lg.evaluator)
+    blobs = {hashlib.sha256(v).hexdigest(): v for v in docs.values()}
+    expected = set() if sentence is None else {W("S14", (e,), sentence.format(e=e))}
+    assert seen(lg, "2028-01-01", blobs) == expected
+    assert lg.audit("2028-01-01", blobs) == {(r, sev, i) for r, sev, i, _ in expected}
+
+
 # == S17: researchers' access opens within the limit of the approval ===========
 
 

@@ -131,12 +131,11 @@ class Contest:
 
 @dataclass(slots=True)
 class Sealed:
-    """An entry that commits to sealed documents, and its reveal once logged."""
+    """An entry that commits to sealed documents, and the documents revealed for it."""
 
     index: int
     commitments: tuple[str, ...]
     logged_ms: int
-    revealed: int | None = None  # the first reveal naming the entry
     #: The documents revealed for it (content digests, each once): an entry with two
     #: sealed documents is revealed when two are, not one (S14).
     shown: tuple[str, ...] = ()

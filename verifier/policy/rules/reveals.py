@@ -76,11 +76,7 @@ def check_reveal(
 
 def apply_reveal(st: PolicyState, index: int, b: Reveal, logged_ms: int) -> None:
     sealed = st.sealed.get(b.commitment)
-    if sealed is None:
-        return
-    if sealed.revealed is None:
-        sealed.revealed = index
-    if b.content_sha256 not in sealed.shown:
+    if sealed is not None and b.content_sha256 not in sealed.shown:
         sealed.shown += (b.content_sha256,)
 
 
