@@ -333,6 +333,16 @@ def result(
 NOT_PASSING = "it is not a passing result"
 
 
+def contradicted_pass(r: int, category: str) -> tuple[str, str, tuple[int, ...], str]:
+    """The S7 warning on result *r*, which says pass while its one *category* failed."""
+    return W(
+        "S7",
+        (r,),
+        f"evaluation result {r} says pass, yet its {category} category failed: "
+        f"{NOT_PASSING} but a failing one",
+    )
+
+
 @pytest.mark.parametrize(
     ("categories", "why"),
     [
@@ -385,12 +395,7 @@ def test_s7_a_pass_whose_only_category_failed_approves_nothing() -> None:
             "published before the 2027 submission deadline",
         ),
         V("S7", (r, d), f"submission {s} is approved although it failed evaluation (entry {r})"),
-        W(
-            "S7",
-            (r,),
-            f"evaluation result {r} says pass, yet its bio-uplift category failed: "
-            f"{NOT_PASSING} but a failing one",
-        ),
+        contradicted_pass(r, "bio-uplift"),
     }
     assert lg.audit("2028-01-01") == {
         ("S7", "violation", (s, d)),
@@ -421,14 +426,7 @@ def test_s7_weights_that_failed_as_another_submission_are_named_as_such(says: st
         )
     }
     if says == "pass":
-        expected.add(
-            W(
-                "S7",
-                (r1,),
-                f"evaluation result {r1} says pass, yet its bio-uplift category failed: "
-                f"{NOT_PASSING} but a failing one",
-            )
-        )
+        expected.add(contradicted_pass(r1, "bio-uplift"))
     assert seen(lg, "2028-01-10") == expected
     assert lg.audit("2028-01-10") == {(r, sev, i) for r, sev, i, _ in expected}  # reference
 
@@ -463,12 +461,7 @@ def test_s7_failing_results_of_another_model_cited_count_and_are_not_its_weights
             (failed, contradicted, d),
             f"submission {s} is approved although it failed evaluation (entry {failed})",
         ),
-        W(
-            "S7",
-            (contradicted,),
-            f"evaluation result {contradicted} says pass, yet its cyber category failed: "
-            f"{NOT_PASSING} but a failing one",
-        ),
+        contradicted_pass(contradicted, "cyber"),
     }
     assert lg.audit("2028-01-10") == {
         ("S6", "violation", (failed, d)),

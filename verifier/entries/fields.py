@@ -160,25 +160,6 @@ def parse_monthday(text: str, what: str) -> tuple[int, int]:
     return month, day
 
 
-def calendar_out_of_order(lift: str, deadline: str, decision: str) -> str | None:
-    """Why a calendar's month-days are not in order within a year (None when they are):
-    each cycle runs from its lift through its submission deadline to its decision date,
-    all in the year that names it, so a decision before the deadline (or a deadline
-    before the lift) leaves no day on which the cycle could be decided as the rules
-    require."""
-    days = [
-        parse_monthday(v, k)
-        for k, v in (("lift", lift), ("submission_deadline", deadline), ("decision", decision))
-    ]
-    if days[0] < days[1] < days[2]:
-        return None
-    return (
-        f"the calendar's days are not in order within a year (lift {lift}, submission "
-        f"deadline {deadline}, decision {decision}): a cycle is lifted, then closes its "
-        "window, then is decided, in the year that names it"
-    )
-
-
 #: Control characters free text may not hold: below U+0020, except tab and newline.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 _COMPILED = {

@@ -34,6 +34,7 @@ from verifier.entries.fields import (
     Spec,
     enum,
     index_ref,
+    parse_monthday,
 )
 
 # -- nested objects ------------------------------------------------------------
@@ -51,6 +52,23 @@ class Calendar:
     submission_deadline: Annotated[str, MONTHDAY]
     decision: Annotated[str, MONTHDAY]
     time_zone: Annotated[str, Spec("enum", "time zone of the calendar", choices=("UTC",))]
+
+    def out_of_order(self) -> str | None:
+        """Why the month-days are not in order within a year (None when they are): each
+        cycle runs from its lift through its submission deadline to its decision date,
+        all in the year that names it, so a decision before the deadline (or a deadline
+        before the lift) leaves no day on which the cycle could be decided as the rules
+        require."""
+        lift = parse_monthday(self.lift, "lift")
+        deadline = parse_monthday(self.submission_deadline, "submission_deadline")
+        if lift < deadline < parse_monthday(self.decision, "decision"):
+            return None
+        return (
+            f"the calendar's days are not in order within a year (lift {self.lift}, "
+            f"submission deadline {self.submission_deadline}, decision {self.decision}): a "
+            "cycle is lifted, then closes its window, then is decided, in the year that "
+            "names it"
+        )
 
 
 @dataclass(frozen=True)

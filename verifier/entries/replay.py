@@ -24,7 +24,6 @@ from verifier.core.leaf import Envelope, check_envelope
 from verifier.core.mldsa import parse_mldsa_vkey
 from verifier.core.note import parse_vkey
 from verifier.entries.codec import Payload, parse_payload, references
-from verifier.entries.fields import calendar_out_of_order
 from verifier.entries.payloads import TYPES, Charter, KeyGrant, KeyRevoke, LogKeyChange
 from verifier.entries.registry import KeyRecord, KeyRegistry, SignatureSink
 from verifier.errors import AdmissionError, FormatError
@@ -204,8 +203,7 @@ class LogReplay:
                 f"the first entry of a log must be its charter, not a {payload.type}", code="schema"
             )
         self._check_log(payload)
-        cal = payload.body.calendar
-        problem = calendar_out_of_order(cal.lift, cal.submission_deadline, cal.decision)
+        problem = payload.body.calendar.out_of_order()
         if problem is not None:
             raise AdmissionError(f"charter: {problem}", code="schema")
         # The charter is signed by a quorum of the root keys it names.

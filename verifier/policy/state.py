@@ -106,7 +106,6 @@ class Sub:
     remedies: int | None = None  # the contest resolution this changed model answers
     config: str = ""  # digest of the inference configuration submitted with the model
     max_inference_flop: int = 0  # its per-task inference ceiling
-    posttraining_flop: int = 0  # the post-training its configuration lists, in all
     #: Each post-training step its configuration lists, as (method, FLOP, description):
     #: an update that swaps one for another of equal FLOP adds the new one (S15).
     posttraining: tuple[tuple[str, int, str], ...] = ()

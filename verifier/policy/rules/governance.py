@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from verifier.entries.fields import calendar_out_of_order, parse_date
+from verifier.entries.fields import parse_date
 from verifier.entries.payloads import (
     CharterAmendment,
     EvalResult,
@@ -36,9 +36,7 @@ def check_charter_amendment(
             )
         )
     elif c.calendar is not None and c.calendar_from_cycle is not None:
-        disorder = calendar_out_of_order(
-            c.calendar.lift, c.calendar.submission_deadline, c.calendar.decision
-        )
+        disorder = c.calendar.out_of_order()
         if disorder is not None:
             # Refused, and forced in it changes no cycle's calendar (apply, below).
             out.append(refused("S12", (index,), f"the new calendar is refused: {disorder}"))
@@ -100,8 +98,7 @@ def apply_charter_amendment(
 ) -> None:
     eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
     changes = b.changes
-    cal = changes.calendar
-    if cal is not None and calendar_out_of_order(cal.lift, cal.submission_deadline, cal.decision):
+    if changes.calendar is not None and changes.calendar.out_of_order():
         # A calendar whose days are out of order is no calendar: it takes no effect
         # (S12 names it); the amendment's other changes do.
         changes = replace(changes, calendar=None, calendar_from_cycle=None)
@@ -266,8 +263,9 @@ def check_key_grant(st: PolicyState, index: int, b: KeyGrant, logged_ms: int) ->
     for k in st.held.get(same_name(b.holder), []) if labs or oversight else []:
         if k.revoked_ms is not None:
             continue
-        theirs = (_overseeing(k.roles) if labs else []) + (_labs(k.roles) if oversight else [])
-        mine = (labs if _overseeing(k.roles) else []) + (oversight if _labs(k.roles) else [])
+        k_oversees, k_labs = _overseeing(k.roles), _labs(k.roles)
+        theirs = (k_oversees if labs else []) + (k_labs if oversight else [])
+        mine = (labs if k_oversees else []) + (oversight if k_labs else [])
         if theirs:
             out.append(
                 refused(

@@ -181,9 +181,10 @@ def offered_before(st: PolicyState, digest: str, index: int, why: str) -> list[F
 def apply_model_update(st: PolicyState, index: int, b: ModelUpdate, logged_ms: int) -> None:
     lesser = significant(st, b, logged_ms) is None
     st.updates[index] = Update(index, b.preregistration, b.decision, logged_ms, not lesser)
-    if _approved_of_its_run(st, b) is not None:
-        st.offered.setdefault(b.model_digest, []).append((index, b.decision))
-    if lesser and _approved_of_its_run(st, b) is not None:
+    if _approved_of_its_run(st, b) is None:
+        return
+    st.offered.setdefault(b.model_digest, []).append((index, b.decision))
+    if lesser:
         # Only an update of the model the decision approved adds to that model's total:
         # one naming another run's (or no) approval changes nothing of it.
         st.lesser_added[b.decision] = st.lesser_added.get(b.decision, 0) + flop(

@@ -348,11 +348,6 @@ def config_digest(config: InferenceConfig | None) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def posttraining_flop(config: InferenceConfig | None) -> int:
-    """The post-training a configuration lists, in all (S15)."""
-    return sum(flop(p.flop) for p in config.post_training) if config is not None else 0
-
-
 def posttraining_steps(config: InferenceConfig | None) -> tuple[tuple[str, int, str], ...]:
     """Each post-training step a configuration lists, as (method, FLOP, description)."""
     if config is None:
@@ -398,7 +393,6 @@ def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
         remedies=b.remedies,
         config=config_digest(b.inference),
         max_inference_flop=flop(b.inference.max_inference_flop_per_task) if b.inference else 0,
-        posttraining_flop=posttraining_flop(b.inference),
         posttraining=posttraining_steps(b.inference),
     )
     _reported(st, b.preregistration, flop(b.final_flop), index, logged_ms)
