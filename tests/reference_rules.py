@@ -171,6 +171,33 @@ R7. S6 link 3: S1-S5 violations found by auditing the log cut just before D; a
     fails admission with the L4 verdict and its ``submission`` reference is at fault
     (see A1 for the order); a decision failing its own checks (L3) is that alone.
 R8. S6 link 2 and S10 apply to every decision, approval or rejection.
+R30. S1's lead time runs from the plan in force at the start: the last version of
+    the run (in log order, logged before the start report) whose logged_at is not
+    after the start, when that is the named version or one after it. A start naming
+    a version an amendment had already superseded is judged against the amendment;
+    the finding names that version and the start. (Until 2026-12-07 the named
+    version: naming the superseded plan escaped the lead time.)
+R31. S1 on a provider's evidence: a compute attestation naming a run of its own
+    organisation, for a valid period that ended before the lead time after the plan in
+    force at the period's end (R30's choice, the period's end for the start), is an S1
+    violation naming that version and the attestation, for a run above the level
+    deregulated at the period's end. The period's end is the latest the run can have
+    started. (Until 2026-12-07 only the lab's own start report was judged.)
+R32. S1 link 4 (a submitted run must have reported its start) applies to a run above
+    the level deregulated at the earlier of its named version's planned start and the
+    submission's logged_at: with no start reported, the plan's start is the only word
+    on when it trained. (Until 2026-12-07 the submission's time alone, so a run
+    planned to start before its level was deregulated, never reporting a start and
+    submitted after, passed.)
+R33. The frontier before the first lift (notes, S2: the initial level is trainable
+    from the first cycle's lift date) is the initial level minus one; a schedule of
+    the initial level on the first lift date changes its cap and lifts nothing (the
+    charter lifts it), and a schedule above it on that date skips a level.
+R29. S6 link 3 and the weights: the approval rests on the run of every admitted
+    submission of the same model digest logged before it, not only its own (notes:
+    "the model is its weights"): weights first submitted under a run that broke S1-S5
+    and submitted again under a clean run are an S6 violation on the approval, naming
+    the entries of those violations. (Until 2026-12-07 only the submission's own run.)
 R9. S7: a cited result about another submission does not count as passing; every
     failing cited result is named, whichever submission it is about. Settled (notes,
     S7): an approval citing no results cites all the submission's results logged
@@ -1093,6 +1120,12 @@ def judge_schedule(before: Log, t: Entry) -> tuple[bool, frozenset[Finding]]:
     if not is_lift_date(before, day):
         return False, frozenset({finding("S11", "violation", t.index)})
     frontier = frontier_at(before, effective_ms(t) - 1)
+    charter = before.charter
+    if t.body.level == charter.initial_frontier_level and day == lift_day(
+        before, charter.first_cycle
+    ):
+        # Reading R33: the charter lifts the initial level on the first lift date.
+        frontier = charter.initial_frontier_level
     if t.body.level <= frontier:
         return False, frozenset()  # a change of a lifted level's cap, not a lift
     found = set()
@@ -1210,10 +1243,45 @@ def s1_start_without_lead_time(log: Log) -> set[Finding]:
     for t in admitted(log, "training_started"):
         p = prereg_of(log, t)
         start = start_ms(t)
+        if start >= p.logged_at:
+            # Reading R30: the plan in force at the start, the last version of the run
+            # (by index, before the start report) logged by the start.
+            p = [
+                v
+                for v in run_versions(log, p)
+                if v.index < t.index and v.logged_at <= start and v.index >= p.index
+            ][-1]
         if p.body.level <= deregulated_level_at(standing(log, t.index), start):
             continue
         if start < p.logged_at + days_in_force(log, "preregistration_lead_days", p):
             out.add(finding("S1", "violation", p.index, t.index))
+    return out
+
+
+def s1_attested_before_lead_time(log: Log) -> set[Finding]:
+    """Reading R31: compute a provider attests for a run (of the same organisation)
+    over a period that ended before the lead time after the plan in force at the
+    period's end proves the run trained before it could start: S1 -> that version, A.
+    The plan in force is chosen as in R30, with the period's end as the start."""
+    out = set()
+    for a in admitted(log, "compute_attestation"):
+        if a.body.run is None:
+            continue
+        p = at(log, a.body.run)
+        start = parse_time(a.body.period_start, "period_start")
+        end = parse_time(a.body.period_end, "period_end")
+        if p.body.org != a.body.organisation or end <= start:
+            continue
+        if end >= p.logged_at:
+            p = [
+                v
+                for v in run_versions(log, p)
+                if v.index < a.index and v.logged_at <= end and v.index >= p.index
+            ][-1]
+        if p.body.level <= deregulated_level_at(standing(log, a.index), end):
+            continue
+        if end < p.logged_at + days_in_force(log, "preregistration_lead_days", p):
+            out.add(finding("S1", "violation", p.index, a.index))
     return out
 
 
@@ -1224,7 +1292,9 @@ def s1_submission_without_start(log: Log) -> set[Finding]:
     out = set()
     for s in admitted(log, "submission"):
         p = prereg_of(log, s)
-        if p.body.level <= deregulated_level_at(standing(log, s.index), s.logged_at):
+        # Reading R32: judged at the earlier of the planned start and the submission.
+        when = min(parse_time(p.body.planned_start, "planned_start"), s.logged_at)
+        if p.body.level <= deregulated_level_at(standing(log, s.index), when):
             continue
         versions = {v.index for v in run_versions(log, p)}
         starts = [
@@ -1408,6 +1478,7 @@ def s1_to_s5_violations(log: Log) -> set[Finding]:
     """Every violation of S1-S5 in *log* (warnings and notices are not violations)."""
     found = (
         s1_start_without_lead_time(log)
+        | s1_attested_before_lead_time(log)
         | s1_submission_without_start(log)
         | s2_plan_above_cap(log)
         | s2_start_before_lift_or_above_cap(log)
@@ -1539,13 +1610,22 @@ def s6_approval_of_broken_run(log: Log) -> set[Finding]:
     out = set()
     for d in approvals(log):
         s = at(log, d.body.submission)
-        versions = {v.index for v in run_versions(log, prereg_of(log, s))}
-        events = {
-            e.index
-            for e in admitted(log, *TRAINING_EVENTS, before=d.index)
-            if e.body.preregistration in versions
-        }
-        run_entries = versions | events | {s.index}
+        # Reading R29: the model is its weights; the runs of every submission of the
+        # same digest logged before D are runs the approval rests on.
+        same_weights = [
+            x
+            for x in admitted(log, "submission", before=d.index)
+            if x.body.model_digest == s.body.model_digest
+        ]
+        run_entries: set[int] = set()
+        for sub in {s.index: s, **{x.index: x for x in same_weights}}.values():
+            versions = {v.index for v in run_versions(log, prereg_of(log, sub))}
+            events = {
+                e.index
+                for e in admitted(log, *TRAINING_EVENTS, before=d.index)
+                if e.body.preregistration in versions
+            }
+            run_entries |= versions | events | {sub.index}
         broken = [f for f in s1_to_s5_violations(standing(log, d.index)) if run_entries & set(f[2])]
         if broken:
             named = [i for f in broken for i in f[2]]
@@ -1893,6 +1973,11 @@ def s11_lift_without_approval(log: Log) -> set[Finding]:
         decided_by = end_of(decision_day(log, cycle - 1))
         if log.now_ms < decided_by or t.body.level <= frontier_at(log, effective_ms(t) - 1):
             continue
+        charter = log.charter
+        if t.body.level == charter.initial_frontier_level and day == lift_day(
+            log, charter.first_cycle
+        ):
+            continue  # reading R33: the charter lifts the initial level; a cap change
         if t.s11:
             continue  # it breaks S11 itself, so takes no effect: no lift is scheduled (R15)
         approved = [
@@ -2686,6 +2771,7 @@ def s19_lab_key_into_cooling_off(log: Log) -> set[Finding]:
 
 RULES = (
     s1_start_without_lead_time,
+    s1_attested_before_lead_time,
     s1_submission_without_start,
     s1_claimed_start_far,
     s2_plan_above_cap,

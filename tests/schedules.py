@@ -442,7 +442,11 @@ def threshold_schedule(d: Draft, cycle: int) -> None:
     level; logged the notice period before (±1 ms) or earlier, rarely later."""
     frontier = d.frontier[cycle]
     level = d.mostly(frontier + 1, frontier + 2, frontier)
-    target = d.mostly(lift(cycle + 1), day_ms(cycle + 1, 1, 2), day_ms(cycle + 1, 3, 1))
+    # Rarely the cycle's own lift date: for the first cycle, the date the initial level
+    # becomes trainable, so a lift above it then skips a level (S11).
+    target = d.mostly(
+        lift(cycle + 1), day_ms(cycle + 1, 1, 2), day_ms(cycle + 1, 3, 1), lift(cycle)
+    )
     notice = d.rules.notice_days * DAY
     at = d.when(
         lambda: d.later(target - notice - 200 * DAY, 150 * DAY),
@@ -517,7 +521,11 @@ def deregulation(d: Draft, cycle: int) -> None:
     notice, or too far, retroactive, or on a lift date that gets postponed."""
     frontier = d.frontier.get(cycle + 1, d.frontier[cycle])
     level = max(0, d.mostly(frontier - d.rules.lag, frontier - d.rules.lag + 1, 0))
-    target = d.mostly(lift(cycle + 1), day_ms(cycle + 1, 2, 1), day_ms(cycle, 9, 1))
+    # Rarely the eve of the cycle's own lift: for the first cycle, the initial level is
+    # not yet trainable then (the frontier is the level below it).
+    target = d.mostly(
+        lift(cycle + 1), day_ms(cycle + 1, 2, 1), day_ms(cycle, 9, 1), lift(cycle) - DAY
+    )
     notice = d.rules.notice_days * DAY
     at = d.when(
         lambda: d.later(target - notice - 100 * DAY, 90 * DAY),
@@ -879,7 +887,9 @@ def submission(d: Draft, run: Run, after: int, *, remedies: Step | None = None) 
     version = version_named(d, run)
     fields: dict[str, Any] = {
         "preregistration": d.ref(version, at=at),
-        "model_digest": digest(f"{run.lab}-{run.cycle} {model}"),
+        # Rarely weights named by lab alone: another cycle's run of the lab may submit
+        # the same weights (S6 and S7 follow the weights, not the run).
+        "model_digest": digest(d.mostly(f"{run.lab}-{run.cycle} {model}", f"{run.lab} {model}")),
         "final_flop": flop(reported_flop(d, run)),
         "submitted_at": rfc3339(claimed),
     }

@@ -1209,8 +1209,8 @@ def test_s13_deregulation_above_frontier_minus_lag() -> None:
         V(
             "S13",
             (x,),
-            "level 0 is deregulated while the frontier on 2028-01-01 is level 1: at most level "
-            "-1 may be",
+            "level 0 is deregulated while the frontier on 2028-01-01 is level 1: no level may "
+            "be until the frontier is level 2",
         )
     }
 

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from verifier.entries.codec import Payload
-from verifier.entries.payloads import Charter
+from verifier.entries.payloads import Charter, ComputeAttestation
 from verifier.policy.calendar import Calendar
 from verifier.policy.findings import VIOLATION, Finding, violation
 from verifier.policy.rules import (
@@ -159,14 +159,19 @@ def _record_breaches(
     ]
     if not breaches:
         return
+    body = payload.body
     prereg = (
         index
         if payload.type == "preregistration"
-        else getattr(payload.body, "preregistration", None)
+        # A provider's attestation names the run it served (S1 on its evidence).
+        else body.run
+        if isinstance(body, ComputeAttestation)
+        else getattr(body, "preregistration", None)
     )
     run = st.runs.get(prereg) if isinstance(prereg, int) else None
     if run is not None:
         st.runs[run.root].breaches.extend(breaches)
+        st.taint(run.root)
 
 
 def _check_reveal(

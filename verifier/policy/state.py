@@ -30,9 +30,13 @@ class Run:
     planned_flop: int
     logged_ms: int
     root: int  # index of the first version of this pre-registration
+    planned_start_ms: int = 0  # when this version plans to start
     superseded_by: int | None = None  # the latest amendment of this version
     #: The first amendment of this version: the one S4's warnings name (A').
     first_amendment: int | None = None
+    #: On the first version: the versions that superseded it, directly or not, in log
+    #: order (S1: the lead time runs from the plan in force when training started).
+    versions: tuple[int, ...] = ()
     started: int | None = None  # index of training_started
     halted: int | None = None
     chain_started: bool = False  # on the first version: has any version started training?
@@ -50,6 +54,10 @@ class Run:
     #: On the first version: the violations of S1-S5 found on the run's entries, as
     #: (rule, entries named). An approval cannot rest on such a run (S6).
     breaches: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    #: On the first version: the weights (model digests) submitted under the run, each
+    #: once. The model is its weights: the same weights approved under another run
+    #: still rest on this one (S6).
+    digests: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -189,6 +197,10 @@ class PolicyState:
     #: failed, "none" when it is pass and lists no category: neither is a passing
     #: result (S7). Rare: a result that contradicts itself.
     unsound_results: dict[int, str] = field(default_factory=dict)
+    #: model digest -> the runs (first versions) that submitted those weights and broke
+    #: S1-S5: an approval of the same weights, under any run, rests on them (S6). Few:
+    #: only runs with such a violation are named.
+    tainted: dict[str, list[int]] = field(default_factory=dict)
     #: model digest -> (update, the decision it updates) of each update of an approved
     #: model offering those weights: a rejection of them, or a contest upheld against
     #: them, logged after the update still finds it (S15). One per update.
@@ -405,7 +417,13 @@ class PolicyState:
         not (S11), and its cap neither; the frontier rises one level at a time
         (docs/policy-notes.md, S11). A lift to a level the frontier already reached
         (scheduled before the lift below it) is a change of that level's cap."""
-        level = self.rules.initial_frontier_level
+        initial = self.rules.initial_frontier_level
+        first_lift = self.cal.lift_ms(self.rules.first_cycle)
+        # Before the first cycle's lift the initial level is not yet trainable (S2): the
+        # frontier is the level below it, and the first lift date raises it to the
+        # initial level as a lift would (a schedule on that date to the level above the
+        # initial one skips a level, S11).
+        level = initial - 1
         raising: list[tuple[int, int, int]] = []
         stranded: set[int] = set()
         postponed: set[int] = set()
@@ -413,6 +431,8 @@ class PolicyState:
         # the same date is judged against the frontier that one left (two levels on one
         # day would be a jump). self.lifts is kept sorted by level within a date.
         for eff, lv, index in sorted(self.lifts, key=lambda lift: (lift[0], lift[2])):
+            if eff >= first_lift:
+                level = max(level, initial)
             if index in self.lapsed:
                 continue
             if self.lift_postponed(eff):
@@ -425,12 +445,15 @@ class PolicyState:
         return raising, stranded, postponed
 
     def frontier_at(self, ms: int) -> int:
-        """The highest level trainable at *ms*: the initial level, raised one level by
-        each lift that took effect by then (raising_lifts)."""
-        level = self.rules.initial_frontier_level
+        """The highest level trainable at *ms*: the initial level from the first cycle's
+        lift (the level below it before), raised one level by each lift that took effect
+        by then (raising_lifts)."""
+        initial = self.rules.initial_frontier_level
+        # The initial level is trainable from the first cycle's lift (S2), not before.
+        level = initial if ms >= self.cal.lift_ms(self.rules.first_cycle) else initial - 1
         for eff, lv, _ in self.raising_lifts():
             if eff <= ms:
-                level = lv
+                level = max(level, lv)
         return level
 
     def off_lift_dates(self, cal: CycleCalendar) -> dict[int, tuple[int, int]]:
@@ -502,6 +525,29 @@ class PolicyState:
         lift date whose lift was postponed before it took effect."""
         found = self.freezing_postponements(effective_ms)
         return found[0].index if found else None
+
+    def plan_in_force(self, named: Run, ms: int) -> Run:
+        """The version of *named*'s run in force at *ms*: the last version of the run,
+        in log order, logged by then (*named* itself if it was logged after *ms*). A
+        start report naming a version an amendment had already superseded is judged
+        against that amendment: the lead time runs from the plan actually in force
+        (docs/policy-notes.md, S1)."""
+        if ms < named.logged_ms:
+            return named
+        first = self.runs[named.root]
+        for i in reversed((first.index, *first.versions)):
+            version = self.runs[i]
+            if version.logged_ms <= ms:
+                return version if i >= named.index else named
+        return named  # pragma: no cover - named itself was logged by ms
+
+    def taint(self, root: int) -> None:
+        """Name the run *root* (which broke S1-S5) against each of the weights it
+        submitted (S6: the model is its weights)."""
+        for digest in self.runs[root].digests:
+            roots = self.tainted.setdefault(digest, [])
+            if root not in roots:
+                roots.append(root)
 
     def remedied_submission(
         self, prereg: int, model_digest: str, remedies: int | None

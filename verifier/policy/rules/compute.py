@@ -101,6 +101,34 @@ class _Question:
     plans: dict[int, int]  # each run under way (its first version) -> its plan
 
 
+def _trained_before_lead_time(
+    st: PolicyState, index: int, b: ComputeAttestation, named: Run, end: int
+) -> list[Finding]:
+    """S1 on the provider's evidence: compute delivered for a run over a period that
+    ended before the run's lead time did proves training before it, whatever start
+    the lab reports (or whether it reports one). The period's end is the latest the
+    run can have started; the plan in force then is the one the lead time runs from
+    (docs/policy-notes.md, S1)."""
+    plan = st.plan_in_force(named, end)
+    lead = st.rules_at(plan.logged_ms).preregistration_lead_days
+    if plan.level <= st.deregulated_level_at(end) or end >= plan.logged_ms + lead * DAY_MS:
+        return []
+    when = (
+        "before its pre-registration was logged"
+        if end <= plan.logged_ms
+        else f"less than the {lead}-day lead time after its pre-registration"
+    )
+    return [
+        violation(
+            "S1",
+            (plan.index, index),
+            f"{b.provider} attests {fmt_flop(flop(b.flop_delivered))} FLOP delivered for run "
+            f"{named.run_id} over a period that ended {fmt_time(end)}, {when} "
+            f"({fmt_date(plan.logged_ms)}): the run trained before it could start",
+        )
+    ]
+
+
 def _question(st: PolicyState, b: ComputeAttestation, logged_ms: int) -> _Question:
     start = parse_time(b.period_start, "period_start")
     end = parse_time(b.period_end, "period_end")
@@ -263,17 +291,18 @@ def check_compute_attestation(
     q = _question(st, b, logged_ms)
     start, end = q.start, q.end
     out: list[Finding] = []
-    if b.run is not None:
-        named = st.runs.get(b.run)
-        if named is not None and named.org != b.organisation:
-            out.append(
-                violation(
-                    "S16",
-                    (b.run, index),
-                    f"{b.provider} attests compute delivered to {b.organisation} for run "
-                    f"{named.run_id}, which is {named.org}'s",
-                )
+    named = st.runs.get(b.run) if b.run is not None else None
+    if named is not None and named.org != b.organisation:
+        out.append(
+            violation(
+                "S16",
+                (named.index, index),
+                f"{b.provider} attests compute delivered to {b.organisation} for run "
+                f"{named.run_id}, which is {named.org}'s",
             )
+        )
+    elif named is not None and end > start:
+        out += _trained_before_lead_time(st, index, b, named, end)
     if end <= start:
         # An empty or reversed period overlaps nothing: summed with the organisation's
         # other attestations it would hide compute split across them.

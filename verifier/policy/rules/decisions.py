@@ -311,19 +311,36 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
 
 
 def _breaches(st: PolicyState, index: int, sub: Sub) -> list[Finding]:
-    """S6: no approval rests on a run that broke S1-S5 (the chain's last link)."""
-    run = st.runs[sub.prereg]
-    breaches = st.runs[run.root].breaches
-    if not breaches:
+    """S6: no approval rests on a run that broke S1-S5 (the chain's last link): neither
+    the submission's own run nor any run that submitted the same weights before the
+    decision (the model is its weights: weights trained off the schedule do not become
+    clean by being submitted again under a clean run)."""
+    own = st.runs[sub.prereg].root
+    roots = [own, *(r for r in st.tainted.get(sub.model_digest, ()) if r != own)]
+    broken = [(st.runs[r], st.runs[r].breaches) for r in roots if st.runs[r].breaches]
+    if not broken:
         return []
-    rules = sorted({rule for rule, _ in breaches}, key=lambda r: int(r[1:]))
-    entries = sorted({i for _, named in breaches for i in named})
+    rules = sorted({rule for _, b in broken for rule, _ in b}, key=lambda r: int(r[1:]))
+    entries = sorted({i for _, b in broken for _, named in b for i in named})
     listed = ", ".join(str(i) for i in entries)
+    run = st.runs[sub.prereg]
+    others = [r for r, _ in broken if r.index != own]
+    if not others:
+        which = f"run {run.run_id}, which broke"
+    else:
+        own_broke = any(r.index == own for r, _ in broken)
+        which = (
+            f"run {run.run_id} with weights {sub.model_digest[:12]}…, which were also "
+            f"submitted under run {', '.join(r.run_id for r in others)} (pre-registered "
+            f"as entry {', '.join(str(r.index) for r in others)}); "
+            + ("the runs" if own_broke else "that run" if len(others) == 1 else "those runs")
+            + " broke"
+        )
     return [
         refused(
             "S6",
             (*entries, index),
-            f"decision {index} approves submission {sub.index} of run {run.run_id}, which broke {', '.join(rules)} (entries {listed}): an approval cannot rest on such a run",
+            f"decision {index} approves submission {sub.index} of {which} {', '.join(rules)} (entries {listed}): an approval cannot rest on such a run",
         )
     ]
 

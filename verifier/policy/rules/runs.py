@@ -80,8 +80,19 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
             old.first_amendment = index
         root = old.root
     st.runs[index] = Run(
-        index, b.org, b.run_id, b.level, b.cycle, flop(b.planned_flop), logged_ms, root
+        index,
+        b.org,
+        b.run_id,
+        b.level,
+        b.cycle,
+        flop(b.planned_flop),
+        logged_ms,
+        root,
+        parse_time(b.planned_start, "planned_start"),
     )
+    if root != index:
+        first = st.runs[root]
+        first.versions = (*first.versions, index)
     # A run's plan is for its cycle: its planned end counts up to the end of the
     # cycle's year, so a planned end years away cannot keep an unreported run covering
     # compute (S16, docs/policy-notes.md).
@@ -199,24 +210,24 @@ def check_training_started(
         return out
     start = effective_start(b.time, logged_ms)
     when = fmt_time(start)
-    lead = st.rules_at(run.logged_ms).preregistration_lead_days
-    if run.level > st.deregulated_level_at(start):
-        if start < run.logged_ms:
+    plan = st.plan_in_force(run, start)
+    lead = st.rules_at(plan.logged_ms).preregistration_lead_days
+    if plan.level > st.deregulated_level_at(start):
+        if start < plan.logged_ms:
             out.append(
                 violation(
                     "S1",
-                    (run.index, index),
-                    f"run {run.run_id} started ({when}) before its pre-registration was logged ({fmt_date(run.logged_ms)})",
+                    (plan.index, index),
+                    f"run {run.run_id} started ({when}) before its pre-registration was logged ({fmt_date(plan.logged_ms)})",
                 )
             )
-        elif start < run.logged_ms + lead * DAY_MS:
-            out.append(
-                violation(
-                    "S1",
-                    (run.index, index),
-                    f"run {run.run_id} started {when}, less than the {lead}-day lead time after its pre-registration ({fmt_date(run.logged_ms)})",
-                )
+        elif start < plan.logged_ms + lead * DAY_MS:
+            text = (
+                f"run {run.run_id} started {when}, less than the {lead}-day lead time after its pre-registration ({fmt_date(plan.logged_ms)})"
+                if plan is run
+                else f"run {run.run_id} started {when}, less than the {lead}-day lead time after entry {plan.index} amended its plan ({fmt_date(plan.logged_ms)}); the start names the superseded entry {run.index}, but the plan in force is the amendment"
             )
+            out.append(violation("S1", (plan.index, index), text))
     # S2 holds at a deregulated level too: deregulation lifts S1's oversight, but the
     # level's cap is what makes a run one of that level (docs/policy-notes.md, S2).
     effective = st.level_effective_ms(run.level)
@@ -311,7 +322,11 @@ def check_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
     if run is None:
         return out
     root = st.runs[run.root]
-    if not root.chain_started and run.level > st.deregulated_level_at(logged_ms):
+    # With no start reported, the plan's start is the only word on when the run
+    # trained: a run planned to start while its level was not deregulated must report
+    # its start, even if the level is deregulated by its submission.
+    when = min(run.planned_start_ms, logged_ms)
+    if not root.chain_started and run.level > st.deregulated_level_at(when):
         out.append(
             refused(
                 "S1",
@@ -395,6 +410,11 @@ def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
         max_inference_flop=flop(b.inference.max_inference_flop_per_task) if b.inference else 0,
         posttraining=posttraining_steps(b.inference),
     )
+    root = st.runs[run.root]
+    if b.model_digest not in root.digests:
+        root.digests = (*root.digests, b.model_digest)
+        if root.breaches:
+            st.taint(root.index)
     _reported(st, b.preregistration, flop(b.final_flop), index, logged_ms)
     if not on_time:
         st.late.setdefault(run.cycle, []).append(index)

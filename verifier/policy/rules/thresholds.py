@@ -49,7 +49,7 @@ def _s11(st: PolicyState, index: int, b: ThresholdSchedule) -> list[Finding]:
             )
         ]
     out: list[Finding] = []
-    frontier = st.frontier_at(day_start_ms(eff_date) - 1)
+    frontier = _frontier_before(st, b.level, day_start_ms(eff_date))
     if b.level > frontier:
         if b.level > frontier + 1:
             out.append(
@@ -77,9 +77,20 @@ def apply_threshold_schedule(
     eff = day_start_ms(parse_date(b.effective_date, "effective_date"))
     st.caps.setdefault(b.level, []).append((eff, flop(b.cap_flop), index))
     st.caps[b.level].sort(key=lambda c: (c[0], c[2]))  # the latest schedule wins a date
-    if b.level > st.frontier_at(eff - 1):
+    if b.level > _frontier_before(st, b.level, eff):
         st.lifts.append((eff, b.level, index))
         st.lifts.sort()
+
+
+def _frontier_before(st: PolicyState, level: int, eff: int) -> int:
+    """The frontier a schedule of *level* taking effect at *eff* is judged against: the
+    frontier just before its date. On the first cycle's lift date the charter itself
+    lifts the initial level, so a schedule of that level then changes its cap and
+    lifts nothing (docs/policy-notes.md, "The frontier before the first lift")."""
+    initial = st.rules.initial_frontier_level
+    if level == initial and eff == st.cal.lift_ms(st.rules.first_cycle):
+        return initial
+    return st.frontier_at(eff - 1)
 
 
 def check_threshold_postponement(
@@ -152,11 +163,16 @@ def check_deregulation(
     frontier = st.frontier_at(eff)
     lag = st.rules.deregulation_lag
     if b.level > frontier - lag:
+        allowed = (
+            f"at most level {frontier - lag} may be"
+            if frontier >= lag
+            else f"no level may be until the frontier is level {lag}"
+        )
         out.append(
             refused(
                 "S13",
                 (index,),
-                f"level {b.level} is deregulated while the frontier on {b.effective_date} is level {frontier}: at most level {frontier - lag} may be",
+                f"level {b.level} is deregulated while the frontier on {b.effective_date} is level {frontier}: {allowed}",
             )
         )
     # Only a postponement logged before the lift took effect stops it.

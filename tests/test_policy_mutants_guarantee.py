@@ -1,0 +1,364 @@
+"""The engine at the edges of the readings that close laundering paths (2026-12-07).
+
+Each test builds a small signed log with the ``Ledger`` of tests/test_reference_rules.py
+(charter of 2026-06-01: first cycle 2027 lifted on 1 January, initial frontier level 1,
+lag 2, lead time 30 days, notice 90 days) and audits it with the real engine, and
+with the reference auditor where the two must agree. The readings are in
+docs/policy-notes.md: the frontier before the first lift (S13, S11), the plan in force
+at the start (S1), S1 on a provider's evidence, the weights an approval rests on (S6)
+and a submitted run's unreported start (S1, chain link 4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.test_plan_rule_boundaries import replayed
+from tests.test_policy_boundaries import audit
+from tests.test_reference_rules import (
+    DIGEST,
+    OTHER_DIGEST,
+    Ledger,
+    attest,
+    iso,
+    ms,
+    provider,
+)
+
+Key = tuple[str, str, tuple[int, ...]]
+
+
+def engine(lg: Ledger, now: str) -> dict[Key, str]:
+    """The engine's findings, (rule, severity, entries) -> sentence; the reference
+    auditor must name the same findings."""
+    found = {(f.rule, f.severity, f.indices): f.message for f in audit(lg, now).findings}
+    assert set(found) == lg.audit(now)
+    return found
+
+
+def of_rule(found: dict[Key, str], rule: str) -> dict[Key, str]:
+    return {k: m for k, m in found.items() if k[0] == rule}
+
+
+# == The frontier before the first lift ==========================================
+
+
+def test_frontier_is_the_level_below_the_initial_one_until_the_first_lift() -> None:
+    lg = Ledger(initial_frontier_level=2)
+    st = replayed(lg)
+    first_lift = ms("2027-01-01")
+    assert st.frontier_at(first_lift - 1) == 1
+    assert st.frontier_at(first_lift) == 2
+    assert st.frontier_at(0) == 1
+
+
+def test_frontier_rises_with_a_lift_after_the_first_one() -> None:
+    lg = Ledger()
+    lg.schedule(2, "3e26", "2028-01-01", at="2027-09-01")
+    st = replayed(lg)
+    assert st.frontier_at(ms("2027-01-01") - 1) == 0
+    assert st.frontier_at(ms("2028-01-01") - 1) == 1
+    assert st.frontier_at(ms("2028-01-01")) == 2
+    assert [lv for _, lv, _ in st.raising_lifts()] == [2]
+
+
+def test_deregulation_on_the_eve_of_the_first_lift_is_too_far() -> None:
+    lg = Ledger(initial_frontier_level=2)
+    x = lg.deregulation(0, "2026-12-31", at="2026-09-01")
+    assert engine(lg, "2027-02-01") == {
+        ("S13", "violation", (x,)): "level 0 is deregulated while the frontier on 2026-12-31 "
+        "is level 1: no level may be until the frontier is level 2"
+    }
+
+
+def test_deregulation_on_the_first_lift_is_judged_against_the_initial_level() -> None:
+    lg = Ledger(initial_frontier_level=2)
+    lg.deregulation(0, "2027-01-01", at="2026-09-01")
+    assert engine(lg, "2027-02-01") == {}
+    assert replayed(lg).deregulated_level_at(ms("2027-01-01")) == 0
+    assert replayed(lg).deregulated_level_at(ms("2027-01-01") - 1) == -1
+
+
+def test_deregulation_above_frontier_minus_lag_says_the_highest_allowed() -> None:
+    lg = Ledger(initial_frontier_level=3, levels=_levels(4))
+    x = lg.deregulation(2, "2027-01-01", at="2026-09-01")
+    assert engine(lg, "2027-02-01") == {
+        ("S13", "violation", (x,)): "level 2 is deregulated while the frontier on 2027-01-01 "
+        "is level 3: at most level 1 may be"
+    }
+
+
+def test_lift_on_the_first_lift_date_above_the_initial_level_skips_a_level() -> None:
+    lg = Ledger()
+    t = lg.schedule(2, "3e26", "2027-01-01", at="2026-09-01")
+    assert engine(lg, "2027-02-01") == {
+        ("S11", "violation", (t,)): "a lift to level 2 skips level 1"
+    }
+    assert replayed(lg).raising_lifts() == []
+    assert replayed(lg).frontier_at(ms("2027-01-01")) == 1
+
+
+def test_schedule_of_the_initial_level_on_the_first_lift_is_a_cap_change() -> None:
+    lg = Ledger()
+    lg.schedule(1, "2e26", "2027-01-01", at="2026-09-01")
+    assert engine(lg, "2027-02-01") == {}
+    st = replayed(lg)
+    assert st.raising_lifts() == []
+    assert st.frontier_at(ms("2027-01-01")) == 1
+    assert st.cap_at(1, ms("2027-01-01")) == 2 * 10**26
+
+
+def _levels(top: int) -> list[dict[str, Any]]:
+    return [{"level": lv, "cap_flop": f"{10 ** (25 + lv)}"} for lv in range(top + 1)]
+
+
+# == S1: the plan in force at the start ==========================================
+
+
+def test_start_naming_a_superseded_plan_counts_from_the_amendment() -> None:
+    lg = Ledger()
+    p1 = lg.prereg(at="2026-11-01")
+    p2 = lg.prereg(at="2026-12-10", supersedes=p1)
+    t = lg.started(p1, at="2027-01-04")
+    found = engine(lg, "2027-02-01")
+    assert of_rule(found, "S1") == {
+        ("S1", "violation", (p2, t)): "run acme-2027-a started 2027-01-04T00:00:00Z, less "
+        "than the 30-day lead time after entry "
+        f"{p2} amended its plan (2026-12-10); the start names the superseded entry {p1}, "
+        "but the plan in force is the amendment"
+    }
+
+
+def test_amendment_logged_at_the_start_instant_is_in_force() -> None:
+    lg = Ledger()
+    p1 = lg.prereg(at="2026-11-01")
+    p2 = lg.prereg(at="2027-01-04", supersedes=p1)
+    t = lg.started(p1, at="2027-01-04")
+    assert set(of_rule(engine(lg, "2027-02-01"), "S1")) == {("S1", "violation", (p2, t))}
+
+
+def test_amendment_logged_after_the_claimed_start_is_not_in_force() -> None:
+    lg = Ledger()
+    p1 = lg.prereg(at="2026-11-01")
+    lg.prereg(at="2027-01-04T00:00:00.001Z", supersedes=p1)
+    lg.started(p1, at="2027-01-05", time="2027-01-04")
+    assert of_rule(engine(lg, "2027-02-01"), "S1") == {}
+
+
+def test_start_naming_the_amendment_itself_counts_from_it() -> None:
+    lg = Ledger()
+    p1 = lg.prereg(at="2026-11-01")
+    p2 = lg.prereg(at="2026-12-10", supersedes=p1)
+    t = lg.started(p2, at="2027-01-04")
+    found = of_rule(engine(lg, "2027-02-01"), "S1")
+    assert found == {
+        ("S1", "violation", (p2, t)): "run acme-2027-a started 2027-01-04T00:00:00Z, less "
+        "than the 30-day lead time after its pre-registration (2026-12-10)"
+    }
+
+
+def test_start_naming_the_first_plan_when_the_amendment_came_in_time() -> None:
+    lg = Ledger()
+    p1 = lg.prereg(at="2026-10-01")
+    lg.prereg(at="2026-12-05", supersedes=p1)  # 30 days before the start exactly
+    lg.started(p1, at="2027-01-04")
+    assert of_rule(engine(lg, "2027-02-01"), "S1") == {}
+
+
+def test_plan_in_force_is_the_named_version_when_the_start_precedes_it() -> None:
+    lg = Ledger()
+    p1 = lg.prereg(at="2026-11-01")
+    p2 = lg.prereg(at="2026-12-10", supersedes=p1)
+    st = replayed(lg)
+    named = st.runs[p2]
+    assert st.plan_in_force(named, ms("2026-12-01")) is named
+    assert st.plan_in_force(st.runs[p1], ms("2026-12-10")) is st.runs[p2]
+    assert st.plan_in_force(st.runs[p1], ms("2026-12-10") - 1) is st.runs[p1]
+    assert st.runs[p1].versions == (p2,)
+
+
+# == S1 on a provider's evidence =================================================
+
+
+def _attested(end: str, *, org: str = "acme", at: str = "2027-01-10") -> tuple[Ledger, int, int]:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-11-01")
+    a = attest(
+        lg,
+        stratus,
+        at=at,
+        run=p,
+        organisation=org,
+        period_start="2026-10-20T00:00:00Z",
+        period_end=iso(end),
+        flop_delivered="1e24",
+    )
+    return lg, p, a
+
+
+def test_compute_for_a_period_ending_inside_the_lead_time_is_s1() -> None:
+    lg, p, a = _attested("2026-11-30T23:59:59.999Z")
+    assert of_rule(engine(lg, "2027-01-20"), "S1") == {
+        ("S1", "violation", (p, a)): "stratus attests 1e24 FLOP delivered for run acme-2027-a "
+        "over a period that ended 2026-11-30T23:59:59Z, less than the 30-day lead time "
+        "after its pre-registration (2026-11-01): the run trained before it could start"
+    }
+
+
+def test_compute_for_a_period_ending_as_the_lead_time_ends_is_not_s1() -> None:
+    lg, _, _ = _attested("2026-12-01T00:00:00Z")
+    assert of_rule(engine(lg, "2027-01-20"), "S1") == {}
+
+
+def test_compute_for_a_period_ending_before_the_pre_registration() -> None:
+    lg, p, a = _attested("2026-11-01T00:00:00Z")
+    message = of_rule(engine(lg, "2027-01-20"), "S1")[("S1", "violation", (p, a))]
+    assert "ended 2026-11-01T00:00:00Z, before its pre-registration was logged" in message
+    lg, p, a = _attested("2026-11-01T00:00:00.001Z")
+    message = of_rule(engine(lg, "2027-01-20"), "S1")[("S1", "violation", (p, a))]
+    assert "less than the 30-day lead time after its pre-registration" in message
+
+
+def test_compute_for_another_organisations_run_is_s16_not_s1() -> None:
+    lg, p, a = _attested("2026-11-30T00:00:00Z", org="beta")
+    found = engine(lg, "2027-01-20")
+    assert of_rule(found, "S1") == {}
+    assert ("S16", "violation", (p, a)) in found
+
+
+def test_an_approval_rests_on_the_providers_evidence() -> None:
+    lg, p, a = _attested("2026-11-30T00:00:00Z")
+    suite = lg.suite()
+    lg.started(p)
+    lg.completed(p)
+    s = lg.submission(p)
+    r = lg.result(s, suite)
+    d = lg.decision(s, results=(r,))
+    found = engine(lg, "2028-01-05")
+    assert ("S6", "violation", (p, a, d)) in found
+
+
+def test_an_empty_period_proves_nothing_about_the_start() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-11-01")
+    attest(
+        lg,
+        stratus,
+        at="2027-01-10",
+        run=p,
+        period_start="2026-11-10T00:00:00Z",
+        period_end="2026-11-10T00:00:00Z",
+    )
+    assert of_rule(engine(lg, "2027-01-20"), "S1") == {}
+
+
+# == S6: the weights an approval rests on ========================================
+
+
+def _secret_then_clean(lg: Ledger, digest: str) -> dict[str, int]:
+    """Run a (started before it was pre-registered, and before level 1 was lifted)
+    submits DIGEST; run b, clean,
+    submits *digest* and is approved."""
+    a = lg.prereg(at="2026-12-01", run_id="acme-secret")
+    ta = lg.started(a, at="2026-12-02", time="2026-11-20")
+    sa = lg.submission(a, at="2027-03-02")
+    b = lg.prereg(at="2026-11-01", run_id="acme-2027-b")
+    suite = lg.suite()
+    lg.started(b)
+    lg.completed(b)
+    sb = lg.submission(b, model_digest=digest)
+    r = lg.result(sb, suite)
+    d = lg.decision(sb, results=(r,))
+    return {"A": a, "TA": ta, "SA": sa, "B": b, "SB": sb, "D": d}
+
+
+def test_weights_of_a_run_that_broke_s1_approved_under_another_run() -> None:
+    lg = Ledger()
+    e = _secret_then_clean(lg, DIGEST)
+    found = engine(lg, "2028-01-05")
+    key = ("S6", "violation", (e["A"], e["TA"], e["D"]))
+    assert of_rule(found, "S6") == {
+        key: f"decision {e['D']} approves submission {e['SB']} of run acme-2027-b with weights "
+        f"{DIGEST[:12]}…, which were also submitted under run acme-secret (pre-registered "
+        f"as entry {e['A']}); that run broke S1, S2 (entries {e['A']}, {e['TA']}): an approval "
+        "cannot rest on such a run"
+    }
+
+
+def test_other_weights_do_not_rest_on_the_broken_run() -> None:
+    lg = Ledger()
+    _secret_then_clean(lg, OTHER_DIGEST)
+    assert of_rule(engine(lg, "2028-01-05"), "S6") == {}
+
+
+def test_a_run_that_breaks_a_rule_after_submitting_taints_its_weights() -> None:
+    lg = Ledger()
+    a = lg.prereg(at="2026-10-01", run_id="acme-early")
+    lg.started(a, at="2027-01-04")
+    lg.submission(a, at="2027-03-02")
+    b = lg.prereg(at="2026-11-01", run_id="acme-2027-b")
+    suite = lg.suite()
+    lg.started(b)
+    lg.completed(b)
+    # Run a is amended after it started (S4), after its weights were submitted.
+    amended = lg.prereg(at="2027-04-01", run_id="acme-early", supersedes=a)
+    sb = lg.submission(b)
+    r = lg.result(sb, suite)
+    d = lg.decision(sb, results=(r,))
+    found = of_rule(engine(lg, "2028-01-05"), "S6")
+    assert set(found) == {("S6", "violation", (*sorted({a, amended} | _s4_named(lg, a)), d))}
+    assert replayed(lg).tainted == {DIGEST: [a]}
+
+
+def _s4_named(lg: Ledger, a: int) -> set[int]:
+    return {i for f in audit(lg, "2028-01-05").findings if f.rule == "S4" for i in f.indices} - {a}
+
+
+def test_the_own_run_and_another_both_broken_are_named_together() -> None:
+    lg = Ledger()
+    a = lg.prereg(at="2026-12-01", run_id="acme-secret")
+    ta = lg.started(a, at="2026-12-02", time="2026-11-20")
+    lg.submission(a, at="2027-03-02")
+    b = lg.prereg(at="2026-12-20", run_id="acme-2027-b")
+    suite = lg.suite()
+    tb = lg.started(b)  # 2027-01-04: 15 days after its pre-registration
+    lg.completed(b)
+    sb = lg.submission(b)
+    r = lg.result(sb, suite)
+    d = lg.decision(sb, results=(r,))
+    found = of_rule(engine(lg, "2028-01-05"), "S6")
+    key = ("S6", "violation", (a, ta, b, tb, d))
+    assert key in found
+    assert "; the runs broke S1" in found[key]
+
+
+# == S1: a submitted run that never reported its start ==========================
+
+
+def _unreported(planned_start: str) -> tuple[Ledger, int, int]:
+    lg = Ledger(deregulation_lag=1)
+    lg.deregulation(0, "2027-01-01", at="2026-09-01")
+    p = lg.prereg(
+        at="2026-12-01",
+        run_id="acme-small",
+        level=0,
+        planned_flop="5e24",
+        planned_start=iso(planned_start),
+    )
+    s = lg.submission(p, at="2027-02-01", final_flop="4.9e24")
+    return lg, p, s
+
+
+def test_unreported_start_planned_before_the_deregulation_is_s1() -> None:
+    lg, p, s = _unreported("2026-12-31T23:59:59.999Z")
+    assert of_rule(engine(lg, "2027-02-02"), "S1") == {
+        ("S1", "violation", (p, s)): "run acme-small is submitted, but its training start "
+        "was never reported: report the start first"
+    }
+
+
+def test_unreported_start_planned_once_the_level_is_deregulated_is_not() -> None:
+    lg, _, _ = _unreported("2027-01-01T00:00:00Z")
+    assert of_rule(engine(lg, "2027-02-02"), "S1") == {}
