@@ -182,7 +182,9 @@ R31. S1 on a provider's evidence: a compute attestation naming a run of its own
     force at the period's end (R30's choice, the period's end for the start), is an S1
     violation naming that version and the attestation, for a run above the level
     deregulated at the period's end. The period's end is the latest the run can have
-    started. (Until 2026-12-07 only the lab's own start report was judged.)
+    started. The same period ending before the level of that version was lifted is
+    an S2 violation naming the same two entries (s2_attested_before_lift). (Until
+    2026-12-07 only the lab's own start report was judged.)
 R32. S1 link 4 (a submitted run must have reported its start) applies to a run above
     the level deregulated at the earlier of its named version's planned start and the
     submission's logged_at: with no start reported, the plan's start is the only word
@@ -1285,6 +1287,29 @@ def s1_attested_before_lead_time(log: Log) -> set[Finding]:
     return out
 
 
+def s2_attested_before_lift(log: Log) -> set[Finding]:
+    """Reading R31, for S2: compute attested for a run over a period that ended before
+    the level of the plan in force then was lifted -> that version, A."""
+    out = set()
+    for a in admitted(log, "compute_attestation"):
+        if a.body.run is None:
+            continue
+        p = at(log, a.body.run)
+        start = parse_time(a.body.period_start, "period_start")
+        end = parse_time(a.body.period_end, "period_end")
+        if p.body.org != a.body.organisation or end <= start:
+            continue
+        if end >= p.logged_at:
+            p = [
+                v
+                for v in run_versions(log, p)
+                if v.index < a.index and v.logged_at <= end and v.index >= p.index
+            ][-1]
+        if not level_lifted_at(standing(log, a.index), p.body.level, end):
+            out.add(finding("S2", "violation", p.index, a.index))
+    return out
+
+
 def s1_submission_without_start(log: Log) -> set[Finding]:
     """Notes: 'a submission whose run (any version) has no training_started logged
     before it is an S1 violation' (for 'A run above the deregulated level that is
@@ -1482,6 +1507,7 @@ def s1_to_s5_violations(log: Log) -> set[Finding]:
         | s1_submission_without_start(log)
         | s2_plan_above_cap(log)
         | s2_start_before_lift_or_above_cap(log)
+        | s2_attested_before_lift(log)
         | s3_excess(log)
         | s4_amendment_after_start(log)
         | s5_halted_submitted(log)
@@ -2776,6 +2802,7 @@ RULES = (
     s1_claimed_start_far,
     s2_plan_above_cap,
     s2_start_before_lift_or_above_cap,
+    s2_attested_before_lift,
     s3_excess,
     s3_claimed_time_far,
     s4_amendment_after_start,

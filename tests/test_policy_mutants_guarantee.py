@@ -362,3 +362,50 @@ def test_unreported_start_planned_before_the_deregulation_is_s1() -> None:
 def test_unreported_start_planned_once_the_level_is_deregulated_is_not() -> None:
     lg, _, _ = _unreported("2027-01-01T00:00:00Z")
     assert of_rule(engine(lg, "2027-02-02"), "S1") == {}
+
+
+def _attested_after_lead(end: str, **prereg: Any) -> tuple[Ledger, int, int]:
+    """Pre-registered 2026-09-01 (lead time over by October): only S2 can apply."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-09-01", **prereg)
+    a = attest(
+        lg,
+        stratus,
+        at="2027-01-10",
+        run=p,
+        period_start="2026-11-01T00:00:00Z",
+        period_end=iso(end),
+        flop_delivered="1e24",
+    )
+    return lg, p, a
+
+
+def test_compute_for_a_period_ending_before_the_levels_lift_is_s2() -> None:
+    lg, p, a = _attested_after_lead("2026-12-31T23:59:59.999Z")
+    found = engine(lg, "2027-01-20")
+    assert of_rule(found, "S1") == {}
+    assert of_rule(found, "S2") == {
+        ("S2", "violation", (p, a)): "stratus attests 1e24 FLOP delivered for run acme-2027-a "
+        "over a period that ended 2026-12-31T23:59:59Z, before level 1 was lifted "
+        "(2027-01-01): the run trained before its level could be trained"
+    }
+
+
+def test_compute_for_a_period_ending_at_the_levels_lift_is_not_s2() -> None:
+    lg, _, _ = _attested_after_lead("2027-01-01T00:00:00Z")
+    assert of_rule(engine(lg, "2027-01-20"), "S2") == {}
+
+
+def test_compute_for_a_run_of_a_level_never_lifted_is_s2() -> None:
+    lg, p, a = _attested_after_lead("2027-01-05T00:00:00Z", level=2, planned_flop="2e26")
+    found = of_rule(engine(lg, "2027-01-20"), "S2")
+    assert found[("S2", "violation", (p, a))].endswith(
+        "before level 2 was lifted (it has not been): the run trained before its level "
+        "could be trained"
+    )
+
+
+def test_compute_for_a_run_below_the_initial_level_is_never_before_its_lift() -> None:
+    lg, _, _ = _attested_after_lead("2026-12-01T00:00:00Z", level=0, planned_flop="5e24")
+    assert of_rule(engine(lg, "2027-01-20"), "S2") == {}

@@ -104,29 +104,45 @@ class _Question:
 def _trained_before_lead_time(
     st: PolicyState, index: int, b: ComputeAttestation, named: Run, end: int
 ) -> list[Finding]:
-    """S1 on the provider's evidence: compute delivered for a run over a period that
-    ended before the run's lead time did proves training before it, whatever start
-    the lab reports (or whether it reports one). The period's end is the latest the
-    run can have started; the plan in force then is the one the lead time runs from
-    (docs/policy-notes.md, S1)."""
+    """S1 and S2 on the provider's evidence: compute delivered for a run over a period
+    that ended before the run's lead time did, or before its level's lift, proves
+    training before it, whatever start the lab reports (or whether it reports one).
+    The period's end is the latest the run can have started; the plan in force then
+    is the one the lead time runs from (docs/policy-notes.md, S1 and S2)."""
     plan = st.plan_in_force(named, end)
-    lead = st.rules_at(plan.logged_ms).preregistration_lead_days
-    if plan.level <= st.deregulated_level_at(end) or end >= plan.logged_ms + lead * DAY_MS:
-        return []
-    when = (
-        "before its pre-registration was logged"
-        if end <= plan.logged_ms
-        else f"less than the {lead}-day lead time after its pre-registration"
+    out: list[Finding] = []
+    said = (
+        f"{b.provider} attests {fmt_flop(flop(b.flop_delivered))} FLOP delivered for run "
+        f"{named.run_id} over a period that ended {fmt_time(end)}"
     )
-    return [
-        violation(
-            "S1",
-            (plan.index, index),
-            f"{b.provider} attests {fmt_flop(flop(b.flop_delivered))} FLOP delivered for run "
-            f"{named.run_id} over a period that ended {fmt_time(end)}, {when} "
-            f"({fmt_date(plan.logged_ms)}): the run trained before it could start",
+    lead = st.rules_at(plan.logged_ms).preregistration_lead_days
+    if plan.level > st.deregulated_level_at(end) and end < plan.logged_ms + lead * DAY_MS:
+        when = (
+            "before its pre-registration was logged"
+            if end <= plan.logged_ms
+            else f"less than the {lead}-day lead time after its pre-registration"
         )
-    ]
+        out.append(
+            violation(
+                "S1",
+                (plan.index, index),
+                f"{said}, {when} ({fmt_date(plan.logged_ms)}): the run trained before it "
+                "could start",
+            )
+        )
+    # S2 likewise: compute delivered before the level's lift is training before it.
+    lifted = st.level_effective_ms(plan.level)
+    if lifted is None or end < lifted:
+        at = f" ({fmt_date(lifted)})" if lifted is not None else " (it has not been)"
+        out.append(
+            violation(
+                "S2",
+                (plan.index, index),
+                f"{said}, before level {plan.level} was lifted{at}: the run trained before "
+                "its level could be trained",
+            )
+        )
+    return out
 
 
 def _question(st: PolicyState, b: ComputeAttestation, logged_ms: int) -> _Question:
