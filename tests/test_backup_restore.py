@@ -280,7 +280,7 @@ def test_another_log_or_a_damaged_file_is_refused(world: dict, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     foreign = list_backups(tmp_path / "other-backups")[0]
     out = cli("restore", "--data", str(data), str(foreign))
-    assert out.returncode == 2 and "not signed by this log's key" in out.stderr
+    assert out.returncode == 2 and "is not validly signed by the log" in out.stderr
     damaged = tmp_path / world["b2"].name
     raw = bytearray(world["b2"].read_bytes())
     raw[len(raw) // 2 : len(raw) // 2 + 4096] = b"\xff" * 4096

@@ -228,6 +228,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         vkeys=args.vkey or [],
         ask_witnesses=not args.no_ask_witnesses,
         unwitnessed=args.unwitnessed,
+        allow_rollback=args.allow_rollback,
     )
     backup = Path(args.backup) if args.backup else None
     print("\n".join(restore_log(_data(args), backup, sources)))
@@ -304,6 +305,12 @@ def cmd_fsck(args: argparse.Namespace) -> int:
             "meanwhile; the log itself is intact)"
         )
         return EXIT_INDEX
+    if result.index_missing:
+        print(
+            "   search index: not built yet (none in the data directory, as after a restore): "
+            "the writer builds it from the log when it starts"
+        )
+        return 0
     lag = result.size - result.indexed
     print(
         f"   search index: covers all {result.size} entries, each row equal to its entry"
@@ -389,6 +396,13 @@ def _add_backup_restore(
         "--unwitnessed",
         action="store_true",
         help="restore even when no witnessed checkpoint can be found (risks a rollback)",
+    )
+    sp.add_argument(
+        "--allow-rollback",
+        action="store_true",
+        help="accept rolling back (or forking) the replaced database's own signed head, and "
+        "restoring when fewer witnesses than the quorum answer; never overrides a "
+        "witness's or a --checkpoint's size (printed as a WARNING)",
     )
     sp.set_defaults(func=cmd_restore)
 

@@ -18,24 +18,24 @@ tiles).
 from __future__ import annotations
 
 import asyncio
+import filecmp
 import hashlib
 import logging
 import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from ledger.errors import BackupError, StoreError
+from ledger.errors import BackupError, LogDamaged, StoreError
 from ledger.ops import metrics
 from ledger.storage import sqlite_index
-from ledger.storage.protocol import Head
+from ledger.storage.protocol import Head, LedgerStore
 from ledger.storage.sqlite import SqliteStore
-from ledger.write.tree import TreeEdge, leaf_hashes
 from verifier.core.checkpoint import SignedCheckpoint, open_checkpoint
 from verifier.core.merkle import verify_consistency
 from verifier.core.note import NoteVerifier
@@ -45,7 +45,6 @@ from verifier.files import fsync_dir, fsync_file, temp_name
 
 log = logging.getLogger("frontier_ledger.backup")
 
-REHASH_CHUNK = 8192
 BACKUP_RE = re.compile(r"^ledger-(\d{8}T\d{6}Z)-size(\d+)\.sqlite$")
 
 
@@ -155,14 +154,19 @@ def backup_sqlite(
     )
 
 
-def check_backup_file(path: Path, vkeys: Sequence[NoteVerifier] = ()) -> Head:
+def check_backup_file(
+    path: Path,
+    vkeys: Sequence[NoteVerifier] = (),
+    witnesses: Mapping[str, NoteVerifier] | None = None,
+) -> Head:
     """Check that a backup is a whole, undamaged log, and return its head.
 
-    SQLite's ``integrity_check``, then every leaf is hashed again and the tree
-    rebuilt from them: every stored tile must hold what the leaves give, and the
-    root must be the head's. O(entries), which is what a restore can afford:
-    damage anywhere (a leaf, a tile) is found before the backup is trusted. With
-    *vkeys*, the head's checkpoint must be signed by one of them (this log's).
+    SQLite's ``integrity_check``, then :func:`check_store`: every leaf hashed again
+    and the tree rebuilt from them, every stored tile and checkpoint compared with
+    it, the head's row and its signed note with the tree. O(entries), which is what
+    a restore can afford: damage anywhere (a leaf, a tile, a checkpoint, the head)
+    is found before the backup is trusted. With *vkeys*, every checkpoint must be
+    signed by one of them (this log's).
     """
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -177,7 +181,7 @@ def check_backup_file(path: Path, vkeys: Sequence[NoteVerifier] = ()) -> Head:
         store.close()
         raise BackupError(f"{path} is damaged (SQLite integrity check: {ok})")
     try:
-        return check_store(store, str(path), vkeys)
+        return check_store(store, str(path), vkeys, witnesses)
     except sqlite3.Error as exc:
         raise BackupError(f"{path} is not a usable backup: {exc}") from None
     finally:
@@ -185,36 +189,48 @@ def check_backup_file(path: Path, vkeys: Sequence[NoteVerifier] = ()) -> Head:
 
 
 class ReadableLog(Protocol):
-    """What the restore checks read from a log, whichever backend holds it."""
+    """What the rollback checks read from a log, whichever backend holds it."""
 
     def head(self) -> Head: ...
-
-    def read_leaves(self, start: int, end: int) -> list[bytes]: ...
 
     def read_tile(self, level: int, index: int) -> bytes | None: ...
 
 
-def check_store(store: ReadableLog, label: str, vkeys: Sequence[NoteVerifier] = ()) -> Head:
-    """Every leaf hashed again and the tree rebuilt: each stored tile must hold what the
-    leaves give and the root must be the head's (any backend); with *vkeys*, the head's
-    checkpoint must be signed by one of them."""
-    head = store.head()
-    edge = TreeEdge()
-    for start in range(0, head.size, REHASH_CHUNK):
-        leaves = store.read_leaves(start, min(head.size, start + REHASH_CHUNK))
-        if len(leaves) != min(head.size, start + REHASH_CHUNK) - start:
-            raise BackupError(f"{label}: entries from index {start} are missing")
-        for (level, index), data in edge.append(leaf_hashes(leaves)).items():
-            stored = store.read_tile(level, index)
-            if stored is None or not stored.startswith(data):
-                raise BackupError(
-                    f"{label}: tile {level}/{index} does not hold the hashes of its entries"
-                )
-    if edge.root() != head.root:
-        raise BackupError(f"{label}: its entries do not hash to its checkpoint's root")
-    if vkeys:
-        open_log_checkpoint(head.checkpoint, vkeys, f"{label}'s checkpoint")
-    return head
+def check_store(
+    store: LedgerStore,
+    label: str,
+    vkeys: Sequence[NoteVerifier] = (),
+    witnesses: Mapping[str, NoteVerifier] | None = None,
+) -> Head:
+    """The whole log in *store* must be one this log's fsck calls intact; its head is returned.
+
+    Every leaf present and hashed again, the tree rebuilt: each stored tile must hold
+    what the leaves give; every stored checkpoint row must carry the rebuilt root at
+    its size, and the head must be the newest of them, its row's size and root those
+    of its signed note (:class:`ledger.recovery.fsck.LogCheck`, the same pass as
+    ``fsck``). With *vkeys*, every checkpoint (the head's included) must be signed by
+    one of them; with *witnesses* (name -> key), every stored cosignature by one of
+    them must verify. The search index is not looked at (it is rebuilt from the log).
+    A backup whose head was given another signed note of its size, or whose newer
+    checkpoints were deleted, is refused here.
+    """
+    from ledger.recovery.fsck import LogCheck
+
+    try:
+        store.head()
+    except StoreError:
+        # Every log has one from init on: without it the file was damaged or edited.
+        raise BackupError(
+            f"{label} is damaged: it has no head row (the log's current signed checkpoint)"
+        ) from None
+    check = LogCheck(store, vkeys, parse_leaves=False)
+    try:
+        check.run(dict(witnesses or {}), index=False)
+    except LogDamaged as exc:
+        raise BackupError(f"{label}: {exc}") from None
+    except LedgerVerifyError as exc:  # a witness policy key or note that cannot be parsed
+        raise BackupError(f"{label}: {exc}") from None
+    return check.head
 
 
 def open_log_checkpoint(
@@ -236,6 +252,8 @@ class Witnessed:
     source: str
     size: int
     root: bytes | None  # None: only the size is known (a witness's answer)
+    #: a checkpoint only this data directory shows (--allow-rollback may give it up)
+    overridable: bool = False
 
 
 @dataclass
@@ -243,22 +261,27 @@ class RestorePlan:
     backup: Path
     head: Head
     witnessed: list[Witnessed] = field(default_factory=list)
+    #: what the operator let through (--allow-rollback), said loudly when done
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_consistency(
     store: ReadableLog, head: Head, what: str, witnessed: Sequence[Witnessed]
 ) -> None:
-    """Refuse *store* (at *head*) if it would roll back or fork any *witnessed* checkpoint."""
-    if not witnessed:
-        raise BackupError(
-            f"no witnessed checkpoint to check {what} against: give the latest "
-            "cosigned checkpoint with --checkpoint (a file or the mirror's URL), or a "
-            "witness policy whose witnesses can be asked; --unwitnessed skips this "
-            "check at the risk of rolling the log back"
-        )
+    """Refuse *store* (at *head*) if it would roll back or fork any *witnessed* checkpoint.
+
+    An empty *witnessed* checks nothing: the caller decides whether that may be
+    (restore's ``--unwitnessed``)."""
     prover = Prover(store.read_tile)
     for w in witnessed:
         if w.size > head.size:
+            if w.overridable:
+                raise BackupError(
+                    f"{what} holds {head.size} entries but {w.source} is of size {w.size}: "
+                    f"restoring it would roll back {w.size - head.size} entries the log has "
+                    "signed (find a newer backup; if they were never published and you accept "
+                    "losing them, give --allow-rollback)"
+                )
             raise BackupError(
                 f"{what} holds {head.size} entries but {w.source} has a checkpoint "
                 f"of size {w.size}: restoring it would roll back {w.size - head.size} "
@@ -270,17 +293,30 @@ def check_consistency(
         try:
             verify_consistency(w.size, head.size, w.root, head.root, proof)
         except LedgerVerifyError as exc:
+            hint = " (--allow-rollback gives it up)" if w.overridable else ""
             raise BackupError(
                 f"{what} is not consistent with the checkpoint of size {w.size} "
-                f"from {w.source}: {exc}; restoring it would fork the log"
+                f"from {w.source}: {exc}; restoring it would fork the log{hint}"
             ) from None
 
 
-def install_backup(plan: RestorePlan, db_path: Path, blobs_dir: Path, now: float) -> Path | None:
+def holds_backup(db_path: Path, backup: Path) -> bool:
+    """Whether *db_path* is already byte for byte *backup* (no WAL pending beside it): a
+    restore run again, e.g. after it was interrupted once it had installed the file."""
+    wal = Path(f"{db_path}-wal")
+    if not db_path.is_file() or (wal.exists() and wal.stat().st_size > 0):
+        return False
+    return filecmp.cmp(db_path, backup, shallow=False)
+
+
+def install_backup(
+    plan: RestorePlan, db_path: Path, blobs_dir: Path, now: float, reuse: Path | None = None
+) -> Path | None:
     """Put the checked backup in place of *db_path*; the replaced files are kept aside.
 
     Returns the directory the replaced database went to (None if there was none).
-    The caller holds the data directory's writer lock.
+    *reuse*: the ``replaced-*`` directory of an interrupted restore, where what it
+    had not yet set aside goes too. The caller holds the data directory's writer lock.
     """
     root = db_path.parent
     aside: Path | None = None
@@ -298,12 +334,15 @@ def install_backup(plan: RestorePlan, db_path: Path, blobs_dir: Path, now: float
     ]
     cache = root / "site-cache"
     if olds or cache.exists():
-        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = root / f"replaced-{stamp}"
-        aside.mkdir()
+        if reuse is not None and not any((reuse / p.name).exists() for p in olds):
+            aside = reuse
+        else:
+            stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+            aside = root / f"replaced-{stamp}"
+            aside.mkdir()
         for p in olds:
             p.replace(aside / p.name)
-        if cache.exists():
+        if cache.exists() and not (aside / cache.name).exists():
             # The read side's replay state belongs to the replaced database.
             cache.replace(aside / cache.name)
         fsync_dir(root)

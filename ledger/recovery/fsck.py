@@ -23,16 +23,22 @@ none of it:
    covers. It is not the log: one that lags (a crash between a commit and its
    index write) or disagrees is reported, not counted as damage; the writer
    catches up a lagging index when it starts, and ``frontier-ledger reindex``
-   rebuilds one that disagrees.
+   rebuilds one that disagrees. A SQLite log whose index file is missing (as
+   after ``restore``, which sets the replaced log's index aside) has an index
+   that lags by every entry: reported, and built by the writer when it starts.
 
 The first problem stops the check, with the first bad log index when there is one
 (:class:`ledger.errors.LogDamaged`). Nothing is written: the store is opened
 read-only.
+
+:class:`LogCheck` is also what ``restore`` runs on a backup before it installs it
+(:func:`ledger.recovery.backup.check_store`): a backup is accepted only if it is a
+log this one would call intact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,19 +46,23 @@ from ledger.errors import LogDamaged
 from ledger.keys.log_keys import KeyFiles, known_verifiers
 from ledger.ops.datadir import DataDir
 from ledger.read.receipts import cosigned_note
-from ledger.storage.backends import open_store
+from ledger.storage import sqlite_index
+from ledger.storage.backends import open_store, sqlite_path
 from ledger.storage.protocol import LedgerStore
 from ledger.write.tree import TreeEdge, leaf_hashes
 from ledger.write.witnessing import POLICY_NAME
-from verifier.core.checkpoint import open_checkpoint
+from verifier.core.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verifier.core.leaf import parse_leaf
-from verifier.core.note import NoteVerifier
+from verifier.core.note import NoteVerifier, parse_note
 from verifier.core.tiles import TILE_WIDTH
 from verifier.core.trust_policy import parse_trust_policy
 from verifier.errors import FormatError, LedgerVerifyError
 
 #: Called with (entries checked, tree size) now and then, for a progress line.
 Progress = Callable[[int, int], None]
+
+#: Leaves read per query (bounded memory on either backend).
+READ_CHUNK = 8192
 
 
 @dataclass
@@ -66,6 +76,8 @@ class FsckResult:
     #: entries the search index covers, and how it disagrees with the log (if it does)
     indexed: int = 0
     index_problems: list[str] = field(default_factory=list)
+    #: SQLite: no index file yet (after a restore); the writer builds it when it starts
+    index_missing: bool = False
 
 
 def fsck(data: DataDir, progress: Progress | None = None) -> FsckResult:
@@ -75,7 +87,13 @@ def fsck(data: DataDir, progress: Progress | None = None) -> FsckResult:
         keys = known_verifiers(KeyFiles(data.key_path, data.vkey_path))
         if not keys:
             raise LogDamaged(f"no vkey in {data.root}: the checkpoints cannot be verified")
-        return _Check(store, keys, progress).run(_policy_keys(data.root / POLICY_NAME))
+        db_path = sqlite_path(data)
+        missing = db_path is not None and not sqlite_index.index_path(db_path).exists()
+        result = LogCheck(store, keys, progress).run(
+            _policy_keys(data.root / POLICY_NAME), index=not missing
+        )
+        result.index_missing = missing
+        return result
     finally:
         store.close()
 
@@ -88,18 +106,43 @@ def _policy_keys(path: Path) -> dict[str, NoteVerifier]:
     return {w.name: w.key for w in policy.witnesses.values()}
 
 
-class _Check:
+class LogCheck:
+    """One pass over a stored log; :meth:`run` raises :class:`LogDamaged` at the first problem.
+
+    *keys*: the log's vkeys; every checkpoint must be signed by one of them. With none
+    (a backup being taken, where only the structure is checked), the checkpoints are
+    parsed without their signatures being verified. *parse_leaves*: each leaf must
+    also parse as a leaf (fsck); a restore only needs the leaves to hash into the
+    signed roots.
+    """
+
     def __init__(
-        self, store: LedgerStore, keys: list[NoteVerifier], progress: Progress | None
+        self,
+        store: LedgerStore,
+        keys: Sequence[NoteVerifier],
+        progress: Progress | None = None,
+        *,
+        parse_leaves: bool = True,
     ) -> None:
         self.store = store
-        self.keys = keys
+        self.keys = list(keys)
         self.progress = progress
+        self.parse_leaves = parse_leaves
         self.head = store.head()
         self.result = FsckResult(store.origin, self.head.size, keys=[k.name for k in keys])
         self.edge = TreeEdge()
 
-    def run(self, witnesses: dict[str, NoteVerifier]) -> FsckResult:
+    def run(self, witnesses: dict[str, NoteVerifier], *, index: bool = True) -> FsckResult:
+        """Check everything; with *index*, also compare the search index with the log."""
+        head_cp = self._open(self.head.checkpoint, "the head's checkpoint", self.head.size)
+        if head_cp.size != self.head.size or head_cp.root != self.head.root:
+            raise LogDamaged(
+                f"the head row says size {self.head.size} root {self.head.root.hex()[:16]}..., "
+                f"but its signed checkpoint is of size {head_cp.size} root "
+                f"{head_cp.root.hex()[:16]}...: the head row was edited, or given another "
+                "signed checkpoint",
+                min(head_cp.size, self.head.size),
+            )
         sizes = sorted(self.store.checkpoint_sizes())
         if not sizes or sizes[-1] != self.head.size:
             raise LogDamaged(
@@ -113,13 +156,14 @@ class _Check:
             self._checkpoint(0)
             next_size = next(pending, None)
         batch: list[bytes] = []
-        for index, leaf in enumerate(self._leaves()):
-            try:
-                parse_leaf(leaf)
-            except FormatError as exc:
-                raise LogDamaged(f"entry {index} is not a valid leaf: {exc}", index) from None
+        for at, leaf in enumerate(self._leaves()):
+            if self.parse_leaves:
+                try:
+                    parse_leaf(leaf)
+                except FormatError as exc:
+                    raise LogDamaged(f"entry {at} is not a valid leaf: {exc}", at) from None
             batch.append(leaf)
-            count = index + 1
+            count = at + 1
             # Build tiles up to a tile boundary or a checkpoint size, whichever is first.
             if count % TILE_WIDTH == 0 or count == next_size:
                 self._append(batch, count - len(batch))
@@ -139,11 +183,42 @@ class _Check:
             )
         self._final_tiles()
         self._cosignatures(witnesses)
-        self.result.indexed, self.result.index_problems = self.store.check_index()
+        if index:
+            self.result.indexed, self.result.index_problems = self.store.check_index()
         return self.result
 
     def _leaves(self) -> Iterator[bytes]:
-        return iter(self.store.iter_leaves())
+        """The leaves 0 .. head size - 1, in order: a missing one, or one beyond the
+        head, is damage (named by its index)."""
+        size = self.head.size
+        for start in range(0, size, READ_CHUNK):
+            end = min(size, start + READ_CHUNK)
+            leaves = self.store.read_leaves(start, end)
+            if len(leaves) != end - start:
+                missing = next(
+                    (i for i in range(start, end) if self.store.read_entry(i) is None), start
+                )
+                raise LogDamaged(
+                    f"entry {missing} is missing from the store (its head checkpoint says "
+                    f"{size} entries)",
+                    missing,
+                )
+            yield from leaves
+        if self.store.read_leaves(size, size + 1):
+            raise LogDamaged(
+                f"the store holds entries from index {size} on, beyond its head checkpoint "
+                f"(size {size})",
+                size,
+            )
+
+    def _open(self, note: bytes, what: str, size: int) -> Checkpoint:
+        """The checkpoint in *note*, signed by one of the log's keys (parsed only without keys)."""
+        try:
+            if not self.keys:
+                return parse_checkpoint(parse_note(note).text)
+            return open_checkpoint(note, self.keys).checkpoint
+        except LedgerVerifyError as exc:
+            raise LogDamaged(f"{what} is not validly signed by the log: {exc}", size) from None
 
     def _append(self, leaves: list[bytes], first: int) -> None:
         changed = self.edge.append(leaf_hashes(leaves))
@@ -192,13 +267,7 @@ class _Check:
         note = self.store.read_checkpoint(size)
         if note is None:  # pragma: no cover - listed by checkpoint_sizes
             raise LogDamaged(f"the checkpoint of size {size} is listed but missing")
-        try:
-            cp = open_checkpoint(note, self.keys)
-        except LedgerVerifyError as exc:
-            raise LogDamaged(
-                f"the stored checkpoint of size {size} is not validly signed by the log: {exc}",
-                size,
-            ) from None
+        cp = self._open(note, f"the stored checkpoint of size {size}", size)
         root = self.edge.root()
         if cp.size != size or cp.root != root:
             # Name the leaf if a stored tile shows which one changed (a tile is
@@ -209,7 +278,7 @@ class _Check:
                 f"leaves (entries 0..{size - 1}): a leaf was changed, or the checkpoint forks",
                 size,
             )
-        if size == self.head.size and note != self.head.checkpoint:
+        if size == self.head.size and (note != self.head.checkpoint or self.head.root != root):
             raise LogDamaged(f"the head is not the stored checkpoint of size {size}", size)
         self.result.checkpoints += 1
 

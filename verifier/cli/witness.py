@@ -52,9 +52,10 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     import logging
     import signal
     import stat
+    from dataclasses import replace
 
     from verifier.witness.protocol import Witness, parse_witness_config, parse_witness_skey
-    from verifier.witness.server import FileStore, WitnessServer
+    from verifier.witness.server import FileStore, Limits, WitnessServer
 
     key_path = Path(args.key)
     if key_path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -72,7 +73,12 @@ def cmd_witness_serve(args: argparse.Namespace) -> int:
     clock = _simulated_clock(Path(args.simulated_clock)) if args.simulated_clock else time.time
     with store:
         witness = Witness(signer, config, store, clock=clock)
-        server = WitnessServer(witness, args.host, args.port, args.prefix)
+        limits = Limits()
+        if args.request_deadline is not None:
+            limits = replace(limits, request_deadline_s=args.request_deadline)
+        if args.max_per_client is not None:
+            limits = replace(limits, max_per_client=args.max_per_client)
+        server = WitnessServer(witness, args.host, args.port, args.prefix, limits)
 
         def stop(signum: int, frame: object) -> None:
             raise KeyboardInterrupt
@@ -106,6 +112,22 @@ def _simulated_clock(path: Path) -> Callable[[], float]:
     return now
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0 and below 3600")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def add_witness(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     wp = sub.add_parser("witness", help="run a C2SP tlog-witness that cosigns checkpoints")
     wsub = wp.add_subparsers(dest="witness_command", required=True, metavar="COMMAND")
@@ -125,6 +147,21 @@ def add_witness(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sp.add_argument("--state", required=True, help="directory for the witnessed checkpoints")
     sp.add_argument("--prefix", default="", help="URL prefix before /add-checkpoint (default none)")
+    sp.add_argument(
+        "--request-deadline",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="a request (headers and body) must arrive within this long of its first byte, "
+        "or the connection is closed (default 15)",
+    )
+    sp.add_argument(
+        "--max-per-client",
+        type=_positive_int,
+        metavar="N",
+        help="connections served at once from one address (default 16, of 64 in all); more "
+        "are answered 503 with Retry-After. Behind a reverse proxy every request comes "
+        "from its address: raise it",
+    )
     sp.add_argument(
         "--simulated-clock",
         metavar="FILE",

@@ -15,20 +15,32 @@ restart re-reads the disk, rather than guess what was written.
 
 HTTP (tlog-witness §add-checkpoint): ``POST <prefix>/add-checkpoint`` only; other
 methods on that path get 405 with ``Allow: POST``; other paths 404. A body needs
-a Content-Length (411 otherwise) no larger than
+a Content-Length (411 otherwise; 400 if given twice, RFC 9112 §6.3) no larger than
 :data:`verifier.witness.protocol.MAX_REQUEST_SIZE` (413). HTTP/1.1 keep-alive is
 supported ("witnesses SHOULD support, HTTP keep-alive").
+
+Slow clients: each request (its line, headers and body) must arrive within
+:data:`REQUEST_DEADLINE_S` of its first byte, however it trickles in, and an
+idle keep-alive connection is closed after :data:`IDLE_TIMEOUT_S`; so a client
+holds a connection slot for a bounded time. At most :data:`MAX_CONNECTIONS` are
+served at once, and at most :data:`MAX_PER_CLIENT` from one address; a connection
+beyond either is answered ``503`` with ``Retry-After`` and closed.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
+import select
+import socket
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -57,10 +69,23 @@ EVIDENCE_MEDIA_TYPE = "application/vnd.frontier-ledger.witness-evidence.v1+json"
 #: Evidence files are named by the signed text, so only the log can make new ones;
 #: this cap is a second line of defence for the disk.
 MAX_EVIDENCE_FILES = 10_000
-#: Idle keep-alive connections and slow senders are dropped after this long.
-SOCKET_TIMEOUT_S = 15.0
-#: Connections served at once; more are closed at once (each holds a thread).
+#: A connection with no request under way is closed after this long.
+IDLE_TIMEOUT_S = 15.0
+#: A request (line, headers, body) must arrive within this long of its first byte.
+REQUEST_DEADLINE_S = 15.0
+#: Kept for callers of the old name: the idle timeout.
+SOCKET_TIMEOUT_S = IDLE_TIMEOUT_S
+#: Connections served at once (each holds a thread); more are answered 503.
 MAX_CONNECTIONS = 64
+#: Connections served at once from one client address; more are answered 503.
+MAX_PER_CLIENT = 16
+#: Seconds a client told 503 is asked to wait before it tries again.
+RETRY_AFTER_S = 5
+#: A connection told 503 is read (and its data dropped) for this long before it is
+#: closed, so that the client, still sending its request, reads the answer rather
+#: than a reset; at most :data:`MAX_LINGERING` at once (beyond, closed at once).
+LINGER_S = 1.0
+MAX_LINGERING = 256
 
 
 def _state_to_json(origin: str, state: LogState) -> bytes:
@@ -170,9 +195,12 @@ class FileStore:
         for path in sorted(self.logs_dir.glob("*.json")):
             try:
                 origin, state = _state_from_json(path.read_bytes(), str(path))
-            except FormatError as exc:
+            except (FormatError, OSError, UnicodeError) as exc:
                 # Never start from zero for a log we have a record of: that is a rollback.
-                raise WitnessStoreError(f"corrupt witness state: {exc}") from None
+                raise WitnessStoreError(
+                    f"corrupt witness state file {path}: {exc} (restore it from a backup of "
+                    "the state directory; never delete it: that would roll the log back)"
+                ) from None
             if path.name != self._file_name(origin):
                 raise WitnessStoreError(f"{path}: the file name does not match its origin")
             self._states[origin] = state
@@ -220,38 +248,210 @@ class FileStore:
 # --- HTTP ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long and how many: see the module docstring."""
+
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    request_deadline_s: float = REQUEST_DEADLINE_S
+    max_connections: int = MAX_CONNECTIONS
+    max_per_client: int = MAX_PER_CLIENT
+    retry_after_s: int = RETRY_AFTER_S
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's read side: waits at most the idle timeout for a request's first
+    byte, then the rest of the request must arrive before its deadline."""
+
+    def __init__(self, sock: socket.socket, limits: Limits) -> None:
+        self.sock = sock
+        self.limits = limits
+        self.deadline: float | None = None  # None: between requests
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self.deadline is None:
+            self.sock.settimeout(self.limits.idle_timeout_s)
+        else:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request did not arrive before its deadline")
+            self.sock.settimeout(left)
+        n = self.sock.recv_into(buf)
+        if self.deadline is None and n:
+            self.deadline = time.monotonic() + self.limits.request_deadline_s
+        return n
+
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Retry-After: %d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+)
+
+
+class _Lingerer:
+    """Closes the connections answered 503 once their client stopped sending (or after
+    :data:`LINGER_S`): one thread for them all, reading and dropping what arrives."""
+
+    def __init__(self) -> None:
+        self._socks: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="witness-503", daemon=True)
+        self._thread.start()
+
+    def __contains__(self, sock: object) -> bool:
+        with self._lock:
+            return sock in self._socks
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._closed and len(self._socks) < MAX_LINGERING:
+                self._socks[sock] = time.monotonic() + LINGER_S
+                self._wake.set()
+                return
+        sock.close()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            with self._lock:
+                if self._closed:
+                    return
+                socks = list(self._socks)
+                if not socks:
+                    self._wake.clear()
+                    continue
+            poller = select.poll()  # not select(): descriptors may be above FD_SETSIZE
+            for sock in socks:
+                poller.register(sock, select.POLLIN)
+            ready = {fd for fd, _ in poller.poll(100)}
+            now = time.monotonic()
+            done = []
+            for sock in socks:
+                if sock.fileno() in ready:
+                    try:
+                        if sock.recv(65536):
+                            continue
+                    except OSError:
+                        pass
+                    done.append(sock)
+                elif self._socks.get(sock, 0.0) <= now:
+                    done.append(sock)
+            with self._lock:
+                for sock in done:
+                    self._socks.pop(sock, None)
+            for sock in done:
+                sock.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            socks, self._socks = list(self._socks), {}
+            self._wake.set()
+        for sock in socks:
+            sock.close()
+        self._thread.join(timeout=5)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    #: Connections the kernel queues before accept(): a burst is answered (perhaps
+    #: 503) rather than left retrying SYNs.
+    request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], witness: Witness, prefix: str) -> None:
+    def __init__(
+        self, address: tuple[str, int], witness: Witness, prefix: str, limits: Limits
+    ) -> None:
         self.witness = witness
         self.endpoint = prefix.rstrip("/") + "/add-checkpoint"
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.limits = limits
+        self._count_lock = threading.Lock()
+        self._total = 0
+        self._per_client: dict[str, int] = {}
+        self._lingerer = _Lingerer()
         super().__init__(address, _Handler)
 
+    def _take_slot(self, client: str) -> str | None:
+        """None if *client* may be served now (counted), else why not."""
+        with self._count_lock:
+            if self._total >= self.limits.max_connections:
+                return "the witness is serving as many connections as it can"
+            if self._per_client.get(client, 0) >= self.limits.max_per_client:
+                return "too many connections from your address"
+            self._total += 1
+            self._per_client[client] = self._per_client.get(client, 0) + 1
+            return None
+
+    def _release_slot(self, client: str) -> None:
+        with self._count_lock:
+            self._total -= 1
+            left = self._per_client.pop(client) - 1
+            if left:
+                self._per_client[client] = left
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        client = str(client_address[0])
+        why = self._take_slot(client)
+        if why is not None:
+            log.warning("503 to %s: %s", client, why)
+            self._answer_busy(request, why)
             self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._release_slot(client)
             raise
+
+    def _answer_busy(self, request: socket.socket, why: str) -> None:
+        """503 with Retry-After, without blocking the accepting thread; the connection
+        is then left to :class:`_Lingerer` to close."""
+        body = f"{why}; retry later\n".encode()
+        try:
+            request.setblocking(False)
+            request.send(_BUSY % (self.limits.retry_after_s, len(body), body))
+            request.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._lingerer.add(request)
+
+    def shutdown_request(self, request: Any) -> None:
+        if request in self._lingerer:
+            return  # the lingerer closes it
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._lingerer.close()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._release_slot(str(client_address[0]))
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "frontier-witness"
     sys_version = ""
-    timeout = SOCKET_TIMEOUT_S
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # The read side enforces the idle timeout and the request deadline; writes
+        # (small answers) get the idle timeout.
+        self.rfile.close()  # the socket's own file object: replaced by this one
+        self._reader = _DeadlineReader(self.connection, self.server.limits)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = None
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
@@ -274,6 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         if close:
             self.close_connection = True
             self.send_header("Connection", "close")
+        self.connection.settimeout(self.server.limits.idle_timeout_s)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -286,21 +487,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
 
+    def _body_length(self) -> tuple[int, bytes] | int:
+        """The body's length, or (status, reason) to answer instead."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            return 411, b"send the body with a Content-Length\n"
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return 411, b"Content-Length is required\n"
+        if len(lengths) > 1:  # RFC 9112 §6.3: which one frames the body is unknowable
+            return 400, b"more than one Content-Length\n"
+        length = lengths[0]
+        if not length.isascii() or not length.isdigit() or len(length) > 12:
+            return 400, b"bad Content-Length\n"
+        if int(length) > MAX_REQUEST_SIZE:
+            return 413, f"body larger than {MAX_REQUEST_SIZE} bytes\n".encode()
+        return int(length)
+
     def _read_body(self) -> bytes | None:
         """The request body, or None after answering 411/413/400 (and closing)."""
-        if self.headers.get("Transfer-Encoding") is not None:
-            self._send(411, b"send the body with a Content-Length\n", close=True)
-            return None
-        length = self.headers.get("Content-Length")
-        if length is None:
-            self._send(411, b"Content-Length is required\n", close=True)
-            return None
-        if not length.isascii() or not length.isdigit() or len(length) > 12:
-            self._send(400, b"bad Content-Length\n", close=True)
-            return None
-        n = int(length)
-        if n > MAX_REQUEST_SIZE:
-            self._send(413, f"body larger than {MAX_REQUEST_SIZE} bytes\n".encode(), close=True)
+        n = self._body_length()
+        if isinstance(n, tuple):
+            self._send(*n, close=True)
             return None
         body = self.rfile.read(n)
         if len(body) != n:
@@ -329,9 +536,14 @@ class WitnessServer:
     """A running witness: ``serve_forever()`` in the foreground, or ``start()`` a thread."""
 
     def __init__(
-        self, witness: Witness, host: str = "127.0.0.1", port: int = 0, prefix: str = ""
+        self,
+        witness: Witness,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        prefix: str = "",
+        limits: Limits | None = None,
     ) -> None:
-        self.httpd = _Server((host, port), witness, prefix)
+        self.httpd = _Server((host, port), witness, prefix, limits or Limits())
         self._thread: threading.Thread | None = None
 
     @property
