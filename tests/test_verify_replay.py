@@ -16,6 +16,7 @@ import pytest
 from ledger.demo.scenario import load
 from tests.adversary import Operator, revoke_regulator, scenario_leaves
 from verifier.cli import EXIT_OK, EXIT_VIOLATION, main
+from verifier.client import statedir
 from verifier.client.fetch import LogSource
 from verifier.client.logcheck import check_log
 from verifier.client.statedir import REPLAY, StateDir
@@ -194,6 +195,28 @@ def test_a_replay_state_of_another_checkpoint_is_not_used(tmp_path: Path, capsys
     assert StateDir(state).load_replay(cp) is not None  # rewritten for the new checkpoint
     (state / REPLAY).write_bytes(stale)
     assert StateDir(state).load_replay(cp) is None  # names another checkpoint: ignored
+
+
+def test_a_replay_state_beyond_its_cap_is_not_read_whole(tmp_path: Path, monkeypatch) -> None:
+    """A planted replay.json larger than any state of the log could be is refused as
+    damaged (then replayed), not read into memory."""
+    leaves, blobs, origin = _demo_leaves()
+    op = Operator(origin)
+    state = tmp_path / "state"
+    _publish_with_blobs(op, tmp_path / "a", leaves[:20], blobs)
+    assert _verify(tmp_path / "a", op.vkey, "--state", str(state)) == EXIT_OK
+    src = LogSource(str(tmp_path / "a"))
+    cp = open_checkpoint(src.fetch("checkpoint"), parse_vkey(op.vkey))
+    real = (state / REPLAY).stat().st_size
+    assert StateDir(state).load_replay(cp) is not None
+    monkeypatch.setattr(
+        statedir, "REPLAY_BYTES_BASE", real - 1 - 20 * statedir.REPLAY_BYTES_PER_ENTRY
+    )
+    assert statedir.replay_cap(cp.size) == real - 1
+    with pytest.raises(SnapshotError, match=r"replay state file .* \(damaged, or not written"):
+        StateDir(state).load_replay(cp)
+    monkeypatch.setattr(statedir, "REPLAY_BYTES_BASE", real - 20 * statedir.REPLAY_BYTES_PER_ENTRY)
+    assert StateDir(state).load_replay(cp) is not None  # exactly at the cap: read
 
 
 def _audited_demo_state(tmp_path: Path) -> AuditState:

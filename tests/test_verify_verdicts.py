@@ -25,7 +25,7 @@ from ledger.write.sequencer import prepare
 from tests.serverproc import run_module
 from verifier.cli import EXIT_OK, EXIT_UNWITNESSED, main
 from verifier.client.consistency import EVIDENCE_TYPE, MAX_EVIDENCE_SIZE
-from verifier.client.fetch import LogSource, read_capped
+from verifier.client.fetch import LogSource
 from verifier.client.monitor import Monitor
 from verifier.core.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint
 from verifier.core.cosignature import CosignatureSigner
@@ -40,6 +40,7 @@ from verifier.core.note import (
 )
 from verifier.core.tlog_proof import MAX_RECEIPT_SIZE, RECEIPT_MEDIA_TYPE
 from verifier.errors import FileTooLarge, QuorumError
+from verifier.files import read_capped
 
 ORIGIN = "verdicts.example/log"
 A = CosignatureSigner.from_seed("witness.a.example/w", bytes([1]) * 32)

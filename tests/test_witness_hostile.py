@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -27,7 +28,7 @@ import pytest
 from tests.test_witness import LOG_KEY, OTHER_LOG, WITNESS, Clock, MemLog, policy_text
 from verifier.errors import WitnessStoreError
 from verifier.witness.protocol import LogState, Witness, parse_witness_config
-from verifier.witness.server import FileStore, Limits, WitnessServer
+from verifier.witness.server import MAX_STATE_FILE_BYTES, FileStore, Limits, WitnessServer
 
 #: The longest any test waits for what it expects (a busy machine is slow, not this slow).
 PATIENCE_S = 60.0
@@ -228,3 +229,19 @@ def test_a_corrupt_state_file_is_named(tmp_path: Path) -> None:
         with pytest.raises(WitnessStoreError) as exc:
             FileStore(state)
         assert f"corrupt witness state file {path}" in str(exc.value)
+
+
+def test_a_state_file_beyond_its_cap_is_refused_and_named(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    store = FileStore(state)
+    try:
+        log = MemLog().grow(3)
+        store.update("ledger.example/log", lambda _: LogState(3, log.roots[3], log.checkpoint(), 1))
+    finally:
+        store.close()
+    path = next((state / "logs").glob("*.json"))
+    os.truncate(path, MAX_STATE_FILE_BYTES + 1)  # sparse: never read whole
+    with pytest.raises(WitnessStoreError) as exc:
+        FileStore(state)
+    assert f"corrupt witness state file {path}" in str(exc.value)
+    assert f"larger than {MAX_STATE_FILE_BYTES} bytes" in str(exc.value)

@@ -1,4 +1,5 @@
-"""Durable file writes: after a crash a file holds its old bytes or its new ones, never half.
+"""Durable file writes (after a crash a file holds its old bytes or its new ones, never
+half) and capped reads (a file larger than its kind allows is refused, never read whole).
 
 One place for the fsync dance, standard library only, used by the verifier's state
 directory, the witness's state store and, through them or directly, the ledger (static
@@ -27,6 +28,8 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+
+from verifier.errors import FileTooLarge, InputError
 
 
 def fsync_file(path: Path) -> None:
@@ -103,3 +106,29 @@ def atomic_write(
     if sync_dir:
         # Crash point: until the directory is fsynced the rename may be lost.
         fsync_dir(path.parent)
+
+
+# -- capped reads ------------------------------------------------------------------
+
+
+def read_capped(path: str | Path, cap: int, what: str) -> bytes:
+    """The bytes of the file *path*, which may hold at most *cap* bytes; *what* names it.
+
+    Reads at most ``cap + 1`` bytes (a larger file, a device such as ``/dev/zero``, is
+    never read whole) and raises :class:`~verifier.errors.FileTooLarge`, naming the file
+    and the cap, if there are more. An unreadable file raises :class:`OSError`.
+    """
+    with open(path, "rb") as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise FileTooLarge(str(path), cap, what)
+    return data
+
+
+def read_capped_text(path: str | Path, cap: int, what: str) -> str:
+    """:func:`read_capped`, decoded as strict UTF-8 (else :class:`~verifier.errors.InputError`)."""
+    data = read_capped(path, cap, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {path} is not valid UTF-8 (byte {exc.start})") from None

@@ -28,11 +28,11 @@ from verifier.client.consistency import (
     check_consistent,
     recheck_evidence,
 )
-from verifier.client.fetch import read_capped
 from verifier.core.checkpoint import open_checkpoint
 from verifier.core.encoding import b64encode
 from verifier.core.note import MAX_NOTE_SIZE, NoteVerifier
 from verifier.errors import InconsistencyError, UsageError
+from verifier.files import read_capped
 
 
 def _recheck(path: str, keys: Sequence[NoteVerifier]) -> int:

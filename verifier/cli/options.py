@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from verifier.client import logkeys
-from verifier.client.fetch import DEADLINE_SECONDS, TIMEOUT_SECONDS, LogSource, read_capped_text
+from verifier.client.fetch import DEADLINE_SECONDS, TIMEOUT_SECONDS, LogSource
 from verifier.client.logkeys import LogKey, LogKeys
 from verifier.client.sigpool import available_cores
 from verifier.client.statedir import StateDir
@@ -23,6 +23,7 @@ from verifier.core.mldsa import MLDSA44Verifier, parse_mldsa_vkey
 from verifier.core.note import Ed25519Verifier, parse_vkey
 from verifier.core.trust_policy import MAX_POLICY_SIZE, TrustPolicy, parse_trust_policy
 from verifier.errors import FormatError, InputError, SnapshotError, UsageError
+from verifier.files import read_capped_text
 from verifier.policy.audit import AuditState
 
 EXIT_OK = 0

@@ -22,7 +22,6 @@ from verifier.cli.options import (
     read_policy,
     required_mldsa,
 )
-from verifier.client.fetch import read_capped
 from verifier.client.logkeys import LogKeys
 from verifier.core.checkpoint import open_checkpoint
 from verifier.core.encoding import b64decode_strict
@@ -45,6 +44,7 @@ from verifier.errors import (
     SignatureError,
     UnknownKeyError,
 )
+from verifier.files import read_capped
 
 
 def _read_receipt(path: str, keys: LogKeys) -> tuple[bytes, TlogProof, VerifiedInclusion]:

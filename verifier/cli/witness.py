@@ -17,10 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from verifier.cli.options import EXIT_OK, MAX_KEY_FILE_SIZE
-from verifier.client.fetch import read_capped_text
 from verifier.core.trust_policy import MAX_POLICY_SIZE
 from verifier.errors import FormatError, UsageError, WitnessStoreError
-from verifier.files import write_new_private
+from verifier.files import read_capped_text, write_new_private
 
 
 def cmd_witness_keygen(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ answer a byte at a time cannot hold the verifier. Errors become
 :class:`verifier.errors.FetchError`.
 
 Files a user hands the verifier (a receipt, fork evidence, a checkpoint, a policy, a
-key) are read the same way, by :func:`read_capped`: at most their cap and one byte,
+key) are read the same way, by :func:`verifier.files.read_capped`: at most their cap and one byte,
 so a huge file or ``/dev/zero`` fails with :class:`verifier.errors.FileTooLarge`
 before any memory is spent on it.
 """
@@ -32,7 +32,7 @@ from typing import Any
 
 from verifier.core.note import MAX_NOTE_SIZE
 from verifier.core.tiles import TILE_WIDTH
-from verifier.errors import FetchError, FileTooLarge, InputError
+from verifier.errors import FetchError
 
 MAX_TILE_BYTES = TILE_WIDTH * 32
 MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + 65_535)
@@ -46,29 +46,6 @@ TIMEOUT_SECONDS = 30.0
 #: at 2 Mbit/s) needs a longer --http-deadline.
 DEADLINE_SECONDS = 60.0
 USER_AGENT = "frontier-verify/0.1 (+https://c2sp.org/tlog-tiles)"
-
-
-def read_capped(path: str | Path, cap: int, what: str) -> bytes:
-    """The bytes of the file *path*, which may hold at most *cap* bytes; *what* names it.
-
-    Reads at most ``cap + 1`` bytes (a larger file, a device such as ``/dev/zero``, is
-    never read whole) and raises :class:`~verifier.errors.FileTooLarge`, naming the file
-    and the cap, if there are more. An unreadable file raises :class:`OSError`.
-    """
-    with open(path, "rb") as f:
-        data = f.read(cap + 1)
-    if len(data) > cap:
-        raise FileTooLarge(str(path), cap, what)
-    return data
-
-
-def read_capped_text(path: str | Path, cap: int, what: str) -> str:
-    """:func:`read_capped`, decoded as strict UTF-8 (else :class:`~verifier.errors.InputError`)."""
-    data = read_capped(path, cap, what)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what} {path} is not valid UTF-8 (byte {exc.start})") from None
 
 
 def _cap(path: str) -> int:

@@ -36,14 +36,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from verifier.client.fetch import read_capped
 from verifier.core.checkpoint import SignedCheckpoint
 from verifier.core.mldsa import MLDSA44Verifier, parse_mldsa_vkey
 from verifier.core.note import Ed25519Verifier, NoteVerifier, parse_vkey
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import LogKeyChange
 from verifier.errors import FileTooLarge, FormatError
-from verifier.files import atomic_write
+from verifier.files import atomic_write, read_capped
 
 LOG_KEYS = "log-keys.json"
 FORMAT = "frontier-verify/log-keys/v1"

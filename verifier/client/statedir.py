@@ -24,17 +24,29 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from verifier.client.fetch import read_capped
 from verifier.core.checkpoint import SignedCheckpoint
 from verifier.core.note import MAX_NOTE_SIZE
-from verifier.errors import FormatError, SnapshotError
-from verifier.files import atomic_write
+from verifier.errors import FileTooLarge, FormatError, SnapshotError
+from verifier.files import atomic_write, read_capped
 from verifier.policy import snapshot
 from verifier.policy.audit import AuditState
 
 CHECKPOINT = "checkpoint"
 REPLAY = "replay.json"
 FORMAT = "frontier-verify/replay-state/v1"
+
+
+#: The replay state's size per entry is bounded (a byte or a few per entry for the
+#: replay, the schedule's records of runs, submissions and results: about 85 bytes per
+#: entry on a governed log of 10^5 entries); this cap is far above it, and only stops a
+#: damaged or planted file from being read whole.
+REPLAY_BYTES_PER_ENTRY = 2048
+REPLAY_BYTES_BASE = 64 << 20
+
+
+def replay_cap(size: int) -> int:
+    """The most bytes a replay state of a log of *size* entries may hold."""
+    return REPLAY_BYTES_BASE + REPLAY_BYTES_PER_ENTRY * size
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,10 @@ class StateDir:
         p = self.path / REPLAY
         if not p.exists():
             return None
-        raw = p.read_bytes()
+        try:
+            raw = read_capped(p, replay_cap(checkpoint.size), "replay state file")
+        except FileTooLarge as exc:
+            raise SnapshotError(f"{exc} (damaged, or not written by frontier-verify)") from None
         try:
             doc = json.loads(raw)
         except ValueError:

@@ -50,9 +50,9 @@ from verifier.core.checkpoint import parse_checkpoint
 from verifier.core.encoding import b64decode_strict, b64encode
 from verifier.core.leaf import loads_strict
 from verifier.core.merkle import HASH_SIZE
-from verifier.core.note import parse_note
-from verifier.errors import FormatError, WitnessStoreError
-from verifier.files import atomic_write
+from verifier.core.note import MAX_NOTE_SIZE, parse_note
+from verifier.errors import FileTooLarge, FormatError, WitnessStoreError
+from verifier.files import atomic_write, read_capped
 from verifier.witness.protocol import (
     MAX_REQUEST_SIZE,
     TEXT_CONTENT_TYPE,
@@ -69,6 +69,8 @@ EVIDENCE_MEDIA_TYPE = "application/vnd.frontier-ledger.witness-evidence.v1+json"
 #: Evidence files are named by the signed text, so only the log can make new ones;
 #: this cap is a second line of defence for the disk.
 MAX_EVIDENCE_FILES = 10_000
+#: A state file holds one origin, size, root, time and checkpoint note: far below this.
+MAX_STATE_FILE_BYTES = 4 * MAX_NOTE_SIZE
 #: A connection with no request under way is closed after this long.
 IDLE_TIMEOUT_S = 15.0
 #: A request (line, headers, body) must arrive within this long of its first byte.
@@ -194,8 +196,9 @@ class FileStore:
             tmp.unlink()
         for path in sorted(self.logs_dir.glob("*.json")):
             try:
-                origin, state = _state_from_json(path.read_bytes(), str(path))
-            except (FormatError, OSError, UnicodeError) as exc:
+                data = read_capped(path, MAX_STATE_FILE_BYTES, "witness state file")
+                origin, state = _state_from_json(data, str(path))
+            except (FormatError, FileTooLarge, OSError, UnicodeError) as exc:
                 # Never start from zero for a log we have a record of: that is a rollback.
                 raise WitnessStoreError(
                     f"corrupt witness state file {path}: {exc} (restore it from a backup of "
