@@ -409,3 +409,23 @@ def test_compute_for_a_run_of_a_level_never_lifted_is_s2() -> None:
 def test_compute_for_a_run_below_the_initial_level_is_never_before_its_lift() -> None:
     lg, _, _ = _attested_after_lead("2026-12-01T00:00:00Z", level=0, planned_flop="5e24")
     assert of_rule(engine(lg, "2027-01-20"), "S2") == {}
+
+
+# == FLOP compared exactly ========================================================
+
+
+def _report_at(flop: str) -> tuple[Ledger, int, int]:
+    lg = Ledger(compute_tolerance="0", levels=[{"level": 1, "cap_flop": "1e30"}])
+    p = lg.prereg(planned_flop="10000000000000000000000000001")  # 29 digits
+    lg.started(p)
+    return lg, p, lg.completed(p, flop=flop)
+
+
+def test_a_report_of_exactly_a_29_digit_plan_is_within_it() -> None:
+    lg, _, _ = _report_at("10000000000000000000000000001")
+    assert of_rule(engine(lg, "2027-06-01"), "S3") == {}
+
+
+def test_a_report_one_flop_over_a_29_digit_plan_is_over_it() -> None:
+    lg, p, c = _report_at("10000000000000000000000000002")
+    assert set(of_rule(engine(lg, "2027-06-01"), "S3")) == {("S3", "violation", (p, c))}

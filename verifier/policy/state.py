@@ -12,6 +12,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
+from fractions import Fraction
 
 from verifier.entries.fields import parse_flop
 from verifier.entries.payloads import Charter, CharterChanges
@@ -596,6 +597,15 @@ class PolicyState:
             if lv == level and when < ms:
                 return index
         return None
+
+
+
+def exceeds(amount: int, base: int, factor: Decimal) -> bool:
+    """Whether *amount* is above *base* x *factor*, exactly. FLOP counts run to 28
+    digits and more, past a Decimal's default precision, which would round the product
+    (and let a report one FLOP over its limit pass): the comparison is made on
+    fractions, as the reference auditor makes it."""
+    return amount > Fraction(base) * Fraction(factor)
 
 
 def flop(text: str) -> int:

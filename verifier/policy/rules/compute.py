@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import ComputeAttestation, KeyGrant, Organisation
@@ -24,7 +25,7 @@ from verifier.policy.findings import (
     refused,
     violation,
 )
-from verifier.policy.state import Attestation, PolicyState, Run, flop
+from verifier.policy.state import Attestation, PolicyState, Run, exceeds, flop
 
 
 def free_cap(st: PolicyState, ms: int) -> int:
@@ -203,7 +204,7 @@ def _uncovered(st: PolicyState, q: _Question) -> str | None:
 def _alone(q: _Question) -> str | None:
     """An attestation naming no run, against the largest run under way."""
     largest = max(q.plans.values(), default=0)
-    if q.amount <= q.cap or Decimal(largest) * q.allowed >= q.amount:
+    if q.amount <= q.cap or not exceeds(q.amount, largest, q.allowed):
         return None
     org = q.b.organisation
     if not q.plans:
@@ -221,7 +222,7 @@ def _run_total(st: PolicyState, q: _Question, named: Run) -> str | None:
     # The run's plan when the period started (its latest version logged by then), or,
     # for a run not under way then, the plan of the version named.
     planned = q.plans.get(named.root, named.planned_flop)
-    if total <= q.cap or Decimal(planned) * q.allowed >= total:
+    if total <= q.cap or not exceeds(total, planned, q.allowed):
         return None
     what = "it attests" if total == q.amount else "attested for that run in all"
     return f"run {named.run_id} plans {_compared(planned, q.allowed, total)} {what}"
@@ -247,7 +248,7 @@ def _organisation(st: PolicyState, q: _Question) -> str | None:
     since = min([ws, *(s for s, _ in summed)])
     window_plans = st.plans_under_way(org, q.start, q.window, since=since)
     planned = sum(window_plans.values())
-    if Decimal(planned) * q.allowed >= total:
+    if not exceeds(total, planned, q.allowed):
         return None
     count = f"{len(earlier)} earlier attestation" + ("s" if len(earlier) != 1 else "")
     days = q.window // DAY_MS
@@ -402,7 +403,7 @@ def _under_reported(st: PolicyState) -> list[Finding]:
         # at the audit's "now": an amendment after them cannot erase the finding.
         latest = max(root.logged_ms, root.reported_ms, *(a.logged_ms for a in found))
         tolerance = Decimal(st.rules_at(latest).attestation_tolerance)
-        if Decimal(root.reported_flop) < Decimal(total) * (1 - tolerance):
+        if root.reported_flop < Fraction(total) * (1 - Fraction(tolerance)):
             out.append(
                 finding(
                     "S16",

@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict
-from decimal import Decimal
 
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import (
@@ -21,7 +20,7 @@ from verifier.entries.payloads import (
 )
 from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date, fmt_time
 from verifier.policy.findings import NOTICE, WARNING, Finding, finding, fmt_flop, refused, violation
-from verifier.policy.state import PolicyState, Run, Sub, flop
+from verifier.policy.state import PolicyState, Run, Sub, exceeds, flop
 
 
 def check_preregistration(
@@ -109,9 +108,8 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
 def _compute(
     st: PolicyState, index: int, run: Run, reported: int, what: str, *, halted: bool, at: int
 ) -> list[Finding]:
-    allowed = Decimal(run.planned_flop) * (1 + st.tolerance(at))
     cap = st.cap_at(run.level, 2**62)
-    over_plan = Decimal(reported) > allowed
+    over_plan = exceeds(reported, run.planned_flop, 1 + st.tolerance(at))
     over_cap = cap is not None and reported > cap
     if not (over_plan or over_cap):
         return []
