@@ -182,24 +182,31 @@ R31. S1 on a provider's evidence: a compute attestation naming a run of its own
     force at the period's end (R30's choice, the period's end for the start), is an S1
     violation naming that version and the attestation, for a run above the level
     deregulated at the period's end. The period's end is the latest the run can have
-    started. The same period ending before the level of that version was lifted is
-    an S2 violation naming the same two entries (s2_attested_before_lift). (Until
-    2026-12-07 only the lab's own start report was judged.)
+    started. Only an attestation of more FLOP than the compute tolerance of that plan
+    proves a start (a provider's nil return, or a pipeline test, does not). The same
+    period ending before the level of that version was lifted is an S2 violation
+    naming the same two entries (s2_attested_before_lift). (Until 2026-12-07 only the
+    lab's own start report was judged.)
 R32. S1 link 4 (a submitted run must have reported its start) applies to a run above
-    the level deregulated at the earlier of its named version's planned start and the
-    submission's logged_at: with no start reported, the plan's start is the only word
-    on when it trained. (Until 2026-12-07 the submission's time alone, so a run
-    planned to start before its level was deregulated, never reporting a start and
-    submitted after, passed.)
+    the level deregulated at the earliest planned start among the run's versions
+    (logged before the submission) that were still the plan in force at their own
+    planned start (R30's choice), or the submission's logged_at if earlier: with no
+    start reported, the plans' starts are the only word on when it trained, and an
+    amendment logged after a planned start does not undo it. (Until 2026-12-07 the
+    submission's time alone, so a run planned to start before its level was
+    deregulated, never reporting a start and submitted after, passed.)
 R33. The frontier before the first lift (notes, S2: the initial level is trainable
     from the first cycle's lift date) is the initial level minus one; a schedule of
     the initial level on the first lift date changes its cap and lifts nothing (the
     charter lifts it), and a schedule above it on that date skips a level.
 R29. S6 link 3 and the weights: the approval rests on the run of every admitted
-    submission of the same model digest logged before it, not only its own (notes:
-    "the model is its weights"): weights first submitted under a run that broke S1-S5
-    and submitted again under a clean run are an S6 violation on the approval, naming
-    the entries of those violations. (Until 2026-12-07 only the submission's own run.)
+    submission of the same model digest logged before the approved run's own first
+    submission of it, not only its own run (notes: "the model is its weights"): weights
+    first submitted under a run that broke S1-S5 and submitted again under a clean run
+    are an S6 violation on the approval, naming the entries of those violations. A
+    submission of the digest after the approved run first submitted it does not count
+    (the digest was public by then: anyone could submit it). (Until 2026-12-07 only
+    the submission's own run.)
 R9. S7: a cited result about another submission does not count as passing; every
     failing cited result is named, whichever submission it is about. Settled (notes,
     S7): an approval citing no results cites all the submission's results logged
@@ -1260,26 +1267,43 @@ def s1_start_without_lead_time(log: Log) -> set[Finding]:
     return out
 
 
+def provider_evidence(log: Log, a: Entry) -> tuple[Entry, int] | None:
+    """Reading R31: what attestation *a* proves of the run it names, as (the plan in force
+    at its period's end, that end), or None. It proves the run trained by the end of its
+    period when it names a run of its own organisation, its period is not empty, and it
+    attests more FLOP than the compute tolerance (in force when *a* is logged) of that
+    plan: less is within the run's own measurement error and proves no start. The plan
+    in force is chosen as in R30, with the period's end as the start."""
+    if a.body.run is None:
+        return None
+    p = at(log, a.body.run)
+    start = parse_time(a.body.period_start, "period_start")
+    end = parse_time(a.body.period_end, "period_end")
+    if p.body.org != a.body.organisation or end <= start:
+        return None
+    if end >= p.logged_at:
+        p = [
+            v
+            for v in run_versions(log, p)
+            if v.index < a.index and v.logged_at <= end and v.index >= p.index
+        ][-1]
+    amount = parse_flop(a.body.flop_delivered, "flop_delivered")
+    planned = parse_flop(p.body.planned_flop, "planned_flop")
+    if amount <= planned * Fraction(in_force_at(log, "compute_tolerance", a)):
+        return None
+    return p, end
+
+
 def s1_attested_before_lead_time(log: Log) -> set[Finding]:
-    """Reading R31: compute a provider attests for a run (of the same organisation)
-    over a period that ended before the lead time after the plan in force at the
-    period's end proves the run trained before it could start: S1 -> that version, A.
-    The plan in force is chosen as in R30, with the period's end as the start."""
+    """Reading R31: compute a provider attests for a run over a period that ended
+    before the lead time after the plan in force at the period's end proves the run
+    trained before it could start: S1 -> that version, A."""
     out = set()
     for a in admitted(log, "compute_attestation"):
-        if a.body.run is None:
+        proved = provider_evidence(log, a)
+        if proved is None:
             continue
-        p = at(log, a.body.run)
-        start = parse_time(a.body.period_start, "period_start")
-        end = parse_time(a.body.period_end, "period_end")
-        if p.body.org != a.body.organisation or end <= start:
-            continue
-        if end >= p.logged_at:
-            p = [
-                v
-                for v in run_versions(log, p)
-                if v.index < a.index and v.logged_at <= end and v.index >= p.index
-            ][-1]
+        p, end = proved
         if p.body.level <= deregulated_level_at(standing(log, a.index), end):
             continue
         if end < p.logged_at + days_in_force(log, "preregistration_lead_days", p):
@@ -1292,19 +1316,10 @@ def s2_attested_before_lift(log: Log) -> set[Finding]:
     the level of the plan in force then was lifted -> that version, A."""
     out = set()
     for a in admitted(log, "compute_attestation"):
-        if a.body.run is None:
+        proved = provider_evidence(log, a)
+        if proved is None:
             continue
-        p = at(log, a.body.run)
-        start = parse_time(a.body.period_start, "period_start")
-        end = parse_time(a.body.period_end, "period_end")
-        if p.body.org != a.body.organisation or end <= start:
-            continue
-        if end >= p.logged_at:
-            p = [
-                v
-                for v in run_versions(log, p)
-                if v.index < a.index and v.logged_at <= end and v.index >= p.index
-            ][-1]
+        p, end = proved
         if not level_lifted_at(standing(log, a.index), p.body.level, end):
             out.add(finding("S2", "violation", p.index, a.index))
     return out
@@ -1317,8 +1332,15 @@ def s1_submission_without_start(log: Log) -> set[Finding]:
     out = set()
     for s in admitted(log, "submission"):
         p = prereg_of(log, s)
-        # Reading R32: judged at the earlier of the planned start and the submission.
-        when = min(parse_time(p.body.planned_start, "planned_start"), s.logged_at)
+        # Reading R32: judged at the earliest planned start of a version still in force
+        # at its own planned start, or the submission if earlier.
+        versions = [v for v in run_versions(log, p) if v.index < s.index]
+        when = s.logged_at
+        for u in versions:
+            ps = parse_time(u.body.planned_start, "planned_start")
+            by_then = [v for v in versions if v.logged_at <= ps and v.index >= u.index]
+            if ps < u.logged_at or by_then[-1].index == u.index:
+                when = min(when, ps)
         if p.body.level <= deregulated_level_at(standing(log, s.index), when):
             continue
         versions = {v.index for v in run_versions(log, p)}
@@ -1638,9 +1660,15 @@ def s6_approval_of_broken_run(log: Log) -> set[Finding]:
         s = at(log, d.body.submission)
         # Reading R29: the model is its weights; the runs of every submission of the
         # same digest logged before D are runs the approval rests on.
+        own_versions = {v.index for v in run_versions(log, prereg_of(log, s))}
+        own_first = min(
+            x.index
+            for x in admitted(log, "submission", before=d.index)
+            if x.body.model_digest == s.body.model_digest and x.body.preregistration in own_versions
+        )
         same_weights = [
             x
-            for x in admitted(log, "submission", before=d.index)
+            for x in admitted(log, "submission", before=own_first)
             if x.body.model_digest == s.body.model_digest
         ]
         run_entries: set[int] = set()

@@ -124,8 +124,8 @@ def test_start_naming_a_superseded_plan_counts_from_the_amendment() -> None:
     assert of_rule(found, "S1") == {
         ("S1", "violation", (p2, t)): "run acme-2027-a started 2027-01-04T00:00:00Z, less "
         "than the 30-day lead time after entry "
-        f"{p2} amended its plan (2026-12-10); the start names the superseded entry {p1}, "
-        "but the plan in force is the amendment"
+        f"{p2} amended its plan (2026-12-10); the start names entry {p1}, but the plan in "
+        f"force by then is entry {p2}, the run's latest version"
     }
 
 
@@ -180,7 +180,9 @@ def test_plan_in_force_is_the_named_version_when_the_start_precedes_it() -> None
 # == S1 on a provider's evidence =================================================
 
 
-def _attested(end: str, *, org: str = "acme", at: str = "2027-01-10") -> tuple[Ledger, int, int]:
+def _attested(
+    end: str, *, org: str = "acme", at: str = "2027-01-10", flop: str = "5e24"
+) -> tuple[Ledger, int, int]:
     lg = Ledger()
     stratus = provider(lg)
     p = lg.prereg(at="2026-11-01")
@@ -192,7 +194,7 @@ def _attested(end: str, *, org: str = "acme", at: str = "2027-01-10") -> tuple[L
         organisation=org,
         period_start="2026-10-20T00:00:00Z",
         period_end=iso(end),
-        flop_delivered="1e24",
+        flop_delivered=flop,
     )
     return lg, p, a
 
@@ -200,7 +202,7 @@ def _attested(end: str, *, org: str = "acme", at: str = "2027-01-10") -> tuple[L
 def test_compute_for_a_period_ending_inside_the_lead_time_is_s1() -> None:
     lg, p, a = _attested("2026-11-30T23:59:59.999Z")
     assert of_rule(engine(lg, "2027-01-20"), "S1") == {
-        ("S1", "violation", (p, a)): "stratus attests 1e24 FLOP delivered for run acme-2027-a "
+        ("S1", "violation", (p, a)): "stratus attests 5e24 FLOP delivered for run acme-2027-a "
         "over a period that ended 2026-11-30T23:59:59Z, less than the 30-day lead time "
         "after its pre-registration (2026-11-01): the run trained before it could start"
     }
@@ -297,7 +299,7 @@ def test_a_run_that_breaks_a_rule_after_submitting_taints_its_weights() -> None:
     lg = Ledger()
     a = lg.prereg(at="2026-10-01", run_id="acme-early")
     lg.started(a, at="2027-01-04")
-    lg.submission(a, at="2027-03-02")
+    sa = lg.submission(a, at="2027-03-02")
     b = lg.prereg(at="2026-11-01", run_id="acme-2027-b")
     suite = lg.suite()
     lg.started(b)
@@ -309,7 +311,7 @@ def test_a_run_that_breaks_a_rule_after_submitting_taints_its_weights() -> None:
     d = lg.decision(sb, results=(r,))
     found = of_rule(engine(lg, "2028-01-05"), "S6")
     assert set(found) == {("S6", "violation", (*sorted({a, amended} | _s4_named(lg, a)), d))}
-    assert replayed(lg).tainted == {DIGEST: [a]}
+    assert replayed(lg).tainted == {DIGEST: [(a, sa)]}
 
 
 def _s4_named(lg: Ledger, a: int) -> set[int]:
@@ -364,7 +366,7 @@ def test_unreported_start_planned_once_the_level_is_deregulated_is_not() -> None
     assert of_rule(engine(lg, "2027-02-02"), "S1") == {}
 
 
-def _attested_after_lead(end: str, **prereg: Any) -> tuple[Ledger, int, int]:
+def _attested_after_lead(end: str, flop: str = "5e24", **prereg: Any) -> tuple[Ledger, int, int]:
     """Pre-registered 2026-09-01 (lead time over by October): only S2 can apply."""
     lg = Ledger()
     stratus = provider(lg)
@@ -376,7 +378,7 @@ def _attested_after_lead(end: str, **prereg: Any) -> tuple[Ledger, int, int]:
         run=p,
         period_start="2026-11-01T00:00:00Z",
         period_end=iso(end),
-        flop_delivered="1e24",
+        flop_delivered=flop,
     )
     return lg, p, a
 
@@ -386,7 +388,7 @@ def test_compute_for_a_period_ending_before_the_levels_lift_is_s2() -> None:
     found = engine(lg, "2027-01-20")
     assert of_rule(found, "S1") == {}
     assert of_rule(found, "S2") == {
-        ("S2", "violation", (p, a)): "stratus attests 1e24 FLOP delivered for run acme-2027-a "
+        ("S2", "violation", (p, a)): "stratus attests 5e24 FLOP delivered for run acme-2027-a "
         "over a period that ended 2026-12-31T23:59:59Z, before level 1 was lifted "
         "(2027-01-01): the run trained before its level could be trained"
     }
@@ -398,7 +400,9 @@ def test_compute_for_a_period_ending_at_the_levels_lift_is_not_s2() -> None:
 
 
 def test_compute_for_a_run_of_a_level_never_lifted_is_s2() -> None:
-    lg, p, a = _attested_after_lead("2027-01-05T00:00:00Z", level=2, planned_flop="2e26")
+    lg, p, a = _attested_after_lead(
+        "2027-01-05T00:00:00Z", flop="2e25", level=2, planned_flop="2e26"
+    )
     found = of_rule(engine(lg, "2027-01-20"), "S2")
     assert found[("S2", "violation", (p, a))].endswith(
         "before level 2 was lifted (it has not been): the run trained before its level "
@@ -429,3 +433,13 @@ def test_a_report_of_exactly_a_29_digit_plan_is_within_it() -> None:
 def test_a_report_one_flop_over_a_29_digit_plan_is_over_it() -> None:
     lg, p, c = _report_at("10000000000000000000000000002")
     assert set(of_rule(engine(lg, "2027-06-01"), "S3")) == {("S3", "violation", (p, c))}
+
+
+def test_compute_within_the_plans_tolerance_proves_no_start() -> None:
+    """5% of the 8e25 plan is 4e24: no more than that is within the run's own error."""
+    lg, _, _ = _attested("2026-11-30T00:00:00Z", flop="4e24")
+    assert of_rule(engine(lg, "2027-01-20"), "S1") == {}
+    lg, _, _ = _attested("2026-11-30T00:00:00Z", flop="0")
+    assert of_rule(engine(lg, "2027-01-20"), "S1") == {}
+    lg, p, a = _attested("2026-11-30T00:00:00Z", flop="4000000000000000000000001")
+    assert set(of_rule(engine(lg, "2027-01-20"), "S1")) == {("S1", "violation", (p, a))}

@@ -56,9 +56,10 @@ class Run:
     #: (rule, entries named). An approval cannot rest on such a run (S6).
     breaches: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
     #: On the first version: the weights (model digests) submitted under the run, each
-    #: once. The model is its weights: the same weights approved under another run
-    #: still rest on this one (S6).
-    digests: tuple[str, ...] = ()
+    #: with the run's first submission of them. The model is its weights: the same
+    #: weights approved under another run that submitted them later still rest on
+    #: this one (S6).
+    digests: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -198,10 +199,11 @@ class PolicyState:
     #: failed, "none" when it is pass and lists no category: neither is a passing
     #: result (S7). Rare: a result that contradicts itself.
     unsound_results: dict[int, str] = field(default_factory=dict)
-    #: model digest -> the runs (first versions) that submitted those weights and broke
-    #: S1-S5: an approval of the same weights, under any run, rests on them (S6). Few:
-    #: only runs with such a violation are named.
-    tainted: dict[str, list[int]] = field(default_factory=dict)
+    #: model digest -> (run, its first submission of those weights) for each run (first
+    #: version) that submitted them and broke S1-S5: an approval of the same weights
+    #: under a run that submitted them later rests on them (S6). Few: only runs with
+    #: such a violation are named.
+    tainted: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     #: model digest -> (update, the decision it updates) of each update of an approved
     #: model offering those weights: a rejection of them, or a contest upheld against
     #: them, logged after the update still finds it (S15). One per update.
@@ -545,10 +547,10 @@ class PolicyState:
     def taint(self, root: int) -> None:
         """Name the run *root* (which broke S1-S5) against each of the weights it
         submitted (S6: the model is its weights)."""
-        for digest in self.runs[root].digests:
-            roots = self.tainted.setdefault(digest, [])
-            if root not in roots:
-                roots.append(root)
+        for digest, first in self.runs[root].digests:
+            named = self.tainted.setdefault(digest, [])
+            if (root, first) not in named:
+                named.append((root, first))
 
     def remedied_submission(
         self, prereg: int, model_digest: str, remedies: int | None
@@ -597,7 +599,6 @@ class PolicyState:
             if lv == level and when < ms:
                 return index
         return None
-
 
 
 def exceeds(amount: int, base: int, factor: Decimal) -> bool:

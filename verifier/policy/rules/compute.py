@@ -103,7 +103,7 @@ class _Question:
 
 
 def _trained_before_lead_time(
-    st: PolicyState, index: int, b: ComputeAttestation, named: Run, end: int
+    st: PolicyState, index: int, b: ComputeAttestation, named: Run, *, end: int, logged_ms: int
 ) -> list[Finding]:
     """S1 and S2 on the provider's evidence: compute delivered for a run over a period
     that ended before the run's lead time did, or before its level's lift, proves
@@ -112,16 +112,25 @@ def _trained_before_lead_time(
     is the one the lead time runs from (docs/policy-notes.md, S1 and S2)."""
     plan = st.plan_in_force(named, end)
     out: list[Finding] = []
+    if not exceeds(flop(b.flop_delivered), plan.planned_flop, st.tolerance(logged_ms)):
+        # No more than the run's own measurement error (the compute tolerance of its
+        # plan): a provider's nil return, or a pipeline test, proves no start.
+        return out
     said = (
         f"{b.provider} attests {fmt_flop(flop(b.flop_delivered))} FLOP delivered for run "
         f"{named.run_id} over a period that ended {fmt_time(end)}"
     )
     lead = st.rules_at(plan.logged_ms).preregistration_lead_days
     if plan.level > st.deregulated_level_at(end) and end < plan.logged_ms + lead * DAY_MS:
+        which = (
+            "its pre-registration"
+            if plan.index == plan.root
+            else f"the version of its plan it names (entry {plan.index})"
+        )
         when = (
-            "before its pre-registration was logged"
+            f"before {which} was logged"
             if end <= plan.logged_ms
-            else f"less than the {lead}-day lead time after its pre-registration"
+            else f"less than the {lead}-day lead time after {which}"
         )
         out.append(
             violation(
@@ -319,7 +328,7 @@ def check_compute_attestation(
             )
         )
     elif named is not None and end > start:
-        out += _trained_before_lead_time(st, index, b, named, end)
+        out += _trained_before_lead_time(st, index, b, named, end=end, logged_ms=logged_ms)
     if end <= start:
         # An empty or reversed period overlaps nothing: summed with the organisation's
         # other attestations it would hide compute split across them.

@@ -312,11 +312,14 @@ def _approval(st: PolicyState, index: int, b: Decision, sub: Sub) -> list[Findin
 
 def _breaches(st: PolicyState, index: int, sub: Sub) -> list[Finding]:
     """S6: no approval rests on a run that broke S1-S5 (the chain's last link): neither
-    the submission's own run nor any run that submitted the same weights before the
-    decision (the model is its weights: weights trained off the schedule do not become
-    clean by being submitted again under a clean run)."""
+    the submission's own run nor any run that submitted the same weights before it did
+    (the model is its weights: weights trained off the schedule do not become clean by
+    being submitted again under a clean run). A run that submits them only after the
+    approved run first did says nothing of where they came from: a digest, once
+    submitted, is public, and anyone can submit it again."""
     own = st.runs[sub.prereg].root
-    roots = [own, *(r for r in st.tainted.get(sub.model_digest, ()) if r != own)]
+    first = next(i for d, i in st.runs[own].digests if d == sub.model_digest)
+    roots = [own, *(r for r, i in st.tainted.get(sub.model_digest, ()) if r != own and i < first)]
     broken = [(st.runs[r], st.runs[r].breaches) for r in roots if st.runs[r].breaches]
     if not broken:
         return []

@@ -223,7 +223,7 @@ def check_training_started(
             text = (
                 f"run {run.run_id} started {when}, less than the {lead}-day lead time after its pre-registration ({fmt_date(plan.logged_ms)})"
                 if plan is run
-                else f"run {run.run_id} started {when}, less than the {lead}-day lead time after entry {plan.index} amended its plan ({fmt_date(plan.logged_ms)}); the start names the superseded entry {run.index}, but the plan in force is the amendment"
+                else f"run {run.run_id} started {when}, less than the {lead}-day lead time after entry {plan.index} amended its plan ({fmt_date(plan.logged_ms)}); the start names entry {run.index}, but the plan in force by then is entry {plan.index}, the run's latest version"
             )
             out.append(violation("S1", (plan.index, index), text))
     # S2 holds at a deregulated level too: deregulation lifts S1's oversight, but the
@@ -320,10 +320,17 @@ def check_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
     if run is None:
         return out
     root = st.runs[run.root]
-    # With no start reported, the plan's start is the only word on when the run
+    # With no start reported, the plans' starts are the only word on when the run
     # trained: a run planned to start while its level was not deregulated must report
     # its start, even if the level is deregulated by its submission.
-    when = min(run.planned_start_ms, logged_ms)
+    when = logged_ms
+    for i in (root.index, *root.versions):
+        # A version's planned start counts if it was still the plan in force then: a
+        # later amendment postponing the start, logged after that date, does not
+        # undo it (docs/policy-notes.md, "The chain of an approval", link 4).
+        version = st.runs[i]
+        if st.plan_in_force(version, version.planned_start_ms) is version:
+            when = min(when, version.planned_start_ms)
     if not root.chain_started and run.level > st.deregulated_level_at(when):
         out.append(
             refused(
@@ -409,8 +416,8 @@ def apply_submission(st: PolicyState, index: int, b: Submission, logged_ms: int)
         posttraining=posttraining_steps(b.inference),
     )
     root = st.runs[run.root]
-    if b.model_digest not in root.digests:
-        root.digests = (*root.digests, b.model_digest)
+    if all(digest != b.model_digest for digest, _ in root.digests):
+        root.digests = (*root.digests, (b.model_digest, index))
         if root.breaches:
             st.taint(root.index)
     _reported(st, b.preregistration, flop(b.final_flop), index, logged_ms)
