@@ -199,6 +199,14 @@ R33. The frontier before the first lift (notes, S2: the initial level is trainab
     from the first cycle's lift date) is the initial level minus one; a schedule of
     the initial level on the first lift date changes its cap and lifts nothing (the
     charter lifts it), and a schedule above it on that date skips a level.
+R34. S3 and S4 on a provider's evidence (the notes, "S1 on a provider's evidence"):
+    the compute attested for a run in all, up to and with attestation A, above the plan
+    in force at A's period end (R30's choice) with the compute tolerance, or above the
+    level's cap as S3 reads it for a report, with no halt of the run logged before A,
+    is an S3 violation naming that version and A; an amendment logged after the end
+    of a period that proves the run trained (R31's evidence) is an S4 violation naming
+    the version it supersedes, the amendment and the attestation, whichever was
+    logged first.
 R29. S6 link 3 and the weights: the approval rests on the run of every admitted
     submission of the same model digest logged before the approved run's own first
     submission of it, not only its own run (notes: "the model is its weights"): weights
@@ -1464,6 +1472,68 @@ def s4_amendment_after_start(log: Log) -> set[Finding]:
     return out
 
 
+def s4_amended_after_proven_start(log: Log) -> set[Finding]:
+    """Reading R34: an amendment A of a run logged after the end of a period over which
+    a provider attests compute proving the run trained (provider_evidence), whichever
+    of the two was logged first: S4 -> A's superseded version, A, the attestation."""
+    out = set()
+    proofs = [
+        (x, proved[1])
+        for x in admitted(log, "compute_attestation")
+        if (proved := provider_evidence(log, x)) is not None
+    ]
+    for a in admitted(log, "preregistration"):
+        if a.body.supersedes is None:
+            continue
+        root = first_version(log, a).index
+        for x, end in proofs:
+            if first_version(log, at(log, x.body.run)).index == root and end < a.logged_at:
+                out.add(finding("S4", "violation", a.body.supersedes, a.index, x.index))
+    return out
+
+
+def s3_attested_beyond_plan(log: Log) -> set[Finding]:
+    """Reading R34, for S3: the compute attested for a run in all (A and every earlier
+    admitted attestation naming any version of it, each for the run's own
+    organisation) above the plan in force at A's period end x (1 + the compute
+    tolerance in force at A), or above the level's cap as S3 reads it for a report,
+    while no version of the run halted before A: S3 -> that version, A."""
+    out = set()
+    for a in admitted(log, "compute_attestation"):
+        if a.body.run is None:
+            continue
+        named = at(log, a.body.run)
+        start = parse_time(a.body.period_start, "period_start")
+        end = parse_time(a.body.period_end, "period_end")
+        if named.body.org != a.body.organisation or end <= start:
+            continue
+        versions = {v.index for v in run_versions(log, named)}
+        if any(
+            h.body.preregistration in versions
+            for h in admitted(log, "training_halted", before=a.index)
+        ):
+            continue
+        total = sum(
+            parse_flop(x.body.flop_delivered, "flop_delivered")
+            for x in admitted(log, "compute_attestation", before=a.index + 1)
+            if x.body.run in versions and at(log, x.body.run).body.org == x.body.organisation
+        )
+        p = named
+        if end >= p.logged_at:
+            p = [
+                v
+                for v in run_versions(log, p)
+                if v.index < a.index and v.logged_at <= end and v.index >= p.index
+            ][-1]
+        allowed = parse_flop(p.body.planned_flop, "planned_flop") * (
+            1 + Fraction(in_force_at(log, "compute_tolerance", a))
+        )
+        cap = cap_at(standing(log, a.index), p.body.level, FAR_FUTURE_MS)
+        if total > allowed or (cap is not None and total > cap):
+            out.add(finding("S3", "violation", p.index, a.index))
+    return out
+
+
 def s4_amendment_of_amended(log: Log) -> set[Finding]:
     """Notes: 'an amendment of an already-amended version is a warning'. Table:
     'amendment A of a version P already amended by A'' -> P, A', A."""
@@ -1532,6 +1602,8 @@ def s1_to_s5_violations(log: Log) -> set[Finding]:
         | s2_attested_before_lift(log)
         | s3_excess(log)
         | s4_amendment_after_start(log)
+        | s4_amended_after_proven_start(log)
+        | s3_attested_beyond_plan(log)
         | s5_halted_submitted(log)
     )
     return {f for f in found if f[1] == "violation"}
@@ -2834,6 +2906,8 @@ RULES = (
     s3_excess,
     s3_claimed_time_far,
     s4_amendment_after_start,
+    s4_amended_after_proven_start,
+    s3_attested_beyond_plan,
     s4_amendment_of_amended,
     s4_event_on_amended_version,
     s4_second_start,

@@ -655,8 +655,10 @@ def test_s16_the_compute_tolerance_is_the_one_in_force_when_the_attestation_is_l
     p = lg.prereg(planned_flop="5.72e25")
     amendment(lg, {"compute_tolerance": "0"}, "2027-04-01", "2026-12-01")
     a = attest(lg, stratus, at="2027-04-02", **_run(p, named))
-    assert {(r, s, i) for r, s, i, _ in seen(lg, "2027-05-01")} == {("S16", "violation", (a,))}
-    assert lg.audit("2027-05-01") == {("S16", "violation", (a,))}  # the reference agrees
+    # Named, the run is held to its plan by S3 as well (by the same tolerance).
+    want = {("S16", "violation", (a,))} | ({("S3", "violation", (p, a))} if named else set())
+    assert {(r, s, i) for r, s, i, _ in seen(lg, "2027-05-01")} == want
+    assert lg.audit("2027-05-01") == want  # the reference agrees
 
 
 def _attested_and_reported(

@@ -443,3 +443,110 @@ def test_compute_within_the_plans_tolerance_proves_no_start() -> None:
     assert of_rule(engine(lg, "2027-01-20"), "S1") == {}
     lg, p, a = _attested("2026-11-30T00:00:00Z", flop="4000000000000000000000001")
     assert set(of_rule(engine(lg, "2027-01-20"), "S1")) == {("S1", "violation", (p, a))}
+
+
+# == S3 and S4 on a provider's evidence ==========================================
+
+
+def _attested_total(*amounts: str, halt: bool = False, planned: str = "8e25") -> dict[str, Any]:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(planned_flop=planned)
+    lg.started(p)
+    if halt:
+        lg.halted(p, at="2027-01-20", flop="1e24")
+    found = [
+        attest(
+            lg,
+            stratus,
+            at=f"2027-0{2 + i}-02",
+            run=p,
+            period_start=f"2027-0{1 + i}-04T00:00:00Z",
+            period_end=f"2027-0{2 + i}-01T00:00:00Z",
+            flop_delivered=amount,
+        )
+        for i, amount in enumerate(amounts)
+    ]
+    return {"lg": lg, "P": p, "A": found}
+
+
+def test_compute_attested_up_to_the_plans_tolerance_is_within_it() -> None:
+    run = _attested_total("4e25", "4.4e25")  # 8.4e25: 8e25 with the 5% tolerance
+    assert of_rule(engine(run["lg"], "2027-06-01"), "S3") == {}
+
+
+def test_compute_attested_one_flop_over_the_plan_is_s3() -> None:
+    run = _attested_total("4e25", "44000000000000000000000001")
+    p, (_, a2) = run["P"], run["A"]
+    assert of_rule(engine(run["lg"], "2027-06-01"), "S3") == {
+        ("S3", "violation", (p, a2)): "providers attest 8.4e25 FLOP delivered for run "
+        "acme-2027-a in all (the latest, stratus: 4.4e25), above its plan of 8e25 FLOP with "
+        "the compute tolerance, and the run has not halted"
+    }
+
+
+def test_compute_attested_above_the_cap_names_the_cap() -> None:
+    run = _attested_total("1e26", planned="9.9e25")  # within 9.9e25 x 1.05, at the cap
+    assert of_rule(engine(run["lg"], "2027-06-01"), "S3") == {}
+    run = _attested_total("100000000000000000000000001", planned="9.9e25")
+    (a,) = run["A"]
+    found = of_rule(engine(run["lg"], "2027-06-01"), "S3")
+    assert found[("S3", "violation", (run["P"], a))].endswith(
+        "above its level's cap of 1e26 FLOP, and the run has not halted"
+    )
+
+
+def test_compute_attested_for_a_halted_run_is_not_s3() -> None:
+    run = _attested_total("9e25", halt=True)
+    assert of_rule(engine(run["lg"], "2027-06-01"), "S3") == {}
+
+
+def _amended_around(amend_at: str, *, attest_first: bool) -> dict[str, int]:
+    """Run P (2026-10-01) and a provider's January compute for it (period ending 1 Feb);
+    an amendment of P logged at *amend_at*, before or after the attestation."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-10-01")
+
+    def attestation() -> int:
+        return attest(
+            lg,
+            stratus,
+            at="2027-02-10",
+            run=p,
+            period_start="2027-01-04T00:00:00Z",
+            period_end="2027-02-01T00:00:00Z",
+            flop_delivered="2e25",
+        )
+
+    x = attestation() if attest_first else 0
+    a = lg.prereg(at=amend_at, supersedes=p, planned_flop="9e25")
+    if not attest_first:
+        x = attestation()
+    return {"lg": lg, "P": p, "A": a, "X": x}  # type: ignore[dict-item]
+
+
+def test_amendment_after_a_proven_start_is_refused() -> None:
+    run = _amended_around("2027-02-15", attest_first=True)
+    found = of_rule(engine(run["lg"], "2027-06-01"), "S4")  # type: ignore[arg-type]
+    assert found == {
+        ("S4", "violation", tuple(sorted((run["P"], run["A"], run["X"])))): "run acme-2027-a "
+        "is amended "
+        "after its training started: a provider attests compute delivered for it over a "
+        f"period that ended 2027-02-01T00:00:00Z (entry {run['X']})"
+    }
+
+
+def test_amendment_at_the_end_of_the_proven_period_is_not_after_it() -> None:
+    run = _amended_around("2027-02-01T00:00:00Z", attest_first=False)
+    assert of_rule(engine(run["lg"], "2027-06-01"), "S4") == {}  # type: ignore[arg-type]
+
+
+def test_amendment_before_the_evidence_is_logged_is_found_by_the_evidence() -> None:
+    run = _amended_around("2027-02-01T00:00:00.001Z", attest_first=False)
+    found = of_rule(engine(run["lg"], "2027-06-01"), "S4")  # type: ignore[arg-type]
+    key = ("S4", "violation", (run["P"], run["A"], run["X"]))
+    assert found[key].endswith(
+        f"the run had started, yet its plan was amended after that (entry {run['A']}, "
+        "logged 2027-02-01)"
+    )

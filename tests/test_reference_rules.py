@@ -1271,7 +1271,10 @@ def test_s16_undeclared_large_run(case: str) -> None:
         first = lg.prereg(at="2026-10-01")  # planned 8e25, then amended down to 5e25
         named = lg.prereg(at="2026-10-02", planned_flop="5e25", supersedes=first)
     a = attest(lg, stratus, run=named)
-    assert lg.audit("2027-05-01") == {V("S16", a)}
+    # A run named is held to its plan by S3 too: its providers attest more than it
+    # allows, and it never halted (reading R34).
+    also = {V("S3", named, a)} if named is not None else set()
+    assert lg.audit("2027-05-01") == {V("S16", a)} | also
 
 
 def test_s16_attestation_covered_by_a_run_planned_within_tolerance() -> None:

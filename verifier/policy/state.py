@@ -38,6 +38,10 @@ class Run:
     #: On the first version: the versions that superseded it, directly or not, in log
     #: order (S1: the lead time runs from the plan in force when training started).
     versions: tuple[int, ...] = ()
+    supersedes: int | None = None  # the version this one amends
+    #: On the first version: (period end, attestation) of each provider attestation that
+    #: proves the run trained by that end (an amendment after it is S4). Few.
+    proofs: tuple[tuple[int, int], ...] = ()
     started: int | None = None  # index of training_started
     halted: int | None = None
     chain_started: bool = False  # on the first version: has any version started training?

@@ -25,6 +25,7 @@ from verifier.policy.findings import (
     refused,
     violation,
 )
+from verifier.policy.rules import attested
 from verifier.policy.state import Attestation, PolicyState, Run, exceeds, flop
 
 
@@ -100,59 +101,6 @@ class _Question:
     window: int  # the compute window, in ms
     window_start: int  # the window's end is the period's
     plans: dict[int, int]  # each run under way (its first version) -> its plan
-
-
-def _trained_before_lead_time(
-    st: PolicyState, index: int, b: ComputeAttestation, named: Run, *, end: int, logged_ms: int
-) -> list[Finding]:
-    """S1 and S2 on the provider's evidence: compute delivered for a run over a period
-    that ended before the run's lead time did, or before its level's lift, proves
-    training before it, whatever start the lab reports (or whether it reports one).
-    The period's end is the latest the run can have started; the plan in force then
-    is the one the lead time runs from (docs/policy-notes.md, S1 and S2)."""
-    plan = st.plan_in_force(named, end)
-    out: list[Finding] = []
-    if not exceeds(flop(b.flop_delivered), plan.planned_flop, st.tolerance(logged_ms)):
-        # No more than the run's own measurement error (the compute tolerance of its
-        # plan): a provider's nil return, or a pipeline test, proves no start.
-        return out
-    said = (
-        f"{b.provider} attests {fmt_flop(flop(b.flop_delivered))} FLOP delivered for run "
-        f"{named.run_id} over a period that ended {fmt_time(end)}"
-    )
-    lead = st.rules_at(plan.logged_ms).preregistration_lead_days
-    if plan.level > st.deregulated_level_at(end) and end < plan.logged_ms + lead * DAY_MS:
-        which = (
-            "its pre-registration"
-            if plan.index == plan.root
-            else f"the version of its plan it names (entry {plan.index})"
-        )
-        when = (
-            f"before {which} was logged"
-            if end <= plan.logged_ms
-            else f"less than the {lead}-day lead time after {which}"
-        )
-        out.append(
-            violation(
-                "S1",
-                (plan.index, index),
-                f"{said}, {when} ({fmt_date(plan.logged_ms)}): the run trained before it "
-                "could start",
-            )
-        )
-    # S2 likewise: compute delivered before the level's lift is training before it.
-    lifted = st.level_effective_ms(plan.level)
-    if lifted is None or end < lifted:
-        at = f" ({fmt_date(lifted)})" if lifted is not None else " (it has not been)"
-        out.append(
-            violation(
-                "S2",
-                (plan.index, index),
-                f"{said}, before level {plan.level} was lifted{at}: the run trained before "
-                "its level could be trained",
-            )
-        )
-    return out
 
 
 def _question(st: PolicyState, b: ComputeAttestation, logged_ms: int) -> _Question:
@@ -328,7 +276,7 @@ def check_compute_attestation(
             )
         )
     elif named is not None and end > start:
-        out += _trained_before_lead_time(st, index, b, named, end=end, logged_ms=logged_ms)
+        out += attested.check(st, index, b, named, logged_ms)
     if end <= start:
         # An empty or reversed period overlaps nothing: summed with the organisation's
         # other attestations it would hide compute split across them.
@@ -374,6 +322,7 @@ def apply_compute_attestation(
     )
     own = _own_run(st, b)
     if own is not None:
+        attested.record(st, index, b, own, logged_ms)
         st.runs[own.root].attested_flop += amount
     st.org_attested.setdefault(b.organisation, []).append((start, end, amount))
     if b.organisation not in st.registered:

@@ -20,6 +20,7 @@ from verifier.entries.payloads import (
 )
 from verifier.policy.calendar import DAY_MS, day_start_ms, fmt_date, fmt_time
 from verifier.policy.findings import NOTICE, WARNING, Finding, finding, fmt_flop, refused, violation
+from verifier.policy.rules import attested
 from verifier.policy.state import PolicyState, Run, Sub, exceeds, flop
 
 
@@ -58,6 +59,7 @@ def check_preregistration(
                         f"run {root.run_id} is amended after its training started",
                     )
                 )
+            out += attested.amended_after_proof(st, index, b.supersedes, root, logged_ms)
             if old.first_amendment is not None:
                 out.append(
                     finding(
@@ -92,6 +94,7 @@ def apply_preregistration(st: PolicyState, index: int, b: Preregistration, logge
     if root != index:
         first = st.runs[root]
         first.versions = (*first.versions, index)
+        st.runs[index].supersedes = b.supersedes
     # A run's plan is for its cycle: its planned end counts up to the end of the
     # cycle's year, so a planned end years away cannot keep an unreported run covering
     # compute (S16, docs/policy-notes.md).
