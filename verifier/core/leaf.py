@@ -26,6 +26,7 @@ entries layer against the key set replayed from the log.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import json
 import re
@@ -357,22 +358,29 @@ def _parse_leaf_json(data: bytes) -> Leaf:
 _CHARS = rb"[\x20\x21\x23-\x5b\x5d-\x7e]*"
 _S = b"(" + _CHARS + b")"
 _SIGNATURE = rb'\{"keyid":"' + _CHARS + rb'","sig":"' + _CHARS + rb'"\}'
+# The first signature is read in place, the pieces of logged_at too (the strings are of
+# that form: base64 and hex digits, and logged_at's own pattern, _LOGGED_AT); any further
+# signatures are the last group, each one preceded by its comma. Stricter than the form
+# above (a leaf whose keyid or logged_at is not of its pattern goes to the general
+# parser), never laxer.
 _CANONICAL = re.compile(
     rb'\{"envelope":\{"payload":"'
     + _S
     + rb'","payloadType":"'
     + _S
-    + rb'","signatures":\['
-    + b"("
-    + _SIGNATURE
-    + b"(?:,"
-    + _SIGNATURE
-    + b")*)"
-    + rb'\]\},"logged_at":"'
+    + rb'","signatures":\[\{"keyid":"([0-9a-f]{64})","sig":"'
     + _S
+    + rb'"\}((?:,'
+    + _SIGNATURE
+    + rb')*)\]\},"logged_at":"'
+    + rb"(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z)"
     + rb'","v":1\}'
 )
 _CANONICAL_SIGNATURE = re.compile(rb'\{"keyid":"' + _S + rb'","sig":"' + _S + rb'"\}')
+_a2b = binascii.a2b_base64
+_b2a = binascii.b2a_base64
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _parse_canonical_leaf(data: bytes) -> Leaf | None:
@@ -380,43 +388,109 @@ def _parse_canonical_leaf(data: bytes) -> Leaf | None:
     m = _CANONICAL.fullmatch(data)
     if m is None:
         return None
-    payload_b64, payload_type, logged_at = (m.group(i).decode("ascii") for i in (1, 2, 4))
-    # The list is signatures and commas only, so findall reads every one, in order.
-    sigs = _CANONICAL_SIGNATURE.findall(m.group(3))
-    if len(sigs) > MAX_SIGNATURES:
-        return None
+    payload_b64, payload_type_b, keyid_b, sig_b, more, logged_b, hour, minute, second, milli = (
+        m.groups()
+    )
     # The checks of check_envelope and parse_logged_at.
-    kind = _payload_kind(payload_type)
-    ms = _logged_ms(logged_at)
-    keyids = [k.decode("ascii") for k, _ in sigs]
-    if kind is None or ms is None or not all(map(_is_keyid, keyids)):
+    kind = _payload_kind_of(payload_type_b)
+    hour_ms = _hour_ms(hour)
+    if kind is None or hour_ms is None:
         return None
-    if len(set(keyids)) != len(keyids):
+    minute_n, second_n = int(minute), int(second)
+    if minute_n > 59 or second_n > 59:
         return None
-    try:
-        payload = b64decode_strict(payload_b64, what="envelope payload")
-        signatures = tuple(
-            build(
-                EnvelopeSignature,
-                {"keyid": k, "sig": b64decode_strict(g.decode("ascii"), what="sig", length=64)},
-            )
-            for k, (_, g) in zip(keyids, sigs, strict=True)
-        )
-    except FormatError:
+    payload = _b64decode(payload_b64)
+    sig = _b64decode(sig_b)
+    if payload is None or sig is None or len(sig) != 64:
         return None
-    envelope = build(
-        Envelope,
+    keyid = keyid_b.decode("ascii")
+    first = _new(EnvelopeSignature)
+    _set(first, "__dict__", {"keyid": keyid, "sig": sig})
+    signatures: tuple[EnvelopeSignature, ...] = (first,)
+    if more:
+        rest = _more_signatures(more, keyid)
+        if rest is None:
+            return None
+        signatures += rest
+    envelope = _new(Envelope)
+    _set(
+        envelope,
+        "__dict__",
         {
             "payload": payload,
-            "payload_type": payload_type,
+            "payload_type": kind[0],
             "signatures": signatures,
-            "entry_type": kind[0],
-            "type_version": kind[1],
+            "entry_type": kind[1],
+            "type_version": kind[2],
         },
     )
-    return build(
-        Leaf, {"envelope": envelope, "logged_at": logged_at, "logged_at_ms": ms, "raw": data}
+    leaf = _new(Leaf)
+    _set(
+        leaf,
+        "__dict__",
+        {
+            "envelope": envelope,
+            "logged_at": logged_b.decode("ascii"),
+            "logged_at_ms": hour_ms + (minute_n * 60 + second_n) * 1000 + int(milli),
+            "raw": data,
+        },
     )
+    return leaf
+
+
+def _b64decode(text: bytes) -> bytes | None:
+    """:func:`b64decode_strict` of ASCII *text*, None where it raises."""
+    if len(text) % 4:
+        return None
+    try:
+        raw = _a2b(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    # Only a padded last quantum has unused bits; it is canonical iff it re-encodes to itself.
+    if text[-1:] == b"=" and _b2a(raw[-(len(raw) % 3) :], newline=False) != text[-4:]:
+        return None
+    return raw
+
+
+def _more_signatures(more: bytes, first: str) -> tuple[EnvelopeSignature, ...] | None:
+    """The signatures after the first (*more*: each preceded by its comma), checked as
+    check_envelope checks them; None if one fails."""
+    # The group is signatures and commas only, so findall reads every one, in order.
+    sigs = _CANONICAL_SIGNATURE.findall(more)
+    if len(sigs) + 1 > MAX_SIGNATURES:
+        return None
+    out: list[EnvelopeSignature] = []
+    keyids = {first}
+    for k, g in sigs:
+        keyid = k.decode("ascii")
+        sig = _b64decode(g)
+        if not _is_keyid(keyid) or keyid in keyids or sig is None or len(sig) != 64:
+            return None
+        keyids.add(keyid)
+        out.append(build(EnvelopeSignature, {"keyid": keyid, "sig": sig}))
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _payload_kind_of(payload_type: bytes) -> tuple[str, str, int] | None:
+    """(payloadType, entry type, version) of a valid payloadType, else None (cached)."""
+    text = payload_type.decode("ascii")
+    kind = _payload_kind(text)
+    return None if kind is None else (text, *kind)
+
+
+@lru_cache(maxsize=1024)
+def _hour_ms(text: bytes) -> int | None:
+    """UTC milliseconds at the start of the hour ``YYYY-MM-DDTHH`` (ASCII digits where
+    the pattern has them); None for an hour that does not exist (cached: a log's
+    entries share hours)."""
+    hour = int(text[11:13])
+    if hour > 23:
+        return None
+    try:
+        return _day_ms(text[0:10].decode("ascii")) + hour * 3_600_000
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=256)
