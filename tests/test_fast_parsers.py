@@ -28,6 +28,7 @@ from verifier.core.frozen import build, buildable
 from verifier.core.leaf import Envelope, EnvelopeSignature, Leaf, canonical_json, parse_leaf
 from verifier.entries.codec import Payload, parse_payload
 from verifier.entries.payloads import TYPES
+from verifier.entries.replay import CheckedEntry
 from verifier.errors import FormatError
 
 KEYID = "ab" * 32
@@ -77,7 +78,14 @@ def test_build_makes_what_init_makes() -> None:
     assert built == env and vars(built) == vars(env) and type(built) is Envelope
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.payload = b"q"  # type: ignore[misc]
-    for cls in (Leaf, Envelope, EnvelopeSignature, Payload, *(c for c, _ in TYPES.values())):
+    for cls in (
+        Leaf,
+        Envelope,
+        EnvelopeSignature,
+        Payload,
+        CheckedEntry,
+        *(c for c, _ in TYPES.values()),
+    ):
         assert buildable(cls), cls
 
 

@@ -98,6 +98,9 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant
 _SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # set in __init__, untyped
 
 
+_BINARY = (bytes, bytearray)
+
+
 def loads_strict(data: bytes | str, *, what: str) -> Any:
     """``json.loads`` that rejects duplicate keys, NaN/Infinity, anything but UTF-8 and
     lone surrogates.
@@ -109,7 +112,7 @@ def loads_strict(data: bytes | str, *, what: str) -> Any:
     character, parsers disagree on what it reads as (RFC 8259 §8.2), and it has no
     UTF-8 to store, index or show it in.
     """
-    if isinstance(data, bytes | bytearray):
+    if isinstance(data, _BINARY):
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -367,9 +367,19 @@ def parse_payload(data: bytes, *, expected_type: str | None = None) -> Payload:
         )
     if not isinstance(log, str) or not log:
         raise FormatError("payload.log: required: the origin of the log this entry is meant for")
-    cls, _ = TYPES[t]
-    body = _object_parser(cls, _ENVELOPE_KEYS)(obj, "")
-    return build(Payload, {"type": t, "v": PAYLOAD_VERSION, "log": log, "body": body})
+    parse = _BODY_PARSERS.get(t)
+    if parse is None:
+        parse = _BODY_PARSERS[t] = _object_parser(TYPES[t][0], _ENVELOPE_KEYS)
+    payload = _new(Payload)
+    _set(payload, "__dict__", {"type": t, "v": PAYLOAD_VERSION, "log": log, "body": parse(obj, "")})
+    return payload
+
+
+#: The parser of each type's body, by type name (filled as types are met).
+_BODY_PARSERS: dict[str, Converter] = {}
+# Payload is a plain frozen dataclass, made as verifier.core.frozen.build makes one.
+_new = object.__new__
+_set = object.__setattr__
 
 
 def payload_to_json(p: Payload) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -115,7 +116,7 @@ class KeyRegistry:
                 raise AdmissionError(
                     f"signature by unknown key {sig.keyid[:16]}…", code="unknown-key"
                 )
-            if not rec.active:
+            if rec.revoked_at is not None:  # not rec.active
                 raise AdmissionError(
                     f"signature by key {sig.keyid[:16]}… ({rec.holder}), "
                     f"revoked at index {rec.revoked_at}",
@@ -136,7 +137,7 @@ class KeyRegistry:
         return signers
 
     def check_role(
-        self, signers: list[KeyRecord], role: str, entry_type: str, *, org: str | None = None
+        self, signers: Sequence[KeyRecord], role: str, entry_type: str, *, org: str | None = None
     ) -> None:
         """Raise unless the signers hold *role*, with the quorum the role needs.
 
