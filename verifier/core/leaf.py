@@ -361,8 +361,8 @@ def _parse_leaf_json(data: bytes) -> Leaf:
 _CHARS = rb"[\x20\x21\x23-\x5b\x5d-\x7e]*"
 _S = b"(" + _CHARS + b")"
 _SIGNATURE = rb'\{"keyid":"' + _CHARS + rb'","sig":"' + _CHARS + rb'"\}'
-# The first signature is read in place, the pieces of logged_at too (the strings are of
-# that form: base64 and hex digits, and logged_at's own pattern, _LOGGED_AT); any further
+# The first signature is read in place, and logged_at by its own pattern (_LOGGED_AT;
+# the strings are all of that form: base64, hex digits, the time); any further
 # signatures are the last group, each one preceded by its comma. Stricter than the form
 # above (a leaf whose keyid or logged_at is not of its pattern goes to the general
 # parser), never laxer.
@@ -376,7 +376,7 @@ _CANONICAL = re.compile(
     + rb'"\}((?:,'
     + _SIGNATURE
     + rb')*)\]\},"logged_at":"'
-    + rb"(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z)"
+    + rb"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"
     + rb'","v":1\}'
 )
 _CANONICAL_SIGNATURE = re.compile(rb'\{"keyid":"' + _S + rb'","sig":"' + _S + rb'"\}')
@@ -391,16 +391,11 @@ def _parse_canonical_leaf(data: bytes) -> Leaf | None:
     m = _CANONICAL.fullmatch(data)
     if m is None:
         return None
-    payload_b64, payload_type_b, keyid_b, sig_b, more, logged_b, hour, minute, second, milli = (
-        m.groups()
-    )
+    payload_b64, payload_type_b, keyid_b, sig_b, more, logged_b = m.groups()
     # The checks of check_envelope and parse_logged_at.
     kind = _payload_kind_of(payload_type_b)
-    hour_ms = _hour_ms(hour)
-    if kind is None or hour_ms is None:
-        return None
-    minute_n, second_n = int(minute), int(second)
-    if minute_n > 59 or second_n > 59:
+    logged = _logged_at_of(logged_b)
+    if kind is None or logged is None:
         return None
     payload = _b64decode(payload_b64)
     sig = _b64decode(sig_b)
@@ -433,8 +428,8 @@ def _parse_canonical_leaf(data: bytes) -> Leaf | None:
         "__dict__",
         {
             "envelope": envelope,
-            "logged_at": logged_b.decode("ascii"),
-            "logged_at_ms": hour_ms + (minute_n * 60 + second_n) * 1000 + int(milli),
+            "logged_at": logged[0],
+            "logged_at_ms": logged[1],
             "raw": data,
         },
     )
@@ -483,15 +478,12 @@ def _payload_kind_of(payload_type: bytes) -> tuple[str, str, int] | None:
 
 
 @lru_cache(maxsize=1024)
-def _hour_ms(text: bytes) -> int | None:
-    """UTC milliseconds at the start of the hour ``YYYY-MM-DDTHH`` (ASCII digits where
-    the pattern has them); None for an hour that does not exist (cached: a log's
-    entries share hours)."""
-    hour = int(text[11:13])
-    if hour > 23:
-        return None
+def _logged_at_of(logged_at: bytes) -> tuple[str, int] | None:
+    """(the text, parse_logged_at's value) of a logged_at that matches _LOGGED_AT, None if
+    parse_logged_at raises (cached: the entries of a commit share one)."""
+    text = logged_at.decode("ascii")
     try:
-        return _day_ms(text[0:10].decode("ascii")) + hour * 3_600_000
+        return text, utc_ms(text) + int(text[20:23])
     except ValueError:
         return None
 
