@@ -233,32 +233,39 @@ def _general_object_parser(cls: type, ignore: frozenset[str] = frozenset()) -> C
 
 
 def _quick_test(hint: Any) -> tuple[str, dict[str, Any]] | None:
-    """(an expression true of ``v`` only if the field's converter returns ``v``, the
+    """(an expression true of ``{v}`` only if the field's converter returns ``{v}``, the
     names it uses) for a non-null value of a field annotated *hint*; None if there is none.
 
-    In the expression, each name is followed by ``{i}``, the field's number in the class,
-    so that the fields of one class have names of their own."""
+    In the expression, ``{v}`` stands for the variable tested, and each name is followed
+    by ``{i}``, the field's number in the class, so that the fields of one class have
+    names of their own."""
     base, spec, _ = _split(hint)
     if base is bool:
-        return "v is True or v is False", {}
+        return "{v} is True or {v} is False", {}
     if base is int:
         spec = spec or Spec("int")
         lo = spec.minimum if spec.minimum is not None else 0
         hi = spec.maximum if spec.maximum is not None else MAX_INDEX
-        return "v.__class__ is int and LO{i} <= v <= HI{i}", {"LO": lo, "HI": hi}
+        return "{v}.__class__ is int and LO{i} <= {v} <= HI{i}", {"LO": lo, "HI": hi}
     if base is not str:
         return None
     spec = spec or Spec("text")
     if spec.kind == "enum":
         choices = frozenset(c for c in spec.choices if len(c) <= spec.max_len)
-        return "v.__class__ is str and v in CHOICES{i}", {"CHOICES": choices}
+        return "{v}.__class__ is str and {v} in CHOICES{i}", {"CHOICES": choices}
     accepts = str_accepts(spec)
     if accepts is None:
         return None
     return (
-        "v.__class__ is str and len(v) <= MAX_LEN{i} and ACCEPTS{i}(v)",
+        "{v}.__class__ is str and len({v}) <= MAX_LEN{i} and ACCEPTS{i}({v})",
         {"MAX_LEN": spec.max_len, "ACCEPTS": accepts},
     )
+
+
+def _list_items(hint: Any) -> Any:
+    """The annotation of the items of a list field (None for any other field)."""
+    base, _, _ = _split(hint)
+    return typing.get_args(base)[0] if typing.get_origin(base) is tuple else None
 
 
 def _slow_step(name: str, default: Any, nullable: bool, convert: Converter) -> Converter:
@@ -301,13 +308,31 @@ def _object_source(cls: type) -> tuple[str, dict[str, Any]]:
         nullable, convert = _field(hints[f.name])
         names[f"slow{i}"] = _slow_step(f.name, default, nullable, convert)
         quick = _quick_test(hints[f.name])
+        items = _list_items(hints[f.name])
+        item_test = None if items is None else _quick_test(items)
         lines.append(f"    v = get({f.name!r}, ABSENT)")
-        if quick is None:
+        if item_test is not None:
+            # A list of plain values: list_of returns them as a tuple, each unchanged.
+            test, used = item_test
+            names.update({f"{k}{i}": value for k, value in used.items()})
+            test = test.format(i=i, v="x")
+            lines += [
+                f"    v{i} = None",
+                "    if v.__class__ is list and len(v) <= MAX_LIST:",
+                "        for x in v:",
+                f"            if not ({test}):",
+                "                break",
+                "        else:",
+                f"            v{i} = tuple(v)",
+                f"    if v{i} is None:",
+                f"        v{i} = slow{i}(v, what)",
+            ]
+        elif quick is None:
             lines.append(f"    v{i} = slow{i}(v, what)")
         else:
             test, used = quick
             names.update({f"{k}{i}": value for k, value in used.items()})
-            test = test.format(i=i)
+            test = test.format(i=i, v="v")
             lines += [
                 f"    if {test}:",
                 f"        v{i} = v",
@@ -333,7 +358,10 @@ def _compile_object_parser(cls: type, ignore: frozenset[str], general: Converter
             "len": len,
             "str": str,
             "int": int,
+            "list": list,
+            "tuple": tuple,
         },
+        "MAX_LIST": MAX_LIST,
         "general": general,
         "allowed": frozenset(f.name for f in dataclasses.fields(cls)) | ignore,
         "cls": cls,
