@@ -147,12 +147,13 @@ class KeyRegistry:
         is None: contesters and observers).
         """
         if role in ORG_ROLES:
-            label = f"{role}:{org}" if org else f"{role}:<org>"
-            holders = [
-                s
-                for s in signers
-                if (label in s.roles if org else any(r.startswith(role + ":") for r in s.roles))
-            ]
+            if org:
+                label = f"{role}:{org}"
+                holders = [s for s in signers if label in s.roles]
+            else:
+                label = f"{role}:<org>"
+                prefix = role + ":"
+                holders = [s for s in signers if any(r.startswith(prefix) for r in s.roles)]
             need = 1
         else:
             label = role
@@ -162,7 +163,7 @@ class KeyRegistry:
                 need = self.board_quorum
             elif entry_type == "decision":
                 need = self.decision_quorum
-        have = len({s.keyid for s in holders})
+        have = len(holders) if len(holders) < 2 else len({s.keyid for s in holders})
         if have == 0:
             raise AdmissionError(
                 f"{entry_type} must be signed by a key with role {label}", code="wrong-role"

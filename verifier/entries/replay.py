@@ -282,8 +282,10 @@ class LogReplay:
                     code="bad-reference",
                 )
             return org
-        if "preregistration" in refs:
-            return self.org_of(refs["preregistration"])
+        ref = refs.get("preregistration")
+        if ref is not None:
+            code = self._entry_org[ref]  # a reference checked above: before this entry
+            return self._org_names[code - 1] if code else None
         return None
 
 
