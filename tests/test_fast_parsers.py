@@ -17,6 +17,8 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.payload_examples import EXAMPLES
 from tests.payload_examples import payload as example_payload
@@ -26,6 +28,7 @@ from verifier.core.frozen import build, buildable
 from verifier.core.leaf import Envelope, EnvelopeSignature, Leaf, canonical_json, parse_leaf
 from verifier.entries.codec import Payload, parse_payload
 from verifier.entries.payloads import TYPES
+from verifier.entries.replay import CheckedEntry
 from verifier.errors import FormatError
 
 KEYID = "ab" * 32
@@ -75,7 +78,14 @@ def test_build_makes_what_init_makes() -> None:
     assert built == env and vars(built) == vars(env) and type(built) is Envelope
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.payload = b"q"  # type: ignore[misc]
-    for cls in (Leaf, Envelope, EnvelopeSignature, Payload, *(c for c, _ in TYPES.values())):
+    for cls in (
+        Leaf,
+        Envelope,
+        EnvelopeSignature,
+        Payload,
+        CheckedEntry,
+        *(c for c, _ in TYPES.values()),
+    ):
         assert buildable(cls), cls
 
 
@@ -254,3 +264,75 @@ def test_payload_values_built_fast_equal_their_init(entry_type: str) -> None:
     again = rebuilt(parsed)
     assert again == parsed
     assert vars(again) == vars(parsed) and vars(again.body) == vars(parsed.body)  # type: ignore[attr-defined]
+
+
+# The canonical leaf's fields one at a time: each value read fast or left to the general
+# parser, never read otherwise than it reads it.
+LOGGED_AT = [
+    "2027-01-04T09:00:00.123Z",
+    "2028-02-29T23:59:59.999Z",
+    "2027-02-29T00:00:00.000Z",
+    "0000-01-01T00:00:00.000Z",
+    "9999-12-31T23:59:59.999Z",
+    "1970-01-01T00:00:00.000Z",
+    "2027-01-04T24:00:00.000Z",
+    "2027-01-04T09:60:00.000Z",
+    "2027-01-04T09:00:60.000Z",
+    "2027-13-04T09:00:00.000Z",
+    "2027-01-00T09:00:00.000Z",
+    "2027-01-04 09:00:00.000Z",
+    "2027-01-04T09:00:00.12Z",
+    "2027-01-04T09:00:00.1234Z",
+    "٢٠٢٧-01-04T09:00:00.000Z",
+]
+SIGS = [
+    SIG,
+    b64encode(bytes(63)),
+    b64encode(bytes(65)),
+    SIG[:-2] + "A=",
+    SIG[:-2] + "B=",
+    SIG[:-1],
+    SIG.replace("A", "-"),
+    "",
+]
+PAYLOADS = [
+    b64encode(b'{"x": 1}'),
+    b64encode(b"ab"),
+    "YR==",
+    "YQ==",
+    "YWI=",
+    "YWJ=",
+    "YWJj",
+    "YW Jj",
+    "",
+    "=",
+    "YQ",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from(LOGGED_AT),
+    st.lists(
+        st.tuples(st.sampled_from([KEYID, "cd" * 32, "0" * 64, "AB" * 32]), st.sampled_from(SIGS)),
+        min_size=0,
+        max_size=17,
+    ),
+    st.sampled_from(PAYLOADS),
+)
+def test_fields_of_a_canonical_leaf_read_as_the_general_parser_reads_them(
+    logged_at: str, sigs: list[tuple[str, str]], payload: str
+) -> None:
+    obj = leaf_obj(
+        logged_at=logged_at,
+        payload=payload,
+        signatures=[{"keyid": k, "sig": g} for k, g in sigs],
+    )
+    data = canonical_json(obj).encode()
+    fast = leaf_mod._parse_canonical_leaf(data)
+    expected = general(data)
+    if fast is not None:
+        assert fast == expected
+        assert vars(fast) == vars(expected)  # type: ignore[arg-type]
+        assert vars(fast.envelope) == vars(expected.envelope)  # type: ignore[union-attr]
+    assert (fast is not None) == (not isinstance(expected, str)) or not logged_at.isascii()

@@ -26,6 +26,7 @@ entries layer against the key set replayed from the log.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import json
 import re
@@ -97,6 +98,9 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant
 _SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # set in __init__, untyped
 
 
+_BINARY = (bytes, bytearray)
+
+
 def loads_strict(data: bytes | str, *, what: str) -> Any:
     """``json.loads`` that rejects duplicate keys, NaN/Infinity, anything but UTF-8 and
     lone surrogates.
@@ -108,7 +112,7 @@ def loads_strict(data: bytes | str, *, what: str) -> Any:
     character, parsers disagree on what it reads as (RFC 8259 §8.2), and it has no
     UTF-8 to store, index or show it in.
     """
-    if isinstance(data, bytes | bytearray):
+    if isinstance(data, _BINARY):
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -357,22 +361,29 @@ def _parse_leaf_json(data: bytes) -> Leaf:
 _CHARS = rb"[\x20\x21\x23-\x5b\x5d-\x7e]*"
 _S = b"(" + _CHARS + b")"
 _SIGNATURE = rb'\{"keyid":"' + _CHARS + rb'","sig":"' + _CHARS + rb'"\}'
+# The first signature is read in place, and logged_at by its own pattern (_LOGGED_AT;
+# the strings are all of that form: base64, hex digits, the time); any further
+# signatures are the last group, each one preceded by its comma. Stricter than the form
+# above (a leaf whose keyid or logged_at is not of its pattern goes to the general
+# parser), never laxer.
 _CANONICAL = re.compile(
     rb'\{"envelope":\{"payload":"'
     + _S
     + rb'","payloadType":"'
     + _S
-    + rb'","signatures":\['
-    + b"("
-    + _SIGNATURE
-    + b"(?:,"
-    + _SIGNATURE
-    + b")*)"
-    + rb'\]\},"logged_at":"'
+    + rb'","signatures":\[\{"keyid":"([0-9a-f]{64})","sig":"'
     + _S
+    + rb'"\}((?:,'
+    + _SIGNATURE
+    + rb')*)\]\},"logged_at":"'
+    + rb"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"
     + rb'","v":1\}'
 )
 _CANONICAL_SIGNATURE = re.compile(rb'\{"keyid":"' + _S + rb'","sig":"' + _S + rb'"\}')
+_a2b = binascii.a2b_base64
+_b2a = binascii.b2a_base64
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _parse_canonical_leaf(data: bytes) -> Leaf | None:
@@ -380,43 +391,101 @@ def _parse_canonical_leaf(data: bytes) -> Leaf | None:
     m = _CANONICAL.fullmatch(data)
     if m is None:
         return None
-    payload_b64, payload_type, logged_at = (m.group(i).decode("ascii") for i in (1, 2, 4))
-    # The list is signatures and commas only, so findall reads every one, in order.
-    sigs = _CANONICAL_SIGNATURE.findall(m.group(3))
-    if len(sigs) > MAX_SIGNATURES:
-        return None
+    payload_b64, payload_type_b, keyid_b, sig_b, more, logged_b = m.groups()
     # The checks of check_envelope and parse_logged_at.
-    kind = _payload_kind(payload_type)
-    ms = _logged_ms(logged_at)
-    keyids = [k.decode("ascii") for k, _ in sigs]
-    if kind is None or ms is None or not all(map(_is_keyid, keyids)):
+    kind = _payload_kind_of(payload_type_b)
+    logged = _logged_at_of(logged_b)
+    if kind is None or logged is None:
         return None
-    if len(set(keyids)) != len(keyids):
+    payload = _b64decode(payload_b64)
+    sig = _b64decode(sig_b)
+    if payload is None or sig is None or len(sig) != 64:
         return None
-    try:
-        payload = b64decode_strict(payload_b64, what="envelope payload")
-        signatures = tuple(
-            build(
-                EnvelopeSignature,
-                {"keyid": k, "sig": b64decode_strict(g.decode("ascii"), what="sig", length=64)},
-            )
-            for k, (_, g) in zip(keyids, sigs, strict=True)
-        )
-    except FormatError:
-        return None
-    envelope = build(
-        Envelope,
+    keyid = keyid_b.decode("ascii")
+    first = _new(EnvelopeSignature)
+    _set(first, "__dict__", {"keyid": keyid, "sig": sig})
+    signatures: tuple[EnvelopeSignature, ...] = (first,)
+    if more:
+        rest = _more_signatures(more, keyid)
+        if rest is None:
+            return None
+        signatures += rest
+    envelope = _new(Envelope)
+    _set(
+        envelope,
+        "__dict__",
         {
             "payload": payload,
-            "payload_type": payload_type,
+            "payload_type": kind[0],
             "signatures": signatures,
-            "entry_type": kind[0],
-            "type_version": kind[1],
+            "entry_type": kind[1],
+            "type_version": kind[2],
         },
     )
-    return build(
-        Leaf, {"envelope": envelope, "logged_at": logged_at, "logged_at_ms": ms, "raw": data}
+    leaf = _new(Leaf)
+    _set(
+        leaf,
+        "__dict__",
+        {
+            "envelope": envelope,
+            "logged_at": logged[0],
+            "logged_at_ms": logged[1],
+            "raw": data,
+        },
     )
+    return leaf
+
+
+def _b64decode(text: bytes) -> bytes | None:
+    """:func:`b64decode_strict` of ASCII *text*, None where it raises."""
+    if len(text) % 4:
+        return None
+    try:
+        raw = _a2b(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    # Only a padded last quantum has unused bits; it is canonical iff it re-encodes to itself.
+    if text[-1:] == b"=" and _b2a(raw[-(len(raw) % 3) :], newline=False) != text[-4:]:
+        return None
+    return raw
+
+
+def _more_signatures(more: bytes, first: str) -> tuple[EnvelopeSignature, ...] | None:
+    """The signatures after the first (*more*: each preceded by its comma), checked as
+    check_envelope checks them; None if one fails."""
+    # The group is signatures and commas only, so findall reads every one, in order.
+    sigs = _CANONICAL_SIGNATURE.findall(more)
+    if len(sigs) + 1 > MAX_SIGNATURES:
+        return None
+    out: list[EnvelopeSignature] = []
+    keyids = {first}
+    for k, g in sigs:
+        keyid = k.decode("ascii")
+        sig = _b64decode(g)
+        if not _is_keyid(keyid) or keyid in keyids or sig is None or len(sig) != 64:
+            return None
+        keyids.add(keyid)
+        out.append(build(EnvelopeSignature, {"keyid": keyid, "sig": sig}))
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _payload_kind_of(payload_type: bytes) -> tuple[str, str, int] | None:
+    """(payloadType, entry type, version) of a valid payloadType, else None (cached)."""
+    text = payload_type.decode("ascii")
+    kind = _payload_kind(text)
+    return None if kind is None else (text, *kind)
+
+
+@lru_cache(maxsize=1024)
+def _logged_at_of(logged_at: bytes) -> tuple[str, int] | None:
+    """(the text, parse_logged_at's value) of a logged_at that matches _LOGGED_AT, None if
+    parse_logged_at raises (cached: the entries of a commit share one)."""
+    text = logged_at.decode("ascii")
+    try:
+        return text, utc_ms(text) + int(text[20:23])
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=256)

@@ -195,16 +195,16 @@ def tile_hashes(tile: Tile, data: bytes) -> list[bytes]:
 def parse_entry_bundle(data: bytes, width: int) -> list[bytes]:
     """Split an entry bundle (``uint16_be(len) || leaf`` repeated) into exactly *width* leaves."""
     leaves: list[bytes] = []
+    append = leaves.append
     pos, end = 0, len(data)
     while pos < end:
         if end - pos < 2:
             raise FormatError("entry bundle: truncated length prefix")
-        n = int.from_bytes(data[pos : pos + 2], "big")
-        pos += 2
-        if end - pos < n:
+        stop = pos + 2 + (data[pos] << 8 | data[pos + 1])  # after the big-endian uint16
+        if stop > end:
             raise FormatError("entry bundle: truncated entry")
-        leaves.append(data[pos : pos + n])
-        pos += n
+        append(data[pos + 2 : stop])
+        pos = stop
         if len(leaves) > width:
             raise FormatError(f"entry bundle: more than the {width} entries expected")
     if len(leaves) != width:

@@ -17,7 +17,7 @@ from typing import Any, Union
 
 from verifier.core.frozen import build, buildable
 from verifier.core.leaf import loads_strict
-from verifier.entries.fields import PATTERNS, Spec, int_checker, str_checker
+from verifier.entries.fields import MAX_INDEX, PATTERNS, Spec, int_checker, str_accepts, str_checker
 from verifier.entries.payloads import TYPES
 from verifier.errors import FormatError
 
@@ -145,6 +145,15 @@ def _base_converter(hint: Any, base: Any, spec: Spec | None) -> Converter:
 
 @cache
 def _object_parser(cls: type, ignore: frozenset[str] = frozenset()) -> Converter:
+    """The parser of a dataclass: :func:`_general_object_parser`, compiled (see
+    :func:`_compile_object_parser`) when the class allows it."""
+    general = _general_object_parser(cls, ignore)
+    if dataclasses.fields(cls) and not ({f.name for f in dataclasses.fields(cls)} & ignore):
+        return _compile_object_parser(cls, ignore, general)
+    return general  # pragma: no cover - every payload class has fields, none named type/v/log
+
+
+def _general_object_parser(cls: type, ignore: frozenset[str] = frozenset()) -> Converter:
     """The parser of a dataclass, built once from its annotations.
 
     Unknown members first, then each field in declaration order: missing, null,
@@ -202,6 +211,170 @@ def _object_parser(cls: type, ignore: frozenset[str] = frozenset()) -> Converter
     return parse
 
 
+# -- the compiled object parser -----------------------------------------------------
+#
+# The general parser above loops over a class's fields, calling each field's converter
+# with the field's path (a string built per field and per value). Most values on a long
+# log are plain: a short printable string, an identifier or a time already seen, an
+# integer in range. The compiled parser of a class is one Python function, generated
+# once from the class's fields (the source is shown by ``_object_source``), that takes
+# each field in declaration order with a quick test in line and hands every value that
+# does not pass it, absent or null included, to that field's step of the general parser
+# (``slow`` below: default, null, then the converter with its path). So:
+#
+# * a value passing the quick test is one its converter accepts and returns unchanged
+#   (the tests are the checks themselves, or a cache of their verdicts, or stricter);
+# * every other value goes through exactly the general code, with the same path;
+# * fields are taken in the same order, unknown members refused first (by the general
+#   parser itself), so the first error raised is the general parser's, word for word.
+#
+# The source is generated from field names only (identifiers of the dataclass, checked
+# below); every value it tests against is passed in as a name, never spelled into it.
+
+
+def _quick_test(hint: Any) -> tuple[str, dict[str, Any]] | None:
+    """(an expression true of ``{v}`` only if the field's converter returns ``{v}``, the
+    names it uses) for a non-null value of a field annotated *hint*; None if there is none.
+
+    In the expression, ``{v}`` stands for the variable tested, and each name is followed
+    by ``{i}``, the field's number in the class, so that the fields of one class have
+    names of their own."""
+    base, spec, _ = _split(hint)
+    if base is bool:
+        return "{v} is True or {v} is False", {}
+    if base is int:
+        spec = spec or Spec("int")
+        lo = spec.minimum if spec.minimum is not None else 0
+        hi = spec.maximum if spec.maximum is not None else MAX_INDEX
+        return "{v}.__class__ is int and LO{i} <= {v} <= HI{i}", {"LO": lo, "HI": hi}
+    if base is not str:
+        return None
+    spec = spec or Spec("text")
+    if spec.kind == "enum":
+        choices = frozenset(c for c in spec.choices if len(c) <= spec.max_len)
+        return "{v}.__class__ is str and {v} in CHOICES{i}", {"CHOICES": choices}
+    accepts = str_accepts(spec)
+    if accepts is None:
+        return None
+    return (
+        "{v}.__class__ is str and len({v}) <= MAX_LEN{i} and ACCEPTS{i}({v})",
+        {"MAX_LEN": spec.max_len, "ACCEPTS": accepts},
+    )
+
+
+def _list_items(hint: Any) -> Any:
+    """The annotation of the items of a list field (None for any other field)."""
+    base, _, _ = _split(hint)
+    return typing.get_args(base)[0] if typing.get_origin(base) is tuple else None
+
+
+def _slow_step(name: str, default: Any, nullable: bool, convert: Converter) -> Converter:
+    """One field's step of the general parser, for the value *value* (``_ABSENT`` if absent)."""
+
+    def slow(value: Any, what: str) -> Any:
+        if value is _ABSENT:
+            if default is _ABSENT:
+                sub = f"{what}.{name}" if what else name
+                raise FormatError(f"{sub}: required field is missing")
+            return default
+        if value is None:
+            if not nullable:
+                sub = f"{what}.{name}" if what else name
+                raise FormatError(f"{sub}: must not be null")
+            return None
+        return convert(value, f"{what}.{name}" if what else name)
+
+    return slow
+
+
+def _object_source(cls: type) -> tuple[str, dict[str, Any]]:
+    """The source of the compiled parser of *cls*, and the names it uses besides
+    ``general``, ``allowed`` and ``cls``."""
+    hints = _hints(cls)
+    names: dict[str, Any] = {}
+    lines = [
+        "def parse(obj, what):",
+        "    if not isinstance(obj, dict):",
+        "        return general(obj, what)",
+        "    if not allowed.issuperset(obj):",
+        "        return general(obj, what)",
+        "    get = obj.get",
+    ]
+    out = []
+    for i, f in enumerate(dataclasses.fields(cls)):
+        if not f.name.isidentifier():  # pragma: no cover - a dataclass field always is
+            raise AssertionError(f"{cls.__name__}: field {f.name!r}")
+        default = _ABSENT if f.default is dataclasses.MISSING else f.default
+        nullable, convert = _field(hints[f.name])
+        names[f"slow{i}"] = _slow_step(f.name, default, nullable, convert)
+        quick = _quick_test(hints[f.name])
+        items = _list_items(hints[f.name])
+        item_test = None if items is None else _quick_test(items)
+        lines.append(f"    v = get({f.name!r}, ABSENT)")
+        if item_test is not None:
+            # A list of plain values: list_of returns them as a tuple, each unchanged.
+            test, used = item_test
+            names.update({f"{k}{i}": value for k, value in used.items()})
+            test = test.format(i=i, v="x")
+            lines += [
+                f"    v{i} = None",
+                "    if v.__class__ is list and len(v) <= MAX_LIST:",
+                "        for x in v:",
+                f"            if not ({test}):",
+                "                break",
+                "        else:",
+                f"            v{i} = tuple(v)",
+                f"    if v{i} is None:",
+                f"        v{i} = slow{i}(v, what)",
+            ]
+        elif quick is None:
+            lines.append(f"    v{i} = slow{i}(v, what)")
+        else:
+            test, used = quick
+            names.update({f"{k}{i}": value for k, value in used.items()})
+            test = test.format(i=i, v="v")
+            lines += [
+                f"    if {test}:",
+                f"        v{i} = v",
+                "    else:",
+                f"        v{i} = slow{i}(v, what)",
+            ]
+        out.append(f"{f.name!r}: v{i}")
+    lines += [
+        "    o = new(cls)",
+        "    setdict(o, '__dict__', {" + ", ".join(out) + "})",
+        "    return o",
+    ]
+    return "\n".join(lines) + "\n", names
+
+
+def _compile_object_parser(cls: type, ignore: frozenset[str], general: Converter) -> Converter:
+    """The compiled parser of *cls* (see the comment above), built on *general*."""
+    source, names = _object_source(cls)
+    namespace: dict[str, Any] = {
+        "__builtins__": {
+            "isinstance": isinstance,
+            "dict": dict,
+            "len": len,
+            "str": str,
+            "int": int,
+            "list": list,
+            "tuple": tuple,
+        },
+        "MAX_LIST": MAX_LIST,
+        "general": general,
+        "allowed": frozenset(f.name for f in dataclasses.fields(cls)) | ignore,
+        "cls": cls,
+        "ABSENT": _ABSENT,
+        "new": object.__new__,
+        "setdict": object.__setattr__,
+        **names,
+    }
+    exec(compile(source, f"<parser of {cls.__name__}>", "exec"), namespace)  # noqa: S102
+    parse: Converter = namespace["parse"]
+    return parse
+
+
 def parse_payload(data: bytes, *, expected_type: str | None = None) -> Payload:
     """Parse payload bytes (UTF-8 JSON) strictly into a typed :class:`Payload`."""
     if len(data) > MAX_PAYLOAD_SIZE:
@@ -222,9 +395,19 @@ def parse_payload(data: bytes, *, expected_type: str | None = None) -> Payload:
         )
     if not isinstance(log, str) or not log:
         raise FormatError("payload.log: required: the origin of the log this entry is meant for")
-    cls, _ = TYPES[t]
-    body = _object_parser(cls, _ENVELOPE_KEYS)(obj, "")
-    return build(Payload, {"type": t, "v": PAYLOAD_VERSION, "log": log, "body": body})
+    parse = _BODY_PARSERS.get(t)
+    if parse is None:
+        parse = _BODY_PARSERS[t] = _object_parser(TYPES[t][0], _ENVELOPE_KEYS)
+    payload = _new(Payload)
+    _set(payload, "__dict__", {"type": t, "v": PAYLOAD_VERSION, "log": log, "body": parse(obj, "")})
+    return payload
+
+
+#: The parser of each type's body, by type name (filled as types are met).
+_BODY_PARSERS: dict[str, Converter] = {}
+# Payload is a plain frozen dataclass, made as verifier.core.frozen.build makes one.
+_new = object.__new__
+_set = object.__setattr__
 
 
 def payload_to_json(p: Payload) -> dict[str, Any]:

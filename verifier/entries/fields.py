@@ -221,8 +221,7 @@ def str_checker(spec: Spec) -> Callable[[object, str], str]:
 
         return one_of
     if kind in _COMPILED and kind not in _PARSED:
-        # Cached: identifiers, digests and key ids recur from entry to entry.
-        fullmatch = lru_cache(maxsize=1024)(_COMPILED[kind].fullmatch)
+        fullmatch = _fullmatch(kind)
 
         def matching(value: object, what: str) -> str:
             if not isinstance(value, str):
@@ -257,6 +256,32 @@ def str_checker(spec: Spec) -> Callable[[object, str], str]:
         return value
 
     return parsed
+
+
+@cache
+def _fullmatch(kind: str) -> Callable[[str], object]:
+    """The pattern of *kind*, matched whole (cached: identifiers, digests and key ids
+    recur from entry to entry)."""
+    return lru_cache(maxsize=1024)(_COMPILED[kind].fullmatch)
+
+
+def str_accepts(spec: Spec) -> Callable[[str], object] | None:
+    """A quick test of a string no longer than ``spec.max_len``: true only for a value
+    the check of :func:`str_checker` accepts unchanged (None: no such test, call the check).
+
+    For the compiled payload parser (:mod:`verifier.entries.codec`), which calls the full
+    check only when this says no; so it may say no to a good value, never yes to a bad one.
+    """
+    kind = spec.kind
+    if kind == "text":
+        return str.isprintable  # no character below U+0020 at all: none to refuse
+    if kind in _COMPILED and kind not in _PARSED:
+        return _fullmatch(kind)
+    if kind == "flop":
+        return _flop_value  # None (false) exactly when parse_flop raises
+    if kind == "time":
+        return _time_value  # an int; 0 (1970-01-01T00:00:00Z) only takes the long way
+    return None
 
 
 #: String kinds checked by parsing them (the pattern alone is not enough).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -115,7 +116,7 @@ class KeyRegistry:
                 raise AdmissionError(
                     f"signature by unknown key {sig.keyid[:16]}…", code="unknown-key"
                 )
-            if not rec.active:
+            if rec.revoked_at is not None:  # not rec.active
                 raise AdmissionError(
                     f"signature by key {sig.keyid[:16]}… ({rec.holder}), "
                     f"revoked at index {rec.revoked_at}",
@@ -136,7 +137,7 @@ class KeyRegistry:
         return signers
 
     def check_role(
-        self, signers: list[KeyRecord], role: str, entry_type: str, *, org: str | None = None
+        self, signers: Sequence[KeyRecord], role: str, entry_type: str, *, org: str | None = None
     ) -> None:
         """Raise unless the signers hold *role*, with the quorum the role needs.
 
@@ -146,12 +147,13 @@ class KeyRegistry:
         is None: contesters and observers).
         """
         if role in ORG_ROLES:
-            label = f"{role}:{org}" if org else f"{role}:<org>"
-            holders = [
-                s
-                for s in signers
-                if (label in s.roles if org else any(r.startswith(role + ":") for r in s.roles))
-            ]
+            if org:
+                label = f"{role}:{org}"
+                holders = [s for s in signers if label in s.roles]
+            else:
+                label = f"{role}:<org>"
+                prefix = role + ":"
+                holders = [s for s in signers if any(r.startswith(prefix) for r in s.roles)]
             need = 1
         else:
             label = role
@@ -161,7 +163,7 @@ class KeyRegistry:
                 need = self.board_quorum
             elif entry_type == "decision":
                 need = self.decision_quorum
-        have = len({s.keyid for s in holders})
+        have = len(holders) if len(holders) < 2 else len({s.keyid for s in holders})
         if have == 0:
             raise AdmissionError(
                 f"{entry_type} must be signed by a key with role {label}", code="wrong-role"

@@ -45,6 +45,14 @@ _TYPE_CODES = {t: i + 1 for i, t in enumerate(TYPES)}
 _TYPE_NAMES = {i: t for t, i in _TYPE_CODES.items()} | {0: "invalid"}
 #: Entries whose signers a later reveal must match (they can carry commitments).
 _COMMITTING = frozenset({"preregistration", "eval_suite", "eval_result", "contest_finding"})
+#: Entries that change (or, but for the charter, check against) the key set.
+_KEY_TYPES = frozenset({"charter", "key_grant", "key_revoke", "log_key_change"})
+#: The role that signs each entry type.
+_ROLES = {t: role for t, (_, role) in TYPES.items()}
+# CheckedEntry is a plain frozen dataclass: made from its field dict, as
+# verifier.core.frozen.build makes one (the tests check that it qualifies).
+_new = object.__new__
+_set = object.__setattr__
 
 
 @dataclass
@@ -108,31 +116,37 @@ class LogReplay:
         (the caller checks them elsewhere, e.g. on other cores, and must treat
         the entry as unchecked until they have passed).
         """
-        if index != self.size:
+        if index != len(self._types):
             raise ValueError(f"entry {index} checked out of order (replayed {self.size})")
         envelope = (
             envelope_obj if isinstance(envelope_obj, Envelope) else check_envelope(envelope_obj)
         )
         if index == 0:
             return self._check_charter(envelope)
-        if self.registry is None:  # pragma: no cover - index 0 always sets it
+        registry = self.registry
+        if registry is None:  # pragma: no cover - index 0 always sets it
             raise FormatError("the log has no charter")
-        signers = tuple(self.registry.verify_signers(envelope, defer=defer))
+        signers = tuple(registry.verify_signers(envelope, defer=defer))
         payload = parse_payload(envelope.payload, expected_type=envelope.entry_type)
-        self._check_log(payload)
-        if payload.type == "charter":
-            raise AdmissionError("a charter can only be the first entry of a log", code="schema")
-        if isinstance(payload.body, KeyGrant):
-            self.registry.check_grant(payload.body)
-        elif isinstance(payload.body, KeyRevoke):
-            self.registry.check_revoke(payload.body)
-        elif isinstance(payload.body, LogKeyChange):
-            check_log_key_change(payload.body, self.origin)
+        if payload.log != self.origin:
+            self._check_log(payload)
+        entry_type, body = payload.type, payload.body
+        if entry_type in _KEY_TYPES:
+            if entry_type == "charter":
+                raise AdmissionError(
+                    "a charter can only be the first entry of a log", code="schema"
+                )
+            if isinstance(body, KeyGrant):
+                registry.check_grant(body)
+            elif isinstance(body, KeyRevoke):
+                registry.check_revoke(body)
+            elif isinstance(body, LogKeyChange):
+                check_log_key_change(body, self.origin)
         refs = self._check_references(payload, index)
         org = self._org_of(payload, refs)
-        _, role = TYPES[payload.type]
+        role = _ROLES[entry_type]
         if role == "committer":
-            committed = payload.body.commitment
+            committed = body.commitment
             if not any(s.keyid in self.signers_of(committed) for s in signers):
                 raise AdmissionError(
                     f"reveal must be signed by a key that signed entry {committed}",
@@ -140,38 +154,52 @@ class LogReplay:
                 )
         else:
             # A lab signs for its own run's organisation, a provider its own attestations.
-            owner = org if role == "lab" else getattr(payload.body, "provider", None)
-            self.registry.check_role(list(signers), role, payload.type, org=owner)
-        return CheckedEntry(index, envelope, payload, signers, org)
+            owner = org if role == "lab" else getattr(body, "provider", None)
+            registry.check_role(signers, role, entry_type, org=owner)
+        entry = _new(CheckedEntry)
+        _set(
+            entry,
+            "__dict__",
+            {
+                "index": index,
+                "envelope": envelope,
+                "payload": payload,
+                "signers": signers,
+                "org": org,
+            },
+        )
+        return entry
 
     def apply(self, entry: CheckedEntry) -> None:
         """Add an admitted entry to the state (keys granted or revoked take effect after it)."""
-        if entry.index != self.size:
+        if entry.index != len(self._types):
             raise ValueError(f"entry {entry.index} applied out of order (replayed {self.size})")
-        body = entry.payload.body
-        if isinstance(body, Charter):
-            self.charter = body
-            self.registry = KeyRegistry.from_charter(body)
-        elif isinstance(body, KeyGrant):
-            assert self.registry is not None
-            self.registry.grant(body, entry.index)
-        elif isinstance(body, KeyRevoke):
-            assert self.registry is not None
-            self.registry.revoke(body, entry.index)
+        payload = entry.payload
+        body, entry_type = payload.body, payload.type
+        if entry_type in _KEY_TYPES:
+            if isinstance(body, Charter):
+                self.charter = body
+                self.registry = KeyRegistry.from_charter(body)
+            elif isinstance(body, KeyGrant):
+                assert self.registry is not None
+                self.registry.grant(body, entry.index)
+            elif isinstance(body, KeyRevoke):
+                assert self.registry is not None
+                self.registry.revoke(body, entry.index)
         org = 0
-        if entry.payload.type == "preregistration" and entry.org is not None:
+        if entry_type == "preregistration" and entry.org is not None:
             org = self._org_ids.get(entry.org, 0)
             if not org:
                 self._org_names.append(entry.org)
                 org = self._org_ids[entry.org] = len(self._org_names)
         signed = 0
-        if entry.payload.type in _COMMITTING:
-            keys = frozenset(s.keyid for s in entry.signers)
+        if entry_type in _COMMITTING:
+            keys = frozenset([s.keyid for s in entry.signers])
             signed = self._set_ids.get(keys, 0)
             if not signed:
                 self._signer_sets.append(keys)
                 signed = self._set_ids[keys] = len(self._signer_sets)
-        self._types.append(_TYPE_CODES[entry.payload.type])
+        self._types.append(_TYPE_CODES[entry_type])
         self._entry_org.append(org)
         self._entry_signers.append(signed)
 
@@ -221,13 +249,14 @@ class LogReplay:
 
     def _check_references(self, payload: Payload, index: int) -> dict[str, int]:
         found: dict[str, int] = {}
+        types = self._types
         for path, ref, allowed in references(payload.body):
             if ref >= index:
                 raise AdmissionError(
                     f"{path}: refers to entry {ref}, which is not before this entry ({index})",
                     code="bad-reference",
                 )
-            target = self.entry_type(ref)
+            target = _TYPE_NAMES[types[ref]]
             if target not in allowed:
                 wanted = " or ".join(_a(t) for t in allowed)
                 what = (
@@ -253,8 +282,10 @@ class LogReplay:
                     code="bad-reference",
                 )
             return org
-        if "preregistration" in refs:
-            return self.org_of(refs["preregistration"])
+        ref = refs.get("preregistration")
+        if ref is not None:
+            code = self._entry_org[ref]  # a reference checked above: before this entry
+            return self._org_names[code - 1] if code else None
         return None
 
 
