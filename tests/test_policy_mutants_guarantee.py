@@ -550,3 +550,152 @@ def test_amendment_before_the_evidence_is_logged_is_found_by_the_evidence() -> N
         f"the run had started, yet its plan was amended after that (entry {run['A']}, "
         "logged 2027-02-01)"
     )
+
+
+# == Edges the mutation run asked for ============================================
+
+
+def test_s3_on_evidence_reads_the_cap_of_a_schedule_taking_effect_later() -> None:
+    """As S3 reads a report: the cap of the latest schedule logged, even one that takes
+    effect later (a lowered level-1 cap of 5e25 from 2028)."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    lg.schedule(1, "5e25", "2028-01-01", at="2027-01-05")
+    a = attest(lg, stratus, at="2027-02-02", run=p, flop_delivered="6e25")
+    found = of_rule(engine(lg, "2027-06-01"), "S3")
+    assert found[("S3", "violation", (p, a))].endswith(
+        "above its level's cap of 5e25 FLOP, and the run has not halted"
+    )
+
+
+def test_an_empty_period_is_not_summed_against_the_plan_by_s3() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    attest(
+        lg,
+        stratus,
+        at="2027-02-02",
+        run=p,
+        period_start="2027-01-10T00:00:00Z",
+        period_end="2027-01-10T00:00:00Z",
+        flop_delivered="9e25",
+    )
+    assert of_rule(engine(lg, "2027-06-01"), "S3") == {}
+
+
+def test_weights_of_two_broken_runs_are_named_together() -> None:
+    lg = Ledger()
+    broken = []
+    for run_id, at in (("acme-secret-1", "2026-12-01"), ("acme-secret-2", "2026-12-03")):
+        r = lg.prereg(at=at, run_id=run_id)
+        broken.append(r)
+        broken.append(lg.started(r, at=at, time="2026-11-20"))
+        lg.submission(r, at="2027-03-02")
+    b = lg.prereg(at="2026-11-01", run_id="acme-2027-b")
+    suite = lg.suite()
+    lg.started(b)
+    lg.completed(b)
+    sb = lg.submission(b)
+    r = lg.result(sb, suite)
+    d = lg.decision(sb, results=(r,))
+    found = of_rule(engine(lg, "2028-01-05"), "S6")
+    ((key, message),) = found.items()
+    assert key == ("S6", "violation", (*broken, d))
+    assert (
+        f"which were also submitted under run acme-secret-1, acme-secret-2 (pre-registered "
+        f"as entry {broken[0]}, {broken[2]}); those runs broke S1, S2" in message
+    )
+
+
+def test_an_amendment_in_the_same_instant_as_the_named_version_is_in_force() -> None:
+    lg = Ledger()
+    p1 = lg.prereg(at="2027-01-04")
+    p2 = lg.prereg(at="2027-01-04", supersedes=p1)
+    t = lg.started(p1, at="2027-01-04")
+    assert set(of_rule(engine(lg, "2027-02-01"), "S1")) == {("S1", "violation", (p2, t))}
+
+
+def test_a_schedule_of_the_initial_level_on_a_postponed_first_lift_is_no_lift() -> None:
+    """Cycle 2027's lift postponed: a schedule of level 1 (the initial level) on its date
+    is still a cap change, not a lift into a postponed cycle (S11)."""
+    lg = Ledger()
+    lg.postponement(2027, 2028, at="2026-08-01", level=1)
+    lg.schedule(1, "2e26", "2027-01-01", at="2026-09-01")
+    assert of_rule(engine(lg, "2027-02-01"), "S11") == {}
+
+
+def test_compute_for_a_run_at_a_deregulated_level_proves_no_early_start() -> None:
+    lg = Ledger(deregulation_lag=1)
+    lg.deregulation(0, "2027-01-01", at="2026-09-01")
+    stratus = provider(lg)
+    p = lg.prereg(at="2027-01-10", run_id="acme-small", level=0, planned_flop="5e24")
+    attest(
+        lg,
+        stratus,
+        at="2027-01-25",
+        run=p,
+        period_start="2027-01-11T00:00:00Z",
+        period_end="2027-01-20T00:00:00Z",
+        flop_delivered="1e24",
+    )
+    assert of_rule(engine(lg, "2027-02-01"), "S1") == {}
+
+
+def test_compute_before_the_named_version_was_logged_names_that_version() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p1 = lg.prereg(at="2026-10-05")
+    p2 = lg.prereg(at="2026-12-01", supersedes=p1)
+    a = attest(
+        lg,
+        stratus,
+        at="2026-12-02",
+        run=p2,
+        period_start="2026-11-01T00:00:00Z",
+        period_end="2026-11-30T00:00:00Z",
+        flop_delivered="5e24",
+    )
+    found = of_rule(engine(lg, "2027-01-20"), "S1")
+    assert found[("S1", "violation", (p2, a))].startswith(
+        "stratus attests 5e24 FLOP delivered for run acme-2027-a over a period that ended "
+        f"2026-11-30T00:00:00Z, before the version of its plan it names (entry {p2}) was "
+        "logged (2026-12-01)"
+    )
+
+
+def test_amendment_logged_as_the_proven_period_ends_is_not_after_it() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-10-01")
+    attest(
+        lg,
+        stratus,
+        at="2027-02-01",
+        run=p,
+        period_start="2027-01-04T00:00:00Z",
+        period_end="2027-02-01T00:00:00Z",
+        flop_delivered="2e25",
+    )
+    lg.prereg(at="2027-02-01", supersedes=p, planned_flop="9e25")
+    assert of_rule(engine(lg, "2027-06-01"), "S4") == {}
+
+
+def test_an_empty_period_proves_no_start_for_s4() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-10-01")
+    attest(
+        lg,
+        stratus,
+        at="2027-01-10",
+        run=p,
+        period_start="2027-01-04T00:00:00Z",
+        period_end="2027-01-04T00:00:00Z",
+        flop_delivered="2e25",
+    )
+    lg.prereg(at="2027-02-01", supersedes=p, planned_flop="9e25")
+    assert of_rule(engine(lg, "2027-06-01"), "S4") == {}
