@@ -200,9 +200,11 @@ R33. The frontier before the first lift (notes, S2: the initial level is trainab
     the initial level on the first lift date changes its cap and lifts nothing (the
     charter lifts it), and a schedule above it on that date skips a level.
 R34. S3 and S4 on a provider's evidence (the notes, "S1 on a provider's evidence"):
-    the compute attested for a run in all, up to and with attestation A, above the plan
-    in force at A's period end (R30's choice) with the compute tolerance, or above the
-    level's cap as S3 reads it for a report, with no halt of the run logged before A,
+    the compute attested for a run's training in all, up to and with attestation A
+    (periods that began before the run's first completion logged before A; none if A's
+    own began after it), above the plan in force at A's period end (R30's choice) with
+    the compute tolerance, or above the level's cap as S3 reads it for a report, with
+    no halt of the run logged before A,
     is an S3 violation naming that version and A; an amendment logged after the end
     of a period that proves the run trained (R31's evidence) is an S4 violation naming
     the version it supersedes, the amendment and the attestation, whichever was
@@ -1513,10 +1515,20 @@ def s3_attested_beyond_plan(log: Log) -> set[Finding]:
             for h in admitted(log, "training_halted", before=a.index)
         ):
             continue
+        ends = [
+            e.logged_at
+            for e in admitted(log, "training_completed", before=a.index)
+            if e.body.preregistration in versions
+        ]
+        over = min(ends) if ends else None
+        if over is not None and start >= over:
+            continue  # not the run's training (S16 asks what covers it)
         total = sum(
             parse_flop(x.body.flop_delivered, "flop_delivered")
             for x in admitted(log, "compute_attestation", before=a.index + 1)
-            if x.body.run in versions and at(log, x.body.run).body.org == x.body.organisation
+            if x.body.run in versions
+            and at(log, x.body.run).body.org == x.body.organisation
+            and (over is None or parse_time(x.body.period_start, "period_start") < over)
         )
         p = named
         if end >= p.logged_at:

@@ -699,3 +699,35 @@ def test_an_empty_period_proves_no_start_for_s4() -> None:
     )
     lg.prereg(at="2027-02-01", supersedes=p, planned_flop="9e25")
     assert of_rule(engine(lg, "2027-06-01"), "S4") == {}
+
+
+def test_compute_after_the_run_was_reported_over_is_not_its_training() -> None:
+    """8e25 planned; 5e25 attested for January, the run completed on 1 March, then 4e25
+    attested for March (fine-tuning, say): S3 sums the training only (S16 asks what
+    covers the rest). The same 4e25 for February, logged after the completion, counts."""
+    for period_start, counted in (("2027-03-02", False), ("2027-02-01", True)):
+        lg = Ledger()
+        stratus = provider(lg)
+        p = lg.prereg()
+        lg.started(p)
+        attest(
+            lg,
+            stratus,
+            at="2027-02-02",
+            run=p,
+            period_start="2027-01-04T00:00:00Z",
+            period_end="2027-02-01T00:00:00Z",
+            flop_delivered="5e25",
+        )
+        lg.completed(p, at="2027-03-01", flop="8e25")
+        a = attest(
+            lg,
+            stratus,
+            at="2027-04-02",
+            run=p,
+            period_start=f"{period_start}T00:00:00Z",
+            period_end="2027-04-01T00:00:00Z",
+            flop_delivered="4e25",
+        )
+        found = set(of_rule(engine(lg, "2027-06-01"), "S3"))
+        assert found == ({("S3", "violation", (p, a))} if counted else set()), period_start

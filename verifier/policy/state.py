@@ -42,6 +42,9 @@ class Run:
     #: On the first version: (period end, attestation) of each provider attestation that
     #: proves the run trained by that end (an amendment after it is S4). Few.
     proofs: tuple[tuple[int, int], ...] = ()
+    #: On the first version: (period start, FLOP) of each attestation for the run, for
+    #: S3 on the evidence (the compute of periods that began while it was under way).
+    attested: tuple[tuple[int, int], ...] = ()
     started: int | None = None  # index of training_started
     halted: int | None = None
     chain_started: bool = False  # on the first version: has any version started training?

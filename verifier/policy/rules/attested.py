@@ -9,8 +9,9 @@ contradicts the lab's reports, the rule is judged on the evidence
 
 - S1: the period ended before the lead time after the plan in force then;
 - S2: the period ended before the level of that plan was lifted;
-- S3: the compute attested for the run in all exceeds its plan (with the compute
-  tolerance) or its level's cap, and the run has not halted;
+- S3: the compute attested for the run's training in all (periods that began before
+  it was reported over) exceeds its plan (with the compute tolerance) or its level's
+  cap, and the run has not halted;
 - S4: an amendment of the run was logged after the period ended (the run had
   started), whichever of the two was logged first.
 
@@ -108,17 +109,25 @@ def check(
 def _compute(
     st: PolicyState, index: int, b: ComputeAttestation, named: Run, logged_ms: int
 ) -> list[Finding]:
-    """S3 on the evidence: the compute attested for the run in all (this attestation
-    and every earlier one naming any of its versions) above the plan in force at this
-    period's end, with the compute tolerance, or above its level's cap (the latest
-    schedule's, as S3 reads it for a report), while no version of the run has halted:
-    a halt is the required reaction, and a halted run is not approved anyway (S5)."""
+    """S3 on the evidence: the compute attested for the run's training in all (this
+    attestation and every earlier one naming any of its versions, for periods that
+    began before the run was reported over, as the log stands) above the plan in force
+    at this period's end, with the compute tolerance, or above its level's cap (the
+    latest schedule's, as S3 reads it for a report), while no version of the run has
+    halted: a halt is the required reaction, and a halted run is not approved anyway
+    (S5). Compute for periods after the run was over is not its training (S16 asks
+    what covers it)."""
     root = st.runs[named.root]
     if any(st.runs[i].halted is not None for i in (root.index, *root.versions)):
         return []
+    start = parse_time(b.period_start, "period_start")
+    over = root.ended_ms
+    if over is not None and start >= over:
+        return []
     end = parse_time(b.period_end, "period_end")
     plan = st.plan_in_force(named, end)
-    total = root.attested_flop + flop(b.flop_delivered)
+    earlier = sum(f for s, f in root.attested if over is None or s < over)
+    total = earlier + flop(b.flop_delivered)
     cap = st.cap_at(plan.level, 2**62)
     if cap is not None and total > cap:
         limit = f"its level's cap of {fmt_flop(cap)} FLOP"
@@ -138,11 +147,13 @@ def _compute(
 
 
 def record(st: PolicyState, index: int, b: ComputeAttestation, named: Run, logged_ms: int) -> None:
-    """Keep the start *index* proves, on the run's first version: an amendment logged
-    after it is S4 (:func:`amended_after_proof`)."""
+    """Keep, on the run's first version, the compute *index* attests (S3) and the start
+    it proves: an amendment logged after that is S4 (:func:`amended_after_proof`)."""
+    root = st.runs[named.root]
+    start = parse_time(b.period_start, "period_start")
+    root.attested = (*root.attested, (start, flop(b.flop_delivered)))
     proved = proven_start(st, b, named, logged_ms)
     if proved is not None:
-        root = st.runs[named.root]
         root.proofs = (*root.proofs, (proved[1], index))
 
 
