@@ -209,6 +209,13 @@ R34. S3 and S4 on a provider's evidence (the notes, "S1 on a provider's evidence
     of a period that proves the run trained (R31's evidence) is an S4 violation naming
     the version it supersedes, the amendment and the attestation, whichever was
     logged first.
+R35. Provider evidence counted at least, against the version then (R31, R34 revised
+    the same day): the version an attestation is judged against is the run's version
+    in force at its period's end (the last logged by then, else the first), whichever
+    version it names; compute is summed over the run's attestations (split into small
+    pieces it is the same compute), but periods of one provider and cluster that
+    overlap (a report to date, a restated period) count once, at the largest. A start
+    is proved by the compute of the periods that ended by the attestation's end.
 R29. S6 link 3 and the weights: the approval rests on the run of every admitted
     submission of the same model digest logged before the approved run's own first
     submission of it, not only its own run (notes: "the model is its weights"): weights
@@ -1277,29 +1284,76 @@ def s1_start_without_lead_time(log: Log) -> set[Finding]:
     return out
 
 
+def period_of(a: Entry) -> tuple[int, int]:
+    return (
+        parse_time(a.body.period_start, "period_start"),
+        parse_time(a.body.period_end, "period_end"),
+    )
+
+
+def version_then(log: Log, named: Entry, before: int, t: int) -> Entry:
+    """Reading R35: the run's version in force at *t*, whichever version was named: the
+    last admitted version of the run (index below *before*) logged by *t*, or its first
+    version if none was."""
+    versions = [v for v in run_versions(log, named) if v.index < before]
+    logged = [v for v in versions if v.logged_at <= t]
+    return logged[-1] if logged else first_version(log, named)
+
+
+def least_delivered(attestations: list[Entry]) -> int:
+    """Reading R35: the compute *attestations* prove, at least. Per provider and cluster,
+    the periods are chained while each starts before the latest end so far; a chain
+    counts once, at its largest amount (overlapping periods may be the same compute);
+    chains, providers and clusters add up."""
+    total = 0
+    sources = {(a.body.provider, a.body.cluster) for a in attestations}
+    for source in sources:
+        mine = sorted(
+            (*period_of(a), parse_flop(a.body.flop_delivered, "flop_delivered"))
+            for a in attestations
+            if (a.body.provider, a.body.cluster) == source
+        )
+        chains: list[list[int]] = []  # [reach, largest]
+        for start, end, amount in mine:
+            if chains and start < chains[-1][0]:
+                chains[-1] = [max(chains[-1][0], end), max(chains[-1][1], amount)]
+            else:
+                chains.append([end, amount])
+        total += sum(largest for _, largest in chains)
+    return total
+
+
+def run_attestations(log: Log, named: Entry, through: int) -> list[Entry]:
+    """The admitted attestations up to index *through* naming a version of *named*'s
+    run, each for the organisation of the version it names, with a period not empty."""
+    versions = {v.index for v in run_versions(log, named)}
+    out = []
+    for x in admitted(log, "compute_attestation", before=through + 1):
+        if x.body.run not in versions or at(log, x.body.run).body.org != x.body.organisation:
+            continue
+        start, end = period_of(x)
+        if end > start:
+            out.append(x)
+    return out
+
+
 def provider_evidence(log: Log, a: Entry) -> tuple[Entry, int] | None:
-    """Reading R31: what attestation *a* proves of the run it names, as (the plan in force
-    at its period's end, that end), or None. It proves the run trained by the end of its
-    period when it names a run of its own organisation, its period is not empty, and it
-    attests more FLOP than the compute tolerance (in force when *a* is logged) of that
-    plan: less is within the run's own measurement error and proves no start. The plan
-    in force is chosen as in R30, with the period's end as the start."""
+    """Readings R31, R35: what attestation *a* proves of the run it names, as (the run's
+    version in force at its period's end, that end), or None. It proves the run trained
+    by the end of its period when it names a run of its own organisation, its period is
+    not empty, and the compute attested for the run over periods that ended by then
+    (least_delivered, with the earlier attestations) is more than the compute tolerance
+    (in force when *a* is logged) of that version's plan."""
     if a.body.run is None:
         return None
-    p = at(log, a.body.run)
-    start = parse_time(a.body.period_start, "period_start")
-    end = parse_time(a.body.period_end, "period_end")
-    if p.body.org != a.body.organisation or end <= start:
+    named = at(log, a.body.run)
+    start, end = period_of(a)
+    if named.body.org != a.body.organisation or end <= start:
         return None
-    if end >= p.logged_at:
-        p = [
-            v
-            for v in run_versions(log, p)
-            if v.index < a.index and v.logged_at <= end and v.index >= p.index
-        ][-1]
-    amount = parse_flop(a.body.flop_delivered, "flop_delivered")
+    p = version_then(log, named, a.index, end)
+    ended = [x for x in run_attestations(log, named, a.index) if period_of(x)[1] <= end]
     planned = parse_flop(p.body.planned_flop, "planned_flop")
-    if amount <= planned * Fraction(in_force_at(log, "compute_tolerance", a)):
+    if least_delivered(ended) <= planned * Fraction(in_force_at(log, "compute_tolerance", a)):
         return None
     return p, end
 
@@ -1495,9 +1549,10 @@ def s4_amended_after_proven_start(log: Log) -> set[Finding]:
 
 
 def s3_attested_beyond_plan(log: Log) -> set[Finding]:
-    """Reading R34, for S3: the compute attested for a run in all (A and every earlier
-    admitted attestation naming any version of it, each for the run's own
-    organisation) above the plan in force at A's period end x (1 + the compute
+    """Readings R34, R35, for S3: the compute attested for a run's training, at least
+    (least_delivered of its attestations up to and with A, for periods that began before
+    the run's first completion logged before A; none if A's own began after it), above
+    the plan of the run's version in force at A's period end x (1 + the compute
     tolerance in force at A), or above the level's cap as S3 reads it for a report,
     while no version of the run halted before A: S3 -> that version, A."""
     out = set()
@@ -1505,8 +1560,7 @@ def s3_attested_beyond_plan(log: Log) -> set[Finding]:
         if a.body.run is None:
             continue
         named = at(log, a.body.run)
-        start = parse_time(a.body.period_start, "period_start")
-        end = parse_time(a.body.period_end, "period_end")
+        start, end = period_of(a)
         if named.body.org != a.body.organisation or end <= start:
             continue
         versions = {v.index for v in run_versions(log, named)}
@@ -1523,20 +1577,13 @@ def s3_attested_beyond_plan(log: Log) -> set[Finding]:
         over = min(ends) if ends else None
         if over is not None and start >= over:
             continue  # not the run's training (S16 asks what covers it)
-        total = sum(
-            parse_flop(x.body.flop_delivered, "flop_delivered")
-            for x in admitted(log, "compute_attestation", before=a.index + 1)
-            if x.body.run in versions
-            and at(log, x.body.run).body.org == x.body.organisation
-            and (over is None or parse_time(x.body.period_start, "period_start") < over)
-        )
-        p = named
-        if end >= p.logged_at:
-            p = [
-                v
-                for v in run_versions(log, p)
-                if v.index < a.index and v.logged_at <= end and v.index >= p.index
-            ][-1]
+        counted = [
+            x
+            for x in run_attestations(log, named, a.index)
+            if over is None or period_of(x)[0] < over
+        ]
+        total = least_delivered(counted)
+        p = version_then(log, named, a.index, end)
         allowed = parse_flop(p.body.planned_flop, "planned_flop") * (
             1 + Fraction(in_force_at(log, "compute_tolerance", a))
         )

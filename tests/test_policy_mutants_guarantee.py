@@ -479,9 +479,9 @@ def test_compute_attested_one_flop_over_the_plan_is_s3() -> None:
     run = _attested_total("4e25", "44000000000000000000000001")
     p, (_, a2) = run["P"], run["A"]
     assert of_rule(engine(run["lg"], "2027-06-01"), "S3") == {
-        ("S3", "violation", (p, a2)): "providers attest 8.4e25 FLOP delivered for run "
-        "acme-2027-a in all (the latest, stratus: 4.4e25), above its plan of 8e25 FLOP with "
-        "the compute tolerance, and the run has not halted"
+        ("S3", "violation", (p, a2)): "providers attest at least 8.4e25 FLOP delivered for "
+        "run acme-2027-a in all (the latest, stratus: 4.4e25), above its plan of 8e25 FLOP "
+        "with the compute tolerance, and the run has not halted"
     }
 
 
@@ -645,7 +645,10 @@ def test_compute_for_a_run_at_a_deregulated_level_proves_no_early_start() -> Non
     assert of_rule(engine(lg, "2027-02-01"), "S1") == {}
 
 
-def test_compute_before_the_named_version_was_logged_names_that_version() -> None:
+def test_compute_before_the_named_version_was_logged_is_judged_on_the_version_then() -> None:
+    """The provider names the amendment (1 Dec) for November's compute: the plan in force
+    in November was the first version (5 Oct, its lead time over), so no S1; the
+    amendment came after the run had started (S4)."""
     lg = Ledger()
     stratus = provider(lg)
     p1 = lg.prereg(at="2026-10-05")
@@ -659,11 +662,30 @@ def test_compute_before_the_named_version_was_logged_names_that_version() -> Non
         period_end="2026-11-30T00:00:00Z",
         flop_delivered="5e24",
     )
+    found = engine(lg, "2027-01-20")
+    assert of_rule(found, "S1") == {}
+    assert set(of_rule(found, "S4")) == {("S4", "violation", (p1, p2, a))}
+
+
+def test_compute_inside_the_lead_time_of_an_amendment_names_the_amendment() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p1 = lg.prereg(at="2026-10-05")
+    p2 = lg.prereg(at="2026-11-10", supersedes=p1)
+    a = attest(
+        lg,
+        stratus,
+        at="2026-12-02",
+        run=p1,
+        period_start="2026-11-11T00:00:00Z",
+        period_end="2026-11-30T00:00:00Z",
+        flop_delivered="5e24",
+    )
     found = of_rule(engine(lg, "2027-01-20"), "S1")
     assert found[("S1", "violation", (p2, a))].startswith(
         "stratus attests 5e24 FLOP delivered for run acme-2027-a over a period that ended "
-        f"2026-11-30T00:00:00Z, before the version of its plan it names (entry {p2}) was "
-        "logged (2026-12-01)"
+        "2026-11-30T00:00:00Z, less than the 30-day lead time after the amendment of its "
+        f"plan in force then (entry {p2}) (2026-11-10)"
     )
 
 
@@ -731,3 +753,101 @@ def test_compute_after_the_run_was_reported_over_is_not_its_training() -> None:
         )
         found = set(of_rule(engine(lg, "2027-06-01"), "S3"))
         assert found == ({("S3", "violation", (p, a))} if counted else set()), period_start
+
+
+# == Provider evidence counted at least (R35) =====================================
+
+
+def _weekly(*amounts: str, cluster: str = "Stratus East 4") -> dict[str, Any]:
+    """Run P pre-registered 2026-11-01 (lead time to 1 December); weekly attestations in
+    November, each for its week."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-11-01")
+    found = [
+        attest(
+            lg,
+            stratus,
+            at=f"2026-11-{8 + 7 * i:02d}",
+            run=p,
+            cluster=cluster,
+            period_start=f"2026-11-{1 + 7 * i:02d}T12:00:00Z",
+            period_end=f"2026-11-{8 + 7 * i:02d}T00:00:00Z",
+            flop_delivered=amount,
+        )
+        for i, amount in enumerate(amounts)
+    ]
+    return {"lg": lg, "P": p, "A": found}
+
+
+def test_compute_split_into_small_attestations_still_proves_a_start() -> None:
+    """4e24 is the tolerance of the 8e25 plan: two weeks of 3e24 are 6e24."""
+    run = _weekly("3e24", "3e24")
+    p, (a1, a2) = run["P"], run["A"]
+    found = of_rule(engine(run["lg"], "2027-01-20"), "S1")
+    assert set(found) == {("S1", "violation", (p, a2))}
+    assert (
+        "stratus attests 3e24 FLOP delivered for run acme-2027-a over a period that ended "
+        "2026-11-15T00:00:00Z (with the earlier attestations, at least 6e24 over periods "
+        "that ended by then), less than the 30-day lead time" in found[("S1", "violation", (p, a2))]
+    )
+    assert a1 < a2
+
+
+def test_small_attestations_that_add_up_to_the_tolerance_prove_nothing() -> None:
+    run = _weekly("2e24", "2e24")  # 4e24: not more than the tolerance
+    assert of_rule(engine(run["lg"], "2027-01-20"), "S1") == {}
+
+
+def test_overlapping_periods_of_one_provider_and_cluster_count_once() -> None:
+    """A report to date after a report of its first part: 4.5e25 for January-February,
+    then 7.9e25 for January-May. At least 7.9e25, within the 8.4e25 the plan allows."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    for at, end, amount in (
+        ("2027-03-01", "2027-03-01", "4.5e25"),
+        ("2027-05-30", "2027-05-30", "7.9e25"),
+    ):
+        attest(
+            lg,
+            stratus,
+            at=at,
+            run=p,
+            period_start="2027-01-04T00:00:00Z",
+            period_end=f"{end}T00:00:00Z",
+            flop_delivered=amount,
+        )
+    assert of_rule(engine(lg, "2027-06-01"), "S3") == {}
+
+
+def test_the_same_periods_from_two_clusters_add_up() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    found = [
+        attest(
+            lg,
+            stratus,
+            at="2027-03-01",
+            run=p,
+            cluster=cluster,
+            period_start="2027-01-04T00:00:00Z",
+            period_end="2027-03-01T00:00:00Z",
+            flop_delivered="4.5e25",
+        )
+        for cluster in ("Stratus East 4", "Stratus West 1")
+    ]
+    assert set(of_rule(engine(lg, "2027-06-01"), "S3")) == {("S3", "violation", (p, found[1]))}
+
+
+def test_at_least_chains_overlapping_periods_and_adds_the_rest() -> None:
+    from verifier.policy.rules.attested import at_least
+
+    assert at_least([]) == 0
+    one = [("s", "c", 0, 10, 5), ("s", "c", 5, 20, 7), ("s", "c", 20, 30, 3)]
+    assert at_least(one) == 7 + 3  # [0,10) and [5,20) overlap; [20,30) touches, no more
+    assert at_least([*one, ("s", "d", 0, 10, 4), ("t", "c", 0, 10, 2)]) == 10 + 4 + 2
+    assert at_least([("s", "c", 5, 20, 7), ("s", "c", 0, 10, 9)]) == 9  # in any order

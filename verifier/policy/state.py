@@ -42,9 +42,10 @@ class Run:
     #: On the first version: (period end, attestation) of each provider attestation that
     #: proves the run trained by that end (an amendment after it is S4). Few.
     proofs: tuple[tuple[int, int], ...] = ()
-    #: On the first version: (period start, FLOP) of each attestation for the run, for
-    #: S3 on the evidence (the compute of periods that began while it was under way).
-    attested: tuple[tuple[int, int], ...] = ()
+    #: On the first version: (provider, cluster, period start, period end, FLOP) of each
+    #: attestation for the run with a period that is not empty, for S1-S4 on the
+    #: evidence (verifier.policy.rules.attested). Few.
+    attested: tuple[tuple[str, str, int, int, int], ...] = ()
     started: int | None = None  # index of training_started
     halted: int | None = None
     chain_started: bool = False  # on the first version: has any version started training?
@@ -550,6 +551,15 @@ class PolicyState:
             if version.logged_ms <= ms:
                 return version if i >= named.index else named
         return named  # pragma: no cover - named itself was logged by ms
+
+    def version_in_force(self, root: Run, ms: int) -> Run:
+        """The version of the run whose first version is *root* in force at *ms*: the
+        last (in log order) logged by then, or the first if none was. What a provider
+        attests of the run is judged against it, whichever version it names."""
+        for i in reversed((root.index, *root.versions)):
+            if self.runs[i].logged_ms <= ms:
+                return self.runs[i]
+        return root
 
     def taint(self, root: int) -> None:
         """Name the run *root* (which broke S1-S5) against each of the weights it

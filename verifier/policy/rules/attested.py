@@ -15,12 +15,18 @@ contradicts the lab's reports, the rule is judged on the evidence
 - S4: an amendment of the run was logged after the period ended (the run had
   started), whichever of the two was logged first.
 
-Only an attestation of more FLOP than the compute tolerance of the plan proves a
-start: a provider's nil return, or a pipeline test, is within the run's own
-measurement error.
+A start is proved when the compute attested for the run over periods that ended by
+then is more than the compute tolerance of the plan: a provider's nil return, or a
+pipeline test, is within the run's own measurement error, and compute split into small
+attestations is summed. Compute is counted at least: periods of one provider and
+cluster that overlap (a report to date, a restated period) count once, at the largest
+(:func:`at_least`). The plan is the run's version in force at the period's end,
+whichever version the attestation names.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from verifier.entries.fields import parse_time
 from verifier.entries.payloads import ComputeAttestation
@@ -28,20 +34,64 @@ from verifier.policy.calendar import DAY_MS, fmt_date, fmt_time
 from verifier.policy.findings import Finding, fmt_flop, refused, violation
 from verifier.policy.state import PolicyState, Run, exceeds, flop
 
+#: One attestation as the evidence rules keep it: (provider, cluster, period start,
+#: period end, FLOP).
+Delivered = tuple[str, str, int, int, int]
+
+
+def at_least(delivered: Iterable[Delivered]) -> int:
+    """The least compute *delivered* proves: summed across providers and clusters, and
+    across periods that do not overlap; of periods of one provider and cluster that
+    overlap (a report to date, a restated period), only the largest counts, since they
+    may describe the same compute."""
+    total = 0
+    by_source: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+    for provider, cluster, start, end, amount in delivered:
+        by_source.setdefault((provider, cluster), []).append((start, end, amount))
+    for periods in by_source.values():
+        periods.sort()
+        reach, largest = periods[0][1], periods[0][2]
+        for start, end, amount in periods[1:]:
+            if start < reach:  # overlaps the periods before it: the same compute, maybe
+                reach, largest = max(reach, end), max(largest, amount)
+            else:
+                total += largest
+                reach, largest = end, amount
+        total += largest
+    return total
+
+
+def delivered_of(b: ComputeAttestation) -> Delivered:
+    return (
+        b.provider,
+        b.cluster,
+        parse_time(b.period_start, "period_start"),
+        parse_time(b.period_end, "period_end"),
+        flop(b.flop_delivered),
+    )
+
 
 def proven_start(
     st: PolicyState, b: ComputeAttestation, named: Run, logged_ms: int
-) -> tuple[Run, int] | None:
-    """(the plan in force at the period's end, that end) if *b*, naming *named* (a run
-    of the organisation it attests for), proves the run trained by then; else None."""
-    start = parse_time(b.period_start, "period_start")
-    end = parse_time(b.period_end, "period_end")
+) -> tuple[Run, int, int] | None:
+    """(the plan in force at the period's end, that end, the compute proved by then) if
+    *b*, naming *named* (a run of the organisation it attests for), proves the run
+    trained by then; else None.
+
+    It does when the compute attested for the run over periods that ended by then (this
+    one and the earlier ones: split into small pieces it is still the same compute) is,
+    at least, more than the compute tolerance of that plan. The plan is the run's
+    version in force then, whichever version the attestation names."""
+    mine = delivered_of(b)
+    _, _, start, end, _ = mine
     if end <= start:
         return None
-    plan = st.plan_in_force(named, end)
-    if not exceeds(flop(b.flop_delivered), plan.planned_flop, st.tolerance(logged_ms)):
+    root = st.runs[named.root]
+    plan = st.version_in_force(root, end)
+    proved = at_least([*(d for d in root.attested if d[3] <= end), mine])
+    if not exceeds(proved, plan.planned_flop, st.tolerance(logged_ms)):
         return None
-    return plan, end
+    return plan, end, proved
 
 
 def check(
@@ -53,17 +103,24 @@ def check(
     proved = proven_start(st, b, named, logged_ms)
     if proved is None:
         return out
-    plan, end = proved
+    plan, end, total = proved
+    amount = flop(b.flop_delivered)
     said = (
-        f"{b.provider} attests {fmt_flop(flop(b.flop_delivered))} FLOP delivered for run "
+        f"{b.provider} attests {fmt_flop(amount)} FLOP delivered for run "
         f"{named.run_id} over a period that ended {fmt_time(end)}"
+        + (
+            f" (with the earlier attestations, at least {fmt_flop(total)} over periods that "
+            "ended by then)"
+            if total > amount
+            else ""
+        )
     )
     lead = st.rules_at(plan.logged_ms).preregistration_lead_days
     if plan.level > st.deregulated_level_at(end) and end < plan.logged_ms + lead * DAY_MS:
         which = (
             "its pre-registration"
             if plan.index == plan.root
-            else f"the version of its plan it names (entry {plan.index})"
+            else f"the amendment of its plan in force then (entry {plan.index})"
         )
         when = (
             f"before {which} was logged"
@@ -120,14 +177,13 @@ def _compute(
     root = st.runs[named.root]
     if any(st.runs[i].halted is not None for i in (root.index, *root.versions)):
         return []
-    start = parse_time(b.period_start, "period_start")
+    mine = delivered_of(b)
+    _, _, start, end, _ = mine
     over = root.ended_ms
     if over is not None and start >= over:
         return []
-    end = parse_time(b.period_end, "period_end")
-    plan = st.plan_in_force(named, end)
-    earlier = sum(f for s, f in root.attested if over is None or s < over)
-    total = earlier + flop(b.flop_delivered)
+    plan = st.version_in_force(root, end)
+    total = at_least([*(d for d in root.attested if over is None or d[2] < over), mine])
     cap = st.cap_at(plan.level, 2**62)
     if cap is not None and total > cap:
         limit = f"its level's cap of {fmt_flop(cap)} FLOP"
@@ -139,8 +195,8 @@ def _compute(
         violation(
             "S3",
             (plan.index, index),
-            f"providers attest {fmt_flop(total)} FLOP delivered for run {named.run_id} in all "
-            f"(the latest, {b.provider}: {fmt_flop(flop(b.flop_delivered))}), above {limit}, "
+            f"providers attest at least {fmt_flop(total)} FLOP delivered for run {named.run_id} "
+            f"in all (the latest, {b.provider}: {fmt_flop(flop(b.flop_delivered))}), above {limit}, "
             "and the run has not halted",
         )
     ]
@@ -150,9 +206,10 @@ def record(st: PolicyState, index: int, b: ComputeAttestation, named: Run, logge
     """Keep, on the run's first version, the compute *index* attests (S3) and the start
     it proves: an amendment logged after that is S4 (:func:`amended_after_proof`)."""
     root = st.runs[named.root]
-    start = parse_time(b.period_start, "period_start")
-    root.attested = (*root.attested, (start, flop(b.flop_delivered)))
     proved = proven_start(st, b, named, logged_ms)
+    mine = delivered_of(b)
+    if mine[3] > mine[2]:  # an empty period delivers nothing
+        root.attested = (*root.attested, mine)
     if proved is not None:
         root.proofs = (*root.proofs, (proved[1], index))
 
