@@ -851,3 +851,98 @@ def test_at_least_chains_overlapping_periods_and_adds_the_rest() -> None:
     assert at_least(one) == 7 + 3  # [0,10) and [5,20) overlap; [20,30) touches, no more
     assert at_least([*one, ("s", "d", 0, 10, 4), ("t", "c", 0, 10, 2)]) == 10 + 4 + 2
     assert at_least([("s", "c", 5, 20, 7), ("s", "c", 0, 10, 9)]) == 9  # in any order
+
+
+def test_at_least_adds_every_chain() -> None:
+    from verifier.policy.rules.attested import at_least
+
+    chains = [("s", "c", 0, 10, 5), ("s", "c", 10, 20, 7), ("s", "c", 20, 30, 3)]
+    assert at_least(chains) == 15
+
+
+def test_an_earlier_period_ending_as_this_one_ends_counts_towards_the_proof() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg(at="2026-11-01")
+    found = [
+        attest(
+            lg,
+            stratus,
+            at="2026-11-20",
+            run=p,
+            cluster=cluster,
+            period_start="2026-11-05T00:00:00Z",
+            period_end="2026-11-15T00:00:00Z",
+            flop_delivered="3e24",
+        )
+        for cluster in ("Stratus East 4", "Stratus West 1")
+    ]
+    assert set(of_rule(engine(lg, "2027-01-20"), "S1")) == {("S1", "violation", (p, found[1]))}
+
+
+def _after_completion(*periods: tuple[str, str, str]) -> tuple[Ledger, int, list[int]]:
+    """Run P (8e25) completed at 2027-03-01T00:00:00Z; attestations (start, end, FLOP)."""
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    lg.completed(p, at="2027-03-01T00:00:00Z", flop="8e25")
+    found = [
+        attest(
+            lg,
+            stratus,
+            at="2027-04-02",
+            run=p,
+            cluster=f"cluster {i}",
+            period_start=start,
+            period_end=end,
+            flop_delivered=amount,
+        )
+        for i, (start, end, amount) in enumerate(periods)
+    ]
+    return lg, p, found
+
+
+def test_a_period_starting_as_the_run_is_reported_over_is_not_its_training() -> None:
+    lg, _, _ = _after_completion(
+        ("2027-01-04T00:00:00Z", "2027-02-20T00:00:00Z", "5e25"),
+        ("2027-03-01T00:00:00Z", "2027-03-20T00:00:00Z", "5e25"),
+    )
+    assert of_rule(engine(lg, "2027-06-01"), "S3") == {}
+
+
+def test_a_period_spanning_the_completion_is_its_training() -> None:
+    lg, p, (_, a2) = _after_completion(
+        ("2027-02-01T00:00:00Z", "2027-03-20T00:00:00Z", "5e25"),
+        ("2027-01-04T00:00:00Z", "2027-01-31T00:00:00Z", "5e25"),
+    )
+    assert set(of_rule(engine(lg, "2027-06-01"), "S3")) == {("S3", "violation", (p, a2))}
+
+
+def test_an_earlier_period_starting_as_the_run_is_reported_over_is_not_summed() -> None:
+    lg, _, _ = _after_completion(
+        ("2027-03-01T00:00:00Z", "2027-03-20T00:00:00Z", "5e25"),
+        ("2027-01-04T00:00:00Z", "2027-01-31T00:00:00Z", "5e25"),
+    )
+    assert of_rule(engine(lg, "2027-06-01"), "S3") == {}
+
+
+def test_an_empty_period_is_not_kept_for_later_sums() -> None:
+    lg = Ledger()
+    stratus = provider(lg)
+    p = lg.prereg()
+    lg.started(p)
+    for start, end, amount in (
+        ("2027-01-10T00:00:00Z", "2027-01-10T00:00:00Z", "9e25"),
+        ("2027-01-04T00:00:00Z", "2027-02-01T00:00:00Z", "1e25"),
+    ):
+        attest(
+            lg,
+            stratus,
+            at="2027-02-02",
+            run=p,
+            period_start=start,
+            period_end=end,
+            flop_delivered=amount,
+        )
+    assert of_rule(engine(lg, "2027-06-01"), "S3") == {}
