@@ -205,9 +205,12 @@ def _compute(
 def record(st: PolicyState, index: int, b: ComputeAttestation, named: Run, logged_ms: int) -> None:
     """Keep, on the run's first version, the compute *index* attests (S3) and the start
     it proves: an amendment logged after that is S4 (:func:`amended_after_proof`)."""
-    root = st.runs[named.root]
     proved = proven_start(st, b, named, logged_ms)
     mine = delivered_of(b)
+    # Looked up after every other record this entry reads: a record is the live one
+    # only until enough others have been read after it (verifier.policy.spill, the
+    # writer's stored state), so it is changed right after it is looked up.
+    root = st.runs[named.root]
     if mine[3] > mine[2]:  # an empty period delivers nothing
         root.attested = (*root.attested, mine)
     if proved is not None:
