@@ -545,12 +545,8 @@ class PolicyState:
         (docs/policy-notes.md, S1)."""
         if ms < named.logged_ms:
             return named
-        first = self.runs[named.root]
-        for i in reversed((first.index, *first.versions)):
-            version = self.runs[i]
-            if version.logged_ms <= ms:
-                return version if i >= named.index else named
-        return named  # pragma: no cover - named itself was logged by ms
+        version = self.version_in_force(self.runs[named.root], ms)
+        return version if version.index >= named.index else named
 
     def version_in_force(self, root: Run, ms: int) -> Run:
         """The version of the run whose first version is *root* in force at *ms*: the
